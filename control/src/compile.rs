@@ -1,0 +1,615 @@
+//! The compiler: a validated configuration becomes one immutable [`Snapshot`] of lookup tables.
+//!
+//! Per route table, the *effective* routes are assembled the way AWS assembles them, then the
+//! winner for every distinct prefix goes into an IPv4 and an IPv6 LPM table whose value is the
+//! route's index in [`CompiledRouteTable::routes`]:
+//!
+//! 1. `local` for every CIDR of the VPC, unless the table routes that exact CIDR itself
+//!    (AWS lets the local route's target be replaced by an ENI or a GWLB endpoint);
+//! 2. the table's static routes;
+//! 3. prefix-list routes, expanded to one route per list entry — written ones, and those that
+//!    gateway endpoints associated with the table add (`pl-… -> vpce-…`);
+//! 4. propagated routes.
+//!
+//! **Precedence** (SPEC.md, current AWS documentation): the longest prefix wins, whatever
+//! the route's kind — a /15 from a prefix list beats a static 0.0.0.0/0, and a static /16
+//! beats a prefix-list /8. Older AWS documentation said a static route beat an overlapping
+//! prefix-list route regardless of length; we follow the current rule. Between routes for the
+//! *same* prefix: local > static > prefix list > propagated. Two prefix lists holding the same
+//! CIDR with different targets: AWS picks one at random and sticks to it; we pick the lowest
+//! prefix-list id, deterministically (and `validate` warns). Two propagated routes: the lowest
+//! target id. Nothing may override `local` from a prefix list or propagation: such entries
+//! inside the VPC's range are kept in the table's listing, marked ignored, and never installed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::error::ConfigError;
+use crate::load::LoadedConfig;
+use crate::lpm::{Lpm, Prefix, ReferenceLpm, V4, V6};
+use crate::model::*;
+use crate::validate::validate;
+
+/// The LPM engine used for compiled route tables.
+pub type Lpm4 = ReferenceLpm<V4>;
+pub type Lpm6 = ReferenceLpm<V6>;
+
+/// Everything the dataplane and the CLI read, built from one configuration. Immutable:
+/// a change is a new snapshot, published whole.
+pub struct Snapshot {
+    /// Set by [`crate::publish::SnapshotCell::publish`]; 0 until published.
+    pub generation: u64,
+    /// The configuration this snapshot was compiled from (prefix lists already filled).
+    pub config: Arc<Config>,
+    pub route_tables: Vec<CompiledRouteTable>,
+    route_table_by_id: HashMap<String, usize>,
+    /// The route table of every subnet: explicit association, else the VPC's main table.
+    subnet_route_table: HashMap<String, usize>,
+    /// Edge route table of a gateway (`igw-…`, `vgw-…`).
+    gateway_route_table: HashMap<String, usize>,
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.generation)
+            .field("route_tables", &self.route_tables.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a route sends traffic to, resolved to the kind of resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum RouteTarget {
+    Local,
+    Blackhole,
+    InternetGateway(String),
+    NatGateway(String),
+    GatewayEndpoint(String),
+    GatewayLoadBalancerEndpoint(String),
+    NetworkInterface(String),
+    PeeringConnection(String),
+    VpnGateway(String),
+}
+
+impl fmt::Display for RouteTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteTarget::Local => f.write_str("local"),
+            RouteTarget::Blackhole => f.write_str("blackhole"),
+            RouteTarget::InternetGateway(id)
+            | RouteTarget::NatGateway(id)
+            | RouteTarget::GatewayEndpoint(id)
+            | RouteTarget::GatewayLoadBalancerEndpoint(id)
+            | RouteTarget::NetworkInterface(id)
+            | RouteTarget::PeeringConnection(id)
+            | RouteTarget::VpnGateway(id) => f.write_str(id),
+        }
+    }
+}
+
+/// How a route came to be, in precedence order (earlier wins for the same prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RouteOrigin {
+    /// The implicit route for a VPC CIDR (AWS origin `CreateRouteTable`).
+    Local,
+    /// A CIDR route written in the table (`routes[index]`); an explicit route replacing a
+    /// local route is one of these.
+    Static { index: usize },
+    /// One entry of a prefix list routed by `routes[index]`, or by a gateway endpoint's
+    /// association when `endpoint` is set.
+    PrefixList {
+        list: String,
+        entry: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// Learned from a virtual private gateway (`routes[index]`, `propagated = true`).
+    Propagated { index: usize },
+}
+
+impl RouteOrigin {
+    /// Precedence class; lower wins between routes of equal prefix length.
+    pub fn precedence(&self) -> u8 {
+        match self {
+            RouteOrigin::Local => 0,
+            RouteOrigin::Static { .. } => 1,
+            RouteOrigin::PrefixList { .. } => 2,
+            RouteOrigin::Propagated { .. } => 3,
+        }
+    }
+
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            RouteOrigin::Local => "local",
+            RouteOrigin::Static { .. } => "static",
+            RouteOrigin::PrefixList { .. } => "prefix list",
+            RouteOrigin::Propagated { .. } => "propagated",
+        }
+    }
+}
+
+/// Whether a route carries traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RouteState {
+    /// Installed: the best route for its prefix.
+    Active,
+    /// Another route for the same prefix takes precedence (index into `routes`).
+    Shadowed { by: usize },
+    /// Never installed; the reason says why (e.g. it would override `local`).
+    Ignored { reason: String },
+}
+
+/// One effective route of a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct EffectiveRoute {
+    pub destination: IpNet,
+    pub target: RouteTarget,
+    pub origin: RouteOrigin,
+    pub state: RouteState,
+}
+
+impl EffectiveRoute {
+    /// AWS's route status: `blackhole` for blackhole targets, else `active`.
+    pub fn status(&self) -> &'static str {
+        if self.target == RouteTarget::Blackhole {
+            "blackhole"
+        } else {
+            "active"
+        }
+    }
+
+    /// The destination as the table lists it: the CIDR, or `pl-… (cidr)` for a list entry.
+    pub fn destination_label(&self) -> String {
+        match &self.origin {
+            RouteOrigin::PrefixList { list, .. } => format!("{list} ({})", self.destination),
+            _ => self.destination.to_string(),
+        }
+    }
+}
+
+/// A route table ready for lookups.
+#[derive(Debug)]
+pub struct CompiledRouteTable {
+    pub id: String,
+    pub vpc: String,
+    /// Associated with a gateway (ingress routing).
+    pub edge: bool,
+    /// Every effective route, active or not, sorted by destination then precedence.
+    pub routes: Vec<EffectiveRoute>,
+    v4: Lpm4,
+    v6: Lpm6,
+}
+
+/// The answer to "where does this table send `address`, and why".
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteExplanation {
+    pub route_table: String,
+    pub address: IpAddr,
+    /// Index into `routes` of the winner, if any route matches.
+    pub winner: Option<usize>,
+    /// Every route whose destination contains the address, winner first, then in the order
+    /// they lose (longer prefixes first, then precedence).
+    pub candidates: Vec<usize>,
+    /// One sentence: why the winner won, or that nothing matched.
+    pub reason: String,
+}
+
+impl CompiledRouteTable {
+    /// The route that carries traffic to `addr` (the hot-path lookup).
+    pub fn lookup(&self, addr: IpAddr) -> Option<&EffectiveRoute> {
+        let i = match addr {
+            IpAddr::V4(a) => self.v4.lookup(a),
+            IpAddr::V6(a) => self.v6.lookup(a),
+        }?;
+        Some(&self.routes[i as usize])
+    }
+
+    pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<&EffectiveRoute> {
+        self.v4.lookup(addr).map(|i| &self.routes[i as usize])
+    }
+
+    pub fn lookup_v6(&self, addr: Ipv6Addr) -> Option<&EffectiveRoute> {
+        self.v6.lookup(addr).map(|i| &self.routes[i as usize])
+    }
+
+    /// The winning route for `addr` with every competing route and the reason it won. Not for
+    /// the hot path: it scans all routes to list the losers.
+    pub fn explain(&self, config: &Config, addr: IpAddr) -> RouteExplanation {
+        let winner = match addr {
+            IpAddr::V4(a) => self.v4.lookup(a),
+            IpAddr::V6(a) => self.v6.lookup(a),
+        }
+        .map(|i| i as usize);
+        let mut candidates: Vec<usize> = (0..self.routes.len())
+            .filter(|&i| self.routes[i].destination.contains(&addr))
+            .collect();
+        candidates.sort_by_key(|&i| {
+            let r = &self.routes[i];
+            (
+                Some(i) != winner,
+                std::cmp::Reverse(r.destination.prefix_len()),
+                matches!(r.state, RouteState::Ignored { .. }),
+                r.origin.precedence(),
+                i,
+            )
+        });
+        let reason = match winner {
+            None => format!(
+                "no route in {} covers {addr}: the packet is dropped (no route to destination)",
+                self.id
+            ),
+            Some(w) => self.reason(config, w, &candidates),
+        };
+        RouteExplanation {
+            route_table: self.id.clone(),
+            address: addr,
+            winner,
+            candidates,
+            reason,
+        }
+    }
+
+    fn reason(&self, config: &Config, w: usize, candidates: &[usize]) -> String {
+        let r = &self.routes[w];
+        let len = r.destination.prefix_len();
+        let what = match &r.origin {
+            RouteOrigin::Local => format!("the local route of {} ({})", self.vpc, r.destination),
+            RouteOrigin::Static { index } => format!("static route routes[{index}] {}", r.destination),
+            RouteOrigin::PrefixList { list, entry, endpoint, .. } => {
+                let name = config
+                    .prefix_lists
+                    .iter()
+                    .find(|p| &p.id == list)
+                    .map(|p| format!(" ({})", p.name))
+                    .unwrap_or_default();
+                let via = match endpoint {
+                    Some(e) => format!(", added by gateway endpoint {e}'s association with this table"),
+                    None => String::new(),
+                };
+                format!("prefix list {list}{name} entry {entry} {}{via}", r.destination)
+            }
+            RouteOrigin::Propagated { index } => {
+                format!("propagated route routes[{index}] {}", r.destination)
+            }
+        };
+        let mut s = format!("{what} is the longest matching prefix (/{len})");
+        let losers: Vec<&EffectiveRoute> = candidates
+            .iter()
+            .filter(|&&i| i != w)
+            .map(|&i| &self.routes[i])
+            .collect();
+        let equal: Vec<&&EffectiveRoute> = losers
+            .iter()
+            .filter(|l| l.destination.prefix_len() == len)
+            .filter(|l| !matches!(l.state, RouteState::Ignored { .. }))
+            .collect();
+        if !equal.is_empty() {
+            let names: Vec<String> = equal
+                .iter()
+                .map(|l| format!("{} route to {}", l.origin.class_name(), l.target))
+                .collect();
+            let rule = if equal.iter().all(|l| l.origin.precedence() == r.origin.precedence()) {
+                match r.origin {
+                    RouteOrigin::PrefixList { .. } => "the lowest prefix-list id wins a tie",
+                    _ => "the lowest target id wins a tie",
+                }
+            } else {
+                "at equal length local > static > prefix list > propagated"
+            };
+            s.push_str(&format!("; it wins over the {} of the same length because {rule}", names.join(", ")));
+        }
+        let shorter: Vec<String> = losers
+            .iter()
+            .filter(|l| l.destination.prefix_len() < len && !matches!(l.state, RouteState::Ignored { .. }))
+            .map(|l| format!("{} -> {}", l.destination_label(), l.target))
+            .collect();
+        if !shorter.is_empty() {
+            s.push_str(&format!("; it beats the shorter {}", shorter.join(", ")));
+        }
+        s
+    }
+
+    pub fn v4_len(&self) -> usize {
+        self.v4.len()
+    }
+    pub fn v6_len(&self) -> usize {
+        self.v6.len()
+    }
+}
+
+impl Snapshot {
+    pub fn route_table(&self, id: &str) -> Option<&CompiledRouteTable> {
+        self.route_table_by_id.get(id).map(|&i| &self.route_tables[i])
+    }
+
+    /// The route table a subnet uses (explicit association, else its VPC's main table).
+    pub fn subnet_route_table(&self, subnet: &str) -> Option<&CompiledRouteTable> {
+        self.subnet_route_table
+            .get(subnet)
+            .map(|&i| &self.route_tables[i])
+    }
+
+    /// The edge route table of a gateway, if it has one.
+    pub fn gateway_route_table(&self, gateway: &str) -> Option<&CompiledRouteTable> {
+        self.gateway_route_table
+            .get(gateway)
+            .map(|&i| &self.route_tables[i])
+    }
+
+    /// Subnets whose traffic a route table carries (explicitly or as main table).
+    pub fn subnets_using(&self, route_table: &str) -> Vec<&str> {
+        let Some(&t) = self.route_table_by_id.get(route_table) else {
+            return Vec::new();
+        };
+        let mut v: Vec<&str> = self
+            .subnet_route_table
+            .iter()
+            .filter(|(_, &i)| i == t)
+            .map(|(s, _)| s.as_str())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// A snapshot and the warnings validation found while accepting it.
+#[derive(Debug)]
+pub struct Compiled {
+    pub snapshot: Snapshot,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Validates and compiles. Any validation error rejects the configuration whole.
+pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
+    let report = validate(loaded);
+    if report.has_errors() {
+        return Err(ConfigError::Invalid {
+            diagnostics: report.diagnostics,
+        });
+    }
+    let config = &loaded.config;
+    let mut route_tables = Vec::with_capacity(config.route_tables.len());
+    for rt in &config.route_tables {
+        route_tables.push(compile_route_table(config, rt).map_err(|message| {
+            ConfigError::Invalid {
+                diagnostics: vec![loaded.diagnostic(
+                    crate::diag::Severity::Error,
+                    format!("route table {}", rt.id),
+                    &crate::path!["route_tables"],
+                    message,
+                    None,
+                )],
+            }
+        })?);
+    }
+    let route_table_by_id: HashMap<String, usize> = config
+        .route_tables
+        .iter()
+        .enumerate()
+        .map(|(i, rt)| (rt.id.clone(), i))
+        .collect();
+    let mut subnet_route_table = HashMap::new();
+    let mut gateway_route_table = HashMap::new();
+    for (i, rt) in config.route_tables.iter().enumerate() {
+        for s in &rt.subnets {
+            subnet_route_table.insert(s.clone(), i);
+        }
+        for g in &rt.gateways {
+            gateway_route_table.insert(g.clone(), i);
+        }
+    }
+    for s in &config.subnets {
+        if !subnet_route_table.contains_key(&s.id) {
+            if let Some(i) = config.route_tables.iter().position(|rt| rt.main && rt.vpc == s.vpc) {
+                subnet_route_table.insert(s.id.clone(), i);
+            }
+        }
+    }
+    Ok(Compiled {
+        snapshot: Snapshot {
+            generation: 0,
+            config: Arc::new(config.clone()),
+            route_tables,
+            route_table_by_id,
+            subnet_route_table,
+            gateway_route_table,
+        },
+        warnings: report.diagnostics,
+    })
+}
+
+/// Resolves a route's target string (validated) to its kind.
+fn resolve_target(config: &Config, target: &str) -> Result<RouteTarget, String> {
+    let t = TargetRef::parse(target)?;
+    Ok(match t {
+        TargetRef::Local => RouteTarget::Local,
+        TargetRef::Blackhole => RouteTarget::Blackhole,
+        TargetRef::InternetGateway(id) => RouteTarget::InternetGateway(id.into()),
+        TargetRef::NatGateway(id) => RouteTarget::NatGateway(id.into()),
+        TargetRef::NetworkInterface(id) => RouteTarget::NetworkInterface(id.into()),
+        TargetRef::PeeringConnection(id) => RouteTarget::PeeringConnection(id.into()),
+        TargetRef::VpnGateway(id) => RouteTarget::VpnGateway(id.into()),
+        TargetRef::Endpoint(id) => match config.endpoints.iter().find(|e| e.id == id) {
+            Some(e) if e.endpoint_type == EndpointType::Gateway => RouteTarget::GatewayEndpoint(id.into()),
+            Some(_) => RouteTarget::GatewayLoadBalancerEndpoint(id.into()),
+            None => return Err(format!("no endpoint {id}")),
+        },
+    })
+}
+
+fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRouteTable, String> {
+    let vpc = config
+        .vpcs
+        .iter()
+        .find(|v| v.id == rt.vpc)
+        .ok_or_else(|| format!("no VPC {}", rt.vpc))?;
+    let vpc_nets: Vec<IpNet> = vpc
+        .cidr_blocks
+        .iter()
+        .map(|c| IpNet::V4(c.0))
+        .chain(vpc.ipv6_cidr_blocks.iter().map(|c| IpNet::V6(c.0)))
+        .collect();
+    let inside_local = |net: &IpNet| vpc_nets.iter().any(|v| v.contains(net));
+    let mut routes: Vec<EffectiveRoute> = Vec::new();
+    let mut push = |destination: IpNet, target: RouteTarget, origin: RouteOrigin, state: RouteState| {
+        routes.push(EffectiveRoute {
+            destination,
+            target,
+            origin,
+            state,
+        })
+    };
+
+    // 1. local, unless the table routes that exact CIDR itself.
+    for net in &vpc_nets {
+        let written = rt.routes.iter().any(|r| {
+            matches!(DestinationRef::parse(&r.destination), Ok(DestinationRef::Cidr(c)) if c.0 == *net)
+        });
+        if !written {
+            push(*net, RouteTarget::Local, RouteOrigin::Local, RouteState::Active);
+        }
+    }
+    // 2-4. written routes.
+    let prefix_list = |id: &str| config.prefix_lists.iter().find(|p| p.id == id);
+    for (index, r) in rt.routes.iter().enumerate() {
+        let target = resolve_target(config, &r.target)?;
+        match DestinationRef::parse(&r.destination)? {
+            DestinationRef::Cidr(c) => {
+                let (origin, state) = if r.propagated {
+                    let state = if inside_local(&c.0) {
+                        RouteState::Ignored {
+                            reason: "a propagated route never overrides local".into(),
+                        }
+                    } else {
+                        RouteState::Active
+                    };
+                    (RouteOrigin::Propagated { index }, state)
+                } else if target == RouteTarget::Local {
+                    (RouteOrigin::Local, RouteState::Active)
+                } else {
+                    (RouteOrigin::Static { index }, RouteState::Active)
+                };
+                push(c.0, target, origin, state);
+            }
+            DestinationRef::PrefixList(id) => {
+                let pl = prefix_list(id).ok_or_else(|| format!("no prefix list {id}"))?;
+                for (entry, e) in pl.entries.iter().enumerate() {
+                    let net = e.cidr().0;
+                    let state = if inside_local(&net) {
+                        RouteState::Ignored {
+                            reason: "a prefix-list entry never overrides local".into(),
+                        }
+                    } else {
+                        RouteState::Active
+                    };
+                    push(
+                        net,
+                        target.clone(),
+                        RouteOrigin::PrefixList {
+                            list: id.to_string(),
+                            entry,
+                            index: Some(index),
+                            endpoint: None,
+                        },
+                        state,
+                    );
+                }
+            }
+        }
+    }
+    // 3b. gateway endpoints associated with this table.
+    for e in config
+        .endpoints
+        .iter()
+        .filter(|e| e.endpoint_type == EndpointType::Gateway && e.route_tables.contains(&rt.id))
+    {
+        let pl_id = config
+            .aws_services
+            .iter()
+            .find(|s| s.name == e.service)
+            .and_then(|s| s.prefix_list.as_deref())
+            .ok_or_else(|| format!("gateway endpoint {} has no prefix list", e.id))?;
+        let pl = prefix_list(pl_id).ok_or_else(|| format!("no prefix list {pl_id}"))?;
+        for (entry, pe) in pl.entries.iter().enumerate() {
+            let net = pe.cidr().0;
+            let state = if inside_local(&net) {
+                RouteState::Ignored {
+                    reason: "a prefix-list entry never overrides local".into(),
+                }
+            } else {
+                RouteState::Active
+            };
+            push(
+                net,
+                RouteTarget::GatewayEndpoint(e.id.clone()),
+                RouteOrigin::PrefixList {
+                    list: pl_id.to_string(),
+                    entry,
+                    index: None,
+                    endpoint: Some(e.id.clone()),
+                },
+                state,
+            );
+        }
+    }
+
+    // Order: by destination, then precedence, then the deterministic tie-break.
+    routes.sort_by(|a, b| {
+        let key = |r: &EffectiveRoute| {
+            let tie = match &r.origin {
+                RouteOrigin::PrefixList { list, .. } => list.clone(),
+                _ => r.target.to_string(),
+            };
+            (
+                matches!(r.state, RouteState::Ignored { .. }),
+                r.origin.precedence(),
+                tie,
+            )
+        };
+        (a.destination.addr(), a.destination.prefix_len())
+            .cmp(&(b.destination.addr(), b.destination.prefix_len()))
+            .then_with(|| key(a).cmp(&key(b)))
+    });
+    // The first active route of each destination wins; the rest are shadowed by it.
+    let mut winner_of: HashMap<IpNet, usize> = HashMap::new();
+    for i in 0..routes.len() {
+        if matches!(routes[i].state, RouteState::Ignored { .. }) {
+            continue;
+        }
+        match winner_of.get(&routes[i].destination) {
+            Some(&w) => routes[i].state = RouteState::Shadowed { by: w },
+            None => {
+                winner_of.insert(routes[i].destination, i);
+            }
+        }
+    }
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for (net, &i) in &winner_of {
+        let i = u32::try_from(i).map_err(|_| "too many routes".to_string())?;
+        match net {
+            IpNet::V4(n) => v4.push((Prefix::<V4>::new(n.network(), n.prefix_len()), i)),
+            IpNet::V6(n) => v6.push((Prefix::<V6>::new(n.network(), n.prefix_len()), i)),
+        }
+    }
+    Ok(CompiledRouteTable {
+        id: rt.id.clone(),
+        vpc: rt.vpc.clone(),
+        edge: !rt.gateways.is_empty(),
+        routes,
+        v4: Lpm4::build(&v4).map_err(|e| e.to_string())?,
+        v6: Lpm6::build(&v6).map_err(|e| e.to_string())?,
+    })
+}

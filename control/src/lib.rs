@@ -1,0 +1,33 @@
+//! vpce control plane.
+//!
+//! This crate owns everything that happens *before* a packet arrives: the deployment's
+//! configuration ([`model`]), reading it ([`load`]), checking it against the rules of a VPC
+//! ([`validate`]), compiling it into immutable lookup tables ([`compile`], [`lpm`]) and
+//! publishing those to the dataplane's workers without locks ([`publish`]). It knows nothing
+//! about packets or devices; the `dataplane` crate depends on it, never the reverse.
+//!
+//! The flow of a configuration:
+//!
+//! ```text
+//! file.toml --load--> LoadedConfig --validate--> Report
+//!                          \--compile (validate + build)--> Snapshot --publish--> SnapshotCell
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+pub mod compile;
+pub mod diag;
+pub mod error;
+pub mod ip_ranges;
+pub mod load;
+pub mod lpm;
+pub mod model;
+pub mod net;
+pub mod publish;
+pub mod validate;
+
+pub use compile::{compile, Compiled, Snapshot};
+pub use error::ConfigError;
+pub use load::{load_file, load_str, LoadedConfig};
+pub use publish::SnapshotCell;
+pub use validate::{validate, Report};

@@ -1,0 +1,928 @@
+//! The configuration a user writes: one TOML file per deployment.
+//!
+//! This module owns the *shape* of a deployment and nothing else: serde types that mirror the
+//! AWS resources of `SPEC.md` closely enough that an AWS user recognises every field (and that
+//! `vpcectl import aws` can map the AWS CLI's JSON onto them), with AWS ids kept verbatim.
+//! Meaning — references that resolve, addresses inside their subnet, the route-table rules —
+//! is checked by [`crate::validate`]; turning it into lookup tables is [`crate::compile`].
+//!
+//! Shape choices, and why:
+//!
+//! * **Flat, top-level collections** (`[[vpcs]]`, `[[subnets]]`, `[[route_tables]]`, …) that refer
+//!   to each other by id, like the AWS APIs. A nested layout (subnets inside VPCs) reads well for
+//!   one VPC but cannot express a route table that names a peering connection to another VPC or
+//!   an endpoint service consumed from a second VPC, which PrivateLink is all about.
+//! * **Ids and references are strings**, addresses and CIDRs are typed. A mistyped address fails
+//!   at parse time with line and column; a reference that does not resolve fails in validation,
+//!   which can also name the entity and say which ids *would* have been accepted.
+//! * **Associations live where AWS keeps them**: a route table lists its subnets and its edge
+//!   (gateway) associations (`describe-route-tables` → `Associations`), a gateway endpoint lists
+//!   its route tables, an endpoint service lists its endpoint connections and their state.
+//! * **Defaults are AWS's defaults**: cross-zone load balancing off for NLB and GWLB, security
+//!   groups of an NLB enforced on PrivateLink traffic, acceptance required on endpoint services,
+//!   GWLB stickiness by 5-tuple with `no_rebalance` failover, a security group's egress allowing
+//!   everything when no egress rule is written.
+//! * **Unknown fields are errors** (`deny_unknown_fields`): a typo such as `cross_zon = true`
+//!   would otherwise silently leave AWS's default in place, which is exactly the class of mistake
+//!   seed 004 paid for.
+//!
+//! Later issues add behaviour to these shapes (namespaces of attachments, health-check state,
+//! DNS records); the fields for them exist now so configurations written today keep working.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::net::{Cidr, Cidr4, Cidr6};
+
+fn default_true() -> bool {
+    true
+}
+
+/// One deployment: everything `vpced` runs and `vpcectl` explains.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// AWS region, e.g. `us-east-1`. Availability zone names must start with it.
+    pub region: String,
+    /// Availability zones of the region that this deployment uses, e.g. `["us-east-1a"]`.
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
+    #[serde(default)]
+    pub vpcs: Vec<Vpc>,
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default)]
+    pub route_tables: Vec<RouteTable>,
+    #[serde(default)]
+    pub prefix_lists: Vec<PrefixList>,
+    #[serde(default)]
+    pub internet_gateways: Vec<InternetGateway>,
+    #[serde(default)]
+    pub nat_gateways: Vec<NatGateway>,
+    #[serde(default)]
+    pub peering_connections: Vec<PeeringConnection>,
+    #[serde(default)]
+    pub vpn_gateways: Vec<VpnGateway>,
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroup>,
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    #[serde(default)]
+    pub network_interfaces: Vec<NetworkInterface>,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub endpoint_services: Vec<EndpointService>,
+    #[serde(default)]
+    pub aws_services: Vec<AwsService>,
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    #[serde(default)]
+    pub target_groups: Vec<TargetGroup>,
+    #[serde(default)]
+    pub hosted_zones: Vec<HostedZone>,
+}
+
+/// A VPC. Its IPv4 CIDRs get the implicit `local` route in every one of its route tables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Primary CIDR first, then secondary CIDRs (AWS allows /16 to /28).
+    pub cidr_blocks: Vec<Cidr4>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_cidr_blocks: Vec<Cidr6>,
+    /// `enableDnsSupport`: the resolver at base + 2 answers (AWS default: on).
+    #[serde(default = "default_true")]
+    pub enable_dns_support: bool,
+    /// `enableDnsHostnames` (AWS default for a non-default VPC: off). Private DNS of interface
+    /// endpoints needs both this and `enable_dns_support`.
+    #[serde(default)]
+    pub enable_dns_hostnames: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub vpc: String,
+    pub availability_zone: String,
+    pub cidr: Cidr4,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_cidr: Option<Cidr6>,
+}
+
+/// A route table with its routes and associations.
+///
+/// The `local` routes for the VPC's CIDRs are implicit, as in AWS; writing one explicitly is
+/// allowed (and must then name a VPC CIDR). Routes to gateway endpoints are never written here:
+/// they come from the endpoint's `route_tables` association, as in AWS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTable {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub vpc: String,
+    /// The VPC's main route table: used by every subnet with no explicit association.
+    #[serde(default)]
+    pub main: bool,
+    /// Explicit subnet associations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// Edge associations (`igw-…`, `vgw-…`): this is an ingress (gateway) route table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// A CIDR (`0.0.0.0/0`, `2001:db8::/32`) or a managed prefix list id (`pl-…`).
+    pub destination: String,
+    /// `local`, `blackhole`, `igw-…`, `nat-…`, `vpce-…` (Gateway Load Balancer endpoint),
+    /// `eni-…`, `pcx-…`, or `vgw-…` for propagated routes.
+    pub target: String,
+    /// Learned by route propagation from a virtual private gateway: loses to static and
+    /// prefix-list routes of the same length and never overrides `local`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagated: bool,
+}
+
+/// A managed prefix list: a named set of CIDRs of one family that routes and security-group
+/// rules can reference as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixList {
+    pub id: String,
+    /// For AWS-managed lists, the service name (`com.amazonaws.us-east-1.s3`).
+    pub name: String,
+    pub address_family: AddressFamily,
+    /// Customer-managed lists have a maximum; an AWS-managed list has none (leave it out).
+    /// A route to the list counts as this many routes against the route table's quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<u32>,
+    #[serde(default)]
+    pub entries: Vec<PrefixListEntry>,
+    /// Fill the list from an AWS `ip-ranges.json` file, filtered by service and region; the
+    /// entries are added to `entries` when the configuration is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ip_ranges: Option<IpRangesSource>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum AddressFamily {
+    IPv4,
+    IPv6,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum PrefixListEntry {
+    Cidr(Cidr),
+    Described {
+        cidr: Cidr,
+        description: String,
+    },
+}
+
+impl PrefixListEntry {
+    pub fn cidr(&self) -> Cidr {
+        match self {
+            PrefixListEntry::Cidr(c) | PrefixListEntry::Described { cidr: c, .. } => *c,
+        }
+    }
+}
+
+/// Where to fill a prefix list from: an `ip-ranges.json` file (plain or `.xz`), path relative
+/// to the configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IpRangesSource {
+    pub file: String,
+    /// `service` field of ip-ranges.json, e.g. `S3`, `DYNAMODB`.
+    pub service: String,
+    /// `region` field of ip-ranges.json; defaults to the deployment's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// An internet gateway attached to a VPC. In the lab its far side is the "internet" attachment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InternetGateway {
+    pub id: String,
+    pub vpc: String,
+    /// Network namespace that stands for the internet behind this gateway (lab topology).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NatGateway {
+    pub id: String,
+    pub subnet: String,
+    pub private_ip: Ipv4Addr,
+    /// Elastic IP of a public NAT gateway; absent for a private NAT gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeeringConnection {
+    pub id: String,
+    pub requester_vpc: String,
+    pub accepter_vpc: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VpnGateway {
+    pub id: String,
+    pub vpc: String,
+}
+
+/// A security group: stateful allow rules (a reply to an allowed flow is allowed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub vpc: String,
+    #[serde(default)]
+    pub ingress: Vec<SecurityGroupRule>,
+    /// `None` (field left out) means AWS's default egress rule: all traffic to anywhere.
+    /// An empty list means no egress at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Vec<SecurityGroupRule>>,
+}
+
+/// One rule: protocol, ports, and exactly one peer (`cidr`, `prefix_list` or `security_group`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupRule {
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, `all` (AWS `-1`), or an IP protocol number.
+    pub protocol: String,
+    /// A port (`80`) or an inclusive range (`"1024-65535"`); TCP and UDP only, required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortRange>,
+    /// ICMP type and code (ICMP/ICMPv6 only; absent = all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<Cidr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An inclusive port range, written `80` or `"1024-65535"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+impl Serialize for PortRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PortRange;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a port 0-65535 (80) or an inclusive range (\"1024-65535\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PortRange, E> {
+                let p = u16::try_from(v).map_err(|_| {
+                    E::custom(format!("port {v} is out of range; allowed: 0 to 65535"))
+                })?;
+                Ok(PortRange { from: p, to: p })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PortRange, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PortRange, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("`{s}` is not a port range; write a port (80) or an inclusive range (1024-65535)")
+        };
+        let (a, b) = match s.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (s.trim(), s.trim()),
+        };
+        let from: u16 = a.parse().map_err(|_| bad())?;
+        let to: u16 = b.parse().map_err(|_| bad())?;
+        if from > to {
+            return Err(format!("port range `{s}` starts after it ends"));
+        }
+        Ok(PortRange { from, to })
+    }
+}
+
+/// An EC2 instance with its primary network interface.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub subnet: String,
+    pub private_ip: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Id of the primary ENI; derived from the instance id (`i-0ab…` → `eni-0ab…`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<String>,
+    /// Source/destination check (AWS default on): the ENI only sends from its own addresses.
+    /// Turn it off for NAT instances and appliances that forward others' packets.
+    #[serde(default = "default_true")]
+    pub source_dest_check: bool,
+    /// Network namespace in which this instance's programs run (lab topology).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A network interface that is not an instance's primary one (an appliance's, a route target).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInterface {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub subnet: String,
+    pub private_ip: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_private_ips: Vec<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default = "default_true")]
+    pub source_dest_check: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// The three kinds of VPC endpoint.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointType {
+    /// S3/DynamoDB style: routes via a prefix list, no ENI, no DNS change.
+    Gateway,
+    /// PrivateLink proper: one ENI per subnet, security groups, private DNS.
+    Interface,
+    /// Gateway Load Balancer endpoint: a route target that hands packets to appliances.
+    GatewayLoadBalancer,
+}
+
+impl std::fmt::Display for EndpointType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndpointType::Gateway => "Gateway",
+            EndpointType::Interface => "Interface",
+            EndpointType::GatewayLoadBalancer => "GatewayLoadBalancer",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub endpoint_type: EndpointType,
+    pub vpc: String,
+    /// Service name: an `[[aws_services]]` name (`com.amazonaws.us-east-1.s3`) or an
+    /// `[[endpoint_services]]` name (`com.amazonaws.vpce.<region>.vpce-svc-…`).
+    pub service: String,
+    /// Gateway endpoints: the route tables that get the `pl-… -> vpce-…` route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_tables: Vec<String>,
+    /// Interface and GWLB endpoints: one ENI per subnet (at most one subnet per AZ; a GWLB
+    /// endpoint has exactly one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<EndpointNetworkInterface>,
+    /// Interface endpoints: the security groups of its ENIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Interface endpoints: the service's private DNS name resolves to the ENIs in this VPC.
+    #[serde(default)]
+    pub private_dns_enabled: bool,
+    /// Gateway endpoints: the endpoint policy reduced to destination CIDRs it allows (absent =
+    /// full access, AWS's default policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_destinations: Option<Vec<Cidr>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointNetworkInterface {
+    pub subnet: String,
+    pub private_ip: Ipv4Addr,
+    /// ENI id; derived from the endpoint id and the position when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// An endpoint service of our own (PrivateLink provider side), backed by NLBs or GWLBs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointService {
+    pub id: String,
+    /// Defaults to `com.amazonaws.vpce.<region>.<id>`, as AWS names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Load balancer ids; all network or all gateway.
+    pub load_balancers: Vec<String>,
+    /// AWS default: on. Connections wait in `pendingAcceptance` until accepted.
+    #[serde(default = "default_true")]
+    pub acceptance_required: bool,
+    /// Principals allowed to create endpoints (ARNs, or `*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+    /// Endpoint connections and their state, as `describe-vpc-endpoint-connections` shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<EndpointConnection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConnection {
+    pub endpoint: String,
+    pub state: ConnectionState,
+}
+
+/// States of an endpoint connection (AWS `VpcEndpointState`, in its camelCase spelling).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionState {
+    PendingAcceptance,
+    Pending,
+    Available,
+    Rejected,
+    Expired,
+    Failed,
+    Deleting,
+    Deleted,
+}
+
+impl std::fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectionState::PendingAcceptance => "pendingAcceptance",
+            ConnectionState::Pending => "pending",
+            ConnectionState::Available => "available",
+            ConnectionState::Rejected => "rejected",
+            ConnectionState::Expired => "expired",
+            ConnectionState::Failed => "failed",
+            ConnectionState::Deleting => "deleting",
+            ConnectionState::Deleted => "deleted",
+        })
+    }
+}
+
+/// An AWS-provided service (S3, DynamoDB, …) as the lab simulates it: the prefix list its
+/// gateway endpoints route to, the names its interface endpoints answer for, and the addresses
+/// it serves on (in the lab, inside the namespace that stands for the service's network).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsService {
+    /// `com.amazonaws.<region>.<service>`.
+    pub name: String,
+    /// Which endpoint types the service offers.
+    pub endpoint_types: Vec<EndpointType>,
+    /// Gateway endpoints: the AWS-managed prefix list (`pl-…`) of the service's public ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<String>,
+    /// Interface endpoints with private DNS: names that resolve to the endpoint's ENIs,
+    /// wildcards allowed in the leftmost label (`*.s3.us-east-1.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_dns_names: Vec<String>,
+    /// Addresses the service answers on (the public IPs DNS gives without an endpoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_addresses: Vec<IpAddr>,
+    /// Network namespace standing for the service's network (lab topology).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadBalancerType {
+    Network,
+    Gateway,
+}
+
+/// A Network or Gateway Load Balancer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Free-form id (the AWS ARN or the load balancer's name).
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub lb_type: LoadBalancerType,
+    pub vpc: String,
+    /// `internal` (default) or `internet-facing` (NLB only).
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// One node per subnet (one subnet per AZ) with its private address: the source address
+    /// the provider sees for PrivateLink traffic through that AZ.
+    pub subnet_mappings: Vec<SubnetMapping>,
+    /// Cross-zone load balancing (AWS default: off for NLB and GWLB).
+    #[serde(default)]
+    pub cross_zone: bool,
+    /// NLB only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// NLB only: "Enforce inbound rules on PrivateLink traffic" (AWS default: on).
+    #[serde(default = "default_true")]
+    pub enforce_security_group_inbound_rules_on_private_link_traffic: bool,
+    pub listeners: Vec<Listener>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    #[default]
+    Internal,
+    InternetFacing,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetMapping {
+    pub subnet: String,
+    pub private_ip: Ipv4Addr,
+}
+
+/// NLB listeners have a protocol and port; a GWLB's single listener has neither.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub target_group: String,
+}
+
+/// Load-balancer protocols (listeners and target groups).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    #[serde(rename = "TCP_UDP")]
+    TcpUdp,
+    Tls,
+    Geneve,
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::TcpUdp => "TCP_UDP",
+            Protocol::Tls => "TLS",
+            Protocol::Geneve => "GENEVE",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub vpc: String,
+    /// TCP/UDP/TCP_UDP/TLS for NLB, GENEVE (port 6081) for GWLB.
+    pub protocol: Protocol,
+    pub port: u16,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub health_check: HealthCheck,
+    /// Cross-zone setting of the target group; absent = use the load balancer's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<bool>,
+    /// TCP target groups of an NLB: send the PROXY protocol v2 header with the PrivateLink TLV.
+    #[serde(default)]
+    pub proxy_protocol_v2: bool,
+    /// GENEVE target groups: flow stickiness.
+    #[serde(default)]
+    pub stickiness: Stickiness,
+    /// GENEVE target groups: what happens to existing flows when an appliance fails.
+    #[serde(default)]
+    pub failover: Failover,
+    /// Idle timeout of TCP flows in seconds (AWS: 350; GWLB allows 60 to 6000).
+    #[serde(default = "default_tcp_idle")]
+    pub tcp_idle_timeout: u32,
+}
+
+fn default_tcp_idle() -> u32 {
+    350
+}
+
+/// A registered target: an instance (by id) or an IP address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Defaults to the target group's port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default = "HealthCheck::default_protocol")]
+    pub protocol: HealthCheckProtocol,
+    /// Port to probe; absent = the traffic port (for GENEVE target groups AWS uses 80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// HTTP/HTTPS only, e.g. `/index.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default = "HealthCheck::default_threshold")]
+    pub healthy_threshold: u8,
+    #[serde(default = "HealthCheck::default_threshold")]
+    pub unhealthy_threshold: u8,
+    #[serde(default = "HealthCheck::default_interval")]
+    pub interval_seconds: u16,
+    #[serde(default = "HealthCheck::default_timeout")]
+    pub timeout_seconds: u16,
+}
+
+impl HealthCheck {
+    fn default_protocol() -> HealthCheckProtocol {
+        HealthCheckProtocol::Tcp
+    }
+    fn default_threshold() -> u8 {
+        3
+    }
+    fn default_interval() -> u16 {
+        30
+    }
+    fn default_timeout() -> u16 {
+        10
+    }
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            protocol: Self::default_protocol(),
+            port: None,
+            path: None,
+            healthy_threshold: Self::default_threshold(),
+            unhealthy_threshold: Self::default_threshold(),
+            interval_seconds: Self::default_interval(),
+            timeout_seconds: Self::default_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HealthCheckProtocol {
+    Tcp,
+    Http,
+    Https,
+}
+
+/// GWLB flow stickiness.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum Stickiness {
+    /// Source and destination address and port, protocol (default).
+    #[default]
+    #[serde(rename = "5-tuple")]
+    FiveTuple,
+    /// Source and destination address, protocol.
+    #[serde(rename = "3-tuple")]
+    ThreeTuple,
+    /// Source and destination address.
+    #[serde(rename = "2-tuple")]
+    TwoTuple,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Failover {
+    #[serde(default)]
+    pub on_unhealthy: FailoverAction,
+    #[serde(default)]
+    pub on_deregistration: FailoverAction,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverAction {
+    /// Existing flows stay on their appliance (AWS default).
+    #[default]
+    NoRebalance,
+    /// Existing flows move to a healthy appliance.
+    Rebalance,
+}
+
+/// A private hosted zone associated with VPCs.
+///
+/// Both private-DNS styles are plain records here: AWS's wildcard (`*` in zone
+/// `s3.us-east-1.amazonaws.com`, aliased to an interface endpoint) and Azure's
+/// `privatelink.` zone that the public per-resource CNAME points into.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostedZone {
+    pub id: String,
+    /// Zone apex, e.g. `privatelink.blob.core.windows.net`.
+    pub name: String,
+    pub vpcs: Vec<String>,
+    #[serde(default)]
+    pub records: Vec<DnsRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecord {
+    /// Relative to the zone (`zennprivatelink`, `*`, `@` for the apex) or absolute (ending `.`).
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    /// A/AAAA: addresses; CNAME: one name. Empty for an alias record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Alias to an interface endpoint (`vpce-…`): answers its ENI addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_endpoint: Option<String>,
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+}
+
+fn default_ttl() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    AAAA,
+    CNAME,
+}
+
+impl Instance {
+    /// The id of the instance's primary ENI.
+    pub fn eni_id(&self) -> String {
+        match &self.network_interface {
+            Some(id) => id.clone(),
+            None => format!("eni-{}", self.id.strip_prefix("i-").unwrap_or(&self.id)),
+        }
+    }
+}
+
+impl Endpoint {
+    /// The id of the endpoint's `index`-th ENI.
+    pub fn eni_id(&self, index: usize) -> String {
+        match self.network_interfaces.get(index).and_then(|n| n.id.clone()) {
+            Some(id) => id,
+            None => format!(
+                "eni-{}-{index}",
+                self.id.strip_prefix("vpce-").unwrap_or(&self.id)
+            ),
+        }
+    }
+}
+
+impl EndpointService {
+    /// The service name consumers put in an endpoint's `service`.
+    pub fn service_name(&self, region: &str) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => format!("com.amazonaws.vpce.{region}.{}", self.id),
+        }
+    }
+}
+
+/// Where a route sends traffic, as parsed from [`Route::target`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetRef<'a> {
+    Local,
+    Blackhole,
+    InternetGateway(&'a str),
+    NatGateway(&'a str),
+    /// A VPC endpoint; in a route table only Gateway Load Balancer endpoints are valid, and
+    /// gateway endpoints appear through their route-table association.
+    Endpoint(&'a str),
+    NetworkInterface(&'a str),
+    PeeringConnection(&'a str),
+    VpnGateway(&'a str),
+}
+
+/// The target forms, for messages.
+pub const TARGET_FORMS: &str =
+    "local, blackhole, igw-…, nat-…, vpce-… (Gateway Load Balancer endpoint), eni-…, pcx-…, vgw-…";
+
+impl<'a> TargetRef<'a> {
+    pub fn parse(s: &'a str) -> Result<TargetRef<'a>, String> {
+        let t = match s {
+            "local" => TargetRef::Local,
+            "blackhole" => TargetRef::Blackhole,
+            _ if s.starts_with("igw-") => TargetRef::InternetGateway(s),
+            _ if s.starts_with("nat-") => TargetRef::NatGateway(s),
+            _ if s.starts_with("vpce-svc-") => {
+                return Err(format!(
+                    "`{s}` is an endpoint service; a route targets an endpoint (vpce-…) in its own VPC"
+                ))
+            }
+            _ if s.starts_with("vpce-") => TargetRef::Endpoint(s),
+            _ if s.starts_with("eni-") => TargetRef::NetworkInterface(s),
+            _ if s.starts_with("pcx-") => TargetRef::PeeringConnection(s),
+            _ if s.starts_with("vgw-") => TargetRef::VpnGateway(s),
+            _ => return Err(format!("`{s}` is not a route target")),
+        };
+        Ok(t)
+    }
+
+    /// The id of the target resource, if it has one.
+    pub fn id(&self) -> Option<&'a str> {
+        match *self {
+            TargetRef::Local | TargetRef::Blackhole => None,
+            TargetRef::InternetGateway(s)
+            | TargetRef::NatGateway(s)
+            | TargetRef::Endpoint(s)
+            | TargetRef::NetworkInterface(s)
+            | TargetRef::PeeringConnection(s)
+            | TargetRef::VpnGateway(s) => Some(s),
+        }
+    }
+}
+
+/// A route destination, as parsed from [`Route::destination`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DestinationRef<'a> {
+    Cidr(Cidr),
+    PrefixList(&'a str),
+}
+
+impl<'a> DestinationRef<'a> {
+    pub fn parse(s: &'a str) -> Result<DestinationRef<'a>, String> {
+        if s.starts_with("pl-") {
+            Ok(DestinationRef::PrefixList(s))
+        } else {
+            s.parse::<Cidr>().map(DestinationRef::Cidr).map_err(|e| {
+                format!("{e}; a destination is a CIDR (0.0.0.0/0, 2001:db8::/32) or a prefix list (pl-…)")
+            })
+        }
+    }
+}
