@@ -265,23 +265,36 @@ impl CompiledRouteTable {
         let r = &self.routes[w];
         let len = r.destination.prefix_len();
         let what = match &r.origin {
-            RouteOrigin::Local => format!("the local route of {} ({})", self.vpc, r.destination),
-            RouteOrigin::Static { index } => format!("static route routes[{index}] {}", r.destination),
-            RouteOrigin::PrefixList { list, entry, endpoint, .. } => {
+            RouteOrigin::Local => format!("{} (the local route of {})", r.destination, self.vpc),
+            RouteOrigin::Static { index } => {
+                format!("{} (static route routes[{index}])", r.destination)
+            }
+            RouteOrigin::PrefixList {
+                list,
+                entry,
+                endpoint,
+                index,
+            } => {
                 let name = config
                     .prefix_lists
                     .iter()
                     .find(|p| &p.id == list)
-                    .map(|p| format!(" ({})", p.name))
+                    .map(|p| format!(" \"{}\"", p.name))
                     .unwrap_or_default();
-                let via = match endpoint {
-                    Some(e) => format!(", added by gateway endpoint {e}'s association with this table"),
-                    None => String::new(),
+                let via = match (endpoint, index) {
+                    (Some(e), _) => format!(
+                        ", routed by gateway endpoint {e} through its association with this table"
+                    ),
+                    (None, Some(i)) => format!(", routed by routes[{i}]"),
+                    (None, None) => String::new(),
                 };
-                format!("prefix list {list}{name} entry {entry} {}{via}", r.destination)
+                format!(
+                    "{} (entry {entry} of prefix list {list}{name}{via})",
+                    r.destination
+                )
             }
             RouteOrigin::Propagated { index } => {
-                format!("propagated route routes[{index}] {}", r.destination)
+                format!("{} (propagated route routes[{index}])", r.destination)
             }
         };
         let mut s = format!("{what} is the longest matching prefix (/{len})");
@@ -300,7 +313,10 @@ impl CompiledRouteTable {
                 .iter()
                 .map(|l| format!("{} route to {}", l.origin.class_name(), l.target))
                 .collect();
-            let rule = if equal.iter().all(|l| l.origin.precedence() == r.origin.precedence()) {
+            let rule = if equal
+                .iter()
+                .all(|l| l.origin.precedence() == r.origin.precedence())
+            {
                 match r.origin {
                     RouteOrigin::PrefixList { .. } => "the lowest prefix-list id wins a tie",
                     _ => "the lowest target id wins a tie",
@@ -308,11 +324,16 @@ impl CompiledRouteTable {
             } else {
                 "at equal length local > static > prefix list > propagated"
             };
-            s.push_str(&format!("; it wins over the {} of the same length because {rule}", names.join(", ")));
+            s.push_str(&format!(
+                "; it wins over the {} of the same length because {rule}",
+                names.join(", ")
+            ));
         }
         let shorter: Vec<String> = losers
             .iter()
-            .filter(|l| l.destination.prefix_len() < len && !matches!(l.state, RouteState::Ignored { .. }))
+            .filter(|l| {
+                l.destination.prefix_len() < len && !matches!(l.state, RouteState::Ignored { .. })
+            })
             .map(|l| format!("{} -> {}", l.destination_label(), l.target))
             .collect();
         if !shorter.is_empty() {
@@ -331,7 +352,9 @@ impl CompiledRouteTable {
 
 impl Snapshot {
     pub fn route_table(&self, id: &str) -> Option<&CompiledRouteTable> {
-        self.route_table_by_id.get(id).map(|&i| &self.route_tables[i])
+        self.route_table_by_id
+            .get(id)
+            .map(|&i| &self.route_tables[i])
     }
 
     /// The route table a subnet uses (explicit association, else its VPC's main table).
@@ -412,7 +435,11 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
     }
     for s in &config.subnets {
         if !subnet_route_table.contains_key(&s.id) {
-            if let Some(i) = config.route_tables.iter().position(|rt| rt.main && rt.vpc == s.vpc) {
+            if let Some(i) = config
+                .route_tables
+                .iter()
+                .position(|rt| rt.main && rt.vpc == s.vpc)
+            {
                 subnet_route_table.insert(s.id.clone(), i);
             }
         }
@@ -442,7 +469,9 @@ fn resolve_target(config: &Config, target: &str) -> Result<RouteTarget, String> 
         TargetRef::PeeringConnection(id) => RouteTarget::PeeringConnection(id.into()),
         TargetRef::VpnGateway(id) => RouteTarget::VpnGateway(id.into()),
         TargetRef::Endpoint(id) => match config.endpoints.iter().find(|e| e.id == id) {
-            Some(e) if e.endpoint_type == EndpointType::Gateway => RouteTarget::GatewayEndpoint(id.into()),
+            Some(e) if e.endpoint_type == EndpointType::Gateway => {
+                RouteTarget::GatewayEndpoint(id.into())
+            }
             Some(_) => RouteTarget::GatewayLoadBalancerEndpoint(id.into()),
             None => return Err(format!("no endpoint {id}")),
         },
@@ -463,14 +492,15 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
         .collect();
     let inside_local = |net: &IpNet| vpc_nets.iter().any(|v| v.contains(net));
     let mut routes: Vec<EffectiveRoute> = Vec::new();
-    let mut push = |destination: IpNet, target: RouteTarget, origin: RouteOrigin, state: RouteState| {
-        routes.push(EffectiveRoute {
-            destination,
-            target,
-            origin,
-            state,
-        })
-    };
+    let mut push =
+        |destination: IpNet, target: RouteTarget, origin: RouteOrigin, state: RouteState| {
+            routes.push(EffectiveRoute {
+                destination,
+                target,
+                origin,
+                state,
+            })
+        };
 
     // 1. local, unless the table routes that exact CIDR itself.
     for net in &vpc_nets {
@@ -478,7 +508,12 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             matches!(DestinationRef::parse(&r.destination), Ok(DestinationRef::Cidr(c)) if c.0 == *net)
         });
         if !written {
-            push(*net, RouteTarget::Local, RouteOrigin::Local, RouteState::Active);
+            push(
+                *net,
+                RouteTarget::Local,
+                RouteOrigin::Local,
+                RouteState::Active,
+            );
         }
     }
     // 2-4. written routes.

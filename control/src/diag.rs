@@ -227,10 +227,7 @@ fn span_of(node: Node<'_>, segs: &[Seg]) -> Option<usize> {
         },
         _ => (None, None),
     };
-    child
-        .and_then(|c| span_of(c, rest))
-        .or(key_start)
-        .or(here)
+    child.and_then(|c| span_of(c, rest)).or(key_start).or(here)
 }
 
 #[cfg(test)]

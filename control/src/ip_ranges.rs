@@ -81,7 +81,8 @@ impl IpRanges {
         region: &str,
         family: AddressFamily,
     ) -> Result<Vec<Cidr>, IpRangesError> {
-        let wanted = |s: &str, r: &str| s.eq_ignore_ascii_case(service) && r.eq_ignore_ascii_case(region);
+        let wanted =
+            |s: &str, r: &str| s.eq_ignore_ascii_case(service) && r.eq_ignore_ascii_case(region);
         let raw: Vec<(&str, &str)> = match family {
             AddressFamily::IPv4 => self
                 .prefixes
@@ -111,7 +112,8 @@ impl IpRanges {
     /// A copy holding only the entries of `service` in `region` (both families): the filtered
     /// data a project keeps beside its examples, in the same shape AWS publishes.
     pub fn filtered(&self, service: &str, region: &str) -> IpRanges {
-        let wanted = |s: &str, r: &str| s.eq_ignore_ascii_case(service) && r.eq_ignore_ascii_case(region);
+        let wanted =
+            |s: &str, r: &str| s.eq_ignore_ascii_case(service) && r.eq_ignore_ascii_case(region);
         IpRanges {
             sync_token: self.sync_token.clone(),
             create_date: self.create_date.clone(),
@@ -152,7 +154,10 @@ mod tests {
         assert_eq!(v4, ["3.5.0.0/19", "52.216.0.0/15"]);
         let v6 = r.select(p, "S3", "us-east-1", AddressFamily::IPv6).unwrap();
         assert_eq!(v6.len(), 1);
-        assert!(r.select(p, "DYNAMODB", "us-east-1", AddressFamily::IPv4).unwrap().is_empty());
+        assert!(r
+            .select(p, "DYNAMODB", "us-east-1", AddressFamily::IPv4)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

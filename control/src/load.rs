@@ -137,7 +137,8 @@ fn fill_prefix_lists(loaded: &mut LoadedConfig, base_dir: &Path) -> Result<(), C
             )),
             Ok(cidrs) => {
                 let pl = &mut loaded.config.prefix_lists[i];
-                pl.entries.extend(cidrs.into_iter().map(PrefixListEntry::Cidr));
+                pl.entries
+                    .extend(cidrs.into_iter().map(PrefixListEntry::Cidr));
             }
             Err(e) => diagnostics.push(loaded.diagnostic(
                 Severity::Error,
@@ -169,7 +170,10 @@ impl SourceMap {
                     continue;
                 };
                 if start <= offset && best.as_ref().is_none_or(|(b, _)| start > *b) {
-                    let id = table.get("id").and_then(|v| v.as_str()).unwrap_or("(no id)");
+                    let id = table
+                        .get("id")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("(no id)");
                     best = Some((start, format!("{} {id}", crate::validate::kind_name(key))));
                 }
             }

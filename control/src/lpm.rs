@@ -201,7 +201,15 @@ impl<F: Family> Lpm<F> for ReferenceLpm<F> {
         let bits = F::to_bits(addr);
         self.by_len.iter().find_map(|(len, map)| {
             let key = F::mask(bits, *len);
-            map.get(&key).map(|v| (Prefix { bits: key, len: *len }, *v))
+            map.get(&key).map(|v| {
+                (
+                    Prefix {
+                        bits: key,
+                        len: *len,
+                    },
+                    *v,
+                )
+            })
         })
     }
 
@@ -241,7 +249,10 @@ mod tests {
         assert_eq!(l("10.0.2.1"), Some(1));
         assert_eq!(l("52.216.39.26"), Some(3));
         assert_eq!(l("52.218.0.1"), Some(0));
-        assert_eq!(t.lookup_prefix("52.217.1.1".parse().unwrap()).unwrap().0, p4("52.216.0.0/15"));
+        assert_eq!(
+            t.lookup_prefix("52.217.1.1".parse().unwrap()).unwrap().0,
+            p4("52.216.0.0/15")
+        );
     }
 
     #[test]

@@ -187,10 +187,7 @@ pub enum AddressFamily {
 #[serde(untagged)]
 pub enum PrefixListEntry {
     Cidr(Cidr),
-    Described {
-        cidr: Cidr,
-        description: String,
-    },
+    Described { cidr: Cidr, description: String },
 }
 
 impl PrefixListEntry {
@@ -343,7 +340,9 @@ impl std::str::FromStr for PortRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("`{s}` is not a port range; write a port (80) or an inclusive range (1024-65535)")
+            format!(
+                "`{s}` is not a port range; write a port (80) or an inclusive range (1024-65535)"
+            )
         };
         let (a, b) = match s.split_once('-') {
             Some((a, b)) => (a.trim(), b.trim()),
@@ -367,6 +366,10 @@ pub struct Instance {
     pub name: Option<String>,
     pub subnet: String,
     pub private_ip: Ipv4Addr,
+    /// Public IPv4 address (or Elastic IP) that the internet gateway maps 1:1 to
+    /// `private_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<Ipv6Addr>,
     #[serde(default)]
@@ -394,6 +397,9 @@ pub struct NetworkInterface {
     pub private_ip: Ipv4Addr,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secondary_private_ips: Vec<Ipv4Addr>,
+    /// Public IPv4 address (or Elastic IP) mapped 1:1 to `private_ip` by the internet gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<Ipv6Addr>,
     #[serde(default)]
@@ -834,7 +840,11 @@ impl Instance {
 impl Endpoint {
     /// The id of the endpoint's `index`-th ENI.
     pub fn eni_id(&self, index: usize) -> String {
-        match self.network_interfaces.get(index).and_then(|n| n.id.clone()) {
+        match self
+            .network_interfaces
+            .get(index)
+            .and_then(|n| n.id.clone())
+        {
             Some(id) => id,
             None => format!(
                 "eni-{}-{index}",
@@ -880,11 +890,9 @@ impl<'a> TargetRef<'a> {
             "blackhole" => TargetRef::Blackhole,
             _ if s.starts_with("igw-") => TargetRef::InternetGateway(s),
             _ if s.starts_with("nat-") => TargetRef::NatGateway(s),
-            _ if s.starts_with("vpce-svc-") => {
-                return Err(format!(
-                    "`{s}` is an endpoint service; a route targets an endpoint (vpce-…) in its own VPC"
-                ))
-            }
+            _ if s.starts_with("vpce-svc-") => return Err(format!(
+                "`{s}` is an endpoint service; a route targets an endpoint (vpce-…) in its own VPC"
+            )),
             _ if s.starts_with("vpce-") => TargetRef::Endpoint(s),
             _ if s.starts_with("eni-") => TargetRef::NetworkInterface(s),
             _ if s.starts_with("pcx-") => TargetRef::PeeringConnection(s),

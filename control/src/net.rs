@@ -18,7 +18,9 @@ where
     N: Canonical,
 {
     let net: N = s.trim().parse().map_err(|_| {
-        format!("`{s}` is not an {family} CIDR; write an address and a prefix length, like {example}")
+        format!(
+            "`{s}` is not an {family} CIDR; write an address and a prefix length, like {example}"
+        )
     })?;
     let canon = net.canonical();
     if canon != net {
@@ -80,7 +82,13 @@ macro_rules! cidr_type {
                 impl serde::de::Visitor<'_> for V {
                     type Value = $name;
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str(concat!("an ", $family, " CIDR string like \"", $example, "\""))
+                        f.write_str(concat!(
+                            "an ",
+                            $family,
+                            " CIDR string like \"",
+                            $example,
+                            "\""
+                        ))
                     }
                     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
                         v.parse().map_err(E::custom)
@@ -123,7 +131,10 @@ mod tests {
         for s in ["10.0.0.0/16", "0.0.0.0/0", "52.216.0.0/15", "10.0.1.125/32"] {
             assert_eq!(s.parse::<Cidr4>().unwrap().to_string(), s);
         }
-        assert_eq!("2001:db8::/56".parse::<Cidr>().unwrap().to_string(), "2001:db8::/56");
+        assert_eq!(
+            "2001:db8::/56".parse::<Cidr>().unwrap().to_string(),
+            "2001:db8::/56"
+        );
     }
 
     #[test]

@@ -1,0 +1,479 @@
+//! Validation errors: each names the file, line and column, the entity and the field, and says
+//! what is allowed. One test per rule of SPEC.md / AWS that users break.
+
+use std::path::Path;
+
+use control::diag::{Diagnostic, Severity};
+use control::{compile, load_str, validate, ConfigError};
+
+/// A small valid deployment; tests append or replace parts of it.
+const BASE: &str = r#"region = "us-east-1"
+availability_zones = ["us-east-1a", "us-east-1b"]
+
+[[vpcs]]
+id = "vpc-1"
+cidr_blocks = ["10.0.0.0/16"]
+
+[[subnets]]
+id = "subnet-a"
+vpc = "vpc-1"
+availability_zone = "us-east-1a"
+cidr = "10.0.1.0/24"
+
+[[subnets]]
+id = "subnet-b"
+vpc = "vpc-1"
+availability_zone = "us-east-1b"
+cidr = "10.0.2.0/24"
+
+[[internet_gateways]]
+id = "igw-1"
+vpc = "vpc-1"
+
+[[route_tables]]
+id = "rtb-1"
+vpc = "vpc-1"
+main = true
+routes = [
+  { destination = "0.0.0.0/0", target = "igw-1" },
+]
+"#;
+
+fn diagnostics(text: &str) -> Vec<Diagnostic> {
+    let loaded = load_str("test.toml", text.to_string(), Path::new(".")).expect("parses");
+    validate(&loaded).diagnostics
+}
+
+/// The one error whose message contains `needle`; fails listing all if none or several.
+fn error_with(text: &str, needle: &str) -> Diagnostic {
+    let all = diagnostics(text);
+    let found: Vec<&Diagnostic> = all
+        .iter()
+        .filter(|d| d.severity == Severity::Error && d.message.contains(needle))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one error containing {needle:?}, got:\n{}",
+        all.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    found[0].clone()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in text"))
+        + 1
+}
+
+#[test]
+fn base_is_valid() {
+    let d = diagnostics(BASE);
+    assert!(d.is_empty(), "{d:?}");
+}
+
+#[test]
+fn dangling_route_target_names_table_line_and_target() {
+    let text = BASE.replace(r#"target = "igw-1""#, r#"target = "igw-dead""#);
+    let d = error_with(&text, "igw-dead");
+    assert_eq!(d.entity, "route table rtb-1");
+    assert_eq!(d.field, "routes[0].target");
+    assert_eq!(d.location.line, line_of(&text, "igw-dead"));
+    assert_eq!(
+        d.location.column,
+        text.lines()
+            .nth(d.location.line - 1)
+            .unwrap()
+            .find("\"igw-dead\"")
+            .unwrap()
+            + 1
+    );
+    assert!(
+        d.help.as_deref().unwrap().contains("igw-1"),
+        "help lists known gateways: {d:?}"
+    );
+    let shown = d.to_string();
+    assert!(
+        shown.starts_with(&format!("test.toml:{}:", d.location.line)),
+        "{shown}"
+    );
+}
+
+#[test]
+fn compile_rejects_invalid_configs_whole() {
+    let text = BASE.replace(r#"target = "igw-1""#, r#"target = "igw-dead""#);
+    let loaded = load_str("test.toml", text, Path::new(".")).unwrap();
+    match compile(&loaded) {
+        Err(ConfigError::Invalid { diagnostics }) => assert!(!diagnostics.is_empty()),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_target_form_lists_the_allowed_ones() {
+    let text = BASE.replace(r#"target = "igw-1""#, r#"target = "tgw-1""#);
+    let d = error_with(&text, "not a route target");
+    assert!(d.help.unwrap().contains("blackhole"));
+}
+
+#[test]
+fn subnet_outside_its_vpc() {
+    let text = BASE.replace(r#"cidr = "10.0.2.0/24""#, r#"cidr = "10.9.2.0/24""#);
+    let d = error_with(&text, "is not inside vpc-1");
+    assert_eq!(d.entity, "subnet subnet-b");
+    assert_eq!(d.field, "cidr");
+    assert_eq!(d.location.line, line_of(&text, "10.9.2.0/24"));
+}
+
+#[test]
+fn overlapping_subnets() {
+    let text = BASE.replace(r#"cidr = "10.0.2.0/24""#, r#"cidr = "10.0.0.0/23""#);
+    let d = error_with(&text, "overlaps subnet subnet-a");
+    assert_eq!(d.entity, "subnet subnet-b");
+}
+
+#[test]
+fn duplicate_ids() {
+    let text = format!("{BASE}\n[[internet_gateways]]\nid = \"igw-1\"\nvpc = \"vpc-1\"\n");
+    let d = error_with(&text, "already used");
+    assert!(d.message.contains("line"), "{d}");
+}
+
+#[test]
+fn ids_need_their_aws_prefix() {
+    let text = BASE.replace(r#"id = "rtb-1""#, r#"id = "table-1""#);
+    let d = error_with(&text, "is not a route table id");
+    assert!(d.help.unwrap().contains("rtb-"));
+}
+
+#[test]
+fn a_reference_to_the_wrong_kind_says_so() {
+    let text = BASE.replace(
+        r#"vpc = "vpc-1"
+main"#,
+        r#"vpc = "igw-1"
+main"#,
+    );
+    let d = error_with(&text, "is a internet gateway, but a vpc is required");
+    assert_eq!(d.field, "vpc");
+}
+
+#[test]
+fn local_target_only_for_vpc_cidrs() {
+    let text = BASE.replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "192.168.0.0/16", target = "local" },"#,
+    );
+    let d = error_with(&text, "target local is for the VPC's own CIDRs");
+    assert_eq!(d.field, "routes[1].target");
+}
+
+#[test]
+fn route_more_specific_than_local_must_be_a_subnet() {
+    let text = format!(
+        "{BASE}\n[[network_interfaces]]\nid = \"eni-fw\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.50\"\nsource_dest_check = false\n"
+    )
+    .replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "10.0.2.0/25", target = "eni-fw" },
+  { destination = "10.0.1.0/24", target = "eni-fw" },"#,
+    );
+    let d = error_with(&text, "more specific than the local route");
+    assert_eq!(d.field, "routes[1].destination");
+}
+
+#[test]
+fn duplicate_destination_in_a_table() {
+    let text = BASE.replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "0.0.0.0/0", target = "blackhole" },"#,
+    );
+    let d = error_with(&text, "already has destination 0.0.0.0/0");
+    assert_eq!(d.field, "routes[1].destination");
+}
+
+const S3: &str = r#"
+[[prefix_lists]]
+id = "pl-s3"
+name = "com.amazonaws.us-east-1.s3"
+address_family = "IPv4"
+entries = ["52.216.0.0/15", "3.5.0.0/19"]
+
+[[aws_services]]
+name = "com.amazonaws.us-east-1.s3"
+endpoint_types = ["gateway", "interface"]
+prefix_list = "pl-s3"
+
+[[endpoints]]
+id = "vpce-gw"
+type = "gateway"
+vpc = "vpc-1"
+service = "com.amazonaws.us-east-1.s3"
+route_tables = ["rtb-1"]
+"#;
+
+#[test]
+fn gateway_endpoint_routes_come_only_from_the_association() {
+    let text = format!("{BASE}{S3}").replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "pl-s3", target = "vpce-gw" },"#,
+    );
+    let d = error_with(
+        &text,
+        "is a gateway endpoint; its routes come from the endpoint's route_tables",
+    );
+    assert_eq!(d.field, "routes[1].target");
+    assert!(d.help.unwrap().contains("route_tables"));
+}
+
+#[test]
+fn interface_endpoints_are_not_route_targets() {
+    let text = format!(
+        "{BASE}{S3}\n[[endpoints]]\nid = \"vpce-if\"\ntype = \"interface\"\nvpc = \"vpc-1\"\nservice = \"com.amazonaws.us-east-1.s3\"\nnetwork_interfaces = [{{ subnet = \"subnet-a\", private_ip = \"10.0.1.125\" }}]\nsecurity_groups = []\n"
+    )
+    .replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "8.8.8.0/24", target = "vpce-if" },"#,
+    );
+    let d = error_with(
+        &text,
+        "is an interface endpoint; only Gateway Load Balancer endpoints are route targets",
+    );
+    assert_eq!(d.entity, "route table rtb-1");
+}
+
+#[test]
+fn edge_route_tables_take_only_local_gwlbe_or_eni_targets() {
+    let text = format!(
+        "{BASE}\n[[route_tables]]\nid = \"rtb-edge\"\nvpc = \"vpc-1\"\ngateways = [\"igw-1\"]\nroutes = [{{ destination = \"10.0.1.0/24\", target = \"igw-1\" }}, {{ destination = \"8.8.8.0/24\", target = \"local\" }}]\n"
+    );
+    let d = error_with(&text, "an edge route table cannot target igw-1");
+    assert_eq!(d.entity, "route table rtb-edge");
+    assert!(d.help.unwrap().contains("Gateway Load Balancer endpoint"));
+    let d = error_with(&text, "is neither a CIDR of vpc-1 nor one of its subnets'");
+    assert_eq!(d.field, "routes[1].destination");
+}
+
+#[test]
+fn prefix_lists_within_max_entries() {
+    let text = format!("{BASE}{S3}").replace(
+        "address_family = \"IPv4\"\nentries",
+        "address_family = \"IPv4\"\nmax_entries = 1\nentries",
+    );
+    let d = error_with(&text, "2 entries exceed max_entries = 1");
+    assert_eq!(d.entity, "prefix list pl-s3");
+}
+
+#[test]
+fn prefix_list_entries_of_the_wrong_family() {
+    let text = format!("{BASE}{S3}").replace("\"3.5.0.0/19\"]", "\"2600:1fa0::/40\"]");
+    let d = error_with(&text, "is not an IPv4 CIDR");
+    assert_eq!(d.field, "entries[1]");
+}
+
+#[test]
+fn overlapping_prefix_lists_with_different_targets_warn() {
+    let text = format!(
+        "{BASE}{S3}\n[[prefix_lists]]\nid = \"pl-corp\"\nname = \"corp\"\naddress_family = \"IPv4\"\nmax_entries = 5\nentries = [\"52.216.0.0/15\"]\n"
+    )
+    .replace(
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },"#,
+        r#"  { destination = "0.0.0.0/0", target = "igw-1" },
+  { destination = "pl-corp", target = "blackhole" },"#,
+    );
+    let all = diagnostics(&text);
+    assert!(
+        all.iter().all(|d| d.severity == Severity::Warning),
+        "{all:?}"
+    );
+    let w: Vec<_> = all
+        .iter()
+        .filter(|d| d.message.contains("overlap"))
+        .collect();
+    assert_eq!(w.len(), 1, "{all:?}");
+    assert!(w[0].message.contains("pl-corp") && w[0].message.contains("pl-s3"));
+    assert!(
+        w[0].message.contains("deterministically"),
+        "{}",
+        w[0].message
+    );
+}
+
+#[test]
+fn reserved_and_foreign_addresses() {
+    let text = format!(
+        "{BASE}\n[[instances]]\nid = \"i-1\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.2\"\n"
+    );
+    let d = error_with(&text, "reserved by AWS for the DNS server");
+    assert_eq!(d.field, "private_ip");
+    assert!(d.help.unwrap().contains("10.0.1.4 to 10.0.1.254"));
+    let text = format!(
+        "{BASE}\n[[instances]]\nid = \"i-1\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.2.9\"\n"
+    );
+    error_with(&text, "is not in subnet subnet-a");
+}
+
+#[test]
+fn addresses_are_unique_in_a_vpc() {
+    let text = format!(
+        "{BASE}\n[[instances]]\nid = \"i-1\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.9\"\n\n[[instances]]\nid = \"i-2\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.9\"\n"
+    );
+    let d = error_with(&text, "10.0.1.9 is already used in vpc-1");
+    assert_eq!(d.entity, "instance i-2");
+}
+
+#[test]
+fn subnets_need_a_route_table() {
+    let text = BASE.replace("main = true\n", "subnets = [\"subnet-a\"]\n");
+    let d = error_with(&text, "the subnet has no route table");
+    assert_eq!(d.entity, "subnet subnet-b");
+}
+
+#[test]
+fn a_subnet_in_two_tables() {
+    let text = format!("{BASE}\n[[route_tables]]\nid = \"rtb-2\"\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\"]\n\n[[route_tables]]\nid = \"rtb-3\"\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\"]\n");
+    let d = error_with(&text, "is already associated with rtb-2");
+    assert_eq!(d.entity, "route table rtb-3");
+}
+
+#[test]
+fn availability_zone_of_another_region() {
+    let text = BASE.replace(
+        r#"availability_zone = "us-east-1b""#,
+        r#"availability_zone = "eu-west-1b""#,
+    );
+    let d = error_with(&text, "is not one of the deployment's zones");
+    assert_eq!(d.field, "availability_zone");
+}
+
+#[test]
+fn private_dns_needs_dns_hostnames() {
+    let text = format!(
+        "{BASE}{S3}\n[[endpoints]]\nid = \"vpce-if\"\ntype = \"interface\"\nvpc = \"vpc-1\"\nservice = \"com.amazonaws.us-east-1.s3\"\nnetwork_interfaces = [{{ subnet = \"subnet-a\", private_ip = \"10.0.1.125\" }}]\nprivate_dns_enabled = true\n"
+    )
+    .replace("endpoint_types = [\"gateway\", \"interface\"]", "endpoint_types = [\"gateway\", \"interface\"]\nprivate_dns_names = [\"*.s3.us-east-1.amazonaws.com\"]");
+    let d = error_with(
+        &text,
+        "private DNS needs enable_dns_support and enable_dns_hostnames",
+    );
+    assert_eq!(d.entity, "endpoint vpce-if");
+}
+
+#[test]
+fn endpoint_service_of_the_wrong_type() {
+    let text =
+        format!("{BASE}{S3}").replace("type = \"gateway\"\n", "type = \"gateway_load_balancer\"\n");
+    let d = error_with(&text, "does not offer GatewayLoadBalancer endpoints");
+    assert_eq!(d.field, "type");
+}
+
+#[test]
+fn unknown_service() {
+    let text = format!("{BASE}{S3}").replace(
+        "service = \"com.amazonaws.us-east-1.s3\"\nroute_tables",
+        "service = \"com.amazonaws.us-east-1.s4\"\nroute_tables",
+    );
+    let d = error_with(&text, "no service named `com.amazonaws.us-east-1.s4`");
+    assert!(d.help.unwrap().contains("com.amazonaws.us-east-1.s3"));
+}
+
+#[test]
+fn health_check_path_needs_http() {
+    let text = format!(
+        "{BASE}\n[[target_groups]]\nid = \"tg\"\nvpc = \"vpc-1\"\nprotocol = \"TCP\"\nport = 80\nhealth_check = {{ protocol = \"TCP\", path = \"/index.html\" }}\n"
+    );
+    let d = error_with(&text, "a TCP health check has no path");
+    assert_eq!(d.field, "health_check.path");
+}
+
+#[test]
+fn listener_to_a_target_group_of_another_vpc() {
+    let text = format!(
+        "{BASE}\n[[vpcs]]\nid = \"vpc-2\"\ncidr_blocks = [\"10.1.0.0/16\"]\n\n[[target_groups]]\nid = \"tg\"\nvpc = \"vpc-2\"\nprotocol = \"TCP\"\nport = 80\n\n[[load_balancers]]\nid = \"nlb\"\ntype = \"network\"\nvpc = \"vpc-1\"\nsubnet_mappings = [{{ subnet = \"subnet-a\", private_ip = \"10.0.1.50\" }}]\nlisteners = [{{ protocol = \"TCP\", port = 80, target_group = \"tg\" }}]\n"
+    );
+    let d = error_with(&text, "target group tg is in vpc-2, not in vpc-1");
+    assert_eq!(d.field, "listeners[0].target_group");
+}
+
+#[test]
+fn interface_endpoint_in_a_zone_the_service_does_not_cover() {
+    let text = format!(
+        "{BASE}\n[[target_groups]]\nid = \"tg\"\nvpc = \"vpc-1\"\nprotocol = \"TCP\"\nport = 80\n\n[[load_balancers]]\nid = \"nlb\"\ntype = \"network\"\nvpc = \"vpc-1\"\nsubnet_mappings = [{{ subnet = \"subnet-a\", private_ip = \"10.0.1.50\" }}]\nlisteners = [{{ protocol = \"TCP\", port = 80, target_group = \"tg\" }}]\n\n[[endpoint_services]]\nid = \"vpce-svc-1\"\nload_balancers = [\"nlb\"]\n\n[[endpoints]]\nid = \"vpce-1\"\ntype = \"interface\"\nvpc = \"vpc-1\"\nservice = \"com.amazonaws.vpce.us-east-1.vpce-svc-1\"\nnetwork_interfaces = [{{ subnet = \"subnet-b\", private_ip = \"10.0.2.10\" }}]\nsecurity_groups = []\n"
+    );
+    let d = error_with(&text, "is not available in us-east-1b");
+    assert!(d.help.unwrap().contains("us-east-1a"));
+}
+
+#[test]
+fn security_group_rules_name_one_peer_and_need_ports() {
+    let text = format!(
+        "{BASE}\n[[security_groups]]\nid = \"sg-1\"\nvpc = \"vpc-1\"\ningress = [{{ protocol = \"tcp\", cidr = \"10.0.0.0/8\" }}, {{ protocol = \"udp\", ports = 53, cidr = \"10.0.0.0/8\", security_group = \"sg-1\" }}]\n"
+    );
+    let d = error_with(&text, "a tcp rule needs ports");
+    assert_eq!(d.field, "ingress[0].ports");
+    let d = error_with(&text, "exactly one peer");
+    assert_eq!(d.field, "ingress[1]");
+}
+
+// ---- parse-level errors ---------------------------------------------------------------------
+
+fn parse_error(text: &str) -> (usize, usize, Option<String>, String) {
+    match load_str("test.toml", text.to_string(), Path::new(".")) {
+        Err(ConfigError::Parse {
+            location,
+            entity,
+            message,
+        }) => (location.line, location.column, entity, message),
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_fields_are_errors_with_line_and_entity() {
+    let text = BASE.replace("main = true\n", "main = true\ncross_zon = true\n");
+    let (line, _, entity, message) = parse_error(&text);
+    assert_eq!(line, line_of(&text, "cross_zon"));
+    assert_eq!(entity.as_deref(), Some("route table rtb-1"));
+    assert!(message.contains("cross_zon"), "{message}");
+}
+
+#[test]
+fn cidr_with_host_bits_is_a_parse_error_suggesting_the_network() {
+    let text = BASE.replace(r#"cidr = "10.0.2.0/24""#, r#"cidr = "10.0.2.1/24""#);
+    let (line, _, entity, message) = parse_error(&text);
+    assert_eq!(line, line_of(&text, "10.0.2.1/24"));
+    assert_eq!(entity.as_deref(), Some("subnet subnet-b"));
+    assert!(message.contains("10.0.2.0/24"), "{message}");
+}
+
+#[test]
+fn toml_syntax_errors_have_a_position() {
+    let (line, column, _, _) = parse_error("region = \"us-east-1\"\n[[vpcs]\nid = 1\n");
+    assert_eq!(
+        (line, column),
+        (2, 8),
+        "the second `]` of the header is missing"
+    );
+}
+
+#[test]
+fn missing_ip_ranges_file_names_the_prefix_list() {
+    let text = format!("{BASE}\n[[prefix_lists]]\nid = \"pl-x\"\nname = \"x\"\naddress_family = \"IPv4\"\nfrom_ip_ranges = {{ file = \"nope.json\", service = \"S3\" }}\n");
+    match load_str("test.toml", text.clone(), Path::new("/nonexistent")) {
+        Err(ConfigError::Invalid { diagnostics }) => {
+            assert_eq!(diagnostics.len(), 1);
+            assert_eq!(diagnostics[0].entity, "prefix list pl-x");
+            assert_eq!(diagnostics[0].location.line, line_of(&text, "nope.json"));
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}

@@ -1,0 +1,478 @@
+//! `vpcectl`: the control CLI.
+//!
+//! Nouns and verbs read like `ip route` and the AWS CLI: `vpcectl validate FILE`,
+//! `vpcectl show route-tables FILE`, `vpcectl lookup FILE --route-table rtb-… ADDRESS`,
+//! `vpcectl prefix-list from-ip-ranges …`, `vpcectl completions bash`.
+
+mod render;
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use control::diag::Severity;
+use control::ip_ranges::IpRanges;
+use control::model::AddressFamily;
+use control::{compile, load_file, validate, Compiled, ConfigError};
+use serde_json::json;
+
+/// vpcectl — validate, inspect and query vpce deployments.
+#[derive(Debug, Parser)]
+#[command(name = "vpcectl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct OutputArg {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration: every reference, CIDR and route-table rule. Exit 0 when valid
+    /// (warnings on stderr), 2 when not.
+    Validate {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Show the entities of a configuration, compiled as the dataplane sees them.
+    Show {
+        /// What to show.
+        #[arg(value_enum)]
+        what: Noun,
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        /// Only the entity with this id.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Which route a route table uses for an address, and why it wins.
+    Lookup {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        /// The route table to look in.
+        #[arg(long, required_unless_present = "subnet", conflicts_with = "subnet")]
+        route_table: Option<String>,
+        /// Look in the route table this subnet uses (explicit association or main table).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Destination address (IPv4 or IPv6).
+        address: IpAddr,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Managed prefix lists.
+    #[command(name = "prefix-list", subcommand)]
+    PrefixList(PrefixListCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrefixListCommand {
+    /// Build a prefix list from an AWS ip-ranges.json file (plain or .xz), filtered by
+    /// service and region: a `[[prefix_lists]]` table to paste into a configuration, or the
+    /// filtered ip-ranges.json to keep beside it.
+    FromIpRanges {
+        /// Path to ip-ranges.json (https://ip-ranges.amazonaws.com/ip-ranges.json).
+        ip_ranges: PathBuf,
+        /// The `service` field to keep: S3, DYNAMODB, EC2, …
+        #[arg(long)]
+        service: String,
+        /// The `region` field to keep, e.g. us-east-1.
+        #[arg(long)]
+        region: String,
+        /// Address family of the list.
+        #[arg(long, value_enum, default_value_t = Family::Ipv4)]
+        family: Family,
+        /// Prefix list id for the TOML output.
+        #[arg(long, default_value = "pl-00000000")]
+        id: String,
+        /// Prefix list name; defaults to com.amazonaws.<region>.<service>.
+        #[arg(long)]
+        name: Option<String>,
+        /// `toml`: a [[prefix_lists]] table; `json`: ip-ranges.json holding only the
+        /// selected entries (both families).
+        #[arg(long, value_enum, default_value_t = ListFormat::Toml)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Toml,
+    Json,
+}
+
+/// The entity kinds `show` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Noun {
+    Vpcs,
+    Subnets,
+    RouteTables,
+    PrefixLists,
+    InternetGateways,
+    NatGateways,
+    SecurityGroups,
+    Instances,
+    NetworkInterfaces,
+    Endpoints,
+    EndpointServices,
+    LoadBalancers,
+    TargetGroups,
+    HostedZones,
+}
+
+/// A failure of a command: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    /// The same failure as JSON, printed on stdout in `--output json` mode.
+    pub json: Option<serde_json::Value>,
+}
+
+impl Failure {
+    fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+            json: None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure {
+            code: 1,
+            message: format!("cannot write output: {e}"),
+            json: None,
+        }
+    }
+}
+
+/// Runs `vpcectl` with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_mode = matches!(
+        &cli.command,
+        Command::Validate { out, .. } | Command::Show { out, .. } | Command::Lookup { out, .. }
+            if out.output == Output::Json
+    );
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if json_mode {
+                if let Some(j) = &f.json {
+                    println!("{}", serde_json::to_string_pretty(j).unwrap_or_default());
+                }
+            }
+            // Broken pipe on stdout is not worth a message.
+            if !f.message.is_empty() {
+                eprintln!("vpcectl: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Validate { file, out: o } => cmd_validate(&mut out, &file, o.output),
+        Command::Show {
+            what,
+            file,
+            id,
+            out: o,
+        } => {
+            let compiled = load_and_compile(&file)?;
+            render::show(&mut out, &compiled, what, id.as_deref(), o.output)
+        }
+        Command::Lookup {
+            file,
+            route_table,
+            subnet,
+            address,
+            out: o,
+        } => {
+            let compiled = load_and_compile(&file)?;
+            cmd_lookup(&mut out, &compiled, route_table, subnet, address, o.output)
+        }
+        Command::PrefixList(PrefixListCommand::FromIpRanges {
+            ip_ranges,
+            service,
+            region,
+            family,
+            id,
+            name,
+            format,
+        }) => cmd_from_ip_ranges(
+            &mut out, &ip_ranges, &service, &region, family, &id, name, format,
+        ),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
+            Ok(())
+        }
+    }
+}
+
+/// Loads, validates and compiles; warnings go to stderr.
+fn load_and_compile(file: &Path) -> Result<Compiled, Failure> {
+    let loaded = load_file(file).map_err(config_failure)?;
+    let compiled = compile(&loaded).map_err(config_failure)?;
+    for w in &compiled.warnings {
+        eprintln!("{w}");
+    }
+    Ok(compiled)
+}
+
+/// A configuration error as a failure with exit code 2 and a JSON form.
+fn config_failure(e: ConfigError) -> Failure {
+    Failure {
+        code: 2,
+        message: e.to_string(),
+        json: Some(config_error_json(&e)),
+    }
+}
+
+fn config_error_json(e: &ConfigError) -> serde_json::Value {
+    match e {
+        ConfigError::Invalid { diagnostics } => {
+            let (errors, warnings): (Vec<_>, Vec<_>) = diagnostics
+                .iter()
+                .partition(|d| d.severity == Severity::Error);
+            json!({ "valid": false, "errors": errors, "warnings": warnings })
+        }
+        ConfigError::Parse {
+            location,
+            entity,
+            message,
+        } => json!({
+            "valid": false,
+            "errors": [{
+                "severity": "error",
+                "location": location,
+                "entity": entity,
+                "field": "",
+                "message": message,
+            }],
+            "warnings": [],
+        }),
+        ConfigError::Read { path, source } => json!({
+            "valid": false,
+            "errors": [{
+                "severity": "error",
+                "location": { "file": path, "line": 0, "column": 0 },
+                "message": format!("cannot read the configuration: {source}"),
+            }],
+            "warnings": [],
+        }),
+    }
+}
+
+fn cmd_validate(out: &mut impl Write, file: &Path, output: Output) -> Result<(), Failure> {
+    let loaded = load_file(file).map_err(config_failure)?;
+    let report = validate(&loaded);
+    if report.has_errors() {
+        return Err(config_failure(ConfigError::Invalid {
+            diagnostics: report.diagnostics,
+        }));
+    }
+    // Compile too: a configuration is valid only if it also builds.
+    let compiled = compile(&loaded).map_err(config_failure)?;
+    let c = &loaded.config;
+    match output {
+        Output::Json => {
+            let warnings: Vec<_> = report.warnings().collect();
+            let doc = json!({
+                "valid": true,
+                "file": file,
+                "errors": [],
+                "warnings": warnings,
+                "counts": {
+                    "vpcs": c.vpcs.len(),
+                    "subnets": c.subnets.len(),
+                    "route_tables": c.route_tables.len(),
+                    "routes": compiled.snapshot.route_tables.iter().map(|t| t.routes.len()).sum::<usize>(),
+                    "prefix_lists": c.prefix_lists.len(),
+                    "endpoints": c.endpoints.len(),
+                },
+            });
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            )?;
+        }
+        Output::Table => {
+            for w in report.warnings() {
+                eprintln!("{w}");
+            }
+            let routes: usize = compiled
+                .snapshot
+                .route_tables
+                .iter()
+                .map(|t| t.routes.len())
+                .sum();
+            writeln!(
+                out,
+                "{}: valid — {} VPC{}, {} subnet{}, {} route table{} ({} effective routes), {} prefix list{}, {} endpoint{}{}",
+                file.display(),
+                c.vpcs.len(),
+                plural(c.vpcs.len()),
+                c.subnets.len(),
+                plural(c.subnets.len()),
+                c.route_tables.len(),
+                plural(c.route_tables.len()),
+                routes,
+                c.prefix_lists.len(),
+                plural(c.prefix_lists.len()),
+                c.endpoints.len(),
+                plural(c.endpoints.len()),
+                match report.warnings().count() {
+                    0 => String::new(),
+                    n => format!("; {n} warning{}", plural(n)),
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn cmd_lookup(
+    out: &mut impl Write,
+    compiled: &Compiled,
+    route_table: Option<String>,
+    subnet: Option<String>,
+    address: IpAddr,
+    output: Output,
+) -> Result<(), Failure> {
+    let snap = &compiled.snapshot;
+    let table = match (&route_table, &subnet) {
+        (Some(id), _) => snap.route_table(id).ok_or_else(|| {
+            let ids: Vec<&str> = snap.route_tables.iter().map(|t| t.id.as_str()).collect();
+            Failure::bad_input(format!(
+                "no route table `{id}` in the configuration; known: {}",
+                ids.join(", ")
+            ))
+        })?,
+        (None, Some(s)) => snap.subnet_route_table(s).ok_or_else(|| {
+            Failure::bad_input(format!(
+                "no subnet `{s}` with a route table in the configuration"
+            ))
+        })?,
+        (None, None) => return Err(Failure::bad_input("give --route-table or --subnet")),
+    };
+    let ex = table.explain(&snap.config, address);
+    render::lookup(out, table, &ex, output)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_from_ip_ranges(
+    out: &mut impl Write,
+    path: &Path,
+    service: &str,
+    region: &str,
+    family: Family,
+    id: &str,
+    name: Option<String>,
+    format: ListFormat,
+) -> Result<(), Failure> {
+    let ranges = IpRanges::read(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    match format {
+        ListFormat::Json => {
+            let filtered = ranges.filtered(service, region);
+            if filtered.prefixes.is_empty() && filtered.ipv6_prefixes.is_empty() {
+                return Err(Failure::bad_input(format!(
+                    "{}: no entries for service `{service}` in region `{region}`",
+                    path.display()
+                )));
+            }
+            let text = serde_json::to_string_pretty(&filtered).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+                json: None,
+            })?;
+            writeln!(out, "{text}")?;
+        }
+        ListFormat::Toml => {
+            let fam = match family {
+                Family::Ipv4 => AddressFamily::IPv4,
+                Family::Ipv6 => AddressFamily::IPv6,
+            };
+            let cidrs = ranges
+                .select(path, service, region, fam)
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            if cidrs.is_empty() {
+                return Err(Failure::bad_input(format!(
+                    "{}: no {fam:?} entries for service `{service}` in region `{region}`",
+                    path.display()
+                )));
+            }
+            let name = name.unwrap_or_else(|| {
+                format!("com.amazonaws.{region}.{}", service.to_ascii_lowercase())
+            });
+            writeln!(
+                out,
+                "# {} entries of service {service} in {region} from ip-ranges.json (syncToken {}, createDate {})",
+                cidrs.len(),
+                ranges.sync_token,
+                ranges.create_date
+            )?;
+            writeln!(out, "[[prefix_lists]]")?;
+            writeln!(out, "id = {}", toml_string(id))?;
+            writeln!(out, "name = {}", toml_string(&name))?;
+            writeln!(out, "address_family = \"{fam:?}\"")?;
+            writeln!(out, "entries = [")?;
+            for c in cidrs {
+                writeln!(out, "  \"{c}\",")?;
+            }
+            writeln!(out, "]")?;
+        }
+    }
+    Ok(())
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
