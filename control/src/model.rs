@@ -890,9 +890,11 @@ impl<'a> TargetRef<'a> {
             "blackhole" => TargetRef::Blackhole,
             _ if s.starts_with("igw-") => TargetRef::InternetGateway(s),
             _ if s.starts_with("nat-") => TargetRef::NatGateway(s),
-            _ if s.starts_with("vpce-svc-") => return Err(format!(
+            _ if s.starts_with("vpce-svc-") => {
+                return Err(format!(
                 "`{s}` is an endpoint service; a route targets an endpoint (vpce-…) in its own VPC"
-            )),
+            ))
+            }
             _ if s.starts_with("vpce-") => TargetRef::Endpoint(s),
             _ if s.starts_with("eni-") => TargetRef::NetworkInterface(s),
             _ if s.starts_with("pcx-") => TargetRef::PeeringConnection(s),

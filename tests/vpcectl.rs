@@ -1,0 +1,438 @@
+//! `vpcectl` end to end: the binary run on the seed examples and on broken files.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+fn vpcectl(args: &[&str]) -> Output {
+    Command::cargo_bin("vpcectl")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+const EXAMPLES: [&str; 3] = [
+    "s3-endpoints.toml",
+    "privatelink-hands-on.toml",
+    "gwlb-inspection.toml",
+];
+
+#[test]
+fn all_examples_validate() {
+    for ex in EXAMPLES {
+        let path = example(ex);
+        let o = vpcectl(&["validate", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{ex}: {}", stderr(&o));
+        assert!(stdout(&o).contains("valid"), "{}", stdout(&o));
+        let o = vpcectl(&["validate", path.to_str().unwrap(), "--output", "json"]);
+        assert_eq!(json(&o)["valid"], Value::Bool(true));
+    }
+}
+
+fn lookup_json(addr: &str) -> Value {
+    let f = example("s3-endpoints.toml");
+    let o = vpcectl(&[
+        "lookup",
+        f.to_str().unwrap(),
+        "--route-table",
+        "rtb-0c0ffee000000001",
+        addr,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn lookup_s3_address_answers_the_gateway_endpoint_via_the_prefix_list() {
+    let v = lookup_json("52.216.39.26");
+    assert_eq!(v["target"], "vpce-0abcdef0123456789");
+    assert_eq!(v["destination"], "52.216.0.0/15");
+    assert_eq!(v["destination_prefix_list"], "pl-63a5400a");
+    assert_eq!(v["target_kind"]["kind"], "gateway_endpoint");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("pl-63a5400a") && reason.contains("/15"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("0.0.0.0/0 -> igw-0d00d00000000001"),
+        "names the route it beat: {reason}"
+    );
+}
+
+#[test]
+fn lookup_endpoint_eni_answers_local() {
+    let v = lookup_json("10.0.1.125");
+    assert_eq!(v["target"], "local");
+    assert_eq!(v["destination"], "10.0.0.0/16");
+    assert!(v["reason"].as_str().unwrap().contains("local"));
+}
+
+#[test]
+fn lookup_public_address_answers_the_internet_gateway() {
+    let v = lookup_json("8.8.8.8");
+    assert_eq!(v["target"], "igw-0d00d00000000001");
+    assert_eq!(v["destination"], "0.0.0.0/0");
+    assert!(v["reason"].as_str().unwrap().contains("/0"));
+}
+
+#[test]
+fn lookup_for_people_reads_like_ip_route_get() {
+    let f = example("s3-endpoints.toml");
+    let o = vpcectl(&[
+        "lookup",
+        f.to_str().unwrap(),
+        "--route-table",
+        "rtb-0c0ffee000000001",
+        "52.216.39.26",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("52.216.39.26 via vpce-0abcdef0123456789 (gateway endpoint)"),
+        "{out}"
+    );
+    assert!(out.contains("also matched"), "{out}");
+    // By subnet: the private subnet uses the main table, which has only local.
+    let o = vpcectl(&[
+        "lookup",
+        f.to_str().unwrap(),
+        "--subnet",
+        "subnet-0a0000000000000b1",
+        "52.216.39.26",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("unreachable"), "{}", stdout(&o));
+}
+
+#[test]
+fn lookup_errors_are_bad_input() {
+    let f = example("s3-endpoints.toml");
+    let f = f.to_str().unwrap();
+    let o = vpcectl(&["lookup", f, "--route-table", "rtb-nope", "8.8.8.8"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("rtb-nope") && stderr(&o).contains("rtb-0c0ffee000000001"),
+        "{}",
+        stderr(&o)
+    );
+    let o = vpcectl(&[
+        "lookup",
+        f,
+        "--route-table",
+        "rtb-0c0ffee000000001",
+        "8.8.8",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "clap rejects a bad address");
+    let o = vpcectl(&["lookup", f, "8.8.8.8"]);
+    assert_eq!(o.status.code(), Some(2), "a table or subnet is required");
+}
+
+fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn dangling_target_is_rejected_naming_table_line_and_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
+        .unwrap()
+        .replace(
+            r#"target = "igw-0d00d00000000001""#,
+            r#"target = "igw-0000000000000dead""#,
+        );
+    // The example's ip-ranges data is found relative to the file.
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::copy(
+        example("data/ip-ranges.us-east-1.S3.json"),
+        dir.path().join("data/ip-ranges.us-east-1.S3.json"),
+    )
+    .unwrap();
+    let f = write_temp(dir.path(), "bad.toml", &text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("igw-0000000000000dead"))
+        .unwrap()
+        + 1;
+    let o = vpcectl(&["validate", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("bad.toml:{line}:")), "{err}");
+    assert!(err.contains("route table rtb-0c0ffee000000001"), "{err}");
+    assert!(err.contains("igw-0000000000000dead"), "{err}");
+    assert!(err.contains("routes[0].target"), "{err}");
+
+    let o = vpcectl(&["validate", f.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["errors"][0]["location"]["line"], line);
+    assert_eq!(v["errors"][0]["entity"], "route table rtb-0c0ffee000000001");
+
+    // Every command that reads the file refuses it the same way.
+    let o = vpcectl(&["show", "route-tables", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = vpcectl(&[
+        "lookup",
+        f.to_str().unwrap(),
+        "--route-table",
+        "rtb-0c0ffee000000001",
+        "8.8.8.8",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn unreadable_file_is_bad_input() {
+    let o = vpcectl(&["validate", "/nonexistent/vpce.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/vpce.toml"));
+}
+
+/// Truncated and garbage files: never a panic, always exit 0 or 2 with a message.
+#[test]
+fn truncated_and_garbage_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    let step = text.len() / 40;
+    for cut in (0..text.len()).step_by(step.max(1)) {
+        let mut c = cut;
+        while !text.is_char_boundary(c) {
+            c -= 1;
+        }
+        cases.push(text[..c].as_bytes().to_vec());
+    }
+    // Garbage: random bytes, binary, a TOML file with its bytes shuffled, deep nesting.
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for len in [1usize, 7, 100, 4096] {
+        cases.push((0..len).map(|_| rnd() as u8).collect());
+    }
+    let mut shuffled = text.as_bytes().to_vec();
+    for i in (1..shuffled.len()).rev() {
+        let j = (rnd() as usize) % (i + 1);
+        shuffled.swap(i, j);
+    }
+    cases.push(shuffled);
+    cases.push(vec![0xff, 0xfe, b'r', 0]);
+    cases.push(format!("region = {}1{}", "[".repeat(5000), "]".repeat(5000)).into_bytes());
+    cases.push(
+        b"[[route_tables]]\nroutes = [{ destination = \"pl-\", target = \"vpce-\" }]\n".to_vec(),
+    );
+
+    for (n, bytes) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("case{n}.toml"));
+        std::fs::write(&f, bytes).unwrap();
+        for args in [
+            vec!["validate", f.to_str().unwrap()],
+            vec![
+                "lookup",
+                f.to_str().unwrap(),
+                "--route-table",
+                "rtb-0a000000000000001",
+                "10.0.0.1",
+            ],
+        ] {
+            let o = vpcectl(&args);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "case {n}: {err}");
+            assert!(
+                matches!(o.status.code(), Some(0) | Some(2)),
+                "case {n}: {:?} {err}",
+                o.status
+            );
+            if o.status.code() == Some(2) {
+                assert!(
+                    err.contains(&format!("case{n}.toml")),
+                    "case {n}: the message names the file: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn show_every_noun_as_table_and_json() {
+    let nouns = [
+        "vpcs",
+        "subnets",
+        "route-tables",
+        "prefix-lists",
+        "internet-gateways",
+        "nat-gateways",
+        "security-groups",
+        "instances",
+        "network-interfaces",
+        "endpoints",
+        "endpoint-services",
+        "load-balancers",
+        "target-groups",
+        "hosted-zones",
+    ];
+    for ex in EXAMPLES {
+        let f = example(ex);
+        for noun in nouns {
+            let o = vpcectl(&["show", noun, f.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(0), "{ex} {noun}: {}", stderr(&o));
+            let o = vpcectl(&["show", noun, f.to_str().unwrap(), "-o", "json"]);
+            assert_eq!(o.status.code(), Some(0), "{ex} {noun}: {}", stderr(&o));
+            assert!(json(&o).is_array(), "{ex} {noun}");
+        }
+    }
+}
+
+#[test]
+fn show_route_tables_lists_effective_routes() {
+    let f = example("s3-endpoints.toml");
+    let o = vpcectl(&[
+        "show",
+        "route-tables",
+        f.to_str().unwrap(),
+        "--id",
+        "rtb-0c0ffee000000001",
+        "-o",
+        "json",
+    ]);
+    let v = json(&o);
+    let routes = v[0]["routes"].as_array().unwrap();
+    // local + default + the 21 S3 entries of the prefix list.
+    assert_eq!(routes.len(), 23, "{v}");
+    assert!(routes
+        .iter()
+        .any(|r| r["destination"] == "52.216.0.0/15" && r["target"] == "vpce-0abcdef0123456789"));
+    assert_eq!(v[0]["subnets"][0], "subnet-0a0000000000000a1");
+    let o = vpcectl(&["show", "route-tables", f.to_str().unwrap(), "--id", "rtb-x"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = vpcectl(&[
+        "show",
+        "endpoints",
+        example("privatelink-hands-on.toml").to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v[0]["state"], "available");
+    assert_eq!(v[0]["network_interface_ids"][0], "eni-0a000000000000001-0");
+}
+
+#[test]
+fn prefix_list_from_ip_ranges_round_trips_into_a_valid_config() {
+    let data = example("data/ip-ranges.us-east-1.S3.json");
+    let o = vpcectl(&[
+        "prefix-list",
+        "from-ip-ranges",
+        data.to_str().unwrap(),
+        "--service",
+        "S3",
+        "--region",
+        "us-east-1",
+        "--id",
+        "pl-63a5400a",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let block = stdout(&o);
+    assert!(block.contains("\"52.216.0.0/15\""), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "region = \"us-east-1\"\n[[vpcs]]\nid = \"vpc-1\"\ncidr_blocks = [\"10.0.0.0/16\"]\n[[route_tables]]\nid = \"rtb-1\"\nvpc = \"vpc-1\"\nmain = true\nroutes = [{{ destination = \"pl-63a5400a\", target = \"blackhole\" }}]\n{block}"
+    );
+    let f = write_temp(dir.path(), "pl.toml", &cfg);
+    let o = vpcectl(&[
+        "lookup",
+        f.to_str().unwrap(),
+        "--route-table",
+        "rtb-1",
+        "52.216.39.26",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["target"], "blackhole");
+
+    let o = vpcectl(&[
+        "prefix-list",
+        "from-ip-ranges",
+        data.to_str().unwrap(),
+        "--service",
+        "NOPE",
+        "--region",
+        "us-east-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// The filtered data kept beside the examples is exactly what the full AWS file yields.
+#[test]
+fn example_data_matches_the_shared_ip_ranges() {
+    let shared = root().join("../shared/data/aws-ip-ranges.2026-08-22-15-17-05.json.xz");
+    if !shared.exists() {
+        eprintln!("skipping: {} is not beside this checkout", shared.display());
+        return;
+    }
+    let o = vpcectl(&[
+        "prefix-list",
+        "from-ip-ranges",
+        shared.to_str().unwrap(),
+        "--service",
+        "S3",
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let kept = std::fs::read(example("data/ip-ranges.us-east-1.S3.json")).unwrap();
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b: Value = serde_json::from_slice(&kept).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn completions_for_common_shells() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = vpcectl(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0));
+        let out = stdout(&o);
+        assert!(
+            out.contains("vpcectl") && out.contains("lookup") && out.contains("route-table"),
+            "{shell}"
+        );
+        if shell != "fish" {
+            // fish's generator does not complete positional values.
+            assert!(out.contains("route-tables"), "{shell}");
+        }
+    }
+}
