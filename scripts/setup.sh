@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for vpce: the system packages the demo and the tests use, a
+# Rust toolchain if there is none, and a release build of the binaries. Idempotent: what is
+# already there is left alone. Run as root (or with sudo) for the packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Packages: tools the end-to-end tests and the demo drive (ping, curl, dig, iperf3, tshark),
+# iproute2 for namespaces and TUN devices, xz for the shared data sets.
+packages=(iproute2 iputils-ping curl dnsutils iperf3 tshark python3 xz-utils ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: installing ${missing[*]} needs root; re-run with sudo" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: installing the Rust toolchain with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+cargo build --release --bins
+echo "setup: built $(ls target/release/vpcectl) $(ls target/release/vpced 2>/dev/null || true)"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test: unit, property, CLI and (as root) the end-to-end tests over network
+# namespaces and TUN devices. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo test --workspace --release --no-fail-fast
