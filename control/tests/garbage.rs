@@ -27,7 +27,11 @@ fn exercise(text: &str, base: &Path) {
     if let Ok(loaded) = load_str("fuzz.toml", text.to_string(), base) {
         let report = validate(&loaded);
         let compiled = compile(&loaded);
-        assert_eq!(report.has_errors(), compiled.is_err(), "compile accepts exactly what validate accepts");
+        assert_eq!(
+            report.has_errors(),
+            compiled.is_err(),
+            "compile accepts exactly what validate accepts"
+        );
         for d in &report.diagnostics {
             assert!(d.location.line >= 1 && d.location.column >= 1);
         }

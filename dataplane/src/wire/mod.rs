@@ -1,0 +1,185 @@
+//! Packet views: borrowed, zero-copy, checked once.
+//!
+//! Each header type is a view over a byte buffer in the style of smoltcp's `wire` module:
+//! `new_checked` validates every length the accessors rely on, so after it returns `Ok` no
+//! accessor can fail or read out of bounds; setters rewrite fields in place and keep
+//! checksums right incrementally (RFC 1624) rather than re-summing the packet.
+//!
+//! [`parse`] is the pipeline's entry point: one pass over the network and transport headers
+//! producing a small `Copy` summary ([`Parsed`]) that the decision code works from; rewrites go
+//! back through the views.
+
+pub mod checksum;
+pub mod ipv4;
+pub mod ipv6;
+pub mod transport;
+
+use std::net::IpAddr;
+
+pub use ipv4::Ipv4Packet;
+pub use ipv6::Ipv6Packet;
+pub use transport::{tcp_flags, IcmpPacket, TcpPacket, UdpPacket};
+
+/// IP protocol numbers used here.
+pub mod proto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const ICMPV6: u8 = 58;
+}
+
+/// Why a buffer is not a packet we can forward. Each is a drop reason of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireError {
+    /// Shorter than the header it must hold.
+    Truncated,
+    /// Neither IPv4 nor IPv6.
+    BadVersion,
+    /// IPv4 IHL below 5 or past the buffer.
+    BadHeaderLength,
+    /// Total (IPv4) or payload (IPv6) length disagrees with the buffer.
+    BadTotalLength,
+    /// IPv4 header checksum wrong.
+    BadChecksum,
+    /// TCP data offset or UDP length wrong.
+    BadTransportHeader,
+}
+
+impl WireError {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WireError::Truncated => "truncated",
+            WireError::BadVersion => "bad_ip_version",
+            WireError::BadHeaderLength => "bad_header_length",
+            WireError::BadTotalLength => "bad_total_length",
+            WireError::BadChecksum => "bad_header_checksum",
+            WireError::BadTransportHeader => "bad_transport_header",
+        }
+    }
+}
+
+/// What the pipeline needs to know of a packet, from one pass over its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Transport protocol (after IPv6 extension headers).
+    pub protocol: u8,
+    /// Length of the IP packet (the buffer may be longer).
+    pub len: usize,
+    /// Offset of the transport header, if this packet carries one (not a later fragment).
+    pub l4_offset: Option<usize>,
+    /// TCP/UDP ports, or ICMP echo identifier in `src_port` (0 otherwise).
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: u8,
+    pub fragment: bool,
+}
+
+impl Parsed {
+    pub fn is_ipv4(&self) -> bool {
+        self.src.is_ipv4()
+    }
+}
+
+/// Parses and validates the IP header, its checksum (IPv4), and the transport header when
+/// present.
+pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
+    match buf.first().map(|b| b >> 4) {
+        Some(4) => {
+            let p = Ipv4Packet::new_checked(buf)?;
+            if !p.verify_checksum() {
+                return Err(WireError::BadChecksum);
+            }
+            let later = p.fragment_offset() != 0;
+            let hl = p.header_len();
+            let mut out = Parsed {
+                src: IpAddr::V4(p.src_addr()),
+                dst: IpAddr::V4(p.dst_addr()),
+                protocol: p.protocol(),
+                len: p.total_len(),
+                l4_offset: (!later).then_some(hl),
+                src_port: 0,
+                dst_port: 0,
+                tcp_flags: 0,
+                fragment: p.is_fragment(),
+            };
+            if !later && !out.fragment {
+                transport_fields(&mut out, p.payload())?;
+            }
+            Ok(out)
+        }
+        Some(6) => {
+            let p = Ipv6Packet::new_checked(buf)?;
+            let upper = p.upper_layer()?;
+            let mut out = Parsed {
+                src: IpAddr::V6(p.src_addr()),
+                dst: IpAddr::V6(p.dst_addr()),
+                protocol: upper.protocol,
+                len: p.total_len(),
+                l4_offset: (!upper.later_fragment).then_some(upper.offset),
+                src_port: 0,
+                dst_port: 0,
+                tcp_flags: 0,
+                fragment: upper.fragment,
+            };
+            if !upper.fragment {
+                transport_fields(&mut out, &buf[upper.offset..p.total_len()])?;
+            }
+            Ok(out)
+        }
+        Some(_) => Err(WireError::BadVersion),
+        None => Err(WireError::Truncated),
+    }
+}
+
+fn transport_fields(out: &mut Parsed, l4: &[u8]) -> Result<(), WireError> {
+    match out.protocol {
+        proto::TCP => {
+            let t = TcpPacket::new_checked(l4)?;
+            out.src_port = t.src_port();
+            out.dst_port = t.dst_port();
+            out.tcp_flags = t.flags();
+        }
+        proto::UDP => {
+            let u = UdpPacket::new_checked(l4)?;
+            out.src_port = u.src_port();
+            out.dst_port = u.dst_port();
+        }
+        proto::ICMP | proto::ICMPV6 => {
+            let i = IcmpPacket::new_checked(l4)?;
+            out.src_port = i.echo_ident();
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Folds an address change into the transport checksum of `l4` (a transport header and its
+/// payload), for the protocols whose checksum covers a pseudo-header. Headers too short to
+/// hold their checksum are left alone (the packet was validated by [`parse`] before any
+/// rewrite, so that only happens to fragments).
+pub(crate) fn adjust_l4_checksum(l4: &mut [u8], protocol: u8, ipv6: bool, old: &[u8], new: &[u8]) {
+    let at = match protocol {
+        proto::TCP => 16,
+        proto::UDP => 6,
+        proto::ICMPV6 if ipv6 => 2,
+        _ => return,
+    };
+    if l4.len() < at + 2 {
+        return;
+    }
+    let c = u16::from_be_bytes([l4[at], l4[at + 1]]);
+    if protocol == proto::UDP && !ipv6 && c == 0 {
+        return; // no checksum
+    }
+    let mut n = checksum::adjust(c, old, new);
+    if protocol == proto::UDP && n == 0 {
+        n = 0xffff;
+    }
+    l4[at..at + 2].copy_from_slice(&n.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests;

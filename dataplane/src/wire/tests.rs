@@ -1,0 +1,295 @@
+//! Byte-fixture and differential tests of the wire layer: our parse against pnet's (an
+//! independent decoder), and every incremental checksum update against pnet's full
+//! recomputation.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use pnet_packet::Packet as _;
+use proptest::prelude::*;
+
+use super::*;
+
+/// Builds an IPv4 packet with valid checksums, as Linux would send it.
+pub(crate) fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, l4: &[u8]) -> Vec<u8> {
+    let total = 20 + l4.len();
+    let mut v = vec![0x45, 0, 0, 0, 0x4a, 0x11, 0x40, 0, 64, protocol, 0, 0];
+    v[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    v.extend_from_slice(&src.octets());
+    v.extend_from_slice(&dst.octets());
+    v.extend_from_slice(l4);
+    Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    fill_l4_checksum(
+        &mut v[20..],
+        protocol,
+        checksum::pseudo_v4(src.octets(), dst.octets(), protocol, l4.len() as u16),
+        false,
+    );
+    v
+}
+
+pub(crate) fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, protocol: u8, l4: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x60, 0, 0, 0, 0, 0, protocol, 64];
+    v[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+    v.extend_from_slice(&src.octets());
+    v.extend_from_slice(&dst.octets());
+    v.extend_from_slice(l4);
+    fill_l4_checksum(
+        &mut v[40..],
+        protocol,
+        checksum::pseudo_v6(src.octets(), dst.octets(), protocol, l4.len() as u32),
+        true,
+    );
+    v
+}
+
+fn fill_l4_checksum(l4: &mut [u8], protocol: u8, pseudo: u32, ipv6: bool) {
+    let at = match protocol {
+        proto::TCP => 16,
+        proto::UDP => 6,
+        proto::ICMP => 2,
+        proto::ICMPV6 => 2,
+        _ => return,
+    };
+    l4[at..at + 2].copy_from_slice(&[0, 0]);
+    let with_pseudo = protocol != proto::ICMP || ipv6;
+    let s = checksum::sum(l4) + if with_pseudo { pseudo } else { 0 };
+    let mut c = !checksum::fold(s);
+    if protocol == proto::UDP && c == 0 {
+        c = 0xffff;
+    }
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// A TCP SYN with an MSS option, 10.0.0.176:46472 -> 52.216.39.26:443.
+pub(crate) fn tcp_syn() -> Vec<u8> {
+    let mut tcp = vec![0u8; 24];
+    tcp[0..2].copy_from_slice(&46472u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&443u16.to_be_bytes());
+    tcp[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    tcp[12] = 6 << 4;
+    tcp[13] = tcp_flags::SYN;
+    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    tcp[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+    ipv4_packet(
+        Ipv4Addr::new(10, 0, 0, 176),
+        Ipv4Addr::new(52, 216, 39, 26),
+        proto::TCP,
+        &tcp,
+    )
+}
+
+fn udp_dns_query() -> Vec<u8> {
+    let payload = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x02s3\x00\x00\x01\x00\x01";
+    let mut udp = vec![0u8; 8];
+    udp[0..2].copy_from_slice(&46472u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&53u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(payload);
+    ipv4_packet(
+        Ipv4Addr::new(10, 0, 0, 176),
+        Ipv4Addr::new(10, 0, 0, 2),
+        proto::UDP,
+        &udp,
+    )
+}
+
+fn pnet_tcp_v4_ok(v: &[u8]) -> bool {
+    let ip = pnet_packet::ipv4::Ipv4Packet::new(v).unwrap();
+    let tcp = pnet_packet::tcp::TcpPacket::new(ip.payload()).unwrap();
+    pnet_packet::ipv4::checksum(&ip) == ip.get_checksum()
+        && pnet_packet::tcp::ipv4_checksum(&tcp, &ip.get_source(), &ip.get_destination())
+            == tcp.get_checksum()
+}
+
+fn pnet_udp_v4_ok(v: &[u8]) -> bool {
+    let ip = pnet_packet::ipv4::Ipv4Packet::new(v).unwrap();
+    let udp = pnet_packet::udp::UdpPacket::new(ip.payload()).unwrap();
+    pnet_packet::ipv4::checksum(&ip) == ip.get_checksum()
+        && pnet_packet::udp::ipv4_checksum(&udp, &ip.get_source(), &ip.get_destination())
+            == udp.get_checksum()
+}
+
+#[test]
+fn parse_agrees_with_pnet_on_a_tcp_syn() {
+    let v = tcp_syn();
+    assert!(pnet_tcp_v4_ok(&v), "fixture checksums are right by pnet");
+    let p = parse(&v).unwrap();
+    let ip = pnet_packet::ipv4::Ipv4Packet::new(&v).unwrap();
+    let tcp = pnet_packet::tcp::TcpPacket::new(ip.payload()).unwrap();
+    assert_eq!(p.src, IpAddr::V4(ip.get_source()));
+    assert_eq!(p.dst, IpAddr::V4(ip.get_destination()));
+    assert_eq!(p.protocol, ip.get_next_level_protocol().0);
+    assert_eq!(p.src_port, tcp.get_source());
+    assert_eq!(p.dst_port, tcp.get_destination());
+    assert_eq!(p.tcp_flags, tcp.get_flags());
+    assert_eq!(p.len, usize::from(ip.get_total_length()));
+    assert_eq!(p.l4_offset, Some(20));
+}
+
+#[test]
+fn source_nat_of_a_tcp_syn_keeps_both_checksums_right() {
+    let mut v = tcp_syn();
+    Ipv4Packet::new_checked(&mut v[..])
+        .unwrap()
+        .set_src_addr(Ipv4Addr::new(203, 0, 113, 176));
+    assert!(pnet_tcp_v4_ok(&v));
+    let mut t = TcpPacket::new_checked(&mut v[20..]).unwrap();
+    t.set_src_port(61000);
+    assert!(pnet_tcp_v4_ok(&v));
+    assert_eq!(parse(&v).unwrap().src_port, 61000);
+}
+
+#[test]
+fn destination_nat_of_udp_keeps_checksums_right() {
+    let mut v = udp_dns_query();
+    assert!(pnet_udp_v4_ok(&v));
+    Ipv4Packet::new_checked(&mut v[..])
+        .unwrap()
+        .set_dst_addr(Ipv4Addr::new(10, 1, 144, 10));
+    UdpPacket::new_checked(&mut v[20..])
+        .unwrap()
+        .set_dst_port(5353, false);
+    assert!(pnet_udp_v4_ok(&v));
+}
+
+#[test]
+fn ipv6_rewrites_keep_transport_checksums_right() {
+    let src: Ipv6Addr = "2600:1f18::b0".parse().unwrap();
+    let dst: Ipv6Addr = "2600:1fa0::1a".parse().unwrap();
+    // ICMPv6 echo request.
+    let icmp = [128u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'v', b'p', b'c', b'e'];
+    let mut v = ipv6_packet(src, dst, proto::ICMPV6, &icmp);
+    let new: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    Ipv6Packet::new_checked(&mut v[..])
+        .unwrap()
+        .set_src_addr(new)
+        .unwrap();
+    let ip = pnet_packet::ipv6::Ipv6Packet::new(&v).unwrap();
+    let i = pnet_packet::icmpv6::Icmpv6Packet::new(ip.payload()).unwrap();
+    assert_eq!(
+        pnet_packet::icmpv6::checksum(&i, &new, &dst),
+        i.get_checksum()
+    );
+    // TCP over IPv6.
+    let mut tcp = tcp_syn()[20..].to_vec();
+    tcp[16..18].copy_from_slice(&[0, 0]);
+    let mut v = ipv6_packet(src, dst, proto::TCP, &tcp);
+    Ipv6Packet::new_checked(&mut v[..])
+        .unwrap()
+        .set_dst_addr(new)
+        .unwrap();
+    let ip = pnet_packet::ipv6::Ipv6Packet::new(&v).unwrap();
+    let t = pnet_packet::tcp::TcpPacket::new(ip.payload()).unwrap();
+    assert_eq!(
+        pnet_packet::tcp::ipv6_checksum(&t, &src, &new),
+        t.get_checksum()
+    );
+    let p = parse(&v).unwrap();
+    assert_eq!((p.src_port, p.dst_port), (46472, 443));
+}
+
+#[test]
+fn parse_rejects_what_the_views_reject() {
+    let v = tcp_syn();
+    assert_eq!(parse(&[]), Err(WireError::Truncated));
+    assert_eq!(parse(&v[..10]), Err(WireError::Truncated));
+    assert_eq!(parse(&[0x25; 40]), Err(WireError::BadVersion));
+    let mut bad = v.clone();
+    bad[8] = 1; // TTL changed without the checksum
+    assert_eq!(parse(&bad), Err(WireError::BadChecksum));
+    // TCP data offset pointing past the packet.
+    let mut bad = v.clone();
+    bad[20 + 12] = 15 << 4;
+    Ipv4Packet::new_unchecked(&mut bad[..]).fill_checksum();
+    assert_eq!(parse(&bad), Err(WireError::BadTransportHeader));
+    // A packet too short for its TCP header.
+    let mut short = v[..30].to_vec();
+    short[2..4].copy_from_slice(&30u16.to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut short[..]).fill_checksum();
+    assert_eq!(parse(&short), Err(WireError::Truncated));
+}
+
+#[test]
+fn options_and_fragments() {
+    // A header with 4 bytes of options (IHL 6): the transport header moves.
+    let syn = tcp_syn();
+    let mut v = syn[..20].to_vec();
+    v[0] = 0x46;
+    v.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
+    v.extend_from_slice(&syn[20..]);
+    let total = v.len() as u16;
+    v[2..4].copy_from_slice(&total.to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    let p = parse(&v).unwrap();
+    assert_eq!(p.l4_offset, Some(24));
+    assert_eq!(p.dst_port, 443);
+    // A later fragment has no transport header.
+    let mut f = syn.clone();
+    f[6..8].copy_from_slice(&(0x0000u16 | 185).to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut f[..]).fill_checksum();
+    let p = parse(&f).unwrap();
+    assert!(p.fragment);
+    assert_eq!(p.l4_offset, None);
+    assert_eq!(p.dst_port, 0);
+}
+
+proptest! {
+    /// Any valid TCP or UDP packet, any source and destination rewrite: pnet's full
+    /// recomputation agrees with our incremental checksums.
+    #[test]
+    fn incremental_checksums_match_pnet(
+        tcp in any::<bool>(),
+        payload in prop::collection::vec(any::<u8>(), 0..200),
+        ports in any::<(u16, u16, u16, u16)>(),
+        addrs in any::<(u32, u32, u32, u32)>(),
+    ) {
+        let (src, dst) = (Ipv4Addr::from(addrs.0), Ipv4Addr::from(addrs.1));
+        let v = if tcp {
+            let mut t = vec![0u8; 20];
+            t[0..2].copy_from_slice(&ports.0.to_be_bytes());
+            t[2..4].copy_from_slice(&ports.1.to_be_bytes());
+            t[12] = 5 << 4;
+            t[13] = tcp_flags::ACK;
+            t.extend_from_slice(&payload);
+            ipv4_packet(src, dst, proto::TCP, &t)
+        } else {
+            let mut u = vec![0u8; 8];
+            u[0..2].copy_from_slice(&ports.0.to_be_bytes());
+            u[2..4].copy_from_slice(&ports.1.to_be_bytes());
+            u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            u.extend_from_slice(&payload);
+            ipv4_packet(src, dst, proto::UDP, &u)
+        };
+        let mut v = v;
+        {
+            let mut ip = Ipv4Packet::new_checked(&mut v[..]).unwrap();
+            ip.set_src_addr(Ipv4Addr::from(addrs.2));
+            ip.set_dst_addr(Ipv4Addr::from(addrs.3));
+        }
+        if tcp {
+            let mut t = TcpPacket::new_checked(&mut v[20..]).unwrap();
+            t.set_src_port(ports.2);
+            t.set_dst_port(ports.3);
+            prop_assert!(pnet_tcp_v4_ok(&v));
+        } else {
+            let mut u = UdpPacket::new_checked(&mut v[20..]).unwrap();
+            u.set_src_port(ports.2, false);
+            u.set_dst_port(ports.3, false);
+            prop_assert!(pnet_udp_v4_ok(&v));
+        }
+        let p = parse(&v).unwrap();
+        prop_assert_eq!(p.src, IpAddr::V4(Ipv4Addr::from(addrs.2)));
+        prop_assert_eq!((p.src_port, p.dst_port), (ports.2, ports.3));
+    }
+
+    /// Parsing arbitrary bytes never panics, and whatever it accepts lies inside the buffer.
+    #[test]
+    fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..120), first in 0u8..=255) {
+        let mut b = bytes;
+        if let Some(x) = b.first_mut() { *x = first; }
+        if let Ok(p) = parse(&b) {
+            prop_assert!(p.len <= b.len());
+            if let Some(off) = p.l4_offset { prop_assert!(off <= p.len); }
+        }
+    }
+}
