@@ -216,6 +216,17 @@ impl CompiledRouteTable {
         Some(&self.routes[i as usize])
     }
 
+    /// Index into [`Self::routes`] of the route for `addr`: what the dataplane resolves its
+    /// per-route actions by.
+    #[inline]
+    pub fn lookup_index(&self, addr: IpAddr) -> Option<usize> {
+        match addr {
+            IpAddr::V4(a) => self.v4.lookup(a),
+            IpAddr::V6(a) => self.v6.lookup(a),
+        }
+        .map(|i| i as usize)
+    }
+
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<&EffectiveRoute> {
         self.v4.lookup(addr).map(|i| &self.routes[i as usize])
     }
@@ -570,33 +581,34 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
         .iter()
         .filter(|e| e.endpoint_type == EndpointType::Gateway && e.route_tables.contains(&rt.id))
     {
-        let pl_id = config
+        let svc = config
             .aws_services
             .iter()
             .find(|s| s.name == e.service)
-            .and_then(|s| s.prefix_list.as_deref())
-            .ok_or_else(|| format!("gateway endpoint {} has no prefix list", e.id))?;
-        let pl = prefix_list(pl_id).ok_or_else(|| format!("no prefix list {pl_id}"))?;
-        for (entry, pe) in pl.entries.iter().enumerate() {
-            let net = pe.cidr().0;
-            let state = if inside_local(&net) {
-                RouteState::Ignored {
-                    reason: "a prefix-list entry never overrides local".into(),
-                }
-            } else {
-                RouteState::Active
-            };
-            push(
-                net,
-                RouteTarget::GatewayEndpoint(e.id.clone()),
-                RouteOrigin::PrefixList {
-                    list: pl_id.to_string(),
-                    entry,
-                    index: None,
-                    endpoint: Some(e.id.clone()),
-                },
-                state,
-            );
+            .ok_or_else(|| format!("gateway endpoint {} has no service", e.id))?;
+        for pl_id in svc.gateway_prefix_lists() {
+            let pl = prefix_list(pl_id).ok_or_else(|| format!("no prefix list {pl_id}"))?;
+            for (entry, pe) in pl.entries.iter().enumerate() {
+                let net = pe.cidr().0;
+                let state = if inside_local(&net) {
+                    RouteState::Ignored {
+                        reason: "a prefix-list entry never overrides local".into(),
+                    }
+                } else {
+                    RouteState::Active
+                };
+                push(
+                    net,
+                    RouteTarget::GatewayEndpoint(e.id.clone()),
+                    RouteOrigin::PrefixList {
+                        list: pl_id.to_string(),
+                        entry,
+                        index: None,
+                        endpoint: Some(e.id.clone()),
+                    },
+                    state,
+                );
+            }
         }
     }
 

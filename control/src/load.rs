@@ -172,6 +172,7 @@ impl SourceMap {
                 if start <= offset && best.as_ref().is_none_or(|(b, _)| start > *b) {
                     let id = table
                         .get("id")
+                        .or_else(|| table.get("name"))
                         .and_then(|v| v.as_str())
                         .unwrap_or("(no id)");
                     best = Some((start, format!("{} {id}", crate::validate::kind_name(key))));

@@ -542,9 +542,13 @@ pub struct AwsService {
     pub name: String,
     /// Which endpoint types the service offers.
     pub endpoint_types: Vec<EndpointType>,
-    /// Gateway endpoints: the AWS-managed prefix list (`pl-…`) of the service's public ranges.
+    /// Gateway endpoints: the AWS-managed prefix list (`pl-…`) of the service's public IPv4
+    /// ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_list: Option<String>,
+    /// Gateway endpoints of a dual-stack service: the list of its IPv6 ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_prefix_list: Option<String>,
     /// Interface endpoints with private DNS: names that resolve to the endpoint's ENIs,
     /// wildcards allowed in the leftmost label (`*.s3.us-east-1.amazonaws.com`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -851,6 +855,16 @@ impl Endpoint {
                 self.id.strip_prefix("vpce-").unwrap_or(&self.id)
             ),
         }
+    }
+}
+
+impl AwsService {
+    /// The prefix lists a gateway endpoint to this service routes (IPv4, then IPv6).
+    pub fn gateway_prefix_lists(&self) -> impl Iterator<Item = &str> {
+        self.prefix_list
+            .iter()
+            .chain(self.ipv6_prefix_list.iter())
+            .map(String::as_str)
     }
 }
 

@@ -22,16 +22,32 @@ use arc_swap::{ArcSwap, Guard};
 
 use crate::compile::Snapshot;
 
+/// What a cell publishes: anything that carries its generation number. The control plane
+/// publishes [`Snapshot`]s; the dataplane publishes its own tables compiled from one.
+pub trait Versioned: Send + Sync + 'static {
+    fn generation(&self) -> u64;
+    fn set_generation(&mut self, generation: u64);
+}
+
+impl Versioned for Snapshot {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+}
+
 #[derive(Debug)]
-pub struct SnapshotCell {
-    current: ArcSwap<Snapshot>,
+pub struct SnapshotCell<T: Versioned = Snapshot> {
+    current: ArcSwap<T>,
     writer: Mutex<u64>,
 }
 
-impl SnapshotCell {
+impl<T: Versioned> SnapshotCell<T> {
     /// A cell holding `initial` as generation 1.
-    pub fn new(mut initial: Snapshot) -> SnapshotCell {
-        initial.generation = 1;
+    pub fn new(mut initial: T) -> SnapshotCell<T> {
+        initial.set_generation(1);
         SnapshotCell {
             current: ArcSwap::from_pointee(initial),
             writer: Mutex::new(1),
@@ -39,27 +55,27 @@ impl SnapshotCell {
     }
 
     /// The current snapshot, pinned while the guard lives. Wait-free; for the hot path.
-    pub fn load(&self) -> Guard<Arc<Snapshot>> {
+    pub fn load(&self) -> Guard<Arc<T>> {
         self.current.load()
     }
 
     /// The current snapshot as an owned `Arc` (for long-lived holders such as a CLI request).
-    pub fn load_full(&self) -> Arc<Snapshot> {
+    pub fn load_full(&self) -> Arc<T> {
         self.current.load_full()
     }
 
     /// The generation readers currently see.
     pub fn generation(&self) -> u64 {
-        self.current.load().generation
+        self.current.load().generation()
     }
 
     /// Publishes `next` as the new current snapshot and returns its generation.
-    pub fn publish(&self, mut next: Snapshot) -> u64 {
+    pub fn publish(&self, mut next: T) -> u64 {
         // A poisoned lock only means a previous writer panicked after publishing or before;
         // the counter is still consistent, so carry on with it.
         let mut gen = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         *gen += 1;
-        next.generation = *gen;
+        next.set_generation(*gen);
         self.current.store(Arc::new(next));
         *gen
     }

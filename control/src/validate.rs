@@ -1075,22 +1075,38 @@ impl<'a> Validator<'a> {
                 self.err(ent.clone(), path!["aws_services", i, "endpoint_types"], "AWS services are not reached through Gateway Load Balancer endpoints", Some("gateway_load_balancer endpoints use an [[endpoint_services]] backed by a gateway load balancer".into()));
             }
             let gw = s.endpoint_types.contains(&EndpointType::Gateway);
-            match (&s.prefix_list, gw) {
-                (None, true) => self.err(
+            if gw && s.prefix_list.is_none() && s.ipv6_prefix_list.is_none() {
+                self.err(
                     ent.clone(),
                     path!["aws_services", i, "prefix_list"],
                     "a service with gateway endpoints needs the prefix list of its ranges",
-                    Some("prefix_list = \"pl-…\" naming a [[prefix_lists]] entry".into()),
-                ),
-                (Some(pl), _) => {
-                    self.require(
-                        &ent,
-                        path!["aws_services", i, "prefix_list"],
-                        pl,
-                        "prefix_lists",
-                    );
+                    Some("prefix_list = \"pl-…\" (IPv4) and/or ipv6_prefix_list naming [[prefix_lists]] entries".into()),
+                );
+            }
+            for (field, family) in [
+                ("prefix_list", AddressFamily::IPv4),
+                ("ipv6_prefix_list", AddressFamily::IPv6),
+            ] {
+                let value = if family == AddressFamily::IPv4 {
+                    &s.prefix_list
+                } else {
+                    &s.ipv6_prefix_list
+                };
+                let Some(pl) = value else { continue };
+                if self.require(&ent, path!["aws_services", i, field], pl, "prefix_lists") {
+                    let list = self.prefix_list(pl).unwrap();
+                    if list.address_family != family {
+                        self.err(
+                            ent.clone(),
+                            path!["aws_services", i, field],
+                            format!(
+                                "{pl} is an {:?} list; {field} takes an {family:?} list",
+                                list.address_family
+                            ),
+                            None,
+                        );
+                    }
                 }
-                _ => {}
             }
             for (k, n) in s.private_dns_names.iter().enumerate() {
                 if let Err(e) = check_dns_name(n, true) {
@@ -2129,20 +2145,19 @@ impl<'a> Validator<'a> {
             .iter()
             .filter(|e| e.endpoint_type == EndpointType::Gateway && e.route_tables.contains(&rt.id))
         {
-            let Some(pl) = self.gateway_endpoint_prefix_list(e) else {
-                continue;
-            };
-            let ei = self.def(&e.id, "endpoints").unwrap_or(0);
-            let ep = path!["endpoints", ei, "route_tables"];
-            if let Some(prev) = seen.get(pl) {
-                self.err(
-                    ent.clone(),
-                    base.at("routes").at(*prev).at("destination"),
-                    format!("endpoint {} already routes {pl} in this table", e.id),
-                    Some("remove this route; the endpoint's association provides it".into()),
-                );
+            for pl in self.gateway_endpoint_prefix_lists(e) {
+                let ei = self.def(&e.id, "endpoints").unwrap_or(0);
+                let ep = path!["endpoints", ei, "route_tables"];
+                if let Some(prev) = seen.get(pl) {
+                    self.err(
+                        ent.clone(),
+                        base.at("routes").at(*prev).at("destination"),
+                        format!("endpoint {} already routes {pl} in this table", e.id),
+                        Some("remove this route; the endpoint's association provides it".into()),
+                    );
+                }
+                pl_routes.push((pl, e.id.clone(), ep));
             }
-            pl_routes.push((pl, e.id.clone(), ep));
         }
 
         // Overlapping prefix lists with different targets.
@@ -2175,13 +2190,13 @@ impl<'a> Validator<'a> {
     }
 
     /// The prefix list a gateway endpoint routes, through its AWS service.
-    fn gateway_endpoint_prefix_list(&self, e: &Endpoint) -> Option<&'a str> {
-        match self.services.get(&e.service)? {
-            Def {
+    fn gateway_endpoint_prefix_lists(&self, e: &Endpoint) -> Vec<&'a str> {
+        match self.services.get(&e.service) {
+            Some(Def {
                 collection: "aws_services",
                 index,
-            } => self.c.aws_services[*index].prefix_list.as_deref(),
-            _ => None,
+            }) => self.c.aws_services[*index].gateway_prefix_lists().collect(),
+            _ => Vec::new(),
         }
     }
 

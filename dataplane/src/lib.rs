@@ -1,8 +1,12 @@
 //! vpce dataplane.
 //!
 //! This crate owns everything that touches packets: [`wire`] (borrowed views over packet
-//! bytes), and the decision code and devices built on them. Parsing and decisions are pure
-//! functions of bytes, tables and time; every syscall lives in the I/O layer.
+//! bytes), [`fabric`] (the tables the pipeline reads, compiled from a control snapshot),
+//! [`pipeline`] (the pure per-packet decision), [`stats`] (counters). Parsing and decisions
+//! are pure functions of bytes and tables; every syscall lives in the I/O layer.
 #![deny(unsafe_code)]
 
+pub mod fabric;
+pub mod pipeline;
+pub mod stats;
 pub mod wire;

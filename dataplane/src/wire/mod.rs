@@ -9,6 +9,7 @@
 //! producing a small `Copy` summary ([`Parsed`]) that the decision code works from; rewrites go
 //! back through the views.
 
+pub mod build;
 pub mod checksum;
 pub mod ipv4;
 pub mod ipv6;

@@ -18,12 +18,8 @@ pub(crate) fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, l4: &[u8])
     v.extend_from_slice(&dst.octets());
     v.extend_from_slice(l4);
     Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
-    fill_l4_checksum(
-        &mut v[20..],
-        protocol,
-        checksum::pseudo_v4(src.octets(), dst.octets(), protocol, l4.len() as u16),
-        false,
-    );
+    let pseudo = checksum::pseudo_v4(src.octets(), dst.octets(), protocol, l4.len() as u16);
+    build::fill_l4_checksum(&mut v[20..], protocol, pseudo, false);
     v
 }
 
@@ -33,31 +29,60 @@ pub(crate) fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, protocol: u8, l4: &[u8])
     v.extend_from_slice(&src.octets());
     v.extend_from_slice(&dst.octets());
     v.extend_from_slice(l4);
-    fill_l4_checksum(
-        &mut v[40..],
-        protocol,
-        checksum::pseudo_v6(src.octets(), dst.octets(), protocol, l4.len() as u32),
-        true,
-    );
+    let pseudo = checksum::pseudo_v6(src.octets(), dst.octets(), protocol, l4.len() as u32);
+    build::fill_l4_checksum(&mut v[40..], protocol, pseudo, true);
     v
 }
 
-fn fill_l4_checksum(l4: &mut [u8], protocol: u8, pseudo: u32, ipv6: bool) {
-    let at = match protocol {
-        proto::TCP => 16,
-        proto::UDP => 6,
-        proto::ICMP => 2,
-        proto::ICMPV6 => 2,
-        _ => return,
-    };
-    l4[at..at + 2].copy_from_slice(&[0, 0]);
-    let with_pseudo = protocol != proto::ICMP || ipv6;
-    let s = checksum::sum(l4) + if with_pseudo { pseudo } else { 0 };
-    let mut c = !checksum::fold(s);
-    if protocol == proto::UDP && c == 0 {
-        c = 0xffff;
-    }
-    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+#[test]
+fn builder_packets_are_valid_by_pnet() {
+    let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 176));
+    let dst = IpAddr::V4(Ipv4Addr::new(52, 216, 39, 26));
+    let v = build::packet(src, dst, build::Transport::syn(40000, 443)).unwrap();
+    assert!(pnet_tcp_v4_ok(&v));
+    let v = build::packet(
+        src,
+        dst,
+        build::Transport::Udp {
+            src_port: 1,
+            dst_port: 53,
+            payload: b"x",
+        },
+    )
+    .unwrap();
+    assert!(pnet_udp_v4_ok(&v));
+    let v = build::packet(
+        src,
+        dst,
+        build::Transport::EchoRequest {
+            ident: 7,
+            seq: 1,
+            payload: b"ping",
+        },
+    )
+    .unwrap();
+    let ip = pnet_packet::ipv4::Ipv4Packet::new(&v).unwrap();
+    let icmp = pnet_packet::icmp::IcmpPacket::new(ip.payload()).unwrap();
+    assert_eq!(pnet_packet::icmp::checksum(&icmp), icmp.get_checksum());
+    let s6: Ipv6Addr = "2600:1f18::b0".parse().unwrap();
+    let d6: Ipv6Addr = "2600:1fa0:8000::1a".parse().unwrap();
+    let v = build::packet(
+        IpAddr::V6(s6),
+        IpAddr::V6(d6),
+        build::Transport::EchoRequest {
+            ident: 7,
+            seq: 1,
+            payload: b"ping",
+        },
+    )
+    .unwrap();
+    let ip = pnet_packet::ipv6::Ipv6Packet::new(&v).unwrap();
+    let icmp = pnet_packet::icmpv6::Icmpv6Packet::new(ip.payload()).unwrap();
+    assert_eq!(
+        pnet_packet::icmpv6::checksum(&icmp, &s6, &d6),
+        icmp.get_checksum()
+    );
+    assert!(build::packet(src, IpAddr::V6(d6), build::Transport::syn(1, 2)).is_none());
 }
 
 /// A TCP SYN with an MSS option, 10.0.0.176:46472 -> 52.216.39.26:443.

@@ -1,0 +1,603 @@
+//! The fabric: the dataplane's tables, compiled from a control [`Snapshot`].
+//!
+//! The control plane's snapshot speaks in ids (`igw-…`, `vpce-…`) because people and the CLI
+//! do. The pipeline must not look up a string per packet, so [`Fabric::build`] resolves every
+//! id once into dense indexes:
+//!
+//! * **attachments**: every place packets enter or leave the fabric — an instance's or a
+//!   standalone ENI (one TUN each), the internet side of each internet gateway, the network of
+//!   each AWS service (the "S3 network" behind gateway endpoints). Each has a deterministic
+//!   device name ([`tun_name`]) and the link configuration to apply in its namespace.
+//! * **owners**: per VPC, which attachment owns each private address (local delivery).
+//! * **actions**: per route table, per effective route, what to do — the route's target
+//!   resolved to an index (`Action`).
+//! * **internet gateways**: the 1:1 public/private address maps of the instances behind each.
+//!
+//! A fabric is immutable and published whole, with the snapshot it was built from, through a
+//! [`control::SnapshotCell`]; counters live outside it ([`crate::stats`]) so they survive
+//! reloads.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use control::compile::RouteTarget;
+use control::model::{Config, EndpointType};
+use control::publish::Versioned;
+use control::Snapshot;
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::stats::{EntityCounters, Registry};
+
+/// Index of an attachment in [`Fabric::attachments`].
+pub type AttachmentIdx = u32;
+
+/// What a route does, resolved to indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Deliver to the owner of the destination in the table's VPC.
+    Local,
+    Blackhole,
+    /// Out through internet gateway `igws[i]`.
+    InternetGateway(u32),
+    /// Into the service network of gateway endpoint `gateway_endpoints[i]`.
+    GatewayEndpoint(u32),
+    /// To the attachment of an ENI (middlebox routing), destination unchanged.
+    NetworkInterface(AttachmentIdx),
+    /// Deliver to the owner of the destination in VPC `vpcs[i]` (a peering connection).
+    Peering(u32),
+    /// A target this build does not forward to yet.
+    Unsupported(Unsupported),
+}
+
+/// Targets that exist in the model but have no forwarding path in this build; packets to them
+/// are dropped and counted under their own reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unsupported {
+    NatGateway,
+    GatewayLoadBalancerEndpoint,
+    VpnGateway,
+    /// An address owned by something vpced terminates itself (interface endpoint ENI, load
+    /// balancer node, NAT gateway).
+    VirtualInterface,
+    /// A network interface that has no attachment.
+    DetachedInterface,
+}
+
+/// Who owns an address inside a VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Attachment(AttachmentIdx),
+    Virtual,
+}
+
+#[derive(Debug)]
+pub struct Vpc {
+    pub id: String,
+    pub cidrs: SmallVec<[IpNet; 2]>,
+    pub owners: FxHashMap<IpAddr, Owner>,
+}
+
+/// An ENI that is an attachment.
+#[derive(Debug)]
+pub struct Eni {
+    pub id: String,
+    pub vpc: u32,
+    /// Index into the snapshot's route tables: the subnet's table.
+    pub route_table: u32,
+    pub ipv4: SmallVec<[Ipv4Addr; 2]>,
+    pub ipv6: Option<Ipv6Addr>,
+    pub public_ipv4: Option<Ipv4Addr>,
+    pub source_dest_check: bool,
+}
+
+impl Eni {
+    /// Whether `addr` is one of this ENI's own addresses.
+    #[inline]
+    pub fn owns(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.ipv4.contains(&a),
+            IpAddr::V6(a) => self.ipv6 == Some(a),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct InternetGateway {
+    pub id: String,
+    pub vpc: u32,
+    pub attachment: AttachmentIdx,
+    /// The gateway's edge route table (ingress routing), if any.
+    pub edge_route_table: Option<u32>,
+    /// Public → private, for traffic arriving from the internet.
+    pub inbound: FxHashMap<Ipv4Addr, Ipv4Addr>,
+    /// Private → public, for traffic leaving to the internet.
+    pub outbound: FxHashMap<Ipv4Addr, Ipv4Addr>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct GatewayEndpoint {
+    pub id: String,
+    pub vpc: u32,
+    /// The service network attachment packets leave by.
+    pub attachment: AttachmentIdx,
+    /// The endpoint policy as destination CIDRs; `None` allows everything.
+    pub allowed: Option<Vec<IpNet>>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct ServiceNetwork {
+    pub name: String,
+    /// Gateway endpoints of this service (indexes into `gateway_endpoints`): the VPCs replies
+    /// may return to.
+    pub endpoints: Vec<u32>,
+}
+
+/// How an attachment's device is set up in its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Addresses on the device, with prefix length.
+    pub addresses: Vec<IpNet>,
+    /// Addresses on the namespace's loopback (service addresses).
+    pub loopback: Vec<IpAddr>,
+    /// Default routes through the device, per family.
+    pub default_v4: bool,
+    pub default_v6: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentKind {
+    Eni(u32),
+    Internet(u32),
+    ServiceNetwork(u32),
+}
+
+#[derive(Debug)]
+pub struct Attachment {
+    /// The id the attachment stands for: `eni-…`, `igw-…`, or the service name.
+    pub id: String,
+    pub kind: AttachmentKind,
+    /// Device name, derived from the id ([`tun_name`]).
+    pub device: String,
+    /// Network namespace from the configuration (before any prefix the daemon adds).
+    pub namespace: Option<String>,
+    pub link: LinkConfig,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// The dataplane's immutable tables for one configuration generation.
+#[derive(Debug)]
+pub struct Fabric {
+    pub generation: u64,
+    pub snapshot: Arc<Snapshot>,
+    pub attachments: Vec<Attachment>,
+    pub vpcs: Vec<Vpc>,
+    pub enis: Vec<Eni>,
+    pub igws: Vec<InternetGateway>,
+    pub gateway_endpoints: Vec<GatewayEndpoint>,
+    pub services: Vec<ServiceNetwork>,
+    /// `actions[route_table][route]`.
+    pub actions: Vec<Vec<Action>>,
+    /// Per route table (snapshot order).
+    pub route_table_counters: Vec<Arc<EntityCounters>>,
+    pub registry: Arc<Registry>,
+}
+
+impl Versioned for Fabric {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+}
+
+/// Device name of an attachment: `vp` + kind letter + `-` + 8 hex digits of the FNV-1a hash
+/// of the id (12 bytes; Linux allows 15). Deterministic across runs and machines, so scripts
+/// and `vpcectl show attachments` agree with the daemon; the id itself is set as the link's
+/// alias so `ip link` shows both.
+pub fn tun_name(kind: char, id: &str) -> String {
+    format!("vp{kind}-{:08x}", fnv1a(id.as_bytes()))
+}
+
+fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in bytes {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// Why a fabric could not be built from an accepted snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum FabricError {
+    #[error("attachments {0} and {1} would get the same device name {2}; rename one of them")]
+    NameCollision(String, String, String),
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+impl Fabric {
+    /// Builds the tables for `snapshot`. Counters are taken from (and registered in)
+    /// `registry`, so an entity keeps its counters across reloads.
+    pub fn build(snapshot: Snapshot, registry: Arc<Registry>) -> Result<Fabric, FabricError> {
+        let snapshot = Arc::new(snapshot);
+        let c: &Config = &snapshot.config;
+        let bad = |m: String| FabricError::Inconsistent(m);
+
+        let vpc_index: FxHashMap<&str, u32> = c
+            .vpcs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id.as_str(), i as u32))
+            .collect();
+        let mut vpcs: Vec<Vpc> = c
+            .vpcs
+            .iter()
+            .map(|v| Vpc {
+                id: v.id.clone(),
+                cidrs: v
+                    .cidr_blocks
+                    .iter()
+                    .map(|c| IpNet::V4(c.0))
+                    .chain(v.ipv6_cidr_blocks.iter().map(|c| IpNet::V6(c.0)))
+                    .collect(),
+                owners: FxHashMap::default(),
+            })
+            .collect();
+        let rt_index: FxHashMap<&str, u32> = snapshot
+            .route_tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i as u32))
+            .collect();
+        let subnet = |id: &str| c.subnets.iter().find(|s| s.id == id);
+
+        let mut attachments: Vec<Attachment> = Vec::new();
+        let mut enis: Vec<Eni> = Vec::new();
+
+        // ENIs of instances and standalone ENIs: one attachment each.
+        struct EniSrc<'a> {
+            id: String,
+            subnet: &'a str,
+            ipv4: SmallVec<[Ipv4Addr; 2]>,
+            ipv6: Option<Ipv6Addr>,
+            public: Option<Ipv4Addr>,
+            sdc: bool,
+            ns: Option<String>,
+        }
+        let mut sources: Vec<EniSrc> = Vec::new();
+        for i in &c.instances {
+            sources.push(EniSrc {
+                id: i.eni_id(),
+                subnet: &i.subnet,
+                ipv4: SmallVec::from_slice(&[i.private_ip]),
+                ipv6: i.ipv6_address,
+                public: i.public_ip,
+                sdc: i.source_dest_check,
+                ns: i.namespace.clone(),
+            });
+        }
+        for n in &c.network_interfaces {
+            let mut v4: SmallVec<[Ipv4Addr; 2]> = SmallVec::from_slice(&[n.private_ip]);
+            v4.extend(n.secondary_private_ips.iter().copied());
+            sources.push(EniSrc {
+                id: n.id.clone(),
+                subnet: &n.subnet,
+                ipv4: v4,
+                ipv6: n.ipv6_address,
+                public: n.public_ip,
+                sdc: n.source_dest_check,
+                ns: n.namespace.clone(),
+            });
+        }
+        for s in sources {
+            let sn = subnet(s.subnet).ok_or_else(|| bad(format!("no subnet {}", s.subnet)))?;
+            let vpc = *vpc_index
+                .get(sn.vpc.as_str())
+                .ok_or_else(|| bad(format!("no VPC {}", sn.vpc)))?;
+            let rt = snapshot
+                .subnet_route_table(&sn.id)
+                .and_then(|t| rt_index.get(t.id.as_str()).copied())
+                .ok_or_else(|| bad(format!("subnet {} has no route table", sn.id)))?;
+            let att = attachments.len() as AttachmentIdx;
+            let eni = enis.len() as u32;
+            let mut addresses: Vec<IpNet> = s
+                .ipv4
+                .iter()
+                .enumerate()
+                .map(|(k, a)| {
+                    IpNet::new(
+                        IpAddr::V4(*a),
+                        if k == 0 { sn.cidr.0.prefix_len() } else { 32 },
+                    )
+                    .expect("valid prefix")
+                })
+                .collect();
+            if let (Some(a), Some(net)) = (s.ipv6, sn.ipv6_cidr) {
+                addresses
+                    .push(IpNet::new(IpAddr::V6(a), net.0.prefix_len()).expect("valid prefix"));
+            }
+            for a in &s.ipv4 {
+                vpcs[vpc as usize]
+                    .owners
+                    .insert(IpAddr::V4(*a), Owner::Attachment(att));
+            }
+            if let Some(a) = s.ipv6 {
+                vpcs[vpc as usize]
+                    .owners
+                    .insert(IpAddr::V6(a), Owner::Attachment(att));
+            }
+            attachments.push(Attachment {
+                device: tun_name('e', &s.id),
+                counters: registry.entity("attachment", &s.id),
+                id: s.id.clone(),
+                kind: AttachmentKind::Eni(eni),
+                namespace: s.ns,
+                link: LinkConfig {
+                    addresses,
+                    loopback: Vec::new(),
+                    default_v4: true,
+                    default_v6: s.ipv6.is_some(),
+                },
+            });
+            enis.push(Eni {
+                id: s.id,
+                vpc,
+                route_table: rt,
+                ipv4: s.ipv4,
+                ipv6: s.ipv6,
+                public_ipv4: s.public,
+                source_dest_check: s.sdc,
+            });
+        }
+
+        // Addresses vpced owns without a device: endpoint ENIs, load-balancer nodes, NAT.
+        let virtual_addr = |vpcs: &mut Vec<Vpc>, subnet_id: &str, ip: Ipv4Addr| {
+            if let Some(sn) = subnet(subnet_id) {
+                if let Some(&v) = vpc_index.get(sn.vpc.as_str()) {
+                    vpcs[v as usize]
+                        .owners
+                        .entry(IpAddr::V4(ip))
+                        .or_insert(Owner::Virtual);
+                }
+            }
+        };
+        for e in &c.endpoints {
+            for n in &e.network_interfaces {
+                virtual_addr(&mut vpcs, &n.subnet, n.private_ip);
+            }
+        }
+        for lb in &c.load_balancers {
+            for m in &lb.subnet_mappings {
+                virtual_addr(&mut vpcs, &m.subnet, m.private_ip);
+            }
+        }
+        for n in &c.nat_gateways {
+            virtual_addr(&mut vpcs, &n.subnet, n.private_ip);
+        }
+
+        // Internet gateways: the internet side is an attachment.
+        let mut igws = Vec::new();
+        for g in &c.internet_gateways {
+            let vpc = *vpc_index
+                .get(g.vpc.as_str())
+                .ok_or_else(|| bad(format!("no VPC {}", g.vpc)))?;
+            let att = attachments.len() as AttachmentIdx;
+            let mut inbound = FxHashMap::default();
+            let mut outbound = FxHashMap::default();
+            for e in enis.iter().filter(|e| e.vpc == vpc) {
+                if let (Some(public), Some(private)) = (e.public_ipv4, e.ipv4.first()) {
+                    inbound.insert(public, *private);
+                    outbound.insert(*private, public);
+                }
+            }
+            attachments.push(Attachment {
+                device: tun_name('i', &g.id),
+                counters: registry.entity("attachment", &g.id),
+                id: g.id.clone(),
+                kind: AttachmentKind::Internet(igws.len() as u32),
+                namespace: g.namespace.clone(),
+                link: LinkConfig {
+                    addresses: Vec::new(),
+                    loopback: Vec::new(),
+                    default_v4: true,
+                    default_v6: true,
+                },
+            });
+            igws.push(InternetGateway {
+                id: g.id.clone(),
+                vpc,
+                attachment: att,
+                edge_route_table: snapshot
+                    .gateway_route_table(&g.id)
+                    .and_then(|t| rt_index.get(t.id.as_str()).copied()),
+                inbound,
+                outbound,
+                counters: registry.entity("internet_gateway", &g.id),
+            });
+        }
+
+        // Service networks of AWS services that gateway endpoints use.
+        let mut services: Vec<ServiceNetwork> = Vec::new();
+        let mut gateway_endpoints = Vec::new();
+        for e in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::Gateway)
+        {
+            let svc = c
+                .aws_services
+                .iter()
+                .find(|s| s.name == e.service)
+                .ok_or_else(|| bad(format!("no service {}", e.service)))?;
+            let si = match services.iter().position(|s| s.name == svc.name) {
+                Some(i) => i,
+                None => {
+                    services.push(ServiceNetwork {
+                        name: svc.name.clone(),
+                        endpoints: Vec::new(),
+                    });
+                    attachments.push(Attachment {
+                        device: tun_name('s', &svc.name),
+                        counters: registry.entity("attachment", &svc.name),
+                        id: svc.name.clone(),
+                        kind: AttachmentKind::ServiceNetwork((services.len() - 1) as u32),
+                        namespace: svc.namespace.clone(),
+                        link: LinkConfig {
+                            addresses: Vec::new(),
+                            loopback: svc.service_addresses.clone(),
+                            default_v4: true,
+                            default_v6: true,
+                        },
+                    });
+                    services.len() - 1
+                }
+            };
+            let att = attachments
+                .iter()
+                .position(|a| a.kind == AttachmentKind::ServiceNetwork(si as u32))
+                .expect("service attachment exists") as AttachmentIdx;
+            services[si].endpoints.push(gateway_endpoints.len() as u32);
+            gateway_endpoints.push(GatewayEndpoint {
+                id: e.id.clone(),
+                vpc: *vpc_index
+                    .get(e.vpc.as_str())
+                    .ok_or_else(|| bad(format!("no VPC {}", e.vpc)))?,
+                attachment: att,
+                allowed: e
+                    .allowed_destinations
+                    .as_ref()
+                    .map(|v| v.iter().map(|c| c.0).collect()),
+                counters: registry.entity("endpoint", &e.id),
+            });
+        }
+
+        // Device names must be unique.
+        let mut names: FxHashMap<&str, &str> = FxHashMap::default();
+        for a in &attachments {
+            if let Some(other) = names.insert(a.device.as_str(), a.id.as_str()) {
+                return Err(FabricError::NameCollision(
+                    other.to_string(),
+                    a.id.clone(),
+                    a.device.clone(),
+                ));
+            }
+        }
+
+        // Route actions.
+        let att_of_eni: FxHashMap<&str, AttachmentIdx> = attachments
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a.kind, AttachmentKind::Eni(_)))
+            .map(|(i, a)| (a.id.as_str(), i as AttachmentIdx))
+            .collect();
+        let mut actions = Vec::with_capacity(snapshot.route_tables.len());
+        let mut route_table_counters = Vec::with_capacity(snapshot.route_tables.len());
+        for t in &snapshot.route_tables {
+            let table_vpc = vpc_index.get(t.vpc.as_str()).copied();
+            let mut v = Vec::with_capacity(t.routes.len());
+            for r in &t.routes {
+                let a = match &r.target {
+                    RouteTarget::Local => Action::Local,
+                    RouteTarget::Blackhole => Action::Blackhole,
+                    RouteTarget::InternetGateway(id) => match igws.iter().position(|g| &g.id == id)
+                    {
+                        Some(i) => Action::InternetGateway(i as u32),
+                        None => Action::Blackhole,
+                    },
+                    RouteTarget::GatewayEndpoint(id) => {
+                        match gateway_endpoints.iter().position(|g| &g.id == id) {
+                            Some(i) => Action::GatewayEndpoint(i as u32),
+                            None => Action::Blackhole,
+                        }
+                    }
+                    RouteTarget::NetworkInterface(id) => match att_of_eni.get(id.as_str()) {
+                        Some(&a) => Action::NetworkInterface(a),
+                        None => Action::Unsupported(Unsupported::DetachedInterface),
+                    },
+                    RouteTarget::PeeringConnection(id) => {
+                        let peer =
+                            c.peering_connections
+                                .iter()
+                                .find(|p| &p.id == id)
+                                .and_then(|p| {
+                                    let other =
+                                        if Some(vpc_index.get(p.requester_vpc.as_str()).copied())
+                                            == Some(table_vpc)
+                                        {
+                                            &p.accepter_vpc
+                                        } else {
+                                            &p.requester_vpc
+                                        };
+                                    vpc_index.get(other.as_str()).copied()
+                                });
+                        match peer {
+                            Some(v) => Action::Peering(v),
+                            None => Action::Blackhole,
+                        }
+                    }
+                    RouteTarget::NatGateway(_) => Action::Unsupported(Unsupported::NatGateway),
+                    RouteTarget::GatewayLoadBalancerEndpoint(_) => {
+                        Action::Unsupported(Unsupported::GatewayLoadBalancerEndpoint)
+                    }
+                    RouteTarget::VpnGateway(_) => Action::Unsupported(Unsupported::VpnGateway),
+                };
+                v.push(a);
+            }
+            actions.push(v);
+            route_table_counters.push(registry.entity("route_table", &t.id));
+        }
+
+        Ok(Fabric {
+            generation: snapshot.generation,
+            snapshot,
+            attachments,
+            vpcs,
+            enis,
+            igws,
+            gateway_endpoints,
+            services,
+            actions,
+            route_table_counters,
+            registry,
+        })
+    }
+
+    /// The attachment with this id.
+    pub fn attachment(&self, id: &str) -> Option<AttachmentIdx> {
+        self.attachments
+            .iter()
+            .position(|a| a.id == id)
+            .map(|i| i as AttachmentIdx)
+    }
+}
+
+/// The attachments a configuration defines, without building a full fabric: for
+/// `vpcectl show attachments`.
+pub fn attachments_of(snapshot: Snapshot) -> Result<Vec<Attachment>, FabricError> {
+    Ok(Fabric::build(snapshot, Arc::new(Registry::default()))?.attachments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_deterministic_and_short() {
+        let n = tun_name('e', "eni-08c0b194dec370347");
+        assert_eq!(n, tun_name('e', "eni-08c0b194dec370347"));
+        assert!(n.len() <= 15);
+        assert!(n.starts_with("vpe-"));
+        assert_ne!(
+            tun_name('i', "igw-0a000000000000001"),
+            tun_name('i', "igw-0b000000000000001")
+        );
+        // FNV-1a test vector: "a" -> 0xe40c292c.
+        assert_eq!(fnv1a(b"a"), 0xe40c292c);
+    }
+}

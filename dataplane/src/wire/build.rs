@@ -1,0 +1,139 @@
+//! Packet builders: well-formed packets with correct checksums, as a host's stack would send
+//! them. Used to synthesize the packet `vpcectl trace` explains, and by tests and benchmarks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::{checksum, proto, tcp_flags, Ipv4Packet};
+
+/// Transport part of a packet to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport<'a> {
+    /// ICMP (IPv4) or ICMPv6 echo request.
+    EchoRequest {
+        ident: u16,
+        seq: u16,
+        payload: &'a [u8],
+    },
+    /// A TCP segment with the given flags.
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        flags: u8,
+        payload: &'a [u8],
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+        payload: &'a [u8],
+    },
+}
+
+impl Transport<'_> {
+    /// A TCP SYN, the first packet of a connection.
+    pub fn syn(src_port: u16, dst_port: u16) -> Transport<'static> {
+        Transport::Tcp {
+            src_port,
+            dst_port,
+            flags: tcp_flags::SYN,
+            payload: &[],
+        }
+    }
+}
+
+/// Builds an IP packet from `src` to `dst` (same family) carrying `t`. Returns `None` if the
+/// families differ.
+pub fn packet(src: IpAddr, dst: IpAddr, t: Transport<'_>) -> Option<Vec<u8>> {
+    let is_v6 = match (src, dst) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => false,
+        (IpAddr::V6(_), IpAddr::V6(_)) => true,
+        _ => return None,
+    };
+    let (protocol, mut l4) = match t {
+        Transport::EchoRequest {
+            ident,
+            seq,
+            payload,
+        } => {
+            let mut v = vec![if is_v6 { 128 } else { 8 }, 0, 0, 0];
+            v.extend_from_slice(&ident.to_be_bytes());
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(payload);
+            (if is_v6 { proto::ICMPV6 } else { proto::ICMP }, v)
+        }
+        Transport::Tcp {
+            src_port,
+            dst_port,
+            flags,
+            payload,
+        } => {
+            let mut v = vec![0u8; 20];
+            v[0..2].copy_from_slice(&src_port.to_be_bytes());
+            v[2..4].copy_from_slice(&dst_port.to_be_bytes());
+            v[4..8].copy_from_slice(&1u32.to_be_bytes());
+            v[12] = 5 << 4;
+            v[13] = flags;
+            v[14..16].copy_from_slice(&64240u16.to_be_bytes());
+            v.extend_from_slice(payload);
+            (proto::TCP, v)
+        }
+        Transport::Udp {
+            src_port,
+            dst_port,
+            payload,
+        } => {
+            let mut v = vec![0u8; 8];
+            v[0..2].copy_from_slice(&src_port.to_be_bytes());
+            v[2..4].copy_from_slice(&dst_port.to_be_bytes());
+            v[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            v.extend_from_slice(payload);
+            (proto::UDP, v)
+        }
+    };
+    Some(match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s, d, protocol, &mut l4),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s, d, protocol, &mut l4),
+        _ => unreachable!("families checked above"),
+    })
+}
+
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, l4: &mut [u8]) -> Vec<u8> {
+    let total = 20 + l4.len();
+    let pseudo = checksum::pseudo_v4(src.octets(), dst.octets(), protocol, l4.len() as u16);
+    fill_l4_checksum(l4, protocol, pseudo, false);
+    let mut v = vec![0x45, 0, 0, 0, 0x4a, 0x11, 0x40, 0, 64, protocol, 0, 0];
+    v[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    v.extend_from_slice(&src.octets());
+    v.extend_from_slice(&dst.octets());
+    v.extend_from_slice(l4);
+    Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    v
+}
+
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, protocol: u8, l4: &mut [u8]) -> Vec<u8> {
+    let pseudo = checksum::pseudo_v6(src.octets(), dst.octets(), protocol, l4.len() as u32);
+    fill_l4_checksum(l4, protocol, pseudo, true);
+    let mut v = vec![0x60, 0, 0, 0, 0, 0, protocol, 64];
+    v[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+    v.extend_from_slice(&src.octets());
+    v.extend_from_slice(&dst.octets());
+    v.extend_from_slice(l4);
+    v
+}
+
+/// Fills the transport checksum of `l4` given the pseudo-header sum.
+pub(crate) fn fill_l4_checksum(l4: &mut [u8], protocol: u8, pseudo: u32, ipv6: bool) {
+    let at = match protocol {
+        proto::TCP => 16,
+        proto::UDP => 6,
+        proto::ICMP | proto::ICMPV6 => 2,
+        _ => return,
+    };
+    l4[at..at + 2].copy_from_slice(&[0, 0]);
+    let with_pseudo = protocol != proto::ICMP || ipv6;
+    let s = checksum::sum(l4) + if with_pseudo { pseudo } else { 0 };
+    let mut c = !checksum::fold(s);
+    if protocol == proto::UDP && c == 0 {
+        c = 0xffff;
+    }
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}

@@ -1,0 +1,145 @@
+//! No allocation per packet: the pipeline runs over every path with a counting allocator
+//! installed, and the count does not move.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Arc;
+
+use dataplane::fabric::Fabric;
+use dataplane::pipeline::{process, NoObserver, Verdict};
+use dataplane::stats::Registry;
+use dataplane::wire::build::{packet, Transport};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: defers every operation to the system allocator unchanged; it only counts calls made
+// on the current thread while counting is switched on.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            COUNT.with(|n| n.set(n.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            COUNT.with(|n| n.set(n.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[test]
+fn pipeline_allocates_nothing_per_packet() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let igw = f.attachment("igw-0d00d00000000001").unwrap();
+    let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
+    let ip = |s: &str| s.parse().unwrap();
+    // Every path: gateway endpoint, IGW out and in (with translation), service reply, IPv6,
+    // and drops.
+    let packets: Vec<(u32, Vec<u8>)> = vec![
+        (
+            eni,
+            packet(
+                ip("10.0.0.176"),
+                ip("52.216.39.26"),
+                Transport::syn(40000, 443),
+            )
+            .unwrap(),
+        ),
+        (
+            eni,
+            packet(
+                ip("10.0.0.176"),
+                ip("8.8.8.8"),
+                Transport::Udp {
+                    src_port: 5000,
+                    dst_port: 53,
+                    payload: b"q",
+                },
+            )
+            .unwrap(),
+        ),
+        (
+            igw,
+            packet(
+                ip("8.8.8.8"),
+                ip("203.0.113.176"),
+                Transport::Udp {
+                    src_port: 53,
+                    dst_port: 5000,
+                    payload: b"a",
+                },
+            )
+            .unwrap(),
+        ),
+        (
+            s3,
+            packet(
+                ip("52.216.39.26"),
+                ip("10.0.0.176"),
+                Transport::syn(443, 40000),
+            )
+            .unwrap(),
+        ),
+        (
+            eni,
+            packet(
+                ip("2600:1f18:1234:5600::b0"),
+                ip("2600:1fa0:8000::1a"),
+                Transport::EchoRequest {
+                    ident: 1,
+                    seq: 2,
+                    payload: b"x",
+                },
+            )
+            .unwrap(),
+        ),
+        (
+            eni,
+            packet(ip("10.0.0.176"), ip("192.0.2.1"), Transport::syn(1, 2)).unwrap(),
+        ),
+        (eni, vec![0x45, 0, 0, 1]),
+    ];
+    let mut bufs: Vec<(u32, Vec<u8>)> = packets.clone();
+    // Warm up (first use of lazily initialized state, if any).
+    for (a, b) in bufs.iter_mut() {
+        let _ = process(&f, *a, b, &mut NoObserver);
+    }
+    let mut forwarded = 0;
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..10_000 {
+        for (k, (a, b)) in bufs.iter_mut().enumerate() {
+            b.copy_from_slice(&packets[k].1);
+            if let Verdict::Forward { .. } = process(&f, *a, b, &mut NoObserver) {
+                forwarded += 1;
+            }
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(forwarded, 10_000 * 5);
+    assert_eq!(COUNT.with(|n| n.get()), 0, "allocations on the packet path");
+}
