@@ -11,3 +11,4 @@
 #![deny(unsafe_code)]
 
 pub mod vpcectl;
+pub mod vpced;

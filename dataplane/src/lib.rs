@@ -6,7 +6,9 @@
 //! are pure functions of bytes and tables; every syscall lives in the I/O layer.
 #![deny(unsafe_code)]
 
+pub mod daemon;
 pub mod fabric;
+pub mod io;
 pub mod pipeline;
 pub mod stats;
 pub mod wire;

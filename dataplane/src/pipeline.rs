@@ -42,6 +42,9 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     Malformed(WireError),
+    /// Multicast, broadcast, link-local, loopback or unspecified addresses: a VPC carries none
+    /// of them (the stacks behind the attachments still try, e.g. IPv6 MLD reports).
+    NotRoutable,
     /// An ENI with source/destination check on sent from an address not its own.
     SourceDestCheck,
     /// No route in the route table covers the destination.
@@ -67,7 +70,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 20] = [
+    pub const ALL: [DropReason; 21] = [
         DropReason::Malformed(WireError::Truncated),
         DropReason::Malformed(WireError::BadVersion),
         DropReason::Malformed(WireError::BadHeaderLength),
@@ -88,6 +91,7 @@ impl DropReason {
         DropReason::Unsupported(Unsupported::VirtualInterface),
         DropReason::Unsupported(Unsupported::DetachedInterface),
         DropReason::EgressError,
+        DropReason::NotRoutable,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -117,6 +121,7 @@ impl DropReason {
                 Unsupported::DetachedInterface => 18,
             },
             DropReason::EgressError => 19,
+            DropReason::NotRoutable => 20,
         }
     }
 
@@ -151,6 +156,7 @@ impl DropReason {
                 "unsupported_detached_interface"
             }
             DropReason::EgressError => "egress_error",
+            DropReason::NotRoutable => "not_routable",
         }
     }
 }
@@ -244,6 +250,9 @@ fn decide<O: Observer>(f: &Fabric, ingress: AttachmentIdx, buf: &mut [u8], obs: 
         Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
     };
     obs.step(Step::Parsed(&p));
+    if !routable(p.src) || !routable(p.dst) {
+        return Verdict::Drop(DropReason::NotRoutable);
+    }
     let buf = &mut buf[..p.len];
     match att.kind {
         AttachmentKind::Eni(e) => {
@@ -270,6 +279,27 @@ fn decide<O: Observer>(f: &Fabric, ingress: AttachmentIdx, buf: &mut [u8], obs: 
                 }
             }
             Verdict::Drop(DropReason::NoReturnPath)
+        }
+    }
+}
+
+/// Whether a VPC router would carry a packet with this address (as source or destination).
+#[inline]
+fn routable(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => {
+            !(a.is_multicast()
+                || a.is_broadcast()
+                || a.is_link_local()
+                || a.is_loopback()
+                || a.is_unspecified())
+        }
+        IpAddr::V6(a) => {
+            let seg0 = a.segments()[0];
+            !(a.is_multicast()
+                || a.is_loopback()
+                || a.is_unspecified()
+                || (seg0 & 0xffc0) == 0xfe80)
         }
     }
 }

@@ -16,6 +16,7 @@ use control::diag::Severity;
 use control::ip_ranges::IpRanges;
 use control::model::AddressFamily;
 use control::{compile, load_file, validate, Compiled, ConfigError};
+use dataplane::daemon::protocol::{self, Request, Response};
 use serde_json::json;
 
 /// vpcectl — validate, inspect and query vpce deployments.
@@ -80,6 +81,31 @@ enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Apply a configuration to the running vpced: it is validated and compiled in the daemon
+    /// and swapped in atomically. Exit 2 if it is rejected; the running one then stays.
+    Apply {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Counters of the running vpced: per attachment, route table, endpoint, internet
+    /// gateway, and drops by reason.
+    Stats {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// What the running vpced is doing: configuration, generation, workers, attachments.
+    Status {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
     /// Managed prefix lists.
     #[command(name = "prefix-list", subcommand)]
     PrefixList(PrefixListCommand),
@@ -88,6 +114,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+struct SocketArg {
+    /// vpced's control socket.
+    #[arg(long, env = "VPCE_SOCKET", default_value = dataplane::daemon::protocol::DEFAULT_SOCKET)]
+    socket: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +168,8 @@ enum ListFormat {
 /// The entity kinds `show` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Noun {
+    /// The TUN devices vpced makes: one per ENI, internet gateway and service network.
+    Attachments,
     Vpcs,
     Subnets,
     RouteTables,
@@ -185,7 +220,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_mode = matches!(
         &cli.command,
-        Command::Validate { out, .. } | Command::Show { out, .. } | Command::Lookup { out, .. }
+        Command::Validate { out, .. }
+            | Command::Show { out, .. }
+            | Command::Lookup { out, .. }
+            | Command::Apply { out, .. }
+            | Command::Stats { out, .. }
+            | Command::Status { out, .. }
             if out.output == Output::Json
     );
     match run(cli) {
@@ -211,6 +251,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Validate { file, out: o } => cmd_validate(&mut out, &file, o.output),
         Command::Show {
+            what: Noun::Attachments,
+            file,
+            id,
+            out: o,
+        } => {
+            let compiled = load_and_compile(&file)?;
+            let atts = dataplane::fabric::attachments_of(compiled.snapshot)
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            render::attachments(&mut out, &atts, id.as_deref(), o.output)
+        }
+        Command::Show {
             what,
             file,
             id,
@@ -218,6 +269,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let compiled = load_and_compile(&file)?;
             render::show(&mut out, &compiled, what, id.as_deref(), o.output)
+        }
+        Command::Apply {
+            file,
+            socket,
+            out: o,
+        } => cmd_apply(&mut out, &file, &socket.socket, o.output),
+        Command::Stats { socket, out: o } => {
+            let r = daemon_call(&socket.socket, &Request::Stats)?;
+            render::daemon_response(&mut out, &r, o.output)
+        }
+        Command::Status { socket, out: o } => {
+            let r = daemon_call(&socket.socket, &Request::Status)?;
+            render::daemon_response(&mut out, &r, o.output)
         }
         Command::Lookup {
             file,
@@ -244,6 +308,78 @@ fn run(cli: Cli) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())
         }
+    }
+}
+
+fn daemon_call(socket: &Path, req: &Request) -> Result<Response, Failure> {
+    protocol::call(socket, req, std::time::Duration::from_secs(120)).map_err(|e| Failure {
+        code: 1,
+        message: e.to_string(),
+        json: None,
+    })
+}
+
+fn cmd_apply(
+    out: &mut impl Write,
+    file: &Path,
+    socket: &Path,
+    output: Output,
+) -> Result<(), Failure> {
+    let path = std::path::absolute(file)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    if !path.exists() {
+        return Err(Failure::bad_input(format!(
+            "{}: no such file",
+            file.display()
+        )));
+    }
+    let r = daemon_call(socket, &Request::Apply { path })?;
+    match &r {
+        Response::Rejected { error, diagnostics } => {
+            let json = serde_json::to_value(&r).ok();
+            let message = if diagnostics.is_empty() {
+                format!(
+                    "vpced rejected {}: {error}; the running configuration stays",
+                    file.display()
+                )
+            } else {
+                let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "vpced rejected {}; the running configuration stays:\n{}",
+                    file.display(),
+                    lines.join("\n")
+                )
+            };
+            Err(Failure {
+                code: 2,
+                message,
+                json,
+            })
+        }
+        Response::Applied {
+            generation,
+            warnings,
+        } => {
+            match output {
+                Output::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&r).unwrap_or_default()
+                )?,
+                Output::Table => {
+                    for w in warnings {
+                        eprintln!("{w}");
+                    }
+                    writeln!(out, "applied {}: generation {generation}", file.display())?;
+                }
+            }
+            Ok(())
+        }
+        other => Err(Failure {
+            code: 1,
+            message: format!("unexpected answer from vpced: {other:?}"),
+            json: None,
+        }),
     }
 }
 

@@ -95,6 +95,14 @@ pub fn show(
         }};
     }
     match what {
+        // Routed to `attachments` by the caller: it needs the dataplane's view.
+        Noun::Attachments => {
+            return Err(Failure {
+                code: 1,
+                message: "internal: attachments are rendered by `attachments`".into(),
+                json: None,
+            });
+        }
         Noun::Vpcs => simple!(
             c.vpcs,
             "VPC",
@@ -618,6 +626,147 @@ pub fn lookup(
                 }
             }
         },
+    }
+    Ok(())
+}
+
+pub fn attachments(
+    out: &mut impl Write,
+    atts: &[dataplane::fabric::Attachment],
+    id: Option<&str>,
+    output: Output,
+) -> Result<(), Failure> {
+    let items = pick(atts, |a| a.id.as_str(), id, "attachment")?;
+    let kind = |a: &dataplane::fabric::Attachment| match a.kind {
+        dataplane::fabric::AttachmentKind::Eni(_) => "network_interface",
+        dataplane::fabric::AttachmentKind::Internet(_) => "internet",
+        dataplane::fabric::AttachmentKind::ServiceNetwork(_) => "service_network",
+    };
+    match output {
+        Output::Json => {
+            let v: Vec<Value> = items
+                .iter()
+                .map(|a| {
+                    json!({
+                        "id": a.id,
+                        "kind": kind(a),
+                        "device": a.device,
+                        "namespace": a.namespace,
+                        "addresses": a.link.addresses.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                        "loopback": a.link.loopback,
+                        "default_route_v4": a.link.default_v4,
+                        "default_route_v6": a.link.default_v6,
+                    })
+                })
+                .collect();
+            print_json(out, &v)?;
+        }
+        Output::Table => {
+            let mut t = table(&["device", "attachment", "kind", "namespace", "addresses"]);
+            for a in items {
+                let mut addrs: Vec<String> =
+                    a.link.addresses.iter().map(|n| n.to_string()).collect();
+                addrs.extend(a.link.loopback.iter().map(|l| format!("{l} (lo)")));
+                t.add_row(vec![
+                    a.device.clone(),
+                    a.id.clone(),
+                    kind(a).to_string(),
+                    a.namespace.clone().unwrap_or_else(|| "-".into()),
+                    if addrs.is_empty() {
+                        "-".into()
+                    } else {
+                        addrs.join(" ")
+                    },
+                ]);
+            }
+            print_table(out, &t)?;
+        }
+    }
+    Ok(())
+}
+
+/// `stats` and `status` answers.
+pub fn daemon_response(
+    out: &mut impl Write,
+    r: &dataplane::daemon::protocol::Response,
+    output: Output,
+) -> Result<(), Failure> {
+    use dataplane::daemon::protocol::Response;
+    if output == Output::Json {
+        return print_json(out, r);
+    }
+    match r {
+        Response::Stats { generation, report } => {
+            writeln!(out, "generation {generation}")?;
+            for (kind, entities) in &report.entities {
+                writeln!(out)?;
+                let mut t = table(&[
+                    kind.as_str(),
+                    "rx packets",
+                    "rx bytes",
+                    "tx packets",
+                    "tx bytes",
+                ]);
+                for (id, c) in entities {
+                    t.add_row(vec![
+                        id.clone(),
+                        c.rx_packets.to_string(),
+                        c.rx_bytes.to_string(),
+                        c.tx_packets.to_string(),
+                        c.tx_bytes.to_string(),
+                    ]);
+                }
+                print_table(out, &t)?;
+            }
+            writeln!(out)?;
+            if report.drops.is_empty() {
+                writeln!(out, "no drops")?;
+            } else {
+                let mut t = table(&["drop reason", "packets"]);
+                for (reason, n) in &report.drops {
+                    t.add_row(vec![reason.clone(), n.to_string()]);
+                }
+                print_table(out, &t)?;
+            }
+        }
+        Response::Status(s) => {
+            writeln!(
+                out,
+                "vpced pid {} — generation {}, {} worker{}, up {} s",
+                s.pid,
+                s.generation,
+                s.workers,
+                if s.workers == 1 { "" } else { "s" },
+                s.uptime_seconds
+            )?;
+            writeln!(out, "configuration {}", s.config.display())?;
+            let mut t = table(&[
+                "device",
+                "attachment",
+                "kind",
+                "namespace",
+                "rx packets",
+                "tx packets",
+            ]);
+            for a in &s.attachments {
+                t.add_row(vec![
+                    a.device.clone(),
+                    a.id.clone(),
+                    a.kind.clone(),
+                    a.namespace.clone().unwrap_or_else(|| "-".into()),
+                    a.counters.rx_packets.to_string(),
+                    a.counters.tx_packets.to_string(),
+                ]);
+            }
+            print_table(out, &t)?;
+        }
+        other => {
+            return Err(Failure {
+                code: 1,
+                message: format!("unexpected answer from vpced: {other:?}"),
+                json: None,
+            })
+        }
     }
     Ok(())
 }

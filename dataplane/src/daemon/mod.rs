@@ -1,0 +1,321 @@
+//! The daemon: configuration in, workers running, control socket answering.
+//!
+//! Start-up loads and compiles the configuration, builds the fabric, creates the attachment
+//! devices and publishes the first [`Plan`]; a configuration that does not validate stops
+//! start-up with its diagnostics. Then one thread per worker runs the packet loop while a
+//! small single-threaded tokio runtime serves the control socket and waits for SIGINT or
+//! SIGTERM.
+//!
+//! `apply` runs the same load → compile → build → device sync sequence off to the side, under
+//! a mutex that serializes applies; only when every step succeeded is the new plan published,
+//! in one atomic swap. A rejected configuration leaves the running plan untouched and goes back
+//! to the client with its diagnostics.
+//!
+//! Shutdown stops the workers, drops every plan (closing the TUN queues deletes the devices),
+//! deletes the namespaces vpced created and removes the socket.
+
+pub mod protocol;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use control::{compile, load_file, ConfigError, SnapshotCell};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::fabric::{AttachmentKind, Fabric, FabricError};
+use crate::io::{worker, DeviceError, DeviceManager, Plan};
+use crate::stats::Registry;
+use protocol::{AttachmentStatus, Request, Response, Status, MAX_LINE};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub control_socket: PathBuf,
+    pub workers: usize,
+    /// Prepended to every namespace name of the configuration (tests run several labs).
+    pub netns_prefix: String,
+    /// Run in this network namespace (created if missing, then deleted at exit): the
+    /// fabric's own namespace, with no uplink. Entered before any thread starts.
+    pub netns: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Fabric(#[from] FabricError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("control socket {}: {source}", path.display())]
+    Socket {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared by the control handlers.
+struct State {
+    plans: Arc<SnapshotCell<Plan>>,
+    devices: Mutex<DeviceManager>,
+    registry: Arc<Registry>,
+    config: Mutex<PathBuf>,
+    started: Instant,
+    workers: usize,
+}
+
+/// Everything of a new configuration, built but not yet published.
+fn prepare(
+    path: &Path,
+    registry: &Arc<Registry>,
+    devices: &mut DeviceManager,
+) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
+    let loaded = load_file(path)?;
+    let compiled = compile(&loaded)?;
+    let fabric = Fabric::build(compiled.snapshot, registry.clone())?;
+    let devs = devices.sync(&fabric)?;
+    Ok((
+        Plan {
+            fabric,
+            devices: devs,
+        },
+        compiled.warnings,
+    ))
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(opts: Options) -> Result<(), DaemonError> {
+    let own_netns = match &opts.netns {
+        Some(ns) => {
+            let created = crate::io::device::enter_netns(ns)?;
+            tracing::info!(namespace = %ns, created, "running in network namespace");
+            created.then(|| ns.clone())
+        }
+        None => None,
+    };
+    let result = run_in_netns(opts);
+    if let Some(ns) = own_netns {
+        if let Err(e) = crate::io::device::ip(&["netns", "delete", &ns]) {
+            tracing::warn!(namespace = %ns, error = %e, "cannot delete namespace");
+        }
+    }
+    result
+}
+
+fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
+    let registry = Arc::new(Registry::default());
+    let mut devices = DeviceManager::new(opts.workers, opts.netns_prefix.clone());
+    let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
+    let (plan, warnings) = match prepare(&config, &registry, &mut devices) {
+        Ok(p) => p,
+        Err(e) => {
+            devices.shutdown();
+            return Err(e);
+        }
+    };
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let plans = Arc::new(SnapshotCell::new(plan));
+    tracing::info!(
+        config = %config.display(),
+        attachments = plans.load().devices.len(),
+        workers = devices.workers(),
+        "configuration generation 1 running"
+    );
+    let state = Arc::new(State {
+        plans: plans.clone(),
+        devices: Mutex::new(devices),
+        registry,
+        config: Mutex::new(config),
+        started: Instant::now(),
+        workers: opts.workers.max(1),
+    });
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for w in 0..state.workers {
+        let (plans, stop) = (plans.clone(), stop.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("vpced-worker-{w}"))
+                .spawn(move || {
+                    if let Err(e) = worker::run(w, plans, stop) {
+                        tracing::error!(worker = w, error = %e, "worker stopped");
+                    }
+                })?,
+        );
+    }
+
+    let served = serve(&opts.control_socket, state.clone());
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let _ = std::fs::remove_file(&opts.control_socket);
+    // Release every plan and device, then the namespaces.
+    drop(plans);
+    match Arc::try_unwrap(state) {
+        Ok(s) => {
+            drop(s.plans);
+            let mut d = s.devices.into_inner().unwrap_or_else(|p| p.into_inner());
+            d.shutdown();
+        }
+        Err(s) => s
+            .devices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .shutdown(),
+    }
+    tracing::info!("stopped; devices removed");
+    served
+}
+
+/// Serves the control socket until a shutdown signal.
+fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let sock_err = |source| DaemonError::Socket {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.exists() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(sock_err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another vpced is listening",
+                )));
+            }
+            std::fs::remove_file(path).map_err(sock_err)?;
+        }
+        let listener = UnixListener::bind(path).map_err(sock_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(sock_err)?;
+        tracing::info!(socket = %path.display(), "control socket ready");
+        let limit = Arc::new(tokio::sync::Semaphore::new(16));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                conn = listener.accept() => {
+                    let Ok((stream, _)) = conn else { continue };
+                    let Ok(permit) = limit.clone().try_acquire_owned() else {
+                        tracing::warn!("too many control connections; refusing one");
+                        continue;
+                    };
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = handle(stream, state).await {
+                            tracing::debug!(error = %e, "control connection");
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        tracing::info!("shutting down");
+        Ok(())
+    })
+}
+
+async fn handle(stream: UnixStream, state: Arc<State>) -> std::io::Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(r, MAX_LINE as u64));
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response::Rejected {
+            error: format!("not a request: {e}"),
+            diagnostics: Vec::new(),
+        },
+        Ok(req) => {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || answer(req, &state))
+                .await
+                .unwrap_or_else(|e| Response::Rejected {
+                    error: format!("internal error: {e}"),
+                    diagnostics: Vec::new(),
+                })
+        }
+    };
+    let mut out = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+    out.push('\n');
+    w.write_all(out.as_bytes()).await
+}
+
+fn answer(req: Request, state: &State) -> Response {
+    match req {
+        Request::Apply { path } => {
+            let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
+            match prepare(&path, &state.registry, &mut devices) {
+                Ok((plan, warnings)) => {
+                    let generation = state.plans.publish(plan);
+                    *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
+                    tracing::info!(config = %path.display(), generation, "configuration applied");
+                    Response::Applied {
+                        generation,
+                        warnings,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(config = %path.display(), "configuration rejected; the running one stays");
+                    let diagnostics = match &e {
+                        DaemonError::Config(ConfigError::Invalid { diagnostics }) => {
+                            diagnostics.clone()
+                        }
+                        _ => Vec::new(),
+                    };
+                    Response::Rejected {
+                        error: e.to_string(),
+                        diagnostics,
+                    }
+                }
+            }
+        }
+        Request::Stats => Response::Stats {
+            generation: state.plans.generation(),
+            report: state.registry.report(),
+        },
+        Request::Status => {
+            let plan = state.plans.load_full();
+            Response::Status(Status {
+                pid: std::process::id(),
+                generation: plan.fabric.generation,
+                config: state
+                    .config
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+                uptime_seconds: state.started.elapsed().as_secs(),
+                workers: state.workers,
+                attachments: plan
+                    .fabric
+                    .attachments
+                    .iter()
+                    .zip(plan.devices.iter())
+                    .map(|(a, d)| AttachmentStatus {
+                        id: a.id.clone(),
+                        kind: match a.kind {
+                            AttachmentKind::Eni(_) => "network_interface",
+                            AttachmentKind::Internet(_) => "internet",
+                            AttachmentKind::ServiceNetwork(_) => "service_network",
+                        }
+                        .to_string(),
+                        device: a.device.clone(),
+                        namespace: d.namespace.clone(),
+                        counters: a.counters.read(),
+                    })
+                    .collect(),
+            })
+        }
+    }
+}

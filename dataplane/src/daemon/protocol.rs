@@ -1,0 +1,123 @@
+//! The control socket's protocol: one JSON request per line, one JSON response per line.
+//!
+//! Shared by `vpced` (server) and `vpcectl` (client) so the two cannot drift apart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::StatsReport;
+
+/// Where vpced listens unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/vpced.sock";
+
+/// Longest request or response line accepted.
+pub const MAX_LINE: usize = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Request {
+    /// Load, validate and compile the configuration at `path` (as the daemon sees it), then
+    /// swap it in atomically.
+    Apply {
+        path: PathBuf,
+    },
+    Stats,
+    Status,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Applied {
+        generation: u64,
+        warnings: Vec<control::diag::Diagnostic>,
+    },
+    /// The request could not be carried out; nothing changed. `diagnostics` holds the
+    /// configuration's errors when that was the reason.
+    Rejected {
+        error: String,
+        #[serde(default)]
+        diagnostics: Vec<control::diag::Diagnostic>,
+    },
+    Stats {
+        generation: u64,
+        #[serde(flatten)]
+        report: StatsReport,
+    },
+    Status(Status),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub generation: u64,
+    pub config: PathBuf,
+    pub uptime_seconds: u64,
+    pub workers: usize,
+    pub attachments: Vec<AttachmentStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachmentStatus {
+    pub id: String,
+    pub kind: String,
+    pub device: String,
+    pub namespace: Option<String>,
+    pub counters: crate::stats::CounterValues,
+}
+
+/// Why the client could not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to vpced at {}: {source} (is vpced running? is this the right --socket? root only)", path.display())]
+    Connect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("talking to vpced at {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("vpced at {} answered something that is not a response: {message}", path.display())]
+    Protocol { path: PathBuf, message: String },
+}
+
+/// Sends one request and waits for its response.
+pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    let io = |source| ClientError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        path: socket.to_path_buf(),
+        source,
+    })?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut line = serde_json::to_string(request).expect("requests serialize");
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    let mut reader = BufReader::new(stream.take_limit());
+    let mut answer = String::new();
+    reader.read_line(&mut answer).map_err(io)?;
+    serde_json::from_str(&answer).map_err(|e| ClientError::Protocol {
+        path: socket.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+trait TakeLimit {
+    fn take_limit(self) -> std::io::Take<UnixStream>;
+}
+
+impl TakeLimit for UnixStream {
+    fn take_limit(self) -> std::io::Take<UnixStream> {
+        std::io::Read::take(self, MAX_LINE as u64)
+    }
+}

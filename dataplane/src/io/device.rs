@@ -1,0 +1,295 @@
+//! TUN devices of attachments, and their set-up in network namespaces.
+//!
+//! Each attachment gets one multi-queue TUN device (`IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE`)
+//! with one queue per worker, created in vpced's own namespace, then moved into the
+//! attachment's namespace and configured there with iproute2: loopback up, no IPv6
+//! autoconfiguration (no link-local chatter into the fabric), the attachment's addresses,
+//! default routes through the device, service addresses on loopback. The device disappears when
+//! its last queue is closed, which is how removal and shutdown delete it.
+//!
+//! A reload keeps a device whose attachment still exists and only reconfigures it if its
+//! addresses or namespace changed; its queues, and the packets in them, are untouched.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use tun_rs::{DeviceBuilder, SyncDevice};
+
+use crate::fabric::{Fabric, LinkConfig};
+
+/// MTU of every attachment device (no offloads yet).
+pub const MTU: u16 = 1500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("cannot create TUN device {name} for {id}: {source} (vpced needs root, or CAP_NET_ADMIN, and /dev/net/tun)")]
+    Create {
+        name: String,
+        id: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+}
+
+/// One attachment's device: its queues (one per worker, non-blocking) and where it lives.
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    /// The namespace the device was moved into (prefix applied), if any.
+    pub namespace: Option<String>,
+    pub queues: Vec<SyncDevice>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("queues", &self.queues.len())
+            .finish()
+    }
+}
+
+/// Runs `ip` with `args`.
+pub fn ip(args: &[&str]) -> Result<(), DeviceError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| DeviceError::Command {
+            command: format!("ip {}", args.join(" ")),
+            stderr: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(DeviceError::Command {
+            command: format!("ip {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// `ip` in namespace `ns` (or the current one).
+fn ip_in(ns: Option<&str>, args: &[&str]) -> Result<(), DeviceError> {
+    match ns {
+        Some(ns) => {
+            let mut v = vec!["-n", ns];
+            v.extend_from_slice(args);
+            ip(&v)
+        }
+        None => ip(args),
+    }
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+/// Creates, keeps and removes the devices of attachments across reloads.
+#[derive(Debug)]
+pub struct DeviceManager {
+    workers: usize,
+    netns_prefix: String,
+    devices: BTreeMap<String, (Arc<Device>, LinkConfig)>,
+    /// Namespaces this manager created (deleted on shutdown).
+    created_namespaces: Vec<String>,
+}
+
+impl DeviceManager {
+    pub fn new(workers: usize, netns_prefix: impl Into<String>) -> DeviceManager {
+        DeviceManager {
+            workers: workers.max(1),
+            netns_prefix: netns_prefix.into(),
+            devices: BTreeMap::new(),
+            created_namespaces: Vec::new(),
+        }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The namespace name vpced uses for a configured namespace.
+    pub fn namespace_name(&self, configured: &str) -> String {
+        format!("{}{configured}", self.netns_prefix)
+    }
+
+    /// Makes the devices match `fabric`'s attachments and returns them by attachment index.
+    /// On error, devices created by this call are removed again and existing ones are kept.
+    pub fn sync(&mut self, fabric: &Fabric) -> Result<Vec<Arc<Device>>, DeviceError> {
+        let mut out = Vec::with_capacity(fabric.attachments.len());
+        let mut created: Vec<String> = Vec::new();
+        let result = (|| {
+            for a in &fabric.attachments {
+                let ns = a.namespace.as_deref().map(|n| self.namespace_name(n));
+                let existing = self.devices.get(&a.id).map(|(d, l)| (d.clone(), l.clone()));
+                let dev = match existing {
+                    Some((d, link)) if d.namespace == ns && link == a.link => d,
+                    Some((d, _)) if d.namespace == ns => {
+                        // Same place, new addresses: reconfigure in place.
+                        self.configure(&d, &a.link, true)?;
+                        self.devices
+                            .insert(a.id.clone(), (d.clone(), a.link.clone()));
+                        d
+                    }
+                    _ => {
+                        // New attachment, or moved to another namespace: a fresh device. The
+                        // old one (same name) must go first.
+                        self.devices.remove(&a.id);
+                        let d = Arc::new(self.create(&a.id, &a.device, ns)?);
+                        created.push(a.id.clone());
+                        self.configure(&d, &a.link, false)?;
+                        self.devices
+                            .insert(a.id.clone(), (d.clone(), a.link.clone()));
+                        d
+                    }
+                };
+                out.push(dev);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for id in created {
+                self.devices.remove(&id);
+            }
+            return Err(e);
+        }
+        // Forget attachments that are gone; their devices close once no plan holds them.
+        let keep: std::collections::BTreeSet<&str> =
+            fabric.attachments.iter().map(|a| a.id.as_str()).collect();
+        self.devices.retain(|id, _| keep.contains(id.as_str()));
+        Ok(out)
+    }
+
+    fn create(&mut self, id: &str, name: &str, ns: Option<String>) -> Result<Device, DeviceError> {
+        let err = |source| DeviceError::Create {
+            name: name.to_string(),
+            id: id.to_string(),
+            source,
+        };
+        let first = DeviceBuilder::new()
+            .name(name)
+            .multi_queue(true)
+            .mtu(MTU)
+            .build_sync()
+            .map_err(err)?;
+        let mut queues = Vec::with_capacity(self.workers);
+        for _ in 1..self.workers {
+            queues.push(first.try_clone().map_err(err)?);
+        }
+        queues.insert(0, first);
+        for q in &queues {
+            q.set_nonblocking(true).map_err(err)?;
+        }
+        // No IPv6 autoconfiguration: no link-local address, no router solicitations.
+        ip(&["link", "set", "dev", name, "addrgenmode", "none"])?;
+        if let Some(ns) = &ns {
+            if !netns_exists(ns) {
+                ip(&["netns", "add", ns])?;
+                self.created_namespaces.push(ns.clone());
+            }
+            ip(&["link", "set", "dev", name, "netns", ns])?;
+            // The move resets the setting to the namespace's default.
+            ip_in(
+                Some(ns),
+                &["link", "set", "dev", name, "addrgenmode", "none"],
+            )?;
+            ip_in(Some(ns), &["link", "set", "dev", "lo", "up"])?;
+        }
+        ip_in(ns.as_deref(), &["link", "set", "dev", name, "alias", id])?;
+        Ok(Device {
+            id: id.to_string(),
+            name: name.to_string(),
+            namespace: ns,
+            queues,
+        })
+    }
+
+    /// Addresses, link state and routes. Devices without a namespace are only brought up:
+    /// their addresses would otherwise land in vpced's own namespace.
+    fn configure(
+        &self,
+        d: &Device,
+        link: &LinkConfig,
+        reconfigure: bool,
+    ) -> Result<(), DeviceError> {
+        let ns = d.namespace.as_deref();
+        let name = d.name.as_str();
+        ip_in(
+            ns,
+            &["link", "set", "dev", name, "mtu", &MTU.to_string(), "up"],
+        )?;
+        if ns.is_none() {
+            return Ok(());
+        }
+        if reconfigure {
+            ip_in(ns, &["addr", "flush", "dev", name])?;
+        }
+        for a in &link.addresses {
+            let s = a.to_string();
+            match a {
+                ipnet::IpNet::V4(_) => ip_in(ns, &["addr", "replace", &s, "dev", name])?,
+                ipnet::IpNet::V6(_) => ip_in(ns, &["addr", "replace", &s, "dev", name, "nodad"])?,
+            }
+        }
+        for a in &link.loopback {
+            let s = match a {
+                IpAddr::V4(_) => format!("{a}/32"),
+                IpAddr::V6(_) => format!("{a}/128"),
+            };
+            ip_in(ns, &["addr", "replace", &s, "dev", "lo"])?;
+        }
+        if link.default_v4 {
+            ip_in(ns, &["-4", "route", "replace", "default", "dev", name])?;
+        }
+        if link.default_v6 {
+            ip_in(ns, &["-6", "route", "replace", "default", "dev", name])?;
+        }
+        Ok(())
+    }
+
+    /// Drops every device and deletes the namespaces this manager created.
+    pub fn shutdown(&mut self) {
+        self.devices.clear();
+        for ns in self.created_namespaces.drain(..) {
+            if let Err(e) = ip(&["netns", "delete", &ns]) {
+                tracing::warn!(namespace = %ns, error = %e, "cannot delete namespace");
+            }
+        }
+    }
+
+    pub fn created_namespaces(&self) -> &[String] {
+        &self.created_namespaces
+    }
+}
+
+/// Moves the calling thread — and every thread and process it starts afterwards — into the
+/// network namespace `name`, creating it if it does not exist. Returns whether it was created.
+/// Call it before any other thread starts: `setns` affects only the caller.
+pub fn enter_netns(name: &str) -> Result<bool, DeviceError> {
+    let created = if netns_exists(name) {
+        false
+    } else {
+        ip(&["netns", "add", name])?;
+        true
+    };
+    let path = Path::new("/run/netns").join(name);
+    let err = |e: io::Error| DeviceError::Command {
+        command: format!("setns {}", path.display()),
+        stderr: e.to_string(),
+    };
+    let f = std::fs::File::open(&path).map_err(err)?;
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&f),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .map_err(|e| err(e.into()))?;
+    Ok(created)
+}

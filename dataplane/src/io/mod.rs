@@ -1,0 +1,40 @@
+//! I/O: the only module of the dataplane that makes syscalls.
+//!
+//! * [`device`]: TUN devices, one multi-queue device per attachment with one queue per worker,
+//!   and their set-up inside network namespaces (through iproute2, on the control path only).
+//! * [`worker`]: the packet loop. One thread per worker; each owns one queue of every device,
+//!   waits on them with epoll, reads a bounded batch per ready queue into its own buffer, runs
+//!   the pipeline, and writes the result to its own queue of the egress device. No lock, no
+//!   allocation per packet; the published [`Plan`] is loaded once per wakeup.
+//!
+//! A [`Plan`] is what workers read: the fabric of one configuration generation plus the devices
+//! of its attachments. It is published whole through a [`control::SnapshotCell`], like the
+//! snapshot it contains; devices are shared (`Arc`) between consecutive plans so that a reload
+//! keeps every unchanged device — and the packets queued in it.
+
+pub mod device;
+pub mod worker;
+
+use std::sync::Arc;
+
+use control::publish::Versioned;
+
+use crate::fabric::Fabric;
+
+pub use device::{Device, DeviceError, DeviceManager};
+
+/// What the workers run: a fabric and, by attachment index, the device of each attachment.
+#[derive(Debug)]
+pub struct Plan {
+    pub fabric: Fabric,
+    pub devices: Vec<Arc<Device>>,
+}
+
+impl Versioned for Plan {
+    fn generation(&self) -> u64 {
+        self.fabric.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.fabric.generation = generation;
+    }
+}

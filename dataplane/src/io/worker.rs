@@ -1,0 +1,100 @@
+//! The packet loop of one worker.
+//!
+//! Per wakeup: load the current plan (one atomic load; re-register the queues with epoll only
+//! when the generation changed), wait for readable queues, and from each ready queue read at
+//! most [`BATCH`] packets into the worker's own buffer, run the pipeline on each and write it to
+//! this worker's queue of the egress device. Bounded work per wakeup keeps one busy attachment
+//! from starving the others; nothing is allocated per packet and nothing is locked.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use control::SnapshotCell;
+use rustix::event::epoll;
+use rustix::event::Timespec;
+
+use super::Plan;
+use crate::pipeline::{process, DropReason, NoObserver, Verdict};
+
+/// Packets read from one queue per wakeup.
+pub const BATCH: usize = 64;
+
+/// How long a wait may block, so that a stop request or a new plan is seen promptly even when
+/// no packet arrives.
+pub const WAKEUP: Duration = Duration::from_millis(50);
+
+/// Largest packet a worker reads (TUN without offloads delivers at most the MTU, but a
+/// reconfigured MTU must not truncate).
+const BUFFER: usize = 65536;
+
+/// Runs worker `index` until `stop` is set.
+pub fn run(index: usize, plans: Arc<SnapshotCell<Plan>>, stop: Arc<AtomicBool>) -> io::Result<()> {
+    let mut buf = vec![0u8; BUFFER];
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
+    let mut plan = plans.load_full();
+    let mut epfd = register(index, &plan)?;
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: WAKEUP.as_nanos() as _,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        if plans.generation() != plan.fabric.generation {
+            plan = plans.load_full();
+            epfd = register(index, &plan)?;
+        }
+        events.clear();
+        match epoll::wait(
+            &epfd,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&timeout),
+        ) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        for ev in events.iter() {
+            let ingress = ev.data.u64() as usize;
+            let Some(dev) = plan.devices.get(ingress) else {
+                continue;
+            };
+            let queue = &dev.queues[index];
+            for _ in 0..BATCH {
+                let n = match queue.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        tracing::warn!(device = %dev.name, error = %e, "read failed");
+                        break;
+                    }
+                };
+                let verdict = process(&plan.fabric, ingress as u32, &mut buf[..n], &mut NoObserver);
+                if let Verdict::Forward { egress, len } = verdict {
+                    let out = &plan.devices[egress as usize];
+                    match out.queues[index].send(&buf[..len]) {
+                        Ok(_) => plan.fabric.attachments[egress as usize].counters.tx(len),
+                        Err(_) => plan.fabric.registry.drop_packet(DropReason::EgressError),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A fresh epoll instance watching this worker's queue of every device; the event data is
+/// the attachment index.
+fn register(index: usize, plan: &Plan) -> io::Result<std::os::fd::OwnedFd> {
+    let epfd = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    for (i, dev) in plan.devices.iter().enumerate() {
+        epoll::add(
+            &epfd,
+            &dev.queues[index],
+            epoll::EventData::new_u64(i as u64),
+            epoll::EventFlags::IN,
+        )?;
+    }
+    Ok(epfd)
+}
