@@ -1,0 +1,289 @@
+//! A lab for end-to-end tests: vpced in a fabric namespace of its own, the configuration's
+//! namespaces under a unique prefix, and a guard that removes every process and namespace it
+//! made — even when the test fails.
+//!
+//! Every address a test uses lives in a namespace the lab made; [`Lab::check_isolation`]
+//! (scripts/check-isolation.sh) proves it before traffic is sent.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+/// Whether end-to-end tests can run here (root, TUN, iproute2). When not, tests print why and
+/// pass vacuously — CI runs as root, where they run for real.
+pub fn can_run() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let tun = Path::new("/dev/net/tun").exists();
+    let ip = Command::new("ip").arg("-V").output().is_ok();
+    if !(root && tun && ip) {
+        eprintln!("SKIPPED: end-to-end tests need root, /dev/net/tun and iproute2 (root={root} tun={tun} ip={ip})");
+        return false;
+    }
+    true
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "vpced" => PathBuf::from(env!("CARGO_BIN_EXE_vpced")),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_vpcectl")),
+    }
+}
+
+pub struct Lab {
+    pub prefix: String,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    daemon: Option<Child>,
+    children: Vec<Child>,
+    log: PathBuf,
+}
+
+impl Lab {
+    /// Starts vpced on `config` and waits until its control socket answers.
+    pub fn start(config: &Path) -> Lab {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("vt{}x{n}-", std::process::id() % 100_000);
+        let socket = std::env::temp_dir().join(format!("{prefix}vpced.sock"));
+        let log = std::env::temp_dir().join(format!("{prefix}vpced.log"));
+        let mut lab = Lab {
+            prefix: prefix.clone(),
+            socket: socket.clone(),
+            config: config.to_path_buf(),
+            daemon: None,
+            children: Vec::new(),
+            log: log.clone(),
+        };
+        let child = Command::new(bin("vpced"))
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--control-socket", socket.to_str().unwrap()])
+            .args(["--netns", &format!("{prefix}fabric")])
+            .args(["--netns-prefix", &prefix])
+            .args(["--workers", "2"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("vpced starts");
+        lab.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if lab.vpcectl(&["status", "-o", "json"]).status.success() {
+                break;
+            }
+            if let Some(status) = lab.daemon.as_mut().unwrap().try_wait().unwrap() {
+                panic!("vpced exited with {status}: {}", lab.daemon_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vpced did not come up: {}",
+                lab.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        lab
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The real name of a configured namespace.
+    pub fn ns(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Runs a command in a configured namespace and waits for it.
+    pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(ns)])
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Starts a long-running command in a configured namespace (killed when the lab ends).
+    pub fn spawn(&mut self, ns: &str, args: &[&str]) -> usize {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(ns)])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ip netns exec");
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// Waits for a spawned command and returns its output.
+    pub fn wait(&mut self, handle: usize) -> Output {
+        let child = std::mem::replace(
+            &mut self.children[handle],
+            Command::new("true").spawn().unwrap(),
+        );
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn vpcectl(&self, args: &[&str]) -> Output {
+        Command::new(bin("vpcectl"))
+            .args(args)
+            .env("VPCE_SOCKET", &self.socket)
+            .output()
+            .unwrap()
+    }
+
+    pub fn stats(&self) -> Value {
+        let o = self.vpcectl(&["stats", "-o", "json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    pub fn counter(&self, kind: &str, id: &str, field: &str) -> u64 {
+        self.stats()["entities"][kind][id][field]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    pub fn drops(&self, reason: &str) -> u64 {
+        self.stats()["drops"][reason].as_u64().unwrap_or(0)
+    }
+
+    /// Adds an address to a namespace's loopback (a server of the "internet").
+    pub fn add_loopback(&self, ns: &str, addr: &str) {
+        let plen = if addr.contains(':') { "128" } else { "32" };
+        let o = Command::new("ip")
+            .args([
+                "-n",
+                &self.ns(ns),
+                "addr",
+                "add",
+                &format!("{addr}/{plen}"),
+                "dev",
+                "lo",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// Proves that traffic to `targets` stays inside the lab (scripts/check-isolation.sh).
+    pub fn check_isolation(&self, targets: &[(&str, &str)]) {
+        let mut args = vec![self.prefix.clone()];
+        for (ns, addr) in targets {
+            args.push(format!("{}{ns}={addr}", self.prefix));
+        }
+        let o = Command::new(root().join("scripts/check-isolation.sh"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "isolation check failed:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Starts a Python HTTP server answering `body` on port 80 in a namespace.
+    pub fn http_server(&mut self, ns: &str, body: &str) -> usize {
+        let dir = std::env::temp_dir().join(format!("{}www-{ns}", self.prefix));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index.html"), body).unwrap();
+        let h = self.spawn(
+            ns,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "80",
+                "--bind",
+                "::",
+                "--directory",
+                dir.to_str().unwrap(),
+            ],
+        );
+        // Wait until it listens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let o = self.exec(ns, &["sh", "-c", "ss -ltn | grep -q ':80 '"]);
+            if o.status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        h
+    }
+
+    /// `curl` from a namespace; returns (HTTP code, body).
+    pub fn curl(&self, ns: &str, url: &str) -> (String, String) {
+        let o = self.exec(
+            ns,
+            &["curl", "-s", "-g", "-m", "5", "-w", "\n%{http_code}", url],
+        );
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+        (code.to_string(), body.to_string())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(mut d) = self.daemon.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &d.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match d.try_wait() {
+                    Ok(Some(_)) => break,
+                    _ if Instant::now() > deadline => {
+                        let _ = d.kill();
+                        let _ = d.wait();
+                        break;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        // Whatever is left under the prefix: processes first, then the namespaces.
+        if let Ok(o) = Command::new("ip").args(["netns", "list"]).output() {
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                let name = line.split_whitespace().next().unwrap_or("");
+                if name.starts_with(&self.prefix) {
+                    let _ = Command::new("ip")
+                        .args(["netns", "pids", name])
+                        .output()
+                        .map(|p| {
+                            for pid in String::from_utf8_lossy(&p.stdout).split_whitespace() {
+                                let _ = Command::new("kill").args(["-KILL", pid]).status();
+                            }
+                        });
+                    let _ = Command::new("ip").args(["netns", "delete", name]).status();
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
