@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The vpce demo: the seed 000 deployment (examples/s3-endpoints.toml) as a lab on this machine.
+#
+# An EC2 instance (namespace demo-s3-instance) reaches S3 (a web server at 52.216.39.26 in
+# namespace demo-s3) through the gateway endpoint, and 8.8.8.8 (a web server in namespace
+# demo-internet) through the internet gateway, with vpced forwarding every packet between TUN
+# devices from a namespace of its own. A blackholed destination is dropped with its reason.
+# Nothing leaves the machine: scripts/check-isolation.sh proves it before traffic is sent.
+#
+# Run as root on Debian:  sudo scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
+  exit 1
+fi
+scripts/setup.sh
+
+P=demo-
+SOCK=/run/vpce-demo.sock
+CONFIG=examples/s3-endpoints.toml
+VPCECTL=target/release/vpcectl
+export VPCE_SOCKET=$SOCK
+LOG=$(mktemp /tmp/vpced-demo.XXXXXX.log)
+
+cleanup() {
+  set +e
+  [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null && wait "$VPCED_PID" 2>/dev/null
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
+    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns delete "$ns"
+  done
+  rm -f "$SOCK"
+}
+trap cleanup EXIT
+cleanup
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
+
+step "The configuration: validate it and see its route tables"
+run $VPCECTL validate $CONFIG
+run $VPCECTL show route-tables $CONFIG --id rtb-0c0ffee000000001 | head -n 8
+echo "   … (the 21 S3 prefixes of pl-63a5400a, routed by the gateway endpoint)"
+
+step "Start vpced in its own namespace (${P}fabric, no uplink)"
+target/release/vpced --config $CONFIG --control-socket $SOCK --netns ${P}fabric --netns-prefix $P 2>"$LOG" &
+VPCED_PID=$!
+for _ in $(seq 100); do $VPCECTL status >/dev/null 2>&1 && break; sleep 0.1; done
+run $VPCECTL status
+
+step "Servers: S3 answers on 52.216.39.26, the internet on 8.8.8.8"
+ip -n ${P}internet addr add 8.8.8.8/32 dev lo
+ip -n ${P}internet addr add 2001:4860:4860::8888/128 dev lo
+WWW=$(mktemp -d)
+mkdir -p "$WWW/s3" "$WWW/internet"
+echo "hello from S3 (52.216.39.26), reached through the gateway endpoint" >"$WWW/s3/index.html"
+echo "hello from the internet (8.8.8.8), reached through the internet gateway" >"$WWW/internet/index.html"
+ip netns exec ${P}s3 python3 -m http.server 80 --bind :: --directory "$WWW/s3" >/dev/null 2>&1 &
+ip netns exec ${P}internet python3 -m http.server 80 --bind :: --directory "$WWW/internet" >/dev/null 2>&1 &
+for _ in $(seq 50); do ip netns exec ${P}s3 ss -ltn | grep -q ':80 ' && ip netns exec ${P}internet ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
+
+step "Isolation: every lab namespace is sealed, every address routes through vpced"
+run scripts/check-isolation.sh $P ${P}s3-instance=52.216.39.26 ${P}s3-instance=8.8.8.8 \
+  ${P}s3-instance=192.0.2.1 ${P}internet=203.0.113.176 ${P}s3=10.0.0.176
+
+step "Path 2, gateway endpoint: curl S3 from the instance"
+run $VPCECTL lookup $CONFIG --route-table rtb-0c0ffee000000001 52.216.39.26
+in_ns s3-instance curl -s -m 5 http://52.216.39.26/
+in_ns s3-instance curl -s -m 5 -g 'http://[2600:1fa0:8000::1a]/'
+run $VPCECTL stats | sed -n '/ENDPOINT/,/^$/p'
+
+step "Path 1, internet gateway: curl 8.8.8.8 from the instance (source becomes 203.0.113.176)"
+run $VPCECTL lookup $CONFIG --route-table rtb-0c0ffee000000001 8.8.8.8
+in_ns s3-instance curl -s -m 5 http://8.8.8.8/
+in_ns s3-instance ping -c 2 -i 0.2 8.8.8.8
+run $VPCECTL stats | sed -n '/INTERNET_GATEWAY/,/^$/p'
+
+step "A blackholed destination is dropped, with its reason"
+run $VPCECTL lookup $CONFIG --route-table rtb-0c0ffee000000001 192.0.2.1
+in_ns s3-instance ping -c 3 -i 0.2 -W 1 192.0.2.1 || true
+run $VPCECTL stats | sed -n '/DROP REASON/,$p'
+
+step "Done: vpced stops, its devices and namespaces are removed"
