@@ -24,15 +24,18 @@ VPCECTL=target/release/vpcectl
 export VPCE_SOCKET=$SOCK
 LOG=$(mktemp /tmp/vpced-demo.XXXXXX.log)
 
-cleanup() {
+cleanup() (
   set +e
-  [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null && wait "$VPCED_PID" 2>/dev/null
+  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
+    # A subshell cannot `wait` for it: poll until it has removed its devices and exited.
+    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
   for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
     for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
     ip netns delete "$ns"
   done
   rm -f "$SOCK"
-}
+)
 trap cleanup EXIT
 cleanup
 

@@ -1,0 +1,138 @@
+//! LPM lookup and build on a real full table: the RIPE RIS IPv4 table of one peer (1,042,325
+//! prefixes, ../shared/data), next hops synthesized as a hash of the prefix modulo 64. The
+//! reference LPM of `control::lpm` is measured against the `prefix-trie` crate in the same run.
+//! Keys: uniform random addresses, and addresses drawn from the table's prefixes.
+//!
+//!     cargo bench --bench lpm
+//!
+//! Without ../shared beside the checkout the benchmark says so and measures nothing.
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use control::lpm::{Lpm, Prefix, ReferenceLpm, V4};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ipnet::Ipv4Net;
+
+const RIS_V4: &str = "../shared/data/ris-20260511-initial-state-AS3333-ipv4.txt.xz";
+const KEYS: usize = 1 << 16;
+
+fn load() -> Option<Vec<(Ipv4Net, u32)>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(RIS_V4);
+    let raw = std::fs::read(&path).ok()?;
+    let mut text = Vec::new();
+    lzma_rs::xz_decompress(&mut raw.as_slice(), &mut text).ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let mut v: Vec<(Ipv4Net, u32)> = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<Ipv4Net>().ok())
+        .map(|n| {
+            let n = n.trunc();
+            let h = u32::from(n.network()).wrapping_mul(0x9e37_79b9) ^ u32::from(n.prefix_len());
+            (n, h % 64)
+        })
+        .collect();
+    v.sort();
+    v.dedup_by_key(|(n, _)| *n);
+    Some(v)
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(table) = load() else {
+        eprintln!("lpm bench: {RIS_V4} not found beside the checkout; nothing measured");
+        return;
+    };
+    eprintln!("lpm bench: {} IPv4 prefixes, 64 next hops", table.len());
+    let routes: Vec<(Prefix<V4>, u32)> = table
+        .iter()
+        .map(|(n, v)| (Prefix::new(n.network(), n.prefix_len()), *v))
+        .collect();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let uniform: Vec<Ipv4Addr> = (0..KEYS)
+        .map(|_| Ipv4Addr::from(rng.next() as u32))
+        .collect();
+    let drawn: Vec<Ipv4Addr> = (0..KEYS)
+        .map(|_| {
+            let (n, _) = table[(rng.next() as usize) % table.len()];
+            let host = (rng.next() as u32) & !u32::from(n.netmask());
+            Ipv4Addr::from(u32::from(n.network()) | host)
+        })
+        .collect();
+
+    let reference = ReferenceLpm::<V4>::build(&routes).unwrap();
+    let mut trie = prefix_trie::PrefixMap::<Ipv4Net, u32>::new();
+    for (n, v) in &table {
+        trie.insert(*n, *v);
+    }
+    // Both answer the same.
+    for a in uniform.iter().chain(drawn.iter()).take(20_000) {
+        let r = reference.lookup(*a);
+        let t = trie.get_lpm(&Ipv4Net::from(*a)).map(|(_, v)| *v);
+        assert_eq!(r, t, "{a}");
+    }
+
+    let mut g = c.benchmark_group("lpm_v4_ris_lookup");
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.measurement_time(Duration::from_secs(5));
+    for (name, keys) in [("uniform", &uniform), ("drawn", &drawn)] {
+        g.bench_function(format!("reference/{name}"), |b| {
+            b.iter(|| {
+                let mut acc = 0u32;
+                for a in keys.iter() {
+                    acc = acc.wrapping_add(reference.lookup(*a).unwrap_or(0));
+                }
+                black_box(acc)
+            })
+        });
+        g.bench_function(format!("prefix-trie/{name}"), |b| {
+            b.iter(|| {
+                let mut acc = 0u32;
+                for a in keys.iter() {
+                    acc = acc.wrapping_add(
+                        trie.get_lpm(&Ipv4Net::from(*a))
+                            .map(|(_, v)| *v)
+                            .unwrap_or(0),
+                    );
+                }
+                black_box(acc)
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("lpm_v4_ris_build");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    g.bench_function("reference", |b| {
+        b.iter_batched(
+            || routes.clone(),
+            |r| black_box(ReferenceLpm::<V4>::build(&r).unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("prefix-trie", |b| {
+        b.iter(|| {
+            let mut t = prefix_trie::PrefixMap::<Ipv4Net, u32>::new();
+            for (n, v) in &table {
+                t.insert(*n, *v);
+            }
+            black_box(t)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

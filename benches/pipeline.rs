@@ -1,0 +1,73 @@
+//! The pipeline's cost per packet in memory, no TUN, one core: the seed 000 deployment,
+//! packets on the gateway-endpoint path, the internet-gateway path (with its address
+//! translation) and a drop. The baseline in the same run is `wire::parse` alone — the part of
+//! the cost that any forwarder pays to look at a packet.
+//!
+//!     cargo bench --bench pipeline
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dataplane::fabric::Fabric;
+use dataplane::pipeline::{process, NoObserver};
+use dataplane::stats::Registry;
+use dataplane::wire::{self, build};
+
+fn bench(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s3-endpoints.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let ip = |s: &str| s.parse().unwrap();
+    let payload = [0u8; 1400 - 40];
+    let tcp = |dst: &str| {
+        build::packet(
+            ip("10.0.0.176"),
+            ip(dst),
+            build::Transport::Tcp {
+                src_port: 40000,
+                dst_port: 443,
+                flags: 0x10,
+                payload: &payload,
+            },
+        )
+        .unwrap()
+    };
+    let cases = [
+        ("gateway_endpoint", tcp("52.216.39.26")),
+        ("internet_gateway_nat", tcp("8.8.8.8")),
+        ("blackhole_drop", tcp("192.0.2.1")),
+    ];
+
+    let mut g = c.benchmark_group("pipeline_per_packet");
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(4));
+    let (_, gw) = &cases[0];
+    g.bench_function("baseline_parse_only", |b| {
+        b.iter(|| black_box(wire::parse(black_box(gw)).unwrap()))
+    });
+    for (name, pkt) in &cases {
+        let mut buf = pkt.clone();
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                // The internet path rewrites the source; restore the 4 bytes it changes so that
+                // every iteration sees the same packet.
+                buf[12..16].copy_from_slice(&pkt[12..16]);
+                buf[10..12].copy_from_slice(&pkt[10..12]);
+                buf[36..38].copy_from_slice(&pkt[36..38]);
+                black_box(process(&f, eni, black_box(&mut buf), &mut NoObserver))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
