@@ -327,8 +327,9 @@ fn show_route_tables_lists_effective_routes() {
     ]);
     let v = json(&o);
     let routes = v[0]["routes"].as_array().unwrap();
-    // local + default + the 21 S3 entries of the prefix list.
-    assert_eq!(routes.len(), 23, "{v}");
+    // Local (IPv4, IPv6), the two defaults, the blackhole, and the S3 lists' 21 IPv4 and 19
+    // IPv6 entries added by the gateway endpoint.
+    assert_eq!(routes.len(), 2 + 2 + 1 + 21 + 19, "{v}");
     assert!(routes
         .iter()
         .any(|r| r["destination"] == "52.216.0.0/15" && r["target"] == "vpce-0abcdef0123456789"));

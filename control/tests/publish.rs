@@ -42,7 +42,7 @@ fn generations_increase_and_readers_see_whole_snapshots() {
             std::thread::spawn(move || {
                 let mut last = 0;
                 let mut loads = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                loop {
                     let snap = cell.load();
                     assert!(snap.generation >= last, "generation went back");
                     last = snap.generation;
@@ -62,6 +62,9 @@ fn generations_increase_and_readers_see_whole_snapshots() {
                     };
                     assert_eq!(t, want, "generation {}", snap.generation);
                     loads += 1;
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                 }
                 loads
             })

@@ -101,6 +101,36 @@ impl Lab {
         lab
     }
 
+    /// Stops vpced with SIGTERM and waits for it; returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut d = self.daemon.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &d.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = d.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = d.kill();
+                return d.wait().ok().and_then(|s| s.code());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Namespaces that currently exist under this lab's prefix.
+    pub fn namespaces(&self) -> Vec<String> {
+        let o = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| n.starts_with(&self.prefix))
+            .map(String::from)
+            .collect()
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -1,0 +1,109 @@
+//! vpced's life cycle: a clean shutdown removes every device and namespace it made; a
+//! configuration it cannot accept stops it at start-up with the diagnostics and leaves nothing
+//! behind; vpcectl without a daemon says so.
+
+mod common;
+
+use std::process::Command;
+
+use common::{bin, can_run, example, Lab};
+
+#[test]
+fn sigterm_removes_every_device_and_namespace() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::start(&example("s3-endpoints.toml"));
+    let mut made = lab.namespaces();
+    made.sort();
+    let want: Vec<String> = ["fabric", "internet", "s3", "s3-instance"]
+        .iter()
+        .map(|n| lab.ns(n))
+        .collect();
+    assert_eq!(made, want);
+    // The devices live in the attachment namespaces.
+    let o = Command::new("ip")
+        .args(["-n", &lab.ns("s3-instance"), "-o", "link", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("vpe-"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(lab.stop(), Some(0), "{}", lab.daemon_log());
+    assert!(
+        lab.namespaces().is_empty(),
+        "left behind: {:?}\n{}",
+        lab.namespaces(),
+        lab.daemon_log()
+    );
+    assert!(!lab.socket.exists(), "the control socket is removed");
+}
+
+#[test]
+fn invalid_configuration_stops_start_up_and_leaves_nothing() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("gwlb-inspection.toml"))
+        .unwrap()
+        .replace(
+            "target = \"igw-0c000000000000001\"",
+            "target = \"igw-0000000000000dead\"",
+        );
+    let f = dir.path().join("bad.toml");
+    std::fs::write(&f, text).unwrap();
+    let prefix = format!("vtbad{}-", std::process::id() % 100_000);
+    let o = Command::new(bin("vpced"))
+        .args([
+            "--config",
+            f.to_str().unwrap(),
+            "--netns",
+            &format!("{prefix}fabric"),
+            "--netns-prefix",
+            &prefix,
+        ])
+        .args([
+            "--control-socket",
+            dir.path().join("s.sock").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:") && err.contains("igw-0000000000000dead"),
+        "{err}"
+    );
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains(&prefix),
+        "namespace left behind"
+    );
+}
+
+#[test]
+fn vpcectl_without_a_daemon_says_so() {
+    let o = Command::new(bin("vpcectl"))
+        .args(["stats", "--socket", "/nonexistent/vpced.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot connect to vpced") && err.contains("/nonexistent/vpced.sock"),
+        "{err}"
+    );
+    let o = Command::new(bin("vpcectl"))
+        .args([
+            "apply",
+            "/nonexistent/config.toml",
+            "--socket",
+            "/nonexistent/vpced.sock",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a missing file is bad input");
+}
