@@ -1,5 +1,5 @@
 //! LPM lookup and build on a real full table: the RIPE RIS IPv4 table of one peer (1,042,325
-//! prefixes, ../shared/data), next hops synthesized as a hash of the prefix modulo 64. The
+//! prefixes, ../shared/data), next hops synthesized as a hash of the prefix modulo K = 256. The
 //! reference LPM of `control::lpm` is measured against the `prefix-trie` crate in the same run.
 //! Keys: uniform random addresses, and addresses drawn from the table's prefixes.
 //!
@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use control::lpm::{Lpm, Prefix, ReferenceLpm, V4};
+use control::lpm::{Lpm, Poptrie, Prefix, ReferenceLpm, V4};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ipnet::Ipv4Net;
 
@@ -31,7 +31,7 @@ fn load() -> Option<Vec<(Ipv4Net, u32)>> {
         .map(|n| {
             let n = n.trunc();
             let h = u32::from(n.network()).wrapping_mul(0x9e37_79b9) ^ u32::from(n.prefix_len());
-            (n, h % 64)
+            (n, h % 256)
         })
         .collect();
     v.sort();
@@ -54,7 +54,10 @@ fn bench(c: &mut Criterion) {
         eprintln!("lpm bench: {RIS_V4} not found beside the checkout; nothing measured");
         return;
     };
-    eprintln!("lpm bench: {} IPv4 prefixes, 64 next hops", table.len());
+    eprintln!(
+        "lpm bench: {} IPv4 prefixes, K = 256 next hops",
+        table.len()
+    );
     let routes: Vec<(Prefix<V4>, u32)> = table
         .iter()
         .map(|(n, v)| (Prefix::new(n.network(), n.prefix_len()), *v))
@@ -72,6 +75,15 @@ fn bench(c: &mut Criterion) {
         .collect();
 
     let reference = ReferenceLpm::<V4>::build(&routes).unwrap();
+    let t0 = std::time::Instant::now();
+    let pop = Poptrie::<V4>::build(&routes).unwrap();
+    eprintln!(
+        "poptrie: built in {:?}, {} bytes ({:.2} MiB), nodes+leaves {:?}",
+        t0.elapsed(),
+        pop.memory_bytes(),
+        pop.memory_bytes() as f64 / 1048576.0,
+        pop.shape()
+    );
     let mut trie = prefix_trie::PrefixMap::<Ipv4Net, u32>::new();
     for (n, v) in &table {
         trie.insert(*n, *v);
@@ -79,6 +91,7 @@ fn bench(c: &mut Criterion) {
     // Both answer the same.
     for a in uniform.iter().chain(drawn.iter()).take(20_000) {
         let r = reference.lookup(*a);
+        assert_eq!(pop.lookup(*a), r, "{a}");
         let t = trie.get_lpm(&Ipv4Net::from(*a)).map(|(_, v)| *v);
         assert_eq!(r, t, "{a}");
     }
@@ -86,7 +99,23 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("lpm_v4_ris_lookup");
     g.throughput(Throughput::Elements(KEYS as u64));
     g.measurement_time(Duration::from_secs(5));
+    let mut out = vec![None; KEYS];
     for (name, keys) in [("uniform", &uniform), ("drawn", &drawn)] {
+        g.bench_function(format!("poptrie/{name}"), |b| {
+            b.iter(|| {
+                let mut acc = 0u32;
+                for a in keys.iter() {
+                    acc = acc.wrapping_add(pop.lookup(*a).unwrap_or(0));
+                }
+                black_box(acc)
+            })
+        });
+        g.bench_function(format!("poptrie-batch/{name}"), |b| {
+            b.iter(|| {
+                pop.lookup_batch(keys, &mut out);
+                black_box(out[KEYS - 1])
+            })
+        });
         g.bench_function(format!("reference/{name}"), |b| {
             b.iter(|| {
                 let mut acc = 0u32;
@@ -115,6 +144,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("lpm_v4_ris_build");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
+    g.bench_function("poptrie", |b| {
+        b.iter(|| black_box(Poptrie::<V4>::build(&routes).unwrap()))
+    });
     g.bench_function("reference", |b| {
         b.iter_batched(
             || routes.clone(),

@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
                 buf[12..16].copy_from_slice(&pkt[12..16]);
                 buf[10..12].copy_from_slice(&pkt[10..12]);
                 buf[36..38].copy_from_slice(&pkt[36..38]);
-                black_box(process(&f, eni, black_box(&mut buf), &mut NoObserver))
+                black_box(process(&f, 0, eni, black_box(&mut buf), &mut NoObserver))
             })
         });
     }

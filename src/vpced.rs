@@ -46,7 +46,7 @@ pub fn main() -> ExitCode {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    if workers == 0 || workers > 64 {
+    if workers == 0 || workers > dataplane::stats::MAX_LANES {
         eprintln!("vpced: --workers must be between 1 and 64");
         return ExitCode::from(2);
     }

@@ -32,13 +32,15 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::error::ConfigError;
 use crate::load::LoadedConfig;
-use crate::lpm::{Lpm, Prefix, ReferenceLpm, V4, V6};
+use crate::lpm::{Lpm, Poptrie, Prefix, V4, V6};
 use crate::model::*;
 use crate::validate::validate;
 
-/// The LPM engine used for compiled route tables.
-pub type Lpm4 = ReferenceLpm<V4>;
-pub type Lpm6 = ReferenceLpm<V6>;
+/// The LPM engine of compiled route tables: [`Poptrie`], differentially tested against
+/// [`crate::lpm::ReferenceLpm`]. Values are route indexes, so a table holds at most 65,535
+/// effective routes (AWS allows 1,000 per table; a prefix list counts its max entries).
+pub type Lpm4 = Poptrie<V4>;
+pub type Lpm6 = Poptrie<V6>;
 
 /// Everything the dataplane and the CLI read, built from one configuration. Immutable:
 /// a change is a new snapshot, published whole.

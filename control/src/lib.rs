@@ -12,7 +12,7 @@
 //! file.toml --load--> LoadedConfig --validate--> Report
 //!                          \--compile (validate + build)--> Snapshot --publish--> SnapshotCell
 //! ```
-#![deny(unsafe_code)]
+#![deny(unsafe_code)] // one fenced exception: the prefetch hint in lpm::poptrie
 #![warn(missing_debug_implementations)]
 
 pub mod compile;

@@ -25,6 +25,7 @@
 use std::net::IpAddr;
 
 use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Unsupported};
+use crate::stats::Lane;
 use crate::wire::{self, Ipv4Packet, Parsed, WireError};
 
 /// What becomes of a packet.
@@ -221,26 +222,34 @@ impl Observer for Recorder {
     }
 }
 
-/// Decides the fate of the packet in `buf` that arrived on `ingress`.
+/// Decides the fate of the packet in `buf` that arrived on `ingress`, counting into the
+/// counters' shard `lane` (the worker's index, below [`crate::stats::MAX_LANES`]).
 pub fn process<O: Observer>(
     f: &Fabric,
+    lane: Lane,
     ingress: AttachmentIdx,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let v = decide(f, ingress, buf, obs);
+    let v = decide(f, lane, ingress, buf, obs);
     if let Verdict::Drop(r) = v {
-        f.registry.drop_packet(r);
+        f.registry.drop_packet(lane, r);
     }
     obs.step(Step::Verdict(v));
     v
 }
 
-fn decide<O: Observer>(f: &Fabric, ingress: AttachmentIdx, buf: &mut [u8], obs: &mut O) -> Verdict {
+fn decide<O: Observer>(
+    f: &Fabric,
+    lane: Lane,
+    ingress: AttachmentIdx,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
     let Some(att) = f.attachments.get(ingress as usize) else {
         return Verdict::Drop(DropReason::Unsupported(Unsupported::DetachedInterface));
     };
-    att.counters.rx(buf.len());
+    att.counters.rx(lane, buf.len());
     obs.step(Step::Ingress {
         attachment: ingress,
         len: buf.len(),
@@ -262,9 +271,9 @@ fn decide<O: Observer>(f: &Fabric, ingress: AttachmentIdx, buf: &mut [u8], obs: 
             if !passed {
                 return Verdict::Drop(DropReason::SourceDestCheck);
             }
-            route(f, eni.vpc, eni.route_table, &p, buf, obs)
+            route(f, lane, eni.vpc, eni.route_table, &p, buf, obs)
         }
-        AttachmentKind::Internet(g) => from_internet(f, g, p, buf, obs),
+        AttachmentKind::Internet(g) => from_internet(f, lane, g, p, buf, obs),
         AttachmentKind::ServiceNetwork(s) => {
             let svc = &f.services[s as usize];
             for &ge in &svc.endpoints {
@@ -274,7 +283,7 @@ fn decide<O: Observer>(f: &Fabric, ingress: AttachmentIdx, buf: &mut [u8], obs: 
                     .iter()
                     .any(|n| n.contains(&p.dst))
                 {
-                    ep.counters.rx(p.len);
+                    ep.counters.rx(lane, p.len);
                     return deliver(f, ep.vpc, p.dst, p.len, obs);
                 }
             }
@@ -307,6 +316,7 @@ fn routable(a: IpAddr) -> bool {
 /// Route lookup in `table` for a packet in `vpc`, and the route's action.
 fn route<O: Observer>(
     f: &Fabric,
+    lane: Lane,
     vpc: u32,
     table: u32,
     p: &Parsed,
@@ -314,7 +324,7 @@ fn route<O: Observer>(
     obs: &mut O,
 ) -> Verdict {
     let t = &f.snapshot.route_tables[table as usize];
-    f.route_table_counters[table as usize].rx(p.len);
+    f.route_table_counters[table as usize].rx(lane, p.len);
     let hit = t.lookup_index(p.dst);
     obs.step(Step::RouteLookup { table, route: hit });
     let Some(i) = hit else {
@@ -323,7 +333,7 @@ fn route<O: Observer>(
     match f.actions[table as usize][i] {
         Action::Local => deliver(f, vpc, p.dst, p.len, obs),
         Action::Blackhole => Verdict::Drop(DropReason::BlackholeRoute),
-        Action::InternetGateway(g) => to_internet(f, g, p, buf, obs),
+        Action::InternetGateway(g) => to_internet(f, lane, g, p, buf, obs),
         Action::GatewayEndpoint(ge) => {
             let ep = &f.gateway_endpoints[ge as usize];
             let allowed = ep
@@ -337,7 +347,7 @@ fn route<O: Observer>(
             if !allowed {
                 return Verdict::Drop(DropReason::EndpointPolicy);
             }
-            ep.counters.tx(p.len);
+            ep.counters.tx(lane, p.len);
             Verdict::Forward {
                 egress: ep.attachment,
                 len: p.len,
@@ -381,6 +391,7 @@ fn deliver<O: Observer>(f: &Fabric, vpc: u32, dst: IpAddr, len: usize, obs: &mut
 
 fn to_internet<O: Observer>(
     f: &Fabric,
+    lane: Lane,
     g: u32,
     p: &Parsed,
     buf: &mut [u8],
@@ -400,7 +411,7 @@ fn to_internet<O: Observer>(
             source: true,
         });
     }
-    igw.counters.tx(p.len);
+    igw.counters.tx(lane, p.len);
     Verdict::Forward {
         egress: igw.attachment,
         len: p.len,
@@ -409,13 +420,14 @@ fn to_internet<O: Observer>(
 
 fn from_internet<O: Observer>(
     f: &Fabric,
+    lane: Lane,
     g: u32,
     mut p: Parsed,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
     let igw = &f.igws[g as usize];
-    igw.counters.rx(p.len);
+    igw.counters.rx(lane, p.len);
     match p.dst {
         IpAddr::V4(dst) => {
             let Some(&private) = igw.inbound.get(&dst) else {
@@ -442,7 +454,7 @@ fn from_internet<O: Observer>(
         }
     }
     match igw.edge_route_table {
-        Some(t) => route(f, igw.vpc, t, &p, buf, obs),
+        Some(t) => route(f, lane, igw.vpc, t, &p, buf, obs),
         None => deliver(f, igw.vpc, p.dst, p.len, obs),
     }
 }

@@ -127,14 +127,14 @@ fn pipeline_allocates_nothing_per_packet() {
     let mut bufs: Vec<(u32, Vec<u8>)> = packets.clone();
     // Warm up (first use of lazily initialized state, if any).
     for (a, b) in bufs.iter_mut() {
-        let _ = process(&f, *a, b, &mut NoObserver);
+        let _ = process(&f, 0, *a, b, &mut NoObserver);
     }
     let mut forwarded = 0;
     COUNTING.with(|c| c.set(true));
     for _ in 0..10_000 {
         for (k, (a, b)) in bufs.iter_mut().enumerate() {
             b.copy_from_slice(&packets[k].1);
-            if let Verdict::Forward { .. } = process(&f, *a, b, &mut NoObserver) {
+            if let Verdict::Forward { .. } = process(&f, 0, *a, b, &mut NoObserver) {
                 forwarded += 1;
             }
         }

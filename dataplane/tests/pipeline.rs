@@ -47,7 +47,7 @@ fn echo(src: &str, dst: &str) -> Vec<u8> {
 }
 
 fn run(f: &Fabric, from: &str, pkt: &mut [u8]) -> Verdict {
-    process(f, att(f, from), pkt, &mut NoObserver)
+    process(f, 0, att(f, from), pkt, &mut NoObserver)
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn observer_sees_every_step() {
     let f = fabric();
     let mut pkt = echo("10.0.0.176", "8.8.8.8");
     let mut rec = Recorder::default();
-    let v = process(&f, att(&f, INSTANCE_ENI), &mut pkt, &mut rec);
+    let v = process(&f, 0, att(&f, INSTANCE_ENI), &mut pkt, &mut rec);
     assert!(matches!(v, Verdict::Forward { .. }));
     let steps = rec.steps.join("\n");
     for s in [

@@ -70,12 +70,23 @@ pub fn run(index: usize, plans: Arc<SnapshotCell<Plan>>, stop: Arc<AtomicBool>) 
                         break;
                     }
                 };
-                let verdict = process(&plan.fabric, ingress as u32, &mut buf[..n], &mut NoObserver);
+                let verdict = process(
+                    &plan.fabric,
+                    index,
+                    ingress as u32,
+                    &mut buf[..n],
+                    &mut NoObserver,
+                );
                 if let Verdict::Forward { egress, len } = verdict {
                     let out = &plan.devices[egress as usize];
                     match out.queues[index].send(&buf[..len]) {
-                        Ok(_) => plan.fabric.attachments[egress as usize].counters.tx(len),
-                        Err(_) => plan.fabric.registry.drop_packet(DropReason::EgressError),
+                        Ok(_) => plan.fabric.attachments[egress as usize]
+                            .counters
+                            .tx(index, len),
+                        Err(_) => plan
+                            .fabric
+                            .registry
+                            .drop_packet(index, DropReason::EgressError),
                     }
                 }
             }

@@ -18,6 +18,8 @@
 //! | capacity | `u32::MAX` prefixes; values are any `u32` |
 //! | memory | about 16 (IPv4) or 32 (IPv6) bytes per prefix plus hash-map overhead |
 
+mod poptrie;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -33,6 +35,11 @@ pub trait Family: Copy + fmt::Debug + Eq + Hash + Send + Sync + 'static {
     fn from_bits(bits: Self::Bits) -> Self::Addr;
     /// `bits` with everything after the first `len` bits cleared.
     fn mask(bits: Self::Bits, len: u8) -> Self::Bits;
+    /// The `width` bits (at most 32) starting at bit `pos` (0 = most significant), as an
+    /// integer; bits past the end of the address read as zero.
+    fn chunk(bits: Self::Bits, pos: u32, width: u32) -> usize;
+    /// Address bits resolved by the direct-pointing array of [`Poptrie`].
+    const DIRECT_BITS: u32;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +64,12 @@ impl Family for V4 {
             _ => bits & (u32::MAX << (32 - len)),
         }
     }
+    #[inline(always)]
+    fn chunk(bits: u32, pos: u32, width: u32) -> usize {
+        // Widen so that a chunk running past bit 31 reads zeros.
+        (((u64::from(bits) << 32) << pos) >> (64 - width)) as usize
+    }
+    const DIRECT_BITS: u32 = 18;
 }
 
 impl Family for V6 {
@@ -76,6 +89,14 @@ impl Family for V6 {
             _ => bits & (u128::MAX << (128 - len)),
         }
     }
+    #[inline(always)]
+    fn chunk(bits: u128, pos: u32, width: u32) -> usize {
+        if pos >= 128 {
+            return 0;
+        }
+        ((bits << pos) >> (128 - width)) as usize
+    }
+    const DIRECT_BITS: u32 = 16;
 }
 
 /// A prefix of family `F`: canonical (no bits set after `len`).
@@ -138,6 +159,8 @@ impl<F: Family> Ord for Prefix<F> {
     }
 }
 
+pub use poptrie::Poptrie;
+
 /// Why a table could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LpmBuildError {
@@ -145,6 +168,12 @@ pub enum LpmBuildError {
     Duplicate(String),
     #[error("{count} prefixes exceed the capacity of {capacity}")]
     TooMany { count: usize, capacity: usize },
+    #[error("value {value} of prefix {prefix} is too large; this table holds values up to {max}")]
+    ValueTooLarge {
+        prefix: String,
+        value: u32,
+        max: u32,
+    },
 }
 
 /// An immutable longest-prefix-match table of family `F`.

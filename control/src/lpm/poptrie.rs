@@ -1,0 +1,546 @@
+//! Poptrie: the fast LPM of the data path (Asai & Ohara, "Poptrie: A Compressed Trie with
+//! Population Count for Fast and Scalable Software IP Routing Table Lookup", SIGCOMM 2015),
+//! built here from scratch for both families.
+//!
+//! # Structure
+//!
+//! A lookup first indexes a **direct-pointing array** with the top `S` bits of the address
+//! (`S` = 18 for IPv4, 16 for IPv6 on large tables; `S` = log2(prefixes) + 2, at least 8, on
+//! small ones, so that a route table of a few dozen routes costs a kilobyte), then descends **6 bits per node** through a multibit trie
+//! whose nodes keep their children and leaves in compressed arrays indexed with a population
+//! count:
+//!
+//! ```text
+//! direct[2^S]: u32    bit 31 = 1: bits 0..31 index `nodes`; bit 31 = 0: bits 0..16 are the leaf
+//!
+//! Node (24 bytes, repr(C)):
+//!   vector : u64   bit i set: slot i (the next 6 address bits = i) is an internal node
+//!   leafvec: u64   bit i set: slot i starts a run of leaf slots with a new value
+//!   base0  : u32   index in `leaves` of this node's first leaf
+//!   base1  : u32   index in `nodes` of this node's first child; children are contiguous
+//!
+//! leaves: u16      the value; 0xFFFF = no route
+//! ```
+//!
+//! Slot `i` of a node is its child `nodes[base1 + popcnt(vector & mask(i)) - 1]` when bit `i`
+//! of `vector` is set, otherwise the leaf `leaves[base0 + popcnt(leafvec & mask(i)) - 1]`, with
+//! `mask(i)` the bits `0..=i`. Leaf compression: consecutive leaf slots with the same value
+//! share one entry (runs are counted over leaf slots only; a child node between two slots of
+//! the same value does not break the run, which is what keeps the popcount arithmetic right).
+//!
+//! # Reads per lookup
+//!
+//! One read of `direct`, then per level one node (24 bytes, one cache line at most) — a leaf at
+//! the last level costs one more read in `leaves`. IPv4: prefixes up to /18 resolve in the
+//! direct array alone, /19–/24 after 1 node, /25–/30 after 2, /31–/32 after 3. IPv6: /16 in the
+//! direct array, /48 after 6 nodes. [`Poptrie::lookup_batch`] runs several keys in lock step so
+//! that their memory reads overlap.
+//!
+//! # Capacity
+//!
+//! Values are `u16` below `0xFFFF` (a route table indexes at most 65,535 routes; AWS allows
+//! 1,000). At most 2^31 nodes and 2^32 leaves. Memory: `4 × 2^S` bytes of direct array
+//! (1 MiB for IPv4, 256 KiB for IPv6) plus 24 bytes per node and 2 per leaf.
+//!
+//! # Build
+//!
+//! From any list of prefixes: a binary trie is built first (each prefix written once), then
+//! expanded top-down — the direct array by one expansion of the top `S` levels, each node by an
+//! expansion of the 6 levels below it — breadth first, so that the children of a node are
+//! allocated contiguously. The structure is immutable once built; changes are published as a
+//! new structure (see [`crate::publish`]).
+
+use super::{Family, Lpm, LpmBuildError, Prefix};
+
+/// Bits per node.
+const STRIDE: u32 = 6;
+/// Leaf value meaning "no route".
+const NONE: u16 = 0xFFFF;
+/// Direct-array flag for a node index.
+const NODE: u32 = 1 << 31;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    vector: u64,
+    leafvec: u64,
+    base0: u32,
+    base1: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() == 24);
+
+/// The Poptrie LPM of family `F`.
+#[derive(Debug, Clone)]
+pub struct Poptrie<F: Family> {
+    /// Bits resolved by `direct`: `F::DIRECT_BITS` for large tables, fewer for small ones.
+    direct_bits: u32,
+    direct: Vec<u32>,
+    nodes: Vec<Node>,
+    leaves: Vec<u16>,
+    count: usize,
+    _f: std::marker::PhantomData<F>,
+}
+
+/// Bits `0..=i` of a 64-bit vector.
+#[inline(always)]
+fn upto(i: usize) -> u64 {
+    u64::MAX >> (63 - i)
+}
+
+impl<F: Family> Poptrie<F> {
+    /// Number of nodes and leaves (for reports).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.nodes.len(), self.leaves.len())
+    }
+
+    /// One step below a node: `Ok(next node)` or `Err(leaf value)`.
+    #[inline(always)]
+    fn step(&self, node: &Node, bits: F::Bits, pos: u32) -> Result<usize, u16> {
+        let i = F::chunk(bits, pos, STRIDE);
+        let bit = 1u64 << i;
+        if node.vector & bit != 0 {
+            Ok(node.base1 as usize + (node.vector & upto(i)).count_ones() as usize - 1)
+        } else {
+            Err(self.leaves
+                [node.base0 as usize + (node.leafvec & upto(i)).count_ones() as usize - 1])
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_bits(&self, bits: F::Bits) -> u16 {
+        let d = self.direct[F::chunk(bits, 0, self.direct_bits)];
+        if d & NODE == 0 {
+            return d as u16;
+        }
+        let mut n = (d & !NODE) as usize;
+        let mut pos = self.direct_bits;
+        loop {
+            match self.step(&self.nodes[n], bits, pos) {
+                Ok(next) => {
+                    n = next;
+                    pos += STRIDE;
+                }
+                Err(leaf) => return leaf,
+            }
+        }
+    }
+
+    /// Looks up `addrs` in lock step, 32 at a time, writing each value (or `None`) to `out`
+    /// (which must be at least as long). Each stage issues the next memory read of every key
+    /// of the group as a prefetch before using any of them — direct entries, then each level's
+    /// nodes, then leaves — so that up to 32 reads are in flight instead of one.
+    pub fn lookup_batch(&self, addrs: &[F::Addr], out: &mut [Option<u32>]) {
+        const LANES: usize = 32;
+        assert!(out.len() >= addrs.len(), "output shorter than input");
+        for (keys, res) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let n = keys.len();
+            let mut bits = [F::to_bits(keys[0]); LANES];
+            let mut at = [0usize; LANES];
+            let mut val = [NONE; LANES];
+            for k in 0..n {
+                bits[k] = F::to_bits(keys[k]);
+                at[k] = F::chunk(bits[k], 0, self.direct_bits);
+                prefetch(&self.direct[at[k]]);
+            }
+            // Lanes whose `at` is a node index, and lanes whose `at` is a leaf index.
+            let mut in_node: u32 = 0;
+            let mut in_leaf: u32 = 0;
+            for k in 0..n {
+                let d = self.direct[at[k]];
+                if d & NODE == 0 {
+                    val[k] = d as u16;
+                } else {
+                    at[k] = (d & !NODE) as usize;
+                    prefetch(&self.nodes[at[k]]);
+                    in_node |= 1 << k;
+                }
+            }
+            let mut pos = self.direct_bits;
+            while in_node != 0 {
+                let mut lanes = in_node;
+                in_node = 0;
+                while lanes != 0 {
+                    let k = lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
+                    let node = &self.nodes[at[k]];
+                    let i = F::chunk(bits[k], pos, STRIDE);
+                    if node.vector & (1u64 << i) != 0 {
+                        at[k] =
+                            node.base1 as usize + (node.vector & upto(i)).count_ones() as usize - 1;
+                        prefetch(&self.nodes[at[k]]);
+                        in_node |= 1 << k;
+                    } else {
+                        at[k] = node.base0 as usize
+                            + (node.leafvec & upto(i)).count_ones() as usize
+                            - 1;
+                        prefetch(&self.leaves[at[k]]);
+                        in_leaf |= 1 << k;
+                    }
+                }
+                pos += STRIDE;
+            }
+            while in_leaf != 0 {
+                let k = in_leaf.trailing_zeros() as usize;
+                in_leaf &= in_leaf - 1;
+                val[k] = self.leaves[at[k]];
+            }
+            for k in 0..n {
+                res[k] = (val[k] != NONE).then_some(u32::from(val[k]));
+            }
+        }
+    }
+}
+
+/// Asks the CPU to start loading the cache line of `r`.
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: a prefetch is a hint that never faults and never changes memory or program
+    // state; `r` is a valid reference anyway. Lookups with and without it are compared against
+    // the reference LPM by the differential tests below.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
+impl<F: Family> Lpm<F> for Poptrie<F> {
+    fn build(routes: &[(Prefix<F>, u32)]) -> Result<Self, LpmBuildError> {
+        let mut trie = BinaryTrie::default();
+        for (p, v) in routes {
+            if *v >= u32::from(NONE) {
+                return Err(LpmBuildError::ValueTooLarge {
+                    prefix: p.to_string(),
+                    value: *v,
+                    max: u32::from(NONE) - 1,
+                });
+            }
+            if !trie.insert::<F>(p, *v as u16) {
+                return Err(LpmBuildError::Duplicate(p.to_string()));
+            }
+        }
+        // A direct array sized to the table: a route table of a few dozen routes gets 1 KiB,
+        // a full BGP table the whole `F::DIRECT_BITS`.
+        let want = usize::BITS - routes.len().leading_zeros() + 2;
+        let direct_bits = want.clamp(8, F::DIRECT_BITS);
+        Ok(trie.compile::<F>(routes.len(), direct_bits))
+    }
+
+    #[inline]
+    fn lookup(&self, addr: F::Addr) -> Option<u32> {
+        let v = self.lookup_bits(F::to_bits(addr));
+        (v != NONE).then_some(u32::from(v))
+    }
+
+    fn lookup_prefix(&self, addr: F::Addr) -> Option<(Prefix<F>, u32)> {
+        // The structure keeps values, not prefixes; explanations use the reference table.
+        let _ = addr;
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.direct.len() * 4
+            + self.nodes.len() * std::mem::size_of::<Node>()
+            + self.leaves.len() * 2
+    }
+}
+
+/// The build's intermediate binary trie: node 0 is the root.
+#[derive(Default)]
+struct BinaryTrie {
+    child: Vec<[u32; 2]>,
+    value: Vec<u16>,
+}
+
+const NIL: u32 = 0;
+
+/// What one slot of an expansion holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Leaf(u16),
+    /// The binary node at the slot's depth (which has children) and the value inherited there.
+    Node(u32, u16),
+}
+
+impl BinaryTrie {
+    fn node(&mut self) -> u32 {
+        self.child.push([NIL, NIL]);
+        self.value.push(NONE);
+        (self.child.len() - 1) as u32
+    }
+
+    /// Inserts; false if the prefix was already there.
+    fn insert<F: Family>(&mut self, p: &Prefix<F>, v: u16) -> bool {
+        if self.child.is_empty() {
+            self.node();
+        }
+        let mut n = 0u32;
+        for depth in 0..u32::from(p.len()) {
+            let b = F::chunk(p.bits(), depth, 1);
+            let c = self.child[n as usize][b];
+            n = if c == NIL {
+                let m = self.node();
+                self.child[n as usize][b] = m;
+                m
+            } else {
+                c
+            };
+        }
+        if self.value[n as usize] != NONE {
+            return false;
+        }
+        self.value[n as usize] = v;
+        true
+    }
+
+    fn has_children(&self, n: u32) -> bool {
+        let c = self.child[n as usize];
+        c[0] != NIL || c[1] != NIL
+    }
+
+    /// Fills `out` (2^levels slots) with the expansion of `n` over `levels` levels, `n` having
+    /// `inherited` as the best value above it.
+    fn expand(&self, n: u32, inherited: u16, levels: u32, out: &mut [Slot]) {
+        let here = match self.value[n as usize] {
+            NONE => inherited,
+            v => v,
+        };
+        if levels == 0 {
+            out[0] = if self.has_children(n) {
+                Slot::Node(n, here)
+            } else {
+                Slot::Leaf(here)
+            };
+            return;
+        }
+        let half = out.len() / 2;
+        let (lo, hi) = out.split_at_mut(half);
+        for (c, part) in [(0usize, lo), (1, hi)] {
+            match self.child[n as usize][c] {
+                NIL => part.fill(Slot::Leaf(here)),
+                m => self.expand(m, here, levels - 1, part),
+            }
+        }
+    }
+
+    fn compile<F: Family>(self, count: usize, direct_bits: u32) -> Poptrie<F> {
+        let mut t = Poptrie {
+            direct_bits,
+            direct: Vec::new(),
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            count,
+            _f: std::marker::PhantomData,
+        };
+        let s = direct_bits;
+        let mut top = vec![Slot::Leaf(NONE); 1 << s];
+        if !self.child.is_empty() {
+            self.expand(0, NONE, s, &mut top);
+        }
+        // Nodes to fill, breadth first: (index in `nodes`, binary node, inherited value).
+        let mut queue: std::collections::VecDeque<(usize, u32, u16)> =
+            std::collections::VecDeque::new();
+        t.direct = top
+            .iter()
+            .map(|slot| match *slot {
+                Slot::Leaf(v) => u32::from(v),
+                Slot::Node(n, inh) => {
+                    t.nodes.push(Node::default());
+                    let idx = t.nodes.len() - 1;
+                    queue.push_back((idx, n, inh));
+                    NODE | idx as u32
+                }
+            })
+            .collect();
+        let mut slots = [Slot::Leaf(NONE); 64];
+        while let Some((idx, n, inh)) = queue.pop_front() {
+            // The 6 levels below binary node `n` (its own value is already in `inh`).
+            let here = match self.value[n as usize] {
+                NONE => inh,
+                v => v,
+            };
+            let half = 32;
+            for (c, range) in [(0usize, 0..half), (1, half..64)] {
+                match self.child[n as usize][c] {
+                    NIL => slots[range].fill(Slot::Leaf(here)),
+                    m => self.expand(m, here, STRIDE - 1, &mut slots[range]),
+                }
+            }
+            let mut node = Node {
+                base0: t.leaves.len() as u32,
+                base1: t.nodes.len() as u32,
+                ..Node::default()
+            };
+            let mut last_leaf: Option<u16> = None;
+            for (i, slot) in slots.iter().enumerate() {
+                match *slot {
+                    Slot::Node(m, v) => {
+                        node.vector |= 1 << i;
+                        t.nodes.push(Node::default());
+                        queue.push_back((t.nodes.len() - 1, m, v));
+                    }
+                    Slot::Leaf(v) => {
+                        if last_leaf != Some(v) {
+                            node.leafvec |= 1 << i;
+                            t.leaves.push(v);
+                            last_leaf = Some(v);
+                        }
+                    }
+                }
+            }
+            if node.leafvec == 0 {
+                node.base0 = 0;
+            }
+            t.nodes[idx] = node;
+        }
+        t.nodes.shrink_to_fit();
+        t.leaves.shrink_to_fit();
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ReferenceLpm, V4, V6};
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn p4(s: &str, v: u32) -> (Prefix<V4>, u32) {
+        let (a, l) = s.split_once('/').unwrap();
+        (Prefix::new(a.parse().unwrap(), l.parse().unwrap()), v)
+    }
+
+    #[test]
+    fn every_level_of_ipv4() {
+        let routes = [
+            p4("0.0.0.0/0", 1),
+            p4("10.0.0.0/8", 2),
+            p4("10.1.0.0/18", 3),
+            p4("10.1.0.0/19", 4),
+            p4("10.1.0.0/24", 5),
+            p4("10.1.0.128/25", 6),
+            p4("10.1.0.192/30", 7),
+            p4("10.1.0.193/32", 8),
+            p4("10.1.0.194/31", 9),
+            p4("255.255.255.255/32", 10),
+        ];
+        let t = Poptrie::<V4>::build(&routes).unwrap();
+        let r = ReferenceLpm::<V4>::build(&routes).unwrap();
+        for a in [
+            "1.2.3.4",
+            "10.2.0.0",
+            "10.1.63.255",
+            "10.1.31.0",
+            "10.1.0.1",
+            "10.1.0.130",
+            "10.1.0.192",
+            "10.1.0.193",
+            "10.1.0.194",
+            "10.1.0.195",
+            "10.1.0.196",
+            "255.255.255.255",
+            "255.255.255.254",
+        ] {
+            let a: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(t.lookup(a), r.lookup(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn empty_and_no_default() {
+        let t = Poptrie::<V4>::build(&[]).unwrap();
+        assert_eq!(t.lookup(Ipv4Addr::new(1, 2, 3, 4)), None);
+        let t = Poptrie::<V6>::build(&[]).unwrap();
+        assert_eq!(t.lookup(Ipv6Addr::LOCALHOST), None);
+    }
+
+    #[test]
+    fn values_and_duplicates_are_checked() {
+        assert!(matches!(
+            Poptrie::<V4>::build(&[p4("10.0.0.0/8", 0xFFFF)]),
+            Err(LpmBuildError::ValueTooLarge { .. })
+        ));
+        assert!(matches!(
+            Poptrie::<V4>::build(&[p4("10.0.0.0/8", 1), p4("10.0.0.0/8", 2)]),
+            Err(LpmBuildError::Duplicate(_))
+        ));
+    }
+
+    fn dedup<F: Family>(v: Vec<(Prefix<F>, u32)>) -> Vec<(Prefix<F>, u32)> {
+        let mut seen = std::collections::HashSet::new();
+        v.into_iter().filter(|(p, _)| seen.insert(*p)).collect()
+    }
+
+    /// Prefixes clustered under a few roots so nesting and adjacency are common.
+    fn v4_routes() -> impl Strategy<Value = Vec<(Prefix<V4>, u32)>> {
+        prop::collection::vec((0u32..4, any::<u32>(), 0u8..=32, 0u32..300), 0..300).prop_map(|v| {
+            dedup(
+                v.into_iter()
+                    .map(|(root, low, len, val)| {
+                        let a = (root << 30) | (0x0a01_0000 & 0x3fff_ffff) | (low & 0xffff);
+                        (Prefix::new(Ipv4Addr::from(a), len), val)
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_reference_v4(routes in v4_routes(), probes in prop::collection::vec(any::<u32>(), 1..64)) {
+            let t = Poptrie::<V4>::build(&routes).unwrap();
+            let r = ReferenceLpm::<V4>::build(&routes).unwrap();
+            let inside = routes.iter().flat_map(|(p, _)| {
+                let a = u32::from(p.addr());
+                let span = u32::MAX.checked_shr(u32::from(p.len())).unwrap_or(0);
+                [a, a | span, a.wrapping_sub(1), a | (span / 2)]
+            });
+            let keys: Vec<Ipv4Addr> = probes.into_iter().chain(inside).map(Ipv4Addr::from).collect();
+            for a in &keys {
+                prop_assert_eq!(t.lookup(*a), r.lookup(*a), "{}", a);
+            }
+            let mut out = vec![None; keys.len()];
+            t.lookup_batch(&keys, &mut out);
+            for (a, o) in keys.iter().zip(&out) {
+                prop_assert_eq!(*o, r.lookup(*a));
+            }
+        }
+
+        #[test]
+        fn matches_the_reference_v6(
+            raw in prop::collection::vec((0u128..4, any::<u64>(), 0u8..=128, 0u32..300), 0..200),
+            probes in prop::collection::vec(any::<u128>(), 1..32),
+        ) {
+            let routes = dedup(raw.into_iter().map(|(root, low, len, v)| {
+                let a = (root << 126) | (0x2600_1f18u128 << 96) | u128::from(low);
+                (Prefix::<V6>::new(Ipv6Addr::from(a), len), v)
+            }).collect());
+            let t = Poptrie::<V6>::build(&routes).unwrap();
+            let r = ReferenceLpm::<V6>::build(&routes).unwrap();
+            let inside = routes.iter().flat_map(|(p, _)| {
+                let a = u128::from(p.addr());
+                let span = u128::MAX.checked_shr(u32::from(p.len())).unwrap_or(0);
+                [a, a | span, a.wrapping_sub(1)]
+            });
+            let keys: Vec<Ipv6Addr> = probes.into_iter().chain(inside).map(Ipv6Addr::from).collect();
+            for a in &keys {
+                prop_assert_eq!(t.lookup(*a), r.lookup(*a), "{}", a);
+            }
+            let mut out = vec![None; keys.len()];
+            t.lookup_batch(&keys, &mut out);
+            for (a, o) in keys.iter().zip(&out) {
+                prop_assert_eq!(*o, r.lookup(*a));
+            }
+        }
+    }
+}
