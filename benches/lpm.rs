@@ -1,11 +1,11 @@
 //! LPM lookup and build on a real full table: the RIPE RIS IPv4 table of one peer (1,042,325
-//! prefixes, ../shared/data), next hops synthesized as a hash of the prefix modulo K = 256. The
+//! prefixes, benches/data), next hops synthesized as a hash of the prefix modulo K = 256. The
 //! reference LPM of `control::lpm` is measured against the `prefix-trie` crate in the same run.
 //! Keys: uniform random addresses, and addresses drawn from the table's prefixes.
 //!
 //!     cargo bench --bench lpm
 //!
-//! Without ../shared beside the checkout the benchmark says so and measures nothing.
+//! Without the data file the benchmark says so and measures nothing.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -16,7 +16,7 @@ use control::lpm::{Lpm, Poptrie, Prefix, ReferenceLpm, V4};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ipnet::Ipv4Net;
 
-const RIS_V4: &str = "../shared/data/ris-20260511-initial-state-AS3333-ipv4.txt.xz";
+const RIS_V4: &str = "benches/data/ris-20260511-initial-state-AS3333-ipv4.txt.xz";
 const KEYS: usize = 1 << 16;
 
 fn load() -> Option<Vec<(Ipv4Net, u32)>> {
@@ -30,8 +30,7 @@ fn load() -> Option<Vec<(Ipv4Net, u32)>> {
         .filter_map(|l| l.trim().parse::<Ipv4Net>().ok())
         .map(|n| {
             let n = n.trunc();
-            let h = u32::from(n.network()).wrapping_mul(0x9e37_79b9) ^ u32::from(n.prefix_len());
-            (n, h % 256)
+            (n, control::lpm::table::synthetic(&ipnet::IpNet::V4(n), 256))
         })
         .collect();
     v.sort();
@@ -166,5 +165,81 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+const RIS_V6: &str = "benches/data/ris-20260511-initial-state-AS3333-ipv6.txt.xz";
+
+/// The RIS IPv6 table, keys drawn from its prefixes: Poptrie (single, batched) against
+/// prefix-trie.
+fn bench_v6(c: &mut Criterion) {
+    use control::lpm::V6;
+    use ipnet::Ipv6Net;
+    use std::net::Ipv6Addr;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(RIS_V6);
+    let Some(text) = std::fs::read(&path).ok().and_then(|raw| {
+        let mut out = Vec::new();
+        lzma_rs::xz_decompress(&mut raw.as_slice(), &mut out).ok()?;
+        String::from_utf8(out).ok()
+    }) else {
+        eprintln!("lpm bench: {RIS_V6} not found; nothing measured");
+        return;
+    };
+    let table = control::lpm::table::parse(&text, 256).expect("the RIS table parses");
+    let routes: Vec<(Prefix<V6>, u32)> = table
+        .v6
+        .iter()
+        .map(|(n, v)| (Prefix::new(n.network(), n.prefix_len()), *v))
+        .collect();
+    let pop = Poptrie::<V6>::build(&routes).unwrap();
+    let mut trie = prefix_trie::PrefixMap::<Ipv6Net, u32>::new();
+    for (n, v) in &table.v6 {
+        trie.insert(*n, *v);
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let keys: Vec<Ipv6Addr> = (0..KEYS)
+        .map(|_| {
+            let (n, _) = table.v6[(rng.next() as usize) % table.v6.len()];
+            let host = u128::MAX
+                .checked_shr(u32::from(n.prefix_len()))
+                .unwrap_or(0);
+            let r = (u128::from(rng.next()) << 64) | u128::from(rng.next());
+            Ipv6Addr::from(u128::from(n.network()) | (r & host))
+        })
+        .collect();
+    for a in keys.iter().take(20_000) {
+        assert_eq!(
+            pop.lookup(*a),
+            trie.get_lpm(&Ipv6Net::from(*a)).map(|(_, v)| *v),
+            "{a}"
+        );
+    }
+    let mut g = c.benchmark_group("lpm_v6_ris_lookup");
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("poptrie/drawn", |b| {
+        b.iter(|| {
+            keys.iter()
+                .fold(0u32, |acc, a| acc.wrapping_add(pop.lookup(*a).unwrap_or(0)))
+        })
+    });
+    let mut out = vec![None; KEYS];
+    g.bench_function("poptrie-batch/drawn", |b| {
+        b.iter(|| {
+            pop.lookup_batch(&keys, &mut out);
+            black_box(out[KEYS - 1])
+        })
+    });
+    g.bench_function("prefix-trie/drawn", |b| {
+        b.iter(|| {
+            keys.iter().fold(0u32, |acc, a| {
+                acc.wrapping_add(
+                    trie.get_lpm(&Ipv6Net::from(*a))
+                        .map(|(_, v)| *v)
+                        .unwrap_or(0),
+                )
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_v6);
 criterion_main!(benches);

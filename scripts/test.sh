@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo test --workspace --release --no-fail-fast
+# Every benchmark once, in test mode, so that none of them rots.
+cargo test --release --benches

@@ -4,6 +4,7 @@
 //! `vpcectl show route-tables FILE`, `vpcectl lookup FILE --route-table rtb-… ADDRESS`,
 //! `vpcectl prefix-list from-ip-ranges …`, `vpcectl completions bash`.
 
+mod bench;
 mod render;
 
 use std::io::Write;
@@ -106,6 +107,9 @@ enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Measure vpce's engines on your own data.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Managed prefix lists.
     #[command(name = "prefix-list", subcommand)]
     PrefixList(PrefixListCommand),
@@ -114,6 +118,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Longest-prefix match: build time, size and lookups/s of a table of yours.
+    Lpm(bench::LpmBench),
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +314,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }) => cmd_from_ip_ranges(
             &mut out, &ip_ranges, &service, &region, family, &id, name, format,
         ),
+        Command::Bench(BenchCommand::Lpm(args)) => bench::lpm(&args, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())

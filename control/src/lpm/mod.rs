@@ -19,6 +19,7 @@
 //! | memory | about 16 (IPv4) or 32 (IPv6) bytes per prefix plus hash-map overhead |
 
 mod poptrie;
+pub mod table;
 
 use std::collections::HashMap;
 use std::fmt;
