@@ -8,3 +8,5 @@ cargo fmt --all -- --check
 cargo test --workspace --release --no-fail-fast
 # Every benchmark once, in test mode, so that none of them rots.
 cargo test --release --benches
+# Instructions per LPM lookup may not grow more than 10 % over the committed baseline.
+scripts/check-lookup-cost.sh

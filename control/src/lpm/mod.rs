@@ -1,15 +1,20 @@
-//! Longest-prefix match: the interface every route-table lookup goes through, and the
-//! reference implementation.
+//! Longest-prefix match: the interface every route-table lookup goes through, the fast
+//! engine, and the reference it is checked against.
 //!
-//! A table maps prefixes to a `u32` value (in a compiled route table, the index of the winning
+//! A table maps prefixes to a value (in a compiled route table, the index of the winning
 //! route entry) and answers, for an address, the value of the longest prefix containing it.
 //! Tables are **built once and immutable**: the compiler builds a new table for every new
-//! configuration and publishes it whole (see [`crate::publish`]), so no structure here needs
-//! interior mutability or readers' cooperation.
+//! configuration and publishes it whole (see [`crate::publish`]); a BGP-style stream of changes
+//! goes through [`PoptrieWriter`], which also produces whole new tables.
 //!
-//! [`ReferenceLpm`] is deliberately naive: one hash map per prefix length, probed from the
-//! longest length present down to the shortest. Its correctness is evident from reading it —
-//! that is its job. It is the model the fast engines are differentially tested against.
+//! * [`Poptrie`] is the engine of the data path: a direct-pointing array plus 6-bit nodes with
+//!   popcount-compressed children and leaves (layout, reads per lookup and limits in its
+//!   module documentation), with single and batched lookups.
+//! * [`ReferenceLpm`] is deliberately naive: one hash map per prefix length, probed from the
+//!   longest length present down to the shortest. Its correctness is evident from reading it —
+//!   that is its job. It is the model the fast engine is differentially tested against, and it
+//!   is what explanations (`lookup_prefix`) use.
+//! * [`table`] reads prefix tables in text (BGP dumps) for benchmarks and `vpcectl bench lpm`.
 //!
 //! | property of `ReferenceLpm` | value |
 //! |---|---|
@@ -160,7 +165,7 @@ impl<F: Family> Ord for Prefix<F> {
     }
 }
 
-pub use poptrie::Poptrie;
+pub use poptrie::{Poptrie, PoptrieWriter, RouteUpdate};
 
 /// Why a table could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

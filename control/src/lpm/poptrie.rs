@@ -361,6 +361,19 @@ impl BinaryTrie {
                 }
             })
             .collect();
+        self.fill_nodes(&mut t, &mut queue);
+        t.nodes.shrink_to_fit();
+        t.leaves.shrink_to_fit();
+        t
+    }
+
+    /// Builds the nodes in `queue` (index in `t.nodes`, binary node, inherited value) and,
+    /// breadth first, everything below them, appending to `t.nodes` and `t.leaves`.
+    fn fill_nodes<F: Family>(
+        &self,
+        t: &mut Poptrie<F>,
+        queue: &mut std::collections::VecDeque<(usize, u32, u16)>,
+    ) {
         let mut slots = [Slot::Leaf(NONE); 64];
         while let Some((idx, n, inh)) = queue.pop_front() {
             // The 6 levels below binary node `n` (its own value is already in `inh`).
@@ -402,9 +415,6 @@ impl BinaryTrie {
             }
             t.nodes[idx] = node;
         }
-        t.nodes.shrink_to_fit();
-        t.leaves.shrink_to_fit();
-        t
     }
 }
 
@@ -540,6 +550,253 @@ mod tests {
             t.lookup_batch(&keys, &mut out);
             for (a, o) in keys.iter().zip(&out) {
                 prop_assert_eq!(*o, r.lookup(*a));
+            }
+        }
+    }
+}
+
+/// A route change for [`PoptrieWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteUpdate<F: Family> {
+    /// Add the prefix, or change its value.
+    Announce(Prefix<F>, u32),
+    /// Remove the prefix (a no-op if absent).
+    Withdraw(Prefix<F>),
+}
+
+/// Applies route changes and produces new immutable tables, for readers that never wait.
+///
+/// The writer keeps the binary trie the table was built from. A batch of updates changes the
+/// trie, then copies the current table (a `memcpy` of a few MiB) and rebuilds only the
+/// direct-array slots the updated prefixes cover — one slot for a prefix longer than `S` bits,
+/// `2^(S - len)` for a shorter one — appending their new nodes and leaves; the old ones become
+/// unreachable. When unreachable nodes outnumber live ones the next batch rebuilds from scratch
+/// (compaction). The result is published whole (an `Arc` swap), so a reader sees the table
+/// before or after a batch, never a mix.
+#[derive(Debug)]
+pub struct PoptrieWriter<F: Family> {
+    trie: BinaryTrie,
+    current: std::sync::Arc<Poptrie<F>>,
+    /// Nodes reachable after the last full build, to decide when to compact.
+    live_nodes: usize,
+}
+
+impl std::fmt::Debug for BinaryTrie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BinaryTrie({} nodes)", self.child.len())
+    }
+}
+
+impl<F: Family> PoptrieWriter<F> {
+    /// Builds the first table from `routes`, with the full `F::DIRECT_BITS` direct array.
+    pub fn new(routes: &[(Prefix<F>, u32)]) -> Result<Self, LpmBuildError> {
+        let mut trie = BinaryTrie::default();
+        trie.node();
+        for (p, v) in routes {
+            check_value(p, *v)?;
+            if !trie.insert::<F>(p, *v as u16) {
+                return Err(LpmBuildError::Duplicate(p.to_string()));
+            }
+        }
+        let table = trie.compile_ref::<F>(routes.len(), F::DIRECT_BITS);
+        Ok(PoptrieWriter {
+            live_nodes: table.nodes.len(),
+            current: std::sync::Arc::new(table),
+            trie,
+        })
+    }
+
+    /// The table as of the last batch.
+    pub fn table(&self) -> std::sync::Arc<Poptrie<F>> {
+        self.current.clone()
+    }
+
+    /// Applies `updates` in order and returns the new table (also kept as current).
+    pub fn apply(
+        &mut self,
+        updates: &[RouteUpdate<F>],
+    ) -> Result<std::sync::Arc<Poptrie<F>>, LpmBuildError> {
+        let s = F::DIRECT_BITS;
+        let mut count = self.current.count;
+        let mut slots: Vec<(usize, usize)> = Vec::with_capacity(updates.len());
+        for u in updates {
+            let p = match u {
+                RouteUpdate::Announce(p, v) => {
+                    check_value(p, *v)?;
+                    if self.trie.set::<F>(p, *v as u16) {
+                        count += 1;
+                    }
+                    p
+                }
+                RouteUpdate::Withdraw(p) => {
+                    if self.trie.set::<F>(p, NONE) {
+                        count -= 1;
+                    }
+                    p
+                }
+            };
+            let first = F::chunk(p.bits(), 0, s);
+            let n = if u32::from(p.len()) >= s {
+                1
+            } else {
+                1usize << (s - u32::from(p.len()))
+            };
+            slots.push((first, n));
+        }
+        let mut next: Poptrie<F> = (*self.current).clone();
+        next.count = count;
+        if next.nodes.len() > 2 * self.live_nodes + 4096 {
+            // Compaction: rebuild everything from the trie.
+            next = self.trie.compile_ref::<F>(count, s);
+            self.live_nodes = next.nodes.len();
+        } else {
+            slots.sort_unstable();
+            let mut done_upto = 0usize;
+            let mut queue = std::collections::VecDeque::new();
+            for (first, n) in slots {
+                for slot in first.max(done_upto)..first + n {
+                    next.direct[slot] = self.trie.rebuild_slot(&mut next, slot, s, &mut queue);
+                }
+                done_upto = done_upto.max(first + n);
+            }
+        }
+        let next = std::sync::Arc::new(next);
+        self.current = next.clone();
+        Ok(next)
+    }
+}
+
+fn check_value<F: Family>(p: &Prefix<F>, v: u32) -> Result<(), LpmBuildError> {
+    if v >= u32::from(NONE) {
+        return Err(LpmBuildError::ValueTooLarge {
+            prefix: p.to_string(),
+            value: v,
+            max: u32::from(NONE) - 1,
+        });
+    }
+    Ok(())
+}
+
+impl BinaryTrie {
+    /// Sets (or clears, with `NONE`) the value of a prefix, creating its path; returns whether
+    /// the prefix's presence changed (added or removed).
+    fn set<F: Family>(&mut self, p: &Prefix<F>, v: u16) -> bool {
+        let mut n = 0u32;
+        for depth in 0..u32::from(p.len()) {
+            let b = F::chunk(p.bits(), depth, 1);
+            let c = self.child[n as usize][b];
+            n = if c == NIL {
+                if v == NONE {
+                    return false;
+                }
+                let m = self.node();
+                self.child[n as usize][b] = m;
+                m
+            } else {
+                c
+            };
+        }
+        let was = self.value[n as usize] != NONE;
+        self.value[n as usize] = v;
+        was != (v != NONE)
+    }
+
+    /// `compile` without consuming the trie.
+    fn compile_ref<F: Family>(&self, count: usize, direct_bits: u32) -> Poptrie<F> {
+        let mut t = Poptrie {
+            direct_bits,
+            direct: vec![u32::from(NONE); 1 << direct_bits],
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            count,
+            _f: std::marker::PhantomData,
+        };
+        let mut queue = std::collections::VecDeque::new();
+        for slot in 0..t.direct.len() {
+            t.direct[slot] = self.rebuild_slot(&mut t, slot, direct_bits, &mut queue);
+        }
+        t
+    }
+
+    /// The direct entry for `slot`: walks the trie along the slot's bits, then returns the
+    /// leaf value or builds the slot's subtree (appending to `t`) and returns its node index.
+    fn rebuild_slot<F: Family>(
+        &self,
+        t: &mut Poptrie<F>,
+        slot: usize,
+        s: u32,
+        queue: &mut std::collections::VecDeque<(usize, u32, u16)>,
+    ) -> u32 {
+        let mut n = 0u32;
+        let mut inh = NONE;
+        for depth in 0..s {
+            if self.value[n as usize] != NONE {
+                inh = self.value[n as usize];
+            }
+            let b = (slot >> (s - 1 - depth)) & 1;
+            match self.child[n as usize][b] {
+                NIL => return u32::from(inh),
+                c => n = c,
+            }
+        }
+        let here = match self.value[n as usize] {
+            NONE => inh,
+            v => v,
+        };
+        if !self.has_children(n) {
+            return u32::from(here);
+        }
+        t.nodes.push(Node::default());
+        let idx = t.nodes.len() - 1;
+        queue.push_back((idx, n, here));
+        self.fill_nodes(t, queue);
+        NODE | idx as u32
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::super::{ReferenceLpm, V4};
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// After every batch the writer's table answers like a reference built from scratch.
+        #[test]
+        fn updates_match_a_rebuild(
+            initial in prop::collection::vec((any::<u16>(), 0u8..=32, 0u32..50), 0..100),
+            batches in prop::collection::vec(prop::collection::vec((any::<bool>(), any::<u16>(), 0u8..=32, 0u32..50), 1..40), 1..6),
+            probes in prop::collection::vec(any::<u32>(), 32),
+        ) {
+            let addr = |x: u16| Ipv4Addr::from(0x0a00_0000u32 | (u32::from(x) << 12));
+            let mut model: std::collections::BTreeMap<Prefix<V4>, u32> = std::collections::BTreeMap::new();
+            for (x, len, v) in initial {
+                model.entry(Prefix::new(addr(x), len)).or_insert(v);
+            }
+            let routes: Vec<_> = model.iter().map(|(p, v)| (*p, *v)).collect();
+            let mut w = PoptrieWriter::<V4>::new(&routes).unwrap();
+            for batch in batches {
+                let mut updates = Vec::new();
+                for (announce, x, len, v) in batch {
+                    let p = Prefix::new(addr(x), len);
+                    if announce {
+                        model.insert(p, v);
+                        updates.push(RouteUpdate::Announce(p, v));
+                    } else {
+                        model.remove(&p);
+                        updates.push(RouteUpdate::Withdraw(p));
+                    }
+                }
+                let t = w.apply(&updates).unwrap();
+                let routes: Vec<_> = model.iter().map(|(p, v)| (*p, *v)).collect();
+                let r = ReferenceLpm::<V4>::build(&routes).unwrap();
+                prop_assert_eq!(t.len(), routes.len());
+                let inside = routes.iter().map(|(p, _)| u32::from(p.addr()) | 1);
+                for a in probes.iter().copied().chain(inside).map(Ipv4Addr::from) {
+                    prop_assert_eq!(t.lookup(a), r.lookup(a), "{}", a);
+                }
             }
         }
     }
