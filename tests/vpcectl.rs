@@ -437,3 +437,46 @@ fn completions_for_common_shells() {
         }
     }
 }
+
+#[test]
+fn bench_lpm_verifies_against_the_reference_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.txt");
+    std::fs::write(&table, "0.0.0.0/0 a\n10.0.0.0/8 b\n10.1.0.0/16 c\n10.1.2.0/24 d\n10.1.2.128/25 e\n192.0.2.1/32 f\n").unwrap();
+    let o = vpcectl(&[
+        "bench",
+        "lpm",
+        "--table",
+        table.to_str().unwrap(),
+        "--keys",
+        "table",
+        "--count",
+        "5000",
+        "--seconds",
+        "0.1",
+        "--verify",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["mismatches"], 0);
+    assert_eq!(v["prefixes"], 6);
+    assert!(v["lookups_per_second"].as_f64().unwrap() > 0.0);
+    assert!(v["batched_lookups_per_second"].as_f64().unwrap() > 0.0);
+    // IPv6 of the same file: none.
+    let o = vpcectl(&[
+        "bench",
+        "lpm",
+        "--table",
+        table.to_str().unwrap(),
+        "--family",
+        "v6",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // A bad line is named.
+    std::fs::write(&table, "10.0.0.0/8\n10.0.0.0/8x\n").unwrap();
+    let o = vpcectl(&["bench", "lpm", "--table", table.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+}
