@@ -529,8 +529,9 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             );
         }
     }
-    // 2-4. written routes.
+    // 2-4. written routes; prefix-list routes are collected and expanded in 3c.
     let prefix_list = |id: &str| config.prefix_lists.iter().find(|p| p.id == id);
+    let mut list_routes: Vec<(String, RouteTarget, Option<usize>, Option<String>)> = Vec::new();
     for (index, r) in rt.routes.iter().enumerate() {
         let target = resolve_target(config, &r.target)?;
         match DestinationRef::parse(&r.destination)? {
@@ -552,28 +553,7 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
                 push(c.0, target, origin, state);
             }
             DestinationRef::PrefixList(id) => {
-                let pl = prefix_list(id).ok_or_else(|| format!("no prefix list {id}"))?;
-                for (entry, e) in pl.entries.iter().enumerate() {
-                    let net = e.cidr().0;
-                    let state = if inside_local(&net) {
-                        RouteState::Ignored {
-                            reason: "a prefix-list entry never overrides local".into(),
-                        }
-                    } else {
-                        RouteState::Active
-                    };
-                    push(
-                        net,
-                        target.clone(),
-                        RouteOrigin::PrefixList {
-                            list: id.to_string(),
-                            entry,
-                            index: Some(index),
-                            endpoint: None,
-                        },
-                        state,
-                    );
-                }
+                list_routes.push((id.to_string(), target, Some(index), None));
             }
         }
     }
@@ -589,28 +569,33 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             .find(|s| s.name == e.service)
             .ok_or_else(|| format!("gateway endpoint {} has no service", e.id))?;
         for pl_id in svc.gateway_prefix_lists() {
-            let pl = prefix_list(pl_id).ok_or_else(|| format!("no prefix list {pl_id}"))?;
-            for (entry, pe) in pl.entries.iter().enumerate() {
-                let net = pe.cidr().0;
-                let state = if inside_local(&net) {
-                    RouteState::Ignored {
-                        reason: "a prefix-list entry never overrides local".into(),
-                    }
-                } else {
-                    RouteState::Active
-                };
-                push(
-                    net,
-                    RouteTarget::GatewayEndpoint(e.id.clone()),
-                    RouteOrigin::PrefixList {
-                        list: pl_id.to_string(),
-                        entry,
-                        index: None,
-                        endpoint: Some(e.id.clone()),
-                    },
-                    state,
-                );
-            }
+            list_routes.push((
+                pl_id.to_string(),
+                RouteTarget::GatewayEndpoint(e.id.clone()),
+                None,
+                Some(e.id.clone()),
+            ));
+        }
+    }
+    // 3c. every prefix-list route, one route per entry.
+    for (id, target, index, endpoint) in list_routes {
+        let pl = prefix_list(&id).ok_or_else(|| format!("no prefix list {id}"))?;
+        for (entry, e) in pl.entries.iter().enumerate() {
+            let net = e.cidr().0;
+            let state = if inside_local(&net) {
+                RouteState::Ignored {
+                    reason: "a prefix-list entry never overrides local".into(),
+                }
+            } else {
+                RouteState::Active
+            };
+            let origin = RouteOrigin::PrefixList {
+                list: id.clone(),
+                entry,
+                index,
+                endpoint: endpoint.clone(),
+            };
+            push(net, target.clone(), origin, state);
         }
     }
 
