@@ -241,5 +241,58 @@ fn bench_v6(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_v6);
+/// Against the `poptrie` crate, whose one-insert-at-a-time build is too slow for the full table
+/// (about 1,100 s per the data set's README): the first 100,000 prefixes of the RIS IPv4 table
+/// in address order, table-drawn keys.
+fn bench_subset(c: &mut Criterion) {
+    let Some(mut table) = load() else { return };
+    table.truncate(100_000);
+    let routes: Vec<(Prefix<V4>, u32)> = table
+        .iter()
+        .map(|(n, v)| (Prefix::new(n.network(), n.prefix_len()), *v))
+        .collect();
+    let pop = Poptrie::<V4>::build(&routes).unwrap();
+    let t0 = std::time::Instant::now();
+    let mut crate_pop = poptrie::Poptrie::<(u32, u8), u32>::new();
+    for (n, v) in &table {
+        crate_pop.insert((u32::from(n.network()), n.prefix_len()), *v);
+    }
+    eprintln!(
+        "lpm bench: poptrie crate built 100,000 prefixes in {:?}",
+        t0.elapsed()
+    );
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let keys: Vec<Ipv4Addr> = (0..KEYS)
+        .map(|_| {
+            let (n, _) = table[(rng.next() as usize) % table.len()];
+            Ipv4Addr::from(u32::from(n.network()) | ((rng.next() as u32) & !u32::from(n.netmask())))
+        })
+        .collect();
+    for a in keys.iter().take(20_000) {
+        assert_eq!(
+            pop.lookup(*a),
+            crate_pop.lookup(u32::from(*a)).copied(),
+            "{a}"
+        );
+    }
+    let mut g = c.benchmark_group("lpm_v4_ris100k_lookup");
+    g.throughput(Throughput::Elements(KEYS as u64));
+    g.measurement_time(Duration::from_secs(4));
+    g.bench_function("poptrie/drawn", |b| {
+        b.iter(|| {
+            keys.iter()
+                .fold(0u32, |acc, a| acc.wrapping_add(pop.lookup(*a).unwrap_or(0)))
+        })
+    });
+    g.bench_function("poptrie-crate/drawn", |b| {
+        b.iter(|| {
+            keys.iter().fold(0u32, |acc, a| {
+                acc.wrapping_add(crate_pop.lookup(u32::from(*a)).copied().unwrap_or(0))
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_v6, bench_subset);
 criterion_main!(benches);
