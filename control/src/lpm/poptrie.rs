@@ -71,7 +71,7 @@ struct Node {
 const _: () = assert!(std::mem::size_of::<Node>() == 24);
 
 /// The Poptrie LPM of family `F`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Poptrie<F: Family> {
     /// Bits resolved by `direct`: `F::DIRECT_BITS` for large tables, fewer for small ones.
     direct_bits: u32,
@@ -80,6 +80,28 @@ pub struct Poptrie<F: Family> {
     leaves: Vec<u16>,
     count: usize,
     _f: std::marker::PhantomData<F>,
+}
+
+impl<F: Family> Clone for Poptrie<F> {
+    fn clone(&self) -> Self {
+        Poptrie {
+            direct_bits: self.direct_bits,
+            direct: self.direct.clone(),
+            nodes: self.nodes.clone(),
+            leaves: self.leaves.clone(),
+            count: self.count,
+            _f: std::marker::PhantomData,
+        }
+    }
+
+    /// Copies into the existing allocations (what [`PoptrieWriter`] relies on to recycle).
+    fn clone_from(&mut self, source: &Self) {
+        self.direct_bits = source.direct_bits;
+        self.direct.clone_from(&source.direct);
+        self.nodes.clone_from(&source.nodes);
+        self.leaves.clone_from(&source.leaves);
+        self.count = source.count;
+    }
 }
 
 /// Bits `0..=i` of a 64-bit vector.
@@ -579,6 +601,10 @@ pub struct PoptrieWriter<F: Family> {
     current: std::sync::Arc<Poptrie<F>>,
     /// Nodes reachable after the last full build, to decide when to compact.
     live_nodes: usize,
+    /// Published tables that readers may still hold; once only this list holds one, its
+    /// memory is reused for a later batch (no fresh mapping, no page faults, no unmapping —
+    /// which would interrupt the readers' cores with TLB shootdowns).
+    retired: Vec<std::sync::Arc<Poptrie<F>>>,
 }
 
 impl std::fmt::Debug for BinaryTrie {
@@ -603,6 +629,7 @@ impl<F: Family> PoptrieWriter<F> {
             live_nodes: table.nodes.len(),
             current: std::sync::Arc::new(table),
             trie,
+            retired: Vec::new(),
         })
     }
 
@@ -643,7 +670,19 @@ impl<F: Family> PoptrieWriter<F> {
             };
             slots.push((first, n));
         }
-        let mut next: Poptrie<F> = (*self.current).clone();
+        // Reuse the memory of a retired table no reader holds any more, if there is one.
+        let spare = self
+            .retired
+            .iter()
+            .position(|t| std::sync::Arc::strong_count(t) == 1)
+            .and_then(|i| std::sync::Arc::try_unwrap(self.retired.swap_remove(i)).ok());
+        let mut next: Poptrie<F> = match spare {
+            Some(mut t) => {
+                t.clone_from(&self.current);
+                t
+            }
+            None => (*self.current).clone(),
+        };
         next.count = count;
         if next.nodes.len() > 2 * self.live_nodes + 4096 {
             // Compaction: rebuild everything from the trie.
@@ -661,7 +700,12 @@ impl<F: Family> PoptrieWriter<F> {
             }
         }
         let next = std::sync::Arc::new(next);
-        self.current = next.clone();
+        let old = std::mem::replace(&mut self.current, next.clone());
+        self.retired.push(old);
+        // Readers that never let go must not make the list grow without bound.
+        if self.retired.len() > 8 {
+            self.retired.remove(0);
+        }
         Ok(next)
     }
 }
