@@ -159,7 +159,7 @@ impl<F: Family> Poptrie<F> {
             let n = keys.len();
             let mut bits = [F::to_bits(keys[0]); LANES];
             let mut at = [0usize; LANES];
-            let mut val = [NONE; LANES];
+            let value = |v: u16| (v != NONE).then_some(u32::from(v));
             for k in 0..n {
                 bits[k] = F::to_bits(keys[k]);
                 at[k] = F::chunk(bits[k], 0, self.direct_bits);
@@ -171,7 +171,7 @@ impl<F: Family> Poptrie<F> {
             for k in 0..n {
                 let d = self.direct[at[k]];
                 if d & NODE == 0 {
-                    val[k] = d as u16;
+                    res[k] = value(d as u16);
                 } else {
                     at[k] = (d & !NODE) as usize;
                     prefetch(&self.nodes[at[k]]);
@@ -205,10 +205,7 @@ impl<F: Family> Poptrie<F> {
             while in_leaf != 0 {
                 let k = in_leaf.trailing_zeros() as usize;
                 in_leaf &= in_leaf - 1;
-                val[k] = self.leaves[at[k]];
-            }
-            for k in 0..n {
-                res[k] = (val[k] != NONE).then_some(u32::from(val[k]));
+                res[k] = value(self.leaves[at[k]]);
             }
         }
     }
@@ -277,7 +274,7 @@ impl<F: Family> Lpm<F> for Poptrie<F> {
 }
 
 /// The build's intermediate binary trie: node 0 is the root.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct BinaryTrie {
     child: Vec<[u32; 2]>,
     value: Vec<u16>,
@@ -592,9 +589,10 @@ pub enum RouteUpdate<F: Family> {
 /// trie, then copies the current table (a `memcpy` of a few MiB) and rebuilds only the
 /// direct-array slots the updated prefixes cover — one slot for a prefix longer than `S` bits,
 /// `2^(S - len)` for a shorter one — appending their new nodes and leaves; the old ones become
-/// unreachable. When unreachable nodes outnumber live ones the next batch rebuilds from scratch
-/// (compaction). The result is published whole (an `Arc` swap), so a reader sees the table
-/// before or after a batch, never a mix.
+/// unreachable. When unreachable nodes outnumber live ones, a background thread rebuilds the
+/// table from a copy of the trie (compaction) while batches go on; the batch that finds it done
+/// replays onto it the slots changed meanwhile and publishes it. Every result is published
+/// whole (an `Arc` swap), so a reader sees the table before or after a batch, never a mix.
 #[derive(Debug)]
 pub struct PoptrieWriter<F: Family> {
     trie: BinaryTrie,
@@ -605,6 +603,10 @@ pub struct PoptrieWriter<F: Family> {
     /// memory is reused for a later batch (no fresh mapping, no page faults, no unmapping —
     /// which would interrupt the readers' cores with TLB shootdowns).
     retired: Vec<std::sync::Arc<Poptrie<F>>>,
+    /// A compaction running in the background, and the slots changed since it started.
+    compaction: Option<(std::thread::JoinHandle<Poptrie<F>>, Vec<(usize, usize)>)>,
+    /// Unreachable nodes tolerated beyond the live ones before compacting.
+    compaction_slack: usize,
 }
 
 impl std::fmt::Debug for BinaryTrie {
@@ -630,7 +632,26 @@ impl<F: Family> PoptrieWriter<F> {
             current: std::sync::Arc::new(table),
             trie,
             retired: Vec::new(),
+            compaction: None,
+            compaction_slack: 4096,
         })
+    }
+
+    /// Waits for a running compaction to finish (the next batch then publishes it). For
+    /// tests and orderly shutdown.
+    pub fn settle(&self) {
+        while self
+            .compaction
+            .as_ref()
+            .is_some_and(|(h, _)| !h.is_finished())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Whether a compaction is running.
+    pub fn compacting(&self) -> bool {
+        self.compaction.is_some()
     }
 
     /// The table as of the last batch.
@@ -684,19 +705,37 @@ impl<F: Family> PoptrieWriter<F> {
             None => (*self.current).clone(),
         };
         next.count = count;
-        if next.nodes.len() > 2 * self.live_nodes + 4096 {
-            // Compaction: rebuild everything from the trie.
-            next = self.trie.compile_ref::<F>(count, s);
-            self.live_nodes = next.nodes.len();
+        slots.sort_unstable();
+        if let Some((_, touched)) = &mut self.compaction {
+            touched.extend_from_slice(&slots);
+        }
+        let finished = self
+            .compaction
+            .as_ref()
+            .is_some_and(|(h, _)| h.is_finished());
+        if finished {
+            // The compacted table was built from the trie as it was when the compaction
+            // started; rebuild on it the slots changed since, from the trie as it is now.
+            let (handle, mut touched) = self.compaction.take().expect("checked above");
+            if let Ok(mut compacted) = handle.join() {
+                self.live_nodes = compacted.nodes.len();
+                touched.sort_unstable();
+                self.trie.rebuild_slots(&mut compacted, &touched, s);
+                compacted.count = count;
+                next = compacted;
+            } else {
+                self.trie.rebuild_slots(&mut next, &slots, s);
+            }
         } else {
-            slots.sort_unstable();
-            let mut done_upto = 0usize;
-            let mut queue = std::collections::VecDeque::new();
-            for (first, n) in slots {
-                for slot in first.max(done_upto)..first + n {
-                    next.direct[slot] = self.trie.rebuild_slot(&mut next, slot, s, &mut queue);
-                }
-                done_upto = done_upto.max(first + n);
+            self.trie.rebuild_slots(&mut next, &slots, s);
+            if self.compaction.is_none()
+                && next.nodes.len() > 2 * self.live_nodes + self.compaction_slack
+            {
+                // Unreachable nodes outnumber live ones: rebuild from scratch, off this thread,
+                // from a copy of the trie; batches go on meanwhile.
+                let trie = self.trie.clone();
+                let handle = std::thread::spawn(move || trie.compile_ref::<F>(count, s));
+                self.compaction = Some((handle, Vec::new()));
             }
         }
         let next = std::sync::Arc::new(next);
@@ -743,6 +782,18 @@ impl BinaryTrie {
         let was = self.value[n as usize] != NONE;
         self.value[n as usize] = v;
         was != (v != NONE)
+    }
+
+    /// Rebuilds the direct slots covered by `slots` ((first, count), sorted) in `t`.
+    fn rebuild_slots<F: Family>(&self, t: &mut Poptrie<F>, slots: &[(usize, usize)], s: u32) {
+        let mut done_upto = 0usize;
+        let mut queue = std::collections::VecDeque::new();
+        for &(first, n) in slots {
+            for slot in first.max(done_upto)..first + n {
+                t.direct[slot] = self.rebuild_slot(t, slot, s, &mut queue);
+            }
+            done_upto = done_upto.max(first + n);
+        }
     }
 
     /// `compile` without consuming the trie.
@@ -805,6 +856,44 @@ mod writer_tests {
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
 
+    #[test]
+    fn background_compaction_is_published_with_the_changes_made_meanwhile() {
+        let p = |i: u32, len: u8| Prefix::<V4>::new(Ipv4Addr::from(0x0a00_0000 | (i << 8)), len);
+        let mut model: std::collections::BTreeMap<Prefix<V4>, u32> =
+            (0..2000).map(|i| (p(i, 24), i % 100)).collect();
+        let routes: Vec<_> = model.iter().map(|(p, v)| (*p, *v)).collect();
+        let mut w = PoptrieWriter::<V4>::new(&routes).unwrap();
+        w.compaction_slack = 0;
+        let mut saw_compaction = false;
+        for round in 0..40u32 {
+            let updates: Vec<_> = (0..200)
+                .map(|k| {
+                    let q = p((round * 37 + k * 11) % 2500, 24);
+                    if k % 3 == 0 {
+                        model.remove(&q);
+                        RouteUpdate::Withdraw(q)
+                    } else {
+                        model.insert(q, (round + k) % 100);
+                        RouteUpdate::Announce(q, (round + k) % 100)
+                    }
+                })
+                .collect();
+            let t = w.apply(&updates).unwrap();
+            saw_compaction |= w.compacting();
+            let r =
+                ReferenceLpm::<V4>::build(&model.iter().map(|(p, v)| (*p, *v)).collect::<Vec<_>>())
+                    .unwrap();
+            for i in 0..2600u32 {
+                let a = Ipv4Addr::from(0x0a00_0000 | (i << 8) | 7);
+                assert_eq!(t.lookup(a), r.lookup(a), "round {round} {a}");
+            }
+            if round % 5 == 4 {
+                w.settle();
+            }
+        }
+        assert!(saw_compaction, "the test must exercise compaction");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
         /// After every batch the writer's table answers like a reference built from scratch.
@@ -821,7 +910,13 @@ mod writer_tests {
             }
             let routes: Vec<_> = model.iter().map(|(p, v)| (*p, *v)).collect();
             let mut w = PoptrieWriter::<V4>::new(&routes).unwrap();
-            for batch in batches {
+            // Compact at the slightest garbage, so that background compactions (and the
+            // replay of the slots changed meanwhile) are exercised too.
+            w.compaction_slack = 0;
+            for (round, batch) in batches.into_iter().enumerate() {
+                if round % 2 == 1 {
+                    w.settle();
+                }
                 let mut updates = Vec::new();
                 for (announce, x, len, v) in batch {
                     let p = Prefix::new(addr(x), len);
