@@ -331,3 +331,40 @@ print(n)
     let (code, _) = lab.curl(INSTANCE, "http://8.8.8.8/");
     assert_eq!(code, "200", "{}", lab.daemon_log());
 }
+
+/// Apply adds an attachment (a second instance in its own namespace) and later removes it:
+/// the device appears, carries traffic, then disappears, while the first instance's traffic is
+/// untouched.
+#[test]
+fn apply_adds_and_removes_attachments() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = variant(dir.path(), "base.toml", "");
+    let text = std::fs::read_to_string(&base).unwrap()
+        + "\n[[instances]]\nid = \"i-0000000000000b0b0\"\nsubnet = \"subnet-0a0000000000000a1\"\nprivate_ip = \"10.0.0.77\"\npublic_ip = \"203.0.113.77\"\nsecurity_groups = [\"sg-0a00000000000ec21\"]\nnamespace = \"second\"\n";
+    let more = dir.path().join("more.toml");
+    std::fs::write(&more, text).unwrap();
+    let lab = lab_with_servers();
+    let ping = |lab: &Lab, ns: &str, dst: &str| {
+        let o = lab.exec(ns, &["ping", "-c", "2", "-i", "0.2", "-W", "1", dst]);
+        ping_counts(&String::from_utf8_lossy(&o.stdout))
+    };
+    assert!(lab.namespaces().iter().all(|n| !n.ends_with("second")));
+    let o = lab.vpcectl(&["apply", more.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(lab.namespaces().contains(&lab.ns("second")), "{:?}", lab.namespaces());
+    lab.check_isolation(&[("second", "8.8.8.8"), ("second", "10.0.0.176")]);
+    assert_eq!(ping(&lab, "second", "8.8.8.8"), (2, 2), "the new instance reaches the internet");
+    assert_eq!(ping(&lab, "second", "10.0.0.176"), (2, 2), "and the first instance");
+    let (code, _) = lab.curl("second", "http://52.216.39.26/");
+    assert_eq!(code, "200");
+    let o = lab.vpcectl(&["apply", base.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = std::process::Command::new("ip").args(["-n", &lab.ns("second"), "-o", "link", "show"]).output().unwrap();
+    let links = String::from_utf8_lossy(&o.stdout);
+    assert!(!links.contains("vpe-"), "the removed instance's device is gone: {links}");
+    assert_eq!(ping(&lab, INSTANCE, "8.8.8.8"), (2, 2), "the first instance is untouched");
+}
