@@ -354,17 +354,39 @@ fn apply_adds_and_removes_attachments() {
     assert!(lab.namespaces().iter().all(|n| !n.ends_with("second")));
     let o = lab.vpcectl(&["apply", more.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(lab.namespaces().contains(&lab.ns("second")), "{:?}", lab.namespaces());
+    assert!(
+        lab.namespaces().contains(&lab.ns("second")),
+        "{:?}",
+        lab.namespaces()
+    );
     lab.check_isolation(&[("second", "8.8.8.8"), ("second", "10.0.0.176")]);
-    assert_eq!(ping(&lab, "second", "8.8.8.8"), (2, 2), "the new instance reaches the internet");
-    assert_eq!(ping(&lab, "second", "10.0.0.176"), (2, 2), "and the first instance");
+    assert_eq!(
+        ping(&lab, "second", "8.8.8.8"),
+        (2, 2),
+        "the new instance reaches the internet"
+    );
+    assert_eq!(
+        ping(&lab, "second", "10.0.0.176"),
+        (2, 2),
+        "and the first instance"
+    );
     let (code, _) = lab.curl("second", "http://52.216.39.26/");
     assert_eq!(code, "200");
     let o = lab.vpcectl(&["apply", base.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let o = std::process::Command::new("ip").args(["-n", &lab.ns("second"), "-o", "link", "show"]).output().unwrap();
+    let o = std::process::Command::new("ip")
+        .args(["-n", &lab.ns("second"), "-o", "link", "show"])
+        .output()
+        .unwrap();
     let links = String::from_utf8_lossy(&o.stdout);
-    assert!(!links.contains("vpe-"), "the removed instance's device is gone: {links}");
-    assert_eq!(ping(&lab, INSTANCE, "8.8.8.8"), (2, 2), "the first instance is untouched");
+    assert!(
+        !links.contains("vpe-"),
+        "the removed instance's device is gone: {links}"
+    );
+    assert_eq!(
+        ping(&lab, INSTANCE, "8.8.8.8"),
+        (2, 2),
+        "the first instance is untouched"
+    );
 }

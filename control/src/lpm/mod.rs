@@ -12,8 +12,9 @@
 //!   module documentation), with single and batched lookups.
 //! * [`ReferenceLpm`] is deliberately naive: one hash map per prefix length, probed from the
 //!   longest length present down to the shortest. Its correctness is evident from reading it —
-//!   that is its job. It is the model the fast engine is differentially tested against, and it
-//!   is what explanations (`lookup_prefix`) use.
+//!   that is its job. It is the model the fast engine is differentially tested against (and
+//!   `vpcectl bench lpm --verify` checks against), and it can also say which prefix matched
+//!   (`lookup_prefix`), which a compressed structure does not keep.
 //! * [`table`] reads prefix tables in text (BGP dumps) for benchmarks and `vpcectl bench lpm`.
 //!
 //! | property of `ReferenceLpm` | value |
@@ -188,8 +189,6 @@ pub trait Lpm<F: Family>: Sized + Send + Sync {
     fn build(routes: &[(Prefix<F>, u32)]) -> Result<Self, LpmBuildError>;
     /// The value of the longest prefix containing `addr`.
     fn lookup(&self, addr: F::Addr) -> Option<u32>;
-    /// The longest prefix containing `addr`, with its value.
-    fn lookup_prefix(&self, addr: F::Addr) -> Option<(Prefix<F>, u32)>;
     /// Number of prefixes in the table.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -205,6 +204,25 @@ pub struct ReferenceLpm<F: Family> {
     /// `(len, map)` for every length that has prefixes, longest first.
     by_len: Vec<(u8, HashMap<F::Bits, u32>)>,
     count: usize,
+}
+
+impl<F: Family> ReferenceLpm<F> {
+    /// The longest prefix containing `addr`, with its value (what explanations show).
+    pub fn lookup_prefix(&self, addr: F::Addr) -> Option<(Prefix<F>, u32)> {
+        let bits = F::to_bits(addr);
+        self.by_len.iter().find_map(|(len, map)| {
+            let key = F::mask(bits, *len);
+            map.get(&key).map(|v| {
+                (
+                    Prefix {
+                        bits: key,
+                        len: *len,
+                    },
+                    *v,
+                )
+            })
+        })
+    }
 }
 
 impl<F: Family> Lpm<F> for ReferenceLpm<F> {
@@ -230,22 +248,6 @@ impl<F: Family> Lpm<F> for ReferenceLpm<F> {
 
     fn lookup(&self, addr: F::Addr) -> Option<u32> {
         self.lookup_prefix(addr).map(|(_, v)| v)
-    }
-
-    fn lookup_prefix(&self, addr: F::Addr) -> Option<(Prefix<F>, u32)> {
-        let bits = F::to_bits(addr);
-        self.by_len.iter().find_map(|(len, map)| {
-            let key = F::mask(bits, *len);
-            map.get(&key).map(|v| {
-                (
-                    Prefix {
-                        bits: key,
-                        len: *len,
-                    },
-                    *v,
-                )
-            })
-        })
     }
 
     fn len(&self) -> usize {

@@ -256,12 +256,6 @@ impl<F: Family> Lpm<F> for Poptrie<F> {
         (v != NONE).then_some(u32::from(v))
     }
 
-    fn lookup_prefix(&self, addr: F::Addr) -> Option<(Prefix<F>, u32)> {
-        // The structure keeps values, not prefixes; explanations use the reference table.
-        let _ = addr;
-        None
-    }
-
     fn len(&self) -> usize {
         self.count
     }
