@@ -2,7 +2,7 @@
 //!
 //! This crate owns everything that happens *before* a packet arrives: the deployment's
 //! configuration ([`model`]), reading it ([`load`]), checking it against the rules of a VPC
-//! ([`validate`]), compiling it into immutable lookup tables ([`compile`], [`lpm`]) and
+//! ([`mod@validate`]), compiling it into immutable lookup tables ([`mod@compile`], [`lpm`]) and
 //! publishing those to the dataplane's workers without locks ([`publish`]). It knows nothing
 //! about packets or devices; the `dataplane` crate depends on it, never the reverse.
 //!

@@ -4,7 +4,7 @@
 //! AWS resources of `SPEC.md` closely enough that an AWS user recognises every field (and that
 //! `vpcectl import aws` can map the AWS CLI's JSON onto them), with AWS ids kept verbatim.
 //! Meaning — references that resolve, addresses inside their subnet, the route-table rules —
-//! is checked by [`crate::validate`]; turning it into lookup tables is [`crate::compile`].
+//! is checked by [`mod@crate::validate`]; turning it into lookup tables is [`mod@crate::compile`].
 //!
 //! Shape choices, and why:
 //!

@@ -568,6 +568,10 @@ mod tests {
     }
 }
 
+/// A background compaction: the thread building the new table, and the direct slots changed
+/// since it started (to be rebuilt on its result).
+type Compaction<F> = (std::thread::JoinHandle<Poptrie<F>>, Vec<(usize, usize)>);
+
 /// A route change for [`PoptrieWriter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteUpdate<F: Family> {
@@ -598,7 +602,7 @@ pub struct PoptrieWriter<F: Family> {
     /// which would interrupt the readers' cores with TLB shootdowns).
     retired: Vec<std::sync::Arc<Poptrie<F>>>,
     /// A compaction running in the background, and the slots changed since it started.
-    compaction: Option<(std::thread::JoinHandle<Poptrie<F>>, Vec<(usize, usize)>)>,
+    compaction: Option<Compaction<F>>,
     /// Unreachable nodes tolerated beyond the live ones before compacting.
     compaction_slack: usize,
 }
