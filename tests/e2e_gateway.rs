@@ -193,6 +193,8 @@ fn hundred_applies_under_a_ping_flood_and_iperf3_lose_nothing() {
             "apply {i}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        // Spread the swaps over the traffic (about 4 s of the ping's 5 s).
+        std::thread::sleep(std::time::Duration::from_millis(35));
     }
     let applies = t0.elapsed();
     // A rejected apply under traffic: exit 2, the error names table, line and target, and
