@@ -340,3 +340,149 @@ fn malformed_bursts_never_panic() {
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, 176))
     );
 }
+
+/// Peering, an ENI as a route target (a middlebox), and ingress routing through an IGW's edge
+/// route table to that middlebox — on a small two-VPC deployment written here.
+#[test]
+fn peering_middlebox_and_ingress_routing() {
+    let text = r#"
+region = "us-east-1"
+[[vpcs]]
+id = "vpc-a"
+cidr_blocks = ["10.0.0.0/16"]
+[[vpcs]]
+id = "vpc-b"
+cidr_blocks = ["10.1.0.0/16"]
+[[subnets]]
+id = "subnet-a1"
+vpc = "vpc-a"
+availability_zone = "us-east-1a"
+cidr = "10.0.1.0/24"
+[[subnets]]
+id = "subnet-a2"
+vpc = "vpc-a"
+availability_zone = "us-east-1a"
+cidr = "10.0.2.0/24"
+[[subnets]]
+id = "subnet-b1"
+vpc = "vpc-b"
+availability_zone = "us-east-1a"
+cidr = "10.1.1.0/24"
+[[internet_gateways]]
+id = "igw-a"
+vpc = "vpc-a"
+[[peering_connections]]
+id = "pcx-ab"
+requester_vpc = "vpc-a"
+accepter_vpc = "vpc-b"
+[[route_tables]]
+id = "rtb-a1"
+vpc = "vpc-a"
+main = true
+subnets = ["subnet-a1"]
+routes = [
+  { destination = "10.1.0.0/16", target = "pcx-ab" },
+  { destination = "0.0.0.0/0", target = "eni-fw" },
+]
+[[route_tables]]
+id = "rtb-a2"
+vpc = "vpc-a"
+subnets = ["subnet-a2"]
+routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
+[[route_tables]]
+id = "rtb-edge"
+vpc = "vpc-a"
+gateways = ["igw-a"]
+routes = [{ destination = "10.0.1.0/24", target = "eni-fw" }]
+[[route_tables]]
+id = "rtb-b"
+vpc = "vpc-b"
+main = true
+routes = [{ destination = "10.0.0.0/16", target = "pcx-ab" }]
+[[instances]]
+id = "i-a"
+subnet = "subnet-a1"
+private_ip = "10.0.1.10"
+public_ip = "203.0.113.10"
+[[instances]]
+id = "i-b"
+subnet = "subnet-b1"
+private_ip = "10.1.1.10"
+[[network_interfaces]]
+id = "eni-fw"
+subnet = "subnet-a2"
+private_ip = "10.0.2.10"
+source_dest_check = false
+"#;
+    let loaded = control::load_str("t.toml", text.to_string(), Path::new(".")).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let a = att(&f, "eni-a");
+    let b = att(&f, "eni-b");
+    let fw = att(&f, "eni-fw");
+    let igw = att(&f, "igw-a");
+    // Peering both ways.
+    let mut p = echo("10.0.1.10", "10.1.1.10");
+    assert_eq!(
+        run(&f, "eni-a", &mut p),
+        Verdict::Forward {
+            egress: b,
+            len: p.len()
+        }
+    );
+    let mut p = echo("10.1.1.10", "10.0.1.10");
+    assert_eq!(
+        run(&f, "eni-b", &mut p),
+        Verdict::Forward {
+            egress: a,
+            len: p.len()
+        }
+    );
+    // Peering only reaches the peer's own addresses.
+    let mut p = echo("10.0.1.10", "10.1.9.9");
+    assert_eq!(
+        run(&f, "eni-a", &mut p),
+        Verdict::Drop(DropReason::NoSuchAddress)
+    );
+    // Default route to the middlebox, destination unchanged.
+    let mut p = echo("10.0.1.10", "8.8.8.8");
+    assert_eq!(
+        run(&f, "eni-a", &mut p),
+        Verdict::Forward {
+            egress: fw,
+            len: p.len()
+        }
+    );
+    assert_eq!(wire::parse(&p).unwrap().dst, ip("8.8.8.8"));
+    // The middlebox (source/dest check off) forwards it on through its own subnet's IGW route;
+    // the IGW translates the instance's address.
+    assert_eq!(
+        run(&f, "eni-fw", &mut p),
+        Verdict::Forward {
+            egress: igw,
+            len: p.len()
+        }
+    );
+    assert_eq!(wire::parse(&p).unwrap().src, ip("203.0.113.10"));
+    // Inbound: the edge route table sends the instance's subnet to the middlebox first.
+    let mut p = echo("8.8.8.8", "203.0.113.10");
+    assert_eq!(
+        run(&f, "igw-a", &mut p),
+        Verdict::Forward {
+            egress: fw,
+            len: p.len()
+        }
+    );
+    assert_eq!(wire::parse(&p).unwrap().dst, ip("10.0.1.10"));
+    // From the middlebox to the instance: local.
+    assert_eq!(
+        run(&f, "eni-fw", &mut p),
+        Verdict::Forward {
+            egress: a,
+            len: p.len()
+        }
+    );
+}
