@@ -103,7 +103,7 @@ impl Family for V6 {
         }
         ((bits << pos) >> (128 - width)) as usize
     }
-    const DIRECT_BITS: u32 = 16;
+    const DIRECT_BITS: u32 = 20;
 }
 
 /// A prefix of family `F`: canonical (no bits set after `len`).

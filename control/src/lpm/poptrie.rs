@@ -5,7 +5,7 @@
 //! # Structure
 //!
 //! A lookup first indexes a **direct-pointing array** with the top `S` bits of the address
-//! (`S` = 18 for IPv4, 16 for IPv6 on large tables; `S` = log2(prefixes) + 2, at least 8, on
+//! (`S` = 18 for IPv4, 20 for IPv6 on large tables; `S` = log2(prefixes) + 2, at least 8, on
 //! small ones, so that a route table of a few dozen routes costs a kilobyte), then descends **6 bits per node** through a multibit trie
 //! whose nodes keep their children and leaves in compressed arrays indexed with a population
 //! count:
@@ -32,15 +32,15 @@
 //!
 //! One read of `direct`, then per level one node (24 bytes, one cache line at most) — a leaf at
 //! the last level costs one more read in `leaves`. IPv4: prefixes up to /18 resolve in the
-//! direct array alone, /19–/24 after 1 node, /25–/30 after 2, /31–/32 after 3. IPv6: /16 in the
-//! direct array, /48 after 6 nodes. [`Poptrie::lookup_batch`] runs several keys in lock step so
+//! direct array alone, /19–/24 after 1 node, /25–/30 after 2, /31–/32 after 3. IPv6: /20 in the
+//! direct array, /32 after 2 nodes, /48 after 5. [`Poptrie::lookup_batch`] runs several keys in lock step so
 //! that their memory reads overlap.
 //!
 //! # Capacity
 //!
 //! Values are `u16` below `0xFFFF` (a route table indexes at most 65,535 routes; AWS allows
 //! 1,000). At most 2^31 nodes and 2^32 leaves. Memory: `4 × 2^S` bytes of direct array
-//! (1 MiB for IPv4, 256 KiB for IPv6) plus 24 bytes per node and 2 per leaf.
+//! (1 MiB for IPv4, 4 MiB for IPv6 at full size) plus 24 bytes per node and 2 per leaf.
 //!
 //! # Build
 //!
