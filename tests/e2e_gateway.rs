@@ -118,6 +118,28 @@ fn internet_and_gateway_endpoint_paths_carry_real_traffic() {
         String::from_utf8_lossy(&o.stderr)
     );
 
+    // Inbound IPv6 from the internet reaches the instance's global address untranslated.
+    let o = lab.exec(
+        "internet",
+        &[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "2600:1f18:1234:5600::b0",
+        ],
+    );
+    assert_eq!(
+        ping_counts(&String::from_utf8_lossy(&o.stdout)),
+        (3, 3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // Status names the attachments and their devices.
     let o = lab.vpcectl(&["status", "-o", "json"]);
     let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
