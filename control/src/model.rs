@@ -868,6 +868,30 @@ impl AwsService {
     }
 }
 
+impl Config {
+    /// The state of an endpoint's connection to its service, as AWS reports it: the state
+    /// recorded on the endpoint service if there is one; otherwise `pendingAcceptance` when the
+    /// service requires acceptance, else `available` (gateway endpoints and AWS services are
+    /// always `available`).
+    pub fn connection_state(&self, e: &Endpoint) -> ConnectionState {
+        if e.endpoint_type == EndpointType::Gateway {
+            return ConnectionState::Available;
+        }
+        match self
+            .endpoint_services
+            .iter()
+            .find(|s| s.service_name(&self.region) == e.service)
+        {
+            Some(s) => match s.connections.iter().find(|k| k.endpoint == e.id) {
+                Some(conn) => conn.state,
+                None if s.acceptance_required => ConnectionState::PendingAcceptance,
+                None => ConnectionState::Available,
+            },
+            None => ConnectionState::Available,
+        }
+    }
+}
+
 impl EndpointService {
     /// The service name consumers put in an endpoint's `service`.
     pub fn service_name(&self, region: &str) -> String {

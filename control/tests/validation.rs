@@ -477,3 +477,29 @@ fn missing_ip_ranges_file_names_the_prefix_list() {
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
+
+#[test]
+fn connection_state_follows_acceptance() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/privatelink-hands-on.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let state = |text: String| {
+        let l = load_str("t.toml", text, Path::new(".")).unwrap();
+        let e = l.config.endpoints[0].clone();
+        l.config.connection_state(&e)
+    };
+    use control::model::ConnectionState::*;
+    assert_eq!(state(text.clone()), Available, "accepted in the article");
+    let pending = text.replace(
+        "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
+        "",
+    );
+    assert_eq!(
+        state(pending.clone()),
+        PendingAcceptance,
+        "acceptance required, nothing recorded"
+    );
+    assert_eq!(
+        state(pending.replace("acceptance_required = true", "acceptance_required = false")),
+        Available
+    );
+}

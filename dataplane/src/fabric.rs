@@ -155,6 +155,17 @@ pub enum AttachmentKind {
     ServiceNetwork(u32),
 }
 
+impl AttachmentKind {
+    /// The kind's name in `vpcectl` output and the control protocol.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttachmentKind::Eni(_) => "network_interface",
+            AttachmentKind::Internet(_) => "internet",
+            AttachmentKind::ServiceNetwork(_) => "service_network",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Attachment {
     /// The id the attachment stands for: `eni-…`, `igw-…`, or the service name.

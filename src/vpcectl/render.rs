@@ -6,7 +6,7 @@ use comfy_table::{presets, ContentArrangement, Table};
 use control::compile::{
     CompiledRouteTable, RouteExplanation, RouteOrigin, RouteState, RouteTarget,
 };
-use control::model::{Config, ConnectionState, EndpointType};
+use control::model::{Config, EndpointType};
 use control::Compiled;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -247,7 +247,7 @@ pub fn show(
         ),
         Noun::Endpoints => {
             let items = pick(&c.endpoints, |x| x.id.as_str(), id, "endpoint")?;
-            let state_of = |e: &control::model::Endpoint| connection_state(c, e);
+            let state_of = |e: &control::model::Endpoint| c.connection_state(e).to_string();
             match output {
                 Output::Json => {
                     let v: Vec<Value> = items
@@ -428,26 +428,6 @@ pub fn show(
         }
     }
     Ok(())
-}
-
-/// The state of an endpoint's connection to its service.
-fn connection_state(c: &Config, e: &control::model::Endpoint) -> String {
-    if e.endpoint_type == EndpointType::Gateway {
-        return ConnectionState::Available.to_string();
-    }
-    for s in &c.endpoint_services {
-        if s.service_name(&c.region) == e.service {
-            if let Some(conn) = s.connections.iter().find(|k| k.endpoint == e.id) {
-                return conn.state.to_string();
-            }
-            return if s.acceptance_required {
-                ConnectionState::PendingAcceptance.to_string()
-            } else {
-                ConnectionState::Available.to_string()
-            };
-        }
-    }
-    ConnectionState::Available.to_string()
 }
 
 fn origin_text(o: &RouteOrigin) -> String {
@@ -637,11 +617,7 @@ pub fn attachments(
     output: Output,
 ) -> Result<(), Failure> {
     let items = pick(atts, |a| a.id.as_str(), id, "attachment")?;
-    let kind = |a: &dataplane::fabric::Attachment| match a.kind {
-        dataplane::fabric::AttachmentKind::Eni(_) => "network_interface",
-        dataplane::fabric::AttachmentKind::Internet(_) => "internet",
-        dataplane::fabric::AttachmentKind::ServiceNetwork(_) => "service_network",
-    };
+    let kind = |a: &dataplane::fabric::Attachment| a.kind.as_str();
     match output {
         Output::Json => {
             let v: Vec<Value> = items

@@ -26,7 +26,7 @@ use control::{compile, load_file, ConfigError, SnapshotCell};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::fabric::{AttachmentKind, Fabric, FabricError};
+use crate::fabric::{Fabric, FabricError};
 use crate::io::{worker, DeviceError, DeviceManager, Plan};
 use crate::stats::Registry;
 use protocol::{AttachmentStatus, Request, Response, Status, MAX_LINE};
@@ -304,12 +304,7 @@ fn answer(req: Request, state: &State) -> Response {
                     .zip(plan.devices.iter())
                     .map(|(a, d)| AttachmentStatus {
                         id: a.id.clone(),
-                        kind: match a.kind {
-                            AttachmentKind::Eni(_) => "network_interface",
-                            AttachmentKind::Internet(_) => "internet",
-                            AttachmentKind::ServiceNetwork(_) => "service_network",
-                        }
-                        .to_string(),
+                        kind: a.kind.as_str().to_string(),
                         device: a.device.clone(),
                         namespace: d.namespace.clone(),
                         counters: a.counters.read(),
