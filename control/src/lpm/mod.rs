@@ -5,7 +5,8 @@
 //! route entry) and answers, for an address, the value of the longest prefix containing it.
 //! Tables are **built once and immutable**: the compiler builds a new table for every new
 //! configuration and publishes it whole (see [`crate::publish`]); a BGP-style stream of changes
-//! goes through [`PoptrieWriter`], which also produces whole new tables.
+//! goes through [`PoptrieWriter`], which rewrites the touched parts of one table in place while
+//! readers go on (publication order in the `poptrie` module).
 //!
 //! * [`Poptrie`] is the engine of the data path: a direct-pointing array plus 6-bit nodes with
 //!   popcount-compressed children and leaves (layout, reads per lookup and limits in its
