@@ -55,6 +55,8 @@ pub struct Snapshot {
     subnet_route_table: HashMap<String, usize>,
     /// Edge route table of a gateway (`igw-…`, `vgw-…`).
     gateway_route_table: HashMap<String, usize>,
+    /// The security groups of every ENI, compiled.
+    pub security: crate::secgroups::SecurityTables,
 }
 
 impl fmt::Debug for Snapshot {
@@ -465,6 +467,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             route_table_by_id,
             subnet_route_table,
             gateway_route_table,
+            security: crate::secgroups::SecurityTables::compile(config),
         },
         warnings: report.diagnostics,
     })

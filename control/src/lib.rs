@@ -24,6 +24,7 @@ pub mod lpm;
 pub mod model;
 pub mod net;
 pub mod publish;
+pub mod secgroups;
 pub mod validate;
 
 pub use compile::{compile, Compiled, Snapshot};
