@@ -6,6 +6,7 @@
 //! are pure functions of bytes and tables; every syscall lives in the I/O layer.
 #![deny(unsafe_code)]
 
+pub mod conntrack;
 pub mod daemon;
 pub mod fabric;
 pub mod io;

@@ -1,0 +1,622 @@
+//! Connection tracking: what makes security groups stateful and address translation
+//! reversible.
+//!
+//! # What is tracked
+//!
+//! As in AWS, state is kept **per ENI crossing**: a flow that leaves instance A and enters
+//! instance B has one entry in A's zone and one in B's (zone = a stable 32-bit id of the ENI,
+//! endpoint or load-balancer node; see [`zone_of`]). An entry is keyed by the flow's
+//! *canonical* tuple (the lower address/port pair first), so both directions of the flow find
+//! it; a packet that finds its entry is a packet of a flow its security groups already allowed,
+//! and passes without rule evaluation. Interface-endpoint flows also carry a translation
+//! ([`Nat`]): the entry in the endpoint ENI's zone holds the provider-side tuple, the entry in
+//! the load-balancer node's zone holds the consumer-side one, and each names the other's zone
+//! (its *peer*).
+//!
+//! # Table
+//!
+//! Fixed capacity, chosen at start: `shards` open-addressing tables (linear probing,
+//! backward-shift deletion: no tombstones, probe sequences stay short), each behind its own
+//! mutex; a flow's shard comes from its hash, so two workers rarely meet on one lock and never
+//! hold two at once. An insertion into a shard at its limit (7/8 of its slots) returns
+//! [`Full`]: the caller drops the new flow and counts it; established flows are untouched.
+//! Nothing allocates after [`FlowTable::new`].
+//!
+//! ```text
+//! Entry (96 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
+//!                   last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone
+//! memory = 96 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
+//! ```
+//!
+//! # Timeouts (AWS)
+//!
+//! Idle TCP flows end after 350 s, other flows after 120 s; a TCP flow that has seen a FIN
+//! from both sides, or a RST, ends 10 s after its last packet (time for the last ACK).
+//! Expired entries are removed when met by a lookup or an insertion, and by [`FlowTable::sweep`],
+//! which the workers call with a bounded budget.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Idle timeouts, seconds.
+pub const TCP_IDLE: u32 = 350;
+pub const OTHER_IDLE: u32 = 120;
+pub const TCP_CLOSED: u32 = 10;
+
+/// The stable zone id of an ENI, endpoint ENI or load-balancer node: FNV-1a of its id, so
+/// that a reload that reorders the configuration keeps every flow.
+pub fn zone_of(id: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.as_bytes() {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+fn bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn addr(bits: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(bits.into())
+    } else {
+        IpAddr::V4((bits as u32).into())
+    }
+}
+
+/// A packet's flow, as seen in one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    pub proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Ports (TCP, UDP) or the ICMP echo identifier in both; 0 otherwise.
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Tuple {
+    pub fn reversed(&self) -> Tuple {
+        Tuple {
+            proto: self.proto,
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+        }
+    }
+}
+
+/// The canonical key of a tuple in a zone, and whether the tuple runs low → high.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(C, align(16))]
+pub struct FlowKey {
+    lo: u128,
+    hi: u128,
+    zone: u32,
+    lo_port: u16,
+    hi_port: u16,
+    proto: u8,
+    v6: bool,
+}
+
+impl FlowKey {
+    /// The key, and `true` when `t` goes from the low end to the high end.
+    pub fn of(zone: u32, t: &Tuple) -> (FlowKey, bool) {
+        let (s, d) = (bits(t.src), bits(t.dst));
+        let forward = (s, t.sport) <= (d, t.dport);
+        let (lo, lo_port, hi, hi_port) = if forward {
+            (s, t.sport, d, t.dport)
+        } else {
+            (d, t.dport, s, t.sport)
+        };
+        (
+            FlowKey {
+                lo,
+                hi,
+                zone,
+                lo_port,
+                hi_port,
+                proto: t.proto,
+                v6: t.src.is_ipv6(),
+            },
+            forward,
+        )
+    }
+
+    fn hash(&self) -> u64 {
+        // A multiply-xorshift mix of the fields (FxHash-like); quality is checked by the
+        // probe-length test below.
+        let mut h: u64 = 0;
+        for w in [
+            self.lo as u64,
+            (self.lo >> 64) as u64,
+            self.hi as u64,
+            (self.hi >> 64) as u64,
+            u64::from(self.zone) << 32 | u64::from(self.lo_port) << 16 | u64::from(self.hi_port),
+            u64::from(self.proto),
+        ] {
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+        h ^ (h >> 29)
+    }
+}
+
+/// An address translation carried by a flow: how to rewrite packets of the flow that go
+/// *forward* (in the direction of the packet that created the entry), and the zone of the
+/// entry on the other side of the translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nat {
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    pub peer_zone: u32,
+}
+
+/// TCP flags a packet carries, as far as tracking cares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpSignal {
+    pub fin: bool,
+    pub rst: bool,
+}
+
+const FIN_INITIATOR: u8 = 1;
+const FIN_RESPONDER: u8 = 2;
+const RST: u8 = 4;
+/// The initiator is the low end of the key.
+const INITIATOR_LO: u8 = 8;
+const HAS_NAT: u8 = 16;
+const USED: u8 = 128;
+
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    key: FlowKey,
+    nat_src: u128,
+    nat_dst: u128,
+    nat_sport: u16,
+    nat_dport: u16,
+    peer_zone: u32,
+    last_seen: u32,
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 96);
+
+impl Slot {
+    fn used(&self) -> bool {
+        self.flags & USED != 0
+    }
+
+    fn timeout(&self) -> u32 {
+        if self.key.proto != 6 {
+            OTHER_IDLE
+        } else if self.flags & RST != 0
+            || self.flags & (FIN_INITIATOR | FIN_RESPONDER) == FIN_INITIATOR | FIN_RESPONDER
+        {
+            TCP_CLOSED
+        } else {
+            TCP_IDLE
+        }
+    }
+
+    fn expired(&self, now: u32) -> bool {
+        now.saturating_sub(self.last_seen) >= self.timeout()
+    }
+
+    fn nat(&self) -> Option<Nat> {
+        (self.flags & HAS_NAT != 0).then(|| Nat {
+            src: addr(self.nat_src, self.key.v6),
+            sport: self.nat_sport,
+            dst: addr(self.nat_dst, self.key.v6),
+            dport: self.nat_dport,
+            peer_zone: self.peer_zone,
+        })
+    }
+
+    /// Records a packet going low → high (`forward`) with `tcp` flags at `now`.
+    fn touch(&mut self, forward: bool, tcp: TcpSignal, now: u32) {
+        self.last_seen = now;
+        let from_initiator = forward == (self.flags & INITIATOR_LO != 0);
+        if tcp.fin {
+            self.flags |= if from_initiator {
+                FIN_INITIATOR
+            } else {
+                FIN_RESPONDER
+            };
+        }
+        if tcp.rst {
+            self.flags |= RST;
+        }
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Whether the packet runs in the direction of the packet that created the entry.
+    pub from_initiator: bool,
+    pub nat: Option<Nat>,
+}
+
+/// The table is at its capacity: the new flow is not tracked (and its packet is dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("flow table full")]
+pub struct Full;
+
+#[derive(Debug)]
+struct Shard {
+    slots: Box<[Slot]>,
+    len: usize,
+    limit: usize,
+}
+
+impl Shard {
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Index of `key`, removing expired entries met on the way.
+    fn find(&mut self, key: &FlowKey, h: u64, now: u32) -> Option<usize> {
+        let mut i = (h as usize) & self.mask();
+        loop {
+            let s = &self.slots[i];
+            if !s.used() {
+                return None;
+            }
+            if s.key == *key {
+                if s.expired(now) {
+                    self.remove(i);
+                    return None;
+                }
+                return Some(i);
+            }
+            i = (i + 1) & self.mask();
+        }
+    }
+
+    /// Backward-shift deletion: later entries of the probe run move up so that no lookup
+    /// meets a hole before its key.
+    fn remove(&mut self, mut hole: usize) {
+        let mask = self.mask();
+        let mut i = (hole + 1) & mask;
+        loop {
+            let s = self.slots[i];
+            if !s.used() {
+                break;
+            }
+            let home = (s.key.hash() as usize) & mask;
+            // Move `s` into the hole if its home is not in (hole, i] cyclically.
+            let dist_home = i.wrapping_sub(home) & mask;
+            let dist_hole = i.wrapping_sub(hole) & mask;
+            if dist_home >= dist_hole {
+                self.slots[hole] = s;
+                hole = i;
+            }
+            i = (i + 1) & mask;
+        }
+        self.slots[hole] = Slot::default();
+        self.len -= 1;
+    }
+}
+
+/// The flow table: fixed capacity, sharded, shared by every worker.
+#[derive(Debug)]
+pub struct FlowTable {
+    shards: Box<[Mutex<Shard>]>,
+    shard_bits: u32,
+    capacity: usize,
+    /// Where the next sweep starts: shard and slot, packed.
+    cursor: AtomicUsize,
+}
+
+impl FlowTable {
+    /// A table for at least `capacity` flows (entries).
+    pub fn new(capacity: usize) -> FlowTable {
+        let capacity = capacity.max(64);
+        let shard_bits: u32 = if capacity >= 1 << 16 { 6 } else { 2 };
+        let shards = 1usize << shard_bits;
+        let per_shard = capacity.div_ceil(shards);
+        let slots = (per_shard * 8).div_ceil(7).next_power_of_two();
+        FlowTable {
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        slots: vec![Slot::default(); slots].into_boxed_slice(),
+                        len: 0,
+                        limit: per_shard,
+                    })
+                })
+                .collect(),
+            shard_bits,
+            capacity: per_shard * shards,
+            cursor: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, h: u64) -> std::sync::MutexGuard<'_, Shard> {
+        let i = (h >> (64 - self.shard_bits)) as usize;
+        // A worker that panicked while holding the lock left a consistent table (no operation
+        // panics half-way); keep using it.
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Flows the table holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes of the table.
+    pub fn memory_bytes(&self) -> usize {
+        self.shards.len()
+            * self.shards[0]
+                .lock()
+                .map_or(0, |s| s.slots.len() * std::mem::size_of::<Slot>())
+    }
+
+    /// Entries in the table (expired ones not yet removed included).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The flow of `t` in `zone`, refreshed with this packet; `None` if untracked or expired.
+    pub fn lookup(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> Option<Flow> {
+        let (key, forward) = FlowKey::of(zone, t);
+        let h = key.hash();
+        let mut shard = self.shard(h);
+        let i = shard.find(&key, h, now)?;
+        let s = &mut shard.slots[i];
+        s.touch(forward, tcp, now);
+        Some(Flow {
+            from_initiator: forward == (s.flags & INITIATOR_LO != 0),
+            nat: s.nat(),
+        })
+    }
+
+    /// Starts tracking `t` (its source is the initiator) in `zone`. An entry already there is
+    /// replaced.
+    pub fn insert(
+        &self,
+        zone: u32,
+        t: &Tuple,
+        nat: Option<Nat>,
+        tcp: TcpSignal,
+        now: u32,
+    ) -> Result<(), Full> {
+        let (key, forward) = FlowKey::of(zone, t);
+        let h = key.hash();
+        let mut shard = self.shard(h);
+        let mut slot = Slot {
+            key,
+            last_seen: now,
+            flags: USED | if forward { INITIATOR_LO } else { 0 },
+            ..Slot::default()
+        };
+        if let Some(n) = nat {
+            slot.flags |= HAS_NAT;
+            slot.nat_src = bits(n.src);
+            slot.nat_dst = bits(n.dst);
+            slot.nat_sport = n.sport;
+            slot.nat_dport = n.dport;
+            slot.peer_zone = n.peer_zone;
+        }
+        slot.touch(forward, tcp, now);
+        if let Some(i) = shard.find(&key, h, now) {
+            shard.slots[i] = slot;
+            return Ok(());
+        }
+        if shard.len >= shard.limit {
+            return Err(Full);
+        }
+        let mask = shard.mask();
+        let mut i = (h as usize) & mask;
+        while shard.slots[i].used() {
+            i = (i + 1) & mask;
+        }
+        shard.slots[i] = slot;
+        shard.len += 1;
+        Ok(())
+    }
+
+    /// Marks the flow of `t` in `zone` with a packet's TCP signal (and refreshes it), without
+    /// creating it: how a translated flow tells its peer entry about a FIN or RST.
+    pub fn signal(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> bool {
+        self.lookup(zone, t, tcp, now).is_some()
+    }
+
+    /// Whether `zone` tracks a flow of `t` (no refresh).
+    pub fn contains(&self, zone: u32, t: &Tuple, now: u32) -> bool {
+        let (key, _) = FlowKey::of(zone, t);
+        let h = key.hash();
+        self.shard(h).find(&key, h, now).is_some()
+    }
+
+    /// Removes expired entries, looking at most at `budget` slots from where the last sweep
+    /// stopped; returns how many it removed.
+    pub fn sweep(&self, now: u32, budget: usize) -> usize {
+        let per_shard = self.shards[0].lock().map_or(1, |s| s.slots.len());
+        let total = per_shard * self.shards.len();
+        let start = self.cursor.fetch_add(budget, Relaxed) % total;
+        let mut removed = 0;
+        let mut pos = start;
+        let mut left = budget.min(total);
+        while left > 0 {
+            let shard_i = pos / per_shard;
+            let mut shard = self.shards[shard_i]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut i = pos % per_shard;
+            while i < per_shard && left > 0 {
+                if shard.slots[i].used() && shard.slots[i].expired(now) {
+                    shard.remove(i);
+                    removed += 1;
+                    // The shift may have moved another entry into `i`: look again.
+                } else {
+                    i += 1;
+                }
+                left -= 1;
+            }
+            pos = (shard_i + 1) % self.shards.len() * per_shard;
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
+        Tuple {
+            proto: 6,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport,
+            dport,
+        }
+    }
+
+    const NONE: TcpSignal = TcpSignal {
+        fin: false,
+        rst: false,
+    };
+
+    #[test]
+    fn both_directions_find_the_flow_in_its_zone_only() {
+        let t = FlowTable::new(1000);
+        let f = tcp("10.0.0.1", 40000, "10.0.0.2", 80);
+        t.insert(7, &f, None, NONE, 0).unwrap();
+        let fwd = t.lookup(7, &f, NONE, 1).unwrap();
+        assert!(fwd.from_initiator);
+        let back = t.lookup(7, &f.reversed(), NONE, 1).unwrap();
+        assert!(!back.from_initiator);
+        assert!(t.lookup(8, &f, NONE, 1).is_none());
+        assert!(t
+            .lookup(7, &tcp("10.0.0.1", 40001, "10.0.0.2", 80), NONE, 1)
+            .is_none());
+    }
+
+    #[test]
+    fn idle_and_close_timeouts() {
+        let t = FlowTable::new(1000);
+        let f = tcp("10.0.0.1", 40000, "10.0.0.2", 80);
+        t.insert(1, &f, None, NONE, 0).unwrap();
+        assert!(t.lookup(1, &f, NONE, TCP_IDLE - 1).is_some());
+        assert!(t.lookup(1, &f, NONE, 2 * TCP_IDLE - 2).is_some());
+        assert!(t.lookup(1, &f, NONE, 3 * TCP_IDLE).is_none());
+        // FIN from both sides: 10 s.
+        t.insert(1, &f, None, NONE, 0).unwrap();
+        let fin = TcpSignal {
+            fin: true,
+            rst: false,
+        };
+        t.lookup(1, &f, fin, 5).unwrap();
+        assert!(
+            t.lookup(1, &f, NONE, 100).is_some(),
+            "one FIN is not a close"
+        );
+        t.lookup(1, &f.reversed(), fin, 100).unwrap();
+        assert!(t.lookup(1, &f, NONE, 100 + TCP_CLOSED + 1).is_none());
+        // RST: 10 s. UDP: 120 s.
+        t.insert(1, &f, None, NONE, 0).unwrap();
+        t.lookup(
+            1,
+            &f,
+            TcpSignal {
+                fin: false,
+                rst: true,
+            },
+            1,
+        )
+        .unwrap();
+        assert!(t.lookup(1, &f, NONE, 1 + TCP_CLOSED).is_none());
+        let u = Tuple { proto: 17, ..f };
+        t.insert(1, &u, None, NONE, 0).unwrap();
+        assert!(t.lookup(1, &u, NONE, OTHER_IDLE - 1).is_some());
+        assert!(t.lookup(1, &u, NONE, 2 * OTHER_IDLE).is_none());
+    }
+
+    #[test]
+    fn full_is_typed_and_established_flows_stay() {
+        let t = FlowTable::new(64);
+        let mut inserted = Vec::new();
+        let mut full = 0;
+        for i in 0..200u16 {
+            let f = tcp("10.0.0.1", 1000 + i, "10.0.0.2", 80);
+            match t.insert(1, &f, None, NONE, 0) {
+                Ok(()) => inserted.push(f),
+                Err(Full) => full += 1,
+            }
+        }
+        assert!(full > 0);
+        assert!(inserted.len() <= t.capacity());
+        for f in &inserted {
+            assert!(t.lookup(1, f, NONE, 1).is_some());
+        }
+        // Once they expire, the sweep makes room again.
+        let removed: usize = (0..100).map(|_| t.sweep(TCP_IDLE + 10, 64)).sum();
+        assert_eq!(removed, inserted.len());
+        assert!(t.is_empty());
+        t.insert(1, &inserted[0], None, NONE, TCP_IDLE + 10)
+            .unwrap();
+    }
+
+    #[test]
+    fn nat_is_returned_with_the_flow() {
+        let t = FlowTable::new(100);
+        let f = tcp("10.0.128.10", 40000, "10.0.128.100", 80);
+        let nat = Nat {
+            src: "10.1.128.50".parse().unwrap(),
+            sport: 1024,
+            dst: "10.1.144.10".parse().unwrap(),
+            dport: 80,
+            peer_zone: 99,
+        };
+        t.insert(5, &f, Some(nat), NONE, 0).unwrap();
+        assert_eq!(t.lookup(5, &f, NONE, 0).unwrap().nat, Some(nat));
+    }
+
+    /// Random inserts and removals against a `HashMap` model: the backward shift never loses
+    /// or duplicates an entry.
+    #[test]
+    fn matches_a_model_under_churn() {
+        let t = FlowTable::new(2000);
+        let mut model = std::collections::HashMap::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for step in 0..50_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = tcp("10.0.0.1", (x % 3000) as u16, "10.0.0.2", 80);
+            let now = step / 100;
+            if x % 3 == 0 {
+                if t.insert(1, &f, None, NONE, now).is_ok() {
+                    model.insert(f, now);
+                }
+            } else {
+                let got = t.lookup(1, &f, NONE, now).is_some();
+                let want = model.get(&f).is_some_and(|&seen| now - seen < TCP_IDLE);
+                assert_eq!(got, want, "step {step}");
+                if want {
+                    model.insert(f, now);
+                } else {
+                    model.remove(&f);
+                }
+            }
+        }
+    }
+}
