@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
-use dataplane::pipeline::{process, NoObserver};
+use dataplane::pipeline::{process, Ctx, NoObserver};
 use dataplane::stats::Registry;
 use dataplane::wire::{self, build};
 
@@ -46,6 +47,12 @@ fn bench(c: &mut Criterion) {
         ("blackhole_drop", tcp("192.0.2.1")),
     ];
 
+    let flows = FlowTable::new(1 << 16);
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+    };
     let mut g = c.benchmark_group("pipeline_per_packet");
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(4));
@@ -62,7 +69,7 @@ fn bench(c: &mut Criterion) {
                 buf[12..16].copy_from_slice(&pkt[12..16]);
                 buf[10..12].copy_from_slice(&pkt[10..12]);
                 buf[36..38].copy_from_slice(&pkt[36..38]);
-                black_box(process(&f, 0, eni, black_box(&mut buf), &mut NoObserver))
+                black_box(process(&f, &cx, eni, black_box(&mut buf), &mut NoObserver))
             })
         });
     }

@@ -27,6 +27,17 @@ pub struct Cli {
     /// that the fabric has no uplink: nothing it forwards can reach the machine's network.
     #[arg(long)]
     netns: Option<String>,
+    /// Flows the connection tracker holds at most (security-group state and endpoint
+    /// translations; a new flow beyond it is dropped and counted as `flow_table_full`).
+    #[arg(long, default_value_t = 262_144)]
+    max_flows: usize,
+    /// Where decisions made at run time (endpoint connections accepted or rejected) are kept
+    /// across restarts.
+    #[arg(long, default_value = "/var/lib/vpced")]
+    state_dir: PathBuf,
+    /// Keep no state on disk (decisions last until vpced stops).
+    #[arg(long, conflicts_with = "state_dir")]
+    no_state: bool,
     /// Log filter (tracing's env-filter syntax), e.g. `info`, `dataplane=debug`.
     #[arg(long, default_value = "info", env = "VPCED_LOG")]
     log: String,
@@ -46,8 +57,16 @@ pub fn main() -> ExitCode {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    if workers == 0 || workers > dataplane::stats::MAX_LANES {
-        eprintln!("vpced: --workers must be between 1 and 64");
+    // One counter lane per worker, plus one for the health checker.
+    if workers == 0 || workers >= dataplane::stats::MAX_LANES {
+        eprintln!(
+            "vpced: --workers must be between 1 and {}",
+            dataplane::stats::MAX_LANES - 1
+        );
+        return ExitCode::from(2);
+    }
+    if cli.max_flows == 0 {
+        eprintln!("vpced: --max-flows must be at least 1");
         return ExitCode::from(2);
     }
     let opts = Options {
@@ -56,6 +75,8 @@ pub fn main() -> ExitCode {
         workers,
         netns_prefix: cli.netns_prefix,
         netns: cli.netns,
+        max_flows: cli.max_flows,
+        state_dir: (!cli.no_state).then_some(cli.state_dir),
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,7 +142,7 @@ impl FlowKey {
             u64::from(self.zone) << 32 | u64::from(self.lo_port) << 16 | u64::from(self.hi_port),
             u64::from(self.proto),
         ] {
-            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
         h ^ (h >> 29)
     }
@@ -307,6 +307,17 @@ impl Shard {
     }
 }
 
+/// `n` empty slots from zeroed memory: the kernel maps zero pages lazily, so a table sized for
+/// millions of flows costs memory only as it fills.
+#[allow(unsafe_code)]
+fn zeroed_slots(n: usize) -> Box<[Slot]> {
+    let b = Box::<[Slot]>::new_zeroed_slice(n);
+    // SAFETY: every field of `Slot` is an integer or a `bool`, for which all-zero bytes are a
+    // valid value (`false`, 0), and an all-zero slot is exactly `Slot::default()` (an unused
+    // slot) — checked by `zeroed_slots_are_empty` below.
+    unsafe { b.assume_init() }
+}
+
 /// The flow table: fixed capacity, sharded, shared by every worker.
 #[derive(Debug)]
 pub struct FlowTable {
@@ -325,18 +336,20 @@ impl FlowTable {
         let shards = 1usize << shard_bits;
         let per_shard = capacity.div_ceil(shards);
         let slots = (per_shard * 8).div_ceil(7).next_power_of_two();
+        // Whatever the rounding gave, up to 7/8 of the slots.
+        let limit = slots / 8 * 7;
         FlowTable {
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
-                        slots: vec![Slot::default(); slots].into_boxed_slice(),
+                        slots: zeroed_slots(slots),
                         len: 0,
-                        limit: per_shard,
+                        limit,
                     })
                 })
                 .collect(),
             shard_bits,
-            capacity: per_shard * shards,
+            capacity: limit * shards,
             cursor: AtomicUsize::new(0),
         }
     }
@@ -397,6 +410,31 @@ impl FlowTable {
         tcp: TcpSignal,
         now: u32,
     ) -> Result<(), Full> {
+        self.put(zone, t, nat, tcp, now, true).map(|_| ())
+    }
+
+    /// Like [`FlowTable::insert`], but leaves a live entry alone: `Ok(false)` if `zone`
+    /// already tracks the flow (how a translation finds a free source port).
+    pub fn insert_new(
+        &self,
+        zone: u32,
+        t: &Tuple,
+        nat: Option<Nat>,
+        tcp: TcpSignal,
+        now: u32,
+    ) -> Result<bool, Full> {
+        self.put(zone, t, nat, tcp, now, false)
+    }
+
+    fn put(
+        &self,
+        zone: u32,
+        t: &Tuple,
+        nat: Option<Nat>,
+        tcp: TcpSignal,
+        now: u32,
+        replace: bool,
+    ) -> Result<bool, Full> {
         let (key, forward) = FlowKey::of(zone, t);
         let h = key.hash();
         let mut shard = self.shard(h);
@@ -416,8 +454,11 @@ impl FlowTable {
         }
         slot.touch(forward, tcp, now);
         if let Some(i) = shard.find(&key, h, now) {
+            if !replace {
+                return Ok(false);
+            }
             shard.slots[i] = slot;
-            return Ok(());
+            return Ok(true);
         }
         if shard.len >= shard.limit {
             return Err(Full);
@@ -429,7 +470,7 @@ impl FlowTable {
         }
         shard.slots[i] = slot;
         shard.len += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Marks the flow of `t` in `zone` with a packet's TCP signal (and refreshes it), without
@@ -494,6 +535,16 @@ mod tests {
         fin: false,
         rst: false,
     };
+
+    #[test]
+    fn zeroed_slots_are_empty() {
+        let z = zeroed_slots(4);
+        for s in z.iter() {
+            assert!(!s.used());
+            assert_eq!(s.key, FlowKey::default());
+            assert_eq!(s.flags, 0);
+        }
+    }
 
     #[test]
     fn both_directions_find_the_flow_in_its_zone_only() {

@@ -21,14 +21,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use control::compile::RouteTarget;
-use control::model::{Config, EndpointType};
+use control::model::{Config, ConnectionState, EndpointType, Protocol};
 use control::publish::Versioned;
 use control::Snapshot;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::stats::{EntityCounters, Registry};
+use crate::conntrack::zone_of;
+use crate::health::TargetHealth;
+use crate::stats::{DenialCounters, EntityCounters, Registry};
 
 /// Index of an attachment in [`Fabric::attachments`].
 pub type AttachmentIdx = u32;
@@ -69,6 +71,11 @@ pub enum Unsupported {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     Attachment(AttachmentIdx),
+    /// An interface endpoint's ENI: `endpoint_enis[i]`.
+    EndpointEni(u32),
+    /// A load balancer's node: `lb_nodes[i]`.
+    LoadBalancerNode(u32),
+    /// Something vpced does not terminate yet (a NAT gateway).
     Virtual,
 }
 
@@ -90,6 +97,11 @@ pub struct Eni {
     pub ipv6: Option<Ipv6Addr>,
     pub public_ipv4: Option<Ipv4Addr>,
     pub source_dest_check: bool,
+    /// Connection-tracking zone ([`crate::conntrack::zone_of`] of the id).
+    pub zone: u32,
+    /// Compiled security groups (`snapshot.security.sets[i]`); `None`: the ENI has no group
+    /// and nothing is filtered.
+    pub sg: Option<u32>,
 }
 
 impl Eni {
@@ -134,6 +146,92 @@ pub struct ServiceNetwork {
     /// Gateway endpoints of this service (indexes into `gateway_endpoints`): the VPCs replies
     /// may return to.
     pub endpoints: Vec<u32>,
+}
+
+/// An interface endpoint (PrivateLink consumer side).
+#[derive(Debug)]
+pub struct InterfaceEndpoint {
+    pub id: String,
+    pub vpc: u32,
+    /// Connection state with the endpoint service, runtime decisions included.
+    pub state: ConnectionState,
+    pub sg: Option<u32>,
+    /// `endpoint_services[i]`; `None` when the service is not in this configuration.
+    pub service: Option<u32>,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// One ENI of an interface endpoint.
+#[derive(Debug)]
+pub struct EndpointEni {
+    pub id: String,
+    pub endpoint: u32,
+    pub ip: Ipv4Addr,
+    pub az: String,
+    pub zone: u32,
+}
+
+/// An endpoint service (PrivateLink provider side).
+#[derive(Debug)]
+pub struct EndpointService {
+    pub id: String,
+    /// `load_balancers[i]`.
+    pub load_balancers: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct LoadBalancer {
+    pub id: String,
+    pub vpc: u32,
+    /// `lb_nodes[i]`, one per subnet mapping.
+    pub nodes: Vec<u32>,
+    pub sg: Option<u32>,
+    pub enforce_sg_on_private_link: bool,
+    pub cross_zone: bool,
+    pub listeners: Vec<Listener>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct Listener {
+    /// IP protocols the listener takes (TCP, UDP or both).
+    pub tcp: bool,
+    pub udp: bool,
+    pub port: u16,
+    /// `target_groups[i]`.
+    pub target_group: u32,
+}
+
+/// A load balancer's node in one availability zone: the address targets see as the source.
+#[derive(Debug)]
+pub struct LbNode {
+    pub lb: u32,
+    pub ip: Ipv4Addr,
+    pub az: String,
+    /// Route table of the node's subnet.
+    pub route_table: u32,
+    pub zone: u32,
+}
+
+#[derive(Debug)]
+pub struct TargetGroup {
+    pub id: String,
+    /// The target group's own cross-zone setting; `None`: the load balancer's.
+    pub cross_zone: Option<bool>,
+    pub targets: Vec<Target>,
+    pub health_check: control::model::HealthCheck,
+    /// Nodes of the load balancers whose listeners use this group: where health checks
+    /// start from.
+    pub probe_nodes: Vec<u32>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct Target {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub az: String,
+    pub health: Arc<TargetHealth>,
 }
 
 /// How an attachment's device is set up in its namespace.
@@ -190,6 +288,16 @@ pub struct Fabric {
     pub igws: Vec<InternetGateway>,
     pub gateway_endpoints: Vec<GatewayEndpoint>,
     pub services: Vec<ServiceNetwork>,
+    pub endpoints: Vec<InterfaceEndpoint>,
+    pub endpoint_enis: Vec<EndpointEni>,
+    pub endpoint_services: Vec<EndpointService>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub lb_nodes: Vec<LbNode>,
+    pub target_groups: Vec<TargetGroup>,
+    /// Endpoint ENI by conntrack zone (the way back of a translated flow).
+    pub endpoint_eni_by_zone: FxHashMap<u32, u32>,
+    /// Denial counters of the groups of each compiled security-group set.
+    pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     /// `actions[route_table][route]`.
     pub actions: Vec<Vec<Action>>,
     /// Per route table (snapshot order).
@@ -267,6 +375,13 @@ impl Fabric {
             .map(|(i, t)| (t.id.as_str(), i as u32))
             .collect();
         let subnet = |id: &str| c.subnets.iter().find(|s| s.id == id);
+        let sg_of = |groups: &[String]| {
+            if groups.is_empty() {
+                None
+            } else {
+                snapshot.security.set_for(groups)
+            }
+        };
 
         let mut attachments: Vec<Attachment> = Vec::new();
         let mut enis: Vec<Eni> = Vec::new();
@@ -280,6 +395,7 @@ impl Fabric {
             public: Option<Ipv4Addr>,
             sdc: bool,
             ns: Option<String>,
+            groups: &'a [String],
         }
         let mut sources: Vec<EniSrc> = Vec::new();
         for i in &c.instances {
@@ -291,6 +407,7 @@ impl Fabric {
                 public: i.public_ip,
                 sdc: i.source_dest_check,
                 ns: i.namespace.clone(),
+                groups: &i.security_groups,
             });
         }
         for n in &c.network_interfaces {
@@ -304,6 +421,7 @@ impl Fabric {
                 public: n.public_ip,
                 sdc: n.source_dest_check,
                 ns: n.namespace.clone(),
+                groups: &n.security_groups,
             });
         }
         for s in sources {
@@ -357,6 +475,8 @@ impl Fabric {
                 },
             });
             enis.push(Eni {
+                zone: zone_of(&s.id),
+                sg: sg_of(s.groups),
                 id: s.id,
                 vpc,
                 route_table: rt,
@@ -367,30 +487,205 @@ impl Fabric {
             });
         }
 
-        // Addresses vpced owns without a device: endpoint ENIs, load-balancer nodes, NAT.
-        let virtual_addr = |vpcs: &mut Vec<Vpc>, subnet_id: &str, ip: Ipv4Addr| {
-            if let Some(sn) = subnet(subnet_id) {
+        // Interface endpoints, endpoint services, load balancers and target groups: addresses
+        // vpced terminates itself, without a device.
+        let mut endpoints = Vec::new();
+        let mut endpoint_enis = Vec::new();
+        let mut endpoint_eni_by_zone = FxHashMap::default();
+        let mut endpoint_services = Vec::new();
+        let mut load_balancers = Vec::new();
+        let mut lb_nodes = Vec::new();
+        let mut target_groups: Vec<TargetGroup> = Vec::new();
+        let tg_index: FxHashMap<&str, u32> = c
+            .target_groups
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i as u32))
+            .collect();
+        for tg in &c.target_groups {
+            let tvpc = vpc_index.get(tg.vpc.as_str()).copied();
+            let mut targets = Vec::new();
+            for t in &tg.targets {
+                let (ip, az) = match (&t.instance, t.ip) {
+                    (Some(id), _) => {
+                        let Some(i) = c.instances.iter().find(|i| &i.id == id) else {
+                            continue;
+                        };
+                        let az = subnet(&i.subnet).map(|s| s.availability_zone.clone());
+                        (IpAddr::V4(i.private_ip), az.unwrap_or_default())
+                    }
+                    (None, Some(ip)) => {
+                        let az = c
+                            .subnets
+                            .iter()
+                            .filter(|s| Some(&s.vpc) == tvpc.map(|v| &c.vpcs[v as usize].id))
+                            .find(|s| match ip {
+                                IpAddr::V4(a) => s.cidr.0.contains(&a),
+                                IpAddr::V6(a) => s.ipv6_cidr.is_some_and(|n| n.0.contains(&a)),
+                            })
+                            .map(|s| s.availability_zone.clone());
+                        (ip, az.unwrap_or_default())
+                    }
+                    (None, None) => continue,
+                };
+                let port = t.port.unwrap_or(tg.port);
+                targets.push(Target {
+                    ip,
+                    port,
+                    az,
+                    health: registry.health.cell(&tg.id, ip, port),
+                });
+            }
+            target_groups.push(TargetGroup {
+                id: tg.id.clone(),
+                cross_zone: tg.cross_zone,
+                targets,
+                health_check: tg.health_check.clone(),
+                probe_nodes: Vec::new(),
+                counters: registry.entity("target_group", &tg.id),
+            });
+        }
+        for lb in &c.load_balancers {
+            let Some(&vpc) = vpc_index.get(lb.vpc.as_str()) else {
+                continue;
+            };
+            let li = load_balancers.len() as u32;
+            let mut nodes = Vec::new();
+            for m in &lb.subnet_mappings {
+                let Some(sn) = subnet(&m.subnet) else {
+                    continue;
+                };
+                let Some(rt) = snapshot
+                    .subnet_route_table(&sn.id)
+                    .and_then(|t| rt_index.get(t.id.as_str()).copied())
+                else {
+                    continue;
+                };
+                let n = lb_nodes.len() as u32;
+                vpcs[vpc as usize]
+                    .owners
+                    .insert(IpAddr::V4(m.private_ip), Owner::LoadBalancerNode(n));
+                nodes.push(n);
+                lb_nodes.push(LbNode {
+                    lb: li,
+                    ip: m.private_ip,
+                    az: sn.availability_zone.clone(),
+                    route_table: rt,
+                    zone: zone_of(&format!("{}@{}", lb.id, m.private_ip)),
+                });
+            }
+            let listeners = lb
+                .listeners
+                .iter()
+                .filter_map(|l| {
+                    let tg = *tg_index.get(l.target_group.as_str())?;
+                    let (tcp, udp) = match l.protocol {
+                        Some(Protocol::Udp) => (false, true),
+                        Some(Protocol::TcpUdp) => (true, true),
+                        _ => (true, false),
+                    };
+                    Some(Listener {
+                        tcp,
+                        udp,
+                        port: l.port?,
+                        target_group: tg,
+                    })
+                })
+                .collect();
+            load_balancers.push(LoadBalancer {
+                id: lb.id.clone(),
+                vpc,
+                nodes,
+                sg: sg_of(&lb.security_groups),
+                enforce_sg_on_private_link: lb
+                    .enforce_security_group_inbound_rules_on_private_link_traffic,
+                cross_zone: lb.cross_zone,
+                listeners,
+                counters: registry.entity("load_balancer", &lb.id),
+            });
+        }
+        for lb in &load_balancers {
+            for l in &lb.listeners {
+                let tg = &mut target_groups[l.target_group as usize];
+                for &n in &lb.nodes {
+                    if !tg.probe_nodes.contains(&n) {
+                        tg.probe_nodes.push(n);
+                    }
+                }
+            }
+        }
+        for svc in &c.endpoint_services {
+            endpoint_services.push(EndpointService {
+                id: svc.id.clone(),
+                load_balancers: svc
+                    .load_balancers
+                    .iter()
+                    .filter_map(|l| load_balancers.iter().position(|x| &x.id == l))
+                    .map(|i| i as u32)
+                    .collect(),
+            });
+        }
+        for e in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::Interface)
+        {
+            let Some(&vpc) = vpc_index.get(e.vpc.as_str()) else {
+                continue;
+            };
+            let ei = endpoints.len() as u32;
+            for (k, n) in e.network_interfaces.iter().enumerate() {
+                let id = e.eni_id(k);
+                let x = endpoint_enis.len() as u32;
+                let zone = zone_of(&id);
+                vpcs[vpc as usize]
+                    .owners
+                    .insert(IpAddr::V4(n.private_ip), Owner::EndpointEni(x));
+                endpoint_eni_by_zone.insert(zone, x);
+                endpoint_enis.push(EndpointEni {
+                    id,
+                    endpoint: ei,
+                    ip: n.private_ip,
+                    az: subnet(&n.subnet)
+                        .map(|s| s.availability_zone.clone())
+                        .unwrap_or_default(),
+                    zone,
+                });
+            }
+            endpoints.push(InterfaceEndpoint {
+                id: e.id.clone(),
+                vpc,
+                state: c.connection_state(e),
+                sg: sg_of(&e.security_groups),
+                service: c
+                    .endpoint_services
+                    .iter()
+                    .position(|s| s.service_name(&c.region) == e.service)
+                    .map(|i| i as u32),
+                counters: registry.entity("endpoint", &e.id),
+            });
+        }
+        for n in &c.nat_gateways {
+            if let Some(sn) = subnet(&n.subnet) {
                 if let Some(&v) = vpc_index.get(sn.vpc.as_str()) {
                     vpcs[v as usize]
                         .owners
-                        .entry(IpAddr::V4(ip))
+                        .entry(IpAddr::V4(n.private_ip))
                         .or_insert(Owner::Virtual);
                 }
             }
-        };
-        for e in &c.endpoints {
-            for n in &e.network_interfaces {
-                virtual_addr(&mut vpcs, &n.subnet, n.private_ip);
-            }
         }
-        for lb in &c.load_balancers {
-            for m in &lb.subnet_mappings {
-                virtual_addr(&mut vpcs, &m.subnet, m.private_ip);
-            }
-        }
-        for n in &c.nat_gateways {
-            virtual_addr(&mut vpcs, &n.subnet, n.private_ip);
-        }
+        let sg_denials = snapshot
+            .security
+            .sets
+            .iter()
+            .map(|set| {
+                set.groups
+                    .iter()
+                    .map(|&g| registry.denials(&c.security_groups[g as usize].id))
+                    .collect()
+            })
+            .collect();
 
         // Internet gateways: the internet side is an attachment.
         let mut igws = Vec::new();
@@ -573,6 +868,14 @@ impl Fabric {
             igws,
             gateway_endpoints,
             services,
+            endpoints,
+            endpoint_enis,
+            endpoint_services,
+            load_balancers,
+            lb_nodes,
+            target_groups,
+            endpoint_eni_by_zone,
+            sg_denials,
             actions,
             route_table_counters,
             registry,

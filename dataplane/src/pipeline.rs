@@ -24,9 +24,13 @@
 
 use std::net::IpAddr;
 
-use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Unsupported};
+use control::model::ConnectionState;
+use control::secgroups::{self, Direction, RuleRef};
+
+use crate::conntrack::{FlowTable, Nat, TcpSignal, Tuple};
+use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Target, Unsupported};
 use crate::stats::Lane;
-use crate::wire::{self, Ipv4Packet, Parsed, WireError};
+use crate::wire::{self, proto, tcp_flags, Ipv4Packet, Parsed, TcpPacket, UdpPacket, WireError};
 
 /// What becomes of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,11 @@ pub enum Verdict {
     /// Send the first `len` bytes of the (possibly rewritten) buffer out of `egress`.
     Forward {
         egress: AttachmentIdx,
+        len: usize,
+    },
+    /// Addressed to vpced itself (a health probe's reply): the first `len` bytes go to the
+    /// health checker.
+    Local {
         len: usize,
     },
     Drop(DropReason),
@@ -67,11 +76,42 @@ pub enum DropReason {
     /// The send to the egress device failed (queue full, device gone); counted by the I/O
     /// layer.
     EgressError,
+    /// No inbound rule of the destination ENI's security groups allows a new flow.
+    SecurityGroupIngress,
+    /// No outbound rule of the source ENI's security groups allows a new flow.
+    SecurityGroupEgress,
+    /// The load balancer's security groups, enforced on PrivateLink traffic, allow no
+    /// inbound flow from the consumer's address.
+    LoadBalancerSecurityGroup,
+    /// The endpoint's connection is `pendingAcceptance` (or `pending`): the service has not
+    /// accepted it.
+    EndpointConnectionNotAccepted,
+    /// The endpoint's connection is rejected, expired, failed or deleted.
+    EndpointConnectionRejected,
+    /// The endpoint names a service this configuration does not have.
+    EndpointServiceNotFound,
+    /// Interface endpoints carry TCP and UDP, unfragmented.
+    EndpointProtocol,
+    /// No listener of the service's load balancers takes this protocol and port.
+    NoListener,
+    /// The load balancer has no node in the endpoint ENI's availability zone.
+    LoadBalancerNotInZone,
+    /// Cross-zone load balancing is off and the endpoint's zone has no healthy target (other
+    /// zones have): AWS Reachability Analyzer's `ELB_NOT_CROSSZONE`.
+    NoHealthyTargetInZone,
+    /// No target of the target group is healthy.
+    NoHealthyTarget,
+    /// Every source port tried on the load balancer node is taken.
+    NatPortsExhausted,
+    /// The flow table is full: the new flow is not admitted (established flows go on).
+    FlowTableFull,
+    /// A packet to a load balancer node that belongs to no flow it carries.
+    NoFlow,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 21] = [
+    pub const ALL: [DropReason; REASONS] = [
         DropReason::Malformed(WireError::Truncated),
         DropReason::Malformed(WireError::BadVersion),
         DropReason::Malformed(WireError::BadHeaderLength),
@@ -93,19 +133,32 @@ impl DropReason {
         DropReason::Unsupported(Unsupported::DetachedInterface),
         DropReason::EgressError,
         DropReason::NotRoutable,
+        DropReason::SecurityGroupIngress,
+        DropReason::SecurityGroupEgress,
+        DropReason::LoadBalancerSecurityGroup,
+        DropReason::EndpointConnectionNotAccepted,
+        DropReason::EndpointConnectionRejected,
+        DropReason::EndpointServiceNotFound,
+        DropReason::EndpointProtocol,
+        DropReason::NoListener,
+        DropReason::LoadBalancerNotInZone,
+        DropReason::NoHealthyTargetInZone,
+        DropReason::NoHealthyTarget,
+        DropReason::NatPortsExhausted,
+        DropReason::FlowTableFull,
+        DropReason::NoFlow,
     ];
-    pub const COUNT: usize = Self::ALL.len();
+    pub const COUNT: usize = REASONS;
 
+    #[inline]
     pub fn index(self) -> usize {
         match self {
-            DropReason::Malformed(e) => match e {
-                WireError::Truncated => 0,
-                WireError::BadVersion => 1,
-                WireError::BadHeaderLength => 2,
-                WireError::BadTotalLength => 3,
-                WireError::BadChecksum => 4,
-                WireError::BadTransportHeader => 5,
-            },
+            DropReason::Malformed(WireError::Truncated) => 0,
+            DropReason::Malformed(WireError::BadVersion) => 1,
+            DropReason::Malformed(WireError::BadHeaderLength) => 2,
+            DropReason::Malformed(WireError::BadTotalLength) => 3,
+            DropReason::Malformed(WireError::BadChecksum) => 4,
+            DropReason::Malformed(WireError::BadTransportHeader) => 5,
             DropReason::SourceDestCheck => 6,
             DropReason::NoRoute => 7,
             DropReason::BlackholeRoute => 8,
@@ -114,15 +167,27 @@ impl DropReason {
             DropReason::UnknownPublicAddress => 11,
             DropReason::EndpointPolicy => 12,
             DropReason::NoReturnPath => 13,
-            DropReason::Unsupported(u) => match u {
-                Unsupported::NatGateway => 14,
-                Unsupported::GatewayLoadBalancerEndpoint => 15,
-                Unsupported::VpnGateway => 16,
-                Unsupported::VirtualInterface => 17,
-                Unsupported::DetachedInterface => 18,
-            },
+            DropReason::Unsupported(Unsupported::NatGateway) => 14,
+            DropReason::Unsupported(Unsupported::GatewayLoadBalancerEndpoint) => 15,
+            DropReason::Unsupported(Unsupported::VpnGateway) => 16,
+            DropReason::Unsupported(Unsupported::VirtualInterface) => 17,
+            DropReason::Unsupported(Unsupported::DetachedInterface) => 18,
             DropReason::EgressError => 19,
             DropReason::NotRoutable => 20,
+            DropReason::SecurityGroupIngress => 21,
+            DropReason::SecurityGroupEgress => 22,
+            DropReason::LoadBalancerSecurityGroup => 23,
+            DropReason::EndpointConnectionNotAccepted => 24,
+            DropReason::EndpointConnectionRejected => 25,
+            DropReason::EndpointServiceNotFound => 26,
+            DropReason::EndpointProtocol => 27,
+            DropReason::NoListener => 28,
+            DropReason::LoadBalancerNotInZone => 29,
+            DropReason::NoHealthyTargetInZone => 30,
+            DropReason::NoHealthyTarget => 31,
+            DropReason::NatPortsExhausted => 32,
+            DropReason::FlowTableFull => 33,
+            DropReason::NoFlow => 34,
         }
     }
 
@@ -158,8 +223,34 @@ impl DropReason {
             }
             DropReason::EgressError => "egress_error",
             DropReason::NotRoutable => "not_routable",
+            DropReason::SecurityGroupIngress => "security_group_ingress",
+            DropReason::SecurityGroupEgress => "security_group_egress",
+            DropReason::LoadBalancerSecurityGroup => "load_balancer_security_group",
+            DropReason::EndpointConnectionNotAccepted => "endpoint_connection_not_accepted",
+            DropReason::EndpointConnectionRejected => "endpoint_connection_rejected",
+            DropReason::EndpointServiceNotFound => "endpoint_service_not_found",
+            DropReason::EndpointProtocol => "endpoint_protocol",
+            DropReason::NoListener => "no_listener",
+            DropReason::LoadBalancerNotInZone => "load_balancer_not_in_zone",
+            DropReason::NoHealthyTargetInZone => "no_healthy_target_in_zone",
+            DropReason::NoHealthyTarget => "no_healthy_target",
+            DropReason::NatPortsExhausted => "nat_ports_exhausted",
+            DropReason::FlowTableFull => "flow_table_full",
+            DropReason::NoFlow => "no_flow",
         }
     }
+}
+
+const REASONS: usize = 35;
+
+/// How a security-group check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SgOutcome {
+    /// The flow is tracked in this ENI's zone: a reply, or a later packet of an allowed flow.
+    Tracked,
+    /// A rule allows it (the flow is now tracked).
+    Allowed(RuleRef),
+    Denied,
 }
 
 /// A step of the decision, reported to an [`Observer`].
@@ -173,6 +264,13 @@ pub enum Step<'a> {
     SourceDestCheck {
         eni: u32,
         passed: bool,
+    },
+    /// Security groups of an ENI (`set` indexes `snapshot.security.sets`), checked in `zone`.
+    SecurityGroup {
+        set: u32,
+        zone: u32,
+        direction: Direction,
+        outcome: SgOutcome,
     },
     /// Route lookup in `table` (snapshot index); `route` is the winning route's index.
     RouteLookup {
@@ -189,6 +287,38 @@ pub enum Step<'a> {
     GatewayEndpoint {
         endpoint: u32,
         allowed: bool,
+    },
+    /// A packet reached an interface endpoint's ENI; `tracked`: it belongs to a flow the
+    /// endpoint already carries.
+    InterfaceEndpoint {
+        eni: u32,
+        state: ConnectionState,
+        tracked: bool,
+    },
+    /// The listener that took the flow.
+    Listener {
+        load_balancer: u32,
+        port: u16,
+        target_group: u32,
+    },
+    /// The load balancer's security groups, enforced on PrivateLink traffic.
+    LoadBalancerSecurityGroup {
+        load_balancer: u32,
+        set: u32,
+        outcome: SgOutcome,
+    },
+    /// Target choice: `target` (index in the group) or none; `cross_zone` as resolved.
+    Target {
+        target_group: u32,
+        node: u32,
+        target: Option<u32>,
+        cross_zone: bool,
+        eligible: u32,
+    },
+    /// Addresses and ports rewritten by a load balancer (forward or back).
+    Nat {
+        from: (IpAddr, u16, IpAddr, u16),
+        to: (IpAddr, u16, IpAddr, u16),
     },
     /// Delivery to the owner of `address` in VPC `vpc`.
     Deliver {
@@ -222,18 +352,58 @@ impl Observer for Recorder {
     }
 }
 
-/// Decides the fate of the packet in `buf` that arrived on `ingress`, counting into the
-/// counters' shard `lane` (the worker's index, below [`crate::stats::MAX_LANES`]).
+/// What a decision may read and write besides the fabric: the worker's counter lane, the
+/// clock, and the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub lane: Lane,
+    /// Seconds on the daemon's monotonic clock (flow timeouts).
+    pub now: u32,
+    pub flows: &'a FlowTable,
+}
+
+/// Source ports of load-balancer nodes for translated flows; ports above are the health
+/// checker's.
+pub const NAT_PORTS: std::ops::RangeInclusive<u16> = 1024..=60999;
+pub const PROBE_PORTS: std::ops::RangeInclusive<u16> = 61000..=65535;
+/// Ports tried for one new translated flow before giving up.
+const NAT_PORT_TRIES: u32 = 32;
+
+/// Decides the fate of the packet in `buf` that arrived on `ingress`.
 pub fn process<O: Observer>(
     f: &Fabric,
-    lane: Lane,
+    cx: &Ctx<'_>,
     ingress: AttachmentIdx,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let v = decide(f, lane, ingress, buf, obs);
+    let v = decide(f, cx, ingress, buf, obs);
     if let Verdict::Drop(r) = v {
-        f.registry.drop_packet(lane, r);
+        f.registry.drop_packet(cx.lane, r);
+    }
+    obs.step(Step::Verdict(v));
+    v
+}
+
+/// Decides the fate of a packet a load balancer node sends itself (a health probe): routed
+/// in the node's VPC from the node's subnet, through the target's security groups.
+pub fn process_from_node<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let v = match wire::parse(buf) {
+        Ok(p) => {
+            let n = &f.lb_nodes[node as usize];
+            let vpc = f.load_balancers[n.lb as usize].vpc;
+            route(f, cx, vpc, n.route_table, &p, &mut buf[..p.len], obs)
+        }
+        Err(e) => Verdict::Drop(DropReason::Malformed(e)),
+    };
+    if let Verdict::Drop(r) = v {
+        f.registry.drop_packet(cx.lane, r);
     }
     obs.step(Step::Verdict(v));
     v
@@ -241,7 +411,7 @@ pub fn process<O: Observer>(
 
 fn decide<O: Observer>(
     f: &Fabric,
-    lane: Lane,
+    cx: &Ctx<'_>,
     ingress: AttachmentIdx,
     buf: &mut [u8],
     obs: &mut O,
@@ -249,7 +419,7 @@ fn decide<O: Observer>(
     let Some(att) = f.attachments.get(ingress as usize) else {
         return Verdict::Drop(DropReason::Unsupported(Unsupported::DetachedInterface));
     };
-    att.counters.rx(lane, buf.len());
+    att.counters.rx(cx.lane, buf.len());
     obs.step(Step::Ingress {
         attachment: ingress,
         len: buf.len(),
@@ -271,9 +441,12 @@ fn decide<O: Observer>(
             if !passed {
                 return Verdict::Drop(DropReason::SourceDestCheck);
             }
-            route(f, lane, eni.vpc, eni.route_table, &p, buf, obs)
+            if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, obs) {
+                return Verdict::Drop(r);
+            }
+            route(f, cx, eni.vpc, eni.route_table, &p, buf, obs)
         }
-        AttachmentKind::Internet(g) => from_internet(f, lane, g, p, buf, obs),
+        AttachmentKind::Internet(g) => from_internet(f, cx, g, p, buf, obs),
         AttachmentKind::ServiceNetwork(s) => {
             let svc = &f.services[s as usize];
             for &ge in &svc.endpoints {
@@ -283,13 +456,99 @@ fn decide<O: Observer>(
                     .iter()
                     .any(|n| n.contains(&p.dst))
                 {
-                    ep.counters.rx(lane, p.len);
-                    return deliver(f, ep.vpc, p.dst, p.len, obs);
+                    ep.counters.rx(cx.lane, p.len);
+                    return deliver(f, cx, ep.vpc, &p, buf, obs);
                 }
             }
             Verdict::Drop(DropReason::NoReturnPath)
         }
     }
+}
+
+/// The flow of a packet: ICMP echo messages use their identifier as both ports, so that a
+/// request and its reply are one flow.
+#[inline]
+fn tuple(p: &Parsed) -> Tuple {
+    let (sport, dport) = match p.protocol {
+        proto::ICMP | proto::ICMPV6 => (p.src_port, p.src_port),
+        _ => (p.src_port, p.dst_port),
+    };
+    Tuple {
+        proto: p.protocol,
+        src: p.src,
+        dst: p.dst,
+        sport,
+        dport,
+    }
+}
+
+#[inline]
+fn signal(p: &Parsed) -> TcpSignal {
+    if p.protocol != proto::TCP {
+        return TcpSignal::default();
+    }
+    TcpSignal {
+        fin: p.tcp_flags & tcp_flags::FIN != 0,
+        rst: p.tcp_flags & tcp_flags::RST != 0,
+    }
+}
+
+/// The stateful security-group check of an ENI: a packet of a flow tracked in `zone`
+/// passes; otherwise a rule of `sg` must allow it, and the flow is tracked from then on.
+fn security_group<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    zone: u32,
+    sg: Option<u32>,
+    direction: Direction,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
+    let Some(set) = sg else {
+        return Ok(());
+    };
+    let t = tuple(p);
+    let sig = signal(p);
+    let outcome = if cx.flows.lookup(zone, &t, sig, cx.now).is_some() {
+        SgOutcome::Tracked
+    } else {
+        match check_rules(f, set, direction, p) {
+            Some(rule) => {
+                if cx.flows.insert(zone, &t, None, sig, cx.now).is_err() {
+                    return Err(DropReason::FlowTableFull);
+                }
+                SgOutcome::Allowed(rule)
+            }
+            None => SgOutcome::Denied,
+        }
+    };
+    obs.step(Step::SecurityGroup {
+        set,
+        zone,
+        direction,
+        outcome,
+    });
+    if outcome == SgOutcome::Denied {
+        for c in &f.sg_denials[set as usize] {
+            c.deny(cx.lane, direction == Direction::Egress);
+        }
+        return Err(match direction {
+            Direction::Ingress => DropReason::SecurityGroupIngress,
+            Direction::Egress => DropReason::SecurityGroupEgress,
+        });
+    }
+    Ok(())
+}
+
+/// The rule of set `set` that allows `p` in `direction`, without state.
+#[inline]
+fn check_rules(f: &Fabric, set: u32, direction: Direction, p: &Parsed) -> Option<RuleRef> {
+    let remote = match direction {
+        Direction::Ingress => p.src,
+        Direction::Egress => p.dst,
+    };
+    let key = secgroups::key_of(p.protocol, p.dst_port, p.icmp_type, p.icmp_code);
+    f.snapshot.security.sets[set as usize].check(direction, p.protocol, remote, key)
 }
 
 /// Whether a VPC router would carry a packet with this address (as source or destination).
@@ -316,7 +575,7 @@ fn routable(a: IpAddr) -> bool {
 /// Route lookup in `table` for a packet in `vpc`, and the route's action.
 fn route<O: Observer>(
     f: &Fabric,
-    lane: Lane,
+    cx: &Ctx<'_>,
     vpc: u32,
     table: u32,
     p: &Parsed,
@@ -324,16 +583,16 @@ fn route<O: Observer>(
     obs: &mut O,
 ) -> Verdict {
     let t = &f.snapshot.route_tables[table as usize];
-    f.route_table_counters[table as usize].rx(lane, p.len);
+    f.route_table_counters[table as usize].rx(cx.lane, p.len);
     let hit = t.lookup_index(p.dst);
     obs.step(Step::RouteLookup { table, route: hit });
     let Some(i) = hit else {
         return Verdict::Drop(DropReason::NoRoute);
     };
     match f.actions[table as usize][i] {
-        Action::Local => deliver(f, vpc, p.dst, p.len, obs),
+        Action::Local => deliver(f, cx, vpc, p, buf, obs),
         Action::Blackhole => Verdict::Drop(DropReason::BlackholeRoute),
-        Action::InternetGateway(g) => to_internet(f, lane, g, p, buf, obs),
+        Action::InternetGateway(g) => to_internet(f, cx, g, p, buf, obs),
         Action::GatewayEndpoint(ge) => {
             let ep = &f.gateway_endpoints[ge as usize];
             let allowed = ep
@@ -347,23 +606,20 @@ fn route<O: Observer>(
             if !allowed {
                 return Verdict::Drop(DropReason::EndpointPolicy);
             }
-            ep.counters.tx(lane, p.len);
+            ep.counters.tx(cx.lane, p.len);
             Verdict::Forward {
                 egress: ep.attachment,
                 len: p.len,
             }
         }
-        Action::NetworkInterface(a) => Verdict::Forward {
-            egress: a,
-            len: p.len,
-        },
+        Action::NetworkInterface(a) => to_attachment(f, cx, a, p, obs),
         Action::Peering(peer) => {
             if f.vpcs[peer as usize]
                 .cidrs
                 .iter()
                 .any(|n| n.contains(&p.dst))
             {
-                deliver(f, peer, p.dst, p.len, obs)
+                deliver(f, cx, peer, p, buf, obs)
             } else {
                 Verdict::Drop(DropReason::NoSuchAddress)
             }
@@ -372,16 +628,45 @@ fn route<O: Observer>(
     }
 }
 
-/// Local delivery: the attachment owning `dst` in `vpc`.
-fn deliver<O: Observer>(f: &Fabric, vpc: u32, dst: IpAddr, len: usize, obs: &mut O) -> Verdict {
-    let owner = f.vpcs[vpc as usize].owners.get(&dst).copied();
+/// Out of an ENI's attachment: through the ENI's inbound security groups first.
+fn to_attachment<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    a: AttachmentIdx,
+    p: &Parsed,
+    obs: &mut O,
+) -> Verdict {
+    if let AttachmentKind::Eni(e) = f.attachments[a as usize].kind {
+        let eni = &f.enis[e as usize];
+        if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Ingress, p, obs) {
+            return Verdict::Drop(r);
+        }
+    }
+    Verdict::Forward {
+        egress: a,
+        len: p.len,
+    }
+}
+
+/// Local delivery: the owner of `p.dst` in `vpc`.
+fn deliver<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    vpc: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let owner = f.vpcs[vpc as usize].owners.get(&p.dst).copied();
     obs.step(Step::Deliver {
         vpc,
-        address: dst,
+        address: p.dst,
         owner,
     });
     match owner {
-        Some(Owner::Attachment(a)) => Verdict::Forward { egress: a, len },
+        Some(Owner::Attachment(a)) => to_attachment(f, cx, a, p, obs),
+        Some(Owner::EndpointEni(x)) => interface_endpoint(f, cx, x, p, buf, obs),
+        Some(Owner::LoadBalancerNode(n)) => to_load_balancer_node(f, cx, n, p, buf, obs),
         Some(Owner::Virtual) => {
             Verdict::Drop(DropReason::Unsupported(Unsupported::VirtualInterface))
         }
@@ -389,9 +674,314 @@ fn deliver<O: Observer>(f: &Fabric, vpc: u32, dst: IpAddr, len: usize, obs: &mut
     }
 }
 
+/// Rewrites an IPv4 packet's addresses and ports (incremental checksums) and returns what
+/// the packet now says.
+fn rewrite(
+    p: &Parsed,
+    buf: &mut [u8],
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    obs: &mut impl Observer,
+) -> Parsed {
+    if let (IpAddr::V4(s), IpAddr::V4(d)) = (src.0, dst.0) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut *buf);
+        ip.set_src_addr(s);
+        ip.set_dst_addr(d);
+    }
+    if let Some(off) = p.l4_offset {
+        let l4 = &mut buf[off..p.len];
+        match p.protocol {
+            proto::TCP => {
+                let mut t = TcpPacket::new_unchecked(l4);
+                t.set_src_port(src.1);
+                t.set_dst_port(dst.1);
+            }
+            proto::UDP => {
+                let mut u = UdpPacket::new_unchecked(l4);
+                u.set_src_port(src.1, false);
+                u.set_dst_port(dst.1, false);
+            }
+            _ => {}
+        }
+    }
+    obs.step(Step::Nat {
+        from: (p.src, p.src_port, p.dst, p.dst_port),
+        to: (src.0, src.1, dst.0, dst.1),
+    });
+    Parsed {
+        src: src.0,
+        src_port: src.1,
+        dst: dst.0,
+        dst_port: dst.1,
+        ..*p
+    }
+}
+
+/// A packet to an interface endpoint's ENI: a flow the endpoint carries is translated and
+/// sent on; a new one passes the endpoint's security groups, its connection state, a
+/// listener, the load balancer's security groups, and gets a target and a source port.
+fn interface_endpoint<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    x: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let eni = &f.endpoint_enis[x as usize];
+    let ep = &f.endpoints[eni.endpoint as usize];
+    ep.counters.rx(cx.lane, p.len);
+    if !matches!(p.protocol, proto::TCP | proto::UDP) || p.fragment || !p.is_ipv4() {
+        return Verdict::Drop(DropReason::EndpointProtocol);
+    }
+    let t = tuple(p);
+    let sig = signal(p);
+    if let Some(flow) = cx.flows.lookup(eni.zone, &t, sig, cx.now) {
+        if let (true, Some(nat)) = (flow.from_initiator, flow.nat) {
+            obs.step(Step::InterfaceEndpoint {
+                eni: x,
+                state: ep.state,
+                tracked: true,
+            });
+            let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+            if sig.fin || sig.rst {
+                cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+            }
+            let Some(Owner::LoadBalancerNode(n)) = f
+                .endpoint_services
+                .iter()
+                .flat_map(|s| &s.load_balancers)
+                .find_map(|&l| {
+                    f.vpcs[f.load_balancers[l as usize].vpc as usize]
+                        .owners
+                        .get(&nat.src)
+                        .copied()
+                })
+            else {
+                return Verdict::Drop(DropReason::NoFlow);
+            };
+            return to_target(f, cx, n, &q, buf, obs);
+        }
+    }
+    obs.step(Step::InterfaceEndpoint {
+        eni: x,
+        state: ep.state,
+        tracked: false,
+    });
+    // A new flow. The endpoint's security groups, without tracking: the entry made below
+    // carries the translation and serves as their state.
+    if let Some(set) = ep.sg {
+        let rule = check_rules(f, set, Direction::Ingress, p);
+        let outcome = rule.map_or(SgOutcome::Denied, SgOutcome::Allowed);
+        obs.step(Step::SecurityGroup {
+            set,
+            zone: eni.zone,
+            direction: Direction::Ingress,
+            outcome,
+        });
+        if rule.is_none() {
+            for c in &f.sg_denials[set as usize] {
+                c.deny(cx.lane, false);
+            }
+            return Verdict::Drop(DropReason::SecurityGroupIngress);
+        }
+    }
+    match ep.state {
+        ConnectionState::Available => {}
+        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
+            return Verdict::Drop(DropReason::EndpointConnectionNotAccepted)
+        }
+        _ => return Verdict::Drop(DropReason::EndpointConnectionRejected),
+    }
+    let Some(svc) = ep.service else {
+        return Verdict::Drop(DropReason::EndpointServiceNotFound);
+    };
+    // The first load balancer of the service with a listener for this protocol and port.
+    let tcp = p.protocol == proto::TCP;
+    let Some((li, listener)) = f.endpoint_services[svc as usize]
+        .load_balancers
+        .iter()
+        .find_map(|&l| {
+            f.load_balancers[l as usize]
+                .listeners
+                .iter()
+                .find(|k| k.port == p.dst_port && if tcp { k.tcp } else { k.udp })
+                .map(|k| (l, k))
+        })
+    else {
+        return Verdict::Drop(DropReason::NoListener);
+    };
+    let lb = &f.load_balancers[li as usize];
+    obs.step(Step::Listener {
+        load_balancer: li,
+        port: listener.port,
+        target_group: listener.target_group,
+    });
+    if let (Some(set), true) = (lb.sg, lb.enforce_sg_on_private_link) {
+        // AWS evaluates the consumer's private address against the inbound rules.
+        let rule = check_rules(f, set, Direction::Ingress, p);
+        obs.step(Step::LoadBalancerSecurityGroup {
+            load_balancer: li,
+            set,
+            outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
+        });
+        if rule.is_none() {
+            for c in &f.sg_denials[set as usize] {
+                c.deny(cx.lane, false);
+            }
+            return Verdict::Drop(DropReason::LoadBalancerSecurityGroup);
+        }
+    }
+    let Some(&node) = lb
+        .nodes
+        .iter()
+        .find(|&&n| f.lb_nodes[n as usize].az == eni.az)
+    else {
+        return Verdict::Drop(DropReason::LoadBalancerNotInZone);
+    };
+    let tg = &f.target_groups[listener.target_group as usize];
+    let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
+    let eligible = |k: &&Target| k.health.eligible() && (cross_zone || k.az == eni.az);
+    let count = tg.targets.iter().filter(eligible).count() as u32;
+    let h = flow_hash(&t);
+    let pick = (count > 0).then(|| {
+        tg.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| eligible(k))
+            .nth((h % u64::from(count)) as usize)
+            .map(|(i, _)| i as u32)
+            .expect("count eligible targets")
+    });
+    obs.step(Step::Target {
+        target_group: listener.target_group,
+        node,
+        target: pick,
+        cross_zone,
+        eligible: count,
+    });
+    let Some(target) = pick.map(|i| &tg.targets[i as usize]) else {
+        return Verdict::Drop(
+            if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
+                DropReason::NoHealthyTargetInZone
+            } else {
+                DropReason::NoHealthyTarget
+            },
+        );
+    };
+    let n = &f.lb_nodes[node as usize];
+    // A source port on the node no flow to this target uses.
+    let span = u32::from(NAT_PORTS.end() - NAT_PORTS.start()) + 1;
+    let mut port = None;
+    for k in 0..NAT_PORT_TRIES {
+        let cand =
+            NAT_PORTS.start() + ((h as u32).wrapping_add(k.wrapping_mul(7919)) % span) as u16;
+        let back = Tuple {
+            proto: p.protocol,
+            src: target.ip,
+            sport: target.port,
+            dst: IpAddr::V4(n.ip),
+            dport: cand,
+        };
+        // The way back: packets from the target become the endpoint's replies.
+        let nat = Nat {
+            src: p.dst,
+            sport: p.dst_port,
+            dst: p.src,
+            dport: p.src_port,
+            peer_zone: eni.zone,
+        };
+        match cx.flows.insert_new(n.zone, &back, Some(nat), sig, cx.now) {
+            Ok(true) => {
+                port = Some(cand);
+                break;
+            }
+            Ok(false) => continue,
+            Err(_) => return Verdict::Drop(DropReason::FlowTableFull),
+        }
+    }
+    let Some(port) = port else {
+        return Verdict::Drop(DropReason::NatPortsExhausted);
+    };
+    let nat = Nat {
+        src: IpAddr::V4(n.ip),
+        sport: port,
+        dst: target.ip,
+        dport: target.port,
+        peer_zone: n.zone,
+    };
+    if cx
+        .flows
+        .insert(eni.zone, &t, Some(nat), sig, cx.now)
+        .is_err()
+    {
+        return Verdict::Drop(DropReason::FlowTableFull);
+    }
+    lb.counters.rx(cx.lane, p.len);
+    tg.counters.tx(cx.lane, p.len);
+    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    to_target(f, cx, node, &q, buf, obs)
+}
+
+/// A translated packet leaves load-balancer node `node` for its target: routed in the
+/// provider VPC from the node's subnet.
+fn to_target<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    q: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let n = &f.lb_nodes[node as usize];
+    let lb = &f.load_balancers[n.lb as usize];
+    lb.counters.tx(cx.lane, q.len);
+    route(f, cx, lb.vpc, n.route_table, q, buf, obs)
+}
+
+/// A packet to a load-balancer node: a target's reply on a translated flow goes back to the
+/// consumer; a reply to a health probe goes to vpced itself.
+fn to_load_balancer_node<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let n = &f.lb_nodes[node as usize];
+    let sig = signal(p);
+    let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
+    let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
+        if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
+            return Verdict::Local { len: p.len };
+        }
+        return Verdict::Drop(DropReason::NoFlow);
+    };
+    let Some(&x) = f.endpoint_eni_by_zone.get(&nat.peer_zone) else {
+        return Verdict::Drop(DropReason::NoFlow);
+    };
+    let ep = &f.endpoints[f.endpoint_enis[x as usize].endpoint as usize];
+    f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
+    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    if sig.fin || sig.rst {
+        cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+    }
+    ep.counters.tx(cx.lane, q.len);
+    deliver(f, cx, ep.vpc, &q, buf, obs)
+}
+
+/// A flow's hash, the same for both directions' tuples in one zone (target choice and
+/// source ports).
+fn flow_hash(t: &Tuple) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(t, &mut h);
+    std::hash::Hasher::finish(&h)
+}
+
 fn to_internet<O: Observer>(
     f: &Fabric,
-    lane: Lane,
+    cx: &Ctx<'_>,
     g: u32,
     p: &Parsed,
     buf: &mut [u8],
@@ -411,7 +1001,7 @@ fn to_internet<O: Observer>(
             source: true,
         });
     }
-    igw.counters.tx(lane, p.len);
+    igw.counters.tx(cx.lane, p.len);
     Verdict::Forward {
         egress: igw.attachment,
         len: p.len,
@@ -420,14 +1010,14 @@ fn to_internet<O: Observer>(
 
 fn from_internet<O: Observer>(
     f: &Fabric,
-    lane: Lane,
+    cx: &Ctx<'_>,
     g: u32,
     mut p: Parsed,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
     let igw = &f.igws[g as usize];
-    igw.counters.rx(lane, p.len);
+    igw.counters.rx(cx.lane, p.len);
     match p.dst {
         IpAddr::V4(dst) => {
             let Some(&private) = igw.inbound.get(&dst) else {
@@ -454,7 +1044,7 @@ fn from_internet<O: Observer>(
         }
     }
     match igw.edge_route_table {
-        Some(t) => route(f, lane, igw.vpc, t, &p, buf, obs),
-        None => deliver(f, igw.vpc, p.dst, p.len, obs),
+        Some(t) => route(f, cx, igw.vpc, t, &p, buf, obs),
+        None => deliver(f, cx, igw.vpc, &p, buf, obs),
     }
 }

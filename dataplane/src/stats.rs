@@ -87,21 +87,65 @@ pub struct CounterValues {
     pub tx_bytes: u64,
 }
 
-/// All counters of a daemon.
+/// Packets a security group denied (no rule of the ENI's groups allowed them), by direction.
+#[derive(Debug)]
+pub struct DenialCounters {
+    /// `[lane][0 = ingress, 1 = egress]`.
+    shards: Box<[[AtomicU64; 2]]>,
+}
+
+impl Default for DenialCounters {
+    fn default() -> Self {
+        DenialCounters {
+            shards: (0..MAX_LANES)
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
+        }
+    }
+}
+
+impl DenialCounters {
+    #[inline]
+    pub fn deny(&self, lane: Lane, egress: bool) {
+        bump(&self.shards[lane][usize::from(egress)], 1);
+    }
+
+    pub fn read(&self) -> Denials {
+        let mut d = Denials::default();
+        for s in self.shards.iter() {
+            d.ingress_denied += s[0].load(Relaxed);
+            d.egress_denied += s[1].load(Relaxed);
+        }
+        d
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Denials {
+    pub ingress_denied: u64,
+    pub egress_denied: u64,
+}
+
+/// All counters of a daemon, and the other runtime state that outlives a configuration:
+/// target health.
 #[derive(Debug)]
 pub struct Registry {
     entities: Mutex<BTreeMap<(&'static str, String), Arc<EntityCounters>>>,
+    denials: Mutex<BTreeMap<String, Arc<DenialCounters>>>,
     /// `drops[lane][reason]`.
     drops: Box<[[AtomicU64; DropReason::COUNT]]>,
+    pub health: crate::health::HealthBook,
 }
 
 impl Default for Registry {
     fn default() -> Self {
         Registry {
             entities: Mutex::new(BTreeMap::new()),
+            denials: Mutex::new(BTreeMap::new()),
             drops: (0..MAX_LANES)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
+            health: Default::default(),
         }
     }
 }
@@ -111,6 +155,12 @@ impl Registry {
     pub fn entity(&self, kind: &'static str, id: &str) -> Arc<EntityCounters> {
         let mut m = self.entities.lock().unwrap_or_else(|p| p.into_inner());
         m.entry((kind, id.to_string())).or_default().clone()
+    }
+
+    /// The denial counters of a security group, created on first use.
+    pub fn denials(&self, group: &str) -> Arc<DenialCounters> {
+        let mut m = self.denials.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(group.to_string()).or_default().clone()
     }
 
     #[inline]
@@ -140,7 +190,19 @@ impl Registry {
             .map(|r| (r.as_str().to_string(), self.drops(*r)))
             .filter(|(_, n)| *n > 0)
             .collect();
-        StatsReport { entities, drops }
+        let security_groups = self
+            .denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(g, c)| (g.clone(), c.read()))
+            .collect();
+        StatsReport {
+            entities,
+            drops,
+            security_groups,
+            flows: None,
+        }
     }
 }
 
@@ -151,4 +213,18 @@ pub struct StatsReport {
     pub entities: BTreeMap<String, BTreeMap<String, CounterValues>>,
     /// Drop reason -> packets (reasons with no drops are left out).
     pub drops: BTreeMap<String, u64>,
+    /// Security group -> packets it denied, by direction.
+    #[serde(default)]
+    pub security_groups: BTreeMap<String, Denials>,
+    /// Flow table occupancy (filled by the daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowStats>,
+}
+
+/// Flow table occupancy.
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
+pub struct FlowStats {
+    pub entries: usize,
+    pub capacity: usize,
+    pub memory_bytes: usize,
 }

@@ -125,16 +125,22 @@ fn pipeline_allocates_nothing_per_packet() {
         (eni, vec![0x45, 0, 0, 1]),
     ];
     let mut bufs: Vec<(u32, Vec<u8>)> = packets.clone();
+    let flows = dataplane::conntrack::FlowTable::new(4096);
+    let cx = dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+    };
     // Warm up (first use of lazily initialized state, if any).
     for (a, b) in bufs.iter_mut() {
-        let _ = process(&f, 0, *a, b, &mut NoObserver);
+        let _ = process(&f, &cx, *a, b, &mut NoObserver);
     }
     let mut forwarded = 0;
     COUNTING.with(|c| c.set(true));
     for _ in 0..10_000 {
         for (k, (a, b)) in bufs.iter_mut().enumerate() {
             b.copy_from_slice(&packets[k].1);
-            if let Verdict::Forward { .. } = process(&f, 0, *a, b, &mut NoObserver) {
+            if let Verdict::Forward { .. } = process(&f, &cx, *a, b, &mut NoObserver) {
                 forwarded += 1;
             }
         }

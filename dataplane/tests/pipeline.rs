@@ -6,8 +6,17 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 
+use dataplane::conntrack::FlowTable;
 use dataplane::fabric::{AttachmentIdx, AttachmentKind, Fabric};
-use dataplane::pipeline::{process, DropReason, NoObserver, Recorder, Verdict};
+use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Recorder, Verdict};
+
+fn ctx(flows: &FlowTable) -> Ctx<'_> {
+    Ctx {
+        lane: 0,
+        now: 0,
+        flows,
+    }
+}
 use dataplane::stats::Registry;
 use dataplane::wire::build::{packet, Transport};
 use dataplane::wire::{self, Ipv4Packet, WireError};
@@ -47,7 +56,12 @@ fn echo(src: &str, dst: &str) -> Vec<u8> {
 }
 
 fn run(f: &Fabric, from: &str, pkt: &mut [u8]) -> Verdict {
-    process(f, 0, att(f, from), pkt, &mut NoObserver)
+    // One flow table per test thread: a test's packets see the flows its earlier packets
+    // opened (replies pass the security groups).
+    thread_local! {
+        static FLOWS: FlowTable = FlowTable::new(1024);
+    }
+    FLOWS.with(|flows| process(f, &ctx(flows), att(f, from), pkt, &mut NoObserver))
 }
 
 #[test]
@@ -204,7 +218,8 @@ fn drops_have_reasons_and_counters() {
         (
             INSTANCE_ENI,
             echo("10.0.0.176", "10.0.1.125"),
-            DropReason::Unsupported(dataplane::fabric::Unsupported::VirtualInterface),
+            // An interface endpoint's ENI carries TCP and UDP only; it does not answer ping.
+            DropReason::EndpointProtocol,
         ),
         (
             IGW,
@@ -283,7 +298,8 @@ fn observer_sees_every_step() {
     let f = fabric();
     let mut pkt = echo("10.0.0.176", "8.8.8.8");
     let mut rec = Recorder::default();
-    let v = process(&f, 0, att(&f, INSTANCE_ENI), &mut pkt, &mut rec);
+    let flows = FlowTable::new(1024);
+    let v = process(&f, &ctx(&flows), att(&f, INSTANCE_ENI), &mut pkt, &mut rec);
     assert!(matches!(v, Verdict::Forward { .. }));
     let steps = rec.steps.join("\n");
     for s in [

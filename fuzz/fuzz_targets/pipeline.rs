@@ -3,7 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use dataplane::fabric::Fabric;
-use dataplane::pipeline::{process, NoObserver, Verdict};
+use dataplane::conntrack::FlowTable;
+use dataplane::pipeline::{process, Ctx, NoObserver, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 fn fabric() -> &'static Fabric {
@@ -25,8 +26,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let ingress = u32::from(first) % (f.attachments.len() as u32 + 1);
+    static FLOWS: OnceLock<FlowTable> = OnceLock::new();
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows: FLOWS.get_or_init(|| FlowTable::new(1 << 14)),
+    };
     let mut buf = rest.to_vec();
-    if let Verdict::Forward { egress, len } = process(f, 0, ingress, &mut buf, &mut NoObserver) {
+    if let Verdict::Forward { egress, len } = process(f, &cx, ingress, &mut buf, &mut NoObserver) {
         assert!((egress as usize) < f.attachments.len());
         assert!(len <= buf.len());
         // What leaves is still a valid packet.

@@ -54,19 +54,27 @@ enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
-    /// Show the entities of a configuration, compiled as the dataplane sees them.
+    /// Show the entities of a configuration, compiled as the dataplane sees them
+    /// (`target-health` asks the running vpced instead).
     Show {
         /// What to show.
         #[arg(value_enum)]
         what: Noun,
-        /// The deployment's configuration (TOML).
-        file: PathBuf,
+        /// The deployment's configuration (TOML); not for `target-health`.
+        file: Option<PathBuf>,
         /// Only the entity with this id.
         #[arg(long)]
         id: Option<String>,
+        /// vpced's control socket (`target-health`).
+        #[arg(long, env = "VPCE_SOCKET")]
+        socket: Option<PathBuf>,
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Connections of interface endpoints to endpoint services in the running vpced: list
+    /// them, accept or reject one (like the provider's "Endpoint connections" tab).
+    #[command(name = "endpoint-connections", subcommand)]
+    EndpointConnections(ConnectionsCommand),
     /// Which route a route table uses for an address, and why it wins.
     Lookup {
         /// The deployment's configuration (TOML).
@@ -117,6 +125,35 @@ enum Command {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnectionsCommand {
+    /// Every interface endpoint's connection, its state and who decided it.
+    List {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Accept an endpoint's connection: it becomes `available` and carries traffic.
+    Accept {
+        /// The endpoint (`vpce-…`).
+        endpoint: String,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Reject an endpoint's connection: it becomes `rejected` and carries nothing.
+    Reject {
+        /// The endpoint (`vpce-…`).
+        endpoint: String,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
     },
 }
 
@@ -194,6 +231,9 @@ pub enum Noun {
     LoadBalancers,
     TargetGroups,
     HostedZones,
+    /// Health of every target, from the running vpced (`--socket`, or VPCE_SOCKET, or the
+    /// default socket).
+    TargetHealth,
 }
 
 /// A failure of a command: what to print and the exit code.
@@ -236,6 +276,11 @@ pub fn main() -> ExitCode {
             | Command::Apply { out, .. }
             | Command::Stats { out, .. }
             | Command::Status { out, .. }
+            | Command::EndpointConnections(
+                ConnectionsCommand::List { out, .. }
+                    | ConnectionsCommand::Accept { out, .. }
+                    | ConnectionsCommand::Reject { out, .. }
+            )
             if out.output == Output::Json
     );
     match run(cli) {
@@ -261,10 +306,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Validate { file, out: o } => cmd_validate(&mut out, &file, o.output),
         Command::Show {
+            what: Noun::TargetHealth,
+            socket,
+            out: o,
+            ..
+        } => {
+            let socket =
+                socket.unwrap_or_else(|| dataplane::daemon::protocol::DEFAULT_SOCKET.into());
+            let r = daemon_call(&socket, &Request::TargetHealth)?;
+            render::daemon_response(&mut out, &r, o.output)
+        }
+        Command::Show { file: None, .. } => Err(Failure::bad_input(
+            "give the configuration file to show (only `show target-health` asks the daemon)",
+        )),
+        Command::Show {
             what: Noun::Attachments,
-            file,
+            file: Some(file),
             id,
             out: o,
+            ..
         } => {
             let compiled = load_and_compile(&file)?;
             let atts = dataplane::fabric::attachments_of(compiled.snapshot)
@@ -273,12 +333,53 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Show {
             what,
-            file,
+            file: Some(file),
             id,
             out: o,
+            ..
         } => {
             let compiled = load_and_compile(&file)?;
             render::show(&mut out, &compiled, what, id.as_deref(), o.output)
+        }
+        Command::EndpointConnections(c) => {
+            let (req, socket, o) = match c {
+                ConnectionsCommand::List { socket, out } => {
+                    (Request::EndpointConnections, socket, out)
+                }
+                ConnectionsCommand::Accept {
+                    endpoint,
+                    socket,
+                    out,
+                } => (
+                    Request::DecideConnection {
+                        endpoint,
+                        accept: true,
+                    },
+                    socket,
+                    out,
+                ),
+                ConnectionsCommand::Reject {
+                    endpoint,
+                    socket,
+                    out,
+                } => (
+                    Request::DecideConnection {
+                        endpoint,
+                        accept: false,
+                    },
+                    socket,
+                    out,
+                ),
+            };
+            let r = daemon_call(&socket.socket, &req)?;
+            if let Response::Rejected { error, .. } = &r {
+                return Err(Failure {
+                    code: 2,
+                    message: format!("vpced refused: {error}"),
+                    json: serde_json::to_value(&r).ok(),
+                });
+            }
+            render::daemon_response(&mut out, &r, o.output)
         }
         Command::Apply {
             file,

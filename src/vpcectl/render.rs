@@ -95,8 +95,8 @@ pub fn show(
         }};
     }
     match what {
-        // Routed to `attachments` by the caller: it needs the dataplane's view.
-        Noun::Attachments => {
+        // Routed elsewhere by the caller: they need the dataplane's view or the daemon.
+        Noun::Attachments | Noun::TargetHealth => {
             return Err(Failure {
                 code: 1,
                 message: "internal: attachments are rendered by `attachments`".into(),
@@ -704,6 +704,79 @@ pub fn daemon_response(
                 }
                 print_table(out, &t)?;
             }
+            let denials: Vec<_> = report
+                .security_groups
+                .iter()
+                .filter(|(_, d)| d.ingress_denied + d.egress_denied > 0)
+                .collect();
+            if !denials.is_empty() {
+                writeln!(out)?;
+                let mut t = table(&["security group", "ingress denied", "egress denied"]);
+                for (g, d) in denials {
+                    t.add_row(vec![
+                        g.clone(),
+                        d.ingress_denied.to_string(),
+                        d.egress_denied.to_string(),
+                    ]);
+                }
+                print_table(out, &t)?;
+            }
+            if let Some(f) = &report.flows {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "flows: {} of {} ({:.1} MiB table)",
+                    f.entries,
+                    f.capacity,
+                    f.memory_bytes as f64 / (1 << 20) as f64
+                )?;
+            }
+        }
+        Response::EndpointConnections { connections } => {
+            let mut t = table(&["endpoint", "service", "vpc", "state", "decided by"]);
+            for c in connections {
+                t.add_row(vec![
+                    c.endpoint.clone(),
+                    c.service.clone(),
+                    c.vpc.clone(),
+                    c.state.to_string(),
+                    match c.origin {
+                        dataplane::daemon::state_dir::Origin::Decision => "vpcectl",
+                        dataplane::daemon::state_dir::Origin::Config => "configuration",
+                        dataplane::daemon::state_dir::Origin::Default => "default",
+                    }
+                    .to_string(),
+                ]);
+            }
+            print_table(out, &t)?;
+        }
+        Response::ConnectionDecided {
+            service,
+            endpoint,
+            state,
+            generation,
+        } => {
+            writeln!(
+                out,
+                "{endpoint} -> {service}: {state} (generation {generation})"
+            )?;
+        }
+        Response::TargetHealth { targets } => {
+            let mut t = table(&["target group", "target", "port", "zone", "health"]);
+            for r in targets {
+                t.add_row(vec![
+                    r.target_group.clone(),
+                    r.target.to_string(),
+                    r.port.to_string(),
+                    r.availability_zone.clone(),
+                    if r.checked {
+                        r.state.as_str().to_string()
+                    } else {
+                        "unused".to_string()
+                    },
+                ]);
+            }
+            print_table(out, &t)?;
         }
         Response::Status(s) => {
             writeln!(

@@ -348,7 +348,7 @@ impl<F: Family> Lpm<F> for Poptrie<F> {
         // a full BGP table the whole `F::DIRECT_BITS`.
         let want = usize::BITS - routes.len().leading_zeros() + 2;
         let direct_bits = want.clamp(8, F::DIRECT_BITS);
-        let plain = trie.compile::<F>(direct_bits);
+        let plain = trie.compile(direct_bits);
         Ok(Poptrie::from_plain(
             plain,
             direct_bits,
@@ -456,7 +456,7 @@ impl BinaryTrie {
     }
 
     /// The whole table, level by level: every first-level node, then every second-level node…
-    fn compile<F: Family>(self, direct_bits: u32) -> Plain {
+    fn compile(self, direct_bits: u32) -> Plain {
         let mut t = Plain::default();
         let s = direct_bits;
         let mut top = vec![Slot::Leaf(NONE); 1 << s];
@@ -831,7 +831,7 @@ impl<F: Family> PoptrieWriter<F> {
             let (n0, l0) = (plain.nodes.len(), plain.leaves.len());
             plain.direct[slot] =
                 self.trie
-                    .slot_entry::<F>(slot, s, &mut plain.nodes, &mut plain.leaves, &mut queue);
+                    .slot_entry(slot, s, &mut plain.nodes, &mut plain.leaves, &mut queue);
             if plain.direct[slot] & NODE != 0 {
                 let extent = Extent {
                     nodes: (n0 as u32, (plain.nodes.len() - n0) as u32),
@@ -942,9 +942,9 @@ impl<F: Family> PoptrieWriter<F> {
             for slot in first.max(done_upto)..first + n {
                 nodes.clear();
                 leaves.clear();
-                let mut entry =
-                    self.trie
-                        .slot_entry::<F>(slot, s, &mut nodes, &mut leaves, &mut queue);
+                let mut entry = self
+                    .trie
+                    .slot_entry(slot, s, &mut nodes, &mut leaves, &mut queue);
                 let mut extent = None;
                 if entry & NODE != 0 {
                     let (nl, ll) = (nodes.len() as u32, leaves.len() as u32);
@@ -966,7 +966,7 @@ impl<F: Family> PoptrieWriter<F> {
                         }
                         store.nodes[na as usize + k].store(b);
                     }
-                    entry = NODE | (entry & !NODE) + na;
+                    entry = NODE | ((entry & !NODE) + na);
                     extent = Some(Extent {
                         nodes: (na, nl),
                         leaves: (la, ll),
@@ -1036,7 +1036,7 @@ impl BinaryTrie {
     /// The direct entry for `slot`: walks the trie along the slot's bits, then returns the
     /// leaf value or builds the slot's subtree (appending to `nodes` and `leaves`, its root
     /// first) and returns `NODE |` the root's index.
-    fn slot_entry<F: Family>(
+    fn slot_entry(
         &self,
         slot: usize,
         s: u32,

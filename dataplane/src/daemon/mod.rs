@@ -14,7 +14,9 @@
 //! Shutdown stops the workers, drops every plan (closing the TUN queues deletes the devices),
 //! deletes the namespaces vpced created and removes the socket.
 
+pub mod checker;
 pub mod protocol;
+pub mod state_dir;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -26,8 +28,9 @@ use control::{compile, load_file, ConfigError, SnapshotCell};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::conntrack::FlowTable;
 use crate::fabric::{Fabric, FabricError};
-use crate::io::{worker, DeviceError, DeviceManager, Plan};
+use crate::io::{worker, DeviceError, DeviceManager, Plan, Shared};
 use crate::stats::Registry;
 use protocol::{AttachmentStatus, Request, Response, Status, MAX_LINE};
 
@@ -41,6 +44,10 @@ pub struct Options {
     /// Run in this network namespace (created if missing, then deleted at exit): the
     /// fabric's own namespace, with no uplink. Entered before any thread starts.
     pub netns: Option<String>,
+    /// Flows the connection tracker holds at most.
+    pub max_flows: usize,
+    /// Where runtime decisions survive restarts (`None`: nowhere).
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +64,8 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    State(#[from] state_dir::StateError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -67,6 +76,10 @@ struct State {
     devices: Mutex<DeviceManager>,
     registry: Arc<Registry>,
     config: Mutex<PathBuf>,
+    /// Runtime decisions on endpoint connections. Held while a plan is prepared, so that
+    /// applies and decisions are serialized.
+    connections: Mutex<state_dir::Connections>,
+    shared: Arc<Shared>,
     started: Instant,
     workers: usize,
 }
@@ -76,8 +89,10 @@ fn prepare(
     path: &Path,
     registry: &Arc<Registry>,
     devices: &mut DeviceManager,
+    connections: &state_dir::Connections,
 ) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
-    let loaded = load_file(path)?;
+    let mut loaded = load_file(path)?;
+    connections.apply_to(&mut loaded.config);
     let compiled = compile(&loaded)?;
     let fabric = Fabric::build(compiled.snapshot, registry.clone())?;
     let devs = devices.sync(&fabric)?;
@@ -111,9 +126,10 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
 
 fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     let registry = Arc::new(Registry::default());
+    let connections = state_dir::Connections::open(opts.state_dir.as_deref())?;
     let mut devices = DeviceManager::new(opts.workers, opts.netns_prefix.clone());
     let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
-    let (plan, warnings) = match prepare(&config, &registry, &mut devices) {
+    let (plan, warnings) = match prepare(&config, &registry, &mut devices, &connections) {
         Ok(p) => p,
         Err(e) => {
             devices.shutdown();
@@ -130,11 +146,19 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         workers = devices.workers(),
         "configuration generation 1 running"
     );
+    let (local_tx, local_rx) = crossbeam_channel::bounded(1024);
+    let shared = Arc::new(Shared {
+        flows: FlowTable::new(opts.max_flows),
+        started: Instant::now(),
+        local: local_tx,
+    });
     let state = Arc::new(State {
         plans: plans.clone(),
         devices: Mutex::new(devices),
         registry,
         config: Mutex::new(config),
+        connections: Mutex::new(connections),
+        shared: shared.clone(),
         started: Instant::now(),
         workers: opts.workers.max(1),
     });
@@ -142,15 +166,24 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for w in 0..state.workers {
-        let (plans, stop) = (plans.clone(), stop.clone());
+        let (plans, stop, shared) = (plans.clone(), stop.clone(), shared.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("vpced-worker-{w}"))
                 .spawn(move || {
-                    if let Err(e) = worker::run(w, plans, stop) {
+                    if let Err(e) = worker::run(w, plans, shared, stop) {
                         tracing::error!(worker = w, error = %e, "worker stopped");
                     }
                 })?,
+        );
+    }
+    {
+        let (plans, stop, shared) = (plans.clone(), stop.clone(), shared.clone());
+        let lane = state.workers;
+        threads.push(
+            std::thread::Builder::new()
+                .name("vpced-health".into())
+                .spawn(move || checker::run(plans, shared, local_rx, lane, stop))?,
         );
     }
 
@@ -255,8 +288,9 @@ async fn handle(stream: UnixStream, state: Arc<State>) -> std::io::Result<()> {
 fn answer(req: Request, state: &State) -> Response {
     match req {
         Request::Apply { path } => {
+            let connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
             let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
-            match prepare(&path, &state.registry, &mut devices) {
+            match prepare(&path, &state.registry, &mut devices, &connections) {
                 Ok((plan, warnings)) => {
                     let generation = state.plans.publish(plan);
                     *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
@@ -281,10 +315,44 @@ fn answer(req: Request, state: &State) -> Response {
                 }
             }
         }
-        Request::Stats => Response::Stats {
-            generation: state.plans.generation(),
-            report: state.registry.report(),
-        },
+        Request::Stats => {
+            let mut report = state.registry.report();
+            let flows = &state.shared.flows;
+            report.flows = Some(crate::stats::FlowStats {
+                entries: flows.len(),
+                capacity: flows.capacity(),
+                memory_bytes: flows.memory_bytes(),
+            });
+            Response::Stats {
+                generation: state.plans.generation(),
+                report,
+            }
+        }
+        Request::EndpointConnections => {
+            let connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
+            let plan = state.plans.load_full();
+            Response::EndpointConnections {
+                connections: state_dir::rows(&plan.fabric.snapshot.config, &connections),
+            }
+        }
+        Request::DecideConnection { endpoint, accept } => decide(state, &endpoint, accept),
+        Request::TargetHealth => {
+            let plan = state.plans.load_full();
+            let mut rows = Vec::new();
+            for tg in &plan.fabric.target_groups {
+                for t in &tg.targets {
+                    rows.push(protocol::TargetHealthRow {
+                        target_group: tg.id.clone(),
+                        target: t.ip,
+                        port: t.port,
+                        availability_zone: t.az.clone(),
+                        state: t.health.state(),
+                        checked: !tg.probe_nodes.is_empty(),
+                    });
+                }
+            }
+            Response::TargetHealth { targets: rows }
+        }
         Request::Status => {
             let plan = state.plans.load_full();
             Response::Status(Status {
@@ -311,6 +379,82 @@ fn answer(req: Request, state: &State) -> Response {
                     })
                     .collect(),
             })
+        }
+    }
+}
+
+/// Accepts or rejects an endpoint's connection at run time: recorded in the state directory,
+/// then a plan with the new state is built from the running configuration and published.
+fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
+    let rejected = |error: String| Response::Rejected {
+        error,
+        diagnostics: Vec::new(),
+    };
+    let mut connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
+    let plan = state.plans.load_full();
+    let config = &plan.fabric.snapshot.config;
+    let Some(e) = config
+        .endpoints
+        .iter()
+        .find(|e| e.id == endpoint && e.endpoint_type == control::model::EndpointType::Interface)
+    else {
+        return rejected(format!(
+            "no interface endpoint {endpoint} in the running configuration"
+        ));
+    };
+    let Some(svc) = config
+        .endpoint_services
+        .iter()
+        .find(|s| s.service_name(&config.region) == e.service)
+    else {
+        return rejected(format!(
+            "endpoint {endpoint} uses {}, which is not an endpoint service of this configuration",
+            e.service
+        ));
+    };
+    let decision = state_dir::Decision {
+        service: svc.id.clone(),
+        endpoint: endpoint.to_string(),
+        state: if accept {
+            control::model::ConnectionState::Available
+        } else {
+            control::model::ConnectionState::Rejected
+        },
+    };
+    let previous = connections.get(endpoint).cloned();
+    if let Err(e) = connections.set(decision.clone()) {
+        return rejected(e.to_string());
+    }
+    let path = state
+        .config
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
+    match prepare(&path, &state.registry, &mut devices, &connections) {
+        Ok((plan, _)) => {
+            let generation = state.plans.publish(plan);
+            tracing::info!(endpoint, service = %decision.service, state = %decision.state, generation, "endpoint connection decided");
+            Response::ConnectionDecided {
+                service: decision.service,
+                endpoint: decision.endpoint,
+                state: decision.state,
+                generation,
+            }
+        }
+        Err(err) => {
+            // Put the previous decision back: nothing changes.
+            let _ = match previous {
+                Some(p) => connections.set(p),
+                None => connections.set(state_dir::Decision {
+                    state: config.connection_state(e),
+                    ..decision
+                }),
+            };
+            rejected(format!(
+                "the configuration on disk ({}) no longer builds: {err}",
+                path.display()
+            ))
         }
     }
 }

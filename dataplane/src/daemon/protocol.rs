@@ -27,6 +27,14 @@ pub enum Request {
     },
     Stats,
     Status,
+    /// Every interface endpoint's connection to its service.
+    EndpointConnections,
+    /// Accept (`true`) or reject an endpoint's connection.
+    DecideConnection {
+        endpoint: String,
+        accept: bool,
+    },
+    TargetHealth,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +57,29 @@ pub enum Response {
         report: StatsReport,
     },
     Status(Status),
+    EndpointConnections {
+        connections: Vec<crate::daemon::state_dir::ConnectionRow>,
+    },
+    ConnectionDecided {
+        service: String,
+        endpoint: String,
+        state: control::model::ConnectionState,
+        generation: u64,
+    },
+    TargetHealth {
+        targets: Vec<TargetHealthRow>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetHealthRow {
+    pub target_group: String,
+    pub target: std::net::IpAddr,
+    pub port: u16,
+    pub availability_zone: String,
+    pub state: crate::health::HealthState,
+    /// Whether a load balancer uses the group (AWS: `unused` otherwise; not checked).
+    pub checked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use control::publish::Versioned;
 
+use crate::conntrack::FlowTable;
 use crate::fabric::Fabric;
 
 pub use device::{Device, DeviceError, DeviceManager};
@@ -36,5 +37,51 @@ impl Versioned for Plan {
     }
     fn set_generation(&mut self, generation: u64) {
         self.fabric.generation = generation;
+    }
+}
+
+/// What every worker shares besides the plan: the flow table, the clock its timeouts run on,
+/// and the way to hand packets addressed to vpced itself to the health checker.
+#[derive(Debug)]
+pub struct Shared {
+    pub flows: FlowTable,
+    pub started: std::time::Instant,
+    pub local: crossbeam_channel::Sender<LocalPacket>,
+}
+
+impl Shared {
+    /// Seconds since start, the clock of flow timeouts.
+    #[inline]
+    pub fn now(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+}
+
+/// Bytes of a local packet kept: headers and the start of the payload (enough for a health
+/// check's status line).
+pub const LOCAL_BYTES: usize = 512;
+
+/// A packet for vpced itself, copied into a fixed-size buffer (no allocation).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalPacket {
+    /// Length of the packet; `bytes` holds at most [`LOCAL_BYTES`] of it.
+    pub len: usize,
+    pub bytes: [u8; LOCAL_BYTES],
+}
+
+impl LocalPacket {
+    pub fn new(packet: &[u8]) -> LocalPacket {
+        let mut bytes = [0u8; LOCAL_BYTES];
+        let n = packet.len().min(LOCAL_BYTES);
+        bytes[..n].copy_from_slice(&packet[..n]);
+        LocalPacket {
+            len: packet.len(),
+            bytes,
+        }
+    }
+
+    /// The bytes kept.
+    pub fn kept(&self) -> &[u8] {
+        &self.bytes[..self.len.min(LOCAL_BYTES)]
     }
 }

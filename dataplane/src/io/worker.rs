@@ -15,8 +15,8 @@ use control::SnapshotCell;
 use rustix::event::epoll;
 use rustix::event::Timespec;
 
-use super::Plan;
-use crate::pipeline::{process, DropReason, NoObserver, Verdict};
+use super::{LocalPacket, Plan, Shared};
+use crate::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -29,8 +29,16 @@ pub const WAKEUP: Duration = Duration::from_millis(50);
 /// reconfigured MTU must not truncate).
 const BUFFER: usize = 65536;
 
+/// Flow-table slots a worker sweeps for expired flows per wakeup.
+const SWEEP: usize = 512;
+
 /// Runs worker `index` until `stop` is set.
-pub fn run(index: usize, plans: Arc<SnapshotCell<Plan>>, stop: Arc<AtomicBool>) -> io::Result<()> {
+pub fn run(
+    index: usize,
+    plans: Arc<SnapshotCell<Plan>>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut plan = plans.load_full();
@@ -54,6 +62,12 @@ pub fn run(index: usize, plans: Arc<SnapshotCell<Plan>>, stop: Arc<AtomicBool>) 
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         }
+        let cx = Ctx {
+            lane: index,
+            now: shared.now(),
+            flows: &shared.flows,
+        };
+        shared.flows.sweep(cx.now, SWEEP);
         for ev in events.iter() {
             let ingress = ev.data.u64() as usize;
             let Some(dev) = plan.devices.get(ingress) else {
@@ -72,22 +86,29 @@ pub fn run(index: usize, plans: Arc<SnapshotCell<Plan>>, stop: Arc<AtomicBool>) 
                 };
                 let verdict = process(
                     &plan.fabric,
-                    index,
+                    &cx,
                     ingress as u32,
                     &mut buf[..n],
                     &mut NoObserver,
                 );
-                if let Verdict::Forward { egress, len } = verdict {
-                    let out = &plan.devices[egress as usize];
-                    match out.queues[index].send(&buf[..len]) {
-                        Ok(_) => plan.fabric.attachments[egress as usize]
-                            .counters
-                            .tx(index, len),
-                        Err(_) => plan
-                            .fabric
-                            .registry
-                            .drop_packet(index, DropReason::EgressError),
+                match verdict {
+                    Verdict::Forward { egress, len } => {
+                        let out = &plan.devices[egress as usize];
+                        match out.queues[index].send(&buf[..len]) {
+                            Ok(_) => plan.fabric.attachments[egress as usize]
+                                .counters
+                                .tx(index, len),
+                            Err(_) => plan
+                                .fabric
+                                .registry
+                                .drop_packet(index, DropReason::EgressError),
+                        }
                     }
+                    Verdict::Local { len } => {
+                        // A copy of bounded size into the channel's preallocated slot.
+                        let _ = shared.local.try_send(LocalPacket::new(&buf[..len]));
+                    }
+                    Verdict::Drop(_) => {}
                 }
             }
         }

@@ -26,6 +26,15 @@ pub enum Transport<'a> {
         dst_port: u16,
         payload: &'a [u8],
     },
+    /// A TCP segment with sequence and acknowledgment numbers of the caller's choosing.
+    TcpSegment {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &'a [u8],
+    },
 }
 
 impl Transport<'_> {
@@ -65,17 +74,15 @@ pub fn packet(src: IpAddr, dst: IpAddr, t: Transport<'_>) -> Option<Vec<u8>> {
             dst_port,
             flags,
             payload,
-        } => {
-            let mut v = vec![0u8; 20];
-            v[0..2].copy_from_slice(&src_port.to_be_bytes());
-            v[2..4].copy_from_slice(&dst_port.to_be_bytes());
-            v[4..8].copy_from_slice(&1u32.to_be_bytes());
-            v[12] = 5 << 4;
-            v[13] = flags;
-            v[14..16].copy_from_slice(&64240u16.to_be_bytes());
-            v.extend_from_slice(payload);
-            (proto::TCP, v)
-        }
+        } => tcp(src_port, dst_port, 1, 0, flags, payload),
+        Transport::TcpSegment {
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            flags,
+            payload,
+        } => tcp(src_port, dst_port, seq, ack, flags, payload),
         Transport::Udp {
             src_port,
             dst_port,
@@ -94,6 +101,26 @@ pub fn packet(src: IpAddr, dst: IpAddr, t: Transport<'_>) -> Option<Vec<u8>> {
         (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s, d, protocol, &mut l4),
         _ => unreachable!("families checked above"),
     })
+}
+
+fn tcp(
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> (u8, Vec<u8>) {
+    let mut v = vec![0u8; 20];
+    v[0..2].copy_from_slice(&src_port.to_be_bytes());
+    v[2..4].copy_from_slice(&dst_port.to_be_bytes());
+    v[4..8].copy_from_slice(&seq.to_be_bytes());
+    v[8..12].copy_from_slice(&ack.to_be_bytes());
+    v[12] = 5 << 4;
+    v[13] = flags;
+    v[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    v.extend_from_slice(payload);
+    (proto::TCP, v)
 }
 
 fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, l4: &mut [u8]) -> Vec<u8> {

@@ -75,6 +75,9 @@ pub struct Parsed {
     pub dst_port: u16,
     /// TCP flags (0 for other protocols).
     pub tcp_flags: u8,
+    /// ICMP/ICMPv6 type and code (0 for other protocols).
+    pub icmp_type: u8,
+    pub icmp_code: u8,
     pub fragment: bool,
 }
 
@@ -104,6 +107,8 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
                 src_port: 0,
                 dst_port: 0,
                 tcp_flags: 0,
+                icmp_type: 0,
+                icmp_code: 0,
                 fragment: p.is_fragment(),
             };
             if !later && !out.fragment {
@@ -123,6 +128,8 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
                 src_port: 0,
                 dst_port: 0,
                 tcp_flags: 0,
+                icmp_type: 0,
+                icmp_code: 0,
                 fragment: upper.fragment,
             };
             if !upper.fragment {
@@ -151,6 +158,8 @@ fn transport_fields(out: &mut Parsed, l4: &[u8]) -> Result<(), WireError> {
         proto::ICMP | proto::ICMPV6 => {
             let i = IcmpPacket::new_checked(l4)?;
             out.src_port = i.echo_ident();
+            out.icmp_type = i.msg_type();
+            out.icmp_code = i.code();
         }
         _ => {}
     }

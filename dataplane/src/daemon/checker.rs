@@ -1,0 +1,204 @@
+//! The health checker: probes every target of every target group behind a load balancer,
+//! from a node of that load balancer, on the group's interval, and records the results in the
+//! targets' health cells (which the pipeline reads).
+//!
+//! Probes are the pure state machines of [`crate::health::Probe`]. Their packets go through
+//! the pipeline's [`process_from_node`] — routed in the provider VPC from the node's subnet,
+//! through the target's security groups, as AWS health checks are — and out of the target's
+//! device; the target's answers come back through the workers, which hand packets addressed
+//! to a node's probe ports to this thread.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use control::model::HealthCheckProtocol;
+use control::SnapshotCell;
+use crossbeam_channel::Receiver;
+
+use crate::health::{HealthState, Probe, ProbeKind, ProbeStep, TargetHealth};
+use crate::io::{LocalPacket, Plan, Shared};
+use crate::pipeline::{process_from_node, Ctx, NoObserver, Verdict, PROBE_PORTS};
+use crate::stats::Lane;
+
+struct InFlight {
+    probe: Probe,
+    node: u32,
+    generation: u64,
+    key: (String, IpAddr, u16),
+    cell: Arc<TargetHealth>,
+    thresholds: (u8, u8),
+    deadline: Instant,
+}
+
+/// Runs until `stop` is set.
+pub fn run(
+    plans: Arc<SnapshotCell<Plan>>,
+    shared: Arc<Shared>,
+    local: Receiver<LocalPacket>,
+    lane: Lane,
+    stop: Arc<AtomicBool>,
+) {
+    let mut inflight: HashMap<(Ipv4Addr, u16), InFlight> = HashMap::new();
+    let mut due: HashMap<(String, IpAddr, u16), Instant> = HashMap::new();
+    let mut port = *PROBE_PORTS.start();
+    let mut isn: u32 = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos()))
+        | 1;
+    while !stop.load(Ordering::Relaxed) {
+        let plan = plans.load_full();
+        let now = Instant::now();
+        let send = |node: u32, mut pkt: Vec<u8>| -> bool {
+            let cx = Ctx {
+                lane,
+                now: shared.now(),
+                flows: &shared.flows,
+            };
+            match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
+                Verdict::Forward { egress, len } => {
+                    let ok = plan.devices[egress as usize].queues[0]
+                        .send(&pkt[..len])
+                        .is_ok();
+                    if ok {
+                        plan.fabric.attachments[egress as usize]
+                            .counters
+                            .tx(lane, len);
+                    }
+                    ok
+                }
+                _ => false,
+            }
+        };
+        // Start the probes that are due.
+        for tg in &plan.fabric.target_groups {
+            let Some(&first) = tg.probe_nodes.first() else {
+                continue;
+            };
+            let hc = &tg.health_check;
+            for t in &tg.targets {
+                let IpAddr::V4(to) = t.ip else { continue };
+                let dport = hc.port.unwrap_or(t.port);
+                let key = (tg.id.clone(), t.ip, dport);
+                if due.get(&key).is_some_and(|d| *d > now) {
+                    continue;
+                }
+                if inflight.values().any(|f| f.key == key) {
+                    continue;
+                }
+                let node = tg
+                    .probe_nodes
+                    .iter()
+                    .copied()
+                    .find(|&n| plan.fabric.lb_nodes[n as usize].az == t.az)
+                    .unwrap_or(first);
+                let from = plan.fabric.lb_nodes[node as usize].ip;
+                port = if port >= *PROBE_PORTS.end() {
+                    *PROBE_PORTS.start()
+                } else {
+                    port + 1
+                };
+                isn = isn.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let kind = match (hc.protocol, &hc.path) {
+                    (HealthCheckProtocol::Http, Some(path)) => ProbeKind::Http(path.clone()),
+                    (HealthCheckProtocol::Http, None) => ProbeKind::Http("/".into()),
+                    // HTTPS would need TLS; its TCP handshake is what vpced checks.
+                    _ => ProbeKind::Tcp,
+                };
+                let probe = Probe::new(from, port, to, dport, kind, isn);
+                due.insert(
+                    key.clone(),
+                    now + Duration::from_secs(u64::from(hc.interval_seconds.max(1))),
+                );
+                let thresholds = (hc.healthy_threshold, hc.unhealthy_threshold);
+                if !send(node, probe.start()) {
+                    // The probe cannot even reach the target (no route, a security group).
+                    log_change(
+                        &key,
+                        t.health.state(),
+                        t.health.record(false, thresholds.0, thresholds.1),
+                    );
+                    continue;
+                }
+                inflight.insert(
+                    (from, port),
+                    InFlight {
+                        probe,
+                        node,
+                        generation: plan.fabric.generation,
+                        key,
+                        cell: t.health.clone(),
+                        thresholds,
+                        deadline: now + Duration::from_secs(u64::from(hc.timeout_seconds.max(1))),
+                    },
+                );
+            }
+        }
+        // Answers.
+        let mut next = local.recv_timeout(Duration::from_millis(100)).ok();
+        while let Some(pkt) = next {
+            let bytes = pkt.kept();
+            if bytes.len() >= 24 && bytes[0] >> 4 == 4 {
+                let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+                let hl = usize::from(bytes[0] & 0x0f) * 4;
+                if let Some(p) = bytes.get(hl + 2..hl + 4) {
+                    let dport = u16::from_be_bytes([p[0], p[1]]);
+                    if let Some(f) = inflight.get_mut(&(dst, dport)) {
+                        let step = f.probe.on_packet(bytes);
+                        let same_plan = f.generation == plan.fabric.generation;
+                        match step {
+                            ProbeStep::Wait => {}
+                            ProbeStep::Send(out) => {
+                                for o in out {
+                                    if same_plan {
+                                        send(f.node, o);
+                                    }
+                                }
+                            }
+                            ProbeStep::Done { healthy, send: out } => {
+                                for o in out {
+                                    if same_plan {
+                                        send(f.node, o);
+                                    }
+                                }
+                                let f = inflight.remove(&(dst, dport)).expect("found above");
+                                let before = f.cell.state();
+                                let after = f.cell.record(healthy, f.thresholds.0, f.thresholds.1);
+                                log_change(&f.key, before, after);
+                            }
+                        }
+                    }
+                }
+            }
+            next = local.try_recv().ok();
+        }
+        // Timeouts.
+        let now = Instant::now();
+        let late: Vec<(Ipv4Addr, u16)> = inflight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in late {
+            let f = inflight.remove(&k).expect("listed above");
+            let before = f.cell.state();
+            let after = f.cell.record(false, f.thresholds.0, f.thresholds.1);
+            log_change(&f.key, before, after);
+        }
+    }
+}
+
+fn log_change(key: &(String, IpAddr, u16), before: HealthState, after: HealthState) {
+    if before != after {
+        tracing::info!(
+            target_group = %key.0,
+            target = %key.1,
+            port = key.2,
+            from = before.as_str(),
+            to = after.as_str(),
+            "target health changed"
+        );
+    }
+}

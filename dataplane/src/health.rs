@@ -1,0 +1,391 @@
+//! Target health: the state the pipeline reads to pick targets, and the book that keeps it
+//! across reloads.
+//!
+//! A target's health is one atomic byte ([`TargetHealth`]), written by the health checker and
+//! read by every worker with a relaxed load: a worker that sees a change one packet late is
+//! harmless. The [`HealthBook`] maps (target group, address, port) to the cell, so that a
+//! fabric built for a new configuration finds the same cells — a reload does not reset health.
+//!
+//! States follow AWS: `initial` until the first checks conclude, then `healthy` or
+//! `unhealthy`. vpced sends traffic to `initial` and `healthy` targets (AWS waits for
+//! `healthy`; with no history to wait for, a lab would otherwise drop its first seconds), and
+//! does **not** fail open: when no target may take a flow, the flow is dropped and counted
+//! with the reason, so that a failure is visible rather than masked.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    Initial,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Initial => "initial",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One target's health, shared by the checker and the workers.
+#[derive(Debug, Default)]
+pub struct TargetHealth {
+    state: AtomicU8,
+    /// Consecutive results that agree with each other (for thresholds).
+    streak: AtomicU32,
+}
+
+impl TargetHealth {
+    #[inline]
+    pub fn state(&self) -> HealthState {
+        match self.state.load(Relaxed) {
+            1 => HealthState::Healthy,
+            2 => HealthState::Unhealthy,
+            _ => HealthState::Initial,
+        }
+    }
+
+    /// Whether the load balancer may send new flows to this target.
+    #[inline]
+    pub fn eligible(&self) -> bool {
+        self.state.load(Relaxed) != 2
+    }
+
+    pub fn set(&self, s: HealthState) {
+        self.state.store(
+            match s {
+                HealthState::Initial => 0,
+                HealthState::Healthy => 1,
+                HealthState::Unhealthy => 2,
+            },
+            Relaxed,
+        );
+    }
+
+    /// Records one probe result; the state changes after `healthy` consecutive successes or
+    /// `unhealthy` consecutive failures. Returns the state after.
+    pub fn record(&self, ok: bool, healthy: u8, unhealthy: u8) -> HealthState {
+        // The streak counts successes as positive, failures as negative.
+        let s = self.streak.load(Relaxed) as i32;
+        let s = if ok { s.max(0) + 1 } else { s.min(0) - 1 };
+        self.streak.store(s as u32, Relaxed);
+        if ok && s >= i32::from(healthy) {
+            self.set(HealthState::Healthy);
+        } else if !ok && -s >= i32::from(unhealthy) {
+            self.set(HealthState::Unhealthy);
+        }
+        self.state()
+    }
+}
+
+/// Key of a target: target group id, address, port.
+pub type TargetKey = (String, IpAddr, u16);
+
+/// Every target's health cell, by key; outlives fabrics.
+#[derive(Debug, Default)]
+pub struct HealthBook {
+    cells: Mutex<BTreeMap<TargetKey, Arc<TargetHealth>>>,
+}
+
+impl HealthBook {
+    /// The cell of a target, created (`initial`) on first use.
+    pub fn cell(&self, tg: &str, ip: IpAddr, port: u16) -> Arc<TargetHealth> {
+        let mut m = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry((tg.to_string(), ip, port)).or_default().clone()
+    }
+
+    /// Every known target and its state.
+    pub fn states(&self) -> Vec<(TargetKey, HealthState)> {
+        let m = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, c)| (k.clone(), c.state())).collect()
+    }
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// A TCP handshake: SYN answered by SYN-ACK.
+    Tcp,
+    /// An HTTP `GET` of the path after the handshake; a status 200–399 is healthy.
+    Http(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    SynSent,
+    RequestSent,
+}
+
+/// One health probe from a load-balancer node to a target, as a pure state machine over
+/// packets: [`Probe::start`] gives the SYN, [`Probe::on_packet`] takes each packet the target
+/// sends back and says what to send and whether the probe is over. No socket: the daemon
+/// routes what it returns through the pipeline (so the target's security groups apply, as for
+/// AWS health checks) and feeds it what the pipeline hands to vpced.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub from: std::net::Ipv4Addr,
+    pub sport: u16,
+    pub to: std::net::Ipv4Addr,
+    pub dport: u16,
+    kind: ProbeKind,
+    isn: u32,
+    phase: Phase,
+}
+
+/// What to do after a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeStep {
+    /// Not for this probe, or nothing to do yet.
+    Wait,
+    /// Send these packets and keep waiting.
+    Send(Vec<Vec<u8>>),
+    /// Over: the result, and packets to send (a RST that ends the connection).
+    Done { healthy: bool, send: Vec<Vec<u8>> },
+}
+
+impl Probe {
+    pub fn new(
+        from: std::net::Ipv4Addr,
+        sport: u16,
+        to: std::net::Ipv4Addr,
+        dport: u16,
+        kind: ProbeKind,
+        isn: u32,
+    ) -> Probe {
+        Probe {
+            from,
+            sport,
+            to,
+            dport,
+            kind,
+            isn,
+            phase: Phase::SynSent,
+        }
+    }
+
+    fn segment(&self, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        crate::wire::build::packet(
+            IpAddr::V4(self.from),
+            IpAddr::V4(self.to),
+            crate::wire::build::Transport::TcpSegment {
+                src_port: self.sport,
+                dst_port: self.dport,
+                seq,
+                ack,
+                flags,
+                payload,
+            },
+        )
+        .expect("both IPv4")
+    }
+
+    /// The SYN that opens the probe.
+    pub fn start(&self) -> Vec<u8> {
+        self.segment(self.isn, 0, crate::wire::tcp_flags::SYN, &[])
+    }
+
+    fn request(&self) -> Vec<u8> {
+        match &self.kind {
+            ProbeKind::Http(path) => format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n",
+                self.to
+            )
+            .into_bytes(),
+            ProbeKind::Tcp => Vec::new(),
+        }
+    }
+
+    /// Takes a packet vpced received (possibly cut after its first bytes; `len` is its full
+    /// length).
+    pub fn on_packet(&mut self, bytes: &[u8]) -> ProbeStep {
+        use crate::wire::tcp_flags::{ACK, PSH, RST, SYN};
+        let Ok(ip) = crate::wire::Ipv4Packet::new_checked(bytes).or_else(|_| {
+            // Cut packets fail the length check; read the header fields from what was kept.
+            if bytes.len() >= 40 && bytes[0] >> 4 == 4 {
+                Ok(crate::wire::Ipv4Packet::new_unchecked(bytes))
+            } else {
+                Err(())
+            }
+        }) else {
+            return ProbeStep::Wait;
+        };
+        if ip.src_addr() != self.to || ip.dst_addr() != self.from || ip.protocol() != 6 {
+            return ProbeStep::Wait;
+        }
+        let hl = ip.header_len();
+        let Some(tcp) = bytes.get(hl..) else {
+            return ProbeStep::Wait;
+        };
+        if tcp.len() < 20 {
+            return ProbeStep::Wait;
+        }
+        let t = crate::wire::TcpPacket::new_unchecked(tcp);
+        if t.src_port() != self.dport || t.dst_port() != self.sport {
+            return ProbeStep::Wait;
+        }
+        let flags = t.flags();
+        if flags & RST != 0 {
+            return ProbeStep::Done {
+                healthy: false,
+                send: Vec::new(),
+            };
+        }
+        match self.phase {
+            Phase::SynSent if flags & (SYN | ACK) == SYN | ACK => {
+                let their = t.seq_number().wrapping_add(1);
+                match self.kind {
+                    ProbeKind::Tcp => ProbeStep::Done {
+                        healthy: true,
+                        send: vec![self.segment(self.isn.wrapping_add(1), 0, RST, &[])],
+                    },
+                    ProbeKind::Http(_) => {
+                        self.phase = Phase::RequestSent;
+                        let req = self.request();
+                        ProbeStep::Send(vec![self.segment(
+                            self.isn.wrapping_add(1),
+                            their,
+                            ACK | PSH,
+                            &req,
+                        )])
+                    }
+                }
+            }
+            Phase::RequestSent => {
+                let off = t.header_len().min(tcp.len());
+                let data = &tcp[off..];
+                if data.is_empty() {
+                    return ProbeStep::Wait;
+                }
+                let healthy = http_status(data).is_some_and(|c| (200..400).contains(&c));
+                let seq = self.isn.wrapping_add(1 + self.request().len() as u32);
+                ProbeStep::Done {
+                    healthy,
+                    send: vec![self.segment(seq, 0, RST, &[])],
+                }
+            }
+            _ => ProbeStep::Wait,
+        }
+    }
+}
+
+/// The status code of an HTTP/1.x response's first line.
+fn http_status(data: &[u8]) -> Option<u16> {
+    let line = data.split(|b| *b == b'\r' || *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let h = TargetHealth::default();
+        assert_eq!(h.state(), HealthState::Initial);
+        assert!(h.eligible());
+        assert_eq!(h.record(true, 2, 3), HealthState::Initial);
+        assert_eq!(h.record(true, 2, 3), HealthState::Healthy);
+        assert_eq!(h.record(false, 2, 3), HealthState::Healthy);
+        assert_eq!(h.record(false, 2, 3), HealthState::Healthy);
+        assert_eq!(
+            h.record(true, 2, 3),
+            HealthState::Healthy,
+            "a success resets"
+        );
+        for _ in 0..2 {
+            h.record(false, 2, 3);
+        }
+        assert_eq!(h.record(false, 2, 3), HealthState::Unhealthy);
+        assert!(!h.eligible());
+        h.record(true, 2, 3);
+        assert_eq!(h.record(true, 2, 3), HealthState::Healthy);
+    }
+
+    fn reply(p: &Probe, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
+        crate::wire::build::packet(
+            IpAddr::V4(p.to),
+            IpAddr::V4(p.from),
+            crate::wire::build::Transport::TcpSegment {
+                src_port: p.dport,
+                dst_port: p.sport,
+                seq,
+                ack: 0,
+                flags,
+                payload,
+            },
+        )
+        .unwrap()
+    }
+
+    fn probe(kind: ProbeKind) -> Probe {
+        Probe::new(
+            "10.1.128.50".parse().unwrap(),
+            61000,
+            "10.1.144.10".parse().unwrap(),
+            80,
+            kind,
+            1000,
+        )
+    }
+
+    #[test]
+    fn tcp_probe() {
+        use crate::wire::tcp_flags::*;
+        let mut p = probe(ProbeKind::Tcp);
+        let syn = crate::wire::parse(&p.start()).unwrap();
+        assert_eq!(syn.tcp_flags, SYN);
+        assert_eq!(p.on_packet(&reply(&p, ACK, 5, &[])), ProbeStep::Wait);
+        match p.on_packet(&reply(&p, SYN | ACK, 5, &[])) {
+            ProbeStep::Done {
+                healthy: true,
+                send,
+            } => {
+                assert_eq!(crate::wire::parse(&send[0]).unwrap().tcp_flags, RST)
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut p = probe(ProbeKind::Tcp);
+        assert!(matches!(
+            p.on_packet(&reply(&p, RST | ACK, 0, &[])),
+            ProbeStep::Done { healthy: false, .. }
+        ));
+    }
+
+    #[test]
+    fn http_probe() {
+        use crate::wire::tcp_flags::*;
+        for (status, healthy) in [
+            ("200 OK", true),
+            ("302 Found", true),
+            ("404 Not Found", false),
+        ] {
+            let mut p = probe(ProbeKind::Http("/index.html".into()));
+            let ProbeStep::Send(req) = p.on_packet(&reply(&p, SYN | ACK, 5, &[])) else {
+                panic!("request expected");
+            };
+            let parsed = crate::wire::parse(&req[0]).unwrap();
+            let data = &req[0][parsed.l4_offset.unwrap() + 20..];
+            assert!(data.starts_with(b"GET /index.html HTTP/1.1\r\n"));
+            let body = format!("HTTP/1.1 {status}\r\nContent-Length: 7\r\n\r\nHello!\n");
+            assert!(matches!(
+                p.on_packet(&reply(&p, ACK | PSH, 6, body.as_bytes())),
+                ProbeStep::Done { healthy: h, .. } if h == healthy
+            ));
+        }
+    }
+}
