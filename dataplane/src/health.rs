@@ -124,6 +124,9 @@ pub enum ProbeKind {
 enum Phase {
     SynSent,
     RequestSent,
+    /// The status line came: the result is known; the rest of the response is acknowledged
+    /// until the server closes, so that it never writes into a reset connection.
+    Responded(bool),
 }
 
 /// One health probe from a load-balancer node to a target, as a pure state machine over
@@ -187,6 +190,15 @@ impl Probe {
             },
         )
         .expect("both IPv4")
+    }
+
+    /// The result known so far (an HTTP status line arrived), for a probe that times out
+    /// before the server closes.
+    pub fn result(&self) -> Option<bool> {
+        match self.phase {
+            Phase::Responded(h) => Some(h),
+            _ => None,
+        }
     }
 
     /// The SYN that opens the probe.
@@ -260,18 +272,31 @@ impl Probe {
                     }
                 }
             }
-            Phase::RequestSent => {
+            Phase::RequestSent | Phase::Responded(_) => {
+                use crate::wire::tcp_flags::FIN;
                 let off = t.header_len().min(tcp.len());
-                let data = &tcp[off..];
-                if data.is_empty() {
-                    return ProbeStep::Wait;
-                }
-                let healthy = http_status(data).is_some_and(|c| (200..400).contains(&c));
+                // The packet may have been cut; its length is in the IP header.
+                let data_len = ip.total_len().saturating_sub(hl + t.header_len()) as u32;
+                let healthy = match self.phase {
+                    Phase::Responded(h) => h,
+                    _ if data_len == 0 => return ProbeStep::Wait,
+                    _ => http_status(&tcp[off..]).is_some_and(|c| (200..400).contains(&c)),
+                };
+                self.phase = Phase::Responded(healthy);
                 let seq = self.isn.wrapping_add(1 + self.request().len() as u32);
-                ProbeStep::Done {
-                    healthy,
-                    send: vec![self.segment(seq, 0, RST, &[])],
+                let fin = flags & FIN != 0;
+                let ack = t
+                    .seq_number()
+                    .wrapping_add(data_len)
+                    .wrapping_add(u32::from(fin));
+                if fin {
+                    // The server is done: end our side without leaving a half-open socket.
+                    return ProbeStep::Done {
+                        healthy,
+                        send: vec![self.segment(seq, ack, RST | ACK, &[])],
+                    };
                 }
+                ProbeStep::Send(vec![self.segment(seq, ack, ACK, &[])])
             }
             _ => ProbeStep::Wait,
         }
@@ -384,8 +409,20 @@ mod tests {
             let body = format!("HTTP/1.1 {status}\r\nContent-Length: 7\r\n\r\nHello!\n");
             assert!(matches!(
                 p.on_packet(&reply(&p, ACK | PSH, 6, body.as_bytes())),
-                ProbeStep::Done { healthy: h, .. } if h == healthy
+                ProbeStep::Send(_)
             ));
+            assert_eq!(p.result(), Some(healthy));
+            let fin_at = 6 + body.len() as u32;
+            match p.on_packet(&reply(&p, ACK | FIN, fin_at, &[])) {
+                ProbeStep::Done { healthy: h, send } => {
+                    assert_eq!(h, healthy);
+                    let rst = &send[0];
+                    let q = crate::wire::parse(rst).unwrap();
+                    let t = crate::wire::TcpPacket::new_unchecked(&rst[q.l4_offset.unwrap()..]);
+                    assert_eq!(t.ack_number(), fin_at + 1);
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 }

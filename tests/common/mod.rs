@@ -72,16 +72,40 @@ impl Lab {
             children: Vec::new(),
             log: log.clone(),
         };
+        lab.launch();
+        lab
+    }
+
+    /// The directory vpced keeps runtime decisions in (removed with the lab).
+    pub fn state_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}state", self.prefix))
+    }
+
+    /// Stops vpced and starts it again on the same configuration and state directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    fn launch(&mut self) {
+        let prefix = self.prefix.clone();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(bin("vpced"))
-            .args(["--config", config.to_str().unwrap()])
-            .args(["--control-socket", socket.to_str().unwrap()])
+            .args(["--config", self.config.to_str().unwrap()])
+            .args(["--control-socket", self.socket.to_str().unwrap()])
             .args(["--netns", &format!("{prefix}fabric")])
             .args(["--netns-prefix", &prefix])
             .args(["--workers", "2"])
+            .args(["--state-dir", self.state_dir().to_str().unwrap()])
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(log)
             .spawn()
             .expect("vpced starts");
+        let lab = self;
         lab.daemon = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -98,7 +122,6 @@ impl Lab {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        lab
     }
 
     /// Stops vpced with SIGTERM and waits for it; returns its exit code.
@@ -160,6 +183,12 @@ impl Lab {
             .expect("ip netns exec");
         self.children.push(child);
         self.children.len() - 1
+    }
+
+    /// Kills a spawned command and returns what it printed.
+    pub fn kill(&mut self, handle: usize) -> Output {
+        let _ = self.children[handle].kill();
+        self.wait(handle)
     }
 
     /// Waits for a spawned command and returns its output.
@@ -315,5 +344,6 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_dir_all(self.state_dir());
     }
 }

@@ -184,7 +184,8 @@ pub fn run(
         for k in late {
             let f = inflight.remove(&k).expect("listed above");
             let before = f.cell.state();
-            let after = f.cell.record(false, f.thresholds.0, f.thresholds.1);
+            let ok = f.probe.result().unwrap_or(false);
+            let after = f.cell.record(ok, f.thresholds.0, f.thresholds.1);
             log_change(&f.key, before, after);
         }
     }

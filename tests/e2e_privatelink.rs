@@ -1,0 +1,172 @@
+//! The seed 004 build end to end over network namespaces: EC2-A's curl to the interface
+//! endpoint's address gets EC2-B's "Hello!" only once the connection is accepted, the NLB's
+//! security group is no longer enforced on PrivateLink traffic and cross-zone load balancing
+//! is on — each step applied to the running vpced, each failure with the counter that says
+//! why. Then the target fails and recovers, and the acceptance survives a restart.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const ENDPOINT: &str = "vpce-0a000000000000001";
+const ENDPOINT_IP: &str = "10.0.128.100";
+
+/// The example with fast health checks (AWS's minimum interval) and `edits` applied.
+fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
+    let mut all = vec![
+        (
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+        ),
+        // The provider has not accepted the request yet.
+        (
+            "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
+            "",
+        ),
+    ];
+    all.extend_from_slice(edits);
+    for (from, to) in all {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const NO_ENFORCE: (&str, &str) = (
+    "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+    "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+);
+const CROSS_ZONE: (&str, &str) = ("cross_zone = false", "cross_zone = true");
+
+fn json(o: &std::process::Output) -> Value {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn target_state(lab: &Lab) -> String {
+    let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
+    v["targets"][0]["state"].as_str().unwrap().to_string()
+}
+
+fn wait_for_state(lab: &Lab, want: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while target_state(lab) != want {
+        assert!(
+            Instant::now() < deadline,
+            "target did not turn {want} within {within:?}: {}",
+            lab.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A curl that must fail, and the drop counter that must say why.
+fn fails_with(lab: &Lab, reason: &str) {
+    let before = lab.drops(reason);
+    let (code, _) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    assert_eq!(code, "000", "curl must fail ({reason})");
+    assert!(
+        lab.drops(reason) > before,
+        "{reason} not counted: {}",
+        lab.stats()
+    );
+}
+
+#[test]
+fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let first = variant(dir.path(), "first.toml", &[]);
+    let no_enforce = variant(dir.path(), "no-enforce.toml", &[NO_ENFORCE]);
+    let fixed = variant(dir.path(), "fixed.toml", &[NO_ENFORCE, CROSS_ZONE]);
+    let mut lab = Lab::start(&first);
+    let server = lab.http_server("ec2-b", "Hello!\n");
+    lab.check_isolation(&[("ec2-a", ENDPOINT_IP), ("ec2-b", "10.1.128.50")]);
+
+    // 0. The request waits for the provider's acceptance.
+    fails_with(&lab, "endpoint_connection_not_accepted");
+    let v = json(&lab.vpcectl(&["endpoint-connections", "list", "-o", "json"]));
+    assert_eq!(v["connections"][0]["state"], "pendingAcceptance", "{v}");
+    let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = lab.vpcectl(&["endpoint-connections", "accept", "vpce-does-not-exist"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // 1. The article's first failure: NLB-B's group, enforced on PrivateLink traffic.
+    fails_with(&lab, "load_balancer_security_group");
+    let stats = lab.stats();
+    assert!(
+        stats["security_groups"]["sg-0b000000000000001"]["ingress_denied"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{stats}"
+    );
+
+    // 2. The second: the endpoint is in 1a, EC2-B in 1c, cross-zone off.
+    let o = lab.vpcectl(&["apply", no_enforce.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fails_with(&lab, "no_healthy_target_in_zone");
+
+    // 3. Fixed: "Hello!" from EC2-B, which sees the NLB's address, not EC2-A's.
+    let o = lab.vpcectl(&["apply", fixed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello!\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    wait_for_state(&lab, "healthy", Duration::from_secs(20));
+    let log = String::from_utf8_lossy(&lab.kill(server).stderr).into_owned();
+    assert!(
+        log.lines().any(
+            |l| l.trim_start_matches("::ffff:").starts_with("10.1.128.50 ")
+                && l.contains("\"GET / ")
+        ),
+        "the web server must see the NLB node of the endpoint's zone: {log}"
+    );
+    assert!(
+        !log.contains("10.0.128.10"),
+        "consumer address leaked: {log}"
+    );
+    assert!(
+        log.contains("GET /index.html"),
+        "health checks must reach the server: {log}"
+    );
+    assert!(
+        !log.contains("Traceback"),
+        "health checks must close connections cleanly: {log}"
+    );
+
+    // 4. The target fails: unhealthy within the thresholds, traffic stops; back, it resumes.
+    wait_for_state(&lab, "unhealthy", Duration::from_secs(25));
+    fails_with(&lab, "no_healthy_target");
+    let _server = lab.http_server("ec2-b", "Hello!\n");
+    wait_for_state(&lab, "healthy", Duration::from_secs(25));
+    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    assert_eq!((code.as_str(), body.as_str()), ("200", "Hello!\n"));
+
+    // 5. The acceptance survives a restart of vpced (on the first configuration file,
+    //    which says nothing of it).
+    lab.config = fixed.clone();
+    lab.restart();
+    let v = json(&lab.vpcectl(&["endpoint-connections", "list", "-o", "json"]));
+    assert_eq!(v["connections"][0]["state"], "available", "{v}");
+    assert_eq!(v["connections"][0]["origin"], "decision", "{v}");
+}
