@@ -68,6 +68,24 @@ fn internet_and_gateway_endpoint_paths_carry_real_traffic() {
         "S3 traffic must not use the IGW"
     );
 
+    // Interface endpoint to S3: the endpoint's ENI address (what private DNS answers for
+    // *.s3.us-east-1.amazonaws.com) reaches S3's network, replies come from the ENI.
+    let (code, body) = lab.curl(INSTANCE, "http://10.0.1.125/");
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "hello from s3\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    assert!(lab.counter("endpoint", "vpce-0fedcba9876543210", "tx_packets") > 0);
+    // Its security group admits HTTP and HTTPS only.
+    let o = lab.exec(
+        INSTANCE,
+        &["curl", "-s", "-m", "2", "http://10.0.1.125:8080/"],
+    );
+    assert!(!o.status.success());
+    assert!(lab.drops("security_group_ingress") > 0);
+
     // Internet gateway: 8.8.8.8, source translated to the instance's public address.
     let (code, body) = lab.curl(INSTANCE, "http://8.8.8.8/");
     assert_eq!(

@@ -143,6 +143,10 @@ pub struct GatewayEndpoint {
 #[derive(Debug)]
 pub struct ServiceNetwork {
     pub name: String,
+    /// The network's attachment.
+    pub attachment: AttachmentIdx,
+    /// Connection-tracking zone of translated flows into the network.
+    pub zone: u32,
     /// Gateway endpoints of this service (indexes into `gateway_endpoints`): the VPCs replies
     /// may return to.
     pub endpoints: Vec<u32>,
@@ -158,6 +162,10 @@ pub struct InterfaceEndpoint {
     pub sg: Option<u32>,
     /// `endpoint_services[i]`; `None` when the service is not in this configuration.
     pub service: Option<u32>,
+    /// For an endpoint to an AWS service (S3, DynamoDB…): `services[i]`, the service's
+    /// network, where the flow goes with its destination set to one of `service_addresses`.
+    pub aws_service: Option<u32>,
+    pub service_addresses: Vec<Ipv4Addr>,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -296,6 +304,8 @@ pub struct Fabric {
     pub target_groups: Vec<TargetGroup>,
     /// Endpoint ENI by conntrack zone (the way back of a translated flow).
     pub endpoint_eni_by_zone: FxHashMap<u32, u32>,
+    /// Service network by conntrack zone (interface endpoints to AWS services).
+    pub service_by_zone: FxHashMap<u32, u32>,
     /// Denial counters of the groups of each compiled security-group set.
     pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     /// `actions[route_table][route]`.
@@ -662,6 +672,8 @@ impl Fabric {
                     .iter()
                     .position(|s| s.service_name(&c.region) == e.service)
                     .map(|i| i as u32),
+                aws_service: None,
+                service_addresses: Vec::new(),
                 counters: registry.entity("endpoint", &e.id),
             });
         }
@@ -728,8 +740,36 @@ impl Fabric {
             });
         }
 
-        // Service networks of AWS services that gateway endpoints use.
+        // Service networks of AWS services that gateway endpoints or interface endpoints use.
         let mut services: Vec<ServiceNetwork> = Vec::new();
+        let mut service_network =
+            |svc: &control::model::AwsService, attachments: &mut Vec<Attachment>| -> u32 {
+                if let Some(i) = services.iter().position(|s| s.name == svc.name) {
+                    return i as u32;
+                }
+                let si = services.len() as u32;
+                let att = attachments.len() as AttachmentIdx;
+                attachments.push(Attachment {
+                    device: tun_name('s', &svc.name),
+                    counters: registry.entity("attachment", &svc.name),
+                    id: svc.name.clone(),
+                    kind: AttachmentKind::ServiceNetwork(si),
+                    namespace: svc.namespace.clone(),
+                    link: LinkConfig {
+                        addresses: Vec::new(),
+                        loopback: svc.service_addresses.clone(),
+                        default_v4: true,
+                        default_v6: true,
+                    },
+                });
+                services.push(ServiceNetwork {
+                    name: svc.name.clone(),
+                    attachment: att,
+                    zone: zone_of(&svc.name),
+                    endpoints: Vec::new(),
+                });
+                si
+            };
         let mut gateway_endpoints = Vec::new();
         for e in c
             .endpoints
@@ -741,46 +781,69 @@ impl Fabric {
                 .iter()
                 .find(|s| s.name == e.service)
                 .ok_or_else(|| bad(format!("no service {}", e.service)))?;
-            let si = match services.iter().position(|s| s.name == svc.name) {
-                Some(i) => i,
-                None => {
-                    services.push(ServiceNetwork {
-                        name: svc.name.clone(),
-                        endpoints: Vec::new(),
-                    });
-                    attachments.push(Attachment {
-                        device: tun_name('s', &svc.name),
-                        counters: registry.entity("attachment", &svc.name),
-                        id: svc.name.clone(),
-                        kind: AttachmentKind::ServiceNetwork((services.len() - 1) as u32),
-                        namespace: svc.namespace.clone(),
-                        link: LinkConfig {
-                            addresses: Vec::new(),
-                            loopback: svc.service_addresses.clone(),
-                            default_v4: true,
-                            default_v6: true,
-                        },
-                    });
-                    services.len() - 1
-                }
-            };
-            let att = attachments
-                .iter()
-                .position(|a| a.kind == AttachmentKind::ServiceNetwork(si as u32))
-                .expect("service attachment exists") as AttachmentIdx;
-            services[si].endpoints.push(gateway_endpoints.len() as u32);
+            let si = service_network(svc, &mut attachments);
             gateway_endpoints.push(GatewayEndpoint {
                 id: e.id.clone(),
                 vpc: *vpc_index
                     .get(e.vpc.as_str())
                     .ok_or_else(|| bad(format!("no VPC {}", e.vpc)))?,
-                attachment: att,
+                attachment: 0, // set below, once the service list is final
                 allowed: e
                     .allowed_destinations
                     .as_ref()
                     .map(|v| v.iter().map(|c| c.0).collect()),
                 counters: registry.entity("endpoint", &e.id),
             });
+            let _ = si;
+        }
+        // Interface endpoints to AWS services get the service's network too.
+        let mut aws_service_of: FxHashMap<String, u32> = FxHashMap::default();
+        for e in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::Interface)
+        {
+            if let Some(svc) = c.aws_services.iter().find(|s| s.name == e.service) {
+                let si = service_network(svc, &mut attachments);
+                aws_service_of.insert(e.id.clone(), si);
+            }
+        }
+        drop(service_network);
+        for (gi, e) in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::Gateway)
+            .enumerate()
+        {
+            let si = services
+                .iter()
+                .position(|s| s.name == e.service)
+                .expect("made above");
+            services[si].endpoints.push(gi as u32);
+            gateway_endpoints[gi].attachment = services[si].attachment;
+        }
+        let service_by_zone: FxHashMap<u32, u32> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.zone, i as u32))
+            .collect();
+        for ep in &mut endpoints {
+            if let Some(&si) = aws_service_of.get(&ep.id) {
+                ep.aws_service = Some(si);
+                let svc = c
+                    .aws_services
+                    .iter()
+                    .find(|s| s.name == services[si as usize].name)
+                    .expect("made from it");
+                ep.service_addresses = svc
+                    .service_addresses
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+            }
         }
 
         // Device names must be unique.
@@ -875,6 +938,7 @@ impl Fabric {
             lb_nodes,
             target_groups,
             endpoint_eni_by_zone,
+            service_by_zone,
             sg_denials,
             actions,
             route_table_counters,

@@ -449,6 +449,24 @@ fn decide<O: Observer>(
         AttachmentKind::Internet(g) => from_internet(f, cx, g, p, buf, obs),
         AttachmentKind::ServiceNetwork(s) => {
             let svc = &f.services[s as usize];
+            // A reply on a flow that came through an interface endpoint.
+            let sig = signal(&p);
+            if let Some(fl) = cx.flows.lookup(svc.zone, &tuple(&p), sig, cx.now) {
+                if let (true, Some(nat), Some(&x)) = (
+                    fl.from_initiator,
+                    fl.nat,
+                    fl.nat
+                        .and_then(|n| f.endpoint_eni_by_zone.get(&n.peer_zone)),
+                ) {
+                    let ep = &f.endpoints[f.endpoint_enis[x as usize].endpoint as usize];
+                    let q = rewrite(&p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+                    if sig.fin || sig.rst {
+                        cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+                    }
+                    ep.counters.rx(cx.lane, q.len);
+                    return deliver(f, cx, ep.vpc, &q, buf, obs);
+                }
+            }
             for &ge in &svc.endpoints {
                 let ep = &f.gateway_endpoints[ge as usize];
                 if f.vpcs[ep.vpc as usize]
@@ -747,6 +765,12 @@ fn interface_endpoint<O: Observer>(
             if sig.fin || sig.rst {
                 cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
             }
+            if let Some(&si) = f.service_by_zone.get(&nat.peer_zone) {
+                return Verdict::Forward {
+                    egress: f.services[si as usize].attachment,
+                    len: q.len,
+                };
+            }
             let Some(Owner::LoadBalancerNode(n)) = f
                 .endpoint_services
                 .iter()
@@ -794,7 +818,10 @@ fn interface_endpoint<O: Observer>(
         _ => return Verdict::Drop(DropReason::EndpointConnectionRejected),
     }
     let Some(svc) = ep.service else {
-        return Verdict::Drop(DropReason::EndpointServiceNotFound);
+        return match ep.aws_service {
+            Some(si) => to_aws_service(f, cx, x, si, p, buf, obs),
+            None => Verdict::Drop(DropReason::EndpointServiceNotFound),
+        };
     };
     // The first load balancer of the service with a listener for this protocol and port.
     let tcp = p.protocol == proto::TCP;
@@ -921,6 +948,67 @@ fn interface_endpoint<O: Observer>(
     tg.counters.tx(cx.lane, p.len);
     let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
     to_target(f, cx, node, &q, buf, obs)
+}
+
+/// A new flow through an interface endpoint to an AWS service (S3, DynamoDB…): the
+/// destination becomes one of the service's addresses (by flow hash), the source stays the
+/// consumer's — as AWS services see the VPC's private addresses — and the packet goes into
+/// the service's network. Replies are translated back to come from the endpoint's address.
+fn to_aws_service<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    x: u32,
+    si: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let eni = &f.endpoint_enis[x as usize];
+    let ep = &f.endpoints[eni.endpoint as usize];
+    let svc = &f.services[si as usize];
+    let t = tuple(p);
+    let sig = signal(p);
+    if ep.service_addresses.is_empty() {
+        return Verdict::Drop(DropReason::EndpointServiceNotFound);
+    }
+    let addr = IpAddr::V4(
+        ep.service_addresses[(flow_hash(&t) % ep.service_addresses.len() as u64) as usize],
+    );
+    let back = Tuple {
+        proto: p.protocol,
+        src: addr,
+        sport: p.dst_port,
+        dst: p.src,
+        dport: p.src_port,
+    };
+    let rev = Nat {
+        src: p.dst,
+        sport: p.dst_port,
+        dst: p.src,
+        dport: p.src_port,
+        peer_zone: eni.zone,
+    };
+    let fwd = Nat {
+        src: p.src,
+        sport: p.src_port,
+        dst: addr,
+        dport: p.dst_port,
+        peer_zone: svc.zone,
+    };
+    if cx
+        .flows
+        .insert(svc.zone, &back, Some(rev), sig, cx.now)
+        .and_then(|_| cx.flows.insert(eni.zone, &t, Some(fwd), sig, cx.now))
+        .is_err()
+    {
+        return Verdict::Drop(DropReason::FlowTableFull);
+    }
+    let q = rewrite(p, buf, (fwd.src, fwd.sport), (fwd.dst, fwd.dport), obs);
+    ep.counters.tx(cx.lane, q.len);
+    Verdict::Forward {
+        egress: svc.attachment,
+        len: q.len,
+    }
 }
 
 /// A translated packet leaves load-balancer node `node` for its target: routed in the
