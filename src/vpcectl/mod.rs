@@ -402,7 +402,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             out: o,
         } => {
             let compiled = load_and_compile(&file)?;
-            cmd_lookup(&mut out, &compiled, route_table, subnet, address, o.output)
+            cmd_lookup(
+                &mut out,
+                &file,
+                &compiled,
+                route_table,
+                subnet,
+                address,
+                o.output,
+            )
         }
         Command::PrefixList(PrefixListCommand::FromIpRanges {
             ip_ranges,
@@ -628,6 +636,7 @@ fn plural(n: usize) -> &'static str {
 
 fn cmd_lookup(
     out: &mut impl Write,
+    file: &Path,
     compiled: &Compiled,
     route_table: Option<String>,
     subnet: Option<String>,
@@ -639,13 +648,19 @@ fn cmd_lookup(
         (Some(id), _) => snap.route_table(id).ok_or_else(|| {
             let ids: Vec<&str> = snap.route_tables.iter().map(|t| t.id.as_str()).collect();
             Failure::bad_input(format!(
-                "no route table `{id}` in the configuration; known: {}",
-                ids.join(", ")
+                "{}: no route table `{id}`; known: {}",
+                file.display(),
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    ids.join(", ")
+                }
             ))
         })?,
         (None, Some(s)) => snap.subnet_route_table(s).ok_or_else(|| {
             Failure::bad_input(format!(
-                "no subnet `{s}` with a route table in the configuration"
+                "{}: no subnet `{s}` with a route table",
+                file.display()
             ))
         })?,
         (None, None) => return Err(Failure::bad_input("give --route-table or --subnet")),
