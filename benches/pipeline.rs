@@ -73,6 +73,80 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    // The interface-endpoint path of seed 004 (fixed: no NLB group enforcement, cross-zone
+    // on), an established flow: endpoint zone lookup, translation of both addresses and
+    // ports, route in the provider VPC, the target's security group (tracked), and back.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/privatelink-hands-on.toml"),
+    )
+    .unwrap()
+    .replace(
+        "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+        "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+    )
+    .replace("cross_zone = false", "cross_zone = true");
+    let loaded = control::load_str(
+        "privatelink.toml",
+        text,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+    )
+    .unwrap();
+    let pl = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let a = pl.attachment("eni-0a00000000000000a").unwrap();
+    let b = pl.attachment("eni-0b00000000000000b").unwrap();
+    let seg = |src: &str, sport, dst: &str, dport, flags| {
+        build::packet(
+            ip(src),
+            ip(dst),
+            build::Transport::Tcp {
+                src_port: sport,
+                dst_port: dport,
+                flags,
+                payload: &payload,
+            },
+        )
+        .unwrap()
+    };
+    let mut syn = seg("10.0.128.10", 40000, "10.0.128.100", 80, 0x02);
+    assert!(matches!(
+        process(&pl, &cx, a, &mut syn, &mut NoObserver),
+        dataplane::pipeline::Verdict::Forward { .. }
+    ));
+    let nat_port = wire::parse(&syn).unwrap().src_port;
+    let fwd = seg("10.0.128.10", 40000, "10.0.128.100", 80, 0x10);
+    let back = seg("10.1.144.10", 80, "10.1.128.50", nat_port, 0x10);
+    for (name, pkt, from) in [
+        ("interface_endpoint_established_forward", &fwd, a),
+        ("interface_endpoint_established_reply", &back, b),
+    ] {
+        let mut buf = pkt.clone();
+        g.bench_function(name, |bch| {
+            bch.iter(|| {
+                // Both addresses, both ports and the checksums change: restore the headers.
+                buf[..40].copy_from_slice(&pkt[..40]);
+                let v = process(&pl, &cx, from, black_box(&mut buf), &mut NoObserver);
+                debug_assert!(matches!(v, dataplane::pipeline::Verdict::Forward { .. }));
+                black_box(v)
+            })
+        });
+    }
+    let t = dataplane::conntrack::Tuple {
+        proto: 6,
+        src: ip("10.0.128.10"),
+        dst: ip("10.0.128.100"),
+        sport: 40000,
+        dport: 80,
+    };
+    g.bench_function("conntrack_lookup_miss", |bch| {
+        bch.iter(|| {
+            black_box(flows.lookup(black_box(0x1234), black_box(&t), Default::default(), 0))
+        })
+    });
     g.finish();
 }
 

@@ -306,6 +306,8 @@ pub struct Fabric {
     pub endpoint_eni_by_zone: FxHashMap<u32, u32>,
     /// Service network by conntrack zone (interface endpoints to AWS services).
     pub service_by_zone: FxHashMap<u32, u32>,
+    /// Load-balancer node by conntrack zone (the way to a target of a translated flow).
+    pub lb_node_by_zone: FxHashMap<u32, u32>,
     /// Denial counters of the groups of each compiled security-group set.
     pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     /// `actions[route_table][route]`.
@@ -687,6 +689,11 @@ impl Fabric {
                 }
             }
         }
+        let lb_node_by_zone = lb_nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.zone, i as u32))
+            .collect();
         let sg_denials = snapshot
             .security
             .sets
@@ -939,6 +946,7 @@ impl Fabric {
             target_groups,
             endpoint_eni_by_zone,
             service_by_zone,
+            lb_node_by_zone,
             sg_denials,
             actions,
             route_table_counters,

@@ -30,7 +30,7 @@ use control::secgroups::{self, Direction, RuleRef};
 use crate::conntrack::{FlowTable, Nat, TcpSignal, Tuple};
 use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Target, Unsupported};
 use crate::stats::Lane;
-use crate::wire::{self, proto, tcp_flags, Ipv4Packet, Parsed, TcpPacket, UdpPacket, WireError};
+use crate::wire::{self, proto, tcp_flags, Ipv4Packet, Parsed, WireError};
 
 /// What becomes of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -702,25 +702,7 @@ fn rewrite(
     obs: &mut impl Observer,
 ) -> Parsed {
     if let (IpAddr::V4(s), IpAddr::V4(d)) = (src.0, dst.0) {
-        let mut ip = Ipv4Packet::new_unchecked(&mut *buf);
-        ip.set_src_addr(s);
-        ip.set_dst_addr(d);
-    }
-    if let Some(off) = p.l4_offset {
-        let l4 = &mut buf[off..p.len];
-        match p.protocol {
-            proto::TCP => {
-                let mut t = TcpPacket::new_unchecked(l4);
-                t.set_src_port(src.1);
-                t.set_dst_port(dst.1);
-            }
-            proto::UDP => {
-                let mut u = UdpPacket::new_unchecked(l4);
-                u.set_src_port(src.1, false);
-                u.set_dst_port(dst.1, false);
-            }
-            _ => {}
-        }
+        wire::rewrite_v4_flow(buf, p.l4_offset, p.protocol, (s, src.1), (d, dst.1));
     }
     obs.step(Step::Nat {
         from: (p.src, p.src_port, p.dst, p.dst_port),
@@ -771,17 +753,7 @@ fn interface_endpoint<O: Observer>(
                     len: q.len,
                 };
             }
-            let Some(Owner::LoadBalancerNode(n)) = f
-                .endpoint_services
-                .iter()
-                .flat_map(|s| &s.load_balancers)
-                .find_map(|&l| {
-                    f.vpcs[f.load_balancers[l as usize].vpc as usize]
-                        .owners
-                        .get(&nat.src)
-                        .copied()
-                })
-            else {
+            let Some(&n) = f.lb_node_by_zone.get(&nat.peer_zone) else {
                 return Verdict::Drop(DropReason::NoFlow);
             };
             return to_target(f, cx, n, &q, buf, obs);

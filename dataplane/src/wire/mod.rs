@@ -170,6 +170,42 @@ fn transport_fields(out: &mut Parsed, l4: &[u8]) -> Result<(), WireError> {
 /// payload), for the protocols whose checksum covers a pseudo-header. Headers too short to
 /// hold their checksum are left alone (the packet was validated by [`parse`] before any
 /// rewrite, so that only happens to fragments).
+/// Rewrites an IPv4 packet's addresses and (TCP, UDP) ports at once, as a load balancer's
+/// address translation does: one incremental update of the header checksum (the two
+/// addresses are adjacent) and one of the transport checksum (pseudo-header addresses and
+/// ports together) — three fewer than rewriting field by field. `buf` must hold a packet
+/// [`parse`] accepted, `l4_offset` and `protocol` as it returned them.
+pub fn rewrite_v4_flow(
+    buf: &mut [u8],
+    l4_offset: Option<usize>,
+    protocol: u8,
+    src: (std::net::Ipv4Addr, u16),
+    dst: (std::net::Ipv4Addr, u16),
+) {
+    let mut old = [0u8; 12];
+    let mut new = [0u8; 12];
+    old[..8].copy_from_slice(&buf[12..20]);
+    new[..4].copy_from_slice(&src.0.octets());
+    new[4..8].copy_from_slice(&dst.0.octets());
+    buf[12..20].copy_from_slice(&new[..8]);
+    let c = u16::from_be_bytes([buf[10], buf[11]]);
+    buf[10..12].copy_from_slice(&checksum::adjust(c, &old[..8], &new[..8]).to_be_bytes());
+    let Some(off) = l4_offset else { return };
+    let total = Ipv4Packet::new_unchecked(&*buf).total_len();
+    let l4 = &mut buf[off..total];
+    let ports = matches!(protocol, proto::TCP | proto::UDP) && l4.len() >= 4;
+    let n = if ports {
+        old[8..12].copy_from_slice(&l4[..4]);
+        new[8..10].copy_from_slice(&src.1.to_be_bytes());
+        new[10..12].copy_from_slice(&dst.1.to_be_bytes());
+        l4[..4].copy_from_slice(&new[8..12]);
+        12
+    } else {
+        8
+    };
+    adjust_l4_checksum(l4, protocol, false, &old[..n], &new[..n]);
+}
+
 pub(crate) fn adjust_l4_checksum(l4: &mut [u8], protocol: u8, ipv6: bool, old: &[u8], new: &[u8]) {
     let at = match protocol {
         proto::TCP => 16,
