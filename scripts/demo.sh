@@ -26,6 +26,11 @@ LOG=$(mktemp /tmp/vpced-demo.XXXXXX.log)
 
 cleanup() (
   set +e
+  # Programs in the lab's namespaces first: once vpced has deleted the namespaces it made,
+  # they could no longer be found. (vpced itself, in the fabric namespace, stops gracefully.)
+  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep "^$P"); do
+    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
+  done
   if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
     # A subshell cannot `wait` for it: poll until it has removed its devices and exited.
     for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done

@@ -149,3 +149,97 @@ fn pipeline_allocates_nothing_per_packet() {
     assert_eq!(forwarded, 10_000 * 5);
     assert_eq!(COUNT.with(|n| n.get()), 0, "allocations on the packet path");
 }
+
+/// The interface-endpoint path too: new flows (security groups, listener, target choice,
+/// source port, two translations tracked) and established ones, both directions.
+#[test]
+fn interface_endpoint_flows_allocate_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("examples/privatelink-hands-on.toml"))
+        .unwrap()
+        .replace(
+            "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+            "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+        )
+        .replace("cross_zone = false", "cross_zone = true");
+    let loaded = control::load_str("pl.toml", text, &root.join("examples")).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let a = f.attachment("eni-0a00000000000000a").unwrap();
+    let b = f.attachment("eni-0b00000000000000b").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+    };
+    let seg = |src: &str, sport: u16, dst: &str, dport: u16, flags: u8| {
+        packet(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            Transport::Tcp {
+                src_port: sport,
+                dst_port: dport,
+                flags,
+                payload: b"x",
+            },
+        )
+        .unwrap()
+    };
+    // Packets prepared beforehand: 1,000 new connections.
+    let mut syns: Vec<Vec<u8>> = (0..1000)
+        .map(|i| seg("10.0.128.10", 20000 + i, "10.0.128.100", 80, 0x02))
+        .collect();
+    // Warm up the lazily initialized parts once, outside the count.
+    let mut warm = seg("10.0.128.10", 1999, "10.0.128.100", 80, 0x02);
+    process(&f, &cx, a, &mut warm, &mut NoObserver);
+    COUNTING.with(|c| c.set(true));
+    let mut forwarded = 0;
+    for syn in syns.iter_mut() {
+        if let Verdict::Forward { .. } = process(&f, &cx, a, syn, &mut NoObserver) {
+            forwarded += 1;
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(forwarded, 1000);
+    assert_eq!(COUNT.with(|n| n.get()), 0, "allocations on new flows");
+    // Established: the replies (built outside the count), then data both ways.
+    let replies: Vec<Vec<u8>> = syns
+        .iter()
+        .map(|s| {
+            let p = dataplane::wire::parse(s).unwrap();
+            seg(
+                &p.dst.to_string(),
+                p.dst_port,
+                &p.src.to_string(),
+                p.src_port,
+                0x12,
+            )
+        })
+        .collect();
+    let data: Vec<Vec<u8>> = (0..1000)
+        .map(|i| seg("10.0.128.10", 20000 + i, "10.0.128.100", 80, 0x10))
+        .collect();
+    let mut bufs: Vec<(u32, Vec<u8>)> = replies
+        .into_iter()
+        .map(|r| (b, r))
+        .chain(data.into_iter().map(|d| (a, d)))
+        .collect();
+    COUNTING.with(|c| c.set(true));
+    let mut forwarded = 0;
+    for (from, buf) in bufs.iter_mut() {
+        if let Verdict::Forward { .. } = process(&f, &cx, *from, buf, &mut NoObserver) {
+            forwarded += 1;
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(forwarded, 2000);
+    assert_eq!(
+        COUNT.with(|n| n.get()),
+        0,
+        "allocations on established flows"
+    );
+}

@@ -1,37 +1,53 @@
-//! Any bytes from any attachment of the seed 000 deployment through the pipeline.
+//! Any bytes from any attachment through the pipeline, over two deployments: seed 000
+//! (gateway endpoint, internet gateway, S3 interface endpoint) and seed 004 as fixed
+//! (PrivateLink through an NLB). Flows persist across inputs, so later inputs meet tracked
+//! and translated flows too.
 #![no_main]
 use std::sync::{Arc, OnceLock};
 
-use dataplane::fabric::Fabric;
 use dataplane::conntrack::FlowTable;
+use dataplane::fabric::Fabric;
 use dataplane::pipeline::{process, Ctx, NoObserver, Verdict};
 use libfuzzer_sys::fuzz_target;
 
-fn fabric() -> &'static Fabric {
-    static F: OnceLock<Fabric> = OnceLock::new();
+fn build(name: &str, edit: fn(String) -> String) -> Fabric {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let text = edit(std::fs::read_to_string(dir.join(name)).expect("example exists"));
+    let loaded = control::load_str(name, text, &dir).expect("example loads");
+    let snap = control::compile(&loaded)
+        .expect("example compiles")
+        .snapshot;
+    Fabric::build(snap, Arc::new(Default::default())).expect("fabric builds")
+}
+
+fn fabrics() -> &'static [Fabric; 2] {
+    static F: OnceLock<[Fabric; 2]> = OnceLock::new();
     F.get_or_init(|| {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
-        let loaded = control::load_file(path).expect("example loads");
-        let snap = control::compile(&loaded)
-            .expect("example compiles")
-            .snapshot;
-        Fabric::build(snap, Arc::new(Default::default())).expect("fabric builds")
+        [
+            build("s3-endpoints.toml", |t| t),
+            build("privatelink-hands-on.toml", |t| {
+                t.replace(
+                    "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+                    "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+                )
+                .replace("cross_zone = false", "cross_zone = true")
+            }),
+        ]
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let f = fabric();
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let ingress = u32::from(first) % (f.attachments.len() as u32 + 1);
+    let f = &fabrics()[usize::from(first & 1)];
     static FLOWS: OnceLock<FlowTable> = OnceLock::new();
     let cx = Ctx {
         lane: 0,
-        now: 0,
+        now: u32::from(first >> 4) * 60,
         flows: FLOWS.get_or_init(|| FlowTable::new(1 << 14)),
     };
+    let ingress = u32::from(first >> 1) % (f.attachments.len() as u32 + 1);
     let mut buf = rest.to_vec();
     if let Verdict::Forward { egress, len } = process(f, &cx, ingress, &mut buf, &mut NoObserver) {
         assert!((egress as usize) < f.attachments.len());
