@@ -162,11 +162,13 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
     let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
     assert_eq!((code.as_str(), body.as_str()), ("200", "Hello!\n"));
 
-    // 5. The acceptance survives a restart of vpced (on the first configuration file,
-    //    which says nothing of it).
+    // 5. The acceptance survives a restart of vpced (the configuration file says nothing of
+    //    it).
     lab.config = fixed.clone();
     lab.restart();
     let v = json(&lab.vpcectl(&["endpoint-connections", "list", "-o", "json"]));
     assert_eq!(v["connections"][0]["state"], "available", "{v}");
     assert_eq!(v["connections"][0]["origin"], "decision", "{v}");
+    // So does the target's last known health (not `initial` again).
+    assert_eq!(target_state(&lab), "healthy");
 }

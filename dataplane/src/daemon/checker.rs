@@ -33,14 +33,16 @@ struct InFlight {
     deadline: Instant,
 }
 
-/// Runs until `stop` is set.
+/// Runs until `stop` is set; every change of a target's health is written to `state_dir`.
 pub fn run(
     plans: Arc<SnapshotCell<Plan>>,
     shared: Arc<Shared>,
     local: Receiver<LocalPacket>,
     lane: Lane,
+    state_dir: Option<std::path::PathBuf>,
     stop: Arc<AtomicBool>,
 ) {
+    let mut changed = false;
     let mut inflight: HashMap<(Ipv4Addr, u16), InFlight> = HashMap::new();
     let mut due: HashMap<(String, IpAddr, u16), Instant> = HashMap::new();
     let mut port = *PROBE_PORTS.start();
@@ -115,9 +117,10 @@ pub fn run(
                 let thresholds = (hc.healthy_threshold, hc.unhealthy_threshold);
                 if !send(node, probe.start()) {
                     // The probe cannot even reach the target (no route, a security group).
-                    log_change(
+                    let before = t.health.state();
+                    changed |= log_change(
                         &key,
-                        t.health.state(),
+                        before,
                         t.health.record(false, thresholds.0, thresholds.1),
                     );
                     continue;
@@ -166,7 +169,7 @@ pub fn run(
                                 let f = inflight.remove(&(dst, dport)).expect("found above");
                                 let before = f.cell.state();
                                 let after = f.cell.record(healthy, f.thresholds.0, f.thresholds.1);
-                                log_change(&f.key, before, after);
+                                changed |= log_change(&f.key, before, after);
                             }
                         }
                     }
@@ -186,12 +189,20 @@ pub fn run(
             let before = f.cell.state();
             let ok = f.probe.result().unwrap_or(false);
             let after = f.cell.record(ok, f.thresholds.0, f.thresholds.1);
-            log_change(&f.key, before, after);
+            changed |= log_change(&f.key, before, after);
+        }
+        if std::mem::take(&mut changed) {
+            if let Some(dir) = &state_dir {
+                if let Err(e) = super::state_dir::save_health(dir, &plan.fabric.registry.health) {
+                    tracing::warn!(error = %e, "cannot keep target health");
+                }
+            }
         }
     }
 }
 
-fn log_change(key: &(String, IpAddr, u16), before: HealthState, after: HealthState) {
+/// Logs a change of state; returns whether there was one.
+fn log_change(key: &(String, IpAddr, u16), before: HealthState, after: HealthState) -> bool {
     if before != after {
         tracing::info!(
             target_group = %key.0,
@@ -202,4 +213,5 @@ fn log_change(key: &(String, IpAddr, u16), before: HealthState, after: HealthSta
             "target health changed"
         );
     }
+    before != after
 }

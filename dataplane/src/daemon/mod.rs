@@ -127,6 +127,9 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
 fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     let registry = Arc::new(Registry::default());
     let connections = state_dir::Connections::open(opts.state_dir.as_deref())?;
+    if let Some(dir) = &opts.state_dir {
+        state_dir::load_health(dir, &registry.health)?;
+    }
     let mut devices = DeviceManager::new(opts.workers, opts.netns_prefix.clone());
     let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
     let (plan, warnings) = match prepare(&config, &registry, &mut devices, &connections) {
@@ -180,10 +183,11 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     {
         let (plans, stop, shared) = (plans.clone(), stop.clone(), shared.clone());
         let lane = state.workers;
+        let dir = opts.state_dir.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("vpced-health".into())
-                .spawn(move || checker::run(plans, shared, local_rx, lane, stop))?,
+                .spawn(move || checker::run(plans, shared, local_rx, lane, dir, stop))?,
         );
     }
 

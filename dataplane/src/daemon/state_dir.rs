@@ -1,11 +1,13 @@
-//! Runtime decisions that must survive a restart: endpoint connections accepted or rejected
-//! with `vpcectl endpoint-connections accept|reject`.
+//! Runtime state that must survive a restart: endpoint connections accepted or rejected with
+//! `vpcectl endpoint-connections accept|reject` (`STATE_DIR/connections.json`), and the last
+//! known health of every target (`STATE_DIR/health.json`, so that a restarted vpced does not
+//! send traffic to a target it knew was down while the first checks run).
 //!
-//! They live in `STATE_DIR/connections.json`, written atomically (a temporary file in the same
-//! directory, `fsync`, `rename`), so a crash leaves either the old file or the new one. A file
-//! that cannot be read or parsed stops vpced with an error naming it: a decision a user made is
-//! never silently forgotten. A decision overrides the configuration's `connections` entry for
-//! the same endpoint until another decision replaces it.
+//! Files are written atomically (a temporary file in the same directory, `fsync`, `rename`),
+//! so a crash leaves either the old file or the new one. A file that cannot be read or parsed
+//! stops vpced with an error naming it: state a user relies on is never silently reset. A
+//! decision overrides the configuration's `connections` entry for the same endpoint until
+//! another decision replaces it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -105,24 +107,12 @@ impl Connections {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let io = |source| StateError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
         let body = serde_json::to_vec_pretty(&File {
             version: 1,
             connections: self.decisions.values().cloned().collect(),
         })
         .expect("decisions serialize");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&body).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        write_atomically(path, &body)
     }
 
     /// Writes the decisions into `config`'s endpoint services (overriding their
@@ -142,6 +132,81 @@ impl Connections {
             }
         }
     }
+}
+
+/// Writes `body` to `path` so that a crash leaves the old file or the new one, never a mix.
+fn write_atomically(path: &Path, body: &[u8]) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(body).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct HealthFile {
+    version: u32,
+    targets: Vec<HealthEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct HealthEntry {
+    target_group: String,
+    target: std::net::IpAddr,
+    port: u16,
+    state: crate::health::HealthState,
+}
+
+/// Loads `dir/health.json` into `book` (absent: nothing known yet).
+pub fn load_health(dir: &Path, book: &crate::health::HealthBook) -> Result<(), StateError> {
+    let path = dir.join("health.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(StateError::Io { path, source }),
+    };
+    let f: HealthFile = serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if f.version != 1 {
+        return Err(StateError::Damaged {
+            path,
+            message: format!("version {} (this vpced reads version 1)", f.version),
+        });
+    }
+    for t in f.targets {
+        book.cell(&t.target_group, t.target, t.port).set(t.state);
+    }
+    Ok(())
+}
+
+/// Writes every target's health to `dir/health.json`.
+pub fn save_health(dir: &Path, book: &crate::health::HealthBook) -> Result<(), StateError> {
+    let targets = book
+        .states()
+        .into_iter()
+        .map(|((tg, ip, port), state)| HealthEntry {
+            target_group: tg,
+            target: ip,
+            port,
+            state,
+        })
+        .collect();
+    let body = serde_json::to_vec_pretty(&HealthFile {
+        version: 1,
+        targets,
+    })
+    .expect("health serializes");
+    write_atomically(&dir.join("health.json"), &body)
 }
 
 /// Where a connection's state comes from, for `vpcectl endpoint-connections list`.
@@ -222,6 +287,19 @@ mod tests {
             again.get("vpce-1").map(|d| d.state),
             Some(ConnectionState::Available)
         );
+        // Health round-trips too.
+        let book = crate::health::HealthBook::default();
+        book.cell("tg", "10.1.144.10".parse().unwrap(), 80)
+            .set(crate::health::HealthState::Unhealthy);
+        save_health(&dir, &book).unwrap();
+        let again = crate::health::HealthBook::default();
+        load_health(&dir, &again).unwrap();
+        assert_eq!(
+            again.cell("tg", "10.1.144.10".parse().unwrap(), 80).state(),
+            crate::health::HealthState::Unhealthy
+        );
+        std::fs::write(dir.join("health.json"), b"[]").unwrap();
+        assert!(load_health(&dir, &again).is_err());
         std::fs::write(dir.join("connections.json"), b"{\"version\": 1, \"conn").unwrap();
         let err = Connections::open(Some(&dir)).unwrap_err();
         assert!(err.to_string().contains("connections.json"), "{err}");
