@@ -57,11 +57,11 @@ pub fn main() -> ExitCode {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    // One counter lane per worker, plus one for the health checker.
-    if workers == 0 || workers >= dataplane::stats::MAX_LANES {
+    // One counter lane per worker, plus one for the health checker and one for traces.
+    if workers == 0 || workers > dataplane::stats::MAX_LANES - 2 {
         eprintln!(
             "vpced: --workers must be between 1 and {}",
-            dataplane::stats::MAX_LANES - 1
+            dataplane::stats::MAX_LANES - 2
         );
         return ExitCode::from(2);
     }

@@ -432,3 +432,106 @@ fn apply_adds_and_removes_attachments() {
         "the first instance is untouched"
     );
 }
+
+/// `vpcectl trace --daemon` and the live dataplane agree, on a table of cases: what trace
+/// calls reachable answers curl, and what it blocks is dropped with the counter it names.
+#[test]
+fn trace_agrees_with_the_dataplane() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = lab_with_servers();
+    lab.http_server(INSTANCE, "hello from the instance\n");
+    // (source namespace, trace --from, trace --to, port, URL curl fetches)
+    let cases = [
+        (
+            INSTANCE,
+            "i-08c0b194dec370347",
+            "52.216.39.26",
+            80,
+            "http://52.216.39.26/",
+        ),
+        (
+            INSTANCE,
+            "i-08c0b194dec370347",
+            "8.8.8.8",
+            80,
+            "http://8.8.8.8/",
+        ),
+        (
+            INSTANCE,
+            "i-08c0b194dec370347",
+            "10.0.1.125",
+            80,
+            "http://10.0.1.125/",
+        ),
+        (
+            INSTANCE,
+            "i-08c0b194dec370347",
+            "10.0.1.125",
+            8080,
+            "http://10.0.1.125:8080/",
+        ),
+        (
+            INSTANCE,
+            "i-08c0b194dec370347",
+            "192.0.2.1",
+            80,
+            "http://192.0.2.1/",
+        ),
+        (
+            "internet",
+            "internet",
+            "i-08c0b194dec370347",
+            80,
+            "http://203.0.113.176/",
+        ),
+        (
+            "internet",
+            "internet",
+            "i-08c0b194dec370347",
+            22,
+            "http://203.0.113.176:22/",
+        ),
+    ];
+    for (ns, from, to, port, url) in cases {
+        let o = lab.vpcectl(&[
+            "trace",
+            "--daemon",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--port",
+            &port.to_string(),
+            "-o",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        let reachable = v["trace"]["reachable"] == true;
+        let reason = v["trace"]["forward"]["blocked"]["drop_reason"]
+            .as_str()
+            .map(str::to_string);
+        let before = reason.as_deref().map(|r| lab.drops(r));
+        let o = lab.exec(
+            ns,
+            &[
+                "curl",
+                "-s",
+                "-m",
+                "2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                url,
+            ],
+        );
+        let answered = String::from_utf8_lossy(&o.stdout) == "200";
+        assert_eq!(answered, reachable, "{from} -> {to}:{port}: trace says {v}");
+        if let (Some(r), Some(b)) = (reason, before) {
+            assert!(lab.drops(&r) > b, "{from} -> {to}:{port}: {r} not counted");
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! The seed 004 build end to end over network namespaces: EC2-A's curl to the interface
+//! The seed 004 build end to end over network namespaces (and `vpcectl trace --daemon` at
+//! every step, which must name the decision the dataplane then takes): EC2-A's curl to the interface
 //! endpoint's address gets EC2-B's "Hello!" only once the connection is accepted, the NLB's
 //! security group is no longer enforced on PrivateLink traffic and cross-zone load balancing
 //! is on — each step applied to the running vpced, each failure with the counter that says
@@ -72,8 +73,34 @@ fn wait_for_state(lab: &Lab, want: &str, within: Duration) {
     }
 }
 
-/// A curl that must fail, and the drop counter that must say why.
+/// What `vpcectl trace --daemon` says of EC2-A's connection to the endpoint: the drop counter
+/// of the blocking decision, or `reachable`.
+fn daemon_trace(lab: &Lab) -> String {
+    let o = lab.vpcectl(&[
+        "trace",
+        "--daemon",
+        "--from",
+        "EC2-A",
+        "--to",
+        "vpce-0a000000000000001",
+        "--port",
+        "80",
+        "-o",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    match v["trace"]["forward"]["blocked"]["drop_reason"].as_str() {
+        Some(r) => r.to_string(),
+        None if v["trace"]["reachable"] == true => "reachable".into(),
+        None => format!("{v}"),
+    }
+}
+
+/// A curl that must fail, the drop counter that must say why — and the trace of the running
+/// vpced, which must name the same decision before the packet is sent.
 fn fails_with(lab: &Lab, reason: &str) {
+    assert_eq!(daemon_trace(lab), reason, "trace and dataplane disagree");
     let before = lab.drops(reason);
     let (code, _) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
     assert_eq!(code, "000", "curl must fail ({reason})");
@@ -125,6 +152,7 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
     // 3. Fixed: "Hello!" from EC2-B, which sees the NLB's address, not EC2-A's.
     let o = lab.vpcectl(&["apply", fixed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(daemon_trace(&lab), "reachable");
     let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
     assert_eq!(
         (code.as_str(), body.as_str()),
@@ -159,6 +187,7 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
     fails_with(&lab, "no_healthy_target");
     let _server = lab.http_server("ec2-b", "Hello!\n");
     wait_for_state(&lab, "healthy", Duration::from_secs(25));
+    assert_eq!(daemon_trace(&lab), "reachable");
     let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
     assert_eq!((code.as_str(), body.as_str()), ("200", "Hello!\n"));
 

@@ -355,8 +355,11 @@ pub enum FabricError {
 impl Fabric {
     /// Builds the tables for `snapshot`. Counters are taken from (and registered in)
     /// `registry`, so an entity keeps its counters across reloads.
-    pub fn build(snapshot: Snapshot, registry: Arc<Registry>) -> Result<Fabric, FabricError> {
-        let snapshot = Arc::new(snapshot);
+    pub fn build(
+        snapshot: impl Into<Arc<Snapshot>>,
+        registry: Arc<Registry>,
+    ) -> Result<Fabric, FabricError> {
+        let snapshot: Arc<Snapshot> = snapshot.into();
         let c: &Config = &snapshot.config;
         let bad = |m: String| FabricError::Inconsistent(m);
 

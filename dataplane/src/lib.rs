@@ -13,4 +13,5 @@ pub mod health;
 pub mod io;
 pub mod pipeline;
 pub mod stats;
+pub mod trace;
 pub mod wire;

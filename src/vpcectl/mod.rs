@@ -71,6 +71,11 @@ enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Explain a path: what the dataplane does with a packet from SOURCE to DESTINATION, hop
+    /// by hop, and the way back — from a configuration file, or from the running vpced
+    /// (`--daemon`). Exit 0 when reachable, 3 when blocked (the blocking component, a code and
+    /// what to change are printed), 2 on bad input.
+    Trace(TraceArgs),
     /// Connections of interface endpoints to endpoint services in the running vpced: list
     /// them, accept or reject one (like the provider's "Endpoint connections" tab).
     #[command(name = "endpoint-connections", subcommand)]
@@ -126,6 +131,44 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+struct TraceArgs {
+    /// The deployment's configuration (TOML); not with --daemon.
+    #[arg(required_unless_present = "daemon")]
+    file: Option<PathBuf>,
+    /// The source: an instance (`i-…`), a network interface (`eni-…`), an address, or
+    /// `internet`.
+    #[arg(long, required_unless_present = "all_pairs")]
+    from: Option<String>,
+    /// The destination: an instance, a network interface, an endpoint (`vpce-…`), an address
+    /// or a DNS name (resolved with the private DNS the source's VPC sees).
+    #[arg(long, required_unless_present = "all_pairs")]
+    to: Option<String>,
+    #[arg(long, value_enum, default_value_t = TraceProtocol::Tcp)]
+    protocol: TraceProtocol,
+    /// Destination port (TCP, UDP).
+    #[arg(long, default_value_t = 443)]
+    port: u16,
+    /// Every instance to every endpoint, as a matrix.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    all_pairs: bool,
+    /// Ask the running vpced (its configuration, decisions and targets' health).
+    #[arg(long)]
+    daemon: bool,
+    /// vpced's control socket (with --daemon).
+    #[arg(long, env = "VPCE_SOCKET", default_value = dataplane::daemon::protocol::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    #[command(flatten)]
+    out: OutputArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TraceProtocol {
+    Tcp,
+    Udp,
+    Icmp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +319,7 @@ pub fn main() -> ExitCode {
             | Command::Apply { out, .. }
             | Command::Stats { out, .. }
             | Command::Status { out, .. }
+            | Command::Trace(TraceArgs { out, .. })
             | Command::EndpointConnections(
                 ConnectionsCommand::List { out, .. }
                     | ConnectionsCommand::Accept { out, .. }
@@ -341,6 +385,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let compiled = load_and_compile(&file)?;
             render::show(&mut out, &compiled, what, id.as_deref(), o.output)
         }
+        Command::Trace(args) => cmd_trace(&mut out, args),
         Command::EndpointConnections(c) => {
             let (req, socket, o) = match c {
                 ConnectionsCommand::List { socket, out } => {
@@ -428,6 +473,76 @@ fn run(cli: Cli) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())
         }
+    }
+}
+
+fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Failure> {
+    use dataplane::trace::{self, Protocol};
+    let protocol = match args.protocol {
+        TraceProtocol::Tcp => Protocol::Tcp,
+        TraceProtocol::Udp => Protocol::Udp,
+        TraceProtocol::Icmp => Protocol::Icmp,
+    };
+    let output = args.out.output;
+    let not_reachable = || Failure {
+        code: 3,
+        message: String::new(),
+        json: None,
+    };
+    if args.daemon {
+        let req = if args.all_pairs {
+            Request::TraceAllPairs
+        } else {
+            Request::Trace {
+                from: args.from.clone().unwrap_or_default(),
+                to: args.to.clone().unwrap_or_default(),
+                protocol,
+                port: args.port,
+            }
+        };
+        let r = daemon_call(&args.socket, &req)?;
+        return match r {
+            Response::Trace { resolved, trace } => {
+                render::trace(out, &trace, resolved.as_deref(), output)?;
+                if trace.reachable {
+                    Ok(())
+                } else {
+                    Err(not_reachable())
+                }
+            }
+            Response::TraceAllPairs { pairs } => render::all_pairs(out, &pairs, output),
+            Response::Rejected { error, .. } => Err(Failure::bad_input(error)),
+            other => Err(Failure {
+                code: 1,
+                message: format!("unexpected answer from vpced: {other:?}"),
+                json: None,
+            }),
+        };
+    }
+    let file = args.file.expect("clap requires FILE without --daemon");
+    let compiled = load_and_compile(&file)?;
+    let f = dataplane::fabric::Fabric::build(
+        compiled.snapshot,
+        std::sync::Arc::new(dataplane::stats::Registry::default()),
+    )
+    .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    if args.all_pairs {
+        return render::all_pairs(out, &trace::all_pairs(&f), output);
+    }
+    let (q, resolved) = trace::resolve(
+        &f,
+        args.from.as_deref().unwrap_or_default(),
+        args.to.as_deref().unwrap_or_default(),
+        protocol,
+        args.port,
+    )
+    .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    let t = trace::trace(&f, &q);
+    render::trace(out, &t, resolved.as_deref(), output)?;
+    if t.reachable {
+        Ok(())
+    } else {
+        Err(not_reachable())
     }
 }
 

@@ -819,3 +819,94 @@ pub fn daemon_response(
     }
     Ok(())
 }
+
+/// `vpcectl trace`: the hops of each direction, then the verdict.
+pub fn trace(
+    out: &mut impl Write,
+    t: &dataplane::trace::Trace,
+    resolved: Option<&str>,
+    output: Output,
+) -> Result<(), Failure> {
+    if output == Output::Json {
+        return print_json(
+            out,
+            &serde_json::json!({ "resolved": resolved, "trace": t }),
+        );
+    }
+    if let Some(r) = resolved {
+        writeln!(out, "{r}")?;
+    }
+    let leg =
+        |out: &mut dyn Write, title: &str, l: &dataplane::trace::Leg| -> std::io::Result<()> {
+            writeln!(out, "{title}")?;
+            let mut tb = table(&["#", "component", "id", "what happens"]);
+            for (i, h) in l.hops.iter().enumerate() {
+                tb.add_row(vec![
+                    (i + 1).to_string(),
+                    h.component.clone(),
+                    h.id.clone(),
+                    h.detail.clone(),
+                ]);
+            }
+            writeln!(out, "{tb}")?;
+            if let Some(b) = &l.blocked {
+                writeln!(out, "BLOCKED {} (drop counter {})", b.code, b.drop_reason)?;
+                writeln!(out, "  {}", b.explanation)?;
+            }
+            Ok(())
+        };
+    leg(out, "The way there:", &t.forward)?;
+    if let Some(r) = &t.reply {
+        writeln!(out)?;
+        leg(out, "The way back (the reply):", r)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        if t.reachable {
+            "reachable"
+        } else {
+            "not reachable"
+        }
+    )?;
+    Ok(())
+}
+
+/// `vpcectl trace --all-pairs`: instances as rows, endpoints as columns.
+pub fn all_pairs(
+    out: &mut impl Write,
+    pairs: &[dataplane::trace::Pair],
+    output: Output,
+) -> Result<(), Failure> {
+    if output == Output::Json {
+        return print_json(out, &serde_json::json!({ "pairs": pairs }));
+    }
+    let mut froms: Vec<&str> = Vec::new();
+    let mut tos: Vec<String> = Vec::new();
+    for p in pairs {
+        if !froms.contains(&p.from.as_str()) {
+            froms.push(&p.from);
+        }
+        let col = format!("{} (tcp/{})", p.to, p.port);
+        if !tos.contains(&col) {
+            tos.push(col);
+        }
+    }
+    let mut header: Vec<&str> = vec!["from \\ to"];
+    header.extend(tos.iter().map(String::as_str));
+    let mut t = table(&header);
+    for f in &froms {
+        let mut row = vec![f.to_string()];
+        for p in pairs.iter().filter(|p| p.from == *f) {
+            row.push(if p.reachable {
+                "reachable".to_string()
+            } else {
+                p.code.clone().unwrap_or_else(|| "blocked".into())
+            });
+        }
+        t.add_row(row);
+    }
+    print_table(out, &t)?;
+    Ok(())
+}

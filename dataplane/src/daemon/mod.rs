@@ -340,6 +340,42 @@ fn answer(req: Request, state: &State) -> Response {
             }
         }
         Request::DecideConnection { endpoint, accept } => decide(state, &endpoint, accept),
+        Request::Trace {
+            from,
+            to,
+            protocol,
+            port,
+        } => {
+            let plan = state.plans.load_full();
+            match crate::trace::detached(&plan.fabric) {
+                Ok(f) => match crate::trace::resolve(&f, &from, &to, protocol, port) {
+                    Ok((q, resolved)) => Response::Trace {
+                        resolved,
+                        trace: crate::trace::trace(&f, &q),
+                    },
+                    Err(error) => Response::Rejected {
+                        error,
+                        diagnostics: Vec::new(),
+                    },
+                },
+                Err(e) => Response::Rejected {
+                    error: e.to_string(),
+                    diagnostics: Vec::new(),
+                },
+            }
+        }
+        Request::TraceAllPairs => {
+            let plan = state.plans.load_full();
+            match crate::trace::detached(&plan.fabric) {
+                Ok(f) => Response::TraceAllPairs {
+                    pairs: crate::trace::all_pairs(&f),
+                },
+                Err(e) => Response::Rejected {
+                    error: e.to_string(),
+                    diagnostics: Vec::new(),
+                },
+            }
+        }
         Request::TargetHealth => {
             let plan = state.plans.load_full();
             let mut rows = Vec::new();

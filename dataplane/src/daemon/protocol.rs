@@ -35,6 +35,15 @@ pub enum Request {
         accept: bool,
     },
     TargetHealth,
+    /// Explain a path on the running configuration (with the targets' real health).
+    Trace {
+        from: String,
+        to: String,
+        protocol: crate::trace::Protocol,
+        port: u16,
+    },
+    /// Every instance to every endpoint, on the running configuration.
+    TraceAllPairs,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +77,14 @@ pub enum Response {
     },
     TargetHealth {
         targets: Vec<TargetHealthRow>,
+    },
+    Trace {
+        /// How a DNS name was resolved, if the destination was one.
+        resolved: Option<String>,
+        trace: crate::trace::Trace,
+    },
+    TraceAllPairs {
+        pairs: Vec<crate::trace::Pair>,
     },
 }
 

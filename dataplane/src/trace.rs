@@ -1,0 +1,1096 @@
+//! Explaining a path: what the dataplane would do with a packet, hop by hop, and why it stops.
+//!
+//! `vpcectl trace` (on a configuration file) and the running vpced (on its live fabric, with
+//! its targets' real health) both call [`trace`]. It synthesizes the packet — a TCP SYN, a UDP
+//! datagram or an ICMP echo request — from the source's attachment and runs the pipeline's own
+//! [`process`] on it with an observer that records every step, on a scratch flow table. A
+//! packet that gets through is answered: the reply (SYN-ACK, datagram, echo reply) is built
+//! from the packet as it arrived and run back from the attachment it reached, on the same flow
+//! table, so that the way back — translations undone, security groups' state, routes of the
+//! other side — is the one the dataplane would take. There is no second model: a trace and a
+//! forwarded packet cannot disagree (a test sends the same packets through a live vpced and
+//! compares).
+//!
+//! Verdicts carry a code in the style of AWS Reachability Analyzer (`NO_ROUTE_TO_DESTINATION`,
+//! `SECURITY_GROUP_INGRESS_DENIED`, `ELB_NOT_CROSSZONE`, `ENDPOINT_CONNECTION_NOT_ACCEPTED`, …)
+//! and a sentence saying what to change.
+
+use std::net::IpAddr;
+
+use control::model::Config;
+use control::secgroups::{Direction, RuleRef};
+use serde::{Deserialize, Serialize};
+
+use crate::conntrack::FlowTable;
+use crate::fabric::{AttachmentIdx, AttachmentKind, Fabric, Owner, Unsupported};
+use crate::pipeline::{process, Ctx, DropReason, Observer, SgOutcome, Step, Verdict};
+use crate::stats::Lane;
+use crate::wire::build::{packet, Transport};
+use crate::wire::{self, tcp_flags, Parsed};
+
+/// What to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// A question: from an attachment (and source address) to a destination address.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub from: AttachmentIdx,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
+/// One hop of a path, as people read it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hop {
+    /// What kind of component: `network_interface`, `security_group`, `route_table`, …
+    pub component: String,
+    /// Its id (`eni-…`, `sg-…`, `rtb-…`, `vpce-…`, `NLB-B`, an address).
+    pub id: String,
+    /// What happened there, in one sentence.
+    pub detail: String,
+}
+
+/// Where and why a path stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blocked {
+    /// Reachability Analyzer style code.
+    pub code: String,
+    /// The dataplane's drop counter for the same decision.
+    pub drop_reason: String,
+    /// What to change.
+    pub explanation: String,
+}
+
+/// One direction of a trace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Leg {
+    pub hops: Vec<Hop>,
+    /// The attachment the packet leaves by, if it gets through.
+    pub delivered_to: Option<String>,
+    pub blocked: Option<Blocked>,
+}
+
+/// A trace: the way there and, if it gets there, the way back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trace {
+    pub reachable: bool,
+    pub forward: Leg,
+    pub reply: Option<Leg>,
+}
+
+/// Records steps with the packet they were about.
+#[derive(Default)]
+struct Recorder {
+    steps: Vec<StepKind>,
+    packet: Option<Parsed>,
+}
+
+/// A step, without borrowed data.
+#[derive(Debug, Clone, Copy)]
+enum StepKind {
+    SourceDestCheck(u32, bool),
+    SecurityGroup(u32, Direction, SgOutcome),
+    Route(u32, Option<usize>, IpAddr),
+    Translated(u32, IpAddr, IpAddr, bool),
+    GatewayEndpoint(u32, bool),
+    InterfaceEndpoint(u32, bool),
+    Listener(u32, u16, u32),
+    LbSg(u32, u32, SgOutcome),
+    Target(u32, u32, Option<u32>, bool, u32),
+    Nat((IpAddr, u16, IpAddr, u16), (IpAddr, u16, IpAddr, u16)),
+    Deliver(u32, IpAddr, Option<Owner>),
+}
+
+impl Observer for Recorder {
+    fn step(&mut self, step: Step<'_>) {
+        let k = match step {
+            Step::Parsed(p) => {
+                self.packet = Some(*p);
+                return;
+            }
+            Step::SourceDestCheck { eni, passed } => StepKind::SourceDestCheck(eni, passed),
+            Step::SecurityGroup {
+                set,
+                direction,
+                outcome,
+                ..
+            } => StepKind::SecurityGroup(set, direction, outcome),
+            Step::RouteLookup { table, route } => StepKind::Route(
+                table,
+                route,
+                self.packet.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.dst),
+            ),
+            Step::Translated {
+                igw,
+                from,
+                to,
+                source,
+            } => {
+                if let Some(p) = &mut self.packet {
+                    if source {
+                        p.src = to;
+                    } else {
+                        p.dst = to;
+                    }
+                }
+                StepKind::Translated(igw, from, to, source)
+            }
+            Step::GatewayEndpoint { endpoint, allowed } => {
+                StepKind::GatewayEndpoint(endpoint, allowed)
+            }
+            Step::InterfaceEndpoint { eni, tracked, .. } => {
+                StepKind::InterfaceEndpoint(eni, tracked)
+            }
+            Step::Listener {
+                load_balancer,
+                port,
+                target_group,
+            } => StepKind::Listener(load_balancer, port, target_group),
+            Step::LoadBalancerSecurityGroup {
+                load_balancer,
+                set,
+                outcome,
+            } => StepKind::LbSg(load_balancer, set, outcome),
+            Step::Target {
+                target_group,
+                node,
+                target,
+                cross_zone,
+                eligible,
+            } => StepKind::Target(target_group, node, target, cross_zone, eligible),
+            Step::Nat { from, to } => {
+                if let Some(p) = &mut self.packet {
+                    (p.src, p.src_port, p.dst, p.dst_port) = to;
+                }
+                StepKind::Nat(from, to)
+            }
+            Step::Deliver {
+                vpc,
+                address,
+                owner,
+            } => StepKind::Deliver(vpc, address, owner),
+            Step::Ingress { .. } | Step::Verdict(_) => return,
+        };
+        self.steps.push(k);
+    }
+}
+
+/// Builds the question's packet.
+fn build(q: &Question) -> Option<Vec<u8>> {
+    let t = match q.protocol {
+        Protocol::Tcp => Transport::syn(40000, q.port),
+        Protocol::Udp => Transport::Udp {
+            src_port: 40000,
+            dst_port: q.port,
+            payload: b"trace",
+        },
+        Protocol::Icmp => Transport::EchoRequest {
+            ident: 0x7ace,
+            seq: 1,
+            payload: b"trace",
+        },
+    };
+    packet(q.src, q.dst, t)
+}
+
+/// The answer the far end would send to `arrived`.
+fn answer(arrived: &[u8], protocol: Protocol) -> Option<Vec<u8>> {
+    let p = wire::parse(arrived).ok()?;
+    let t = match protocol {
+        Protocol::Tcp => Transport::TcpSegment {
+            src_port: p.dst_port,
+            dst_port: p.src_port,
+            seq: 7,
+            ack: 2,
+            flags: tcp_flags::SYN | tcp_flags::ACK,
+            payload: &[],
+        },
+        Protocol::Udp => Transport::Udp {
+            src_port: p.dst_port,
+            dst_port: p.src_port,
+            payload: b"reply",
+        },
+        Protocol::Icmp => {
+            // An echo reply: type 0 (IPv4) or 129 (IPv6), same identifier.
+            let mut v = packet(
+                p.dst,
+                p.src,
+                Transport::EchoRequest {
+                    ident: p.src_port,
+                    seq: 1,
+                    payload: b"trace",
+                },
+            )?;
+            let off = p.l4_offset?;
+            let (req, rep) = if p.is_ipv4() { (8u8, 0u8) } else { (128, 129) };
+            if v[off] == req {
+                v[off] = rep;
+                // Type is the high byte of the first word: adjust the checksum by the difference.
+                let c = u16::from_be_bytes([v[off + 2], v[off + 3]]);
+                let n = wire::checksum::adjust(c, &[req, 0], &[rep, 0]);
+                v[off + 2..off + 4].copy_from_slice(&n.to_be_bytes());
+            }
+            return Some(v);
+        }
+    };
+    packet(p.dst, p.src, t)
+}
+
+/// Traces `q` through `f`: the way there and, if it gets through, the way back.
+pub fn trace(f: &Fabric, q: &Question) -> Trace {
+    let flows = FlowTable::new(1024);
+    // A lane no worker uses, so that a trace in the daemon does not write into a worker's
+    // counter shard; the counters it touches are the trace's own business.
+    let lane: Lane = crate::stats::MAX_LANES - 1;
+    let cx = Ctx {
+        lane,
+        now: 0,
+        flows: &flows,
+    };
+    let Some(mut pkt) = build(q) else {
+        return Trace {
+            reachable: false,
+            forward: Leg {
+                hops: Vec::new(),
+                delivered_to: None,
+                blocked: Some(Blocked {
+                    code: "BAD_QUESTION".into(),
+                    drop_reason: "-".into(),
+                    explanation: format!(
+                        "{} and {} are not of the same address family",
+                        q.src, q.dst
+                    ),
+                }),
+            },
+            reply: None,
+        };
+    };
+    let (forward, out) = leg(f, &cx, q.from, &mut pkt, q);
+    let Some((egress, len)) = out else {
+        return Trace {
+            reachable: false,
+            forward,
+            reply: None,
+        };
+    };
+    // The way back, from where the packet arrived.
+    let back_q = Question {
+        from: egress,
+        src: q.dst,
+        dst: q.src,
+        protocol: q.protocol,
+        port: q.port,
+    };
+    let reply = answer(&pkt[..len], q.protocol).map(|mut r| leg(f, &cx, egress, &mut r, &back_q));
+    let reachable = reply
+        .as_ref()
+        .is_some_and(|(_, o)| o.is_some_and(|(a, _)| a == q.from));
+    let reply = reply.map(|(mut l, o)| {
+        if let (Some((a, _)), None) = (o, &l.blocked) {
+            if a != q.from {
+                l.blocked = Some(Blocked {
+                    code: "ASYMMETRIC_RETURN_PATH".into(),
+                    drop_reason: "-".into(),
+                    explanation: format!(
+                        "the reply leaves by {} instead of {}: the way back does not return to the source; check the routes of the destination's side",
+                        f.attachments[a as usize].id, f.attachments[q.from as usize].id
+                    ),
+                });
+            }
+        }
+        l
+    });
+    Trace {
+        reachable,
+        forward,
+        reply,
+    }
+}
+
+/// One direction: the hops, and where it left (attachment, length) if it got through.
+fn leg(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    from: AttachmentIdx,
+    pkt: &mut [u8],
+    q: &Question,
+) -> (Leg, Option<(AttachmentIdx, usize)>) {
+    let mut rec = Recorder::default();
+    let sends = match wire::parse(pkt) {
+        Ok(p) if p.protocol == wire::proto::TCP || p.protocol == wire::proto::UDP => format!(
+            "sends {} {}:{} -> {}:{}",
+            if p.protocol == wire::proto::TCP {
+                "tcp"
+            } else {
+                "udp"
+            },
+            p.src,
+            p.src_port,
+            p.dst,
+            p.dst_port
+        ),
+        Ok(p) => format!("sends icmp {} -> {}", p.src, p.dst),
+        Err(_) => format!("sends {}", protocol_label(q.protocol, q.port)),
+    };
+    let v = process(f, cx, from, pkt, &mut rec);
+    let mut hops = vec![Hop {
+        component: kind_of(f, from).into(),
+        id: f.attachments[from as usize].id.clone(),
+        detail: sends,
+    }];
+    for s in &rec.steps {
+        hops.extend(describe(f, s, q));
+    }
+    match v {
+        Verdict::Forward { egress, len } => {
+            let a = &f.attachments[egress as usize];
+            hops.push(Hop {
+                component: kind_of(f, egress).into(),
+                id: a.id.clone(),
+                detail: format!("receives it on {}", a.device),
+            });
+            (
+                Leg {
+                    hops,
+                    delivered_to: Some(a.id.clone()),
+                    blocked: None,
+                },
+                Some((egress, len)),
+            )
+        }
+        Verdict::Local { .. } => (
+            Leg {
+                hops,
+                delivered_to: Some("vpced".into()),
+                blocked: None,
+            },
+            None,
+        ),
+        Verdict::Drop(r) => {
+            let blocked = explain(f, r, &rec, q);
+            (
+                Leg {
+                    hops,
+                    delivered_to: None,
+                    blocked: Some(blocked),
+                },
+                None,
+            )
+        }
+    }
+}
+
+fn kind_of(f: &Fabric, a: AttachmentIdx) -> &'static str {
+    match f.attachments[a as usize].kind {
+        AttachmentKind::Eni(_) => "network_interface",
+        AttachmentKind::Internet(_) => "internet",
+        AttachmentKind::ServiceNetwork(_) => "service_network",
+    }
+}
+
+fn protocol_label(p: Protocol, port: u16) -> String {
+    match p {
+        Protocol::Tcp => format!("tcp/{port}"),
+        Protocol::Udp => format!("udp/{port}"),
+        Protocol::Icmp => "icmp echo".into(),
+    }
+}
+
+fn groups_of(f: &Fabric, set: u32) -> String {
+    let c: &Config = &f.snapshot.config;
+    f.snapshot.security.sets[set as usize]
+        .groups
+        .iter()
+        .map(|&g| c.security_groups[g as usize].id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rule_label(f: &Fabric, r: RuleRef, dir: Direction) -> String {
+    let c = &f.snapshot.config;
+    let g = &c.security_groups[r.group as usize];
+    if r.rule == RuleRef::DEFAULT_EGRESS {
+        return format!("{}: default egress rule (all traffic)", g.id);
+    }
+    let rules = match dir {
+        Direction::Ingress => Some(&g.ingress),
+        Direction::Egress => g.egress.as_ref(),
+    };
+    let Some(rule) = rules.and_then(|rs| rs.get(r.rule as usize)) else {
+        return g.id.clone();
+    };
+    let peer = rule
+        .cidr
+        .map(|c| c.to_string())
+        .or_else(|| rule.prefix_list.clone())
+        .or_else(|| rule.security_group.clone())
+        .unwrap_or_default();
+    let ports = rule.ports.map(|p| format!(" {p}")).unwrap_or_default();
+    let desc = rule
+        .description
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    format!(
+        "{} {} rule {}: {}{ports} {} {peer}{desc}",
+        g.id,
+        dir.as_str(),
+        r.rule + 1,
+        rule.protocol,
+        if dir == Direction::Ingress {
+            "from"
+        } else {
+            "to"
+        }
+    )
+}
+
+fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
+    let snap = &f.snapshot;
+    match *s {
+        StepKind::SourceDestCheck(eni, passed) => {
+            if passed && f.enis[eni as usize].source_dest_check {
+                vec![]
+            } else {
+                vec![Hop {
+                    component: "network_interface".into(),
+                    id: f.enis[eni as usize].id.clone(),
+                    detail: if passed {
+                        "source/destination check off".into()
+                    } else {
+                        "source/destination check: the source is not this ENI's address".into()
+                    },
+                }]
+            }
+        }
+        StepKind::SecurityGroup(set, dir, outcome) => vec![Hop {
+            component: "security_group".into(),
+            id: groups_of(f, set),
+            detail: match outcome {
+                SgOutcome::Tracked => format!(
+                    "{}: part of a tracked flow (a reply, or a flow already allowed)",
+                    dir.as_str()
+                ),
+                SgOutcome::Allowed(r) => format!("allowed by {}", rule_label(f, r, dir)),
+                SgOutcome::Denied => format!("{}: no rule allows it", dir.as_str()),
+            },
+        }],
+        StepKind::Route(table, route, dst) => {
+            let t = &snap.route_tables[table as usize];
+            let ex = t.explain(&snap.config, dst);
+            vec![Hop {
+                component: "route_table".into(),
+                id: t.id.clone(),
+                detail: match route {
+                    Some(i) => {
+                        let r = &t.routes[i];
+                        format!(
+                            "{} -> {} ({} route): {}",
+                            r.destination_label(),
+                            r.target,
+                            r.origin.class_name(),
+                            ex.reason
+                        )
+                    }
+                    None => ex.reason,
+                },
+            }]
+        }
+        StepKind::Translated(igw, from, to, source) => vec![Hop {
+            component: "internet_gateway".into(),
+            id: f.igws[igw as usize].id.clone(),
+            detail: format!(
+                "{} {from} translated to {to}",
+                if source { "source" } else { "destination" }
+            ),
+        }],
+        StepKind::GatewayEndpoint(ge, allowed) => vec![Hop {
+            component: "vpc_endpoint".into(),
+            id: f.gateway_endpoints[ge as usize].id.clone(),
+            detail: if allowed {
+                "gateway endpoint: into the service's network, addresses unchanged".into()
+            } else {
+                "gateway endpoint: its policy does not allow this destination".into()
+            },
+        }],
+        StepKind::InterfaceEndpoint(x, tracked) => {
+            let eni = &f.endpoint_enis[x as usize];
+            let ep = &f.endpoints[eni.endpoint as usize];
+            vec![Hop {
+                component: "vpc_endpoint".into(),
+                id: ep.id.clone(),
+                detail: format!(
+                    "interface endpoint ENI {} ({}, {}); connection {}{}",
+                    eni.id,
+                    eni.ip,
+                    eni.az,
+                    ep.state,
+                    if tracked { "; flow already translated" } else { "" }
+                ),
+            }]
+        }
+        StepKind::Listener(lb, port, tg) => vec![Hop {
+            component: "load_balancer_listener".into(),
+            id: f.load_balancers[lb as usize].id.clone(),
+            detail: format!(
+                "listener on port {port} forwards to target group {}",
+                f.target_groups[tg as usize].id
+            ),
+        }],
+        StepKind::LbSg(lb, set, outcome) => vec![Hop {
+            component: "security_group".into(),
+            id: groups_of(f, set),
+            detail: format!(
+                "{}'s groups, enforced on PrivateLink traffic (source: the consumer's address {}): {}",
+                f.load_balancers[lb as usize].id,
+                q.src,
+                match outcome {
+                    SgOutcome::Allowed(r) => format!("allowed by {}", rule_label(f, r, Direction::Ingress)),
+                    _ => "no inbound rule allows it".into(),
+                }
+            ),
+        }],
+        StepKind::Target(tg, node, target, cross_zone, eligible) => {
+            let g = &f.target_groups[tg as usize];
+            let n = &f.lb_nodes[node as usize];
+            vec![Hop {
+                component: "load_balancer_target".into(),
+                id: match target {
+                    Some(t) => {
+                        let t = &g.targets[t as usize];
+                        format!("{}:{}", t.ip, t.port)
+                    }
+                    None => g.id.clone(),
+                },
+                detail: match target {
+                    Some(t) => {
+                        let t = &g.targets[t as usize];
+                        format!(
+                            "node {} ({}) picks target {} in {} ({}) of {eligible} eligible; cross-zone {}",
+                            n.ip,
+                            n.az,
+                            t.ip,
+                            t.az,
+                            t.health.state().as_str(),
+                            if cross_zone { "on" } else { "off" }
+                        )
+                    }
+                    None => format!(
+                        "node {} ({}) finds no eligible target; cross-zone {}; targets: {}",
+                        n.ip,
+                        n.az,
+                        if cross_zone { "on" } else { "off" },
+                        g.targets
+                            .iter()
+                            .map(|t| format!("{} in {} {}", t.ip, t.az, t.health.state().as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+            }]
+        }
+        StepKind::Nat(from, to) => vec![Hop {
+            component: "nat".into(),
+            id: format!("{}:{}", to.0, to.1),
+            detail: format!(
+                "{}:{} -> {}:{} becomes {}:{} -> {}:{}",
+                from.0, from.1, from.2, from.3, to.0, to.1, to.2, to.3
+            ),
+        }],
+        StepKind::Deliver(vpc, address, owner) => vec![Hop {
+            component: "vpc".into(),
+            id: f.vpcs[vpc as usize].id.clone(),
+            detail: match owner {
+                Some(Owner::Attachment(a)) => {
+                    format!("{address} belongs to {}", f.attachments[a as usize].id)
+                }
+                Some(Owner::EndpointEni(x)) => format!(
+                    "{address} is interface endpoint ENI {}",
+                    f.endpoint_enis[x as usize].id
+                ),
+                Some(Owner::LoadBalancerNode(n)) => format!(
+                    "{address} is a node of {}",
+                    f.load_balancers[f.lb_nodes[n as usize].lb as usize].id
+                ),
+                Some(Owner::Virtual) => format!("{address} belongs to a NAT gateway"),
+                None => format!("nothing in the VPC has {address}"),
+            },
+        }],
+    }
+}
+
+/// The code and the sentence for a drop.
+fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
+    let last_route = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::Route(t, route, dst) => Some((t, route, dst)),
+        _ => None,
+    });
+    let last_sg = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::SecurityGroup(set, dir, SgOutcome::Denied) => Some((set, dir)),
+        StepKind::LbSg(_, set, SgOutcome::Denied) => Some((set, Direction::Ingress)),
+        _ => None,
+    });
+    let endpoint = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::InterfaceEndpoint(x, _) => {
+            Some(&f.endpoints[f.endpoint_enis[x as usize].endpoint as usize])
+        }
+        _ => None,
+    });
+    let lb = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::Listener(lb, _, tg) => Some((&f.load_balancers[lb as usize], tg)),
+        _ => None,
+    });
+    let table = |t: u32| f.snapshot.route_tables[t as usize].id.clone();
+    let what = protocol_label(q.protocol, q.port);
+    let (code, explanation) = match r {
+        DropReason::SourceDestCheck => (
+            "SOURCE_DEST_CHECK",
+            "the ENI only sends from its own addresses; send from one of them or turn its source/destination check off".to_string(),
+        ),
+        DropReason::NoRoute => (
+            "NO_ROUTE_TO_DESTINATION",
+            match last_route {
+                Some((t, _, dst)) => format!("route table {} has no route covering {dst}; add one (to an internet gateway, an endpoint, a peering…)", table(t)),
+                None => "no route covers the destination".into(),
+            },
+        ),
+        DropReason::BlackholeRoute => (
+            "BLACKHOLE_ROUTE",
+            match last_route {
+                Some((t, Some(i), _)) => {
+                    let rt = &f.snapshot.route_tables[t as usize];
+                    format!("route {} in {} is a blackhole (its target is gone or it was written so); replace it", rt.routes[i].destination_label(), rt.id)
+                }
+                _ => "the route is a blackhole".into(),
+            },
+        ),
+        DropReason::NoSuchAddress => (
+            "CANNOT_ROUTE",
+            format!("nothing in the VPC owns {}; check the address", q.dst),
+        ),
+        DropReason::NoPublicAddress => (
+            "NO_PUBLIC_ADDRESS",
+            format!("{} has no public IPv4 address to leave through the internet gateway with; give the instance one, or route through a NAT gateway", q.src),
+        ),
+        DropReason::UnknownPublicAddress => (
+            "NO_ROUTE_TO_DESTINATION",
+            format!("{} is not the public address of anything behind the internet gateway", q.dst),
+        ),
+        DropReason::EndpointPolicy => (
+            "VPC_ENDPOINT_POLICY_DENIED",
+            format!("the gateway endpoint's policy does not allow {}; widen allowed_destinations", q.dst),
+        ),
+        DropReason::NoReturnPath => (
+            "NO_RETURN_PATH",
+            "the service network sent to an address no gateway endpoint of the service covers".into(),
+        ),
+        DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => {
+            let dir = if r == DropReason::SecurityGroupIngress { "inbound" } else { "outbound" };
+            let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
+            (
+                if r == DropReason::SecurityGroupIngress { "SECURITY_GROUP_INGRESS_DENIED" } else { "SECURITY_GROUP_EGRESS_DENIED" },
+                format!("no {dir} rule of {groups} allows {what} {} {}; add one", if dir == "inbound" { "from" } else { "to" }, if dir == "inbound" { q.src } else { q.dst }),
+            )
+        }
+        DropReason::LoadBalancerSecurityGroup => {
+            let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
+            let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
+            (
+                "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED",
+                format!("{name} enforces its security groups ({groups}) on PrivateLink traffic and no inbound rule allows {what} from the consumer's address {}: add one, or turn enforce_security_group_inbound_rules_on_private_link_traffic off (the endpoint's own groups then control access)", q.src),
+            )
+        }
+        DropReason::EndpointConnectionNotAccepted => (
+            "ENDPOINT_CONNECTION_NOT_ACCEPTED",
+            format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint.map_or("the endpoint", |e| e.id.as_str()), endpoint.map_or("vpce-…", |e| e.id.as_str())),
+        ),
+        DropReason::EndpointConnectionRejected => (
+            "ENDPOINT_CONNECTION_REJECTED",
+            format!("{}'s connection is {}; the service must accept it again", endpoint.map_or("the endpoint", |e| e.id.as_str()), endpoint.map_or("rejected".to_string(), |e| e.state.to_string())),
+        ),
+        DropReason::EndpointServiceNotFound => (
+            "ENDPOINT_SERVICE_NOT_FOUND",
+            "the endpoint's service is not in this configuration".into(),
+        ),
+        DropReason::EndpointProtocol => (
+            "ENDPOINT_PROTOCOL_NOT_SUPPORTED",
+            "interface endpoints carry TCP and UDP only (they do not answer ping)".into(),
+        ),
+        DropReason::NoListener => (
+            "ELB_NO_LISTENER",
+            format!("no listener of the service's load balancers takes {what}; add one or use a listener's port"),
+        ),
+        DropReason::LoadBalancerNotInZone => (
+            "ELB_NOT_IN_ZONE",
+            "the load balancer has no node in the endpoint ENI's availability zone; add a subnet mapping in that zone".into(),
+        ),
+        DropReason::NoHealthyTargetInZone => {
+            let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
+            let tg = lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default();
+            let az = endpoint
+                .and_then(|e| f.endpoint_enis.iter().find(|x| f.endpoints[x.endpoint as usize].id == e.id))
+                .map(|x| x.az.clone())
+                .unwrap_or_default();
+            (
+                "ELB_NOT_CROSSZONE",
+                format!("{name}'s node in {az} has no healthy target of {tg} in its zone and cross-zone load balancing is off: turn cross_zone on (on the load balancer or the target group), or register a target in {az}"),
+            )
+        }
+        DropReason::NoHealthyTarget => (
+            "TARGET_UNHEALTHY",
+            format!("no target of {} is healthy; check the targets and their health checks (vpcectl show target-health)", lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default()),
+        ),
+        DropReason::NatPortsExhausted => (
+            "NAT_PORTS_EXHAUSTED",
+            "every source port tried on the load balancer node is taken".into(),
+        ),
+        DropReason::FlowTableFull => (
+            "FLOW_TABLE_FULL",
+            "the flow table is full; raise --max-flows".into(),
+        ),
+        DropReason::NoFlow => (
+            "NO_FLOW",
+            "the load balancer node only accepts packets of flows it translated".into(),
+        ),
+        DropReason::NotRoutable => (
+            "NOT_ROUTABLE",
+            "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),
+        ),
+        DropReason::Unsupported(u) => (
+            match u {
+                Unsupported::NatGateway => "NAT_GATEWAY_NOT_SUPPORTED",
+                Unsupported::GatewayLoadBalancerEndpoint => "GWLB_ENDPOINT_NOT_SUPPORTED",
+                Unsupported::VpnGateway => "VPN_GATEWAY_NOT_SUPPORTED",
+                Unsupported::VirtualInterface => "NAT_GATEWAY_NOT_SUPPORTED",
+                Unsupported::DetachedInterface => "DETACHED_INTERFACE",
+            },
+            "this build of vpced does not forward along this target yet".into(),
+        ),
+        DropReason::Malformed(_) | DropReason::EgressError => (
+            "INTERNAL",
+            "the synthesized packet was refused; this is a bug".into(),
+        ),
+    };
+    Blocked {
+        code: code.into(),
+        drop_reason: r.as_str().into(),
+        explanation,
+    }
+}
+
+/// Resolves `--from` and `--to` into a question. `from`: an instance (`i-…`), an ENI or any
+/// attachment id, an address, or `internet`; `to`: an instance, ENI, endpoint (`vpce-…`),
+/// address or DNS name (private DNS as the source's VPC sees it). Returns the question and,
+/// for a name, how it was resolved.
+pub fn resolve(
+    f: &Fabric,
+    from: &str,
+    to: &str,
+    protocol: Protocol,
+    port: u16,
+) -> Result<(Question, Option<String>), String> {
+    let c = &f.snapshot.config;
+    // An instance by id or Name tag, or any attachment by id.
+    let eni_attachment = |id: &str| -> Option<AttachmentIdx> {
+        let eni = c
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .or_else(|| c.instances.iter().find(|i| i.name.as_deref() == Some(id)))
+            .map(|i| i.eni_id())
+            .unwrap_or_else(|| id.to_string());
+        f.attachment(&eni)
+    };
+    let owner_of = |a: IpAddr| -> Option<AttachmentIdx> {
+        f.vpcs.iter().find_map(|v| match v.owners.get(&a) {
+            Some(Owner::Attachment(x)) => Some(*x),
+            _ => None,
+        })
+    };
+    let from_internet = from == "internet" || from == "0.0.0.0/0";
+    // The source's VPC (for private DNS and for an instance's public address).
+    let src_att = if from_internet {
+        None
+    } else if let Ok(a) = from.parse::<IpAddr>() {
+        owner_of(a)
+    } else {
+        Some(eni_attachment(from).ok_or_else(|| {
+            format!("--from {from}: no instance, network interface or attachment with that id (or write an address, or `internet`)")
+        })?)
+    };
+    let src_vpc = src_att.and_then(|a| match f.attachments[a as usize].kind {
+        AttachmentKind::Eni(e) => Some(f.enis[e as usize].vpc),
+        _ => None,
+    });
+    // The destination address.
+    let mut how = None;
+    let dst: IpAddr = if let Ok(a) = to.parse::<IpAddr>() {
+        a
+    } else if let Some(e) = c.endpoints.iter().find(|e| e.id == to) {
+        match e.network_interfaces.first() {
+            Some(n) => IpAddr::V4(n.private_ip),
+            None => c
+                .aws_services
+                .iter()
+                .find(|s| s.name == e.service)
+                .and_then(|s| s.service_addresses.iter().find(|a| a.is_ipv4()).copied())
+                .ok_or_else(|| {
+                    format!(
+                        "--to {to}: the endpoint's service has no address in this configuration"
+                    )
+                })?,
+        }
+    } else if let Some(a) = eni_attachment(to) {
+        let AttachmentKind::Eni(e) = f.attachments[a as usize].kind else {
+            return Err(format!("--to {to}: not an instance or network interface"));
+        };
+        let eni = &f.enis[e as usize];
+        match (from_internet, eni.public_ipv4) {
+            (true, Some(p)) => IpAddr::V4(p),
+            _ => IpAddr::V4(eni.ipv4[0]),
+        }
+    } else if to.contains('.') {
+        let (a, h) = resolve_name(f, to, src_vpc)?;
+        how = Some(h);
+        a
+    } else {
+        return Err(format!(
+            "--to {to}: no instance, network interface or endpoint with that id, and not an address or a DNS name"
+        ));
+    };
+    // The source attachment and address.
+    let (att, src) = if from_internet {
+        let vpc = f
+            .vpcs
+            .iter()
+            .position(|v| v.owners.contains_key(&dst) || v.cidrs.iter().any(|n| n.contains(&dst)));
+        let igw = f
+            .igws
+            .iter()
+            .find(|g| vpc.is_none_or(|v| g.vpc as usize == v))
+            .or(f.igws.first())
+            .ok_or("--from internet: the configuration has no internet gateway")?;
+        let src = if dst.is_ipv4() {
+            IpAddr::from([198, 51, 100, 7])
+        } else {
+            "2001:db8:feed::7".parse().expect("valid")
+        };
+        (igw.attachment, src)
+    } else if let Ok(a) = from.parse::<IpAddr>() {
+        match src_att {
+            Some(x) => (x, a),
+            None => {
+                // An outside address: it comes from the internet.
+                let igw = f.igws.first().ok_or_else(|| {
+                    format!("--from {from}: no ENI has this address and there is no internet gateway to come from")
+                })?;
+                (igw.attachment, a)
+            }
+        }
+    } else {
+        let x = src_att.expect("resolved above");
+        let AttachmentKind::Eni(e) = f.attachments[x as usize].kind else {
+            return Err(format!(
+                "--from {from}: give an instance, a network interface, an address or `internet`"
+            ));
+        };
+        let eni = &f.enis[e as usize];
+        let src = match dst {
+            IpAddr::V4(_) => IpAddr::V4(eni.ipv4[0]),
+            IpAddr::V6(_) => IpAddr::V6(eni.ipv6.ok_or_else(|| {
+                format!("--from {from}: the ENI has no IPv6 address to reach {dst} with")
+            })?),
+        };
+        (x, src)
+    };
+    Ok((
+        Question {
+            from: att,
+            src,
+            dst,
+            protocol,
+            port,
+        },
+        how,
+    ))
+}
+
+/// A name as the VPC's resolver answers it for a client in `vpc`: private DNS of interface
+/// endpoints first (an AWS service's names, wildcards included, or an endpoint service's
+/// private DNS name), then private hosted zones associated with the VPC, then the public answer
+/// the configuration knows (an AWS service's addresses).
+fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, String), String> {
+    let c = &f.snapshot.config;
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let matches = |pattern: &str| {
+        let p = pattern.trim_end_matches('.').to_ascii_lowercase();
+        match p.strip_prefix("*.") {
+            Some(suffix) => name.ends_with(&format!(".{suffix}")),
+            None => p == name,
+        }
+    };
+    let vpc_id = vpc.map(|v| f.vpcs[v as usize].id.as_str());
+    for e in c.endpoints.iter().filter(|e| {
+        e.endpoint_type == control::model::EndpointType::Interface
+            && e.private_dns_enabled
+            && Some(e.vpc.as_str()) == vpc_id
+    }) {
+        let names: Vec<String> = c
+            .aws_services
+            .iter()
+            .filter(|s| s.name == e.service)
+            .flat_map(|s| s.private_dns_names.clone())
+            .chain(
+                c.endpoint_services
+                    .iter()
+                    .filter(|s| s.service_name(&c.region) == e.service)
+                    .filter_map(|s| s.private_dns_name.clone()),
+            )
+            .collect();
+        if let Some(n) = names.iter().find(|n| matches(n)) {
+            if let Some(ni) = e.network_interfaces.first() {
+                return Ok((
+                    IpAddr::V4(ni.private_ip),
+                    format!(
+                        "{name} answered by the private DNS of {} (record {n}): {}",
+                        e.id, ni.private_ip
+                    ),
+                ));
+            }
+        }
+    }
+    for z in c
+        .hosted_zones
+        .iter()
+        .filter(|z| vpc_id.is_some_and(|v| z.vpcs.iter().any(|x| x == v)))
+    {
+        for r in &z.records {
+            let full = if r.name == "@" {
+                z.name.clone()
+            } else if r.name.ends_with('.') {
+                r.name.clone()
+            } else {
+                format!("{}.{}", r.name, z.name)
+            };
+            if !matches(&full) {
+                continue;
+            }
+            if let Some(ep) = &r.alias_endpoint {
+                if let Some(ni) = c
+                    .endpoints
+                    .iter()
+                    .find(|e| &e.id == ep)
+                    .and_then(|e| e.network_interfaces.first())
+                {
+                    return Ok((
+                        IpAddr::V4(ni.private_ip),
+                        format!(
+                            "{name} answered by zone {} (alias of {ep}): {}",
+                            z.name, ni.private_ip
+                        ),
+                    ));
+                }
+            }
+            if let Some(a) = r.values.iter().find_map(|v| v.parse::<IpAddr>().ok()) {
+                return Ok((
+                    a,
+                    format!("{name} answered by zone {} record {full}: {a}", z.name),
+                ));
+            }
+        }
+    }
+    for s in &c.aws_services {
+        if s.private_dns_names.iter().any(|n| matches(n)) {
+            if let Some(a) = s.service_addresses.iter().find(|a| a.is_ipv4()) {
+                return Ok((
+                    *a,
+                    format!(
+                        "{name}: no private answer in this VPC; the public answer for {}: {a}",
+                        s.name
+                    ),
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "cannot resolve {name}: no private DNS name, hosted zone record or known service matches"
+    ))
+}
+
+/// A copy of a running fabric for tracing: same snapshot and the same targets' health, fresh
+/// counters — a trace must not count as traffic.
+pub fn detached(live: &Fabric) -> Result<Fabric, crate::fabric::FabricError> {
+    let copy = Fabric::build(
+        live.snapshot.clone(),
+        std::sync::Arc::new(crate::stats::Registry::default()),
+    )?;
+    for (tg, live_tg) in copy.target_groups.iter().zip(&live.target_groups) {
+        for (t, live_t) in tg.targets.iter().zip(&live_tg.targets) {
+            t.health.set(live_t.health.state());
+        }
+    }
+    Ok(copy)
+}
+
+/// One cell of the all-pairs matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pair {
+    pub from: String,
+    pub to: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub reachable: bool,
+    /// The blocking code, if any.
+    pub code: Option<String>,
+}
+
+/// Every instance to every endpoint: interface endpoints on the first listener port of their
+/// service's load balancers (443 for AWS services), gateway endpoints to the service's first
+/// address on 443.
+pub fn all_pairs(f: &Fabric) -> Vec<Pair> {
+    let c = &f.snapshot.config;
+    let mut out = Vec::new();
+    for i in &c.instances {
+        for e in &c.endpoints {
+            let port = c
+                .endpoint_services
+                .iter()
+                .find(|s| s.service_name(&c.region) == e.service)
+                .and_then(|s| s.load_balancers.first())
+                .and_then(|lb| c.load_balancers.iter().find(|l| &l.id == lb))
+                .and_then(|l| l.listeners.first())
+                .and_then(|l| l.port)
+                .unwrap_or(443);
+            let (reachable, code) = match resolve(f, &i.id, &e.id, Protocol::Tcp, port) {
+                Ok((q, _)) => {
+                    let t = trace(f, &q);
+                    let code = t
+                        .forward
+                        .blocked
+                        .as_ref()
+                        .or(t.reply.as_ref().and_then(|r| r.blocked.as_ref()))
+                        .map(|b| b.code.clone());
+                    (t.reachable, code)
+                }
+                Err(_) => (false, Some("CANNOT_RESOLVE".into())),
+            };
+            out.push(Pair {
+                from: i.id.clone(),
+                to: e.id.clone(),
+                protocol: Protocol::Tcp,
+                port,
+                reachable,
+                code,
+            });
+        }
+    }
+    out
+}
