@@ -38,6 +38,10 @@ pub struct Cli {
     /// Keep no state on disk (decisions last until vpced stops).
     #[arg(long, conflicts_with = "state_dir")]
     no_state: bool,
+    /// Write a Route 53 Resolver style query log line (JSON) per DNS query to this file, or
+    /// `-` for standard output.
+    #[arg(long)]
+    query_log: Option<PathBuf>,
     /// Log filter (tracing's env-filter syntax), e.g. `info`, `dataplane=debug`.
     #[arg(long, default_value = "info", env = "VPCED_LOG")]
     log: String,
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
         netns: cli.netns,
         max_flows: cli.max_flows,
         state_dir: (!cli.no_state).then_some(cli.state_dir),
+        query_log: cli.query_log,
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

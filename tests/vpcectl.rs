@@ -227,7 +227,7 @@ fn truncated_and_garbage_files_never_panic() {
         while !text.is_char_boundary(c) {
             c -= 1;
         }
-        cases.push(text[..c].as_bytes().to_vec());
+        cases.push(text.as_bytes()[..c].to_vec());
     }
     // Garbage: random bytes, binary, a TOML file with its bytes shuffled, deep nesting.
     let mut seed = 0x9e3779b97f4a7c15u64;

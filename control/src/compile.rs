@@ -57,6 +57,8 @@ pub struct Snapshot {
     gateway_route_table: HashMap<String, usize>,
     /// The security groups of every ENI, compiled.
     pub security: crate::secgroups::SecurityTables,
+    /// What the resolver of each VPC answers privately.
+    pub dns: crate::dns::PrivateDns,
 }
 
 impl fmt::Debug for Snapshot {
@@ -468,6 +470,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             subnet_route_table,
             gateway_route_table,
             security: crate::secgroups::SecurityTables::compile(config),
+            dns: crate::dns::PrivateDns::compile(config),
         },
         warnings: report.diagnostics,
     })

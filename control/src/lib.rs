@@ -17,6 +17,7 @@
 
 pub mod compile;
 pub mod diag;
+pub mod dns;
 pub mod error;
 pub mod ip_ranges;
 pub mod load;

@@ -678,7 +678,7 @@ mod tests {
             x ^= x << 17;
             let f = tcp("10.0.0.1", (x % 3000) as u16, "10.0.0.2", 80);
             let now = step / 100;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 if t.insert(1, &f, None, NONE, now).is_ok() {
                     model.insert(f, now);
                 }

@@ -75,6 +75,8 @@ pub enum Owner {
     EndpointEni(u32),
     /// A load balancer's node: `lb_nodes[i]`.
     LoadBalancerNode(u32),
+    /// The VPC's resolver (base + 2): `vpcs[i]`.
+    Resolver(u32),
     /// Something vpced does not terminate yet (a NAT gateway).
     Virtual,
 }
@@ -692,6 +694,15 @@ impl Fabric {
                 }
             }
         }
+        // The resolver at base + 2 of each VPC whose DNS support is on.
+        for (i, v) in c.vpcs.iter().enumerate() {
+            if let (true, Some(cidr)) = (v.enable_dns_support, v.cidr_blocks.first()) {
+                vpcs[i].owners.insert(
+                    crate::resolver::resolver_address(cidr.0),
+                    Owner::Resolver(i as u32),
+                );
+            }
+        }
         let lb_node_by_zone = lb_nodes
             .iter()
             .enumerate()
@@ -818,7 +829,6 @@ impl Fabric {
                 aws_service_of.insert(e.id.clone(), si);
             }
         }
-        drop(service_network);
         for (gi, e) in c
             .endpoints
             .iter()

@@ -12,6 +12,7 @@ pub mod fabric;
 pub mod health;
 pub mod io;
 pub mod pipeline;
+pub mod resolver;
 pub mod stats;
 pub mod trace;
 pub mod wire;

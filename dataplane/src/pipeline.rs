@@ -40,12 +40,21 @@ pub enum Verdict {
         egress: AttachmentIdx,
         len: usize,
     },
-    /// Addressed to vpced itself (a health probe's reply): the first `len` bytes go to the
-    /// health checker.
+    /// Addressed to vpced itself: the first `len` bytes go to the health checker (a probe's
+    /// reply) or the resolver (a query).
     Local {
         len: usize,
+        service: LocalService,
     },
     Drop(DropReason),
+}
+
+/// Which part of vpced a local packet is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalService {
+    HealthChecker,
+    /// The resolver of `vpcs[i]`.
+    Resolver(u32),
 }
 
 /// Why a packet was dropped. Each is a counter (`vpcectl stats`).
@@ -107,6 +116,8 @@ pub enum DropReason {
     FlowTableFull,
     /// A packet to a load balancer node that belongs to no flow it carries.
     NoFlow,
+    /// The resolver answers DNS over UDP port 53 only.
+    ResolverProtocol,
 }
 
 impl DropReason {
@@ -147,6 +158,7 @@ impl DropReason {
         DropReason::NatPortsExhausted,
         DropReason::FlowTableFull,
         DropReason::NoFlow,
+        DropReason::ResolverProtocol,
     ];
     pub const COUNT: usize = REASONS;
 
@@ -188,6 +200,7 @@ impl DropReason {
             DropReason::NatPortsExhausted => 32,
             DropReason::FlowTableFull => 33,
             DropReason::NoFlow => 34,
+            DropReason::ResolverProtocol => 35,
         }
     }
 
@@ -237,11 +250,12 @@ impl DropReason {
             DropReason::NatPortsExhausted => "nat_ports_exhausted",
             DropReason::FlowTableFull => "flow_table_full",
             DropReason::NoFlow => "no_flow",
+            DropReason::ResolverProtocol => "resolver_protocol",
         }
     }
 }
 
-const REASONS: usize = 35;
+const REASONS: usize = 36;
 
 /// How a security-group check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -685,6 +699,14 @@ fn deliver<O: Observer>(
         Some(Owner::Attachment(a)) => to_attachment(f, cx, a, p, obs),
         Some(Owner::EndpointEni(x)) => interface_endpoint(f, cx, x, p, buf, obs),
         Some(Owner::LoadBalancerNode(n)) => to_load_balancer_node(f, cx, n, p, buf, obs),
+        // DNS over UDP to the resolver; security groups do not apply to it (as in AWS).
+        Some(Owner::Resolver(v)) if p.protocol == proto::UDP && p.dst_port == 53 && !p.fragment => {
+            Verdict::Local {
+                len: p.len,
+                service: LocalService::Resolver(v),
+            }
+        }
+        Some(Owner::Resolver(_)) => Verdict::Drop(DropReason::ResolverProtocol),
         Some(Owner::Virtual) => {
             Verdict::Drop(DropReason::Unsupported(Unsupported::VirtualInterface))
         }
@@ -1014,7 +1036,10 @@ fn to_load_balancer_node<O: Observer>(
     let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
     let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
         if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
-            return Verdict::Local { len: p.len };
+            return Verdict::Local {
+                len: p.len,
+                service: LocalService::HealthChecker,
+            };
         }
         return Verdict::Drop(DropReason::NoFlow);
     };

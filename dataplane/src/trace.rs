@@ -621,6 +621,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                     f.load_balancers[f.lb_nodes[n as usize].lb as usize].id
                 ),
                 Some(Owner::Virtual) => format!("{address} belongs to a NAT gateway"),
+                Some(Owner::Resolver(_)) => format!("{address} is the VPC's resolver"),
                 None => format!("nothing in the VPC has {address}"),
             },
         }],
@@ -759,6 +760,10 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
         DropReason::NoFlow => (
             "NO_FLOW",
             "the load balancer node only accepts packets of flows it translated".into(),
+        ),
+        DropReason::ResolverProtocol => (
+            "RESOLVER_PROTOCOL",
+            "the resolver answers DNS over UDP port 53".into(),
         ),
         DropReason::NotRoutable => (
             "NOT_ROUTABLE",
@@ -923,10 +928,9 @@ pub fn resolve(
     ))
 }
 
-/// A name as the VPC's resolver answers it for a client in `vpc`: private DNS of interface
-/// endpoints first (an AWS service's names, wildcards included, or an endpoint service's
-/// private DNS name), then private hosted zones associated with the VPC, then the public answer
-/// the configuration knows (an AWS service's addresses).
+/// A name as the VPC's resolver answers it for a client in `vpc`: the private answer of
+/// [`control::dns::PrivateDns`] — the very tables the resolver answers from — else the public
+/// answer the configuration knows (an AWS service's addresses).
 fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, String), String> {
     let c = &f.snapshot.config;
     let name = name.trim_end_matches('.').to_ascii_lowercase();
@@ -937,72 +941,22 @@ fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, Str
             None => p == name,
         }
     };
-    let vpc_id = vpc.map(|v| f.vpcs[v as usize].id.as_str());
-    for e in c.endpoints.iter().filter(|e| {
-        e.endpoint_type == control::model::EndpointType::Interface
-            && e.private_dns_enabled
-            && Some(e.vpc.as_str()) == vpc_id
-    }) {
-        let names: Vec<String> = c
-            .aws_services
-            .iter()
-            .filter(|s| s.name == e.service)
-            .flat_map(|s| s.private_dns_names.clone())
-            .chain(
-                c.endpoint_services
-                    .iter()
-                    .filter(|s| s.service_name(&c.region) == e.service)
-                    .filter_map(|s| s.private_dns_name.clone()),
-            )
-            .collect();
-        if let Some(n) = names.iter().find(|n| matches(n)) {
-            if let Some(ni) = e.network_interfaces.first() {
+    if let Some(v) = vpc {
+        let vpc_id = &f.vpcs[v as usize].id;
+        if let Some(a) = f
+            .snapshot
+            .dns
+            .resolve(vpc_id, &name, control::dns::QueryType::A)
+        {
+            if let (Some(addr), Some(last)) = (a.addresses().first().copied(), a.chain.last()) {
+                let via: Vec<String> = a.chain.iter().map(|r| r.name.clone()).collect();
                 return Ok((
-                    IpAddr::V4(ni.private_ip),
+                    addr,
                     format!(
-                        "{name} answered by the private DNS of {} (record {n}): {}",
-                        e.id, ni.private_ip
+                        "{name} answered by the resolver of {vpc_id} from {} ({}): {addr}",
+                        last.source,
+                        via.join(" -> ")
                     ),
-                ));
-            }
-        }
-    }
-    for z in c
-        .hosted_zones
-        .iter()
-        .filter(|z| vpc_id.is_some_and(|v| z.vpcs.iter().any(|x| x == v)))
-    {
-        for r in &z.records {
-            let full = if r.name == "@" {
-                z.name.clone()
-            } else if r.name.ends_with('.') {
-                r.name.clone()
-            } else {
-                format!("{}.{}", r.name, z.name)
-            };
-            if !matches(&full) {
-                continue;
-            }
-            if let Some(ep) = &r.alias_endpoint {
-                if let Some(ni) = c
-                    .endpoints
-                    .iter()
-                    .find(|e| &e.id == ep)
-                    .and_then(|e| e.network_interfaces.first())
-                {
-                    return Ok((
-                        IpAddr::V4(ni.private_ip),
-                        format!(
-                            "{name} answered by zone {} (alias of {ep}): {}",
-                            z.name, ni.private_ip
-                        ),
-                    ));
-                }
-            }
-            if let Some(a) = r.values.iter().find_map(|v| v.parse::<IpAddr>().ok()) {
-                return Ok((
-                    a,
-                    format!("{name} answered by zone {} record {full}: {a}", z.name),
                 ));
             }
         }

@@ -81,6 +81,11 @@ impl Lab {
         std::env::temp_dir().join(format!("{}state", self.prefix))
     }
 
+    /// The file vpced writes its DNS query log to.
+    pub fn query_log(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}queries.log", self.prefix))
+    }
+
     /// Stops vpced and starts it again on the same configuration and state directory.
     pub fn restart(&mut self) {
         self.stop();
@@ -101,6 +106,7 @@ impl Lab {
             .args(["--netns-prefix", &prefix])
             .args(["--workers", "2"])
             .args(["--state-dir", self.state_dir().to_str().unwrap()])
+            .args(["--query-log", self.query_log().to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -345,5 +351,6 @@ impl Drop for Lab {
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.log);
         let _ = std::fs::remove_dir_all(self.state_dir());
+        let _ = std::fs::remove_file(self.query_log());
     }
 }

@@ -15,6 +15,7 @@
 //! deletes the namespaces vpced created and removes the socket.
 
 pub mod checker;
+pub mod dns;
 pub mod protocol;
 pub mod state_dir;
 
@@ -48,6 +49,8 @@ pub struct Options {
     pub max_flows: usize,
     /// Where runtime decisions survive restarts (`None`: nowhere).
     pub state_dir: Option<PathBuf>,
+    /// Where Route 53 Resolver style query logs go (`-`: standard output).
+    pub query_log: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,11 +153,28 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         "configuration generation 1 running"
     );
     let (local_tx, local_rx) = crossbeam_channel::bounded(1024);
+    let (dns_tx, dns_rx) = crossbeam_channel::bounded(4096);
     let shared = Arc::new(Shared {
         flows: FlowTable::new(opts.max_flows),
         started: Instant::now(),
         local: local_tx,
+        resolver: dns_tx,
     });
+    let query_log: Option<dns::QueryLogSink> = match &opts.query_log {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Arc::new(Mutex::new(Box::new(std::io::stdout())))),
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|source| DaemonError::Socket {
+                    path: p.clone(),
+                    source,
+                })?;
+            Some(Arc::new(Mutex::new(Box::new(f))))
+        }
+    };
     let state = Arc::new(State {
         plans: plans.clone(),
         devices: Mutex::new(devices),
@@ -188,6 +208,14 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
             std::thread::Builder::new()
                 .name("vpced-health".into())
                 .spawn(move || checker::run(plans, shared, local_rx, lane, dir, stop))?,
+        );
+    }
+    {
+        let (plans, stop) = (state.plans.clone(), stop.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name("vpced-resolver".into())
+                .spawn(move || dns::run(plans, dns_rx, query_log, stop))?,
         );
     }
 

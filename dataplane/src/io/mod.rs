@@ -47,6 +47,8 @@ pub struct Shared {
     pub flows: FlowTable,
     pub started: std::time::Instant,
     pub local: crossbeam_channel::Sender<LocalPacket>,
+    /// Queries for the resolver.
+    pub resolver: crossbeam_channel::Sender<LocalPacket>,
 }
 
 impl Shared {
@@ -61,12 +63,19 @@ impl Shared {
 /// check's status line).
 pub const LOCAL_BYTES: usize = 512;
 
-/// A packet for vpced itself, copied into a fixed-size buffer (no allocation).
-#[derive(Debug, Clone, Copy)]
+/// A packet for vpced itself, copied into a fixed-size buffer (no allocation; the plan it
+/// arrived under travels as one more reference).
+#[derive(Debug, Clone)]
 pub struct LocalPacket {
     /// Length of the packet; `bytes` holds at most [`LOCAL_BYTES`] of it.
     pub len: usize,
     pub bytes: [u8; LOCAL_BYTES],
+    /// The attachment it came in on, in the plan of `generation`.
+    pub ingress: u32,
+    pub generation: u64,
+    pub service: crate::pipeline::LocalService,
+    /// The plan the packet arrived under (its attachment indexes are that plan's).
+    pub plan: Option<Arc<Plan>>,
 }
 
 impl LocalPacket {
@@ -77,6 +86,10 @@ impl LocalPacket {
         LocalPacket {
             len: packet.len(),
             bytes,
+            ingress: 0,
+            generation: 0,
+            service: crate::pipeline::LocalService::HealthChecker,
+            plan: None,
         }
     }
 

@@ -16,7 +16,7 @@ use rustix::event::epoll;
 use rustix::event::Timespec;
 
 use super::{LocalPacket, Plan, Shared};
-use crate::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
+use crate::pipeline::{process, Ctx, DropReason, LocalService, NoObserver, Verdict};
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -104,9 +104,17 @@ pub fn run(
                                 .drop_packet(index, DropReason::EgressError),
                         }
                     }
-                    Verdict::Local { len } => {
+                    Verdict::Local { len, service } => {
                         // A copy of bounded size into the channel's preallocated slot.
-                        let _ = shared.local.try_send(LocalPacket::new(&buf[..len]));
+                        let mut lp = LocalPacket::new(&buf[..len]);
+                        lp.ingress = ingress as u32;
+                        lp.generation = plan.fabric.generation;
+                        lp.service = service;
+                        lp.plan = Some(plan.clone());
+                        let _ = match service {
+                            LocalService::HealthChecker => shared.local.try_send(lp),
+                            LocalService::Resolver(_) => shared.resolver.try_send(lp),
+                        };
                     }
                     Verdict::Drop(_) => {}
                 }

@@ -1,0 +1,484 @@
+//! Private DNS, compiled: what the VPC's resolver (base + 2) answers for each VPC.
+//!
+//! One [`PrivateDns`] per snapshot holds, per VPC, the records only that VPC sees:
+//!
+//! * every interface endpoint's **regional** name (all its ENI addresses) and **zonal** names
+//!   (that zone's ENI), in AWS's shapes (seed 002):
+//!   `vpce-0bb20377a387ade86-njczioek.ssm.ap-northeast-1.vpce.amazonaws.com` and
+//!   `vpce-0bb20377a387ade86-njczioek-ap-northeast-1a.ssm.ap-northeast-1.vpce.amazonaws.com`
+//!   (AWS draws the 8-letter part at random; here it is derived from the endpoint's id, so it is
+//!   stable);
+//! * with private DNS on (and the VPC's `enable_dns_support` and `enable_dns_hostnames`), the
+//!   service's own names — an AWS service's `private_dns_names`, wildcards included
+//!   (`*.s3.us-east-1.amazonaws.com`), or an endpoint service's `private_dns_name` — answering
+//!   the endpoint's ENI addresses;
+//! * private hosted zones associated with the VPC: A, AAAA and CNAME records, and aliases to
+//!   interface endpoints (Azure's `privatelink.` zones are such zones).
+//!
+//! Names match case-insensitively, with or without the final dot; an exact record beats a
+//! wildcard. Gateway endpoints change no DNS. [`PrivateDns::resolve`] follows CNAME chains
+//! inside the private records (at most 8 links) and says which record answered.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::{Config, EndpointType, RecordType};
+
+/// A record's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "value")]
+pub enum Rdata {
+    A(std::net::Ipv4Addr),
+    AAAA(std::net::Ipv6Addr),
+    CNAME(String),
+}
+
+/// A record set of one name, and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordSet {
+    pub name: String,
+    pub ttl: u32,
+    pub data: Vec<Rdata>,
+    /// Who made it: `vpce-… regional name`, `vpce-… private DNS (*.s3.…)`, `zone …`.
+    pub source: String,
+}
+
+/// What a query type asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryType {
+    A,
+    AAAA,
+    CNAME,
+    /// Anything else (answered with the name's existence only).
+    Other(u16),
+}
+
+/// The private answer to a query, if the name is private in that VPC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The chain followed: each record set that answered, in order.
+    pub chain: Vec<RecordSet>,
+    /// The name the chain ended on is outside the private records (a CNAME pointing out):
+    /// the rest must come from upstream.
+    pub continues_at: Option<String>,
+}
+
+impl Answer {
+    /// Addresses of the final record set.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.chain
+            .last()
+            .map(|r| {
+                r.data
+                    .iter()
+                    .filter_map(|d| match d {
+                        Rdata::A(a) => Some(IpAddr::V4(*a)),
+                        Rdata::AAAA(a) => Some(IpAddr::V6(*a)),
+                        Rdata::CNAME(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Per-VPC private records.
+#[derive(Debug, Default)]
+pub struct PrivateDns {
+    /// VPC id -> (exact names, wildcard suffixes), names lower-case without the final dot.
+    vpcs: HashMap<String, Zone>,
+}
+
+#[derive(Debug, Default)]
+struct Zone {
+    exact: HashMap<String, RecordSet>,
+    /// `*.suffix` records: suffix -> set (the set's name is the wildcard).
+    wildcard: Vec<(String, RecordSet)>,
+}
+
+impl Zone {
+    fn add(&mut self, name: &str, set: RecordSet) {
+        let name = normalize(name);
+        if let Some(suffix) = name.strip_prefix("*.") {
+            self.wildcard.push((suffix.to_string(), set));
+        } else {
+            // Two sources for one name: their data merge (regional names of two endpoints
+            // cannot collide; private DNS names of two endpoints to one service can, and AWS
+            // refuses the second — validation reports it).
+            match self.exact.get_mut(&name) {
+                Some(existing) => existing.data.extend(set.data),
+                None => {
+                    self.exact.insert(name, set);
+                }
+            }
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<&RecordSet> {
+        self.exact.get(name).or_else(|| {
+            // The longest matching wildcard suffix.
+            self.wildcard
+                .iter()
+                .filter(|(suffix, _)| {
+                    name.len() > suffix.len() + 1 && name.ends_with(&format!(".{suffix}"))
+                })
+                .max_by_key(|(suffix, _)| suffix.len())
+                .map(|(_, s)| s)
+        })
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The stable 8-letter part of an endpoint's DNS names (AWS draws it at random).
+pub fn endpoint_suffix(endpoint_id: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in endpoint_id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..8)
+        .map(|i| (b'a' + ((h >> (i * 5)) % 26) as u8) as char)
+        .collect()
+}
+
+/// The DNS label of an endpoint's service under `vpce.amazonaws.com`: `ssm.ap-northeast-1`
+/// for `com.amazonaws.ap-northeast-1.ssm`, `vpce-svc-….ap-northeast-1` for an endpoint service.
+fn service_label(service: &str, region: &str) -> String {
+    if let Some(rest) = service.strip_prefix(&format!("com.amazonaws.vpce.{region}.")) {
+        return format!("{rest}.{region}");
+    }
+    if let Some(rest) = service.strip_prefix(&format!("com.amazonaws.{region}.")) {
+        return format!("{rest}.{region}");
+    }
+    format!("{}.{region}", service.rsplit('.').next().unwrap_or(service))
+}
+
+/// An interface endpoint's regional DNS name.
+pub fn regional_name(endpoint_id: &str, service: &str, region: &str) -> String {
+    format!(
+        "{endpoint_id}-{}.{}.vpce.amazonaws.com",
+        endpoint_suffix(endpoint_id),
+        service_label(service, region)
+    )
+}
+
+/// An interface endpoint's zonal DNS name in `az`.
+pub fn zonal_name(endpoint_id: &str, service: &str, region: &str, az: &str) -> String {
+    format!(
+        "{endpoint_id}-{}-{az}.{}.vpce.amazonaws.com",
+        endpoint_suffix(endpoint_id),
+        service_label(service, region)
+    )
+}
+
+impl PrivateDns {
+    pub fn compile(c: &Config) -> PrivateDns {
+        let mut out = PrivateDns::default();
+        let subnet_az = |id: &str| {
+            c.subnets
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.availability_zone.clone())
+                .unwrap_or_default()
+        };
+        for e in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::Interface)
+        {
+            let zone = out.vpcs.entry(e.vpc.clone()).or_default();
+            let all: Vec<Rdata> = e
+                .network_interfaces
+                .iter()
+                .map(|n| Rdata::A(n.private_ip))
+                .collect();
+            let regional = regional_name(&e.id, &e.service, &c.region);
+            zone.add(
+                &regional,
+                RecordSet {
+                    name: regional.clone(),
+                    ttl: 60,
+                    data: all.clone(),
+                    source: format!("{} regional name", e.id),
+                },
+            );
+            for n in &e.network_interfaces {
+                let az = subnet_az(&n.subnet);
+                let zonal = zonal_name(&e.id, &e.service, &c.region, &az);
+                zone.add(
+                    &zonal,
+                    RecordSet {
+                        name: zonal.clone(),
+                        ttl: 60,
+                        data: vec![Rdata::A(n.private_ip)],
+                        source: format!("{} zonal name ({az})", e.id),
+                    },
+                );
+            }
+            let vpc = c.vpcs.iter().find(|v| v.id == e.vpc);
+            let dns_on = vpc.is_some_and(|v| v.enable_dns_support && v.enable_dns_hostnames);
+            if e.private_dns_enabled && dns_on {
+                let names: Vec<String> = c
+                    .aws_services
+                    .iter()
+                    .filter(|s| s.name == e.service)
+                    .flat_map(|s| s.private_dns_names.clone())
+                    .chain(
+                        c.endpoint_services
+                            .iter()
+                            .filter(|s| s.service_name(&c.region) == e.service)
+                            .filter_map(|s| s.private_dns_name.clone()),
+                    )
+                    .collect();
+                for name in names {
+                    zone.add(
+                        &name,
+                        RecordSet {
+                            name: normalize(&name),
+                            ttl: 60,
+                            data: all.clone(),
+                            source: format!("{} private DNS ({name})", e.id),
+                        },
+                    );
+                }
+            }
+        }
+        for z in &c.hosted_zones {
+            for r in &z.records {
+                let full = if r.name == "@" {
+                    z.name.clone()
+                } else if r.name.ends_with('.') {
+                    r.name.clone()
+                } else {
+                    format!("{}.{}", r.name, z.name)
+                };
+                let data: Vec<Rdata> = match (&r.alias_endpoint, r.record_type) {
+                    (Some(ep), _) => c
+                        .endpoints
+                        .iter()
+                        .find(|e| &e.id == ep)
+                        .map(|e| {
+                            e.network_interfaces
+                                .iter()
+                                .map(|n| Rdata::A(n.private_ip))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    (None, RecordType::A) => r
+                        .values
+                        .iter()
+                        .filter_map(|v| v.parse().ok().map(Rdata::A))
+                        .collect(),
+                    (None, RecordType::AAAA) => r
+                        .values
+                        .iter()
+                        .filter_map(|v| v.parse().ok().map(Rdata::AAAA))
+                        .collect(),
+                    (None, RecordType::CNAME) => r
+                        .values
+                        .first()
+                        .map(|v| vec![Rdata::CNAME(normalize(v))])
+                        .unwrap_or_default(),
+                };
+                for vpc in &z.vpcs {
+                    out.vpcs.entry(vpc.clone()).or_default().add(
+                        &full,
+                        RecordSet {
+                            name: normalize(&full),
+                            ttl: r.ttl,
+                            data: data.clone(),
+                            source: format!("zone {} ({})", z.name, z.id),
+                        },
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The private answer for `name` asked from `vpc`, following CNAMEs; `None` if the name is
+    /// not private there (the resolver then forwards or refuses it).
+    pub fn resolve(&self, vpc: &str, name: &str, qtype: QueryType) -> Option<Answer> {
+        let zone = self.vpcs.get(vpc)?;
+        let mut name = normalize(name);
+        let mut chain: Vec<RecordSet> = Vec::new();
+        for _ in 0..8 {
+            let Some(set) = zone.find(&name) else {
+                // A CNAME pointed outside the private records.
+                return (!chain.is_empty()).then_some(Answer {
+                    chain,
+                    continues_at: Some(name),
+                });
+            };
+            let mut set = set.clone();
+            // A wildcard answers with the asked name.
+            set.name = name.clone();
+            let cname = set.data.iter().find_map(|d| match d {
+                Rdata::CNAME(t) => Some(t.clone()),
+                _ => None,
+            });
+            let wanted = match qtype {
+                QueryType::A => set.data.iter().any(|d| matches!(d, Rdata::A(_))),
+                QueryType::AAAA => set.data.iter().any(|d| matches!(d, Rdata::AAAA(_))),
+                _ => false,
+            };
+            match cname {
+                Some(target) if qtype != QueryType::CNAME && !wanted => {
+                    chain.push(set);
+                    name = target;
+                }
+                _ => {
+                    chain.push(set);
+                    return Some(Answer {
+                        chain,
+                        continues_at: None,
+                    });
+                }
+            }
+        }
+        Some(Answer {
+            chain,
+            continues_at: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        crate::load_str("t.toml", text.to_string(), std::path::Path::new("."))
+            .unwrap()
+            .config
+    }
+
+    const BASE: &str = r#"
+region = "ap-northeast-1"
+[[vpcs]]
+id = "vpc-1"
+cidr_blocks = ["172.20.0.0/16"]
+enable_dns_support = true
+enable_dns_hostnames = true
+[[subnets]]
+id = "subnet-a"
+vpc = "vpc-1"
+availability_zone = "ap-northeast-1a"
+cidr = "172.20.128.0/20"
+[[subnets]]
+id = "subnet-c"
+vpc = "vpc-1"
+availability_zone = "ap-northeast-1c"
+cidr = "172.20.144.0/20"
+[[aws_services]]
+name = "com.amazonaws.ap-northeast-1.ssm"
+endpoint_types = ["interface"]
+private_dns_names = ["ssm.ap-northeast-1.amazonaws.com"]
+[[endpoints]]
+id = "vpce-0bb20377a387ade86"
+type = "interface"
+vpc = "vpc-1"
+service = "com.amazonaws.ap-northeast-1.ssm"
+private_dns_enabled = true
+network_interfaces = [
+  { subnet = "subnet-a", private_ip = "172.20.128.22" },
+  { subnet = "subnet-c", private_ip = "172.20.144.169" },
+]
+"#;
+
+    #[test]
+    fn seed_002_regional_zonal_and_private_names() {
+        let c = config(BASE);
+        let d = PrivateDns::compile(&c);
+        let id = "vpce-0bb20377a387ade86";
+        let regional = regional_name(id, "com.amazonaws.ap-northeast-1.ssm", "ap-northeast-1");
+        assert!(regional.starts_with("vpce-0bb20377a387ade86-"));
+        assert!(regional.ends_with(".ssm.ap-northeast-1.vpce.amazonaws.com"));
+        let a = d.resolve("vpc-1", &regional, QueryType::A).unwrap();
+        assert_eq!(a.addresses().len(), 2);
+        let zonal = zonal_name(
+            id,
+            "com.amazonaws.ap-northeast-1.ssm",
+            "ap-northeast-1",
+            "ap-northeast-1a",
+        );
+        assert!(zonal.contains("-ap-northeast-1a.ssm."));
+        let a = d.resolve("vpc-1", &zonal, QueryType::A).unwrap();
+        assert_eq!(
+            a.addresses(),
+            vec!["172.20.128.22".parse::<IpAddr>().unwrap()]
+        );
+        let a = d
+            .resolve("vpc-1", "SSM.ap-northeast-1.amazonaws.com.", QueryType::A)
+            .unwrap();
+        assert_eq!(a.addresses().len(), 2);
+        assert!(a.chain[0].source.contains("private DNS"));
+        // Another VPC sees nothing private; private DNS off: only the endpoint's own names.
+        assert!(d.resolve("vpc-2", &regional, QueryType::A).is_none());
+        let off =
+            config(&BASE.replace("private_dns_enabled = true", "private_dns_enabled = false"));
+        let d = PrivateDns::compile(&off);
+        assert!(d
+            .resolve("vpc-1", "ssm.ap-northeast-1.amazonaws.com", QueryType::A)
+            .is_none());
+        assert!(d.resolve("vpc-1", &regional, QueryType::A).is_some());
+    }
+
+    #[test]
+    fn wildcards_zones_aliases_and_cname_chains() {
+        let text = BASE.to_string()
+            + r#"
+[[hosted_zones]]
+id = "Z1"
+name = "privatelink.blob.core.windows.net"
+vpcs = ["vpc-1"]
+records = [
+  { name = "zennprivatelink", type = "A", values = ["172.20.128.50"] },
+  { name = "alias", type = "A", alias_endpoint = "vpce-0bb20377a387ade86" },
+]
+[[hosted_zones]]
+id = "Z2"
+name = "blob.core.windows.net"
+vpcs = ["vpc-1"]
+records = [
+  { name = "zennprivatelink", type = "CNAME", values = ["zennprivatelink.privatelink.blob.core.windows.net"] },
+  { name = "outside", type = "CNAME", values = ["blob.elsewhere.example"] },
+  { name = "*", type = "A", values = ["10.9.9.9"] },
+]
+"#;
+        let d = PrivateDns::compile(&config(&text));
+        let a = d
+            .resolve(
+                "vpc-1",
+                "zennprivatelink.blob.core.windows.net",
+                QueryType::A,
+            )
+            .unwrap();
+        assert_eq!(a.chain.len(), 2, "CNAME then A: {a:?}");
+        assert_eq!(
+            a.addresses(),
+            vec!["172.20.128.50".parse::<IpAddr>().unwrap()]
+        );
+        let a = d
+            .resolve(
+                "vpc-1",
+                "alias.privatelink.blob.core.windows.net",
+                QueryType::A,
+            )
+            .unwrap();
+        assert_eq!(a.addresses().len(), 2);
+        let a = d
+            .resolve("vpc-1", "anything.blob.core.windows.net", QueryType::A)
+            .unwrap();
+        assert_eq!(a.chain[0].name, "anything.blob.core.windows.net");
+        let a = d
+            .resolve("vpc-1", "outside.blob.core.windows.net", QueryType::A)
+            .unwrap();
+        assert_eq!(a.continues_at.as_deref(), Some("blob.elsewhere.example"));
+    }
+}

@@ -1,0 +1,313 @@
+//! The VPC resolver at base + 2 (Route 53 Resolver's "AmazonProvidedDNS"), as a pure function
+//! of a query's bytes: private answers from [`control::dns::PrivateDns`], `REFUSED` for names
+//! outside them (no upstream is configured in this build), `FORMERR` for a query that parses
+//! as a header but not as a message, nothing at all for bytes that are not DNS. Messages are
+//! read and written with hickory-proto.
+//!
+//! Every answered query gives a [`QueryLog`] line in the shape of Route 53 Resolver query logs
+//! (seed 000): `query_name` with its final dot, `rcode`, `answers` as `Rdata`/`Type`/`Class`,
+//! `srcaddr`, `srcport` (a string, as AWS writes it), `transport`, `srcids.instance`.
+//!
+//! As in AWS, security groups do not filter traffic to and from the resolver.
+
+use std::net::{IpAddr, SocketAddr};
+
+use control::dns::{PrivateDns, QueryType, Rdata};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use serde::Serialize;
+
+/// One query log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryLog {
+    pub version: &'static str,
+    pub account_id: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub query_timestamp: String,
+    pub query_name: String,
+    pub query_type: String,
+    pub query_class: &'static str,
+    pub rcode: String,
+    pub answers: Vec<LogAnswer>,
+    pub srcaddr: String,
+    pub srcport: String,
+    pub transport: &'static str,
+    pub srcids: SrcIds,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[allow(non_snake_case)]
+pub struct LogAnswer {
+    pub Rdata: String,
+    pub Type: String,
+    pub Class: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SrcIds {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// Who asked.
+#[derive(Debug, Clone)]
+pub struct Client<'a> {
+    pub vpc_id: &'a str,
+    pub addr: SocketAddr,
+    pub instance: Option<&'a str>,
+}
+
+/// The response to send back and the log line; `None` when the bytes are not a DNS query
+/// worth answering.
+pub fn answer(
+    dns: &PrivateDns,
+    region: &str,
+    client: &Client<'_>,
+    query: &[u8],
+    unix_seconds: u64,
+) -> Option<(Vec<u8>, Option<QueryLog>)> {
+    let msg = match Message::from_vec(query) {
+        Ok(m) => m,
+        Err(_) => {
+            // A header we can read: FORMERR with its id. Fewer than 12 bytes: silence.
+            if query.len() < 12 || query[2] & 0x80 != 0 {
+                return None;
+            }
+            let mut r = [0u8; 12];
+            r[..2].copy_from_slice(&query[..2]);
+            r[2] = 0x80 | (query[2] & 0x79); // QR, opcode, RD kept
+            r[3] = 0x80 | 1; // RA, FORMERR
+            return Some((r.to_vec(), None));
+        }
+    };
+    if msg.message_type() != MessageType::Query {
+        return None;
+    }
+    let mut resp = Message::new();
+    resp.set_id(msg.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(msg.op_code())
+        .set_recursion_desired(msg.recursion_desired())
+        .set_recursion_available(true);
+    let Some(q) = msg.queries().first().cloned() else {
+        resp.set_response_code(ResponseCode::FormErr);
+        return Some((resp.to_vec().ok()?, None));
+    };
+    resp.add_query(q.clone());
+    let qname = q.name().to_ascii();
+    let qtype = match q.query_type() {
+        RecordType::A => QueryType::A,
+        RecordType::AAAA => QueryType::AAAA,
+        RecordType::CNAME => QueryType::CNAME,
+        other => QueryType::Other(u16::from(other)),
+    };
+    let mut log_answers = Vec::new();
+    let rcode = if msg.op_code() != OpCode::Query {
+        ResponseCode::NotImp
+    } else {
+        match dns.resolve(client.vpc_id, &qname, qtype) {
+            None => ResponseCode::Refused,
+            Some(a) => {
+                for set in &a.chain {
+                    let Ok(name) = Name::from_ascii(format!("{}.", set.name)) else {
+                        continue;
+                    };
+                    for d in &set.data {
+                        let (rdata, ty, text) = match d {
+                            Rdata::A(ip) if matches!(qtype, QueryType::A) => {
+                                (RData::A(A(*ip)), "A", ip.to_string())
+                            }
+                            Rdata::AAAA(ip) if matches!(qtype, QueryType::AAAA) => {
+                                (RData::AAAA(AAAA(*ip)), "AAAA", ip.to_string())
+                            }
+                            Rdata::CNAME(t) => {
+                                let Ok(target) = Name::from_ascii(format!("{t}.")) else {
+                                    continue;
+                                };
+                                (RData::CNAME(CNAME(target)), "CNAME", format!("{t}."))
+                            }
+                            _ => continue,
+                        };
+                        resp.add_answer(Record::from_rdata(name.clone(), set.ttl, rdata));
+                        log_answers.push(LogAnswer {
+                            Rdata: text,
+                            Type: ty.into(),
+                            Class: "IN",
+                        });
+                    }
+                }
+                resp.set_authoritative(true);
+                ResponseCode::NoError
+            }
+        }
+    };
+    resp.set_response_code(rcode);
+    let bytes = resp.to_vec().ok()?;
+    let log = QueryLog {
+        version: "1.100000",
+        account_id: "000000000000".into(),
+        region: region.into(),
+        vpc_id: client.vpc_id.into(),
+        query_timestamp: rfc3339(unix_seconds),
+        query_name: if qname.ends_with('.') {
+            qname.clone()
+        } else {
+            format!("{qname}.")
+        },
+        query_type: q.query_type().to_string(),
+        query_class: "IN",
+        rcode: rcode_name(rcode),
+        answers: log_answers,
+        srcaddr: client.addr.ip().to_string(),
+        srcport: client.addr.port().to_string(),
+        transport: "UDP",
+        srcids: SrcIds {
+            instance: client.instance.map(str::to_string),
+        },
+    };
+    Some((bytes, Some(log)))
+}
+
+fn rcode_name(r: ResponseCode) -> String {
+    match r {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        other => format!("{other:?}").to_uppercase(),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (Howard Hinnant's civil-from-days).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// The resolver's address in a VPC: the base of its first CIDR plus two.
+pub fn resolver_address(cidr: ipnet::Ipv4Net) -> IpAddr {
+    IpAddr::V4((u32::from(cidr.network()) + 2).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dns() -> (PrivateDns, String) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+        let loaded = control::load_file(path).unwrap();
+        (
+            PrivateDns::compile(&loaded.config),
+            loaded.config.vpcs[0].id.clone(),
+        )
+    }
+
+    fn query(name: &str, ty: RecordType) -> Vec<u8> {
+        let mut m = Message::new();
+        m.set_id(0x1234).set_recursion_desired(true);
+        m.add_query(hickory_proto::op::Query::query(
+            Name::from_ascii(name).unwrap(),
+            ty,
+        ));
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn private_dns_answers_the_endpoint_and_logs_like_route_53() {
+        let (d, vpc) = dns();
+        let client = Client {
+            vpc_id: &vpc,
+            addr: "10.0.0.176:60954".parse().unwrap(),
+            instance: Some("i-08c0b194dec370347"),
+        };
+        let (bytes, log) = answer(
+            &d,
+            "us-east-1",
+            &client,
+            &query(
+                "zenn-privatelink.s3.us-east-1.amazonaws.com.",
+                RecordType::A,
+            ),
+            1711808246,
+        )
+        .unwrap();
+        let m = Message::from_vec(&bytes).unwrap();
+        assert_eq!(m.id(), 0x1234);
+        assert_eq!(m.response_code(), ResponseCode::NoError);
+        let ips: Vec<String> = m.answers().iter().map(|r| r.data().to_string()).collect();
+        assert_eq!(ips, vec!["10.0.1.125"]);
+        let log = serde_json::to_value(log.unwrap()).unwrap();
+        assert_eq!(
+            log["query_name"],
+            "zenn-privatelink.s3.us-east-1.amazonaws.com."
+        );
+        assert_eq!(log["query_timestamp"], "2024-03-30T14:17:26Z");
+        assert_eq!(log["answers"][0]["Rdata"], "10.0.1.125");
+        assert_eq!(log["answers"][0]["Type"], "A");
+        assert_eq!(log["srcport"], "60954");
+        assert_eq!(log["srcids"]["instance"], "i-08c0b194dec370347");
+        // Not private: REFUSED (no upstream in this build).
+        let (bytes, log) = answer(
+            &d,
+            "us-east-1",
+            &client,
+            &query("example.com.", RecordType::A),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            Message::from_vec(&bytes).unwrap().response_code(),
+            ResponseCode::Refused
+        );
+        assert_eq!(log.unwrap().rcode, "REFUSED");
+    }
+
+    #[test]
+    fn garbage_gets_formerr_or_silence_never_a_panic() {
+        let (d, vpc) = dns();
+        let client = Client {
+            vpc_id: &vpc,
+            addr: "10.0.0.176:1".parse().unwrap(),
+            instance: None,
+        };
+        assert!(answer(&d, "r", &client, &[1, 2, 3], 0).is_none());
+        let mut bad = query("a.example.", RecordType::A);
+        bad.truncate(15);
+        let (r, log) = answer(&d, "r", &client, &bad, 0).unwrap();
+        assert_eq!(r[3] & 0x0f, 1, "FORMERR");
+        assert!(log.is_none());
+        let mut x = 0x9e37_79b9u32;
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = answer(&d, "r", &client, &bytes, 0);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The VPC resolver at base + 2 over namespaces, asked with real `dig`: private DNS of the
+//! interface endpoint (seed 000), the endpoint's regional and zonal names (seed 002's shapes),
+//! names outside the private records refused, private DNS turned off with `vpcectl apply`,
+//! garbage survived, and the query log in Route 53 Resolver's shape.
+
+mod common;
+
+use common::*;
+
+const INSTANCE: &str = "s3-instance";
+const NAME: &str = "zenn-privatelink.s3.us-east-1.amazonaws.com";
+
+fn dig(lab: &Lab, name: &str) -> (String, Vec<String>) {
+    let o = lab.exec(
+        INSTANCE,
+        &["dig", "@10.0.0.2", "+time=2", "+tries=1", name, "A"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let status = out
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("no answer")
+        .to_string();
+    let answers = out
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .map(|s| {
+            s.lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, answers)
+}
+
+#[test]
+fn the_resolver_answers_private_names_and_logs_them() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(&example("s3-endpoints.toml"));
+    lab.check_isolation(&[(INSTANCE, "10.0.0.2")]);
+
+    // Private DNS on: the wildcard answers the endpoint's ENI.
+    assert_eq!(
+        dig(&lab, NAME),
+        ("NOERROR".into(), vec!["10.0.1.125".into()]),
+        "{}",
+        lab.daemon_log()
+    );
+    // The endpoint's own regional and zonal names.
+    let svc = "com.amazonaws.us-east-1.s3";
+    let regional = control::dns::regional_name("vpce-0fedcba9876543210", svc, "us-east-1");
+    let zonal = control::dns::zonal_name("vpce-0fedcba9876543210", svc, "us-east-1", "us-east-1a");
+    assert!(regional.ends_with(".s3.us-east-1.vpce.amazonaws.com"));
+    assert_eq!(dig(&lab, &regional).1, vec!["10.0.1.125".to_string()]);
+    assert_eq!(dig(&lab, &zonal).1, vec!["10.0.1.125".to_string()]);
+    // Outside the private records: refused (no upstream configured).
+    assert_eq!(dig(&lab, "example.com").0, "REFUSED");
+
+    // Garbage to port 53 is survived.
+    let o = lab.exec(
+        INSTANCE,
+        &[
+            "python3",
+            "-c",
+            "import socket,os\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor n in range(300): s.sendto(os.urandom(n % 80), ('10.0.0.2', 53))",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(dig(&lab, NAME).1, vec!["10.0.1.125".to_string()]);
+
+    // Private DNS off: the name is no longer private here.
+    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
+        .unwrap()
+        .replace("private_dns_enabled = true", "private_dns_enabled = false");
+    let off = dir.path().join("off.toml");
+    std::fs::write(&off, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let o = lab.vpcectl(&["apply", off.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Workers take a new plan at their next wakeup (at most 50 ms).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(dig(&lab, NAME).0, "REFUSED");
+    // The endpoint's own names still answer.
+    assert_eq!(dig(&lab, &regional).1, vec!["10.0.1.125".to_string()]);
+
+    // The query log: one JSON object per line, Route 53 Resolver's fields.
+    let log = std::fs::read_to_string(lab.query_log()).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let first = lines
+        .iter()
+        .find(|l| l["query_name"] == format!("{NAME}."))
+        .expect("the query is logged");
+    for field in [
+        "version",
+        "account_id",
+        "region",
+        "vpc_id",
+        "query_timestamp",
+        "query_name",
+        "query_type",
+        "query_class",
+        "rcode",
+        "answers",
+        "srcaddr",
+        "srcport",
+        "transport",
+        "srcids",
+    ] {
+        assert!(!first[field].is_null(), "{field} missing: {first}");
+    }
+    assert_eq!(first["vpc_id"], "vpc-09efc2534d3f29483");
+    assert_eq!(first["srcaddr"], "10.0.0.176");
+    assert_eq!(first["srcids"]["instance"], "i-08c0b194dec370347");
+    assert_eq!(first["answers"][0]["Rdata"], "10.0.1.125");
+    assert!(lines.iter().any(|l| l["rcode"] == "REFUSED"));
+}
