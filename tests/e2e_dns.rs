@@ -1,7 +1,9 @@
 //! The VPC resolver at base + 2 over namespaces, asked with real `dig`: private DNS of the
 //! interface endpoint (seed 000), the endpoint's regional and zonal names (seed 002's shapes),
 //! names outside the private records refused, private DNS turned off with `vpcectl apply`,
-//! garbage survived, and the query log in Route 53 Resolver's shape.
+//! garbage survived, and the query log in Route 53 Resolver's shape. Then with an upstream
+//! (dnsmasq on the internet side answering seed 000's public records): the public CNAME and
+//! A records when private DNS is off, the private answer when it is on.
 
 mod common;
 
@@ -126,4 +128,74 @@ fn the_resolver_answers_private_names_and_logs_them() {
     assert_eq!(first["srcids"]["instance"], "i-08c0b194dec370347");
     assert_eq!(first["answers"][0]["Rdata"], "10.0.1.125");
     assert!(lines.iter().any(|l| l["rcode"] == "REFUSED"));
+}
+
+/// The lab with `[resolver]` forwarding to a DNS server in the internet namespace.
+#[test]
+fn names_outside_the_private_records_go_upstream() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let base = std::fs::read_to_string(example("s3-endpoints.toml")).unwrap()
+        + "\n[resolver]\nupstream = \"198.51.100.53\"\ninternet_gateway = \"igw-0d00d00000000001\"\n";
+    let on = dir.path().join("on.toml");
+    std::fs::write(&on, &base).unwrap();
+    let off = dir.path().join("off.toml");
+    std::fs::write(
+        &off,
+        base.replace("private_dns_enabled = true", "private_dns_enabled = false"),
+    )
+    .unwrap();
+    let mut lab = Lab::start(&off);
+    lab.add_loopback("internet", "198.51.100.53");
+    lab.check_isolation(&[(INSTANCE, "10.0.0.2"), ("internet", "100.64.0.53")]);
+    // The public answers seed 000 shows for the name without an endpoint.
+    lab.spawn(
+        "internet",
+        &[
+            "dnsmasq",
+            "--no-daemon",
+            "--no-resolv",
+            "--no-hosts",
+            "--listen-address=198.51.100.53",
+            "--bind-interfaces",
+            "--host-record=s3-r-w.us-east-1.amazonaws.com,54.231.132.226",
+            "--cname=zenn-privatelink.s3.us-east-1.amazonaws.com,s3-r-w.us-east-1.amazonaws.com",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let o = lab.exec(
+        INSTANCE,
+        &["dig", "@10.0.0.2", "+time=3", "+tries=1", NAME, "A"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("status: NOERROR"), "{out}{}", lab.daemon_log());
+    assert!(
+        out.contains("CNAME\ts3-r-w.us-east-1.amazonaws.com."),
+        "{out}"
+    );
+    assert!(out.contains("54.231.132.226"), "{out}");
+    // Private DNS on: the private answer, upstream not asked for it.
+    let o = lab.vpcectl(&["apply", on.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(dig(&lab, NAME).1, vec!["10.0.1.125".to_string()]);
+    // The log has both, the upstream one with its CNAME first.
+    let log = std::fs::read_to_string(lab.query_log()).unwrap();
+    let public = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["answers"][0]["Type"] == "CNAME")
+        .expect("the upstream answer is logged");
+    assert_eq!(
+        public["answers"][0]["Rdata"],
+        "s3-r-w.us-east-1.amazonaws.com."
+    );
+    assert_eq!(public["answers"][1]["Rdata"], "54.231.132.226");
 }

@@ -82,6 +82,31 @@ pub struct Config {
     pub target_groups: Vec<TargetGroup>,
     #[serde(default)]
     pub hosted_zones: Vec<HostedZone>,
+    /// Where the VPC resolvers forward names they do not answer privately; absent: such names
+    /// get REFUSED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<ResolverSettings>,
+}
+
+/// Forwarding of the resolvers (base + 2) for names outside the private records — Route 53
+/// Resolver's recursion to public DNS. In the lab the upstream is a DNS server on the internet
+/// side of an internet gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverSettings {
+    /// The upstream DNS server's address.
+    pub upstream: Ipv4Addr,
+    /// The internet gateway whose internet side reaches the upstream.
+    pub internet_gateway: String,
+    /// The address forwarded queries come from on the internet side (answers return to it).
+    #[serde(default = "ResolverSettings::default_source")]
+    pub source: Ipv4Addr,
+}
+
+impl ResolverSettings {
+    fn default_source() -> Ipv4Addr {
+        Ipv4Addr::new(100, 64, 0, 53)
+    }
 }
 
 /// A VPC. Its IPv4 CIDRs get the implicit `local` route in every one of its route tables.

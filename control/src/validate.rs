@@ -581,6 +581,14 @@ impl<'a> Validator<'a> {
 
     fn check_gateways(&mut self) {
         let c = self.c;
+        if let Some(r) = &c.resolver {
+            self.require(
+                "resolver",
+                path!["resolver", "internet_gateway"],
+                &r.internet_gateway,
+                "internet_gateways",
+            );
+        }
         for (i, g) in c.internet_gateways.iter().enumerate() {
             let ent = entity("internet_gateways", &g.id);
             self.require(&ent, path!["internet_gateways", i, "vpc"], &g.vpc, "vpcs");

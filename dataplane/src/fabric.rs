@@ -88,6 +88,16 @@ pub struct Vpc {
     pub owners: FxHashMap<IpAddr, Owner>,
 }
 
+/// The resolvers' upstream DNS server, reached through an internet gateway's internet side.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream {
+    pub server: Ipv4Addr,
+    /// The address forwarded queries come from (answers come back to it).
+    pub source: Ipv4Addr,
+    /// The internet attachment it is reached through.
+    pub attachment: AttachmentIdx,
+}
+
 /// An ENI that is an attachment.
 #[derive(Debug)]
 pub struct Eni {
@@ -310,6 +320,8 @@ pub struct Fabric {
     pub service_by_zone: FxHashMap<u32, u32>,
     /// Load-balancer node by conntrack zone (the way to a target of a translated flow).
     pub lb_node_by_zone: FxHashMap<u32, u32>,
+    /// Where the resolvers forward names they do not answer.
+    pub upstream: Option<Upstream>,
     /// Denial counters of the groups of each compiled security-group set.
     pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     /// `actions[route_table][route]`.
@@ -942,6 +954,14 @@ impl Fabric {
             route_table_counters.push(registry.entity("route_table", &t.id));
         }
 
+        let upstream = c.resolver.as_ref().and_then(|r| {
+            let g = igws.iter().find(|g| g.id == r.internet_gateway)?;
+            Some(Upstream {
+                server: r.upstream,
+                source: r.source,
+                attachment: g.attachment,
+            })
+        });
         Ok(Fabric {
             generation: snapshot.generation,
             snapshot,
@@ -960,6 +980,7 @@ impl Fabric {
             endpoint_eni_by_zone,
             service_by_zone,
             lb_node_by_zone,
+            upstream,
             sg_denials,
             actions,
             route_table_counters,

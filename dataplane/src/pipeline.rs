@@ -55,6 +55,8 @@ pub enum LocalService {
     HealthChecker,
     /// The resolver of `vpcs[i]`.
     Resolver(u32),
+    /// An answer from the resolvers' upstream DNS server.
+    ResolverUpstream,
 }
 
 /// Why a packet was dropped. Each is a counter (`vpcectl stats`).
@@ -1103,6 +1105,18 @@ fn from_internet<O: Observer>(
 ) -> Verdict {
     let igw = &f.igws[g as usize];
     igw.counters.rx(cx.lane, p.len);
+    if let Some(u) = &f.upstream {
+        if p.dst == IpAddr::V4(u.source)
+            && p.src == IpAddr::V4(u.server)
+            && p.protocol == proto::UDP
+            && p.src_port == 53
+        {
+            return Verdict::Local {
+                len: p.len,
+                service: LocalService::ResolverUpstream,
+            };
+        }
+    }
     match p.dst {
         IpAddr::V4(dst) => {
             let Some(&private) = igw.inbound.get(&dst) else {

@@ -60,7 +60,7 @@ pub struct Client<'a> {
 }
 
 /// The response to send back and the log line; `None` when the bytes are not a DNS query
-/// worth answering.
+/// worth answering. Names outside the private records get REFUSED.
 pub fn answer(
     dns: &PrivateDns,
     region: &str,
@@ -68,6 +68,31 @@ pub fn answer(
     query: &[u8],
     unix_seconds: u64,
 ) -> Option<(Vec<u8>, Option<QueryLog>)> {
+    match handle(dns, region, client, query, unix_seconds, false)? {
+        Outcome::Answer(bytes, log) => Some((bytes, log)),
+        Outcome::Forward => None,
+    }
+}
+
+/// What to do with a query.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send this response (and log this line).
+    Answer(Vec<u8>, Option<QueryLog>),
+    /// Not private here: ask the upstream server.
+    Forward,
+}
+
+/// Like [`answer`], but a name outside the private records is [`Outcome::Forward`] when
+/// `forward` is set.
+pub fn handle(
+    dns: &PrivateDns,
+    region: &str,
+    client: &Client<'_>,
+    query: &[u8],
+    unix_seconds: u64,
+    forward: bool,
+) -> Option<Outcome> {
     let msg = match Message::from_vec(query) {
         Ok(m) => m,
         Err(_) => {
@@ -79,7 +104,7 @@ pub fn answer(
             r[..2].copy_from_slice(&query[..2]);
             r[2] = 0x80 | (query[2] & 0x79); // QR, opcode, RD kept
             r[3] = 0x80 | 1; // RA, FORMERR
-            return Some((r.to_vec(), None));
+            return Some(Outcome::Answer(r.to_vec(), None));
         }
     };
     if msg.message_type() != MessageType::Query {
@@ -93,7 +118,7 @@ pub fn answer(
         .set_recursion_available(true);
     let Some(q) = msg.queries().first().cloned() else {
         resp.set_response_code(ResponseCode::FormErr);
-        return Some((resp.to_vec().ok()?, None));
+        return Some(Outcome::Answer(resp.to_vec().ok()?, None));
     };
     resp.add_query(q.clone());
     let qname = q.name().to_ascii();
@@ -108,6 +133,7 @@ pub fn answer(
         ResponseCode::NotImp
     } else {
         match dns.resolve(client.vpc_id, &qname, qtype) {
+            None if forward => return Some(Outcome::Forward),
             None => ResponseCode::Refused,
             Some(a) => {
                 for set in &a.chain {
@@ -167,7 +193,64 @@ pub fn answer(
             instance: client.instance.map(str::to_string),
         },
     };
-    Some((bytes, Some(log)))
+    Some(Outcome::Answer(bytes, Some(log)))
+}
+
+/// The log line of an answer that came from upstream: its rcode and answers as they are.
+pub fn upstream_log(
+    region: &str,
+    client: &Client<'_>,
+    response: &[u8],
+    unix_seconds: u64,
+) -> Option<QueryLog> {
+    let m = Message::from_vec(response).ok()?;
+    let q = m.queries().first()?;
+    let qname = q.name().to_ascii();
+    let answers = m
+        .answers()
+        .iter()
+        .map(|r| LogAnswer {
+            Rdata: match r.data() {
+                RData::CNAME(c) => c.0.to_ascii(),
+                other => other.to_string(),
+            },
+            Type: r.record_type().to_string(),
+            Class: "IN",
+        })
+        .collect();
+    Some(QueryLog {
+        version: "1.100000",
+        account_id: "000000000000".into(),
+        region: region.into(),
+        vpc_id: client.vpc_id.into(),
+        query_timestamp: rfc3339(unix_seconds),
+        query_name: if qname.ends_with('.') {
+            qname.clone()
+        } else {
+            format!("{qname}.")
+        },
+        query_type: q.query_type().to_string(),
+        query_class: "IN",
+        rcode: rcode_name(m.response_code()),
+        answers,
+        srcaddr: client.addr.ip().to_string(),
+        srcport: client.addr.port().to_string(),
+        transport: "UDP",
+        srcids: SrcIds {
+            instance: client.instance.map(str::to_string),
+        },
+    })
+}
+
+/// A SERVFAIL for `query` (the upstream did not answer in time).
+pub fn servfail(query: &[u8]) -> Option<Vec<u8>> {
+    if query.len() < 12 {
+        return None;
+    }
+    let mut r = query.to_vec();
+    r[2] = 0x80 | (query[2] & 0x79);
+    r[3] = 0x80 | 2;
+    Some(r)
 }
 
 fn rcode_name(r: ResponseCode) -> String {

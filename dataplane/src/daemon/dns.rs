@@ -1,13 +1,17 @@
 //! The resolver thread: takes the queries the workers hand over (UDP to a VPC's base + 2),
-//! answers them with [`crate::resolver::answer`], writes each reply straight to the device the
-//! query came in on (security groups do not filter the resolver, as in AWS), and writes a
-//! Route 53 Resolver query log line per query.
+//! answers private names with [`crate::resolver::handle`], forwards the others to the
+//! configured upstream server (through its internet gateway's internet side, from the
+//! configured source address, with a fresh query id) and relays its answers, writes each reply
+//! straight to the device the query came in on (security groups do not filter the resolver,
+//! as in AWS), and writes a Route 53 Resolver query log line per query. A forwarded query the
+//! upstream does not answer within 3 s gets SERVFAIL.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use control::SnapshotCell;
 use crossbeam_channel::Receiver;
@@ -15,11 +19,29 @@ use crossbeam_channel::Receiver;
 use crate::fabric::AttachmentKind;
 use crate::io::{LocalPacket, Plan};
 use crate::pipeline::LocalService;
-use crate::resolver::{answer, Client};
+use crate::resolver::{handle, servfail, upstream_log, Client, Outcome, QueryLog};
 use crate::wire::{self, build};
 
 /// Where query logs go.
 pub type QueryLogSink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Source port of forwarded queries.
+const FORWARD_PORT: u16 = 53053;
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
+/// Forwarded queries waiting at most (oldest dropped beyond).
+const MAX_PENDING: usize = 4096;
+
+/// A forwarded query waiting for its answer.
+struct Pending {
+    plan: Arc<Plan>,
+    ingress: u32,
+    resolver: IpAddr,
+    client: SocketAddr,
+    vpc_id: String,
+    instance: Option<String>,
+    query: Vec<u8>,
+    sent: Instant,
+}
 
 pub fn run(
     _plans: Arc<SnapshotCell<Plan>>,
@@ -27,7 +49,35 @@ pub fn run(
     log: Option<QueryLogSink>,
     stop: Arc<AtomicBool>,
 ) {
+    let mut pending: HashMap<u16, Pending> = HashMap::new();
+    let mut next_id: u16 = 1;
+    let write_log = |line: Option<QueryLog>| {
+        if let (Some(sink), Some(line)) = (&log, line) {
+            if let Ok(mut w) = sink.lock() {
+                let _ = serde_json::to_writer(&mut *w, &line);
+                let _ = w.write_all(b"\n");
+                let _ = w.flush();
+            }
+        }
+    };
+    let now_unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
     while !stop.load(Ordering::Relaxed) {
+        // Forwarded queries that timed out: SERVFAIL.
+        let late: Vec<u16> = pending
+            .iter()
+            .filter(|(_, p)| p.sent.elapsed() > FORWARD_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            let p = pending.remove(&id).expect("listed");
+            if let Some(r) = servfail(&p.query) {
+                reply(&p.plan, p.ingress, p.resolver, p.client, &r);
+            }
+        }
         let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) else {
             continue;
         };
@@ -37,60 +87,133 @@ pub fn run(
         if q.len > q.kept().len() {
             continue; // cut: larger than any query we answer
         }
-        let LocalService::Resolver(vpc) = q.service else {
-            continue;
-        };
         let bytes = q.kept();
         let Ok(p) = wire::parse(bytes) else { continue };
         let Some(off) = p.l4_offset else { continue };
         let payload = &bytes[off + 8..p.len];
-        let f = &plan.fabric;
-        let Some(att) = f.attachments.get(q.ingress as usize) else {
+        if payload.len() < 12 {
             continue;
-        };
-        let config = &f.snapshot.config;
-        let instance = match att.kind {
-            AttachmentKind::Eni(_) => config
-                .instances
-                .iter()
-                .find(|i| i.eni_id() == att.id)
-                .map(|i| i.id.as_str()),
-            _ => None,
-        };
-        let client = Client {
-            vpc_id: &f.vpcs[vpc as usize].id,
-            addr: SocketAddr::new(p.src, p.src_port),
-            instance,
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let Some((reply, line)) = answer(&f.snapshot.dns, &config.region, &client, payload, now)
-        else {
-            continue;
-        };
-        let resolver: IpAddr = p.dst;
-        if let Some(pkt) = build::packet(
-            resolver,
-            p.src,
-            build::Transport::Udp {
-                src_port: 53,
-                dst_port: p.src_port,
-                payload: &reply,
-            },
-        ) {
-            if plan.devices[q.ingress as usize].queues[0]
-                .send(&pkt)
-                .is_ok()
-            {
-                att.counters.tx(crate::stats::MAX_LANES - 2, pkt.len());
-            }
         }
-        if let (Some(sink), Some(line)) = (&log, line) {
-            if let Ok(mut w) = sink.lock() {
-                let _ = serde_json::to_writer(&mut *w, &line);
-                let _ = w.write_all(b"\n");
-                let _ = w.flush();
+        let f = &plan.fabric;
+        match q.service {
+            LocalService::ResolverUpstream => {
+                let id = u16::from_be_bytes([payload[0], payload[1]]);
+                let Some(w) = pending.remove(&id) else {
+                    continue;
+                };
+                let mut answer = payload.to_vec();
+                answer[..2].copy_from_slice(&w.query[..2]);
+                reply(&w.plan, w.ingress, w.resolver, w.client, &answer);
+                let client = Client {
+                    vpc_id: &w.vpc_id,
+                    addr: w.client,
+                    instance: w.instance.as_deref(),
+                };
+                write_log(upstream_log(
+                    &f.snapshot.config.region,
+                    &client,
+                    &answer,
+                    now_unix(),
+                ));
+            }
+            LocalService::Resolver(vpc) => {
+                let Some(att) = f.attachments.get(q.ingress as usize) else {
+                    continue;
+                };
+                let config = &f.snapshot.config;
+                let instance = match att.kind {
+                    AttachmentKind::Eni(_) => config
+                        .instances
+                        .iter()
+                        .find(|i| i.eni_id() == att.id)
+                        .map(|i| i.id.as_str()),
+                    _ => None,
+                };
+                let client = Client {
+                    vpc_id: &f.vpcs[vpc as usize].id,
+                    addr: SocketAddr::new(p.src, p.src_port),
+                    instance,
+                };
+                let outcome = handle(
+                    &f.snapshot.dns,
+                    &config.region,
+                    &client,
+                    payload,
+                    now_unix(),
+                    f.upstream.is_some(),
+                );
+                match outcome {
+                    None => {}
+                    Some(Outcome::Answer(r, line)) => {
+                        reply(&plan, q.ingress, p.dst, client.addr, &r);
+                        write_log(line);
+                    }
+                    Some(Outcome::Forward) => {
+                        let Some(u) = f.upstream else { continue };
+                        if pending.len() >= MAX_PENDING {
+                            continue;
+                        }
+                        while pending.contains_key(&next_id) {
+                            next_id = next_id.wrapping_add(1);
+                        }
+                        let id = next_id;
+                        next_id = next_id.wrapping_add(1);
+                        let mut fwd = payload.to_vec();
+                        fwd[..2].copy_from_slice(&id.to_be_bytes());
+                        let Some(pkt) = build::packet(
+                            IpAddr::V4(u.source),
+                            IpAddr::V4(u.server),
+                            build::Transport::Udp {
+                                src_port: FORWARD_PORT,
+                                dst_port: 53,
+                                payload: &fwd,
+                            },
+                        ) else {
+                            continue;
+                        };
+                        if plan.devices[u.attachment as usize].queues[0]
+                            .send(&pkt)
+                            .is_err()
+                        {
+                            continue;
+                        }
+                        pending.insert(
+                            id,
+                            Pending {
+                                plan: plan.clone(),
+                                ingress: q.ingress,
+                                resolver: p.dst,
+                                client: client.addr,
+                                vpc_id: client.vpc_id.to_string(),
+                                instance: client.instance.map(str::to_string),
+                                query: payload.to_vec(),
+                                sent: Instant::now(),
+                            },
+                        );
+                    }
+                }
+            }
+            LocalService::HealthChecker => {}
+        }
+    }
+}
+
+/// Writes a DNS response from the resolver at `resolver` to `client`, out of `ingress`.
+fn reply(plan: &Plan, ingress: u32, resolver: IpAddr, client: SocketAddr, dns: &[u8]) {
+    if let Some(pkt) = build::packet(
+        resolver,
+        client.ip(),
+        build::Transport::Udp {
+            src_port: 53,
+            dst_port: client.port(),
+            payload: dns,
+        },
+    ) {
+        if let Some(dev) = plan.devices.get(ingress as usize) {
+            if dev.queues[0].send(&pkt).is_ok() {
+                plan.fabric.attachments[ingress as usize]
+                    .counters
+                    .tx(crate::stats::MAX_LANES - 2, pkt.len());
             }
         }
     }

@@ -113,7 +113,9 @@ pub fn run(
                         lp.plan = Some(plan.clone());
                         let _ = match service {
                             LocalService::HealthChecker => shared.local.try_send(lp),
-                            LocalService::Resolver(_) => shared.resolver.try_send(lp),
+                            LocalService::Resolver(_) | LocalService::ResolverUpstream => {
+                                shared.resolver.try_send(lp)
+                            }
                         };
                     }
                     Verdict::Drop(_) => {}
