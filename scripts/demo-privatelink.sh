@@ -55,6 +55,10 @@ curl_endpoint() {
   in_ns ec2-a curl -s -m 3 http://10.0.128.100/ || echo "  (no answer: curl gave up)"
 }
 drops() { echo "vpced's drop counters:"; $VPCECTL stats | sed -n '/DROP REASON/,/^$/p'; }
+# What a Reachability Analyzer run would have told the article's author — free, offline.
+why() {
+  run $VPCECTL trace --daemon --from EC2-A --to vpce-0a000000000000001 --port 80 | grep -A1 -E '^BLOCKED|^reachable' || true
+}
 
 # The article's build as first made: connection not yet accepted, both mistakes in place.
 # Health checks at AWS's shortest interval, so that the demo does not wait 90 seconds.
@@ -81,6 +85,7 @@ mkdir -p "$WORK/www"
 echo "Hello!" >"$WORK/www/index.html"
 ip netns exec ${P}ec2-b python3 -m http.server 80 --bind :: --directory "$WORK/www" 2>"$WORK/www.log" &
 SERVER=$!
+disown $SERVER
 for _ in $(seq 50); do ip netns exec ${P}ec2-b ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
 
 step "Isolation: every lab namespace is sealed, every address routes through vpced"
@@ -89,6 +94,7 @@ run scripts/check-isolation.sh $P ${P}ec2-a=10.0.128.100 ${P}ec2-b=10.1.128.50
 step "0. The request to the endpoint service waits for the provider's acceptance"
 curl_endpoint
 drops
+why
 run $VPCECTL endpoint-connections list
 run $VPCECTL endpoint-connections accept vpce-0a000000000000001
 
@@ -96,15 +102,18 @@ step "1. Accepted — and still nothing: NLB-B's security group has no inbound r
 curl_endpoint
 drops
 run $VPCECTL stats | sed -n '/SECURITY GROUP/,/^$/p'
+why
 
 step "Fix 1: stop enforcing NLB-B's group on PrivateLink traffic (the endpoint's group controls access)"
 run $VPCECTL apply "$WORK/2-no-nlb-sg.toml"
 curl_endpoint
 echo "2. The endpoint is in ap-northeast-1a, EC2-B in 1c, and cross-zone load balancing is off:"
 drops
+why
 
 step "Fix 2: turn cross-zone load balancing on"
 run $VPCECTL apply "$WORK/3-cross-zone.toml"
+why
 curl_endpoint
 run $VPCECTL show target-health
 echo "EC2-B's server log — the client is NLB-B's node in 1a (10.1.128.50), never EC2-A:"
@@ -119,6 +128,7 @@ drops
 
 step "It starts again: healthy, traffic resumes"
 ip netns exec ${P}ec2-b python3 -m http.server 80 --bind :: --directory "$WORK/www" 2>>"$WORK/www.log" &
+disown $!
 for _ in $(seq 60); do $VPCECTL show target-health | grep -q ' healthy' && break; sleep 0.5; done
 run $VPCECTL show target-health
 curl_endpoint

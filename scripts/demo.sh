@@ -64,10 +64,12 @@ ip -n ${P}internet addr add 8.8.8.8/32 dev lo
 ip -n ${P}internet addr add 2001:4860:4860::8888/128 dev lo
 WWW=$(mktemp -d)
 mkdir -p "$WWW/s3" "$WWW/internet"
-echo "hello from S3 (52.216.39.26), reached through the gateway endpoint" >"$WWW/s3/index.html"
+echo "hello from S3 (its network behind the gateway and interface endpoints)" >"$WWW/s3/index.html"
 echo "hello from the internet (8.8.8.8), reached through the internet gateway" >"$WWW/internet/index.html"
 ip netns exec ${P}s3 python3 -m http.server 80 --bind :: --directory "$WWW/s3" >/dev/null 2>&1 &
+disown $!
 ip netns exec ${P}internet python3 -m http.server 80 --bind :: --directory "$WWW/internet" >/dev/null 2>&1 &
+disown $!
 for _ in $(seq 50); do ip netns exec ${P}s3 ss -ltn | grep -q ':80 ' && ip netns exec ${P}internet ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
 
 step "Isolation: every lab namespace is sealed, every address routes through vpced"
@@ -86,9 +88,16 @@ in_ns s3-instance curl -s -m 5 http://8.8.8.8/
 in_ns s3-instance ping -c 2 -i 0.2 8.8.8.8
 run $VPCECTL stats | sed -n '/INTERNET_GATEWAY/,/^$/p'
 
+step "Path 3, interface endpoint with private DNS: the S3 name answers the endpoint's ENI"
+in_ns s3-instance dig @10.0.0.2 +short zenn-privatelink.s3.us-east-1.amazonaws.com
+in_ns s3-instance curl -s -m 5 http://10.0.1.125/
+
 step "A blackholed destination is dropped, with its reason"
 run $VPCECTL lookup $CONFIG --route-table rtb-0c0ffee000000001 192.0.2.1
 in_ns s3-instance ping -c 3 -i 0.2 -W 1 192.0.2.1 || true
 run $VPCECTL stats | sed -n '/DROP REASON/,$p'
+
+step "Why: trace explains a path from the configuration, hop by hop (here: SSH from the internet)"
+run $VPCECTL trace $CONFIG --from internet --to i-08c0b194dec370347 --port 22 || true
 
 step "Done: vpced stops, its devices and namespaces are removed"

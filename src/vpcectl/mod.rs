@@ -300,6 +300,14 @@ impl Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
+        // A reader that stopped early (`vpcectl show … | head`) is not an error.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure {
+                code: 0,
+                message: String::new(),
+                json: None,
+            };
+        }
         Failure {
             code: 1,
             message: format!("cannot write output: {e}"),
