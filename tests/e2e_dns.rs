@@ -199,3 +199,74 @@ fn names_outside_the_private_records_go_upstream() {
     );
     assert_eq!(public["answers"][1]["Rdata"], "54.231.132.226");
 }
+
+/// Seed 000's Azure part: the public per-resource CNAME leads into the `privatelink.` zone
+/// linked to the VNet, which answers the private endpoint; unlinked, the chain goes on to the
+/// public front end.
+#[test]
+fn azure_cname_chain_ends_in_the_linked_private_zone() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let linked = example("azure-private-link.toml");
+    let text = std::fs::read_to_string(&linked).unwrap().replace(
+        "vpcs = [\"vpc-0a2e0000000000001\"]\nrecords",
+        "vpcs = []\nrecords",
+    );
+    let unlinked = dir.path().join("unlinked.toml");
+    std::fs::write(&unlinked, text).unwrap();
+    let mut lab = Lab::start(&linked);
+    lab.add_loopback("internet", "198.51.100.53");
+    lab.check_isolation(&[("azure-vm", "10.0.0.2"), ("internet", "100.64.0.53")]);
+    lab.spawn(
+        "internet",
+        &[
+            "dnsmasq",
+            "--no-daemon",
+            "--no-resolv",
+            "--no-hosts",
+            "--listen-address=198.51.100.53",
+            "--bind-interfaces",
+            "--host-record=blob.blz22prdstr28a.store.core.windows.net,20.60.0.100",
+            "--cname=zennprivatelink.privatelink.blob.core.windows.net,blob.blz22prdstr28a.store.core.windows.net",
+            "--cname=zennprivatelink.blob.core.windows.net,zennprivatelink.privatelink.blob.core.windows.net",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ask = |lab: &Lab| {
+        let o = lab.exec(
+            "azure-vm",
+            &[
+                "dig",
+                "@10.0.0.2",
+                "+time=3",
+                "+tries=1",
+                "+noall",
+                "+answer",
+                "zennprivatelink.blob.core.windows.net",
+                "A",
+            ],
+        );
+        // Whitespace as single spaces, whatever dig aligned with.
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let out = ask(&lab);
+    assert!(
+        out.contains("CNAME zennprivatelink.privatelink.blob.core.windows.net."),
+        "{out}{}",
+        lab.daemon_log()
+    );
+    assert!(out.contains("10.0.4.4"), "{out}");
+    assert!(!out.contains("20.60.0.100"), "{out}");
+    let o = lab.vpcectl(&["apply", unlinked.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = ask(&lab);
+    assert!(out.contains("20.60.0.100"), "{out}");
+    assert!(!out.contains("10.0.4.4"), "{out}");
+}

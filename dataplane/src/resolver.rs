@@ -242,6 +242,59 @@ pub fn upstream_log(
     })
 }
 
+/// An upstream answer whose CNAME chain leads into a name that is private in `vpc` — Azure's
+/// `x.blob.core.windows.net CNAME x.privatelink.blob.core.windows.net`, with the
+/// `privatelink.` zone linked to the VNet — continues with the private records from there, as
+/// Azure DNS does: the CNAMEs up to that name are kept, what followed is replaced. `None` when
+/// the chain never enters a private name (relay the answer as it is).
+pub fn splice_private(dns: &PrivateDns, vpc: &str, response: &[u8]) -> Option<Vec<u8>> {
+    let m = Message::from_vec(response).ok()?;
+    let qtype = match m.queries().first()?.query_type() {
+        RecordType::A => QueryType::A,
+        RecordType::AAAA => QueryType::AAAA,
+        _ => return None,
+    };
+    let mut kept = Vec::new();
+    for r in m.answers() {
+        let RData::CNAME(target) = r.data() else {
+            break;
+        };
+        kept.push(r.clone());
+        let t = target.0.to_ascii();
+        let Some(private) = dns.resolve(vpc, &t, qtype) else {
+            continue;
+        };
+        if private.addresses().is_empty() {
+            continue;
+        }
+        let mut out = m.clone();
+        out.take_answers();
+        out.set_response_code(ResponseCode::NoError);
+        for k in kept {
+            out.add_answer(k);
+        }
+        for set in &private.chain {
+            let Ok(name) = Name::from_ascii(format!("{}.", set.name)) else {
+                continue;
+            };
+            for d in &set.data {
+                let rdata = match d {
+                    Rdata::A(ip) if qtype == QueryType::A => RData::A(A(*ip)),
+                    Rdata::AAAA(ip) if qtype == QueryType::AAAA => RData::AAAA(AAAA(*ip)),
+                    Rdata::CNAME(c) => match Name::from_ascii(format!("{c}.")) {
+                        Ok(n) => RData::CNAME(CNAME(n)),
+                        Err(_) => continue,
+                    },
+                    _ => continue,
+                };
+                out.add_answer(Record::from_rdata(name.clone(), set.ttl, rdata));
+            }
+        }
+        return out.to_vec().ok();
+    }
+    None
+}
+
 /// A SERVFAIL for `query` (the upstream did not answer in time).
 pub fn servfail(query: &[u8]) -> Option<Vec<u8>> {
     if query.len() < 12 {

@@ -103,6 +103,11 @@ pub fn run(
                 };
                 let mut answer = payload.to_vec();
                 answer[..2].copy_from_slice(&w.query[..2]);
+                if let Some(spliced) =
+                    crate::resolver::splice_private(&w.plan.fabric.snapshot.dns, &w.vpc_id, &answer)
+                {
+                    answer = spliced;
+                }
                 reply(&w.plan, w.ingress, w.resolver, w.client, &answer);
                 let client = Client {
                     vpc_id: &w.vpc_id,
