@@ -201,3 +201,84 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
     // So does the target's last known health (not `initial` again).
     assert_eq!(target_state(&lab), "healthy");
 }
+
+/// A server that speaks PROXY protocol v2 (what a provider behind PrivateLink runs to learn
+/// its consumers): it reads the header, then answers with the endpoint id and the consumer's
+/// address it found there.
+const PROXY_SERVER: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 80)); s.listen(16)
+while True:
+    c, peer = s.accept()
+    try:
+        head = b""
+        while len(head) < 16:
+            chunk = c.recv(16 - len(head))
+            if not chunk: break
+            head += chunk
+        if len(head) < 16 or head[:12] != b"\r\n\r\n\x00\r\nQUIT\n":
+            c.close(); continue
+        n = struct.unpack("!H", head[14:16])[0]
+        body = b""
+        while len(body) < n: body += c.recv(n - len(body))
+        src = socket.inet_ntoa(body[0:4]); sport = struct.unpack("!H", body[8:10])[0]
+        tlv = body[12:]; vpce = "?"
+        while len(tlv) >= 3:
+            t, l = tlv[0], struct.unpack("!H", tlv[1:3])[0]
+            if t == 0xEA and tlv[3] == 1: vpce = tlv[4:3 + l].decode()
+            tlv = tlv[3 + l:]
+        c.recv(4096)
+        c.sendall(("HTTP/1.0 200 OK\r\n\r\nHello %s %s:%d\n" % (vpce, src, sport)).encode())
+        print("peer", peer[0], "proxy", vpce, src, flush=True)
+    finally:
+        c.close()
+"#;
+
+#[test]
+fn proxy_protocol_v2_reaches_a_real_server() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        dir.path(),
+        "proxy.toml",
+        &[
+            NO_ENFORCE,
+            CROSS_ZONE,
+            (
+                "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+                "health_check = { protocol = \"TCP\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }\nproxy_protocol_v2 = true",
+            ),
+        ],
+    );
+    let mut lab = Lab::start(&cfg);
+    let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    lab.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
+    let server = lab.spawn("ec2-b", &["python3", "-c", PROXY_SERVER]);
+    std::thread::sleep(Duration::from_millis(500));
+    let o = lab.exec(
+        "ec2-a",
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "--local-port",
+            "41000",
+            &format!("http://{ENDPOINT_IP}/"),
+        ],
+    );
+    let body = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        body,
+        "Hello vpce-0a000000000000001 10.0.128.10:41000\n",
+        "{}",
+        lab.daemon_log()
+    );
+    let out = String::from_utf8_lossy(&lab.kill(server).stdout).into_owned();
+    assert!(out.contains("peer ::ffff:10.1.128.50 proxy"), "{out}");
+}

@@ -25,9 +25,10 @@
 //! Nothing allocates after [`FlowTable::new`].
 //!
 //! ```text
-//! Entry (96 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
-//!                   last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone
-//! memory = 96 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
+//! Entry (112 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
+//!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone,
+//!                    PROXY protocol shift (first data seq u32, header length u16)
+//! memory = 112 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
 //! ```
 //!
 //! # Timeouts (AWS)
@@ -158,6 +159,17 @@ pub struct Nat {
     pub dst: IpAddr,
     pub dport: u16,
     pub peer_zone: u32,
+    /// A PROXY protocol v2 header inserted before the consumer's first data byte.
+    pub proxy: Option<Proxy>,
+}
+
+/// Where a PROXY protocol header goes into a flow, and how long it is: the consumer's bytes
+/// from `seq` on are `len` further on the target's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proxy {
+    /// The consumer's first data sequence number (its ISN + 1).
+    pub seq: u32,
+    pub len: u16,
 }
 
 /// TCP flags a packet carries, as far as tracking cares.
@@ -185,10 +197,12 @@ struct Slot {
     nat_dport: u16,
     peer_zone: u32,
     last_seen: u32,
+    proxy_seq: u32,
+    proxy_len: u16,
     flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 96);
+const _: () = assert!(std::mem::size_of::<Slot>() == 112);
 
 impl Slot {
     fn used(&self) -> bool {
@@ -218,6 +232,10 @@ impl Slot {
             dst: addr(self.nat_dst, self.key.v6),
             dport: self.nat_dport,
             peer_zone: self.peer_zone,
+            proxy: (self.proxy_len > 0).then_some(Proxy {
+                seq: self.proxy_seq,
+                len: self.proxy_len,
+            }),
         })
     }
 
@@ -443,6 +461,10 @@ impl FlowTable {
             slot.nat_sport = n.sport;
             slot.nat_dport = n.dport;
             slot.peer_zone = n.peer_zone;
+            if let Some(p) = n.proxy {
+                slot.proxy_seq = p.seq;
+                slot.proxy_len = p.len;
+            }
         }
         slot.touch(forward, tcp, now);
         if let Some(i) = shard.find(&key, h, now) {
@@ -626,6 +648,7 @@ mod tests {
             dst: "10.1.144.10".parse().unwrap(),
             dport: 80,
             peer_zone: 99,
+            proxy: None,
         };
         t.insert(5, &f, Some(nat), NONE, 0).unwrap();
         assert_eq!(t.lookup(5, &f, NONE, 0).unwrap().nat, Some(nat));

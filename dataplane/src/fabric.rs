@@ -240,6 +240,8 @@ pub struct TargetGroup {
     pub cross_zone: Option<bool>,
     pub targets: Vec<Target>,
     pub health_check: control::model::HealthCheck,
+    /// Send the PROXY protocol v2 header (with the PrivateLink TLV) on TCP connections.
+    pub proxy_protocol_v2: bool,
     /// Nodes of the load balancers whose listeners use this group: where health checks
     /// start from.
     pub probe_nodes: Vec<u32>,
@@ -570,6 +572,7 @@ impl Fabric {
                 cross_zone: tg.cross_zone,
                 targets,
                 health_check: tg.health_check.clone(),
+                proxy_protocol_v2: tg.proxy_protocol_v2,
                 probe_nodes: Vec::new(),
                 counters: registry.entity("target_group", &tg.id),
             });

@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use control::model::ConnectionState;
 use control::secgroups::{self, Direction, RuleRef};
 
-use crate::conntrack::{FlowTable, Nat, TcpSignal, Tuple};
+use crate::conntrack::{FlowTable, Nat, Proxy, TcpSignal, Tuple};
 use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Target, Unsupported};
 use crate::stats::Lane;
 use crate::wire::{self, proto, tcp_flags, Ipv4Packet, Parsed, WireError};
@@ -120,6 +120,8 @@ pub enum DropReason {
     NoFlow,
     /// The resolver answers DNS over UDP port 53 only.
     ResolverProtocol,
+    /// No room in the packet buffer to insert the PROXY protocol header.
+    ProxyProtocolNoRoom,
 }
 
 impl DropReason {
@@ -161,6 +163,7 @@ impl DropReason {
         DropReason::FlowTableFull,
         DropReason::NoFlow,
         DropReason::ResolverProtocol,
+        DropReason::ProxyProtocolNoRoom,
     ];
     pub const COUNT: usize = REASONS;
 
@@ -203,6 +206,7 @@ impl DropReason {
             DropReason::FlowTableFull => 33,
             DropReason::NoFlow => 34,
             DropReason::ResolverProtocol => 35,
+            DropReason::ProxyProtocolNoRoom => 36,
         }
     }
 
@@ -253,11 +257,12 @@ impl DropReason {
             DropReason::FlowTableFull => "flow_table_full",
             DropReason::NoFlow => "no_flow",
             DropReason::ResolverProtocol => "resolver_protocol",
+            DropReason::ProxyProtocolNoRoom => "proxy_protocol_no_room",
         }
     }
 }
 
-const REASONS: usize = 36;
+const REASONS: usize = 37;
 
 /// How a security-group check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,7 +398,22 @@ pub fn process<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let v = decide(f, cx, ingress, buf, obs);
+    let len = buf.len();
+    process_in(f, cx, ingress, buf, len, obs)
+}
+
+/// [`process`] for a packet of `len` bytes at the start of a larger buffer: the room after it
+/// lets a rewrite grow the packet (the PROXY protocol header); `Verdict::Forward::len` says
+/// how long it is then.
+pub fn process_in<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    ingress: AttachmentIdx,
+    buf: &mut [u8],
+    len: usize,
+    obs: &mut O,
+) -> Verdict {
+    let v = decide(f, cx, ingress, buf, len, obs);
     if let Verdict::Drop(r) = v {
         f.registry.drop_packet(cx.lane, r);
     }
@@ -430,17 +450,19 @@ fn decide<O: Observer>(
     cx: &Ctx<'_>,
     ingress: AttachmentIdx,
     buf: &mut [u8],
+    len: usize,
     obs: &mut O,
 ) -> Verdict {
     let Some(att) = f.attachments.get(ingress as usize) else {
         return Verdict::Drop(DropReason::Unsupported(Unsupported::DetachedInterface));
     };
-    att.counters.rx(cx.lane, buf.len());
+    let len = len.min(buf.len());
+    att.counters.rx(cx.lane, len);
     obs.step(Step::Ingress {
         attachment: ingress,
-        len: buf.len(),
+        len,
     });
-    let p = match wire::parse(buf) {
+    let p = match wire::parse(&buf[..len]) {
         Ok(p) => p,
         Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
     };
@@ -448,7 +470,8 @@ fn decide<O: Observer>(
     if !routable(p.src) || !routable(p.dst) {
         return Verdict::Drop(DropReason::NotRoutable);
     }
-    let buf = &mut buf[..p.len];
+    // From here on `buf` may be longer than the packet (room to grow); every step reads the
+    // packet's own length from `p` or its IP header.
     match att.kind {
         AttachmentKind::Eni(e) => {
             let eni = &f.enis[e as usize];
@@ -767,9 +790,26 @@ fn interface_endpoint<O: Observer>(
                 state: ep.state,
                 tracked: true,
             });
-            let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+            let mut q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
             if sig.fin || sig.rst {
                 cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+            }
+            if let (Some(pp), Some(off)) = (nat.proxy, q.l4_offset) {
+                let l4 = &mut buf[off..q.len];
+                let seq = wire::tcp_edit::seq(l4);
+                let data = q.len - off - wire::tcp_edit::header_len(l4);
+                if seq == pp.seq && data > 0 {
+                    // The first data byte: the header goes in front of it (again, if this
+                    // is a retransmission).
+                    let mut h = [0u8; 128];
+                    let n = proxy_header(p, &ep.id, &mut h);
+                    match wire::insert_tcp_payload(buf, &q, &h[..n]) {
+                        Some(len) => q.len = len,
+                        None => return Verdict::Drop(DropReason::ProxyProtocolNoRoom),
+                    }
+                } else if seq.wrapping_sub(pp.seq) as i32 > 0 {
+                    wire::tcp_edit::set_seq(l4, seq.wrapping_add(u32::from(pp.len)));
+                }
             }
             if let Some(&si) = f.service_by_zone.get(&nat.peer_zone) {
                 return Verdict::Forward {
@@ -893,6 +933,21 @@ fn interface_endpoint<O: Observer>(
         );
     };
     let n = &f.lb_nodes[node as usize];
+    // PROXY protocol v2: only for a connection seen from its SYN (the header goes before the
+    // first data byte, whose sequence number follows the SYN's).
+    let proxy = match (tg.proxy_protocol_v2, p.protocol, p.l4_offset) {
+        (true, proto::TCP, Some(off))
+            if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN =>
+        {
+            let mut h = [0u8; 128];
+            let len = proxy_header(p, &ep.id, &mut h) as u16;
+            Some(Proxy {
+                seq: wire::tcp_edit::seq(&buf[off..p.len]).wrapping_add(1),
+                len,
+            })
+        }
+        _ => None,
+    };
     // A source port on the node no flow to this target uses.
     let span = u32::from(NAT_PORTS.end() - NAT_PORTS.start()) + 1;
     let mut port = None;
@@ -913,6 +968,7 @@ fn interface_endpoint<O: Observer>(
             dst: p.src,
             dport: p.src_port,
             peer_zone: eni.zone,
+            proxy,
         };
         match cx.flows.insert_new(n.zone, &back, Some(nat), sig, cx.now) {
             Ok(true) => {
@@ -932,6 +988,7 @@ fn interface_endpoint<O: Observer>(
         dst: target.ip,
         dport: target.port,
         peer_zone: n.zone,
+        proxy,
     };
     if cx
         .flows
@@ -943,6 +1000,10 @@ fn interface_endpoint<O: Observer>(
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);
     let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    if let (Some(pp), Some(off)) = (proxy, q.l4_offset) {
+        // Room in the target's segments for the header.
+        wire::tcp_edit::clamp_mss(&mut buf[off..q.len], pp.len);
+    }
     to_target(f, cx, node, &q, buf, obs)
 }
 
@@ -983,6 +1044,7 @@ fn to_aws_service<O: Observer>(
         dst: p.src,
         dport: p.src_port,
         peer_zone: eni.zone,
+        proxy: None,
     };
     let fwd = Nat {
         src: p.src,
@@ -990,6 +1052,7 @@ fn to_aws_service<O: Observer>(
         dst: addr,
         dport: p.dst_port,
         peer_zone: svc.zone,
+        proxy: None,
     };
     if cx
         .flows
@@ -1054,8 +1117,41 @@ fn to_load_balancer_node<O: Observer>(
     if sig.fin || sig.rst {
         cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
     }
+    if let (Some(pp), Some(off)) = (nat.proxy, q.l4_offset) {
+        // The target counts the header's bytes; the consumer never sent them.
+        let back = |v: u32| -> u32 {
+            let past = v.wrapping_sub(pp.seq) as i32;
+            if past > i32::from(pp.len) {
+                v.wrapping_sub(u32::from(pp.len))
+            } else if past > 0 {
+                pp.seq
+            } else {
+                v
+            }
+        };
+        let l4 = &mut buf[off..q.len];
+        if p.tcp_flags & tcp_flags::ACK != 0 {
+            let a = wire::tcp_edit::ack(l4);
+            wire::tcp_edit::set_ack(l4, back(a));
+        }
+        wire::tcp_edit::map_sack(l4, back);
+    }
     ep.counters.tx(cx.lane, q.len);
     deliver(f, cx, ep.vpc, &q, buf, obs)
+}
+
+/// The PROXY protocol v2 header for a consumer's connection: the consumer's address and port
+/// as the endpoint saw them, the endpoint's address and port, the endpoint's id in the AWS TLV.
+fn proxy_header(p: &Parsed, endpoint: &str, out: &mut [u8; 128]) -> usize {
+    match (p.src, p.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => wire::proxy_v2_header(
+            std::net::SocketAddrV4::new(s, p.src_port),
+            std::net::SocketAddrV4::new(d, p.dst_port),
+            endpoint,
+            out,
+        ),
+        _ => 0,
+    }
 }
 
 /// A flow's hash, the same for both directions' tuples in one zone (target choice and

@@ -761,6 +761,10 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
             "NO_FLOW",
             "the load balancer node only accepts packets of flows it translated".into(),
         ),
+        DropReason::ProxyProtocolNoRoom => (
+            "PROXY_PROTOCOL_NO_ROOM",
+            "no room to insert the PROXY protocol header into the segment".into(),
+        ),
         DropReason::ResolverProtocol => (
             "RESOLVER_PROTOCOL",
             "the resolver answers DNS over UDP port 53".into(),

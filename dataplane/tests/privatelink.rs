@@ -247,3 +247,176 @@ fn translations_expire() {
         Verdict::Drop(DropReason::NoFlow)
     );
 }
+
+/// PROXY protocol v2 on the target group: the header (consumer address and port, endpoint
+/// address and port, the `0xEA` TLV with the endpoint id) precedes the first data byte; the
+/// consumer's later sequence numbers and the target's acknowledgments are translated by its
+/// length both ways.
+#[test]
+fn proxy_protocol_v2_header_and_sequence_translation() {
+    use dataplane::pipeline::process_in;
+    use dataplane::wire::tcp_edit;
+    let lab = Lab::new(&[
+        NO_ENFORCE,
+        CROSS_ZONE,
+        (
+            "port = 80\ntargets",
+            "port = 80\nproxy_protocol_v2 = true\ntargets",
+        ),
+    ]);
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows: &lab.flows,
+    };
+    let seg = |src: &str, sport, dst: &str, dport, seq, ack, flags, payload: &[u8]| {
+        let mut v = packet(
+            ip(src),
+            ip(dst),
+            Transport::TcpSegment {
+                src_port: sport,
+                dst_port: dport,
+                seq,
+                ack,
+                flags,
+                payload,
+            },
+        )
+        .unwrap();
+        let n = v.len();
+        v.resize(n + 256, 0); // room to grow
+        (v, n)
+    };
+    let send = |from: &str, (mut v, n): (Vec<u8>, usize)| {
+        let verdict = process_in(&lab.f, &cx, lab.att(from), &mut v, n, &mut NoObserver);
+        let Verdict::Forward { len, .. } = verdict else {
+            panic!("{verdict:?}");
+        };
+        v.truncate(len);
+        v
+    };
+    let syn = send(
+        EC2_A,
+        seg(
+            "10.0.128.10",
+            40000,
+            "10.0.128.100",
+            80,
+            1000,
+            0,
+            tcp_flags::SYN,
+            b"",
+        ),
+    );
+    let nat_port = wire::parse(&syn).unwrap().src_port;
+    let _synack = send(
+        EC2_B,
+        seg(
+            "10.1.144.10",
+            80,
+            "10.1.128.50",
+            nat_port,
+            5000,
+            1001,
+            0x12,
+            b"",
+        ),
+    );
+    // The first data segment carries the header in front of the request.
+    let req = b"GET / HTTP/1.1\r\n\r\n";
+    let data = send(
+        EC2_A,
+        seg(
+            "10.0.128.10",
+            40000,
+            "10.0.128.100",
+            80,
+            1001,
+            5001,
+            0x18,
+            req,
+        ),
+    );
+    let p = wire::parse(&data).expect("valid, checksums recomputed");
+    let l4 = &data[p.l4_offset.unwrap()..p.len];
+    assert_eq!(tcp_edit::seq(l4), 1001);
+    let payload = &l4[tcp_edit::header_len(l4)..];
+    assert_eq!(&payload[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(payload[12], 0x21);
+    assert_eq!(payload[13], 0x11);
+    let hlen = 16 + usize::from(u16::from_be_bytes([payload[14], payload[15]]));
+    assert_eq!(
+        &payload[16..20],
+        &[10, 0, 128, 10],
+        "the consumer's address"
+    );
+    assert_eq!(
+        &payload[20..24],
+        &[10, 0, 128, 100],
+        "the endpoint's address"
+    );
+    assert_eq!(u16::from_be_bytes([payload[24], payload[25]]), 40000);
+    assert_eq!(payload[28], 0xEA);
+    assert_eq!(payload[31], 0x01);
+    assert_eq!(&payload[32..hlen], b"vpce-0a000000000000001");
+    assert_eq!(&payload[hlen..], req);
+    // The transport checksum verifies from scratch.
+    let pseudo = wire::checksum::pseudo_v4([10, 1, 128, 50], [10, 1, 144, 10], 6, l4.len() as u16);
+    assert_eq!(
+        wire::checksum::fold(wire::checksum::sum(l4) + pseudo),
+        0xffff
+    );
+    // The target acknowledges header and request; the consumer sees only its request.
+    let h = hlen as u32;
+    let n = req.len() as u32;
+    let ack = send(
+        EC2_B,
+        seg(
+            "10.1.144.10",
+            80,
+            "10.1.128.50",
+            nat_port,
+            5001,
+            1001 + h + n,
+            0x10,
+            b"",
+        ),
+    );
+    let a = wire::parse(&ack).unwrap();
+    assert_eq!(tcp_edit::ack(&ack[a.l4_offset.unwrap()..a.len]), 1001 + n);
+    assert!(wire::parse(&ack).is_ok());
+    // The consumer's next segment moves by the header's length.
+    let more = send(
+        EC2_A,
+        seg(
+            "10.0.128.10",
+            40000,
+            "10.0.128.100",
+            80,
+            1001 + n,
+            5001,
+            0x10,
+            b"x",
+        ),
+    );
+    let m = wire::parse(&more).unwrap();
+    assert_eq!(
+        tcp_edit::seq(&more[m.l4_offset.unwrap()..m.len]),
+        1001 + n + h
+    );
+    // A retransmission of the first segment gets the header again.
+    let again = send(
+        EC2_A,
+        seg(
+            "10.0.128.10",
+            40000,
+            "10.0.128.100",
+            80,
+            1001,
+            5001,
+            0x18,
+            req,
+        ),
+    );
+    assert_eq!(again.len(), data.len());
+}

@@ -16,7 +16,7 @@ use rustix::event::epoll;
 use rustix::event::Timespec;
 
 use super::{LocalPacket, Plan, Shared};
-use crate::pipeline::{process, Ctx, DropReason, LocalService, NoObserver, Verdict};
+use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Verdict};
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -84,11 +84,12 @@ pub fn run(
                         break;
                     }
                 };
-                let verdict = process(
+                let verdict = process_in(
                     &plan.fabric,
                     &cx,
                     ingress as u32,
-                    &mut buf[..n],
+                    &mut buf,
+                    n,
                     &mut NoObserver,
                 );
                 match verdict {

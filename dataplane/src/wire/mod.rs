@@ -229,3 +229,160 @@ pub(crate) fn adjust_l4_checksum(l4: &mut [u8], protocol: u8, ipv6: bool, old: &
 
 #[cfg(test)]
 mod tests;
+
+/// TCP fields and edits the PROXY protocol insertion needs, on a packet [`parse`] accepted
+/// (`l4` is its transport header onwards, up to the IP total length).
+pub mod tcp_edit {
+    use super::checksum;
+
+    pub fn seq(l4: &[u8]) -> u32 {
+        u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]])
+    }
+
+    pub fn ack(l4: &[u8]) -> u32 {
+        u32::from_be_bytes([l4[8], l4[9], l4[10], l4[11]])
+    }
+
+    pub fn header_len(l4: &[u8]) -> usize {
+        usize::from(l4[12] >> 4) * 4
+    }
+
+    fn set_word(l4: &mut [u8], at: usize, v: u32) {
+        let old: [u8; 4] = l4[at..at + 4].try_into().expect("4 bytes");
+        let new = v.to_be_bytes();
+        l4[at..at + 4].copy_from_slice(&new);
+        let c = u16::from_be_bytes([l4[16], l4[17]]);
+        l4[16..18].copy_from_slice(&checksum::adjust(c, &old, &new).to_be_bytes());
+    }
+
+    pub fn set_seq(l4: &mut [u8], v: u32) {
+        set_word(l4, 4, v);
+    }
+
+    pub fn set_ack(l4: &mut [u8], v: u32) {
+        set_word(l4, 8, v);
+    }
+
+    /// Applies `f` to every SACK block edge in the options (checksum kept right).
+    pub fn map_sack(l4: &mut [u8], f: impl Fn(u32) -> u32) {
+        let end = header_len(l4).min(l4.len());
+        let mut i = 20;
+        while i < end {
+            match l4[i] {
+                0 => break,
+                1 => i += 1,
+                kind => {
+                    let Some(&len) = l4.get(i + 1) else { break };
+                    let len = usize::from(len);
+                    if len < 2 || i + len > end {
+                        break;
+                    }
+                    if kind == 5 {
+                        let mut at = i + 2;
+                        while at + 8 <= i + len {
+                            for edge in [at, at + 4] {
+                                let v =
+                                    u32::from_be_bytes(l4[edge..edge + 4].try_into().expect("4"));
+                                // Edges sit at even offsets (options start at 20): adjustable.
+                                set_word(l4, edge, f(v));
+                            }
+                            at += 8;
+                        }
+                    }
+                    i += len;
+                }
+            }
+        }
+    }
+
+    /// Lowers the MSS option of a SYN by `by` bytes (room for what will be inserted).
+    pub fn clamp_mss(l4: &mut [u8], by: u16) {
+        let end = header_len(l4).min(l4.len());
+        let mut i = 20;
+        while i + 4 <= end {
+            match l4[i] {
+                0 => break,
+                1 => i += 1,
+                2 if l4[i + 1] == 4 => {
+                    let old = [l4[i + 2], l4[i + 3]];
+                    let mss = u16::from_be_bytes(old).saturating_sub(by).max(536);
+                    let new = mss.to_be_bytes();
+                    l4[i + 2..i + 4].copy_from_slice(&new);
+                    // The option may start at an odd offset: adjust over the aligned word.
+                    let w = i & !1;
+                    let mut o = [0u8; 4];
+                    let mut n = [0u8; 4];
+                    o.copy_from_slice(&l4[w..w + 4]);
+                    n.copy_from_slice(&l4[w..w + 4]);
+                    let off = i + 2 - w;
+                    o[off..off + 2].copy_from_slice(&old);
+                    let c = u16::from_be_bytes([l4[16], l4[17]]);
+                    l4[16..18].copy_from_slice(&checksum::adjust(c, &o, &n).to_be_bytes());
+                    return;
+                }
+                _ => {
+                    let len = usize::from(l4[i + 1]);
+                    if len < 2 {
+                        break;
+                    }
+                    i += len;
+                }
+            }
+        }
+    }
+}
+
+/// The PROXY protocol v2 header AWS PrivateLink sends (TCP over IPv4, with the `0xEA` TLV of
+/// subtype `0x01` carrying the endpoint id), written into `out`; returns its length.
+pub fn proxy_v2_header(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    vpce_id: &str,
+    out: &mut [u8; 128],
+) -> usize {
+    const SIGNATURE: [u8; 12] = [
+        0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+    ];
+    let id = &vpce_id.as_bytes()[..vpce_id.len().min(128 - 32)];
+    let tlv_len = 1 + id.len();
+    let body = 12 + 3 + tlv_len;
+    out[..12].copy_from_slice(&SIGNATURE);
+    out[12] = 0x21; // version 2, PROXY
+    out[13] = 0x11; // TCP over IPv4
+    out[14..16].copy_from_slice(&(body as u16).to_be_bytes());
+    out[16..20].copy_from_slice(&src.ip().octets());
+    out[20..24].copy_from_slice(&dst.ip().octets());
+    out[24..26].copy_from_slice(&src.port().to_be_bytes());
+    out[26..28].copy_from_slice(&dst.port().to_be_bytes());
+    out[28] = 0xEA;
+    out[29..31].copy_from_slice(&(tlv_len as u16).to_be_bytes());
+    out[31] = 0x01;
+    out[32..32 + id.len()].copy_from_slice(id);
+    16 + body
+}
+
+/// Inserts `prefix` at the start of an IPv4 TCP segment's payload, in place (`buf` must have
+/// room for it past the packet), and fixes lengths and checksums (recomputed: this happens
+/// once per connection). Returns the new packet length, or `None` without room.
+pub fn insert_tcp_payload(buf: &mut [u8], p: &Parsed, prefix: &[u8]) -> Option<usize> {
+    let off = p.l4_offset?;
+    let new_len = p.len + prefix.len();
+    if buf.len() < new_len || new_len > usize::from(u16::MAX) {
+        return None;
+    }
+    let data = off + tcp_edit::header_len(&buf[off..p.len]);
+    buf.copy_within(data..p.len, data + prefix.len());
+    buf[data..data + prefix.len()].copy_from_slice(prefix);
+    buf[2..4].copy_from_slice(&(new_len as u16).to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut buf[..new_len]).fill_checksum();
+    let (src, dst) = (
+        <[u8; 4]>::try_from(&buf[12..16]).expect("4"),
+        <[u8; 4]>::try_from(&buf[16..20]).expect("4"),
+    );
+    let l4 = &mut buf[off..new_len];
+    l4[16..18].copy_from_slice(&[0, 0]);
+    let pseudo = checksum::pseudo_v4(src, dst, proto::TCP, l4.len() as u16);
+    let c = !checksum::fold(checksum::sum(l4) + pseudo);
+    l4[16..18].copy_from_slice(&c.to_be_bytes());
+    Some(new_len)
+}
