@@ -63,6 +63,26 @@ fn the_resolver_answers_private_names_and_logs_them() {
     assert_eq!(dig(&lab, &zonal).1, vec!["10.0.1.125".to_string()]);
     // Outside the private records: refused (no upstream configured).
     assert_eq!(dig(&lab, "example.com").0, "REFUSED");
+    // Over TCP too (dig +tcp).
+    let o = lab.exec(
+        INSTANCE,
+        &[
+            "dig",
+            "@10.0.0.2",
+            "+tcp",
+            "+time=2",
+            "+tries=1",
+            "+short",
+            NAME,
+            "A",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "10.0.1.125",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // Garbage to port 53 is survived.
     let o = lab.exec(
@@ -128,6 +148,7 @@ fn the_resolver_answers_private_names_and_logs_them() {
     assert_eq!(first["srcids"]["instance"], "i-08c0b194dec370347");
     assert_eq!(first["answers"][0]["Rdata"], "10.0.1.125");
     assert!(lines.iter().any(|l| l["rcode"] == "REFUSED"));
+    assert!(lines.iter().any(|l| l["transport"] == "TCP"));
 }
 
 /// The lab with `[resolver]` forwarding to a DNS server in the internet namespace.

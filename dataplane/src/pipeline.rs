@@ -118,7 +118,7 @@ pub enum DropReason {
     FlowTableFull,
     /// A packet to a load balancer node that belongs to no flow it carries.
     NoFlow,
-    /// The resolver answers DNS over UDP port 53 only.
+    /// The resolver answers DNS on port 53 (UDP and TCP) only.
     ResolverProtocol,
     /// No room in the packet buffer to insert the PROXY protocol header.
     ProxyProtocolNoRoom,
@@ -724,8 +724,10 @@ fn deliver<O: Observer>(
         Some(Owner::Attachment(a)) => to_attachment(f, cx, a, p, obs),
         Some(Owner::EndpointEni(x)) => interface_endpoint(f, cx, x, p, buf, obs),
         Some(Owner::LoadBalancerNode(n)) => to_load_balancer_node(f, cx, n, p, buf, obs),
-        // DNS over UDP to the resolver; security groups do not apply to it (as in AWS).
-        Some(Owner::Resolver(v)) if p.protocol == proto::UDP && p.dst_port == 53 && !p.fragment => {
+        // DNS over UDP and TCP to the resolver; security groups do not apply to it (as in AWS).
+        Some(Owner::Resolver(v))
+            if matches!(p.protocol, proto::UDP | proto::TCP) && p.dst_port == 53 && !p.fragment =>
+        {
             Verdict::Local {
                 len: p.len,
                 service: LocalService::Resolver(v),

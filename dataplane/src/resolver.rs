@@ -57,6 +57,8 @@ pub struct Client<'a> {
     pub vpc_id: &'a str,
     pub addr: SocketAddr,
     pub instance: Option<&'a str>,
+    /// Asked over TCP (for the log's `transport`).
+    pub tcp: bool,
 }
 
 /// The response to send back and the log line; `None` when the bytes are not a DNS query
@@ -188,7 +190,7 @@ pub fn handle(
         answers: log_answers,
         srcaddr: client.addr.ip().to_string(),
         srcport: client.addr.port().to_string(),
-        transport: "UDP",
+        transport: if client.tcp { "TCP" } else { "UDP" },
         srcids: SrcIds {
             instance: client.instance.map(str::to_string),
         },
@@ -235,7 +237,7 @@ pub fn upstream_log(
         answers,
         srcaddr: client.addr.ip().to_string(),
         srcport: client.addr.port().to_string(),
-        transport: "UDP",
+        transport: if client.tcp { "TCP" } else { "UDP" },
         srcids: SrcIds {
             instance: client.instance.map(str::to_string),
         },
@@ -376,6 +378,7 @@ mod tests {
             vpc_id: &vpc,
             addr: "10.0.0.176:60954".parse().unwrap(),
             instance: Some("i-08c0b194dec370347"),
+            tcp: false,
         };
         let (bytes, log) = answer(
             &d,
@@ -420,12 +423,77 @@ mod tests {
     }
 
     #[test]
+    fn dns_over_tcp_without_state() {
+        use crate::wire::build::{packet, Transport};
+        use crate::wire::tcp_flags::{ACK, FIN, PSH, SYN};
+        let server: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: SocketAddr = "10.0.0.176:40000".parse().unwrap();
+        let seg = |seq, ack, flags, payload: &[u8]| {
+            let v = packet(
+                client.ip(),
+                server,
+                Transport::TcpSegment {
+                    src_port: client.port(),
+                    dst_port: 53,
+                    seq,
+                    ack,
+                    flags,
+                    payload,
+                },
+            )
+            .unwrap();
+            v[20..].to_vec()
+        };
+        let isn = tcp::isn(client, server);
+        let tcp::Action::Reply(synack) = tcp::on_segment(server, client, &seg(100, 0, SYN, b""))
+        else {
+            panic!("SYN-ACK expected");
+        };
+        let l4 = &synack[20..];
+        assert_eq!(l4[13], SYN | ACK);
+        assert_eq!(crate::wire::tcp_edit::seq(l4), isn);
+        assert_eq!(crate::wire::tcp_edit::ack(l4), 101);
+        let q = query(
+            "zenn-privatelink.s3.us-east-1.amazonaws.com.",
+            RecordType::A,
+        );
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        let action = tcp::on_segment(server, client, &seg(101, isn + 1, ACK | PSH, &framed));
+        assert_eq!(
+            action,
+            tcp::Action::Query {
+                dns: q.clone(),
+                seq: isn + 1,
+                ack: 101 + framed.len() as u32
+            }
+        );
+        let resp =
+            tcp::response(server, client, isn + 1, 101 + framed.len() as u32, b"xy").unwrap();
+        assert_eq!(resp[20 + 13], ACK | PSH | FIN);
+        assert_eq!(&resp[40..], &[0, 2, b'x', b'y']);
+        // Half a query: nothing; the client's FIN: acknowledged.
+        assert_eq!(
+            tcp::on_segment(server, client, &seg(101, isn + 1, ACK, &framed[..5])),
+            tcp::Action::Nothing
+        );
+        let tcp::Action::Reply(ack) =
+            tcp::on_segment(server, client, &seg(200, isn + 5, FIN | ACK, b""))
+        else {
+            panic!("ACK expected");
+        };
+        assert_eq!(crate::wire::tcp_edit::seq(&ack[20..]), isn + 5);
+        assert_eq!(crate::wire::tcp_edit::ack(&ack[20..]), 201);
+    }
+
+    #[test]
     fn garbage_gets_formerr_or_silence_never_a_panic() {
         let (d, vpc) = dns();
         let client = Client {
             vpc_id: &vpc,
             addr: "10.0.0.176:1".parse().unwrap(),
             instance: None,
+            tcp: false,
         };
         assert!(answer(&d, "r", &client, &[1, 2, 3], 0).is_none());
         let mut bad = query("a.example.", RecordType::A);
@@ -445,5 +513,122 @@ mod tests {
                 .collect();
             let _ = answer(&d, "r", &client, &bytes, 0);
         }
+    }
+}
+
+/// DNS over TCP, one query per connection and per segment (what `dig +tcp` and stub resolvers
+/// retrying a truncated answer send), without per-connection state: the resolver's initial
+/// sequence number is a hash of the connection, so every segment can be answered from itself —
+/// the SYN with a SYN-ACK, the query with the response and a FIN, the client's FIN with an
+/// ACK. A query split across segments is not answered (the client then retries over UDP).
+pub mod tcp {
+    use std::net::{IpAddr, SocketAddr};
+
+    use crate::wire::build::{packet, Transport};
+    use crate::wire::tcp_edit;
+    use crate::wire::tcp_flags::{ACK, FIN, PSH, RST, SYN};
+
+    /// What a segment to the resolver's port 53 calls for.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Action {
+        /// Send this packet back.
+        Reply(Vec<u8>),
+        /// A whole query: answer it with [`response`] using these sequence numbers.
+        Query {
+            dns: Vec<u8>,
+            seq: u32,
+            ack: u32,
+        },
+        Nothing,
+    }
+
+    /// The resolver's initial sequence number for a connection.
+    pub fn isn(client: SocketAddr, server: IpAddr) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        let text = format!("{client}>{server}");
+        for b in text.as_bytes() {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        h
+    }
+
+    fn segment(
+        from: IpAddr,
+        to: SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
+        packet(
+            from,
+            to.ip(),
+            Transport::TcpSegment {
+                src_port: 53,
+                dst_port: to.port(),
+                seq,
+                ack,
+                flags,
+                payload,
+            },
+        )
+    }
+
+    /// `l4`: the segment from its TCP header to the end of the packet.
+    pub fn on_segment(server: IpAddr, client: SocketAddr, l4: &[u8]) -> Action {
+        if l4.len() < 20 {
+            return Action::Nothing;
+        }
+        let flags = l4[13];
+        let their = tcp_edit::seq(l4);
+        let ours = isn(client, server);
+        if flags & RST != 0 {
+            return Action::Nothing;
+        }
+        if flags & SYN != 0 && flags & ACK == 0 {
+            return segment(server, client, ours, their.wrapping_add(1), SYN | ACK, &[])
+                .map_or(Action::Nothing, Action::Reply);
+        }
+        let data = &l4[tcp_edit::header_len(l4).min(l4.len())..];
+        if data.len() >= 2 {
+            let n = usize::from(u16::from_be_bytes([data[0], data[1]]));
+            if n == data.len() - 2 {
+                let fin = u32::from(flags & FIN != 0);
+                return Action::Query {
+                    dns: data[2..].to_vec(),
+                    seq: ours.wrapping_add(1),
+                    ack: their.wrapping_add(data.len() as u32).wrapping_add(fin),
+                };
+            }
+            return Action::Nothing;
+        }
+        if flags & FIN != 0 {
+            // The client closes after our FIN: acknowledge it from where it says we are.
+            return segment(
+                server,
+                client,
+                tcp_edit::ack(l4),
+                their.wrapping_add(1),
+                ACK,
+                &[],
+            )
+            .map_or(Action::Nothing, Action::Reply);
+        }
+        Action::Nothing
+    }
+
+    /// The response segment: the length-prefixed message, pushed, with our FIN.
+    pub fn response(
+        server: IpAddr,
+        client: SocketAddr,
+        seq: u32,
+        ack: u32,
+        dns: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut payload = Vec::with_capacity(dns.len() + 2);
+        payload.extend_from_slice(&(dns.len() as u16).to_be_bytes());
+        payload.extend_from_slice(dns);
+        segment(server, client, seq, ack, ACK | PSH | FIN, &payload)
     }
 }

@@ -767,7 +767,7 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
         ),
         DropReason::ResolverProtocol => (
             "RESOLVER_PROTOCOL",
-            "the resolver answers DNS over UDP port 53".into(),
+            "the resolver answers DNS on port 53, UDP or TCP".into(),
         ),
         DropReason::NotRoutable => (
             "NOT_ROUTABLE",

@@ -40,6 +40,8 @@ struct Pending {
     vpc_id: String,
     instance: Option<String>,
     query: Vec<u8>,
+    /// Asked over TCP: the sequence numbers to answer with.
+    tcp: Option<(u32, u32)>,
     sent: Instant,
 }
 
@@ -75,7 +77,7 @@ pub fn run(
         for id in late {
             let p = pending.remove(&id).expect("listed");
             if let Some(r) = servfail(&p.query) {
-                reply(&p.plan, p.ingress, p.resolver, p.client, &r);
+                reply(&p.plan, p.ingress, p.resolver, p.client, p.tcp, &r);
             }
         }
         let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) else {
@@ -90,11 +92,32 @@ pub fn run(
         let bytes = q.kept();
         let Ok(p) = wire::parse(bytes) else { continue };
         let Some(off) = p.l4_offset else { continue };
-        let payload = &bytes[off + 8..p.len];
+        let f = &plan.fabric;
+        // DNS over TCP: the segment tells what to send (see `resolver::tcp`).
+        let mut tcp_query = None;
+        let tcp_payload;
+        let payload: &[u8] = if p.protocol == wire::proto::TCP {
+            let client = SocketAddr::new(p.src, p.src_port);
+            match crate::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
+                crate::resolver::tcp::Action::Reply(pkt) => {
+                    if let Some(dev) = plan.devices.get(q.ingress as usize) {
+                        let _ = dev.queues[0].send(&pkt);
+                    }
+                    continue;
+                }
+                crate::resolver::tcp::Action::Nothing => continue,
+                crate::resolver::tcp::Action::Query { dns, seq, ack } => {
+                    tcp_query = Some((seq, ack));
+                    tcp_payload = dns;
+                    &tcp_payload
+                }
+            }
+        } else {
+            &bytes[off + 8..p.len]
+        };
         if payload.len() < 12 {
             continue;
         }
-        let f = &plan.fabric;
         match q.service {
             LocalService::ResolverUpstream => {
                 let id = u16::from_be_bytes([payload[0], payload[1]]);
@@ -108,11 +131,12 @@ pub fn run(
                 {
                     answer = spliced;
                 }
-                reply(&w.plan, w.ingress, w.resolver, w.client, &answer);
+                reply(&w.plan, w.ingress, w.resolver, w.client, w.tcp, &answer);
                 let client = Client {
                     vpc_id: &w.vpc_id,
                     addr: w.client,
                     instance: w.instance.as_deref(),
+                    tcp: w.tcp.is_some(),
                 };
                 write_log(upstream_log(
                     &f.snapshot.config.region,
@@ -138,6 +162,7 @@ pub fn run(
                     vpc_id: &f.vpcs[vpc as usize].id,
                     addr: SocketAddr::new(p.src, p.src_port),
                     instance,
+                    tcp: tcp_query.is_some(),
                 };
                 let outcome = handle(
                     &f.snapshot.dns,
@@ -150,7 +175,7 @@ pub fn run(
                 match outcome {
                     None => {}
                     Some(Outcome::Answer(r, line)) => {
-                        reply(&plan, q.ingress, p.dst, client.addr, &r);
+                        reply(&plan, q.ingress, p.dst, client.addr, tcp_query, &r);
                         write_log(line);
                     }
                     Some(Outcome::Forward) => {
@@ -192,6 +217,7 @@ pub fn run(
                                 vpc_id: client.vpc_id.to_string(),
                                 instance: client.instance.map(str::to_string),
                                 query: payload.to_vec(),
+                                tcp: tcp_query,
                                 sent: Instant::now(),
                             },
                         );
@@ -203,17 +229,30 @@ pub fn run(
     }
 }
 
-/// Writes a DNS response from the resolver at `resolver` to `client`, out of `ingress`.
-fn reply(plan: &Plan, ingress: u32, resolver: IpAddr, client: SocketAddr, dns: &[u8]) {
-    if let Some(pkt) = build::packet(
-        resolver,
-        client.ip(),
-        build::Transport::Udp {
-            src_port: 53,
-            dst_port: client.port(),
-            payload: dns,
-        },
-    ) {
+/// Writes a DNS response from the resolver at `resolver` to `client`, out of `ingress`: a
+/// datagram, or for a TCP query (`tcp`: our sequence number, our acknowledgment) the
+/// response segment.
+fn reply(
+    plan: &Plan,
+    ingress: u32,
+    resolver: IpAddr,
+    client: SocketAddr,
+    tcp: Option<(u32, u32)>,
+    dns: &[u8],
+) {
+    let pkt = match tcp {
+        Some((seq, ack)) => crate::resolver::tcp::response(resolver, client, seq, ack, dns),
+        None => build::packet(
+            resolver,
+            client.ip(),
+            build::Transport::Udp {
+                src_port: 53,
+                dst_port: client.port(),
+                payload: dns,
+            },
+        ),
+    };
+    if let Some(pkt) = pkt {
         if let Some(dev) = plan.devices.get(ingress as usize) {
             if dev.queues[0].send(&pkt).is_ok() {
                 plan.fabric.attachments[ingress as usize]
