@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Packages: tools the end-to-end tests and the demo drive (ping, curl, dig, iperf3, tshark),
 # iproute2 for namespaces and TUN devices, xz for the shared data sets.
-packages=(iproute2 iputils-ping curl dnsutils iperf3 tshark python3 xz-utils ca-certificates valgrind dnsmasq-base)
+packages=(iproute2 iputils-ping curl dnsutils iperf3 tshark python3 xz-utils ca-certificates valgrind dnsmasq-base haproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

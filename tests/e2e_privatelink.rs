@@ -282,3 +282,60 @@ fn proxy_protocol_v2_reaches_a_real_server() {
     let out = String::from_utf8_lossy(&lab.kill(server).stdout).into_owned();
     assert!(out.contains("peer ::ffff:10.1.128.50 proxy"), "{out}");
 }
+
+/// The same with HAProxy from Debian as the provider's server (`accept-proxy`): it takes the
+/// client address from the header, and the HTTP health checks — which open with a PROXY LOCAL
+/// header — keep the target healthy.
+#[test]
+fn haproxy_with_accept_proxy_sees_the_consumer() {
+    if !can_run()
+        || std::process::Command::new("haproxy")
+            .arg("-v")
+            .output()
+            .is_err()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        dir.path(),
+        "haproxy.toml",
+        &[
+            NO_ENFORCE,
+            CROSS_ZONE,
+            (
+                "interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+                "interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }\nproxy_protocol_v2 = true",
+            ),
+        ],
+    );
+    let haproxy_cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &haproxy_cfg,
+        "global\n  log stdout format raw local0\ndefaults\n  mode http\n  log global\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend fe\n  bind :80 accept-proxy\n  log-format \"client %[src] %HM %HU\"\n  http-request return status 200 content-type text/plain lf-string \"Hello %[src]\\n\"\n",
+    )
+    .unwrap();
+    let mut lab = Lab::start(&cfg);
+    let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let server = lab.spawn(
+        "ec2-b",
+        &["haproxy", "-db", "-f", haproxy_cfg.to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello 10.0.128.10\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    // Health checks (HTTP, with a LOCAL header) keep passing: healthy within two intervals.
+    wait_for_state(&lab, "healthy", Duration::from_secs(20));
+    let log = String::from_utf8_lossy(&lab.kill(server).stdout).into_owned();
+    assert!(log.contains("client 10.0.128.10 GET /"), "{log}");
+    assert!(
+        log.contains("GET /index.html"),
+        "health checks logged: {log}"
+    );
+}

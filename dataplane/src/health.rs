@@ -143,6 +143,9 @@ pub struct Probe {
     kind: ProbeKind,
     isn: u32,
     phase: Phase,
+    /// The target group speaks PROXY protocol v2: an HTTP probe opens with a LOCAL header
+    /// (no client information), as AWS's health checks do.
+    proxy_local: bool,
 }
 
 /// What to do after a packet.
@@ -173,7 +176,14 @@ impl Probe {
             kind,
             isn,
             phase: Phase::SynSent,
+            proxy_local: false,
         }
+    }
+
+    /// Opens HTTP probes with a PROXY protocol v2 LOCAL header.
+    pub fn with_proxy_local(mut self) -> Probe {
+        self.proxy_local = true;
+        self
     }
 
     fn segment(&self, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
@@ -207,12 +217,19 @@ impl Probe {
     }
 
     fn request(&self) -> Vec<u8> {
+        // Signature, version 2 + LOCAL, family UNSPEC, no address block.
+        const LOCAL: [u8; 16] = [
+            0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x20, 0x00,
+            0x00, 0x00,
+        ];
+        let prefix: &[u8] = if self.proxy_local { &LOCAL } else { &[] };
         match &self.kind {
-            ProbeKind::Http(path) => format!(
+            ProbeKind::Http(path) => [prefix, format!(
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n",
                 self.to
             )
-            .into_bytes(),
+            .as_bytes()]
+            .concat(),
             ProbeKind::Tcp => Vec::new(),
         }
     }
@@ -389,6 +406,24 @@ mod tests {
             p.on_packet(&reply(&p, RST | ACK, 0, &[])),
             ProbeStep::Done { healthy: false, .. }
         ));
+    }
+
+    #[test]
+    fn http_probe_to_a_proxy_protocol_target_opens_with_a_local_header() {
+        use crate::wire::tcp_flags::*;
+        let mut p = probe(ProbeKind::Http("/".into())).with_proxy_local();
+        let ProbeStep::Send(req) = p.on_packet(&reply(&p, SYN | ACK, 5, &[])) else {
+            panic!("request expected");
+        };
+        let parsed = crate::wire::parse(&req[0]).unwrap();
+        let data = &req[0][parsed.l4_offset.unwrap() + 20..];
+        assert_eq!(&data[..12], b"\r\n\r\n\0\r\nQUIT\n");
+        assert_eq!(
+            &data[12..16],
+            &[0x20, 0x00, 0x00, 0x00],
+            "v2 LOCAL, no addresses"
+        );
+        assert!(data[16..].starts_with(b"GET / HTTP/1.1\r\n"));
     }
 
     #[test]

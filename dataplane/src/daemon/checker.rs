@@ -109,7 +109,10 @@ pub fn run(
                     // HTTPS would need TLS; its TCP handshake is what vpced checks.
                     _ => ProbeKind::Tcp,
                 };
-                let probe = Probe::new(from, port, to, dport, kind, isn);
+                let mut probe = Probe::new(from, port, to, dport, kind, isn);
+                if tg.proxy_protocol_v2 {
+                    probe = probe.with_proxy_local();
+                }
                 due.insert(
                     key.clone(),
                     now + Duration::from_secs(u64::from(hc.interval_seconds.max(1))),
