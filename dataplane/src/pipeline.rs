@@ -586,15 +586,20 @@ fn security_group<O: Observer>(
         outcome,
     });
     if outcome == SgOutcome::Denied {
-        for c in &f.sg_denials[set as usize] {
-            c.deny(cx.lane, direction == Direction::Egress);
-        }
+        count_denial(f, cx, set, direction);
         return Err(match direction {
             Direction::Ingress => DropReason::SecurityGroupIngress,
             Direction::Egress => DropReason::SecurityGroupEgress,
         });
     }
     Ok(())
+}
+
+/// Counts a denial against every group of set `set` (none of them allowed the packet).
+fn count_denial(f: &Fabric, cx: &Ctx<'_>, set: u32, direction: Direction) {
+    for c in &f.sg_denials[set as usize] {
+        c.deny(cx.lane, direction == Direction::Egress);
+    }
 }
 
 /// The rule of set `set` that allows `p` in `direction`, without state.
@@ -842,9 +847,7 @@ fn interface_endpoint<O: Observer>(
             outcome,
         });
         if rule.is_none() {
-            for c in &f.sg_denials[set as usize] {
-                c.deny(cx.lane, false);
-            }
+            count_denial(f, cx, set, Direction::Ingress);
             return Verdict::Drop(DropReason::SecurityGroupIngress);
         }
     }
@@ -891,9 +894,7 @@ fn interface_endpoint<O: Observer>(
             outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
         });
         if rule.is_none() {
-            for c in &f.sg_denials[set as usize] {
-                c.deny(cx.lane, false);
-            }
+            count_denial(f, cx, set, Direction::Ingress);
             return Verdict::Drop(DropReason::LoadBalancerSecurityGroup);
         }
     }

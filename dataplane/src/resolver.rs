@@ -37,6 +37,41 @@ pub struct QueryLog {
     pub srcids: SrcIds,
 }
 
+impl QueryLog {
+    fn new(
+        region: &str,
+        client: &Client<'_>,
+        qname: &str,
+        qtype: RecordType,
+        rcode: ResponseCode,
+        answers: Vec<LogAnswer>,
+        unix_seconds: u64,
+    ) -> QueryLog {
+        QueryLog {
+            version: "1.100000",
+            account_id: "000000000000".into(),
+            region: region.into(),
+            vpc_id: client.vpc_id.into(),
+            query_timestamp: rfc3339(unix_seconds),
+            query_name: if qname.ends_with('.') {
+                qname.to_string()
+            } else {
+                format!("{qname}.")
+            },
+            query_type: qtype.to_string(),
+            query_class: "IN",
+            rcode: rcode_name(rcode),
+            answers,
+            srcaddr: client.addr.ip().to_string(),
+            srcport: client.addr.port().to_string(),
+            transport: if client.tcp { "TCP" } else { "UDP" },
+            srcids: SrcIds {
+                instance: client.instance.map(str::to_string),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[allow(non_snake_case)]
 pub struct LogAnswer {
@@ -173,28 +208,15 @@ pub fn handle(
     };
     resp.set_response_code(rcode);
     let bytes = resp.to_vec().ok()?;
-    let log = QueryLog {
-        version: "1.100000",
-        account_id: "000000000000".into(),
-        region: region.into(),
-        vpc_id: client.vpc_id.into(),
-        query_timestamp: rfc3339(unix_seconds),
-        query_name: if qname.ends_with('.') {
-            qname.clone()
-        } else {
-            format!("{qname}.")
-        },
-        query_type: q.query_type().to_string(),
-        query_class: "IN",
-        rcode: rcode_name(rcode),
-        answers: log_answers,
-        srcaddr: client.addr.ip().to_string(),
-        srcport: client.addr.port().to_string(),
-        transport: if client.tcp { "TCP" } else { "UDP" },
-        srcids: SrcIds {
-            instance: client.instance.map(str::to_string),
-        },
-    };
+    let log = QueryLog::new(
+        region,
+        client,
+        &qname,
+        q.query_type(),
+        rcode,
+        log_answers,
+        unix_seconds,
+    );
     Some(Outcome::Answer(bytes, Some(log)))
 }
 
@@ -220,28 +242,15 @@ pub fn upstream_log(
             Class: "IN",
         })
         .collect();
-    Some(QueryLog {
-        version: "1.100000",
-        account_id: "000000000000".into(),
-        region: region.into(),
-        vpc_id: client.vpc_id.into(),
-        query_timestamp: rfc3339(unix_seconds),
-        query_name: if qname.ends_with('.') {
-            qname.clone()
-        } else {
-            format!("{qname}.")
-        },
-        query_type: q.query_type().to_string(),
-        query_class: "IN",
-        rcode: rcode_name(m.response_code()),
+    Some(QueryLog::new(
+        region,
+        client,
+        &qname,
+        q.query_type(),
+        m.response_code(),
         answers,
-        srcaddr: client.addr.ip().to_string(),
-        srcport: client.addr.port().to_string(),
-        transport: if client.tcp { "TCP" } else { "UDP" },
-        srcids: SrcIds {
-            instance: client.instance.map(str::to_string),
-        },
-    })
+        unix_seconds,
+    ))
 }
 
 /// An upstream answer whose CNAME chain leads into a name that is private in `vpc` — Azure's
