@@ -8,6 +8,7 @@
 #   sudo scripts/bench-dns.sh [SECONDS=10] [CLIENTS=4] [WORKERS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
 SECS=${1:-10}
 CLIENTS=${2:-4}
 WORKERS=${3:-2}
@@ -19,20 +20,7 @@ command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null || \
 P=bdns-
 SOCK=/run/vpce-bench-dns.sock
 NAME=zenn-privatelink.s3.us-east-1.amazonaws.com
-cleanup() (
-  set +e
-  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
-    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns delete "$ns"
-  done
-  rm -rf "$SOCK" "${WORK:-}"
-)
+cleanup() { lab_cleanup "$P" "$SOCK" "${WORK:-}"; }
 trap cleanup EXIT
 cleanup
 WORK=$(mktemp -d)
@@ -54,7 +42,7 @@ sleep 0.5
 target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${P}fabric \
   --netns-prefix $P --workers "$WORKERS" --no-state --log warn &
 VPCED_PID=$!
-for _ in $(seq 100); do VPCE_SOCKET=$SOCK target/release/vpcectl status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_vpced "$SOCK"
 scripts/check-isolation.sh $P ${P}s3-instance=10.0.0.2 >/dev/null
 
 qps() { awk '/Queries per second/ {print $4}'; }

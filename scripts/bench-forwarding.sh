@@ -9,6 +9,7 @@
 #   sudo scripts/bench-forwarding.sh [ROUNDS=3] [SECONDS=5] [WORKERS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
 ROUNDS=${1:-3}
 SECS=${2:-5}
 WORKERS=${3:-2}
@@ -18,23 +19,7 @@ scripts/setup.sh >/dev/null
 K=bk-
 U=bu-
 SOCK=/run/vpce-bench.sock
-cleanup() (
-  set +e
-  # Programs in the lab's namespaces first: once vpced has deleted the namespaces it made,
-  # they could no longer be found. (vpced itself, in the fabric namespace, stops gracefully.)
-  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep -E "^($K|$U)"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
-    # A subshell cannot `wait` for it: poll until it has removed its devices and exited.
-    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^($K|$U)"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns delete "$ns"
-  done
-  rm -f "$SOCK"
-)
+cleanup() { lab_cleanup "$K|$U" "$SOCK"; }
 trap cleanup EXIT
 cleanup
 
@@ -56,7 +41,7 @@ scripts/check-isolation.sh $K ${K}src=52.216.39.26 ${K}dst=10.0.0.176 >/dev/null
 target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${U}fabric \
   --netns-prefix $U --workers "$WORKERS" --log warn &
 VPCED_PID=$!
-for _ in $(seq 100); do VPCE_SOCKET=$SOCK target/release/vpcectl status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_vpced "$SOCK"
 scripts/check-isolation.sh $U ${U}s3-instance=52.216.39.26 ${U}s3=10.0.0.176 >/dev/null
 
 ip netns exec ${K}dst iperf3 -s -D -B 52.216.39.26

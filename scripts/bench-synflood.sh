@@ -16,6 +16,7 @@
 #   sudo scripts/bench-synflood.sh [COUNT=1000000] [RATE=100000] [MAX_FLOWS=1048576]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
 COUNT=${1:-1000000}
 RATE=${2:-100000}
 MAX_FLOWS=${3:-1048576}
@@ -24,22 +25,7 @@ scripts/setup.sh >/dev/null
 
 P=bsf-
 SOCK=/run/vpce-synflood.sock
-cleanup() (
-  set +e
-  # Programs in the lab's namespaces first: once vpced has deleted the namespaces it made,
-  # they could no longer be found. (vpced itself, in the fabric namespace, stops gracefully.)
-  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep -E "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
-    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns delete "$ns"
-  done
-  rm -rf "$SOCK" "${WORK:-}"
-)
+cleanup() { lab_cleanup "$P" "$SOCK" "${WORK:-}"; }
 trap cleanup EXIT
 cleanup
 WORK=$(mktemp -d)
@@ -61,7 +47,7 @@ TOML
 target/release/vpced --config "$WORK/lab.toml" --control-socket $SOCK --netns ${P}fabric \
   --netns-prefix $P --workers 2 --max-flows "$MAX_FLOWS" --no-state --log warn &
 VPCED_PID=$!
-for _ in $(seq 100); do VPCE_SOCKET=$SOCK target/release/vpcectl status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_vpced "$SOCK"
 scripts/check-isolation.sh $P ${P}s3-instance=52.216.39.26 ${P}flooder=52.216.39.26 \
   ${P}flooder=52.216.0.1 >/dev/null
 

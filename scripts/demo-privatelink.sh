@@ -15,6 +15,7 @@
 # Run as root on Debian:  sudo scripts/demo-privatelink.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo-privatelink.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
@@ -28,22 +29,7 @@ VPCECTL=target/release/vpcectl
 export VPCE_SOCKET=$SOCK
 LOG=$(mktemp /tmp/vpced-demo-pl.XXXXXX.log)
 
-cleanup() (
-  set +e
-  # Programs in the lab's namespaces first: once vpced has deleted the namespaces it made,
-  # they could no longer be found. (vpced itself, in the fabric namespace, stops gracefully.)
-  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
-    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns delete "$ns"
-  done
-  rm -rf "$SOCK" "${WORK:-}"
-)
+cleanup() { lab_cleanup "$P" "$SOCK" "${WORK:-}"; }
 trap cleanup EXIT
 cleanup
 WORK=$(mktemp -d)
@@ -77,7 +63,7 @@ step "Start vpced in its own namespace (${P}fabric, no uplink)"
 target/release/vpced --config "$WORK/1-as-built.toml" --control-socket $SOCK --netns ${P}fabric \
   --netns-prefix $P --state-dir "$WORK/state" 2>"$LOG" &
 VPCED_PID=$!
-for _ in $(seq 100); do $VPCECTL status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_vpced "$SOCK"
 run $VPCECTL status
 
 step "EC2-B runs a web server: Hello!"

@@ -10,6 +10,7 @@
 # Run as root on Debian:  sudo scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
@@ -24,23 +25,7 @@ VPCECTL=target/release/vpcectl
 export VPCE_SOCKET=$SOCK
 LOG=$(mktemp /tmp/vpced-demo.XXXXXX.log)
 
-cleanup() (
-  set +e
-  # Programs in the lab's namespaces first: once vpced has deleted the namespaces it made,
-  # they could no longer be found. (vpced itself, in the fabric namespace, stops gracefully.)
-  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-  done
-  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
-    # A subshell cannot `wait` for it: poll until it has removed its devices and exited.
-    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
-  fi
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns delete "$ns"
-  done
-  rm -f "$SOCK"
-)
+cleanup() { lab_cleanup "$P" "$SOCK"; }
 trap cleanup EXIT
 cleanup
 
@@ -56,7 +41,7 @@ echo "   … (the 21 S3 prefixes of pl-63a5400a, routed by the gateway endpoint)
 step "Start vpced in its own namespace (${P}fabric, no uplink)"
 target/release/vpced --config $CONFIG --control-socket $SOCK --netns ${P}fabric --netns-prefix $P 2>"$LOG" &
 VPCED_PID=$!
-for _ in $(seq 100); do $VPCECTL status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_vpced "$SOCK"
 run $VPCECTL status
 
 step "Servers: S3 answers on 52.216.39.26, the internet on 8.8.8.8"

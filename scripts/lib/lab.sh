@@ -1,0 +1,34 @@
+# Shared by the demo and benchmark scripts (sourced, not run): set-up and tear-down of a lab
+# whose network namespaces all start with one prefix.
+
+# lab_cleanup PREFIX_REGEX [FILE...]: stops the lab. Programs in the lab's namespaces go first —
+# once vpced has deleted the namespaces it made, they could no longer be found — then vpced
+# ($VPCED_PID, in the fabric namespace) stops gracefully and removes its devices, then what is
+# left of the namespaces and the FILEs goes.
+lab_cleanup() (
+  set +e
+  re=$1
+  shift
+  for ns in $(ip netns list | awk '{print $1}' | grep -v 'fabric$' | grep -E "^($re)"); do
+    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
+  done
+  if [ -n "${VPCED_PID:-}" ] && kill -TERM "$VPCED_PID" 2>/dev/null; then
+    # A subshell cannot `wait` for it: poll until it has removed its devices and exited.
+    for _ in $(seq 100); do kill -0 "$VPCED_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^($re)"); do
+    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns delete "$ns"
+  done
+  [ $# -eq 0 ] || rm -rf "$@"
+)
+
+# wait_for_vpced SOCKET: returns once vpced answers on SOCKET (at most 10 s).
+wait_for_vpced() {
+  for _ in $(seq 100); do
+    VPCE_SOCKET=$1 target/release/vpcectl status >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "vpced did not answer on $1" >&2
+  return 1
+}
