@@ -172,6 +172,18 @@ pub struct Proxy {
     pub len: u16,
 }
 
+/// A flow steered through a Gateway Load Balancer: the appliance chosen for it (both
+/// directions) and the flow cookie the GENEVE header carries. Kept in the GWLB endpoint's
+/// zone, keyed by the target group's stickiness tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steer {
+    pub appliance: IpAddr,
+    /// The appliance's index in its target group when the flow was steered (a hint: a reload
+    /// may move it; the address decides).
+    pub target: u16,
+    pub cookie: u32,
+}
+
 /// TCP flags a packet carries, as far as tracking cares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpSignal {
@@ -185,6 +197,7 @@ const RST: u8 = 4;
 /// The initiator is the low end of the key.
 const INITIATOR_LO: u8 = 8;
 const HAS_NAT: u8 = 16;
+const HAS_STEER: u8 = 32;
 const USED: u8 = 128;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -239,6 +252,14 @@ impl Slot {
         })
     }
 
+    fn steer(&self) -> Option<Steer> {
+        (self.flags & HAS_STEER != 0).then(|| Steer {
+            appliance: addr(self.nat_dst, self.nat_src != 0),
+            target: self.nat_sport,
+            cookie: self.peer_zone,
+        })
+    }
+
     /// Records a packet going low → high (`forward`) with `tcp` flags at `now`.
     fn touch(&mut self, forward: bool, tcp: TcpSignal, now: u32) {
         self.last_seen = now;
@@ -262,6 +283,21 @@ pub struct Flow {
     /// Whether the packet runs in the direction of the packet that created the entry.
     pub from_initiator: bool,
     pub nat: Option<Nat>,
+    pub steer: Option<Steer>,
+}
+
+/// What an entry carries besides its state.
+#[derive(Debug, Clone, Copy)]
+enum Payload {
+    None,
+    Nat(Nat),
+    Steer(Steer),
+}
+
+/// A hash of a flow that is the same for both of its directions (the canonical key's), for
+/// choices both directions must agree on: the appliance of a GWLB flow.
+pub fn symmetric_hash(t: &Tuple) -> u64 {
+    FlowKey::of(0, t).0.hash()
 }
 
 /// The table is at its capacity: the new flow is not tracked (and its packet is dropped).
@@ -407,6 +443,7 @@ impl FlowTable {
         Some(Flow {
             from_initiator: forward == (s.flags & INITIATOR_LO != 0),
             nat: s.nat(),
+            steer: s.steer(),
         })
     }
 
@@ -420,7 +457,22 @@ impl FlowTable {
         tcp: TcpSignal,
         now: u32,
     ) -> Result<(), Full> {
-        self.put(zone, t, nat, tcp, now, true).map(|_| ())
+        self.put(zone, t, nat.map_or(Payload::None, Payload::Nat), tcp, now, true)
+            .map(|_| ())
+    }
+
+    /// Starts tracking (or re-steers) `t` in `zone` as a flow through a Gateway Load
+    /// Balancer, with its appliance and cookie.
+    pub fn insert_steered(
+        &self,
+        zone: u32,
+        t: &Tuple,
+        steer: Steer,
+        tcp: TcpSignal,
+        now: u32,
+    ) -> Result<(), Full> {
+        self.put(zone, t, Payload::Steer(steer), tcp, now, true)
+            .map(|_| ())
     }
 
     /// Like [`FlowTable::insert`], but leaves a live entry alone: `Ok(false)` if `zone`
@@ -433,14 +485,14 @@ impl FlowTable {
         tcp: TcpSignal,
         now: u32,
     ) -> Result<bool, Full> {
-        self.put(zone, t, nat, tcp, now, false)
+        self.put(zone, t, nat.map_or(Payload::None, Payload::Nat), tcp, now, false)
     }
 
     fn put(
         &self,
         zone: u32,
         t: &Tuple,
-        nat: Option<Nat>,
+        payload: Payload,
         tcp: TcpSignal,
         now: u32,
         replace: bool,
@@ -454,7 +506,16 @@ impl FlowTable {
             flags: USED | if forward { INITIATOR_LO } else { 0 },
             ..Slot::default()
         };
-        if let Some(n) = nat {
+        if let Payload::Steer(st) = payload {
+            // The appliance's address goes where a translation's destination would;
+            // `nat_src` says its family (1: IPv6).
+            slot.flags |= HAS_STEER;
+            slot.nat_dst = bits(st.appliance);
+            slot.nat_src = u128::from(st.appliance.is_ipv6());
+            slot.nat_sport = st.target;
+            slot.peer_zone = st.cookie;
+        }
+        if let Payload::Nat(n) = payload {
             slot.flags |= HAS_NAT;
             slot.nat_src = bits(n.src);
             slot.nat_dst = bits(n.dst);

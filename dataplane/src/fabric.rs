@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use control::compile::RouteTarget;
-use control::model::{Config, ConnectionState, EndpointType, Protocol};
+use control::model::{Config, ConnectionState, EndpointType, LoadBalancerType, Protocol};
 use control::publish::Versioned;
 use control::Snapshot;
 use ipnet::IpNet;
@@ -45,6 +45,8 @@ pub enum Action {
     InternetGateway(u32),
     /// Into the service network of gateway endpoint `gateway_endpoints[i]`.
     GatewayEndpoint(u32),
+    /// To Gateway Load Balancer endpoint `gwlb_endpoints[i]`: GENEVE to an appliance.
+    GwlbEndpoint(u32),
     /// To the attachment of an ENI (middlebox routing), destination unchanged.
     NetworkInterface(AttachmentIdx),
     /// Deliver to the owner of the destination in VPC `vpcs[i]` (a peering connection).
@@ -58,7 +60,6 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unsupported {
     NatGateway,
-    GatewayLoadBalancerEndpoint,
     VpnGateway,
     /// An address owned by something vpced terminates itself (interface endpoint ENI, load
     /// balancer node, NAT gateway).
@@ -203,6 +204,9 @@ pub struct EndpointService {
 pub struct LoadBalancer {
     pub id: String,
     pub vpc: u32,
+    /// A Gateway Load Balancer: its one listener's target group (`target_groups[i]`) holds
+    /// the appliances.
+    pub appliances: Option<u32>,
     /// `lb_nodes[i]`, one per subnet mapping.
     pub nodes: Vec<u32>,
     pub sg: Option<u32>,
@@ -245,6 +249,11 @@ pub struct TargetGroup {
     /// Nodes of the load balancers whose listeners use this group: where health checks
     /// start from.
     pub probe_nodes: Vec<u32>,
+    /// A GENEVE group (appliances behind a Gateway Load Balancer): health checks default to
+    /// port 80, not the traffic port.
+    pub geneve: bool,
+    pub stickiness: control::model::Stickiness,
+    pub failover: control::model::Failover,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -254,6 +263,31 @@ pub struct Target {
     pub port: u16,
     pub az: String,
     pub health: Arc<TargetHealth>,
+}
+
+/// A Gateway Load Balancer endpoint: the route target that hands packets to appliances.
+///
+/// Its one ENI is in `az`; flows through it are tracked in `zone` (keyed by the target
+/// group's stickiness tuple) with the appliance chosen for them and the flow cookie. What
+/// comes back from the appliance is routed on by `route_table`, the ENI's subnet's table.
+#[derive(Debug)]
+pub struct GwlbEndpoint {
+    pub id: String,
+    pub eni: String,
+    pub ip: Ipv4Addr,
+    pub vpc: u32,
+    pub az: String,
+    pub zone: u32,
+    pub route_table: u32,
+    /// Connection state with the endpoint service (acceptance applies to GWLB endpoints too).
+    pub state: ConnectionState,
+    /// `load_balancers[i]`, the service's gateway load balancer; `None`: the service is not
+    /// in this configuration.
+    pub load_balancer: Option<u32>,
+    /// The values of AWS's GENEVE options 1 (endpoint ENI) and 2 (attachment).
+    pub option_endpoint: u64,
+    pub option_attachment: u64,
+    pub counters: Arc<EntityCounters>,
 }
 
 /// How an attachment's device is set up in its namespace.
@@ -266,7 +300,15 @@ pub struct LinkConfig {
     /// Default routes through the device, per family.
     pub default_v4: bool,
     pub default_v6: bool,
+    /// The device's MTU: [`MTU`], or [`JUMBO_MTU`] for appliances behind a Gateway Load
+    /// Balancer (GENEVE adds 68 bytes to every packet they receive and return).
+    pub mtu: u16,
 }
+
+/// MTU of attachment devices (the internet's, and what instances use by default here).
+pub const MTU: u16 = 1500;
+/// MTU of an appliance's device: AWS's jumbo frames inside a VPC.
+pub const JUMBO_MTU: u16 = 9001;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachmentKind {
@@ -316,6 +358,9 @@ pub struct Fabric {
     pub load_balancers: Vec<LoadBalancer>,
     pub lb_nodes: Vec<LbNode>,
     pub target_groups: Vec<TargetGroup>,
+    pub gwlb_endpoints: Vec<GwlbEndpoint>,
+    /// GWLB endpoint by the value of GENEVE option 1 (what an appliance echoes back).
+    pub gwlb_endpoint_by_option: FxHashMap<u64, u32>,
     /// Endpoint ENI by conntrack zone (the way back of a translated flow).
     pub endpoint_eni_by_zone: FxHashMap<u32, u32>,
     /// Service network by conntrack zone (interface endpoints to AWS services).
@@ -455,6 +500,21 @@ impl Fabric {
                 groups: &n.security_groups,
             });
         }
+        // Addresses of GENEVE targets (appliances): their devices take jumbo frames.
+        let appliance_ips: Vec<IpAddr> = c
+            .target_groups
+            .iter()
+            .filter(|t| t.protocol == Protocol::Geneve)
+            .flat_map(|t| &t.targets)
+            .filter_map(|t| match (&t.instance, t.ip) {
+                (Some(id), _) => c
+                    .instances
+                    .iter()
+                    .find(|i| &i.id == id)
+                    .map(|i| IpAddr::V4(i.private_ip)),
+                (None, ip) => ip,
+            })
+            .collect();
         for s in sources {
             let sn = subnet(s.subnet).ok_or_else(|| bad(format!("no subnet {}", s.subnet)))?;
             let vpc = *vpc_index
@@ -499,6 +559,11 @@ impl Fabric {
                 kind: AttachmentKind::Eni(eni),
                 namespace: s.ns,
                 link: LinkConfig {
+                    mtu: if s.ipv4.iter().any(|a| appliance_ips.contains(&IpAddr::V4(*a))) {
+                        JUMBO_MTU
+                    } else {
+                        MTU
+                    },
                     addresses,
                     loopback: Vec::new(),
                     default_v4: true,
@@ -574,6 +639,9 @@ impl Fabric {
                 health_check: tg.health_check.clone(),
                 proxy_protocol_v2: tg.proxy_protocol_v2,
                 probe_nodes: Vec::new(),
+                geneve: tg.protocol == Protocol::Geneve,
+                stickiness: tg.stickiness,
+                failover: tg.failover,
                 counters: registry.entity("target_group", &tg.id),
             });
         }
@@ -624,9 +692,17 @@ impl Fabric {
                     })
                 })
                 .collect();
+            let appliances = (lb.lb_type == LoadBalancerType::Gateway)
+                .then(|| {
+                    lb.listeners
+                        .first()
+                        .and_then(|l| tg_index.get(l.target_group.as_str()).copied())
+                })
+                .flatten();
             load_balancers.push(LoadBalancer {
                 id: lb.id.clone(),
                 vpc,
+                appliances,
                 nodes,
                 sg: sg_of(&lb.security_groups),
                 enforce_sg_on_private_link: lb
@@ -637,8 +713,13 @@ impl Fabric {
             });
         }
         for lb in &load_balancers {
-            for l in &lb.listeners {
-                let tg = &mut target_groups[l.target_group as usize];
+            for tg in lb
+                .listeners
+                .iter()
+                .map(|l| l.target_group)
+                .chain(lb.appliances)
+            {
+                let tg = &mut target_groups[tg as usize];
                 for &n in &lb.nodes {
                     if !tg.probe_nodes.contains(&n) {
                         tg.probe_nodes.push(n);
@@ -696,6 +777,55 @@ impl Fabric {
                     .map(|i| i as u32),
                 aws_service: None,
                 service_addresses: Vec::new(),
+                counters: registry.entity("endpoint", &e.id),
+            });
+        }
+        // Gateway Load Balancer endpoints.
+        let mut gwlb_endpoints = Vec::new();
+        let mut gwlb_endpoint_by_option = FxHashMap::default();
+        for e in c
+            .endpoints
+            .iter()
+            .filter(|e| e.endpoint_type == EndpointType::GatewayLoadBalancer)
+        {
+            let (Some(&vpc), Some(n)) = (vpc_index.get(e.vpc.as_str()), e.network_interfaces.first())
+            else {
+                continue;
+            };
+            let Some(sn) = subnet(&n.subnet) else { continue };
+            let Some(rt) = snapshot
+                .subnet_route_table(&sn.id)
+                .and_then(|t| rt_index.get(t.id.as_str()).copied())
+            else {
+                continue;
+            };
+            let eni = e.eni_id(0);
+            // Option 1 carries the ENI's id when it has a real one, else the endpoint's.
+            let option_endpoint = crate::wire::geneve::id_value(if n.id.is_some() {
+                &eni
+            } else {
+                &e.id
+            });
+            let load_balancer = c
+                .endpoint_services
+                .iter()
+                .find(|s| s.service_name(&c.region) == e.service)
+                .and_then(|s| s.load_balancers.first())
+                .and_then(|l| load_balancers.iter().position(|x: &LoadBalancer| &x.id == l))
+                .map(|i| i as u32);
+            gwlb_endpoint_by_option.insert(option_endpoint, gwlb_endpoints.len() as u32);
+            gwlb_endpoints.push(GwlbEndpoint {
+                zone: zone_of(&eni),
+                eni,
+                id: e.id.clone(),
+                ip: n.private_ip,
+                vpc,
+                az: sn.availability_zone.clone(),
+                route_table: rt,
+                state: c.connection_state(e),
+                load_balancer,
+                option_endpoint,
+                option_attachment: crate::wire::geneve::id_value(&e.id),
                 counters: registry.entity("endpoint", &e.id),
             });
         }
@@ -761,6 +891,7 @@ impl Fabric {
                     loopback: Vec::new(),
                     default_v4: true,
                     default_v6: true,
+                    mtu: MTU,
                 },
             });
             igws.push(InternetGateway {
@@ -796,6 +927,7 @@ impl Fabric {
                         loopback: svc.service_addresses.clone(),
                         default_v4: true,
                         default_v6: true,
+                        mtu: MTU,
                     },
                 });
                 services.push(ServiceNetwork {
@@ -946,8 +1078,11 @@ impl Fabric {
                         }
                     }
                     RouteTarget::NatGateway(_) => Action::Unsupported(Unsupported::NatGateway),
-                    RouteTarget::GatewayLoadBalancerEndpoint(_) => {
-                        Action::Unsupported(Unsupported::GatewayLoadBalancerEndpoint)
+                    RouteTarget::GatewayLoadBalancerEndpoint(id) => {
+                        match gwlb_endpoints.iter().position(|g: &GwlbEndpoint| &g.id == id) {
+                            Some(i) => Action::GwlbEndpoint(i as u32),
+                            None => Action::Blackhole,
+                        }
                     }
                     RouteTarget::VpnGateway(_) => Action::Unsupported(Unsupported::VpnGateway),
                 };
@@ -980,6 +1115,8 @@ impl Fabric {
             load_balancers,
             lb_nodes,
             target_groups,
+            gwlb_endpoints,
+            gwlb_endpoint_by_option,
             endpoint_eni_by_zone,
             service_by_zone,
             lb_node_by_zone,

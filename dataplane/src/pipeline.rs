@@ -27,9 +27,12 @@ use std::net::IpAddr;
 use control::model::ConnectionState;
 use control::secgroups::{self, Direction, RuleRef};
 
-use crate::conntrack::{FlowTable, Nat, Proxy, TcpSignal, Tuple};
+use control::model::{FailoverAction, Stickiness};
+
+use crate::conntrack::{self, FlowTable, Nat, Proxy, Steer, TcpSignal, Tuple};
 use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Target, Unsupported};
 use crate::stats::Lane;
+use crate::wire::geneve::{self, GenevePacket};
 use crate::wire::{self, proto, tcp_flags, Ipv4Packet, Parsed, WireError};
 
 /// What becomes of a packet.
@@ -122,6 +125,18 @@ pub enum DropReason {
     ResolverProtocol,
     /// No room in the packet buffer to insert the PROXY protocol header.
     ProxyProtocolNoRoom,
+    /// A packet bigger than a Gateway Load Balancer carries (8500 bytes inside GENEVE).
+    GwlbMtuExceeded,
+    /// A fragment from an appliance (GWLB drops them).
+    GeneveFragment,
+    /// A packet to a GWLB node that is not well-formed GENEVE as the GWLB speaks it (bad
+    /// header, an unknown critical option, OAM, or not UDP 6081).
+    GeneveMalformed,
+    /// An appliance sent a packet of a flow the GWLB never sent it, or with the wrong cookie:
+    /// appliances cannot start flows.
+    GwlbUnknownFlow,
+    /// A packet returned by an appliance is routed to a GWLB endpoint again.
+    GwlbRouteLoop,
 }
 
 impl DropReason {
@@ -142,7 +157,7 @@ impl DropReason {
         DropReason::EndpointPolicy,
         DropReason::NoReturnPath,
         DropReason::Unsupported(Unsupported::NatGateway),
-        DropReason::Unsupported(Unsupported::GatewayLoadBalancerEndpoint),
+        DropReason::GwlbMtuExceeded,
         DropReason::Unsupported(Unsupported::VpnGateway),
         DropReason::Unsupported(Unsupported::VirtualInterface),
         DropReason::Unsupported(Unsupported::DetachedInterface),
@@ -164,6 +179,10 @@ impl DropReason {
         DropReason::NoFlow,
         DropReason::ResolverProtocol,
         DropReason::ProxyProtocolNoRoom,
+        DropReason::GeneveFragment,
+        DropReason::GeneveMalformed,
+        DropReason::GwlbUnknownFlow,
+        DropReason::GwlbRouteLoop,
     ];
     pub const COUNT: usize = REASONS;
 
@@ -185,7 +204,7 @@ impl DropReason {
             DropReason::EndpointPolicy => 12,
             DropReason::NoReturnPath => 13,
             DropReason::Unsupported(Unsupported::NatGateway) => 14,
-            DropReason::Unsupported(Unsupported::GatewayLoadBalancerEndpoint) => 15,
+            DropReason::GwlbMtuExceeded => 15,
             DropReason::Unsupported(Unsupported::VpnGateway) => 16,
             DropReason::Unsupported(Unsupported::VirtualInterface) => 17,
             DropReason::Unsupported(Unsupported::DetachedInterface) => 18,
@@ -207,6 +226,10 @@ impl DropReason {
             DropReason::NoFlow => 34,
             DropReason::ResolverProtocol => 35,
             DropReason::ProxyProtocolNoRoom => 36,
+            DropReason::GeneveFragment => 37,
+            DropReason::GeneveMalformed => 38,
+            DropReason::GwlbUnknownFlow => 39,
+            DropReason::GwlbRouteLoop => 40,
         }
     }
 
@@ -230,9 +253,7 @@ impl DropReason {
             DropReason::EndpointPolicy => "endpoint_policy",
             DropReason::NoReturnPath => "no_return_path",
             DropReason::Unsupported(Unsupported::NatGateway) => "unsupported_nat_gateway",
-            DropReason::Unsupported(Unsupported::GatewayLoadBalancerEndpoint) => {
-                "unsupported_gwlb_endpoint"
-            }
+            DropReason::GwlbMtuExceeded => "gwlb_mtu_exceeded",
             DropReason::Unsupported(Unsupported::VpnGateway) => "unsupported_vpn_gateway",
             DropReason::Unsupported(Unsupported::VirtualInterface) => {
                 "unsupported_virtual_interface"
@@ -258,11 +279,15 @@ impl DropReason {
             DropReason::NoFlow => "no_flow",
             DropReason::ResolverProtocol => "resolver_protocol",
             DropReason::ProxyProtocolNoRoom => "proxy_protocol_no_room",
+            DropReason::GeneveFragment => "geneve_fragment",
+            DropReason::GeneveMalformed => "geneve_malformed",
+            DropReason::GwlbUnknownFlow => "gwlb_unknown_flow",
+            DropReason::GwlbRouteLoop => "gwlb_route_loop",
         }
     }
 }
 
-const REASONS: usize = 37;
+const REASONS: usize = 41;
 
 /// How a security-group check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,6 +366,36 @@ pub enum Step<'a> {
         from: (IpAddr, u16, IpAddr, u16),
         to: (IpAddr, u16, IpAddr, u16),
     },
+    /// A packet reached Gateway Load Balancer endpoint `endpoint` (`gwlb_endpoints[i]`).
+    GwlbEndpoint {
+        endpoint: u32,
+        state: ConnectionState,
+    },
+    /// The appliance of a GWLB flow: `target` (index in the group) or none.
+    Appliance {
+        endpoint: u32,
+        target_group: u32,
+        node: u32,
+        target: Option<u32>,
+        cross_zone: bool,
+        eligible: u32,
+        flow: ApplianceFlow,
+    },
+    /// The packet, GENEVE-encapsulated by node `node`, goes to `appliance`.
+    Encapsulated {
+        node: u32,
+        appliance: IpAddr,
+        cookie: u32,
+        len: usize,
+    },
+    /// The appliance returned the packet of GWLB endpoint `endpoint`'s flow; it is now the
+    /// inner packet `inner` (source, destination) again.
+    Decapsulated {
+        endpoint: u32,
+        appliance: IpAddr,
+        cookie: u32,
+        inner: (IpAddr, IpAddr),
+    },
     /// Delivery to the owner of `address` in VPC `vpc`.
     Deliver {
         vpc: u32,
@@ -348,6 +403,17 @@ pub enum Step<'a> {
         owner: Option<Owner>,
     },
     Verdict(Verdict),
+}
+
+/// How a GWLB flow got its appliance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplianceFlow {
+    /// A new flow: chosen by the stickiness hash among the eligible appliances.
+    New,
+    /// A flow the GWLB already carries: its appliance.
+    Tracked,
+    /// A tracked flow whose appliance failed, moved to a healthy one (`rebalance`).
+    Rebalanced,
 }
 
 /// Receives every step of a decision.
@@ -644,6 +710,22 @@ fn route<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
+    route_from(f, cx, vpc, table, p, buf, false, obs)
+}
+
+/// [`route`]; `returned`: the packet comes back from an appliance, and a route to a GWLB
+/// endpoint would send it round again.
+#[allow(clippy::too_many_arguments)]
+fn route_from<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    vpc: u32,
+    table: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    returned: bool,
+    obs: &mut O,
+) -> Verdict {
     let t = &f.snapshot.route_tables[table as usize];
     f.route_table_counters[table as usize].rx(cx.lane, p.len);
     let hit = t.lookup_index(p.dst);
@@ -674,6 +756,8 @@ fn route<O: Observer>(
                 len: p.len,
             }
         }
+        Action::GwlbEndpoint(_) if returned => Verdict::Drop(DropReason::GwlbRouteLoop),
+        Action::GwlbEndpoint(g) => to_gwlb_endpoint(f, cx, g, p, buf, obs),
         Action::NetworkInterface(a) => to_attachment(f, cx, a, p, obs),
         Action::Peering(peer) => {
             if f.vpcs[peer as usize]
@@ -1100,6 +1184,15 @@ fn to_load_balancer_node<O: Observer>(
     obs: &mut O,
 ) -> Verdict {
     let n = &f.lb_nodes[node as usize];
+    if f.load_balancers[n.lb as usize].appliances.is_some() {
+        if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
+            return Verdict::Local {
+                len: p.len,
+                service: LocalService::HealthChecker,
+            };
+        }
+        return from_appliance(f, cx, node, p, buf, obs);
+    }
     let sig = signal(p);
     let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
     let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
@@ -1245,4 +1338,288 @@ fn from_internet<O: Observer>(
         Some(t) => route(f, cx, igw.vpc, t, &p, buf, obs),
         None => deliver(f, cx, igw.vpc, &p, buf, obs),
     }
+}
+
+/// The largest packet a Gateway Load Balancer carries inside GENEVE.
+pub const GWLB_MTU: usize = 8500;
+
+/// A flow's key at a GWLB endpoint: the packet's flow reduced to the target group's
+/// stickiness (ports, then the protocol, left out).
+#[inline]
+fn sticky_tuple(p: &Parsed, s: Stickiness) -> Tuple {
+    let t = tuple(p);
+    match s {
+        Stickiness::FiveTuple => t,
+        Stickiness::ThreeTuple => Tuple {
+            sport: 0,
+            dport: 0,
+            ..t
+        },
+        Stickiness::TwoTuple => Tuple {
+            proto: 0,
+            sport: 0,
+            dport: 0,
+            ..t
+        },
+    }
+}
+
+/// A packet routed to a Gateway Load Balancer endpoint: the flow's appliance (tracked, or
+/// chosen by the symmetric stickiness hash among the healthy appliances of the endpoint's
+/// zone), GENEVE encapsulation with AWS's options by the GWLB node in that zone, and
+/// routing in the appliances' VPC from the node's subnet — through the appliance's security
+/// groups like any packet.
+fn to_gwlb_endpoint<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    g: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let ge = &f.gwlb_endpoints[g as usize];
+    ge.counters.rx(cx.lane, p.len);
+    obs.step(Step::GwlbEndpoint {
+        endpoint: g,
+        state: ge.state,
+    });
+    match ge.state {
+        ConnectionState::Available => {}
+        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
+            return Verdict::Drop(DropReason::EndpointConnectionNotAccepted)
+        }
+        _ => return Verdict::Drop(DropReason::EndpointConnectionRejected),
+    }
+    let Some(li) = ge.load_balancer else {
+        return Verdict::Drop(DropReason::EndpointServiceNotFound);
+    };
+    let lb = &f.load_balancers[li as usize];
+    let Some(tgi) = lb.appliances else {
+        return Verdict::Drop(DropReason::NoListener);
+    };
+    let tg = &f.target_groups[tgi as usize];
+    let Some(&node) = lb
+        .nodes
+        .iter()
+        .find(|&&n| f.lb_nodes[n as usize].az == ge.az)
+    else {
+        return Verdict::Drop(DropReason::LoadBalancerNotInZone);
+    };
+    if p.len > GWLB_MTU {
+        return Verdict::Drop(DropReason::GwlbMtuExceeded);
+    }
+    let key = sticky_tuple(p, tg.stickiness);
+    // With fewer than five fields the key is shared by many connections: one's FIN does not
+    // end the others.
+    let sig = if tg.stickiness == Stickiness::FiveTuple {
+        signal(p)
+    } else {
+        TcpSignal::default()
+    };
+    let h = conntrack::symmetric_hash(&key);
+    let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
+    let eligible =
+        |k: &crate::fabric::Target| k.health.eligible() && (cross_zone || k.az == ge.az);
+    let tracked = cx
+        .flows
+        .lookup(ge.zone, &key, sig, cx.now)
+        .and_then(|fl| fl.steer);
+    // A tracked flow keeps its appliance unless it failed (or left the group) and the
+    // group's failover moves flows.
+    let kept = tracked.filter(|s| {
+        let current = tg
+            .targets
+            .get(usize::from(s.target))
+            .filter(|k| k.ip == s.appliance)
+            .or_else(|| tg.targets.iter().find(|k| k.ip == s.appliance));
+        match current {
+            Some(k) => k.health.eligible() || tg.failover.on_unhealthy == FailoverAction::NoRebalance,
+            None => tg.failover.on_deregistration == FailoverAction::NoRebalance,
+        }
+    });
+    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
+    let (steer, flow) = match kept {
+        Some(s) => (s, ApplianceFlow::Tracked),
+        None => {
+            let pick = (count > 0).then(|| {
+                tg.targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| eligible(k))
+                    .nth(((h >> 32) % u64::from(count)) as usize)
+                    .map(|(i, _)| i)
+                    .expect("count eligible targets")
+            });
+            let Some(i) = pick else {
+                obs.step(Step::Appliance {
+                    endpoint: g,
+                    target_group: tgi,
+                    node,
+                    target: None,
+                    cross_zone,
+                    eligible: 0,
+                    flow: ApplianceFlow::New,
+                });
+                return Verdict::Drop(
+                    if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
+                        DropReason::NoHealthyTargetInZone
+                    } else {
+                        DropReason::NoHealthyTarget
+                    },
+                );
+            };
+            let s = Steer {
+                appliance: tg.targets[i].ip,
+                target: i as u16,
+                // A moved flow keeps its cookie: the flow is the same.
+                cookie: tracked.map_or_else(|| flow_cookie(h, cx.now), |t| t.cookie),
+            };
+            if cx
+                .flows
+                .insert_steered(ge.zone, &key, s, sig, cx.now)
+                .is_err()
+            {
+                return Verdict::Drop(DropReason::FlowTableFull);
+            }
+            let how = if tracked.is_some() {
+                ApplianceFlow::Rebalanced
+            } else {
+                ApplianceFlow::New
+            };
+            (s, how)
+        }
+    };
+    obs.step(Step::Appliance {
+        endpoint: g,
+        target_group: tgi,
+        node,
+        target: Some(u32::from(steer.target)),
+        cross_zone,
+        eligible: count,
+        flow,
+    });
+    let IpAddr::V4(appliance) = steer.appliance else {
+        // Outer headers are IPv4; validation keeps GENEVE targets IPv4.
+        return Verdict::Drop(DropReason::NoHealthyTarget);
+    };
+    let n = &f.lb_nodes[node as usize];
+    // The outer source port spreads flows (RFC 8926 §3.3); the appliance keeps it.
+    let outer = geneve::Outer {
+        src: n.ip,
+        dst: appliance,
+        src_port: 49152 | (h as u16 & 0x3fff),
+        dst_port: geneve::PORT,
+    };
+    let Some(len) = geneve::encapsulate(
+        buf,
+        p.len,
+        outer,
+        (ge.option_endpoint, ge.option_attachment, steer.cookie),
+    ) else {
+        return Verdict::Drop(DropReason::GwlbMtuExceeded);
+    };
+    obs.step(Step::Encapsulated {
+        node,
+        appliance: steer.appliance,
+        cookie: steer.cookie,
+        len,
+    });
+    ge.counters.tx(cx.lane, p.len);
+    tg.counters.tx(cx.lane, len);
+    lb.counters.tx(cx.lane, len);
+    let q = Parsed {
+        src: IpAddr::V4(n.ip),
+        dst: steer.appliance,
+        protocol: proto::UDP,
+        len,
+        l4_offset: Some(20),
+        src_port: outer.src_port,
+        dst_port: outer.dst_port,
+        tcp_flags: 0,
+        icmp_type: 0,
+        icmp_code: 0,
+        fragment: false,
+    };
+    route(f, cx, lb.vpc, n.route_table, &q, buf, obs)
+}
+
+/// A flow's cookie: from its hash and the time it started, so that a flow that ends and
+/// starts again gets a new one.
+#[inline]
+fn flow_cookie(h: u64, now: u32) -> u32 {
+    (h as u32) ^ ((h >> 32) as u32).rotate_left(7) ^ now.wrapping_mul(0x9e37_79b9)
+}
+
+/// A packet an appliance sends to a GWLB node: GENEVE with the header the GWLB sent (AWS's
+/// options echoed). It must belong to a flow the GWLB sent this appliance, with that flow's
+/// cookie; the inner packet is then taken out and routed on from the GWLB endpoint's subnet.
+fn from_appliance<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    if p.fragment {
+        return Verdict::Drop(DropReason::GeneveFragment);
+    }
+    let (true, true, Some(l4)) = (
+        p.protocol == proto::UDP,
+        p.dst_port == geneve::PORT,
+        p.l4_offset,
+    ) else {
+        return Verdict::Drop(DropReason::GeneveMalformed);
+    };
+    let at = l4 + 8;
+    let Ok(g) = GenevePacket::new_checked(&buf[at..p.len]) else {
+        return Verdict::Drop(DropReason::GeneveMalformed);
+    };
+    if g.unknown_critical() || g.oam() {
+        return Verdict::Drop(DropReason::GeneveMalformed);
+    }
+    let opts = g.aws_options();
+    let inner_at = at + g.header_len();
+    let (Some(endpoint), Some(cookie)) = (opts.endpoint, opts.cookie) else {
+        return Verdict::Drop(DropReason::GwlbUnknownFlow);
+    };
+    let Some(&gi) = f.gwlb_endpoint_by_option.get(&endpoint) else {
+        return Verdict::Drop(DropReason::GwlbUnknownFlow);
+    };
+    let inner = match wire::parse(&buf[inner_at..p.len]) {
+        Ok(i) => i,
+        Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
+    };
+    let ge = &f.gwlb_endpoints[gi as usize];
+    let n = &f.lb_nodes[node as usize];
+    let lb = &f.load_balancers[n.lb as usize];
+    let Some(tgi) = lb.appliances else {
+        return Verdict::Drop(DropReason::GwlbUnknownFlow);
+    };
+    let tg = &f.target_groups[tgi as usize];
+    let key = sticky_tuple(&inner, tg.stickiness);
+    let sig = if tg.stickiness == Stickiness::FiveTuple {
+        signal(&inner)
+    } else {
+        TcpSignal::default()
+    };
+    let sent = cx
+        .flows
+        .lookup(ge.zone, &key, sig, cx.now)
+        .and_then(|fl| fl.steer)
+        .is_some_and(|s| s.cookie == cookie && s.appliance == p.src);
+    if !sent {
+        return Verdict::Drop(DropReason::GwlbUnknownFlow);
+    }
+    obs.step(Step::Decapsulated {
+        endpoint: gi,
+        appliance: p.src,
+        cookie,
+        inner: (inner.src, inner.dst),
+    });
+    lb.counters.rx(cx.lane, p.len);
+    tg.counters.rx(cx.lane, p.len);
+    ge.counters.tx(cx.lane, inner.len);
+    buf.copy_within(inner_at..inner_at + inner.len, 0);
+    route_from(f, cx, ge.vpc, ge.route_table, &inner, buf, true, obs)
 }

@@ -17,13 +17,15 @@
 
 use std::net::IpAddr;
 
-use control::model::Config;
+use control::model::{Config, ConnectionState};
 use control::secgroups::{Direction, RuleRef};
 use serde::{Deserialize, Serialize};
 
 use crate::conntrack::FlowTable;
 use crate::fabric::{AttachmentIdx, AttachmentKind, Fabric, Owner, Unsupported};
-use crate::pipeline::{process, Ctx, DropReason, Observer, SgOutcome, Step, Verdict};
+use crate::pipeline::{
+    process_in, ApplianceFlow, Ctx, DropReason, Observer, SgOutcome, Step, Verdict,
+};
 use crate::stats::Lane;
 use crate::wire::build::{packet, Transport};
 use crate::wire::{self, tcp_flags, Parsed};
@@ -76,6 +78,9 @@ pub struct Leg {
     /// The attachment the packet leaves by, if it gets through.
     pub delivered_to: Option<String>,
     pub blocked: Option<Blocked>,
+    /// The appliance a Gateway Load Balancer sent the packet through (`i-…`/address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appliance: Option<String>,
 }
 
 /// A trace: the way there and, if it gets there, the way back.
@@ -87,8 +92,8 @@ pub struct Trace {
 }
 
 /// Records steps with the packet they were about.
-#[derive(Default)]
-struct Recorder {
+struct Recorder<'f> {
+    f: &'f Fabric,
     steps: Vec<StepKind>,
     packet: Option<Parsed>,
 }
@@ -107,9 +112,21 @@ enum StepKind {
     Target(u32, u32, Option<u32>, bool, u32),
     Nat((IpAddr, u16, IpAddr, u16), (IpAddr, u16, IpAddr, u16)),
     Deliver(u32, IpAddr, Option<Owner>),
+    GwlbEndpoint(u32, ConnectionState),
+    Appliance {
+        endpoint: u32,
+        target_group: u32,
+        node: u32,
+        target: Option<u32>,
+        cross_zone: bool,
+        eligible: u32,
+        flow: ApplianceFlow,
+    },
+    Encapsulated(u32, IpAddr, u32),
+    Decapsulated(u32, IpAddr, u32),
 }
 
-impl Observer for Recorder {
+impl Observer for Recorder<'_> {
     fn step(&mut self, step: Step<'_>) {
         let k = match step {
             Step::Parsed(p) => {
@@ -177,6 +194,47 @@ impl Observer for Recorder {
                 address,
                 owner,
             } => StepKind::Deliver(vpc, address, owner),
+            Step::GwlbEndpoint { endpoint, state } => StepKind::GwlbEndpoint(endpoint, state),
+            Step::Appliance {
+                endpoint,
+                target_group,
+                node,
+                target,
+                cross_zone,
+                eligible,
+                flow,
+            } => StepKind::Appliance {
+                endpoint,
+                target_group,
+                node,
+                target,
+                cross_zone,
+                eligible,
+                flow,
+            },
+            Step::Encapsulated {
+                node,
+                appliance,
+                cookie,
+                ..
+            } => {
+                if let Some(p) = &mut self.packet {
+                    p.src = IpAddr::V4(self.f.lb_nodes[node as usize].ip);
+                    p.dst = appliance;
+                }
+                StepKind::Encapsulated(node, appliance, cookie)
+            }
+            Step::Decapsulated {
+                endpoint,
+                appliance,
+                cookie,
+                inner,
+            } => {
+                if let Some(p) = &mut self.packet {
+                    (p.src, p.dst) = inner;
+                }
+                StepKind::Decapsulated(endpoint, appliance, cookie)
+            }
             Step::Ingress { .. } | Step::Verdict(_) => return,
         };
         self.steps.push(k);
@@ -269,6 +327,7 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
                         q.src, q.dst
                     ),
                 }),
+                appliance: None,
             },
             reply: None,
         };
@@ -304,10 +363,31 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
                         f.attachments[a as usize].id, f.attachments[q.from as usize].id
                     ),
                 });
+            } else if l.appliance != forward.appliance {
+                // Through a GWLB one way only (or through two appliances): an inspecting
+                // appliance sees half of the flow and drops it.
+                l.blocked = Some(Blocked {
+                    code: "GWLB_ASYMMETRIC_RETURN_PATH".into(),
+                    drop_reason: "-".into(),
+                    explanation: match (&forward.appliance, &l.appliance) {
+                        (Some(a), None) => format!(
+                            "the request goes through appliance {a} but the reply bypasses the Gateway Load Balancer endpoint: the appliance sees one direction of the flow; route the reply through the same endpoint (the destination subnet's default route to the vpce-…)"
+                        ),
+                        (None, Some(b)) => format!(
+                            "the reply goes through appliance {b} but the request did not: the appliance sees one direction of the flow; route the request through the same Gateway Load Balancer endpoint (an edge route on the internet gateway, or the source subnet's route)"
+                        ),
+                        (a, b) => format!(
+                            "the request and the reply go through different appliances ({} and {}); send both through one Gateway Load Balancer endpoint",
+                            a.as_deref().unwrap_or("-"),
+                            b.as_deref().unwrap_or("-")
+                        ),
+                    },
+                });
             }
         }
         l
     });
+    let reachable = reachable && reply.as_ref().is_some_and(|l| l.blocked.is_none());
     Trace {
         reachable,
         forward,
@@ -315,15 +395,21 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
     }
 }
 
-/// One direction: the hops, and where it left (attachment, length) if it got through.
+/// Room after a traced packet for what the pipeline may add (GENEVE, PROXY protocol).
+const ROOM: usize = 512;
+/// Appliance hops one leg may take (a chain of GWLB endpoints).
+const MAX_APPLIANCE_PASSES: usize = 4;
+
+/// One direction: the hops, and where it left (attachment, length) if it got through. A
+/// packet a Gateway Load Balancer sends to an appliance is returned as a pass-through
+/// appliance would (outer addresses swapped, GENEVE header echoed) and followed on.
 fn leg(
     f: &Fabric,
     cx: &Ctx<'_>,
     from: AttachmentIdx,
-    pkt: &mut [u8],
+    pkt: &mut Vec<u8>,
     q: &Question,
 ) -> (Leg, Option<(AttachmentIdx, usize)>) {
-    let mut rec = Recorder::default();
     let sends = match wire::parse(pkt) {
         Ok(p) if p.protocol == wire::proto::TCP || p.protocol == wire::proto::UDP => format!(
             "sends {} {}:{} -> {}:{}",
@@ -340,52 +426,114 @@ fn leg(
         Ok(p) => format!("sends icmp {} -> {}", p.src, p.dst),
         Err(_) => format!("sends {}", protocol_label(q.protocol, q.port)),
     };
-    let v = process(f, cx, from, pkt, &mut rec);
     let mut hops = vec![Hop {
         component: kind_of(f, from).into(),
         id: f.attachments[from as usize].id.clone(),
         detail: sends,
     }];
-    for s in &rec.steps {
-        hops.extend(describe(f, s, q));
-    }
-    match v {
-        Verdict::Forward { egress, len } => {
-            let a = &f.attachments[egress as usize];
-            hops.push(Hop {
-                component: kind_of(f, egress).into(),
-                id: a.id.clone(),
-                detail: format!("receives it on {}", a.device),
-            });
-            (
-                Leg {
-                    hops,
-                    delivered_to: Some(a.id.clone()),
-                    blocked: None,
-                },
-                Some((egress, len)),
-            )
+    let mut len = pkt.len();
+    pkt.resize(len + ROOM, 0);
+    let mut at = from;
+    let mut appliance = None;
+    for pass in 0.. {
+        let mut rec = Recorder {
+            f,
+            steps: Vec::new(),
+            packet: None,
+        };
+        let v = process_in(f, cx, at, pkt, len, &mut rec);
+        for s in &rec.steps {
+            hops.extend(describe(f, s, q));
         }
-        Verdict::Local { .. } => (
-            Leg {
-                hops,
-                delivered_to: Some("vpced".into()),
-                blocked: None,
-            },
-            None,
-        ),
-        Verdict::Drop(r) => {
-            let blocked = explain(f, r, &rec, q);
-            (
-                Leg {
-                    hops,
-                    delivered_to: None,
-                    blocked: Some(blocked),
-                },
-                None,
-            )
+        match v {
+            Verdict::Forward { egress, len: out } => {
+                let a = &f.attachments[egress as usize];
+                if pass < MAX_APPLIANCE_PASSES {
+                    if let Some(name) = echo_as_appliance(f, egress, &mut pkt[..out]) {
+                        hops.push(Hop {
+                            component: "gwlb_appliance".into(),
+                            id: name.clone(),
+                            detail: format!(
+                                "receives the GENEVE packet on {} and returns it with the header echoed (trace assumes the appliance lets the flow through)",
+                                a.device
+                            ),
+                        });
+                        appliance = Some(name);
+                        at = egress;
+                        len = out;
+                        continue;
+                    }
+                }
+                hops.push(Hop {
+                    component: kind_of(f, egress).into(),
+                    id: a.id.clone(),
+                    detail: format!("receives it on {}", a.device),
+                });
+                return (
+                    Leg {
+                        hops,
+                        delivered_to: Some(a.id.clone()),
+                        blocked: None,
+                        appliance,
+                    },
+                    Some((egress, out)),
+                );
+            }
+            Verdict::Local { .. } => {
+                return (
+                    Leg {
+                        hops,
+                        delivered_to: Some("vpced".into()),
+                        blocked: None,
+                        appliance,
+                    },
+                    None,
+                )
+            }
+            Verdict::Drop(r) => {
+                let blocked = explain(f, r, &rec, q);
+                return (
+                    Leg {
+                        hops,
+                        delivered_to: None,
+                        blocked: Some(blocked),
+                        appliance,
+                    },
+                    None,
+                );
+            }
         }
     }
+    unreachable!("the loop returns")
+}
+
+/// If `pkt` is a GWLB node's GENEVE packet to the appliance behind `egress`, turns it into
+/// the appliance's answer — outer addresses swapped, ports and GENEVE header kept, as AWS
+/// requires of appliances — and returns the appliance's name.
+fn echo_as_appliance(f: &Fabric, egress: AttachmentIdx, pkt: &mut [u8]) -> Option<String> {
+    let AttachmentKind::Eni(e) = f.attachments[egress as usize].kind else {
+        return None;
+    };
+    let p = wire::parse(pkt).ok()?;
+    let from_node = f.lb_nodes.iter().any(|n| {
+        IpAddr::V4(n.ip) == p.src && f.load_balancers[n.lb as usize].appliances.is_some()
+    });
+    if !(from_node && p.protocol == wire::proto::UDP && p.dst_port == wire::geneve::PORT) {
+        return None;
+    }
+    // Swapping the two address words leaves the header checksum as it is.
+    let mut src = [0u8; 4];
+    src.copy_from_slice(&pkt[12..16]);
+    pkt.copy_within(16..20, 12);
+    pkt[16..20].copy_from_slice(&src);
+    let eni = &f.enis[e as usize];
+    let c = &f.snapshot.config;
+    Some(
+        c.instances
+            .iter()
+            .find(|i| i.eni_id() == eni.id)
+            .map_or_else(|| eni.id.clone(), |i| i.id.clone()),
+    )
 }
 
 fn kind_of(f: &Fabric, a: AttachmentIdx) -> &'static str {
@@ -605,6 +753,94 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 from.0, from.1, from.2, from.3, to.0, to.1, to.2, to.3
             ),
         }],
+        StepKind::GwlbEndpoint(g, state) => {
+            let ge = &f.gwlb_endpoints[g as usize];
+            vec![Hop {
+                component: "vpc_endpoint".into(),
+                id: ge.id.clone(),
+                detail: format!(
+                    "Gateway Load Balancer endpoint ENI {} ({}, {}); connection {state}",
+                    ge.eni, ge.ip, ge.az
+                ),
+            }]
+        }
+        StepKind::Appliance {
+            endpoint,
+            target_group,
+            node,
+            target,
+            cross_zone,
+            eligible,
+            flow,
+        } => {
+            let ge = &f.gwlb_endpoints[endpoint as usize];
+            let g = &f.target_groups[target_group as usize];
+            let n = &f.lb_nodes[node as usize];
+            let lb = &f.load_balancers[n.lb as usize];
+            let sticky = match g.stickiness {
+                control::model::Stickiness::FiveTuple => "5-tuple",
+                control::model::Stickiness::ThreeTuple => "3-tuple",
+                control::model::Stickiness::TwoTuple => "2-tuple",
+            };
+            vec![Hop {
+                component: "gateway_load_balancer".into(),
+                id: lb.id.clone(),
+                detail: match target.map(|t| &g.targets[t as usize]) {
+                    Some(t) => format!(
+                        "node {} ({}) {} appliance {} in {} ({}){}; {sticky} stickiness, cross-zone {}",
+                        n.ip,
+                        n.az,
+                        match flow {
+                            ApplianceFlow::New => "picks",
+                            ApplianceFlow::Tracked => "keeps the flow on",
+                            ApplianceFlow::Rebalanced => "moves the flow (its appliance failed; rebalance) to",
+                        },
+                        t.ip,
+                        t.az,
+                        t.health.state().as_str(),
+                        if flow == ApplianceFlow::New {
+                            format!(" of {eligible} eligible")
+                        } else {
+                            String::new()
+                        },
+                        if cross_zone { "on" } else { "off" }
+                    ),
+                    None => format!(
+                        "node {} ({}) finds no healthy appliance for {}'s zone {}; cross-zone {}; appliances of {}: {}",
+                        n.ip,
+                        n.az,
+                        ge.id,
+                        ge.az,
+                        if cross_zone { "on" } else { "off" },
+                        g.id,
+                        g.targets
+                            .iter()
+                            .map(|t| format!("{} in {} {}", t.ip, t.az, t.health.state().as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+            }]
+        }
+        StepKind::Encapsulated(node, appliance, cookie) => {
+            let n = &f.lb_nodes[node as usize];
+            vec![Hop {
+                component: "geneve".into(),
+                id: format!("{} -> {appliance}", n.ip),
+                detail: format!(
+                    "encapsulated: outer {} -> {appliance} udp/6081, AWS options (endpoint, attachment, flow cookie {cookie:#010x})",
+                    n.ip
+                ),
+            }]
+        }
+        StepKind::Decapsulated(g, appliance, cookie) => vec![Hop {
+            component: "geneve".into(),
+            id: format!("{appliance} -> {}", f.gwlb_endpoints[g as usize].id),
+            detail: format!(
+                "returned by appliance {appliance} with cookie {cookie:#010x} (a flow the GWLB sent it); decapsulated and routed on from {}'s subnet",
+                f.gwlb_endpoints[g as usize].id
+            ),
+        }],
         StepKind::Deliver(vpc, address, owner) => vec![Hop {
             component: "vpc".into(),
             id: f.vpcs[vpc as usize].id.clone(),
@@ -629,7 +865,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
 }
 
 /// The code and the sentence for a drop.
-fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
+fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Blocked {
     let last_route = rec.steps.iter().rev().find_map(|s| match *s {
         StepKind::Route(t, route, dst) => Some((t, route, dst)),
         _ => None,
@@ -649,6 +885,20 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
         StepKind::Listener(lb, _, tg) => Some((&f.load_balancers[lb as usize], tg)),
         _ => None,
     });
+    let gwlb = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::GwlbEndpoint(g, _) => Some(&f.gwlb_endpoints[g as usize]),
+        _ => None,
+    });
+    let appliances = rec.steps.iter().rev().find_map(|s| match *s {
+        StepKind::Appliance { target_group, node, .. } => Some((
+            &f.load_balancers[f.lb_nodes[node as usize].lb as usize],
+            &f.target_groups[target_group as usize],
+        )),
+        _ => None,
+    });
+    let endpoint_id = endpoint
+        .map(|e| e.id.as_str())
+        .or(gwlb.map(|g| g.id.as_str()));
     let table = |t: u32| f.snapshot.route_tables[t as usize].id.clone();
     let what = protocol_label(q.protocol, q.port);
     let (code, explanation) = match r {
@@ -711,11 +961,11 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
         }
         DropReason::EndpointConnectionNotAccepted => (
             "ENDPOINT_CONNECTION_NOT_ACCEPTED",
-            format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint.map_or("the endpoint", |e| e.id.as_str()), endpoint.map_or("vpce-…", |e| e.id.as_str())),
+            format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint_id.unwrap_or("the endpoint"), endpoint_id.unwrap_or("vpce-…")),
         ),
         DropReason::EndpointConnectionRejected => (
             "ENDPOINT_CONNECTION_REJECTED",
-            format!("{}'s connection is {}; the service must accept it again", endpoint.map_or("the endpoint", |e| e.id.as_str()), endpoint.map_or("rejected".to_string(), |e| e.state.to_string())),
+            format!("{}'s connection is {}; the service must accept it again", endpoint_id.unwrap_or("the endpoint"), endpoint.map(|e| e.state).or(gwlb.map(|g| g.state)).map_or("rejected".to_string(), |s| s.to_string())),
         ),
         DropReason::EndpointServiceNotFound => (
             "ENDPOINT_SERVICE_NOT_FOUND",
@@ -733,6 +983,21 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
             "ELB_NOT_IN_ZONE",
             "the load balancer has no node in the endpoint ENI's availability zone; add a subnet mapping in that zone".into(),
         ),
+        DropReason::NoHealthyTargetInZone if appliances.is_some() => {
+            let (lb, tg) = appliances.expect("checked");
+            let az = gwlb.map(|g| g.az.clone()).unwrap_or_default();
+            (
+                "GWLB_NO_HEALTHY_APPLIANCE_IN_ZONE",
+                format!("{}'s node in {az} has no healthy appliance of {} in its zone and cross-zone load balancing is off, so the zone's traffic is dropped: bring an appliance in {az} back (vpcectl show target-health), register one there, or turn cross_zone on", lb.id, tg.id),
+            )
+        }
+        DropReason::NoHealthyTarget if appliances.is_some() => {
+            let (lb, tg) = appliances.expect("checked");
+            (
+                "GWLB_NO_HEALTHY_APPLIANCE",
+                format!("no appliance of {} behind {} is healthy; check the appliances and their health checks (vpcectl show target-health)", tg.id, lb.id),
+            )
+        }
         DropReason::NoHealthyTargetInZone => {
             let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
             let tg = lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default();
@@ -769,6 +1034,26 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
             "RESOLVER_PROTOCOL",
             "the resolver answers DNS on port 53, UDP or TCP".into(),
         ),
+        DropReason::GwlbMtuExceeded => (
+            "GWLB_MTU_EXCEEDED",
+            format!("a Gateway Load Balancer carries packets of at most {} bytes inside GENEVE", crate::pipeline::GWLB_MTU),
+        ),
+        DropReason::GeneveFragment => (
+            "GENEVE_FRAGMENT",
+            "the appliance fragmented the GENEVE packet; the GWLB drops fragments (raise the appliance's MTU to 8500 + 68)".into(),
+        ),
+        DropReason::GeneveMalformed => (
+            "GENEVE_MALFORMED",
+            "the GWLB node takes GENEVE on udp/6081 with AWS's options echoed, and health-check replies".into(),
+        ),
+        DropReason::GwlbUnknownFlow => (
+            "GWLB_UNKNOWN_FLOW",
+            "an appliance sent a flow the Gateway Load Balancer never sent it (appliances cannot start flows), or changed the flow cookie".into(),
+        ),
+        DropReason::GwlbRouteLoop => (
+            "GWLB_ROUTE_LOOP",
+            format!("the packet returned by the appliance is routed to a Gateway Load Balancer endpoint again by {}; the endpoint's subnet needs a route onward (local, an internet gateway…), not back to an endpoint", last_route.map(|(t, _, _)| table(t)).unwrap_or_default()),
+        ),
         DropReason::NotRoutable => (
             "NOT_ROUTABLE",
             "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),
@@ -776,7 +1061,6 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
         DropReason::Unsupported(u) => (
             match u {
                 Unsupported::NatGateway => "NAT_GATEWAY_NOT_SUPPORTED",
-                Unsupported::GatewayLoadBalancerEndpoint => "GWLB_ENDPOINT_NOT_SUPPORTED",
                 Unsupported::VpnGateway => "VPN_GATEWAY_NOT_SUPPORTED",
                 Unsupported::VirtualInterface => "NAT_GATEWAY_NOT_SUPPORTED",
                 Unsupported::DetachedInterface => "DETACHED_INTERFACE",

@@ -82,7 +82,9 @@ pub fn run(
             let hc = &tg.health_check;
             for t in &tg.targets {
                 let IpAddr::V4(to) = t.ip else { continue };
-                let dport = hc.port.unwrap_or(t.port);
+                // Without a port: the traffic port, except for appliances (GENEVE), where
+                // AWS probes port 80.
+                let dport = hc.port.unwrap_or(if tg.geneve { 80 } else { t.port });
                 let key = (tg.id.clone(), t.ip, dport);
                 if due.get(&key).is_some_and(|d| *d > now) {
                     continue;

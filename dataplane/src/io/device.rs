@@ -21,8 +21,7 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 
 use crate::fabric::{Fabric, LinkConfig};
 
-/// MTU of every attachment device (no offloads yet).
-pub const MTU: u16 = 1500;
+use crate::fabric::MTU;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -224,7 +223,7 @@ impl DeviceManager {
         let name = d.name.as_str();
         ip_in(
             ns,
-            &["link", "set", "dev", name, "mtu", &MTU.to_string(), "up"],
+            &["link", "set", "dev", name, "mtu", &link.mtu.to_string(), "up"],
         )?;
         if ns.is_none() {
             return Ok(());

@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod checksum;
+pub mod geneve;
 pub mod ipv4;
 pub mod ipv6;
 pub mod transport;
