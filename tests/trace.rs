@@ -156,14 +156,29 @@ fn seed_000_paths() {
 }
 
 #[test]
-fn seed_001_gwlb_path_is_reported_as_not_yet_forwarded() {
+fn seed_001_through_the_appliance_and_back() {
     // The internet to the web server: the IGW's edge route table sends it to the GWLB
-    // endpoint. Path 4 comes with the GWLB issue; until then trace names the hop that stops
-    // it instead of guessing.
+    // endpoint, GENEVE to an appliance, back, on to the server; the reply leaves by the
+    // application subnet's default route through the same endpoint and appliance.
     let f = example("gwlb-inspection.toml");
     let (status, v) = trace(&f, "internet", "i-0c00000000000000c", "80");
-    assert_eq!(status, Some(3));
-    assert_eq!(code(&v), "GWLB_ENDPOINT_NOT_SUPPORTED", "{v:#}");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let forward = components(&v, "forward");
+    for c in [
+        "vpc_endpoint",
+        "gateway_load_balancer",
+        "geneve",
+        "gwlb_appliance",
+    ] {
+        assert!(forward.contains(&c.to_string()), "{c}: {forward:?}");
+    }
+    let appliance = v["trace"]["forward"]["appliance"].as_str().unwrap();
+    assert!(appliance.starts_with("i-0c0000000000000a"), "{appliance}");
+    assert_eq!(
+        v["trace"]["reply"]["appliance"], appliance,
+        "the same appliance both ways"
+    );
+    assert!(components(&v, "reply").contains(&"gwlb_appliance".to_string()));
     let hops = &v["trace"]["forward"]["hops"];
     assert!(
         hops.as_array()
@@ -176,6 +191,53 @@ fn seed_001_gwlb_path_is_reported_as_not_yet_forwarded() {
                     .contains("vpce-0c000000000000001")),
         "the edge route to the GWLB endpoint: {hops:#}"
     );
+    // The appliances' group refuses GENEVE: stopped at the appliance's security group.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let edit = |edits: &[(&str, &str)]| -> PathBuf {
+        let mut text = std::fs::read_to_string(&f).unwrap();
+        for (a, b) in edits {
+            assert!(text.contains(a), "{a}");
+            text = text.replace(a, b);
+        }
+        let p = dir.join(format!("g{}.toml", text.len()));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let no_geneve = edit(&[("{ protocol = \"udp\", ports = 6081, cidr = \"10.100.0.0/16\", description = \"GENEVE from the GWLB\" },", "")]);
+    let (status, v) = trace(&no_geneve, "internet", "i-0c00000000000000c", "80");
+    assert_eq!(
+        (status, code(&v)),
+        (Some(3), "SECURITY_GROUP_INGRESS_DENIED"),
+        "{v:#}"
+    );
+    // The reply bypasses the endpoint (the application subnet routes straight to the IGW):
+    // asymmetric, the appliance sees half the flow.
+    let bypass = edit(&[(
+        "routes = [{ destination = \"0.0.0.0/0\", target = \"vpce-0c000000000000001\" }]",
+        "routes = [{ destination = \"0.0.0.0/0\", target = \"igw-0c000000000000001\" }]",
+    )]);
+    let (status, v) = trace(&bypass, "internet", "i-0c00000000000000c", "80");
+    assert_eq!(
+        (status, code(&v)),
+        (Some(3), "GWLB_ASYMMETRIC_RETURN_PATH"),
+        "{v:#}"
+    );
+    assert!(v["trace"]["reply"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("bypasses"));
+    // The endpoint's subnet sends returned packets back to the endpoint: a loop.
+    let looped = edit(&[(
+        "routes = [{ destination = \"0.0.0.0/0\", target = \"igw-0c000000000000001\" }]",
+        "routes = [{ destination = \"10.0.1.0/24\", target = \"vpce-0c000000000000001\" }]",
+    )]);
+    let (status, v) = trace(&looped, "internet", "i-0c00000000000000c", "80");
+    assert_eq!((status, code(&v)), (Some(3), "GWLB_ROUTE_LOOP"), "{v:#}");
+    // The web server's own traffic to the internet goes through the appliance as well.
+    let (status, v) = trace(&f, "i-0c00000000000000c", "8.8.8.8", "443");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    assert!(v["trace"]["forward"]["appliance"].is_string());
 }
 
 #[test]

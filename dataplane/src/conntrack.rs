@@ -297,7 +297,14 @@ enum Payload {
 /// A hash of a flow that is the same for both of its directions (the canonical key's), for
 /// choices both directions must agree on: the appliance of a GWLB flow.
 pub fn symmetric_hash(t: &Tuple) -> u64 {
-    FlowKey::of(0, t).0.hash()
+    // The table's hash is made for its low bits (slot index); a choice among a few targets
+    // wants every bit mixed: finish with MurmurHash3's fmix64.
+    let mut h = FlowKey::of(0, t).0.hash();
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The table is at its capacity: the new flow is not tracked (and its packet is dropped).
@@ -457,8 +464,15 @@ impl FlowTable {
         tcp: TcpSignal,
         now: u32,
     ) -> Result<(), Full> {
-        self.put(zone, t, nat.map_or(Payload::None, Payload::Nat), tcp, now, true)
-            .map(|_| ())
+        self.put(
+            zone,
+            t,
+            nat.map_or(Payload::None, Payload::Nat),
+            tcp,
+            now,
+            true,
+        )
+        .map(|_| ())
     }
 
     /// Starts tracking (or re-steers) `t` in `zone` as a flow through a Gateway Load
@@ -485,7 +499,14 @@ impl FlowTable {
         tcp: TcpSignal,
         now: u32,
     ) -> Result<bool, Full> {
-        self.put(zone, t, nat.map_or(Payload::None, Payload::Nat), tcp, now, false)
+        self.put(
+            zone,
+            t,
+            nat.map_or(Payload::None, Payload::Nat),
+            tcp,
+            now,
+            false,
+        )
     }
 
     fn put(

@@ -559,7 +559,11 @@ impl Fabric {
                 kind: AttachmentKind::Eni(eni),
                 namespace: s.ns,
                 link: LinkConfig {
-                    mtu: if s.ipv4.iter().any(|a| appliance_ips.contains(&IpAddr::V4(*a))) {
+                    mtu: if s
+                        .ipv4
+                        .iter()
+                        .any(|a| appliance_ips.contains(&IpAddr::V4(*a)))
+                    {
                         JUMBO_MTU
                     } else {
                         MTU
@@ -788,11 +792,14 @@ impl Fabric {
             .iter()
             .filter(|e| e.endpoint_type == EndpointType::GatewayLoadBalancer)
         {
-            let (Some(&vpc), Some(n)) = (vpc_index.get(e.vpc.as_str()), e.network_interfaces.first())
+            let (Some(&vpc), Some(n)) =
+                (vpc_index.get(e.vpc.as_str()), e.network_interfaces.first())
             else {
                 continue;
             };
-            let Some(sn) = subnet(&n.subnet) else { continue };
+            let Some(sn) = subnet(&n.subnet) else {
+                continue;
+            };
             let Some(rt) = snapshot
                 .subnet_route_table(&sn.id)
                 .and_then(|t| rt_index.get(t.id.as_str()).copied())
@@ -801,17 +808,18 @@ impl Fabric {
             };
             let eni = e.eni_id(0);
             // Option 1 carries the ENI's id when it has a real one, else the endpoint's.
-            let option_endpoint = crate::wire::geneve::id_value(if n.id.is_some() {
-                &eni
-            } else {
-                &e.id
-            });
+            let option_endpoint =
+                crate::wire::geneve::id_value(if n.id.is_some() { &eni } else { &e.id });
             let load_balancer = c
                 .endpoint_services
                 .iter()
                 .find(|s| s.service_name(&c.region) == e.service)
                 .and_then(|s| s.load_balancers.first())
-                .and_then(|l| load_balancers.iter().position(|x: &LoadBalancer| &x.id == l))
+                .and_then(|l| {
+                    load_balancers
+                        .iter()
+                        .position(|x: &LoadBalancer| &x.id == l)
+                })
                 .map(|i| i as u32);
             gwlb_endpoint_by_option.insert(option_endpoint, gwlb_endpoints.len() as u32);
             gwlb_endpoints.push(GwlbEndpoint {
@@ -1079,7 +1087,10 @@ impl Fabric {
                     }
                     RouteTarget::NatGateway(_) => Action::Unsupported(Unsupported::NatGateway),
                     RouteTarget::GatewayLoadBalancerEndpoint(id) => {
-                        match gwlb_endpoints.iter().position(|g: &GwlbEndpoint| &g.id == id) {
+                        match gwlb_endpoints
+                            .iter()
+                            .position(|g: &GwlbEndpoint| &g.id == id)
+                        {
                             Some(i) => Action::GwlbEndpoint(i as u32),
                             None => Action::Blackhole,
                         }

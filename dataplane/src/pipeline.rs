@@ -1418,8 +1418,7 @@ fn to_gwlb_endpoint<O: Observer>(
     };
     let h = conntrack::symmetric_hash(&key);
     let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
-    let eligible =
-        |k: &crate::fabric::Target| k.health.eligible() && (cross_zone || k.az == ge.az);
+    let eligible = |k: &crate::fabric::Target| k.health.eligible() && (cross_zone || k.az == ge.az);
     let tracked = cx
         .flows
         .lookup(ge.zone, &key, sig, cx.now)
@@ -1433,7 +1432,9 @@ fn to_gwlb_endpoint<O: Observer>(
             .filter(|k| k.ip == s.appliance)
             .or_else(|| tg.targets.iter().find(|k| k.ip == s.appliance));
         match current {
-            Some(k) => k.health.eligible() || tg.failover.on_unhealthy == FailoverAction::NoRebalance,
+            Some(k) => {
+                k.health.eligible() || tg.failover.on_unhealthy == FailoverAction::NoRebalance
+            }
             None => tg.failover.on_deregistration == FailoverAction::NoRebalance,
         }
     });

@@ -515,9 +515,10 @@ fn echo_as_appliance(f: &Fabric, egress: AttachmentIdx, pkt: &mut [u8]) -> Optio
         return None;
     };
     let p = wire::parse(pkt).ok()?;
-    let from_node = f.lb_nodes.iter().any(|n| {
-        IpAddr::V4(n.ip) == p.src && f.load_balancers[n.lb as usize].appliances.is_some()
-    });
+    let from_node = f
+        .lb_nodes
+        .iter()
+        .any(|n| IpAddr::V4(n.ip) == p.src && f.load_balancers[n.lb as usize].appliances.is_some());
     if !(from_node && p.protocol == wire::proto::UDP && p.dst_port == wire::geneve::PORT) {
         return None;
     }
@@ -890,7 +891,9 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
         _ => None,
     });
     let appliances = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::Appliance { target_group, node, .. } => Some((
+        StepKind::Appliance {
+            target_group, node, ..
+        } => Some((
             &f.load_balancers[f.lb_nodes[node as usize].lb as usize],
             &f.target_groups[target_group as usize],
         )),

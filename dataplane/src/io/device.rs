@@ -223,7 +223,15 @@ impl DeviceManager {
         let name = d.name.as_str();
         ip_in(
             ns,
-            &["link", "set", "dev", name, "mtu", &link.mtu.to_string(), "up"],
+            &[
+                "link",
+                "set",
+                "dev",
+                name,
+                "mtu",
+                &link.mtu.to_string(),
+                "up",
+            ],
         )?;
         if ns.is_none() {
             return Ok(());

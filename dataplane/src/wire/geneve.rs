@@ -201,7 +201,11 @@ pub fn encapsulate(
 }
 
 /// Writes the 40-byte GENEVE header with AWS's options into `out[..40]`.
-pub fn write_aws_header(out: &mut [u8], ethertype: u16, (endpoint, attachment, cookie): (u64, u64, u32)) {
+pub fn write_aws_header(
+    out: &mut [u8],
+    ethertype: u16,
+    (endpoint, attachment, cookie): (u64, u64, u32),
+) {
     let g = &mut out[..AWS_HEADER_LEN];
     g[0] = (AWS_OPTIONS_LEN / 4) as u8; // version 0
     g[1] = 0;
@@ -267,7 +271,13 @@ mod tests {
             src_port: 51234,
             dst_port: PORT,
         };
-        let len = encapsulate(&mut buf, n, outer, (0x0c00000000000e001, 0x0c000000000000001, 0xdeadbeef)).unwrap();
+        let len = encapsulate(
+            &mut buf,
+            n,
+            outer,
+            (0x0c00000000000e001, 0x0c000000000000001, 0xdeadbeef),
+        )
+        .unwrap();
         assert_eq!(len, n + 68);
         #[rustfmt::skip]
         let geneve: [u8; 40] = [
@@ -350,7 +360,9 @@ mod tests {
         assert_eq!(g.aws_options().cookie, Some(9));
         assert!(!g.unknown_critical());
         h[10] = 0x85; // critical
-        assert!(GenevePacket::new_checked(&h[..]).unwrap().unknown_critical());
+        assert!(GenevePacket::new_checked(&h[..])
+            .unwrap()
+            .unknown_critical());
     }
 
     #[test]
