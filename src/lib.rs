@@ -1,6 +1,7 @@
 //! The root package of vpce: the command-line programs.
 //!
-//! The binaries in `src/bin` are thin: each calls one `main` here. This crate turns arguments
+//! The binaries in `src/bin` are thin (`vpce-appliance` is the lab's GWLB appliance, for tests
+//! and the demo): each calls one `main` here. This crate turns arguments
 //! into calls on the `control` (configuration, tables) and `dataplane` (packets) libraries and
 //! turns their answers into output for people (tables in the style of `ip route` and the AWS
 //! console) or for scripts (`--output json`). It decides nothing a library could decide.
@@ -10,5 +11,6 @@
 //! write to stdout).
 #![deny(unsafe_code)]
 
+pub mod appliance;
 pub mod vpcectl;
 pub mod vpced;

@@ -44,6 +44,7 @@ pub fn can_run() -> bool {
 pub fn bin(name: &str) -> PathBuf {
     match name {
         "vpced" => PathBuf::from(env!("CARGO_BIN_EXE_vpced")),
+        "vpce-appliance" => PathBuf::from(env!("CARGO_BIN_EXE_vpce-appliance")),
         _ => PathBuf::from(env!("CARGO_BIN_EXE_vpcectl")),
     }
 }
@@ -189,6 +190,23 @@ impl Lab {
             .expect("ip netns exec");
         self.children.push(child);
         self.children.len() - 1
+    }
+
+    /// Stops a spawned command with SIGINT — how tshark ends a capture and takes its dumpcap
+    /// child with it (SIGKILL would leave dumpcap holding the output pipes) — and returns
+    /// what it printed.
+    pub fn interrupt(&mut self, handle: usize) -> Output {
+        let pid = self.children[handle].id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.children[handle].try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.children[handle].kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.wait(handle)
     }
 
     /// Kills a spawned command and returns what it printed.
