@@ -3,6 +3,8 @@
 //! translation) and a drop. The baseline in the same run is `wire::parse` alone — the part of
 //! the cost that any forwarder pays to look at a packet.
 //!
+//! Then the Gateway Load Balancer path ([`gwlb`]).
+//!
 //!     cargo bench --bench pipeline
 
 use std::hint::black_box;
@@ -145,6 +147,136 @@ fn bench(c: &mut Criterion) {
     g.bench_function("conntrack_lookup_miss", |bch| {
         bch.iter(|| {
             black_box(flows.lookup(black_box(0x1234), black_box(&t), Default::default(), 0))
+        })
+    });
+    g.finish();
+    gwlb(c, &payload);
+}
+
+/// The GWLB path of seed 001 (`examples/gwlb-inspection.toml`), an established flow of
+/// 1,400-byte packets from the internet to the web server:
+///
+/// * `gwlb_core_round_trip` — what the 120 ns target names: the stickiness lookup in
+///   the endpoint's zone, GENEVE encapsulation (the 1,400 bytes move 68 on), and on the way
+///   back the GENEVE header check with AWS's options, the inner packet's parse, the flow and
+///   cookie check (a second lookup) and the move back;
+/// * `gwlb_pipeline_round_trip` — everything the dataplane does for it: the IGW's translation,
+///   the edge route, the above, routing in both VPCs, three security-group checks (tracked),
+///   the appliance's echo in between (four bytes swapped);
+/// * `baseline_copy_1400` — restoring the packet each iteration, which both include.
+fn gwlb(c: &mut Criterion, payload: &[u8]) {
+    use dataplane::conntrack::{Steer, Tuple};
+    use dataplane::pipeline::{process_in, Verdict};
+    use dataplane::wire::geneve;
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gwlb-inspection.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let igw = f.attachment("igw-0c000000000000001").unwrap();
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let pkt = build::packet(
+        ip("198.51.100.7"),
+        ip("203.0.113.10"),
+        build::Transport::Tcp {
+            src_port: 40000,
+            dst_port: 80,
+            flags: 0x10,
+            payload,
+        },
+    )
+    .unwrap();
+    let n = pkt.len();
+    let flows = FlowTable::new(1 << 16);
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+    };
+    let mut buf = vec![0u8; n + 256];
+    let mut g = c.benchmark_group("gwlb_per_packet");
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(4));
+    g.bench_function("baseline_copy_1400", |b| {
+        b.iter(|| {
+            buf[..n].copy_from_slice(black_box(&pkt));
+            black_box(&buf);
+        })
+    });
+
+    // The core, on public pieces of the pipeline.
+    let zone = 0x6a0b_1e5e;
+    let t = Tuple {
+        proto: 6,
+        src: ip("198.51.100.7"),
+        dst: ip("10.0.1.10"),
+        sport: 40000,
+        dport: 80,
+    };
+    let steer = Steer {
+        appliance: ip("10.100.0.11"),
+        target: 0,
+        cookie: 0xdead_beef,
+    };
+    flows
+        .insert_steered(zone, &t, steer, Default::default(), 0)
+        .unwrap();
+    let outer = geneve::Outer {
+        src: std::net::Ipv4Addr::new(10, 100, 0, 50),
+        dst: std::net::Ipv4Addr::new(10, 100, 0, 11),
+        src_port: 50000,
+        dst_port: geneve::PORT,
+    };
+    g.bench_function("gwlb_core_round_trip", |b| {
+        b.iter(|| {
+            buf[..n].copy_from_slice(&pkt);
+            let s = flows
+                .lookup(zone, black_box(&t), Default::default(), 0)
+                .unwrap()
+                .steer
+                .unwrap();
+            let len = geneve::encapsulate(&mut buf, n, outer, (1, 2, s.cookie)).unwrap();
+            let gp = geneve::GenevePacket::new_checked(&buf[28..len]).unwrap();
+            let cookie = gp.aws_options().cookie;
+            let inner = wire::parse(gp.payload()).unwrap();
+            let back = flows
+                .lookup(zone, &t, Default::default(), 0)
+                .unwrap()
+                .steer
+                .unwrap();
+            assert!(cookie == Some(back.cookie) && inner.len == n);
+            buf.copy_within(geneve::OVERHEAD..geneve::OVERHEAD + n, 0);
+            black_box(&buf);
+        })
+    });
+
+    // The whole pipeline, both passes.
+    let appliance_of = |egress: u32| egress;
+    buf[..n].copy_from_slice(&pkt);
+    let Verdict::Forward { egress, .. } = process_in(&f, &cx, igw, &mut buf, n, &mut NoObserver)
+    else {
+        panic!("not to an appliance")
+    };
+    let appliance = appliance_of(egress);
+    g.bench_function("gwlb_pipeline_round_trip", |b| {
+        b.iter(|| {
+            buf[..n].copy_from_slice(&pkt);
+            let Verdict::Forward { len, .. } =
+                process_in(&f, &cx, igw, black_box(&mut buf), n, &mut NoObserver)
+            else {
+                unreachable!()
+            };
+            // The appliance: outer addresses swapped.
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&buf[12..16]);
+            buf.copy_within(16..20, 12);
+            buf[16..20].copy_from_slice(&a);
+            let v = process_in(&f, &cx, appliance, &mut buf, len, &mut NoObserver);
+            debug_assert!(matches!(v, Verdict::Forward { .. }));
+            black_box(v)
         })
     });
     g.finish();
