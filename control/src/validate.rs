@@ -1770,6 +1770,14 @@ impl<'a> Validator<'a> {
                         Some("{ instance = \"i-…\" } or { ip = \"10.1.2.3\" }".into()),
                     ),
                 }
+                if geneve && t.ip.is_some_and(|a| a.is_ipv6()) {
+                    self.err(
+                        ent.clone(),
+                        tb.at("ip"),
+                        "GENEVE targets are IPv4 addresses (the GWLB's outer headers are IPv4)",
+                        None,
+                    );
+                }
                 if geneve && t.port.is_some_and(|p| p != 6081) {
                     self.err(
                         ent.clone(),

@@ -1,13 +1,15 @@
-//! Any bytes from any attachment through the pipeline, over two deployments: seed 000
-//! (gateway endpoint, internet gateway, S3 interface endpoint) and seed 004 as fixed
-//! (PrivateLink through an NLB). Flows persist across inputs, so later inputs meet tracked
-//! and translated flows too.
+//! Any bytes from any attachment through the pipeline, over three deployments: seed 000
+//! (gateway endpoint, internet gateway, S3 interface endpoint), seed 004 as fixed
+//! (PrivateLink through an NLB) and seed 001 (GWLB: GENEVE out, and whatever an "appliance"
+//! sends back). Flows persist across inputs, so later inputs meet tracked and translated
+//! flows too. The buffer has room after the packet, as in the workers, so that paths that
+//! grow a packet (GENEVE, PROXY protocol) run.
 #![no_main]
 use std::sync::{Arc, OnceLock};
 
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
-use dataplane::pipeline::{process, Ctx, NoObserver, Verdict};
+use dataplane::pipeline::{process_in, Ctx, NoObserver, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 fn build(name: &str, edit: fn(String) -> String) -> Fabric {
@@ -20,8 +22,8 @@ fn build(name: &str, edit: fn(String) -> String) -> Fabric {
     Fabric::build(snap, Arc::new(Default::default())).expect("fabric builds")
 }
 
-fn fabrics() -> &'static [Fabric; 2] {
-    static F: OnceLock<[Fabric; 2]> = OnceLock::new();
+fn fabrics() -> &'static [Fabric; 3] {
+    static F: OnceLock<[Fabric; 3]> = OnceLock::new();
     F.get_or_init(|| {
         [
             build("s3-endpoints.toml", |t| t),
@@ -32,6 +34,7 @@ fn fabrics() -> &'static [Fabric; 2] {
                 )
                 .replace("cross_zone = false", "cross_zone = true")
             }),
+            build("gwlb-inspection.toml", |t| t),
         ]
     })
 }
@@ -40,16 +43,19 @@ fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let f = &fabrics()[usize::from(first & 1)];
+    let f = &fabrics()[usize::from(first & 3) % 3];
     static FLOWS: OnceLock<FlowTable> = OnceLock::new();
     let cx = Ctx {
         lane: 0,
         now: u32::from(first >> 4) * 60,
         flows: FLOWS.get_or_init(|| FlowTable::new(1 << 14)),
     };
-    let ingress = u32::from(first >> 1) % (f.attachments.len() as u32 + 1);
+    let ingress = u32::from(first >> 2) % (f.attachments.len() as u32 + 1);
     let mut buf = rest.to_vec();
-    if let Verdict::Forward { egress, len } = process(f, &cx, ingress, &mut buf, &mut NoObserver) {
+    buf.resize(rest.len() + 128, 0);
+    if let Verdict::Forward { egress, len } =
+        process_in(f, &cx, ingress, &mut buf, rest.len(), &mut NoObserver)
+    {
         assert!((egress as usize) < f.attachments.len());
         assert!(len <= buf.len());
         // What leaves is still a valid packet.

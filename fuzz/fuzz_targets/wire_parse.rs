@@ -1,9 +1,15 @@
-//! Any bytes through `wire::parse`: never a panic, and whatever is accepted lies inside the
-//! buffer; an accepted IPv4 packet survives an address rewrite with a still-valid header.
+//! Any bytes through `wire::parse` and the GENEVE view: never a panic, and whatever is
+//! accepted lies inside the buffer; an accepted IPv4 packet survives an address rewrite with a
+//! still-valid header; an accepted GENEVE header's payload starts after its options.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(g) = dataplane::wire::geneve::GenevePacket::new_checked(data) {
+        assert!(g.header_len() <= data.len());
+        assert_eq!(g.payload().len(), data.len() - g.header_len());
+        let _ = (g.aws_options(), g.unknown_critical(), g.protocol(), g.vni());
+    }
     if let Ok(p) = dataplane::wire::parse(data) {
         assert!(p.len <= data.len());
         if p.is_ipv4() {

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End to end through an inspection appliance: the same client and server, run alternately
+#   (K) with the Linux kernel forwarding in the appliance's namespace (the appliance in line:
+#       client -> appliance namespace routing -> server), and
+#   (U) through vpced on the GWLB path of examples/gwlb-inspection.toml: the internet
+#       gateway's edge route, the GWLB endpoint, GENEVE to vpce-appliance (one appliance) and
+#       back, on to the web server — and the reply the same way.
+# Measured with iperf3 from the client (198.51.100.7) to the server's address 203.0.113.10,
+# port 80: TCP throughput (1 stream) and UDP packets per second (64-byte payloads, unlimited
+# rate, counting what arrives). Every namespace is checked sealed before traffic is sent.
+#
+#   sudo scripts/bench-gwlb.sh [ROUNDS=3] [SECONDS=5] [WORKERS=2]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/lab.sh
+ROUNDS=${1:-3}
+SECS=${2:-5}
+WORKERS=${3:-2}
+[ "$(id -u)" -eq 0 ] || { echo "bench-gwlb.sh needs root" >&2; exit 1; }
+scripts/setup.sh >/dev/null
+
+K=gk-
+U=gu-
+SOCK=/run/vpce-bench-gwlb.sock
+WORK=$(mktemp -d)
+cleanup() { lab_cleanup "$K|$U" "$SOCK" "$WORK"; }
+trap cleanup EXIT
+cleanup
+WORK=$(mktemp -d)
+
+# (K) client -- appliance (kernel forwarding) -- server.
+for n in client appliance server; do ip netns add $K$n; ip -n $K$n link set lo up; done
+ip link add vk-c netns ${K}client type veth peer name vk-ac netns ${K}appliance
+ip link add vk-s netns ${K}server type veth peer name vk-as netns ${K}appliance
+ip -n ${K}client addr add 198.51.100.7/24 dev vk-c
+ip -n ${K}appliance addr add 198.51.100.1/24 dev vk-ac
+ip -n ${K}appliance addr add 203.0.113.1/24 dev vk-as
+ip -n ${K}server addr add 203.0.113.10/24 dev vk-s
+for l in "client vk-c" "appliance vk-ac" "appliance vk-as" "server vk-s"; do set -- $l; ip -n $K$1 link set $2 up; done
+ip -n ${K}client route add default via 198.51.100.1
+ip -n ${K}server route add default via 203.0.113.1
+ip netns exec ${K}appliance sysctl -qw net.ipv4.ip_forward=1
+scripts/check-isolation.sh $K ${K}client=203.0.113.10 ${K}server=198.51.100.7 >/dev/null
+
+# (U) vpced and one appliance (the other is left out: every flow takes the same hop).
+sed -e 's|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" },|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" }, { protocol = "udp", ports = 80, cidr = "0.0.0.0/0" },|' \
+    -e 's|targets = \[{ instance = "i-0c0000000000000a1" }, { instance = "i-0c0000000000000a2" }\]|targets = [{ instance = "i-0c0000000000000a1" }]|' \
+    examples/gwlb-inspection.toml >"$WORK/gwlb.toml"
+target/release/vpced --config "$WORK/gwlb.toml" --control-socket $SOCK --netns ${U}fabric \
+  --netns-prefix $U --workers "$WORKERS" --log warn &
+VPCED_PID=$!
+wait_for_vpced "$SOCK"
+ip -n ${U}internet addr add 198.51.100.7/32 dev lo
+ip netns exec ${U}appliance-1 target/release/vpce-appliance --listen 10.100.0.11 >"$WORK/appliance.log" 2>&1 &
+disown $!
+scripts/check-isolation.sh $U ${U}internet=203.0.113.10 ${U}web=198.51.100.7 ${U}appliance-1=10.100.0.50 >/dev/null
+
+ip netns exec ${K}server iperf3 -s -D -p 80 -B 203.0.113.10
+ip netns exec ${U}web iperf3 -s -D -p 80 -B 10.0.1.10
+sleep 1
+for ns in ${K}client ${U}internet; do
+  ip netns exec $ns curl -s -m 3 -o /dev/null http://203.0.113.10:80/ || true   # warm the path
+done
+
+tcp() { ip netns exec "$1" iperf3 -c 203.0.113.10 -p 80 -t "$SECS" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+udp() { ip netns exec "$1" iperf3 -c 203.0.113.10 -p 80 -u -b 0 -l 64 -t "$SECS" -J | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["end"]["sum"]
+print("%.0f" % (s["packets"]*(1-s["lost_percent"]/100)/s["seconds"]/1e3))'; }
+
+echo "round  K tcp Gbit/s  U tcp Gbit/s  K udp kpps  U udp kpps"
+kt=(); ut=(); ku=(); uu=()
+for r in $(seq "$ROUNDS"); do
+  a=$(tcp ${K}client); b=$(tcp ${U}internet); c=$(udp ${K}client); d=$(udp ${U}internet)
+  kt+=("$a"); ut+=("$b"); ku+=("$c"); uu+=("$d")
+  printf "%5s  %12s  %12s  %10s  %10s\n" "$r" "$a" "$b" "$c" "$d"
+done
+python3 - "${kt[*]}" "${ut[*]}" "${ku[*]}" "${uu[*]}" <<'PY'
+import statistics, sys
+kt, ut, ku, uu = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+m = statistics.median
+print(f"median  K tcp {m(kt):.2f} Gbit/s, U tcp {m(ut):.2f} Gbit/s, ratio U/K {m(ut)/m(kt):.2f}")
+print(f"median  K udp {m(ku):.0f} kpps, U udp {m(uu):.0f} kpps, ratio U/K {m(uu)/m(ku):.2f}")
+PY
+echo "vpced's counters (GWLB path):"
+VPCE_SOCKET=$SOCK target/release/vpcectl stats | sed -n '/ENDPOINT/,/^$/p;/TARGET_GROUP/,/^$/p;/DROP REASON/,/^$/p'
