@@ -54,6 +54,7 @@ fn bench(c: &mut Criterion) {
         lane: 0,
         now: 0,
         flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let mut g = c.benchmark_group("pipeline_per_packet");
     g.throughput(Throughput::Elements(1));
@@ -195,6 +196,7 @@ fn gwlb(c: &mut Criterion, payload: &[u8]) {
         lane: 0,
         now: 0,
         flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let mut buf = vec![0u8; n + 256];
     let mut g = c.benchmark_group("gwlb_per_packet");

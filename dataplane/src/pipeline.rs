@@ -50,6 +50,37 @@ pub enum Verdict {
         service: LocalService,
     },
     Drop(DropReason),
+    /// A superpacket (TUN segmentation offload) that this path cannot carry whole (GENEVE
+    /// encapsulation; a PROXY header with no room left): the I/O layer splits it into
+    /// segments with complete checksums and runs each through the pipeline again. Nothing of
+    /// the path that asked for it has been done.
+    Split,
+}
+
+/// How the device handed the packet over (TUN offloads, `virtio_net_hdr`).
+///
+/// A **partial** transport checksum (`VIRTIO_NET_HDR_F_NEEDS_CSUM`) holds only the sum of the
+/// pseudo-header; whoever finally sends the packet completes it over the transport header and
+/// payload. Because it depends on nothing but the pseudo-header, the pipeline does not keep it
+/// up to date through rewrites: the I/O layer recomputes it from the packet that leaves
+/// ([`crate::wire::partial_checksum`]). Only where the packet leaves as the payload of another
+/// (GENEVE), and so will never be completed, does the pipeline complete it first.
+///
+/// A **superpacket** (GSO) is many TCP (or UDP) segments under one header: the pipeline decides
+/// once for all of them — they share addresses, ports and flow — and the kernel segments what
+/// leaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload {
+    pub partial_checksum: bool,
+    pub superpacket: bool,
+}
+
+impl Offload {
+    /// A plain packet with a complete checksum.
+    pub const NONE: Offload = Offload {
+        partial_checksum: false,
+        superpacket: false,
+    };
 }
 
 /// Which part of vpced a local packet is for.
@@ -447,6 +478,8 @@ pub struct Ctx<'a> {
     /// Seconds on the daemon's monotonic clock (flow timeouts).
     pub now: u32,
     pub flows: &'a FlowTable,
+    /// How the packet being decided arrived ([`Offload::NONE`] but on the TUN offload path).
+    pub offload: Offload,
 }
 
 /// Source ports of load-balancer nodes for translated flows; ports above are the health
@@ -896,6 +929,8 @@ fn interface_endpoint<O: Observer>(
                     let n = proxy_header(p, &ep.id, &mut h);
                     match wire::insert_tcp_payload(buf, &q, &h[..n]) {
                         Some(len) => q.len = len,
+                        // A superpacket too long to take the header: its segments will.
+                        None if cx.offload.superpacket => return Verdict::Split,
                         None => return Verdict::Drop(DropReason::ProxyProtocolNoRoom),
                     }
                 } else if seq.wrapping_sub(pp.seq) as i32 > 0 {
@@ -1405,6 +1440,10 @@ fn to_gwlb_endpoint<O: Observer>(
     else {
         return Verdict::Drop(DropReason::LoadBalancerNotInZone);
     };
+    if cx.offload.superpacket {
+        // GENEVE is per segment (8,500 bytes at most): split first.
+        return Verdict::Split;
+    }
     if p.len > GWLB_MTU {
         return Verdict::Drop(DropReason::GwlbMtuExceeded);
     }
@@ -1504,6 +1543,10 @@ fn to_gwlb_endpoint<O: Observer>(
         return Verdict::Drop(DropReason::NoHealthyTarget);
     };
     let n = &f.lb_nodes[node as usize];
+    if cx.offload.partial_checksum {
+        // Inside GENEVE nobody would complete it.
+        wire::complete_checksum(&mut buf[..p.len], p);
+    }
     // The outer source port spreads flows (RFC 8926 §3.3); the appliance keeps it.
     let outer = geneve::Outer {
         src: n.ip,

@@ -312,6 +312,7 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
         lane,
         now: 0,
         flows: &flows,
+        offload: crate::pipeline::Offload::NONE,
     };
     let Some(mut pkt) = build(q) else {
         return Trace {
@@ -489,6 +490,23 @@ fn leg(
                     },
                     None,
                 )
+            }
+            Verdict::Split => {
+                // Only the TUN offload path asks to split; a trace's packet is plain.
+                return (
+                    Leg {
+                        hops,
+                        delivered_to: None,
+                        blocked: Some(Blocked {
+                            code: "INTERNAL".into(),
+                            drop_reason: "-".into(),
+                            explanation:
+                                "the pipeline asked to split a plain packet; this is a bug".into(),
+                        }),
+                        appliance,
+                    },
+                    None,
+                );
             }
             Verdict::Drop(r) => {
                 let blocked = explain(f, r, &rec, q);

@@ -90,6 +90,7 @@ impl Lab {
             lane: 0,
             now: self.now,
             flows: &self.flows,
+            offload: dataplane::pipeline::Offload::NONE,
         };
         let mut buf = pkt.to_vec();
         buf.resize(pkt.len() + 256, 0);

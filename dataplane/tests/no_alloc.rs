@@ -130,6 +130,7 @@ fn pipeline_allocates_nothing_per_packet() {
         lane: 0,
         now: 0,
         flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     // Warm up (first use of lazily initialized state, if any).
     for (a, b) in bufs.iter_mut() {
@@ -175,6 +176,7 @@ fn interface_endpoint_flows_allocate_nothing() {
         lane: 0,
         now: 0,
         flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let seg = |src: &str, sport: u16, dst: &str, dport: u16, flags: u8| {
         packet(
@@ -259,6 +261,7 @@ fn gwlb_round_trips_allocate_nothing() {
         lane: 0,
         now: 0,
         flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     // 1,000 new flows from the internet, each with room for GENEVE, built beforehand.
     let mut bufs: Vec<(usize, Vec<u8>)> = (0..1000u16)

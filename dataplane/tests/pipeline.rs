@@ -15,6 +15,7 @@ fn ctx(flows: &FlowTable) -> Ctx<'_> {
         lane: 0,
         now: 0,
         flows,
+        offload: dataplane::pipeline::Offload::NONE,
     }
 }
 use dataplane::stats::Registry;

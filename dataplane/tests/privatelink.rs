@@ -75,6 +75,7 @@ impl Lab {
             lane: 0,
             now: 0,
             flows: &self.flows,
+            offload: dataplane::pipeline::Offload::NONE,
         };
         let a = self.f.attachment(from).unwrap();
         process(&self.f, &cx, a, pkt, &mut NoObserver)
@@ -205,6 +206,7 @@ fn the_observer_sees_the_whole_path() {
         lane: 0,
         now: 0,
         flows: &lab.flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let mut rec = Recorder::default();
     let mut syn = tcp("10.0.128.10", 40000, "10.0.128.100", 80, tcp_flags::SYN);
@@ -234,6 +236,7 @@ fn translations_expire() {
         lane: 0,
         now: dataplane::conntrack::TCP_IDLE + 1,
         flows: &lab.flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let mut synack = tcp(
         "10.1.144.10",
@@ -268,6 +271,7 @@ fn proxy_protocol_v2_header_and_sequence_translation() {
         lane: 0,
         now: 0,
         flows: &lab.flows,
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let seg = |src: &str, sport, dst: &str, dport, seq, ack, flags, payload: &[u8]| {
         let mut v = packet(

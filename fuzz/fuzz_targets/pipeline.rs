@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         lane: 0,
         now: u32::from(first >> 4) * 60,
         flows: FLOWS.get_or_init(|| FlowTable::new(1 << 14)),
+        offload: dataplane::pipeline::Offload::NONE,
     };
     let ingress = u32::from(first >> 2) % (f.attachments.len() as u32 + 1);
     let mut buf = rest.to_vec();

@@ -58,11 +58,12 @@ pub fn run(
                 lane,
                 now: shared.now(),
                 flows: &shared.flows,
+                offload: crate::pipeline::Offload::NONE,
             };
             match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
                 Verdict::Forward { egress, len } => {
-                    let ok = plan.devices[egress as usize].queues[0]
-                        .send(&pkt[..len])
+                    let ok = plan.devices[egress as usize]
+                        .send_plain(0, &pkt[..len])
                         .is_ok();
                     if ok {
                         plan.fabric.attachments[egress as usize]

@@ -101,7 +101,7 @@ pub fn run(
             match crate::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
                 crate::resolver::tcp::Action::Reply(pkt) => {
                     if let Some(dev) = plan.devices.get(q.ingress as usize) {
-                        let _ = dev.queues[0].send(&pkt);
+                        let _ = dev.send_plain(0, &pkt);
                     }
                     continue;
                 }
@@ -201,8 +201,8 @@ pub fn run(
                         ) else {
                             continue;
                         };
-                        if plan.devices[u.attachment as usize].queues[0]
-                            .send(&pkt)
+                        if plan.devices[u.attachment as usize]
+                            .send_plain(0, &pkt)
                             .is_err()
                         {
                             continue;
@@ -254,7 +254,7 @@ fn reply(
     };
     if let Some(pkt) = pkt {
         if let Some(dev) = plan.devices.get(ingress as usize) {
-            if dev.queues[0].send(&pkt).is_ok() {
+            if dev.send_plain(0, &pkt).is_ok() {
                 plan.fabric.attachments[ingress as usize]
                     .counters
                     .tx(crate::stats::MAX_LANES - 2, pkt.len());

@@ -16,7 +16,10 @@ use rustix::event::epoll;
 use rustix::event::Timespec;
 
 use super::{LocalPacket, Plan, Shared};
-use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Verdict};
+use tun_rs::VirtioNetHdr;
+
+use crate::fabric::Fabric;
+use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Offload, Verdict};
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -25,12 +28,224 @@ pub const BATCH: usize = 64;
 /// no packet arrives.
 pub const WAKEUP: Duration = Duration::from_millis(50);
 
-/// Largest packet a worker reads (TUN without offloads delivers at most the MTU, but a
-/// reconfigured MTU must not truncate).
+/// Largest packet a worker reads: a superpacket of the TUN offloads (64 KiB).
 const BUFFER: usize = 65536;
+/// Room after a packet for what the pipeline may add (GENEVE 68 bytes, a PROXY header).
+const ROOM: usize = 256;
+/// The virtio-net header in front of every frame on an offloading TUN device.
+pub const HDR: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+/// Headers of a superpacket kept aside, to undo a path's rewrites before splitting it.
+const HEAD: usize = 256;
+/// Segments one superpacket may split into (64 KiB at TCP's smallest MSS, 536).
+const MAX_SEGMENTS: usize = 128;
+/// Largest segment: the jumbo MTU of appliance devices, with room.
+const SEGMENT: usize = 9216 + ROOM;
 
 /// Flow-table slots a worker sweeps for expired flows per wakeup.
 const SWEEP: usize = 512;
+
+// virtio-net header values (linux/virtio_net.h, an ABI).
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
+
+/// A worker's buffers, allocated once at start: nothing is allocated per packet.
+pub struct Buffers {
+    /// virtio-net header, packet (or superpacket), room to grow.
+    pub frame: Vec<u8>,
+    head: [u8; HEAD],
+    segments: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers {
+            frame: vec![0u8; HDR + BUFFER + ROOM],
+            head: [0u8; HEAD],
+            segments: vec![vec![0u8; HDR + SEGMENT]; MAX_SEGMENTS],
+            sizes: vec![0; MAX_SEGMENTS],
+        }
+    }
+}
+
+/// Where a worker's decided packets go: the devices' queues, or in tests a recorder.
+pub trait Output {
+    /// Sends `frame` (virtio-net header and packet) out of attachment `egress`.
+    fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize>;
+    /// Hands a packet addressed to vpced itself to the service that takes it.
+    fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService);
+}
+
+/// Decides the frame of `n` bytes in `bufs.frame` (virtio-net header, then the packet) that
+/// arrived on `ingress`, and sends what leaves through `out`.
+///
+/// The virtio header says how the kernel handed the packet over ([`Offload`]): a partial
+/// checksum is recomputed from the packet that leaves (it depends on the pseudo-header only),
+/// and a superpacket is decided once and leaves whole, with its segmentation asked of the
+/// egress device's kernel side — unless the path cannot carry it whole ([`Verdict::Split`]):
+/// then its headers are restored, it is split into segments with complete checksums, and
+/// each is decided on its own.
+pub fn handle_frame<O: Output>(
+    fabric: &Fabric,
+    cx: &Ctx<'_>,
+    ingress: u32,
+    bufs: &mut Buffers,
+    n: usize,
+    out: &mut O,
+) {
+    if n <= HDR {
+        fabric.registry.drop_packet(
+            cx.lane,
+            DropReason::Malformed(crate::wire::WireError::Truncated),
+        );
+        return;
+    }
+    let Ok(hdr) = VirtioNetHdr::decode(&bufs.frame[..HDR]) else {
+        return;
+    };
+    let offload = Offload {
+        partial_checksum: hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0,
+        superpacket: hdr.gso_type & !VIRTIO_NET_HDR_GSO_ECN != VIRTIO_NET_HDR_GSO_NONE,
+    };
+    let len = n - HDR;
+    let kept = if offload.superpacket {
+        let k = usize::from(hdr.hdr_len).clamp(40, HEAD).min(len);
+        bufs.head[..k].copy_from_slice(&bufs.frame[HDR..HDR + k]);
+        k
+    } else {
+        0
+    };
+    let pcx = Ctx { offload, ..*cx };
+    let v = process_in(
+        fabric,
+        &pcx,
+        ingress,
+        &mut bufs.frame[HDR..],
+        len,
+        &mut NoObserver,
+    );
+    match v {
+        Verdict::Forward { egress, len } => {
+            let h = leaving(&mut bufs.frame[HDR..HDR + len], hdr, offload);
+            send(fabric, cx, out, egress, &mut bufs.frame[..HDR + len], h);
+        }
+        Verdict::Local { len, service } => out.local(&bufs.frame[HDR..HDR + len], ingress, service),
+        Verdict::Split => {
+            bufs.frame[HDR..HDR + kept].copy_from_slice(&bufs.head[..kept]);
+            let v6 = bufs.frame[HDR] >> 4 == 6;
+            let Ok(count) = tun_rs::gso_split(
+                &mut bufs.frame[HDR..HDR + len],
+                hdr,
+                &mut bufs.segments,
+                &mut bufs.sizes,
+                HDR,
+                v6,
+            ) else {
+                fabric.registry.drop_packet(
+                    cx.lane,
+                    DropReason::Malformed(crate::wire::WireError::BadTransportHeader),
+                );
+                return;
+            };
+            for i in 0..count {
+                let seg = &mut bufs.segments[i];
+                let size = bufs.sizes[i];
+                match process_in(fabric, cx, ingress, &mut seg[HDR..], size, &mut NoObserver) {
+                    Verdict::Forward { egress, len } => send(
+                        fabric,
+                        cx,
+                        out,
+                        egress,
+                        &mut seg[..HDR + len],
+                        VirtioNetHdr::default(),
+                    ),
+                    Verdict::Local { len, service } => {
+                        out.local(&seg[HDR..HDR + len], ingress, service)
+                    }
+                    Verdict::Split | Verdict::Drop(_) => {}
+                }
+            }
+        }
+        Verdict::Drop(_) => {}
+    }
+}
+
+/// The virtio-net header of a packet that leaves, from the one it arrived with: a partial
+/// checksum rewritten for the packet as it now is, a superpacket's segmentation kept.
+fn leaving(pkt: &mut [u8], arrived: VirtioNetHdr, offload: Offload) -> VirtioNetHdr {
+    let mut h = VirtioNetHdr::default();
+    if !(offload.partial_checksum || offload.superpacket) {
+        return h;
+    }
+    let Ok(p) = crate::wire::parse(pkt) else {
+        return h;
+    };
+    if let Some((start, field)) = crate::wire::partial_checksum(pkt, &p) {
+        h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h.csum_start = start;
+        h.csum_offset = field;
+        if offload.superpacket {
+            let l4 = usize::from(start);
+            let th = if p.protocol == crate::wire::proto::TCP {
+                usize::from(pkt[l4 + 12] >> 4) * 4
+            } else {
+                8
+            };
+            h.gso_type = arrived.gso_type;
+            h.gso_size = arrived.gso_size;
+            h.hdr_len = (l4 + th) as u16;
+        }
+    }
+    h
+}
+
+fn send<O: Output>(
+    fabric: &Fabric,
+    cx: &Ctx<'_>,
+    out: &mut O,
+    egress: u32,
+    frame: &mut [u8],
+    h: VirtioNetHdr,
+) {
+    let _ = h.encode(&mut frame[..HDR]);
+    match out.send(egress, frame) {
+        Ok(_) => fabric.attachments[egress as usize]
+            .counters
+            .tx(cx.lane, frame.len() - HDR),
+        Err(_) => fabric
+            .registry
+            .drop_packet(cx.lane, DropReason::EgressError),
+    }
+}
+
+/// The devices of a plan, from worker `index`'s queues.
+struct Queues<'a> {
+    plan: &'a Arc<Plan>,
+    index: usize,
+    shared: &'a Shared,
+}
+
+impl Output for Queues<'_> {
+    fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize> {
+        self.plan.devices[egress as usize].queues[self.index].send(frame)
+    }
+
+    fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService) {
+        // A copy of bounded size into the channel's preallocated slot.
+        let mut lp = LocalPacket::new(packet);
+        lp.ingress = ingress;
+        lp.generation = self.plan.fabric.generation;
+        lp.service = service;
+        lp.plan = Some(self.plan.clone());
+        let _ = match service {
+            LocalService::HealthChecker => self.shared.local.try_send(lp),
+            LocalService::Resolver(_) | LocalService::ResolverUpstream => {
+                self.shared.resolver.try_send(lp)
+            }
+        };
+    }
+}
 
 /// Runs worker `index` until `stop` is set.
 pub fn run(
@@ -39,7 +254,7 @@ pub fn run(
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; BUFFER];
+    let mut bufs = Buffers::default();
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut plan = plans.load_full();
     let mut epfd = register(index, &plan)?;
@@ -66,8 +281,14 @@ pub fn run(
             lane: index,
             now: shared.now(),
             flows: &shared.flows,
+            offload: Offload::NONE,
         };
         shared.flows.sweep(cx.now, SWEEP);
+        let mut out = Queues {
+            plan: &plan,
+            index,
+            shared: &shared,
+        };
         for ev in events.iter() {
             let ingress = ev.data.u64() as usize;
             let Some(dev) = plan.devices.get(ingress) else {
@@ -75,7 +296,7 @@ pub fn run(
             };
             let queue = &dev.queues[index];
             for _ in 0..BATCH {
-                let n = match queue.recv(&mut buf) {
+                let n = match queue.recv(&mut bufs.frame[..HDR + BUFFER]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -84,43 +305,7 @@ pub fn run(
                         break;
                     }
                 };
-                let verdict = process_in(
-                    &plan.fabric,
-                    &cx,
-                    ingress as u32,
-                    &mut buf,
-                    n,
-                    &mut NoObserver,
-                );
-                match verdict {
-                    Verdict::Forward { egress, len } => {
-                        let out = &plan.devices[egress as usize];
-                        match out.queues[index].send(&buf[..len]) {
-                            Ok(_) => plan.fabric.attachments[egress as usize]
-                                .counters
-                                .tx(index, len),
-                            Err(_) => plan
-                                .fabric
-                                .registry
-                                .drop_packet(index, DropReason::EgressError),
-                        }
-                    }
-                    Verdict::Local { len, service } => {
-                        // A copy of bounded size into the channel's preallocated slot.
-                        let mut lp = LocalPacket::new(&buf[..len]);
-                        lp.ingress = ingress as u32;
-                        lp.generation = plan.fabric.generation;
-                        lp.service = service;
-                        lp.plan = Some(plan.clone());
-                        let _ = match service {
-                            LocalService::HealthChecker => shared.local.try_send(lp),
-                            LocalService::Resolver(_) | LocalService::ResolverUpstream => {
-                                shared.resolver.try_send(lp)
-                            }
-                        };
-                    }
-                    Verdict::Drop(_) => {}
-                }
+                handle_frame(&plan.fabric, &cx, ingress as u32, &mut bufs, n, &mut out);
             }
         }
     }

@@ -387,3 +387,71 @@ pub fn insert_tcp_payload(buf: &mut [u8], p: &Parsed, prefix: &[u8]) -> Option<u
     l4[16..18].copy_from_slice(&c.to_be_bytes());
     Some(new_len)
 }
+
+/// Where the transport checksum of `protocol` sits in its header (TCP, UDP), for checksum
+/// offload.
+pub fn checksum_field(protocol: u8) -> Option<usize> {
+    match protocol {
+        proto::TCP => Some(16),
+        proto::UDP => Some(6),
+        _ => None,
+    }
+}
+
+/// The sum of the pseudo-header of the packet in `buf` (parsed as `p`): IPv4 or IPv6
+/// addresses, protocol, transport length.
+fn pseudo_sum(buf: &[u8], p: &Parsed, l4_len: usize) -> u32 {
+    if p.is_ipv4() {
+        checksum::pseudo_v4(
+            buf[12..16].try_into().expect("4"),
+            buf[16..20].try_into().expect("4"),
+            p.protocol,
+            l4_len as u16,
+        )
+    } else {
+        checksum::pseudo_v6(
+            buf[8..24].try_into().expect("16"),
+            buf[24..40].try_into().expect("16"),
+            p.protocol,
+            l4_len as u32,
+        )
+    }
+}
+
+/// Writes the *partial* transport checksum of a TCP or UDP packet (`VIRTIO_NET_HDR_F_NEEDS_CSUM`):
+/// the folded pseudo-header sum, which whoever sends the packet on completes over the header
+/// and payload. Returns `(csum_start, csum_offset)` for the virtio header, or `None` for a
+/// packet without one (another protocol, a fragment).
+pub fn partial_checksum(buf: &mut [u8], p: &Parsed) -> Option<(u16, u16)> {
+    let field = checksum_field(p.protocol)?;
+    let off = p.l4_offset.filter(|_| !p.fragment)?;
+    if p.len < off + field + 2 {
+        return None;
+    }
+    let s = fold(pseudo_sum(buf, p, p.len - off));
+    buf[off + field..off + field + 2].copy_from_slice(&s.to_be_bytes());
+    Some((off as u16, field as u16))
+}
+
+/// Completes the transport checksum of a TCP or UDP packet whose checksum is partial (or
+/// wrong): summed over the pseudo-header, the transport header and the payload.
+pub fn complete_checksum(buf: &mut [u8], p: &Parsed) {
+    let (Some(field), Some(off)) = (checksum_field(p.protocol), p.l4_offset) else {
+        return;
+    };
+    if p.fragment || p.len < off + field + 2 {
+        return;
+    }
+    let pseudo = pseudo_sum(buf, p, p.len - off);
+    let l4 = &mut buf[off..p.len];
+    l4[field..field + 2].copy_from_slice(&[0, 0]);
+    let mut c = !fold(checksum::sum(l4) + pseudo);
+    if c == 0 && p.protocol == proto::UDP {
+        c = 0xffff;
+    }
+    l4[field..field + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+fn fold(acc: u32) -> u16 {
+    checksum::fold(acc)
+}
