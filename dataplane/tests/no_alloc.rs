@@ -311,3 +311,216 @@ fn gwlb_round_trips_allocate_nothing() {
     assert_eq!(delivered, 1000);
     assert_eq!(COUNT.with(|n| n.get()), 0, "allocations through the GWLB");
 }
+
+/// Frames as an offloading TUN device hands them over: a virtio-net header, then a packet
+/// with a partial checksum, or a TCP superpacket.
+mod offload {
+    use super::*;
+    use dataplane::io::worker::{handle_frame, Buffers, Output, HDR};
+    use dataplane::pipeline::LocalService;
+
+    /// Records what leaves, into preallocated space.
+    pub struct Sink {
+        pub frames: Vec<(u32, usize, [u8; 128])>,
+    }
+    impl Output for Sink {
+        fn send(&mut self, egress: u32, frame: &[u8]) -> std::io::Result<usize> {
+            let mut head = [0u8; 128];
+            let n = frame.len().min(128);
+            head[..n].copy_from_slice(&frame[..n]);
+            if self.frames.len() < self.frames.capacity() {
+                self.frames.push((egress, frame.len(), head));
+            }
+            Ok(frame.len())
+        }
+        fn local(&mut self, _: &[u8], _: u32, _: LocalService) {}
+    }
+
+    /// A TCP superpacket of `segments` × 1400 bytes of payload (or one packet when 1), with
+    /// its partial checksum, as a frame.
+    pub fn frame(src: &str, dst: &str, sport: u16, dport: u16, segments: usize) -> Vec<u8> {
+        let payload = vec![7u8; 1400 * segments];
+        let mut p = packet(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            Transport::Tcp {
+                src_port: sport,
+                dst_port: dport,
+                flags: 0x10,
+                payload: &payload,
+            },
+        )
+        .unwrap();
+        // The partial checksum: the pseudo-header's sum only.
+        let parsed = dataplane::wire::parse(&p).unwrap();
+        dataplane::wire::partial_checksum(&mut p, &parsed).unwrap();
+        let mut f = vec![0u8; HDR];
+        f[0] = 1; // NEEDS_CSUM
+        if segments > 1 {
+            f[1] = 1; // GSO_TCPV4
+            f[2..4].copy_from_slice(&40u16.to_ne_bytes()); // hdr_len
+            f[4..6].copy_from_slice(&1400u16.to_ne_bytes()); // gso_size
+        }
+        f[6..8].copy_from_slice(&20u16.to_ne_bytes()); // csum_start
+        f[8..10].copy_from_slice(&16u16.to_ne_bytes()); // csum_offset
+        f.extend_from_slice(&p);
+        f
+    }
+
+    pub fn run(
+        f: &Fabric,
+        cx: &dataplane::pipeline::Ctx<'_>,
+        ingress: u32,
+        frames: &[Vec<u8>],
+        bufs: &mut Buffers,
+        sink: &mut Sink,
+    ) {
+        for fr in frames {
+            bufs.frame[..fr.len()].copy_from_slice(fr);
+            handle_frame(f, cx, ingress, bufs, fr.len(), sink);
+        }
+    }
+}
+
+#[test]
+fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
+    use dataplane::io::worker::{Buffers, HDR};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
+    let igw = f.attachment("igw-0d00d00000000001").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    };
+    // To S3 through the gateway endpoint (no rewrite) and to the internet (source NAT), as
+    // 45-segment superpackets and as single packets with partial checksums.
+    let frames: Vec<Vec<u8>> = (0..100u16)
+        .flat_map(|i| {
+            [
+                offload::frame("10.0.0.176", "52.216.39.26", 40000 + i, 443, 45),
+                offload::frame("10.0.0.176", "8.8.8.8", 40000 + i, 443, 45),
+                offload::frame("10.0.0.176", "52.216.39.26", 50000 + i, 443, 1),
+            ]
+        })
+        .collect();
+    let mut bufs = Buffers::default();
+    let mut sink = offload::Sink {
+        frames: Vec::with_capacity(1024),
+    };
+    offload::run(&f, &cx, eni, &frames[..3], &mut bufs, &mut sink);
+    sink.frames.clear();
+    COUNTING.with(|c| c.set(true));
+    offload::run(&f, &cx, eni, &frames, &mut bufs, &mut sink);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        COUNT.with(|n| n.get()),
+        0,
+        "allocations on the offload path"
+    );
+    // One frame out per frame in: superpackets leave whole.
+    assert_eq!(sink.frames.len(), 300);
+    for (k, (egress, len, head)) in sink.frames.iter().enumerate() {
+        let sent = &frames[k];
+        assert_eq!(*len, sent.len(), "frame {k}");
+        assert_eq!(*egress, if k % 3 == 1 { igw } else { s3 });
+        // The virtio header keeps the segmentation and says where the checksum goes.
+        assert_eq!(&head[..2], &sent[..2]);
+        assert_eq!(&head[4..10], &sent[4..10]);
+        // The partial checksum is the pseudo-header sum of the packet as it left (after NAT
+        // for the internet).
+        let mut pkt = head[HDR..HDR + 40].to_vec();
+        let total = u16::from_be_bytes([pkt[2], pkt[3]]) as usize;
+        pkt.resize(total, 0);
+        let p = dataplane::wire::parse(&pkt).unwrap();
+        let mut expect = pkt.clone();
+        dataplane::wire::partial_checksum(&mut expect, &p).unwrap();
+        assert_eq!(&head[HDR + 36..HDR + 38], &expect[36..38], "frame {k}");
+    }
+}
+
+#[test]
+fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
+    use dataplane::io::worker::{Buffers, HDR};
+    use dataplane::wire::checksum;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gwlb-inspection.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let igw = f.attachment("igw-0c000000000000001").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    };
+    let frames: Vec<Vec<u8>> = (0..20u16)
+        .map(|i| offload::frame("198.51.100.7", "203.0.113.10", 30000 + i, 80, 10))
+        .collect();
+    let mut bufs = Buffers::default();
+    let mut sink = offload::Sink {
+        frames: Vec::with_capacity(1024),
+    };
+    offload::run(&f, &cx, igw, &frames[..1], &mut bufs, &mut sink);
+    sink.frames.clear();
+    COUNTING.with(|c| c.set(true));
+    offload::run(&f, &cx, igw, &frames[1..], &mut bufs, &mut sink);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        COUNT.with(|n| n.get()),
+        0,
+        "allocations splitting superpackets"
+    );
+    // Ten GENEVE packets per superpacket, each a whole segment with its own checksum done:
+    // inside GENEVE nobody would complete it.
+    assert_eq!(sink.frames.len(), 19 * 10);
+    for (_, len, head) in &sink.frames {
+        assert_eq!(head[0], 0, "no offload flags on a split segment");
+        let outer = &head[HDR..];
+        assert_eq!(u16::from_be_bytes([outer[22], outer[23]]), 6081);
+        assert_eq!(*len, HDR + 68 + 40 + 1400);
+    }
+    // The checksum of one whole segment, recomputed over its bytes, verifies.
+    let fr = &frames[0];
+    let mut b = Buffers::default();
+    b.frame[..fr.len()].copy_from_slice(fr);
+    struct Whole(Vec<Vec<u8>>);
+    impl dataplane::io::worker::Output for Whole {
+        fn send(&mut self, _: u32, frame: &[u8]) -> std::io::Result<usize> {
+            self.0.push(frame.to_vec());
+            Ok(frame.len())
+        }
+        fn local(&mut self, _: &[u8], _: u32, _: dataplane::pipeline::LocalService) {}
+    }
+    let mut w = Whole(Vec::new());
+    dataplane::io::worker::handle_frame(&f, &cx, igw, &mut b, fr.len(), &mut w);
+    assert_eq!(w.0.len(), 10);
+    for seg in &w.0 {
+        let inner = &seg[HDR + 68..];
+        let tcp = &inner[20..];
+        let pseudo = checksum::pseudo_v4(
+            inner[12..16].try_into().unwrap(),
+            inner[16..20].try_into().unwrap(),
+            6,
+            tcp.len() as u16,
+        );
+        assert_eq!(
+            checksum::fold(checksum::sum(tcp) + pseudo),
+            0xffff,
+            "inner TCP checksum"
+        );
+    }
+}

@@ -386,3 +386,27 @@ fn flow_rewrite_matches_field_by_field() {
         }
     }
 }
+
+#[test]
+fn partial_checksums_complete_to_the_real_ones() {
+    for (src, dst) in [("10.0.0.1", "52.216.39.26"), ("2001:db8::1", "2001:db8::2")] {
+        for t in [
+            super::build::Transport::syn(40000, 443),
+            super::build::Transport::Udp {
+                src_port: 5353,
+                dst_port: 53,
+                payload: b"odd-length payload",
+            },
+        ] {
+            let original =
+                super::build::packet(src.parse().unwrap(), dst.parse().unwrap(), t).unwrap();
+            let p = super::parse(&original).unwrap();
+            let mut b = original.clone();
+            let (start, field) = super::partial_checksum(&mut b, &p).unwrap();
+            assert_eq!(usize::from(start), p.l4_offset.unwrap());
+            assert_ne!(b, original, "the field now holds the pseudo-header sum");
+            super::complete_checksum(&mut b, &p);
+            assert_eq!(b, original, "{src} proto {} field {field}", p.protocol);
+        }
+    }
+}
