@@ -2,26 +2,37 @@
 # End-to-end forwarding: the same source and sink, run alternately through
 #   (K) a router namespace with the Linux kernel forwarding between two veth pairs, and
 #   (U) vpced on the gateway-endpoint path of examples/s3-endpoints.toml (instance -> S3),
-# measured with iperf3: TCP throughput (1 stream) and UDP packets per second (64-byte
-# payloads, unlimited rate, counting what arrives). Both topologies use the same addresses
-# (10.0.0.176 -> 52.216.39.26); every namespace is checked sealed before traffic is sent.
+# both with the same addresses (10.0.0.176 -> 52.216.39.26). Per round and topology:
+#   - iperf3 TCP throughput, 1 and 2 streams;
+#   - a small-packet UDP blast (scripts/flood/udpblast.c, sendmmsg, 18-byte payloads: 64-byte
+#     frames on Ethernet) counted where it arrives — the sink's interface receive counter;
+#   - UDP request/response latency, p50/p99/p99.9 (scripts/lib/udp_rr.py, one request in
+#     flight);
+#   - for U, packets forwarded per CPU-second of vpced during the blast (/proc/PID/stat).
+# Medians, min and max over the rounds and the U/K ratios are printed at the end. Every
+# namespace is checked sealed before traffic is sent and removed on exit, failure included.
 #
-#   sudo scripts/bench-forwarding.sh [ROUNDS=3] [SECONDS=5] [WORKERS=2]
+#   sudo scripts/bench-forwarding.sh [ROUNDS=5] [SECONDS=5] [WORKERS=2] [VPCED_ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/lab.sh
-ROUNDS=${1:-3}
+ROUNDS=${1:-5}
 SECS=${2:-5}
 WORKERS=${3:-2}
+shift $(( $# < 3 ? $# : 3 ))
+VPCED_ARGS=("$@")
 [ "$(id -u)" -eq 0 ] || { echo "bench-forwarding.sh needs root" >&2; exit 1; }
 scripts/setup.sh >/dev/null
 
 K=bk-
 U=bu-
 SOCK=/run/vpce-bench.sock
-cleanup() { lab_cleanup "$K|$U" "$SOCK"; }
+WORK=
+cleanup() { lab_cleanup "$K|$U" "$SOCK" "${WORK:-}"; }
 trap cleanup EXIT
 cleanup
+WORK=$(mktemp -d)
+gcc -O2 -Wall -o "$WORK/udpblast" scripts/flood/udpblast.c
 
 # (K) kernel router.
 for n in src router dst; do ip netns add $K$n; ip -n $K$n link set lo up; done
@@ -39,32 +50,66 @@ scripts/check-isolation.sh $K ${K}src=52.216.39.26 ${K}dst=10.0.0.176 >/dev/null
 
 # (U) vpced.
 target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${U}fabric \
-  --netns-prefix $U --workers "$WORKERS" --log warn &
+  --netns-prefix $U --workers "$WORKERS" --log warn "${VPCED_ARGS[@]}" &
 VPCED_PID=$!
 wait_for_vpced "$SOCK"
 scripts/check-isolation.sh $U ${U}s3-instance=52.216.39.26 ${U}s3=10.0.0.176 >/dev/null
+U_SINK_DEV=$(ip -n ${U}s3 -o link show | awk -F': ' '$2 ~ /^vps-/ {print $2}' | cut -d@ -f1)
 
-ip netns exec ${K}dst iperf3 -s -D -B 52.216.39.26
-ip netns exec ${U}s3 iperf3 -s -D -B 52.216.39.26
-sleep 0.5
-
-tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
-udp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -u -b 0 -l 64 -t "$SECS" -J | python3 -c '
-import json,sys
-s=json.load(sys.stdin)["end"]["sum"]
-print("%.0f" % (s["packets"]*(1-s["lost_percent"]/100)/s["seconds"]/1e3))'; }
-
-echo "round  K tcp Gbit/s  U tcp Gbit/s  K udp kpps  U udp kpps"
-kt=(); ut=(); ku=(); uu=()
-for r in $(seq "$ROUNDS"); do
-  a=$(tcp ${K}src); b=$(tcp ${U}s3-instance); c=$(udp ${K}src); d=$(udp ${U}s3-instance)
-  kt+=("$a"); ut+=("$b"); ku+=("$c"); uu+=("$d")
-  printf "%5s  %12s  %12s  %10s  %10s\n" "$r" "$a" "$b" "$c" "$d"
+for ns in ${K}dst ${U}s3; do
+  ip netns exec $ns iperf3 -s -D -B 52.216.39.26
+  ip netns exec $ns python3 scripts/lib/udp_rr.py server 52.216.39.26 7 &
+  disown $!
+  # The blast's sink: a socket that is never read (no ICMP port unreachable back).
+  ip netns exec $ns python3 -c 'import socket,time; s=socket.socket(2,2); s.bind(("52.216.39.26",9)); time.sleep(1e9)' &
+  disown $!
 done
-python3 - "${kt[*]}" "${ut[*]}" "${ku[*]}" "${uu[*]}" <<'PY'
+sleep 1
+
+tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -P "$2" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+rx() { ip -n "$1" -s -j link show dev "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# blast SRC_NS SINK_NS SINK_DEV [PID]: kpps arriving at the sink; with PID, also that process's
+# packets per CPU-second (thousands).
+blast() {
+  local a b c0 c1 sent
+  a=$(rx "$2" "$3"); [ -n "${4:-}" ] && c0=$(cpu "$4")
+  sent=$(ip netns exec "$1" "$WORK/udpblast" 52.216.39.26 9 "$SECS")
+  sleep 0.2
+  b=$(rx "$2" "$3"); [ -n "${4:-}" ] && c1=$(cpu "$4")
+  local kpps=$(( (b - a) / SECS / 1000 ))
+  if [ -n "${4:-}" ]; then
+    local ticks=$(( c1 - c0 )); [ "$ticks" -gt 0 ] || ticks=1
+    echo "$kpps $(( (b - a) * $(getconf CLK_TCK) / ticks / 1000 )) $(( sent / SECS / 1000 ))"
+  else
+    echo "$kpps - $(( sent / SECS / 1000 ))"
+  fi
+}
+rr() { ip netns exec "$1" python3 scripts/lib/udp_rr.py client 52.216.39.26 7 5000; }
+
+printf "%-5s %-3s %8s %8s %9s %9s %9s %8s %8s %8s\n" round via "tcp1 Gb" "tcp2 Gb" "udp kpps" "sent kpps" "kpps/CPU" "p50 us" "p99 us" "p999 us"
+: >"$WORK/results"
+for r in $(seq "$ROUNDS"); do
+  for via in K U; do
+    if [ $via = K ]; then src=${K}src; sink=${K}dst; dev=vk-dst; pid=; else src=${U}s3-instance; sink=${U}s3; dev=$U_SINK_DEV; pid=$VPCED_PID; fi
+    t1=$(tcp $src 1); t2=$(tcp $src 2)
+    read -r kpps percpu sent < <(blast $src $sink $dev $pid)
+    read -r p50 p99 p999 lost < <(rr $src)
+    printf "%-5s %-3s %8s %8s %9s %9s %9s %8s %8s %8s\n" "$r" $via "$t1" "$t2" "$kpps" "$sent" "$percpu" "$p50" "$p99" "$p999"
+    echo "$via $t1 $t2 $kpps $percpu $p50 $p99 $p999" >>"$WORK/results"
+  done
+done
+python3 - "$WORK/results" <<'PY'
 import statistics, sys
-kt, ut, ku, uu = ([float(x) for x in a.split()] for a in sys.argv[1:5])
-m = statistics.median
-print(f"median  K tcp {m(kt):.2f} Gbit/s, U tcp {m(ut):.2f} Gbit/s, ratio U/K {m(ut)/m(kt):.2f}")
-print(f"median  K udp {m(ku):.0f} kpps, U udp {m(uu):.0f} kpps, ratio U/K {m(uu)/m(ku):.2f}")
+rows = [l.split() for l in open(sys.argv[1])]
+names = ["TCP 1 stream (Gbit/s)", "TCP 2 streams (Gbit/s)", "UDP small packets at the sink (kpps)",
+         "packets per CPU-second of the forwarder (k)", "latency p50 (us)", "latency p99 (us)", "latency p99.9 (us)"]
+print()
+print(f"{'measure':46} {'K median [min-max]':>26} {'U median [min-max]':>26} {'U/K':>6}")
+for i, name in enumerate(names):
+    col = lambda via: [float(r[i + 1]) for r in rows if r[0] == via and r[i + 1] != "-"]
+    k, u = col("K"), col("U")
+    fmt = lambda v: f"{statistics.median(v):.2f} [{min(v):.2f}-{max(v):.2f}]" if v else "-"
+    ratio = f"{statistics.median(u) / statistics.median(k):.2f}" if k and u else "-"
+    print(f"{name:46} {fmt(k):>26} {fmt(u):>26} {ratio:>6}")
 PY

@@ -27,6 +27,9 @@ pub struct Cli {
     /// that the fabric has no uplink: nothing it forwards can reach the machine's network.
     #[arg(long)]
     netns: Option<String>,
+    /// Pin worker i to CPU i (the flows the kernel steers to a queue then stay on one core).
+    #[arg(long)]
+    pin_workers: bool,
     /// Flows the connection tracker holds at most (security-group state and endpoint
     /// translations; a new flow beyond it is dropped and counted as `flow_table_full`).
     #[arg(long, default_value_t = 262_144)]
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         max_flows: cli.max_flows,
         state_dir: (!cli.no_state).then_some(cli.state_dir),
         query_log: cli.query_log,
+        pin_workers: cli.pin_workers,
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

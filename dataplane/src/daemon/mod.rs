@@ -51,6 +51,8 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// Where Route 53 Resolver style query logs go (`-`: standard output).
     pub query_log: Option<PathBuf>,
+    /// Pin worker `i` to CPU `i` (modulo the CPUs there are).
+    pub pin_workers: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,12 +190,21 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     for w in 0..state.workers {
         let (plans, stop, shared) = (plans.clone(), stop.clone(), shared.clone());
+        let pin = opts.pin_workers.then_some(w % cpus);
         threads.push(
             std::thread::Builder::new()
                 .name(format!("vpced-worker-{w}"))
                 .spawn(move || {
+                    if let Some(cpu) = pin {
+                        let mut set = rustix::thread::CpuSet::new();
+                        set.set(cpu);
+                        if let Err(e) = rustix::thread::sched_setaffinity(None, &set) {
+                            tracing::warn!(worker = w, cpu, error = %e, "cannot pin the worker");
+                        }
+                    }
                     if let Err(e) = worker::run(w, plans, shared, stop) {
                         tracing::error!(worker = w, error = %e, "worker stopped");
                     }
