@@ -379,6 +379,7 @@ mod offload {
             bufs.frame[..fr.len()].copy_from_slice(fr);
             handle_frame(f, cx, ingress, bufs, fr.len(), sink);
         }
+        dataplane::io::worker::flush(f, cx, bufs, sink);
     }
 }
 
@@ -484,14 +485,17 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
         0,
         "allocations splitting superpackets"
     );
-    // Ten GENEVE packets per superpacket, each a whole segment with its own checksum done:
-    // inside GENEVE nobody would complete it.
-    assert_eq!(sink.frames.len(), 19 * 10);
+    // Ten GENEVE datagrams per superpacket, one flow each: they leave together as one UDP
+    // GSO frame (the write-side train), each datagram a whole segment with its own checksum
+    // done — inside GENEVE nobody would complete it.
+    let datagram = 68 - 28 + 40 + 1400;
+    assert_eq!(sink.frames.len(), 19);
     for (_, len, head) in &sink.frames {
-        assert_eq!(head[0], 0, "no offload flags on a split segment");
+        assert_eq!((head[0], head[1]), (1, 5), "NEEDS_CSUM, GSO_UDP_L4");
+        assert_eq!(u16::from_ne_bytes([head[4], head[5]]) as usize, datagram);
         let outer = &head[HDR..];
         assert_eq!(u16::from_be_bytes([outer[22], outer[23]]), 6081);
-        assert_eq!(*len, HDR + 68 + 40 + 1400);
+        assert_eq!(*len, HDR + 28 + 10 * datagram);
     }
     // The checksum of one whole segment, recomputed over its bytes, verifies.
     let fr = &frames[0];
@@ -507,9 +511,12 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
     }
     let mut w = Whole(Vec::new());
     dataplane::io::worker::handle_frame(&f, &cx, igw, &mut b, fr.len(), &mut w);
-    assert_eq!(w.0.len(), 10);
-    for seg in &w.0 {
-        let inner = &seg[HDR + 68..];
+    dataplane::io::worker::flush(&f, &cx, &mut b, &mut w);
+    assert_eq!(w.0.len(), 1);
+    let payload = &w.0[0][HDR + 28..];
+    assert_eq!(payload.len(), 10 * datagram);
+    for chunk in payload.chunks(datagram) {
+        let inner = &chunk[40..];
         let tcp = &inner[20..];
         let pseudo = checksum::pseudo_v4(
             inner[12..16].try_into().unwrap(),
@@ -523,4 +530,69 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
             "inner TCP checksum"
         );
     }
+}
+
+#[test]
+fn udp_datagrams_of_a_flow_leave_as_one_train_in_order_without_allocating() {
+    use dataplane::io::worker::{Buffers, HDR};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+    let loaded = control::load_file(path).unwrap();
+    let f = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    };
+    let udp = |sport: u16, payload: &[u8]| {
+        let mut fr = vec![0u8; HDR];
+        fr.extend(
+            packet(
+                "10.0.0.176".parse().unwrap(),
+                "52.216.39.26".parse().unwrap(),
+                Transport::Udp {
+                    src_port: sport,
+                    dst_port: 9,
+                    payload,
+                },
+            )
+            .unwrap(),
+        );
+        fr
+    };
+    // 40 datagrams of one flow, one of another flow, 30 more of the first (the last short).
+    let mut frames: Vec<Vec<u8>> = (0..40).map(|_| udp(5000, &[1u8; 18])).collect();
+    frames.push(udp(6000, &[2u8; 18]));
+    frames.extend((0..29).map(|_| udp(5000, &[3u8; 18])));
+    frames.push(udp(5000, &[4u8; 5]));
+    let mut bufs = Buffers::default();
+    let mut sink = offload::Sink {
+        frames: Vec::with_capacity(64),
+    };
+    COUNTING.with(|c| c.set(true));
+    offload::run(&f, &cx, eni, &frames, &mut bufs, &mut sink);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(COUNT.with(|n| n.get()), 0, "allocations gathering trains");
+    // Three frames, in order: a train of 40, the other flow alone, a train of 30.
+    let got: Vec<(u8, u16, usize)> = sink
+        .frames
+        .iter()
+        .map(|(_, len, h)| (h[1], u16::from_ne_bytes([h[4], h[5]]), *len))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (5, 18, HDR + 28 + 40 * 18),
+            (0, 0, HDR + 28 + 18),
+            (5, 18, HDR + 28 + 29 * 18 + 5),
+        ]
+    );
+    let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
+    assert_eq!(f.attachments[s3 as usize].counters.read().tx_packets, 71);
 }

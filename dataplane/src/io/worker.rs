@@ -20,6 +20,7 @@ use tun_rs::VirtioNetHdr;
 
 use crate::fabric::Fabric;
 use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Offload, Verdict};
+use crate::wire::checksum;
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -56,6 +57,7 @@ pub struct Buffers {
     head: [u8; HEAD],
     segments: Vec<Vec<u8>>,
     sizes: Vec<usize>,
+    train: Train,
 }
 
 impl Default for Buffers {
@@ -65,8 +67,127 @@ impl Default for Buffers {
             head: [0u8; HEAD],
             segments: vec![vec![0u8; HDR + SEGMENT]; MAX_SEGMENTS],
             sizes: vec![0; MAX_SEGMENTS],
+            train: Train {
+                frame: vec![0u8; HDR + BUFFER],
+                egress: 0,
+                len: 0,
+                seg: 0,
+                count: 0,
+                closed: false,
+                first: VirtioNetHdr::default(),
+            },
         }
     }
+}
+
+/// Datagrams of one UDP flow (IPv4) for one egress, gathered from one batch of reads to leave
+/// as a single UDP GSO superpacket: one write instead of up to [`TRAIN_MAX`], segmented again
+/// on the far side — the write half of the offloads (what GRO does in the kernel). Only
+/// packets that follow each other are gathered, so no flow's order changes.
+struct Train {
+    /// virtio-net header, then the first datagram's IPv4 and UDP headers and every payload.
+    frame: Vec<u8>,
+    egress: u32,
+    /// IP length so far.
+    len: usize,
+    /// Payload bytes per datagram (the GSO size).
+    seg: usize,
+    count: usize,
+    /// A shorter datagram ended it (it can only be the last segment).
+    closed: bool,
+    /// The virtio header the first datagram would have left with alone.
+    first: VirtioNetHdr,
+}
+
+/// Datagrams in one train (the kernel takes more UDP GSO segments than this).
+const TRAIN_MAX: usize = 64;
+const VIRTIO_NET_HDR_GSO_UDP_L4: u8 = 5;
+
+impl Train {
+    /// The payload length of `pkt` if it may ride in a train: IPv4 without options, UDP, not a
+    /// fragment, one segment.
+    fn eligible(pkt: &[u8], h: &VirtioNetHdr) -> Option<usize> {
+        let ok = h.gso_type == VIRTIO_NET_HDR_GSO_NONE
+            && pkt.len() > 28
+            && pkt[0] == 0x45
+            && pkt[9] == crate::wire::proto::UDP
+            && u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff == 0
+            && usize::from(u16::from_be_bytes([pkt[2], pkt[3]])) == pkt.len()
+            && usize::from(u16::from_be_bytes([pkt[24], pkt[25]])) == pkt.len() - 20;
+        ok.then_some(pkt.len() - 28)
+    }
+
+    /// Whether `pkt` (payload `seg` bytes) continues this train: same egress, addresses,
+    /// ports, TOS, TTL and flags; not longer than the train's datagrams.
+    fn continues(&self, egress: u32, pkt: &[u8], seg: usize) -> bool {
+        let t = &self.frame[HDR..];
+        self.count > 0
+            && !self.closed
+            && self.egress == egress
+            && self.count < TRAIN_MAX
+            && seg <= self.seg
+            && self.len + seg <= usize::from(u16::MAX)
+            && pkt[1] == t[1]
+            && pkt[6..9] == t[6..9]
+            && pkt[12..24] == t[12..24]
+    }
+
+    /// Sends what the train holds: alone as it came, or as one UDP GSO superpacket.
+    fn flush<O: Output>(&mut self, fabric: &Fabric, cx: &Ctx<'_>, out: &mut O) {
+        if self.count == 0 {
+            return;
+        }
+        let (count, seg, len) = (self.count, self.seg, self.len);
+        self.count = 0;
+        let h = if count == 1 {
+            self.first
+        } else {
+            let ip = &mut self.frame[HDR..HDR + len];
+            ip[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            ip[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&ip[..20]);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            ip[24..26].copy_from_slice(&((len - 20) as u16).to_be_bytes());
+            let pseudo = checksum::pseudo_v4(
+                ip[12..16].try_into().expect("4"),
+                ip[16..20].try_into().expect("4"),
+                crate::wire::proto::UDP,
+                (len - 20) as u16,
+            );
+            ip[26..28].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
+            VirtioNetHdr {
+                flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
+                hdr_len: 28,
+                gso_size: seg as u16,
+                csum_start: 20,
+                csum_offset: 6,
+            }
+        };
+        let _ = h.encode(&mut self.frame[..HDR]);
+        let counters = &fabric.attachments[self.egress as usize].counters;
+        match out.send(self.egress, &self.frame[..HDR + len]) {
+            Ok(_) => {
+                // Per datagram, as they were read.
+                for k in 0..count {
+                    let last = len - 20 - 8 - (count - 1) * seg;
+                    counters.tx(cx.lane, 28 + if k + 1 < count { seg } else { last });
+                }
+            }
+            Err(_) => {
+                for _ in 0..count {
+                    fabric
+                        .registry
+                        .drop_packet(cx.lane, DropReason::EgressError);
+                }
+            }
+        }
+    }
+}
+
+/// Sends what the worker's UDP train holds (at the end of each batch of reads).
+pub fn flush<O: Output>(fabric: &Fabric, cx: &Ctx<'_>, bufs: &mut Buffers, out: &mut O) {
+    bufs.train.flush(fabric, cx, out);
 }
 
 /// Where a worker's decided packets go: the devices' queues, or in tests a recorder.
@@ -128,7 +249,15 @@ pub fn handle_frame<O: Output>(
     match v {
         Verdict::Forward { egress, len } => {
             let h = leaving(&mut bufs.frame[HDR..HDR + len], hdr, offload);
-            send(fabric, cx, out, egress, &mut bufs.frame[..HDR + len], h);
+            emit(
+                fabric,
+                cx,
+                out,
+                &mut bufs.train,
+                egress,
+                &mut bufs.frame[..HDR + len],
+                h,
+            );
         }
         Verdict::Local { len, service } => out.local(&bufs.frame[HDR..HDR + len], ingress, service),
         Verdict::Split => {
@@ -152,10 +281,11 @@ pub fn handle_frame<O: Output>(
                 let seg = &mut bufs.segments[i];
                 let size = bufs.sizes[i];
                 match process_in(fabric, cx, ingress, &mut seg[HDR..], size, &mut NoObserver) {
-                    Verdict::Forward { egress, len } => send(
+                    Verdict::Forward { egress, len } => emit(
                         fabric,
                         cx,
                         out,
+                        &mut bufs.train,
                         egress,
                         &mut seg[..HDR + len],
                         VirtioNetHdr::default(),
@@ -198,6 +328,39 @@ fn leaving(pkt: &mut [u8], arrived: VirtioNetHdr, offload: Offload) -> VirtioNet
         }
     }
     h
+}
+
+/// Sends a decided frame, or gathers it into the worker's UDP train.
+fn emit<O: Output>(
+    fabric: &Fabric,
+    cx: &Ctx<'_>,
+    out: &mut O,
+    train: &mut Train,
+    egress: u32,
+    frame: &mut [u8],
+    h: VirtioNetHdr,
+) {
+    let pkt = &frame[HDR..];
+    let Some(seg) = Train::eligible(pkt, &h) else {
+        train.flush(fabric, cx, out);
+        return send(fabric, cx, out, egress, frame, h);
+    };
+    if train.continues(egress, pkt, seg) {
+        let at = HDR + train.len;
+        train.frame[at..at + seg].copy_from_slice(&pkt[28..]);
+        train.len += seg;
+        train.count += 1;
+        train.closed = seg < train.seg;
+        return;
+    }
+    train.flush(fabric, cx, out);
+    train.frame[HDR..HDR + pkt.len()].copy_from_slice(pkt);
+    train.egress = egress;
+    train.len = pkt.len();
+    train.seg = seg;
+    train.count = 1;
+    train.closed = false;
+    train.first = h;
 }
 
 fn send<O: Output>(
@@ -307,6 +470,7 @@ pub fn run(
                 };
                 handle_frame(&plan.fabric, &cx, ingress as u32, &mut bufs, n, &mut out);
             }
+            flush(&plan.fabric, &cx, &mut bufs, &mut out);
         }
     }
     Ok(())
