@@ -5,7 +5,10 @@
 # both with the same addresses (10.0.0.176 -> 52.216.39.26). Per round and topology:
 #   - iperf3 TCP throughput, 1 and 2 streams;
 #   - a small-packet UDP blast (scripts/flood/udpblast.c, sendmmsg, 18-byte payloads: 64-byte
-#     frames on Ethernet) counted where it arrives — the sink's interface receive counter;
+#     frames on Ethernet) counted where it arrives: datagrams reaching the sink's UDP layer
+#     (/proc/net/snmp in its namespace: InDatagrams + InErrors + NoPorts). Not the interface's
+#     receive counter: vpced hands a flow's datagrams to the kernel as UDP GSO superpackets,
+#     which the interface counts as one packet each;
 #   - UDP request/response latency, p50/p99/p99.9 (scripts/lib/udp_rr.py, one request in
 #     flight);
 #   - for U, packets forwarded per CPU-second of vpced during the blast (/proc/PID/stat).
@@ -67,7 +70,7 @@ done
 sleep 1
 
 tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -P "$2" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
-rx() { ip -n "$1" -s -j link show dev "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # blast SRC_NS SINK_NS SINK_DEV [PID]: kpps arriving at the sink; with PID, also that process's
 # packets per CPU-second (thousands).
