@@ -338,6 +338,26 @@ fn a_failed_appliance_gets_no_new_flows_and_keeps_old_ones_unless_rebalancing() 
     }
 }
 
+/// Edits that move both appliances to a second zone, us-east-1b.
+const TWO_ZONES: [(&str, &str); 4] = [
+    (
+        "availability_zones = [\"us-east-1a\"]",
+        "availability_zones = [\"us-east-1a\", \"us-east-1b\"]",
+    ),
+    (
+        "[[route_tables]]\nid = \"rtb-0c0000000000000f0\"",
+        "[[subnets]]\nid = \"subnet-0c0000000000000f2\"\nvpc = \"vpc-0c000000000000002\"\navailability_zone = \"us-east-1b\"\ncidr = \"10.100.1.0/24\"\n\n[[route_tables]]\nid = \"rtb-0c0000000000000f0\"",
+    ),
+    (
+        "subnet = \"subnet-0c0000000000000f1\"\nprivate_ip = \"10.100.0.11\"",
+        "subnet = \"subnet-0c0000000000000f2\"\nprivate_ip = \"10.100.1.11\"",
+    ),
+    (
+        "subnet = \"subnet-0c0000000000000f1\"\nprivate_ip = \"10.100.0.12\"",
+        "subnet = \"subnet-0c0000000000000f2\"\nprivate_ip = \"10.100.1.12\"",
+    ),
+];
+
 #[test]
 fn no_healthy_appliance_in_the_zone_drops_the_zones_traffic() {
     let lab = Lab::new(&[]);
@@ -350,18 +370,7 @@ fn no_healthy_appliance_in_the_zone_drops_the_zones_traffic() {
     );
     // Both appliances in another zone (one healthy): this zone's traffic stops, unless
     // cross-zone is on.
-    let two_zones = [
-        (
-            "availability_zones = [\"us-east-1a\"]",
-            "availability_zones = [\"us-east-1a\", \"us-east-1b\"]",
-        ),
-        (
-            "[[route_tables]]\nid = \"rtb-0c0000000000000f0\"",
-            "[[subnets]]\nid = \"subnet-0c0000000000000f2\"\nvpc = \"vpc-0c000000000000002\"\navailability_zone = \"us-east-1b\"\ncidr = \"10.100.1.0/24\"\n\n[[route_tables]]\nid = \"rtb-0c0000000000000f0\"",
-        ),
-        ("subnet = \"subnet-0c0000000000000f1\"\nprivate_ip = \"10.100.0.11\"", "subnet = \"subnet-0c0000000000000f2\"\nprivate_ip = \"10.100.1.11\""),
-        ("subnet = \"subnet-0c0000000000000f1\"\nprivate_ip = \"10.100.0.12\"", "subnet = \"subnet-0c0000000000000f2\"\nprivate_ip = \"10.100.1.12\""),
-    ];
+    let two_zones = TWO_ZONES;
     let lab = Lab::new(&two_zones);
     assert_eq!(
         lab.send(IGW, &syn).0,
@@ -625,4 +634,47 @@ fn tshark_decodes_our_geneve_packets() {
     let l = &lines[1];
     assert_eq!(l[1], "0x86dd", "{text}");
     assert_eq!(l[9], "2001:db8:1::10", "{text}");
+}
+
+/// `trace` on the same fabric: the appliance it names is the one the dataplane picks, and the
+/// appliances' health decides its codes.
+#[test]
+fn trace_names_the_appliance_and_the_failures_of_health() {
+    use dataplane::trace::{resolve, trace, Protocol};
+    let lab = Lab::new(&[]);
+    let (q, _) = resolve(&lab.f, "internet", "i-0c00000000000000c", Protocol::Tcp, 80).unwrap();
+    let t = trace(&lab.f, &q);
+    assert!(t.reachable, "{t:?}");
+    let a = t.forward.appliance.clone().unwrap();
+    assert_eq!(
+        t.reply.as_ref().unwrap().appliance.as_deref(),
+        Some(a.as_str())
+    );
+    // The dataplane sends the same flow (trace's packet: 198.51.100.7:40000) to the same one.
+    let syn = tcp("198.51.100.7", 40000, PUBLIC, 80, tcp_flags::SYN);
+    let (seen, _) = lab.to_appliance(IGW, &syn);
+    let expect = if seen.appliance == APPLIANCE_1 {
+        "i-0c0000000000000a1"
+    } else {
+        "i-0c0000000000000a2"
+    };
+    assert_eq!(a, expect);
+    // Both appliances down.
+    lab.health("10.100.0.11", HealthState::Unhealthy);
+    lab.health("10.100.0.12", HealthState::Unhealthy);
+    let t = trace(&lab.f, &q);
+    let b = t.forward.blocked.unwrap();
+    assert_eq!(b.code, "GWLB_NO_HEALTHY_APPLIANCE", "{b:?}");
+    assert!(b.explanation.contains("appliances-geneve"), "{b:?}");
+    // One back: reachable through it.
+    lab.health("10.100.0.12", HealthState::Healthy);
+    let t = trace(&lab.f, &q);
+    assert!(t.reachable);
+    assert_eq!(t.forward.appliance.as_deref(), Some("i-0c0000000000000a2"));
+    // Appliances only in another zone, cross-zone off: this zone's traffic stops.
+    let lab = Lab::new(&TWO_ZONES);
+    let t = trace(&lab.f, &q);
+    let b = t.forward.blocked.unwrap();
+    assert_eq!(b.code, "GWLB_NO_HEALTHY_APPLIANCE_IN_ZONE", "{b:?}");
+    assert!(b.explanation.contains("us-east-1a"), "{b:?}");
 }
