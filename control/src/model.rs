@@ -245,6 +245,16 @@ pub struct InternetGateway {
     /// Network namespace that stands for the internet behind this gateway (lab topology).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The internet side on an existing interface (a NIC or a veth, in vpced's own network
+    /// namespace) instead of a TUN device: vpced reads and writes its Ethernet frames through
+    /// packet sockets, answers ARP for the public addresses behind the gateway, and sends to
+    /// `next_hop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The router on `interface` that traffic to the internet goes to (IPv4; its Ethernet
+    /// address is resolved with ARP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -592,6 +592,33 @@ impl<'a> Validator<'a> {
         for (i, g) in c.internet_gateways.iter().enumerate() {
             let ent = entity("internet_gateways", &g.id);
             self.require(&ent, path!["internet_gateways", i, "vpc"], &g.vpc, "vpcs");
+            match (&g.interface, g.next_hop, &g.namespace) {
+                (Some(_), None, _) => self.err(
+                    ent.clone(),
+                    path!["internet_gateways", i, "next_hop"],
+                    "an internet gateway on an existing interface needs the router to send to",
+                    Some("next_hop = \"198.51.100.1\" (an address on that interface's link)".into()),
+                ),
+                (None, Some(_), _) => self.err(
+                    ent.clone(),
+                    path!["internet_gateways", i, "next_hop"],
+                    "next_hop applies to an internet gateway on an existing interface",
+                    Some("add interface = \"…\", or remove next_hop".into()),
+                ),
+                (Some(_), Some(_), Some(_)) => self.err(
+                    ent.clone(),
+                    path!["internet_gateways", i, "namespace"],
+                    "an internet gateway on an existing interface has no namespace of its own: the interface is where vpced runs",
+                    Some("remove namespace, or remove interface to get a TUN device in that namespace".into()),
+                ),
+                (Some(name), Some(_), None) if name.is_empty() || name.len() > 15 || name.contains('/') => self.err(
+                    ent.clone(),
+                    path!["internet_gateways", i, "interface"],
+                    format!("{name:?} is not an interface name (1 to 15 characters, no '/')"),
+                    None,
+                ),
+                _ => {}
+            }
             for (k, o) in c.internet_gateways.iter().enumerate().take(i) {
                 if o.vpc == g.vpc {
                     self.err(

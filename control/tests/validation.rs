@@ -503,3 +503,35 @@ fn connection_state_follows_acceptance() {
         Available
     );
 }
+
+#[test]
+fn an_internet_gateway_on_an_interface_needs_its_next_hop_and_no_namespace() {
+    let with = |extra: &str| {
+        BASE.replace(
+            "id = \"igw-1\"\nvpc = \"vpc-1\"",
+            &format!("id = \"igw-1\"\nvpc = \"vpc-1\"\n{extra}"),
+        )
+    };
+    let ok = with("interface = \"eth1\"\nnext_hop = \"198.51.100.1\"");
+    assert!(
+        diagnostics(&ok)
+            .iter()
+            .all(|d| d.severity != Severity::Error),
+        "{:?}",
+        diagnostics(&ok)
+    );
+    let d = error_with(&with("interface = \"eth1\""), "needs the router");
+    assert!(d.to_string().contains("next_hop"), "{d}");
+    error_with(
+        &with("next_hop = \"198.51.100.1\""),
+        "applies to an internet gateway on an existing interface",
+    );
+    error_with(
+        &with("interface = \"eth1\"\nnext_hop = \"198.51.100.1\"\nnamespace = \"internet\""),
+        "has no namespace of its own",
+    );
+    error_with(
+        &with("interface = \"a-name-far-too-long\"\nnext_hop = \"198.51.100.1\""),
+        "is not an interface name",
+    );
+}

@@ -338,7 +338,21 @@ pub struct Attachment {
     /// Network namespace from the configuration (before any prefix the daemon adds).
     pub namespace: Option<String>,
     pub link: LinkConfig,
+    /// An existing interface carries this attachment instead of a TUN device (the internet
+    /// side of a gateway on a real uplink).
+    pub uplink: Option<Uplink>,
     pub counters: Arc<EntityCounters>,
+}
+
+/// An attachment on an existing Ethernet interface, through packet sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uplink {
+    pub interface: String,
+    /// The router frames to the outside go to.
+    pub next_hop: Ipv4Addr,
+    /// Addresses vpced answers ARP for on the link: the public addresses behind the gateway
+    /// (and the resolvers' upstream source).
+    pub answers: Vec<Ipv4Addr>,
 }
 
 /// The dataplane's immutable tables for one configuration generation.
@@ -558,6 +572,7 @@ impl Fabric {
                 id: s.id.clone(),
                 kind: AttachmentKind::Eni(eni),
                 namespace: s.ns,
+                uplink: None,
                 link: LinkConfig {
                     mtu: if s
                         .ipv4
@@ -894,6 +909,23 @@ impl Fabric {
                 id: g.id.clone(),
                 kind: AttachmentKind::Internet(igws.len() as u32),
                 namespace: g.namespace.clone(),
+                uplink: match (&g.interface, g.next_hop) {
+                    (Some(interface), Some(next_hop)) => Some(Uplink {
+                        interface: interface.clone(),
+                        next_hop,
+                        answers: {
+                            let mut v: Vec<Ipv4Addr> = inbound.keys().copied().collect();
+                            if let Some(r) =
+                                c.resolver.as_ref().filter(|r| r.internet_gateway == g.id)
+                            {
+                                v.push(r.source);
+                            }
+                            v.sort();
+                            v
+                        },
+                    }),
+                    _ => None,
+                },
                 link: LinkConfig {
                     addresses: Vec::new(),
                     loopback: Vec::new(),
@@ -930,6 +962,7 @@ impl Fabric {
                     id: svc.name.clone(),
                     kind: AttachmentKind::ServiceNetwork(si),
                     namespace: svc.namespace.clone(),
+                    uplink: None,
                     link: LinkConfig {
                         addresses: Vec::new(),
                         loopback: svc.service_addresses.clone(),

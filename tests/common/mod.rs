@@ -61,6 +61,12 @@ pub struct Lab {
 impl Lab {
     /// Starts vpced on `config` and waits until its control socket answers.
     pub fn start(config: &Path) -> Lab {
+        Lab::start_with(config, |_| {})
+    }
+
+    /// [`Lab::start`], after `before` has run with the lab's namespace prefix (to make what
+    /// vpced expects to find, such as an interface in its fabric namespace `PREFIXfabric`).
+    pub fn start_with(config: &Path, before: impl FnOnce(&str)) -> Lab {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("vt{}x{n}-", std::process::id() % 100_000);
         let socket = std::env::temp_dir().join(format!("{prefix}vpced.sock"));
@@ -73,6 +79,7 @@ impl Lab {
             children: Vec::new(),
             log: log.clone(),
         };
+        before(&prefix);
         lab.launch();
         lab
     }

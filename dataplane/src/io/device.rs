@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 use tun_rs::{DeviceBuilder, SyncDevice};
 
+use crate::io::packet::{Link, Uplink};
+
 use crate::fabric::{Fabric, LinkConfig};
 
 use crate::fabric::MTU;
@@ -44,7 +46,50 @@ pub struct Device {
     pub name: String,
     /// The namespace the device was moved into (prefix applied), if any.
     pub namespace: Option<String>,
-    pub queues: Vec<SyncDevice>,
+    pub queues: Vec<Queue>,
+}
+
+/// One worker's queue of a device: a TUN queue, or a packet socket on an uplink.
+pub enum Queue {
+    Tun(SyncDevice),
+    Uplink(Uplink),
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queue::Tun(_) => f.write_str("Tun"),
+            Queue::Uplink(u) => write!(f, "Uplink({})", u.link.interface),
+        }
+    }
+}
+
+impl Queue {
+    /// Reads one frame: virtio header and IP packet (TUN), or virtio header and Ethernet frame
+    /// (uplink; see [`crate::io::packet::to_ip_frame`]).
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Queue::Tun(t) => t.recv(buf),
+            Queue::Uplink(u) => u.recv(buf),
+        }
+    }
+
+    /// Sends a frame: virtio header and IP packet.
+    pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
+        match self {
+            Queue::Tun(t) => t.send(frame),
+            Queue::Uplink(u) => u.send(frame),
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Queue {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Queue::Tun(t) => t.as_fd(),
+            Queue::Uplink(u) => u.as_fd(),
+        }
+    }
 }
 
 impl Device {
@@ -53,7 +98,10 @@ impl Device {
     /// DNS answers); workers write their frames directly.
     pub fn send_plain(&self, queue: usize, packet: &[u8]) -> io::Result<usize> {
         const EMPTY: [u8; crate::io::worker::HDR] = [0; crate::io::worker::HDR];
-        self.queues[queue].send_vectored(&[io::IoSlice::new(&EMPTY), io::IoSlice::new(packet)])
+        match &self.queues[queue] {
+            Queue::Tun(t) => t.send_vectored(&[io::IoSlice::new(&EMPTY), io::IoSlice::new(packet)]),
+            Queue::Uplink(u) => u.send_split(&EMPTY, packet),
+        }
     }
 }
 
@@ -109,6 +157,8 @@ pub struct DeviceManager {
     workers: usize,
     netns_prefix: String,
     devices: BTreeMap<String, (Arc<Device>, LinkConfig)>,
+    /// Attachments on existing interfaces.
+    uplinks: BTreeMap<String, (Arc<Device>, crate::fabric::Uplink)>,
     /// Namespaces this manager created (deleted on shutdown).
     created_namespaces: Vec<String>,
 }
@@ -119,6 +169,7 @@ impl DeviceManager {
             workers: workers.max(1),
             netns_prefix: netns_prefix.into(),
             devices: BTreeMap::new(),
+            uplinks: BTreeMap::new(),
             created_namespaces: Vec::new(),
         }
     }
@@ -139,6 +190,18 @@ impl DeviceManager {
         let mut created: Vec<String> = Vec::new();
         let result = (|| {
             for a in &fabric.attachments {
+                if let Some(u) = &a.uplink {
+                    let dev = match self.uplinks.get(&a.id) {
+                        Some((d, same)) if same == u => d.clone(),
+                        _ => {
+                            let d = Arc::new(self.open_uplink(&a.id, u)?);
+                            self.uplinks.insert(a.id.clone(), (d.clone(), u.clone()));
+                            d
+                        }
+                    };
+                    out.push(dev);
+                    continue;
+                }
                 let ns = a.namespace.as_deref().map(|n| self.namespace_name(n));
                 let existing = self.devices.get(&a.id).map(|(d, l)| (d.clone(), l.clone()));
                 let dev = match existing {
@@ -176,7 +239,40 @@ impl DeviceManager {
         let keep: std::collections::BTreeSet<&str> =
             fabric.attachments.iter().map(|a| a.id.as_str()).collect();
         self.devices.retain(|id, _| keep.contains(id.as_str()));
+        self.uplinks.retain(|id, _| keep.contains(id.as_str()));
         Ok(out)
+    }
+
+    /// Packet sockets on an existing interface, one per worker in one fanout group, sharing
+    /// what they know of the link.
+    fn open_uplink(&mut self, id: &str, u: &crate::fabric::Uplink) -> Result<Device, DeviceError> {
+        let err = |source| DeviceError::Create {
+            name: u.interface.clone(),
+            id: id.to_string(),
+            source,
+        };
+        // A fanout group per interface.
+        let group = (u.interface.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        }) & 0xffff) as u16;
+        let (first, mac) = Uplink::open(&u.interface, group).map_err(err)?;
+        let link = Arc::new(Link::new(&u.interface, mac, u.next_hop, u.answers.clone()));
+        let mut queues = vec![Queue::Uplink(first.with_link(link.clone()))];
+        for _ in 1..self.workers {
+            let (q, _) = Uplink::open(&u.interface, group).map_err(err)?;
+            queues.push(Queue::Uplink(q.with_link(link.clone())));
+        }
+        ip(&["link", "set", "dev", &u.interface, "up"])?;
+        // Ask for the next hop at once, so that the first packet out finds it known.
+        if let Some(Queue::Uplink(q)) = queues.first() {
+            let _ = q.send_ethernet(&crate::io::packet::arp_request(&link));
+        }
+        Ok(Device {
+            id: id.to_string(),
+            name: u.interface.clone(),
+            namespace: None,
+            queues,
+        })
     }
 
     fn create(&mut self, id: &str, name: &str, ns: Option<String>) -> Result<Device, DeviceError> {
@@ -200,6 +296,7 @@ impl DeviceManager {
         for q in &queues {
             q.set_nonblocking(true).map_err(err)?;
         }
+        let queues = queues.into_iter().map(Queue::Tun).collect();
         // No IPv6 autoconfiguration: no link-local address, no router solicitations.
         ip(&["link", "set", "dev", name, "addrgenmode", "none"])?;
         if let Some(ns) = &ns {

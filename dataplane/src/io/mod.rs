@@ -13,6 +13,7 @@
 //! keeps every unchanged device — and the packets queued in it.
 
 pub mod device;
+pub mod packet;
 pub mod worker;
 
 use std::sync::Arc;

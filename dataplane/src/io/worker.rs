@@ -15,7 +15,8 @@ use control::SnapshotCell;
 use rustix::event::epoll;
 use rustix::event::Timespec;
 
-use super::{LocalPacket, Plan, Shared};
+use super::device::Queue;
+use super::{packet, LocalPacket, Plan, Shared};
 use tun_rs::VirtioNetHdr;
 
 use crate::fabric::Fabric;
@@ -474,6 +475,17 @@ pub fn run(
                         tracing::warn!(device = %dev.name, error = %e, "read failed");
                         break;
                     }
+                };
+                let n = match queue {
+                    Queue::Tun(_) => n,
+                    Queue::Uplink(u) => match packet::to_ip_frame(&mut bufs.frame, n) {
+                        packet::Received::Ip { len } => len,
+                        packet::Received::Arp => {
+                            u.handle_arp(&bufs.frame, n);
+                            continue;
+                        }
+                        packet::Received::Other => continue,
+                    },
                 };
                 handle_frame(&plan.fabric, &cx, ingress as u32, &mut bufs, n, &mut out);
             }
