@@ -390,7 +390,9 @@ fn apply_adds_and_removes_attachments() {
     std::fs::write(&more, text).unwrap();
     let lab = lab_with_servers();
     let ping = |lab: &Lab, ns: &str, dst: &str| {
-        let o = lab.exec(ns, &["ping", "-c", "2", "-i", "0.2", "-W", "1", dst]);
+        // A generous reply timeout: this test runs beside the hundred-applies one, whose
+        // ping flood and reloads can delay a reply past a second on 2 cores.
+        let o = lab.exec(ns, &["ping", "-c", "2", "-i", "0.2", "-W", "3", dst]);
         ping_counts(&String::from_utf8_lossy(&o.stdout))
     };
     assert!(lab.namespaces().iter().all(|n| !n.ends_with("second")));
