@@ -970,12 +970,8 @@ fn interface_endpoint<O: Observer>(
             return Verdict::Drop(DropReason::SecurityGroupIngress);
         }
     }
-    match ep.state {
-        ConnectionState::Available => {}
-        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
-            return Verdict::Drop(DropReason::EndpointConnectionNotAccepted)
-        }
-        _ => return Verdict::Drop(DropReason::EndpointConnectionRejected),
+    if let Err(r) = admitted(ep.state) {
+        return Verdict::Drop(r);
     }
     let Some(svc) = ep.service else {
         return match ep.aws_service {
@@ -1026,18 +1022,8 @@ fn interface_endpoint<O: Observer>(
     };
     let tg = &f.target_groups[listener.target_group as usize];
     let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
-    let eligible = |k: &&Target| k.health.eligible() && (cross_zone || k.az == eni.az);
-    let count = tg.targets.iter().filter(eligible).count() as u32;
     let h = flow_hash(&t);
-    let pick = (count > 0).then(|| {
-        tg.targets
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| eligible(k))
-            .nth((h % u64::from(count)) as usize)
-            .map(|(i, _)| i as u32)
-            .expect("count eligible targets")
-    });
+    let (pick, count) = pick_target(tg, cross_zone, &eni.az, h);
     obs.step(Step::Target {
         target_group: listener.target_group,
         node,
@@ -1046,13 +1032,7 @@ fn interface_endpoint<O: Observer>(
         eligible: count,
     });
     let Some(target) = pick.map(|i| &tg.targets[i as usize]) else {
-        return Verdict::Drop(
-            if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
-                DropReason::NoHealthyTargetInZone
-            } else {
-                DropReason::NoHealthyTarget
-            },
-        );
+        return Verdict::Drop(no_target(tg, cross_zone));
     };
     let n = &f.lb_nodes[node as usize];
     // PROXY protocol v2: only for a connection seen from its SYN (the header goes before the
@@ -1127,6 +1107,51 @@ fn interface_endpoint<O: Observer>(
         wire::tcp_edit::clamp_mss(&mut buf[off..q.len], pp.len);
     }
     to_target(f, cx, node, &q, buf, obs)
+}
+
+/// Whether an endpoint in connection state `state` carries new flows.
+#[inline]
+fn admitted(state: ConnectionState) -> Result<(), DropReason> {
+    match state {
+        ConnectionState::Available => Ok(()),
+        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
+            Err(DropReason::EndpointConnectionNotAccepted)
+        }
+        _ => Err(DropReason::EndpointConnectionRejected),
+    }
+}
+
+/// A target of `tg` for a flow of hash `h`: one of the eligible ones (healthy or not yet
+/// checked, in `az` unless `cross_zone`), by hash; and how many were eligible.
+#[inline]
+fn pick_target(
+    tg: &crate::fabric::TargetGroup,
+    cross_zone: bool,
+    az: &str,
+    h: u64,
+) -> (Option<u32>, u32) {
+    let eligible = |k: &Target| k.health.eligible() && (cross_zone || k.az == az);
+    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
+    let pick = (count > 0).then(|| {
+        tg.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| eligible(k))
+            .nth((h % u64::from(count)) as usize)
+            .map(|(i, _)| i as u32)
+            .expect("count eligible targets")
+    });
+    (pick, count)
+}
+
+/// Why [`pick_target`] found none: none healthy in the zone (others elsewhere, cross-zone
+/// off: AWS's `ELB_NOT_CROSSZONE`), or none healthy at all.
+fn no_target(tg: &crate::fabric::TargetGroup, cross_zone: bool) -> DropReason {
+    if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
+        DropReason::NoHealthyTargetInZone
+    } else {
+        DropReason::NoHealthyTarget
+    }
 }
 
 /// A new flow through an interface endpoint to an AWS service (S3, DynamoDB…): the
@@ -1418,12 +1443,8 @@ fn to_gwlb_endpoint<O: Observer>(
         endpoint: g,
         state: ge.state,
     });
-    match ge.state {
-        ConnectionState::Available => {}
-        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
-            return Verdict::Drop(DropReason::EndpointConnectionNotAccepted)
-        }
-        _ => return Verdict::Drop(DropReason::EndpointConnectionRejected),
+    if let Err(r) = admitted(ge.state) {
+        return Verdict::Drop(r);
     }
     let Some(li) = ge.load_balancer else {
         return Verdict::Drop(DropReason::EndpointServiceNotFound);
@@ -1457,7 +1478,6 @@ fn to_gwlb_endpoint<O: Observer>(
     };
     let h = conntrack::symmetric_hash(&key);
     let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
-    let eligible = |k: &crate::fabric::Target| k.health.eligible() && (cross_zone || k.az == ge.az);
     let tracked = cx
         .flows
         .lookup(ge.zone, &key, sig, cx.now)
@@ -1477,20 +1497,11 @@ fn to_gwlb_endpoint<O: Observer>(
             None => tg.failover.on_deregistration == FailoverAction::NoRebalance,
         }
     });
-    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
+    let (pick, count) = pick_target(tg, cross_zone, &ge.az, h >> 32);
     let (steer, flow) = match kept {
         Some(s) => (s, ApplianceFlow::Tracked),
         None => {
-            let pick = (count > 0).then(|| {
-                tg.targets
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| eligible(k))
-                    .nth(((h >> 32) % u64::from(count)) as usize)
-                    .map(|(i, _)| i)
-                    .expect("count eligible targets")
-            });
-            let Some(i) = pick else {
+            let Some(i) = pick.map(|i| i as usize) else {
                 obs.step(Step::Appliance {
                     endpoint: g,
                     target_group: tgi,
@@ -1500,13 +1511,7 @@ fn to_gwlb_endpoint<O: Observer>(
                     eligible: 0,
                     flow: ApplianceFlow::New,
                 });
-                return Verdict::Drop(
-                    if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
-                        DropReason::NoHealthyTargetInZone
-                    } else {
-                        DropReason::NoHealthyTarget
-                    },
-                );
+                return Verdict::Drop(no_target(tg, cross_zone));
             };
             let s = Steer {
                 appliance: tg.targets[i].ip,
