@@ -45,15 +45,32 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-#[test]
-fn pipeline_allocates_nothing_per_packet() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+/// The fabric of `examples/NAME`.
+fn example_fabric(name: &str) -> Fabric {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
     let loaded = control::load_file(path).unwrap();
-    let f = Fabric::build(
+    Fabric::build(
         control::compile(&loaded).unwrap().snapshot,
         Arc::new(Registry::default()),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A worker's context on `flows`, plain packets, time 0.
+fn ctx(flows: &dataplane::conntrack::FlowTable) -> dataplane::pipeline::Ctx<'_> {
+    dataplane::pipeline::Ctx {
+        lane: 0,
+        now: 0,
+        flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    }
+}
+
+#[test]
+fn pipeline_allocates_nothing_per_packet() {
+    let f = example_fabric("s3-endpoints.toml");
     let eni = f.attachment("eni-08c0b194dec370347").unwrap();
     let igw = f.attachment("igw-0d00d00000000001").unwrap();
     let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
@@ -126,12 +143,7 @@ fn pipeline_allocates_nothing_per_packet() {
     ];
     let mut bufs: Vec<(u32, Vec<u8>)> = packets.clone();
     let flows = dataplane::conntrack::FlowTable::new(4096);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     // Warm up (first use of lazily initialized state, if any).
     for (a, b) in bufs.iter_mut() {
         let _ = process(&f, &cx, *a, b, &mut NoObserver);
@@ -172,12 +184,7 @@ fn interface_endpoint_flows_allocate_nothing() {
     let a = f.attachment("eni-0a00000000000000a").unwrap();
     let b = f.attachment("eni-0b00000000000000b").unwrap();
     let flows = dataplane::conntrack::FlowTable::new(1 << 16);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     let seg = |src: &str, sport: u16, dst: &str, dport: u16, flags: u8| {
         packet(
             src.parse().unwrap(),
@@ -248,21 +255,10 @@ fn interface_endpoint_flows_allocate_nothing() {
 
 #[test]
 fn gwlb_round_trips_allocate_nothing() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gwlb-inspection.toml");
-    let loaded = control::load_file(path).unwrap();
-    let f = Fabric::build(
-        control::compile(&loaded).unwrap().snapshot,
-        Arc::new(Registry::default()),
-    )
-    .unwrap();
+    let f = example_fabric("gwlb-inspection.toml");
     let igw = f.attachment("igw-0c000000000000001").unwrap();
     let flows = dataplane::conntrack::FlowTable::new(1 << 16);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     // 1,000 new flows from the internet, each with room for GENEVE, built beforehand.
     let mut bufs: Vec<(usize, Vec<u8>)> = (0..1000u16)
         .map(|i| {
@@ -386,23 +382,12 @@ mod offload {
 #[test]
 fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
     use dataplane::io::worker::{Buffers, HDR};
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
-    let loaded = control::load_file(path).unwrap();
-    let f = Fabric::build(
-        control::compile(&loaded).unwrap().snapshot,
-        Arc::new(Registry::default()),
-    )
-    .unwrap();
+    let f = example_fabric("s3-endpoints.toml");
     let eni = f.attachment("eni-08c0b194dec370347").unwrap();
     let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
     let igw = f.attachment("igw-0d00d00000000001").unwrap();
     let flows = dataplane::conntrack::FlowTable::new(1 << 16);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     // To S3 through the gateway endpoint (no rewrite) and to the internet (source NAT), as
     // 45-segment superpackets and as single packets with partial checksums.
     let frames: Vec<Vec<u8>> = (0..100u16)
@@ -453,21 +438,10 @@ fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
 fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
     use dataplane::io::worker::{Buffers, HDR};
     use dataplane::wire::checksum;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gwlb-inspection.toml");
-    let loaded = control::load_file(path).unwrap();
-    let f = Fabric::build(
-        control::compile(&loaded).unwrap().snapshot,
-        Arc::new(Registry::default()),
-    )
-    .unwrap();
+    let f = example_fabric("gwlb-inspection.toml");
     let igw = f.attachment("igw-0c000000000000001").unwrap();
     let flows = dataplane::conntrack::FlowTable::new(1 << 16);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     let frames: Vec<Vec<u8>> = (0..20u16)
         .map(|i| offload::frame("198.51.100.7", "203.0.113.10", 30000 + i, 80, 10))
         .collect();
@@ -535,21 +509,10 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
 #[test]
 fn udp_datagrams_of_a_flow_leave_as_one_train_in_order_without_allocating() {
     use dataplane::io::worker::{Buffers, HDR};
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
-    let loaded = control::load_file(path).unwrap();
-    let f = Fabric::build(
-        control::compile(&loaded).unwrap().snapshot,
-        Arc::new(Registry::default()),
-    )
-    .unwrap();
+    let f = example_fabric("s3-endpoints.toml");
     let eni = f.attachment("eni-08c0b194dec370347").unwrap();
     let flows = dataplane::conntrack::FlowTable::new(1 << 16);
-    let cx = dataplane::pipeline::Ctx {
-        lane: 0,
-        now: 0,
-        flows: &flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = ctx(&flows);
     let udp = |sport: u16, payload: &[u8]| {
         let mut fr = vec![0u8; HDR];
         fr.extend(
