@@ -904,7 +904,12 @@ impl Fabric {
                 }
             }
             attachments.push(Attachment {
-                device: tun_name('i', &g.id),
+                // An uplink's device is the interface it is on.
+                device: g
+                    .interface
+                    .clone()
+                    .filter(|_| g.next_hop.is_some())
+                    .unwrap_or_else(|| tun_name('i', &g.id)),
                 counters: registry.entity("attachment", &g.id),
                 id: g.id.clone(),
                 kind: AttachmentKind::Internet(igws.len() as u32),
