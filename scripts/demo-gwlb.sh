@@ -18,11 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/lab.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "demo-gwlb.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
-  exit 1
-fi
-scripts/setup.sh
+demo_prepare
 
 P=demo-gw-
 SOCK=/run/vpce-demo-gw.sock
@@ -36,9 +32,6 @@ trap cleanup EXIT
 cleanup
 WORK=$(mktemp -d)
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
 start_appliance() {
   ip netns exec "$P$1" $APPLIANCE --listen "$2" --drop-tcp-port 23 >>"$WORK/$1.log" 2>&1 &
   disown $!

@@ -17,11 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/lab.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "demo-privatelink.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
-  exit 1
-fi
-scripts/setup.sh
+demo_prepare
 
 P=demo-pl-
 SOCK=/run/vpce-demo-pl.sock
@@ -34,9 +30,6 @@ trap cleanup EXIT
 cleanup
 WORK=$(mktemp -d)
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
 curl_endpoint() {
   in_ns ec2-a curl -s -m 3 http://10.0.128.100/ || echo "  (no answer: curl gave up)"
 }

@@ -12,11 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/lab.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "demo.sh needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
-  exit 1
-fi
-scripts/setup.sh
+demo_prepare
 
 P=demo-
 SOCK=/run/vpce-demo.sock
@@ -29,9 +25,6 @@ cleanup() { lab_cleanup "$P" "$SOCK"; }
 trap cleanup EXIT
 cleanup
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
 
 step "The configuration: validate it and see its route tables"
 run $VPCECTL validate $CONFIG

@@ -32,3 +32,19 @@ wait_for_vpced() {
   echo "vpced did not answer on $1" >&2
   return 1
 }
+
+# demo_prepare: how every demo starts — it needs root (namespaces, TUN devices), then
+# scripts/setup.sh installs what is missing and builds.
+demo_prepare() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "$(basename "$0") needs root: it creates network namespaces and TUN devices. Run: sudo $0" >&2
+    exit 1
+  fi
+  scripts/setup.sh
+}
+
+# The demos' narration: a step's title, a command shown then run, a command run in a lab
+# namespace ($P is the lab's prefix).
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
