@@ -25,6 +25,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# moto_server and the AWS CLI, from PyPI, for the import test against an EC2 API
+# (tests/import_aws.rs). Debian's own Python refuses system-wide pip installs (PEP 668):
+# those go to a virtual environment of the project's, put on PATH by scripts/test.sh.
+if ! command -v moto_server >/dev/null 2>&1 || ! command -v aws >/dev/null 2>&1; then
+  if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/aws ]; then
+    echo "setup: installing moto and awscli (PyPI) into .venv"
+    if ! python3 -m venv .venv >/dev/null 2>&1; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      python3 -m venv .venv
+    fi
+    .venv/bin/pip install -q 'moto[server]' awscli
+  fi
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"

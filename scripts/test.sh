@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# moto_server and aws, when setup put them in the project's virtual environment.
+[ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
 cargo fmt --all -- --check
 cargo test --workspace --release --no-fail-fast
 # Every benchmark once, in test mode, so that none of them rots.

@@ -126,6 +126,10 @@ enum Command {
     /// Managed prefix lists.
     #[command(name = "prefix-list", subcommand)]
     PrefixList(PrefixListCommand),
+    /// Bring an existing deployment in: `import aws DIR` reads what scripts/export-aws.sh
+    /// saved (the AWS CLI's JSON) and writes a native configuration that validates.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -277,6 +281,23 @@ pub enum Noun {
     /// Health of every target, from the running vpced (`--socket`, or VPCE_SOCKET, or the
     /// default socket).
     TargetHealth,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// From an AWS export: VPCs, subnets, route tables, internet gateways, prefix lists,
+    /// security groups, endpoints to AWS services. What is not mapped yet is listed on stderr,
+    /// resource by resource.
+    Aws {
+        /// The directory scripts/export-aws.sh wrote.
+        dir: PathBuf,
+        /// Where to write the configuration (default: standard output).
+        #[arg(long, short = 'O')]
+        output_file: Option<PathBuf>,
+        /// The region, when the export does not tell (its subnets' zones do).
+        #[arg(long)]
+        region: Option<String>,
+    },
 }
 
 /// A failure of a command: what to print and the exit code.
@@ -477,6 +498,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             &mut out, &ip_ranges, &service, &region, family, &id, name, format,
         ),
         Command::Bench(BenchCommand::Lpm(args)) => bench::lpm(&args, &mut out),
+        Command::Import(ImportCommand::Aws {
+            dir,
+            output_file,
+            region,
+        }) => cmd_import_aws(&mut out, &dir, output_file.as_deref(), region.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())
@@ -861,4 +887,49 @@ fn cmd_from_ip_ranges(
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+fn cmd_import_aws(
+    out: &mut impl std::io::Write,
+    dir: &std::path::Path,
+    file: Option<&std::path::Path>,
+    region: Option<&str>,
+) -> Result<(), Failure> {
+    let imported =
+        control::import_aws::import(dir, region).map_err(|e| Failure::bad_input(e.to_string()))?;
+    // What it wrote must be a configuration that loads and validates.
+    let loaded =
+        control::load_str("imported.toml", imported.toml.clone(), dir).map_err(|e| Failure {
+            code: 1,
+            message: format!("the import produced a configuration that does not load (a bug): {e}"),
+            json: None,
+        })?;
+    let report = control::validate(&loaded);
+    if report.has_errors() {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "the imported configuration does not validate:\n{}",
+                report
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            json: None,
+        });
+    }
+    for w in &imported.warnings {
+        eprintln!("vpcectl import aws: warning: {w}");
+    }
+    match file {
+        Some(f) => std::fs::write(f, &imported.toml).map_err(|e| Failure {
+            code: 1,
+            message: format!("{}: cannot write: {e}", f.display()),
+            json: None,
+        })?,
+        None => out.write_all(imported.toml.as_bytes())?,
+    }
+    Ok(())
 }
