@@ -1,7 +1,7 @@
 //! `vpcectl import aws` against a real EC2 API: moto_server, driven by the real AWS CLI, gets a
 //! VPC with subnets, a route table with an internet-gateway route, an S3 gateway endpoint
-//! associated with it (moto adds the `pl-… -> vpce-…` route), an interface endpoint and a
-//! security group; `scripts/export-aws.sh` saves it, `vpcectl import aws` turns it into a
+//! associated with it (moto adds the `pl-… -> vpce-…` route), an interface endpoint, a
+//! security group and an instance; `scripts/export-aws.sh` saves it, `vpcectl import aws` turns it into a
 //! configuration that validates, and `vpcectl lookup` gives every address the target that
 //! longest-prefix match over moto's own route table gives.
 
@@ -274,6 +274,30 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         ],
     );
 
+    let ami = aws(
+        e,
+        &["ec2", "describe-images", "--query", "Images[0].ImageId"],
+    );
+    let inst = aws(
+        e,
+        &[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            &ami,
+            "--subnet-id",
+            &sub,
+            "--count",
+            "1",
+            "--instance-type",
+            "t3.micro",
+            "--security-group-ids",
+            &sg,
+            "--query",
+            "Instances[0].InstanceId",
+        ],
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     let o = Command::new(root().join("scripts/export-aws.sh"))
@@ -307,7 +331,7 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         String::from_utf8_lossy(&o.stderr)
     );
     let text = std::fs::read_to_string(&cfg).unwrap();
-    for id in [&vpc, &sub, &rt, &igw, &sg, &gwe] {
+    for id in [&vpc, &sub, &rt, &igw, &sg, &gwe, &inst] {
         assert!(text.contains(id.as_str()), "{id} missing:\n{text}");
     }
     // Every address gets moto's target.

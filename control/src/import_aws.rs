@@ -10,9 +10,9 @@
 //!
 //! Mapped today: VPCs, subnets, internet gateways, route tables (associations, static routes;
 //! gateway-endpoint routes come from the endpoints' associations, as the model wants),
-//! managed prefix lists with their entries, security groups, gateway and interface endpoints
-//! to AWS services. Instances, network interfaces, NAT gateways, load balancers, target groups
-//! and endpoint services are listed as warnings.
+//! managed prefix lists with their entries, security groups, instances (with their primary
+//! ENI), ENIs of their own, NAT gateways, gateway and interface endpoints to AWS services.
+//! Load balancers, target groups and endpoint services are listed as warnings.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -413,6 +413,16 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
     let mut services: Vec<(String, BTreeSet<&'static str>, Option<String>)> = Vec::new();
     let eni_ip = read(dir, "ec2-describe-network-interfaces")?;
     let mut dns_vpcs: BTreeSet<String> = BTreeSet::new();
+    // ENIs that belong to something imported on its own (endpoints, NAT gateways, instances).
+    let mut owned_enis: BTreeSet<String> = BTreeSet::new();
+    let in_subnet = |subnet: &str, ip: &str| {
+        subnet_cidrs.iter().any(|(i, net)| {
+            i == subnet
+                && ip
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|a| net.contains(&a))
+        })
+    };
     if let Some(d) = read(dir, "ec2-describe-vpc-endpoints")? {
         for (p, x) in d.list("VpcEndpoints")? {
             let id = d.str(x, &p, "VpcEndpointId")?;
@@ -453,17 +463,12 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
                         items(&e.v, "NetworkInterfaces")
                             .find(|n| opt(n, "NetworkInterfaceId") == Some(eni))
                     });
+                    owned_enis.insert(eni.to_string());
                     match found
                         .and_then(|n| Some((opt(n, "SubnetId")?, opt(n, "PrivateIpAddress")?)))
                     {
                         Some((sn, ip)) => {
-                            let inside = subnet_cidrs.iter().any(|(i, net)| {
-                                i == sn
-                                    && ip
-                                        .parse::<std::net::Ipv4Addr>()
-                                        .is_ok_and(|a| net.contains(&a))
-                            });
-                            if inside {
+                            if in_subnet(sn, ip) {
                                 nics.push(table(vec![
                                     ("subnet", s(sn)),
                                     ("private_ip", s(ip)),
@@ -545,15 +550,121 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
         })
         .collect();
 
+    // Instances (their primary ENI), other ENIs, NAT gateways.
+    let mut instances = Vec::new();
+    let mut primary_enis = BTreeSet::new();
+    if let Some(d) = read(dir, "ec2-describe-instances")? {
+        for (p, r) in d.list("Reservations")? {
+            for (k, i) in items(r, "Instances").enumerate() {
+                let at = format!("{p}.Instances[{k}]");
+                let id = d.str(i, &at, "InstanceId")?;
+                let (Some(subnet), Some(ip)) = (opt(i, "SubnetId"), opt(i, "PrivateIpAddress"))
+                else {
+                    warnings.push(format!(
+                        "instance {id}: no subnet or private address (terminated?), not imported"
+                    ));
+                    continue;
+                };
+                if !in_subnet(subnet, ip) {
+                    warnings.push(format!("instance {id}: {ip} is outside its subnet {subnet} (an inconsistent export), not imported"));
+                    continue;
+                }
+                let mut t = vec![("id", s(id)), ("subnet", s(subnet)), ("private_ip", s(ip))];
+                if let Some(n) = name_tag(i) {
+                    t.push(("name", T::String(n)));
+                }
+                if let Some(p) = opt(i, "PublicIpAddress") {
+                    t.push(("public_ip", s(p)));
+                }
+                let sgs: Vec<String> = items(i, "SecurityGroups")
+                    .filter_map(|g| opt(g, "GroupId"))
+                    .map(str::to_string)
+                    .collect();
+                t.push(("security_groups", strings(sgs)));
+                if i.get("SourceDestCheck").and_then(Value::as_bool) == Some(false) {
+                    t.push(("source_dest_check", T::Boolean(false)));
+                }
+                if let Some(eni) = items(i, "NetworkInterfaces")
+                    .find(|n| n["Attachment"]["DeviceIndex"].as_i64() == Some(0))
+                    .and_then(|n| opt(n, "NetworkInterfaceId"))
+                {
+                    primary_enis.insert(eni.to_string());
+                    t.push(("network_interface", s(eni)));
+                }
+                instances.push(table(t));
+            }
+        }
+    }
+    let mut nats = Vec::new();
+    if let Some(d) = read(dir, "ec2-describe-nat-gateways")? {
+        for (p, x) in d.list("NatGateways")? {
+            let id = d.str(x, &p, "NatGatewayId")?;
+            if matches!(opt(x, "State"), Some("deleted" | "deleting" | "failed")) {
+                continue;
+            }
+            let addr = items(x, "NatGatewayAddresses").next();
+            let Some(private) = addr.and_then(|a| opt(a, "PrivateIp")) else {
+                warnings.push(format!(
+                    "NAT gateway {id}: no private address in the export, not imported"
+                ));
+                continue;
+            };
+            if let Some(eni) = addr.and_then(|a| opt(a, "NetworkInterfaceId")) {
+                owned_enis.insert(eni.to_string());
+            }
+            let subnet = d.str(x, &p, "SubnetId")?;
+            if !in_subnet(subnet, private) {
+                warnings.push(format!("NAT gateway {id}: {private} is outside its subnet {subnet} (an inconsistent export), not imported"));
+                continue;
+            }
+            let mut t = vec![
+                ("id", s(id)),
+                ("subnet", s(subnet)),
+                ("private_ip", s(private)),
+            ];
+            if let Some(public) = addr.and_then(|a| opt(a, "PublicIp")) {
+                t.push(("public_ip", s(public)));
+            }
+            nats.push(table(t));
+        }
+    }
+
+    let mut enis = Vec::new();
+    if let Some(d) = eni_ip.as_ref() {
+        for (p, n) in d.list("NetworkInterfaces")? {
+            let id = d.str(n, &p, "NetworkInterfaceId")?;
+            // Endpoints', load balancers' and NAT gateways' ENIs are theirs (requester
+            // managed, or of another type), instances' primary ones are the instances'; what
+            // is left is an ENI a user made (an appliance's, a route target).
+            let managed = n.get("RequesterManaged").and_then(Value::as_bool) == Some(true)
+                || opt(n, "InterfaceType").is_some_and(|k| k != "interface");
+            if managed || primary_enis.contains(id) || owned_enis.contains(id) {
+                continue;
+            }
+            let (Some(subnet), Some(ip)) = (opt(n, "SubnetId"), opt(n, "PrivateIpAddress")) else {
+                continue;
+            };
+            if !in_subnet(subnet, ip) {
+                warnings.push(format!("network interface {id}: {ip} is outside its subnet {subnet} (an inconsistent export), not imported"));
+                continue;
+            }
+            let mut t = vec![("id", s(id)), ("subnet", s(subnet)), ("private_ip", s(ip))];
+            let sgs: Vec<String> = items(n, "Groups")
+                .filter_map(|g| opt(g, "GroupId"))
+                .map(str::to_string)
+                .collect();
+            t.push(("security_groups", strings(sgs)));
+            if n.get("SourceDestCheck").and_then(Value::as_bool) == Some(false) {
+                t.push(("source_dest_check", T::Boolean(false)));
+            }
+            if let Some(p) = n["Association"]["PublicIp"].as_str() {
+                t.push(("public_ip", s(p)));
+            }
+            enis.push(table(t));
+        }
+    }
     // What is not mapped yet: named, never dropped silently.
     for (file, key, id_key, what) in [
-        ("ec2-describe-instances", "Reservations", "", "instance"),
-        (
-            "ec2-describe-nat-gateways",
-            "NatGateways",
-            "NatGatewayId",
-            "NAT gateway",
-        ),
         (
             "elbv2-describe-load-balancers",
             "LoadBalancers",
@@ -575,19 +686,10 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
     ] {
         if let Some(d) = read(dir, file)? {
             for (_, x) in d.list(key)? {
-                if key == "Reservations" {
-                    for i in items(x, "Instances") {
-                        warnings.push(format!(
-                            "instance {}: not imported yet",
-                            opt(i, "InstanceId").unwrap_or("?")
-                        ));
-                    }
-                } else {
-                    warnings.push(format!(
-                        "{what} {}: not imported yet",
-                        opt(x, id_key).unwrap_or("?")
-                    ));
-                }
+                warnings.push(format!(
+                    "{what} {}: not imported yet",
+                    opt(x, id_key).unwrap_or("?")
+                ));
             }
         }
     }
@@ -616,6 +718,9 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
     for (k, v) in [
         ("vpcs", vpcs),
         ("subnets", subnets),
+        ("instances", instances),
+        ("network_interfaces", enis),
+        ("nat_gateways", nats),
         ("internet_gateways", igws),
         ("prefix_lists", lists),
         ("route_tables", tables),
