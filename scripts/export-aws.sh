@@ -64,12 +64,12 @@ done
 call elbv2-describe-load-balancers elbv2 describe-load-balancers
 call elbv2-describe-target-groups elbv2 describe-target-groups
 for arn in $(ids elbv2-describe-load-balancers '[l["LoadBalancerArn"] for l in d["LoadBalancers"]]'); do
-  name=${arn##*/loadbalancer/}; name=${name//\//_}
+  name=${arn##*:loadbalancer/}; name=${name//\//_}
   call "elbv2-describe-load-balancer-attributes-$name" elbv2 describe-load-balancer-attributes --load-balancer-arn "$arn"
   call "elbv2-describe-listeners-$name" elbv2 describe-listeners --load-balancer-arn "$arn"
 done
 for arn in $(ids elbv2-describe-target-groups '[t["TargetGroupArn"] for t in d["TargetGroups"]]'); do
-  name=${arn##*/targetgroup/}; name=${name//\//_}
+  name=${arn##*:targetgroup/}; name=${name//\//_}
   call "elbv2-describe-target-group-attributes-$name" elbv2 describe-target-group-attributes --target-group-arn "$arn"
   call "elbv2-describe-target-health-$name" elbv2 describe-target-health --target-group-arn "$arn"
 done

@@ -298,6 +298,25 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         ],
     );
 
+    // A load balancer: not mapped yet, so it must be named in a warning, not dropped.
+    let lb = aws(
+        e,
+        &[
+            "elbv2",
+            "create-load-balancer",
+            "--name",
+            "nlb-b",
+            "--type",
+            "network",
+            "--scheme",
+            "internal",
+            "--subnets",
+            &sub,
+            "--query",
+            "LoadBalancers[0].LoadBalancerArn",
+        ],
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     let o = Command::new(root().join("scripts/export-aws.sh"))
@@ -321,7 +340,21 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         "-O",
         cfg.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let warnings = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{warnings}");
+    assert!(
+        warnings.contains(&format!("load balancer {lb}: not imported yet")),
+        "{warnings}"
+    );
+    // The export's per-resource files are named by the ARN's resource part.
+    let part = lb
+        .rsplit_once(":loadbalancer/")
+        .unwrap()
+        .1
+        .replace('/', "_");
+    assert!(export
+        .join(format!("elbv2-describe-listeners-{part}.json"))
+        .exists());
     // Valid, with the ids kept.
     let o = vpcectl(&["validate", cfg.to_str().unwrap()]);
     assert!(
