@@ -322,7 +322,7 @@ fn leaving(pkt: &mut [u8], arrived: VirtioNetHdr, offload: Offload) -> VirtioNet
         if offload.superpacket {
             let l4 = usize::from(start);
             let th = if p.protocol == crate::wire::proto::TCP {
-                usize::from(pkt[l4 + 12] >> 4) * 4
+                crate::wire::tcp_edit::header_len(&pkt[l4..])
             } else {
                 8
             };

@@ -208,10 +208,9 @@ pub fn rewrite_v4_flow(
 }
 
 pub(crate) fn adjust_l4_checksum(l4: &mut [u8], protocol: u8, ipv6: bool, old: &[u8], new: &[u8]) {
-    let at = match protocol {
-        proto::TCP => 16,
-        proto::UDP => 6,
-        proto::ICMPV6 if ipv6 => 2,
+    let at = match (protocol, checksum_field(protocol)) {
+        (_, Some(at)) => at,
+        (proto::ICMPV6, None) if ipv6 => 2,
         _ => return,
     };
     if l4.len() < at + 2 {
@@ -428,7 +427,7 @@ pub fn partial_checksum(buf: &mut [u8], p: &Parsed) -> Option<(u16, u16)> {
     if p.len < off + field + 2 {
         return None;
     }
-    let s = fold(pseudo_sum(buf, p, p.len - off));
+    let s = checksum::fold(pseudo_sum(buf, p, p.len - off));
     buf[off + field..off + field + 2].copy_from_slice(&s.to_be_bytes());
     Some((off as u16, field as u16))
 }
@@ -445,13 +444,9 @@ pub fn complete_checksum(buf: &mut [u8], p: &Parsed) {
     let pseudo = pseudo_sum(buf, p, p.len - off);
     let l4 = &mut buf[off..p.len];
     l4[field..field + 2].copy_from_slice(&[0, 0]);
-    let mut c = !fold(checksum::sum(l4) + pseudo);
+    let mut c = !checksum::fold(checksum::sum(l4) + pseudo);
     if c == 0 && p.protocol == proto::UDP {
         c = 0xffff;
     }
     l4[field..field + 2].copy_from_slice(&c.to_be_bytes());
-}
-
-fn fold(acc: u32) -> u16 {
-    checksum::fold(acc)
 }
