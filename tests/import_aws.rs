@@ -293,29 +293,52 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
             "t3.micro",
             "--security-group-ids",
             &sg,
+            "--private-ip-address",
+            "10.0.1.10",
             "--query",
             "Instances[0].InstanceId",
         ],
     );
 
-    // A load balancer: not mapped yet, so it must be named in a warning, not dropped.
-    let lb = aws(
+    // A PrivateLink service of this account: an internal NLB forwarding TCP 80 to an IP target
+    // with PROXY protocol v2, its endpoint service (acceptance required), and an interface
+    // endpoint to it from the instance's subnet.
+    let w = |cmd: &str| aws(e, &cmd.split_whitespace().collect::<Vec<_>>());
+    let lb = w(&format!("elbv2 create-load-balancer --name nlb-b --type network --scheme internal --subnets {sub} --query LoadBalancers[0].LoadBalancerArn"));
+    // moto makes no network interface for a load balancer's node; AWS makes one per node,
+    // described `ELB <type>/<name>/<id>`, and the import reads the node's address from it.
+    let part = lb.rsplit_once(":loadbalancer/").unwrap().1.to_string();
+    let node = aws(
         e,
         &[
-            "elbv2",
-            "create-load-balancer",
-            "--name",
-            "nlb-b",
-            "--type",
-            "network",
-            "--scheme",
-            "internal",
-            "--subnets",
+            "ec2",
+            "create-network-interface",
+            "--subnet-id",
             &sub,
+            "--private-ip-address",
+            "10.0.1.50",
+            "--description",
+            &format!("ELB {part}"),
             "--query",
-            "LoadBalancers[0].LoadBalancerArn",
+            "NetworkInterface.NetworkInterfaceId",
         ],
     );
+    // The target: an instance serving 8080 to the VPC.
+    w(&format!("ec2 authorize-security-group-ingress --group-id {sg} --protocol tcp --port 8080 --cidr 10.0.0.0/16"));
+    let srv = w(&format!("ec2 run-instances --image-id {ami} --subnet-id {sub} --count 1 --instance-type t3.micro --security-group-ids {sg} --private-ip-address 10.0.1.20 --query Instances[0].InstanceId"));
+    let tg = w(&format!("elbv2 create-target-group --name tg-b --protocol TCP --port 80 --vpc-id {vpc} --target-type instance --query TargetGroups[0].TargetGroupArn"));
+    w(&format!(
+        "elbv2 register-targets --target-group-arn {tg} --targets Id={srv},Port=8080"
+    ));
+    w(&format!("elbv2 modify-target-group-attributes --target-group-arn {tg} --attributes Key=proxy_protocol_v2.enabled,Value=true"));
+    w(&format!("elbv2 create-listener --load-balancer-arn {lb} --protocol TCP --port 80 --default-actions Type=forward,TargetGroupArn={tg}"));
+    let svc = w(&format!("ec2 create-vpc-endpoint-service-configuration --network-load-balancer-arns {lb} --acceptance-required --query ServiceConfiguration.[ServiceId,ServiceName]"));
+    let (svc_id, svc_name) = svc.split_once('\t').unwrap();
+    let epsg = w(&format!(
+        "ec2 create-security-group --group-name ep --description ep --vpc-id {vpc} --query GroupId"
+    ));
+    w(&format!("ec2 authorize-security-group-ingress --group-id {epsg} --protocol tcp --port 80 --cidr 10.0.0.0/16"));
+    let pep = w(&format!("ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface --service-name {svc_name} --subnet-ids {sub} --security-group-ids {epsg} --query VpcEndpoint.VpcEndpointId"));
 
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
@@ -332,6 +355,20 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // moto gives an interface endpoint's network interface an address outside its subnet (AWS
+    // takes one from the subnet): put the private-link endpoint's where AWS would.
+    let enis_file = export.join("ec2-describe-network-interfaces.json");
+    let mut enis: Value =
+        serde_json::from_str(&std::fs::read_to_string(&enis_file).unwrap()).unwrap();
+    let ep_eni = w(&format!(
+        "ec2 describe-vpc-endpoints --vpc-endpoint-ids {pep} --query VpcEndpoints[0].NetworkInterfaceIds[0]"
+    ));
+    for n in enis["NetworkInterfaces"].as_array_mut().unwrap() {
+        if n["NetworkInterfaceId"] == ep_eni.as_str() {
+            n["PrivateIpAddress"] = "10.0.1.60".into();
+        }
+    }
+    std::fs::write(&enis_file, enis.to_string()).unwrap();
     let cfg = dir.path().join("imported.toml");
     let o = vpcectl(&[
         "import",
@@ -342,18 +379,13 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
     ]);
     let warnings = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{warnings}");
-    assert!(
-        warnings.contains(&format!("load balancer {lb}: not imported yet")),
-        "{warnings}"
-    );
+    assert!(!warnings.contains(&lb), "{warnings}");
     // The export's per-resource files are named by the ARN's resource part.
-    let part = lb
-        .rsplit_once(":loadbalancer/")
-        .unwrap()
-        .1
-        .replace('/', "_");
     assert!(export
-        .join(format!("elbv2-describe-listeners-{part}.json"))
+        .join(format!(
+            "elbv2-describe-listeners-{}.json",
+            part.replace('/', "_")
+        ))
         .exists());
     // Valid, with the ids kept.
     let o = vpcectl(&["validate", cfg.to_str().unwrap()]);
@@ -364,9 +396,55 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         String::from_utf8_lossy(&o.stderr)
     );
     let text = std::fs::read_to_string(&cfg).unwrap();
-    for id in [&vpc, &sub, &rt, &igw, &sg, &gwe, &inst] {
-        assert!(text.contains(id.as_str()), "{id} missing:\n{text}");
+    for id in [&vpc, &sub, &rt, &igw, &sg, &gwe, &inst, &lb, &tg, &pep] {
+        assert!(
+            text.contains(id.as_str()),
+            "{id} missing:\n{text}\n{warnings}"
+        );
     }
+    // The service with its load balancer, the node address from its interface (which is the
+    // node's, not an ENI of its own), the target, PROXY v2 and the endpoint's connection.
+    let v: toml::Table = text.parse().unwrap();
+    let service = &v["endpoint_services"][0];
+    assert_eq!(service["id"].as_str(), Some(svc_id), "{text}");
+    assert_eq!(service["load_balancers"][0].as_str(), Some(lb.as_str()));
+    assert_eq!(service["acceptance_required"].as_bool(), Some(true));
+    assert_eq!(
+        service["connections"][0]["endpoint"].as_str(),
+        Some(pep.as_str())
+    );
+    let nlb = &v["load_balancers"][0];
+    assert_eq!(
+        nlb["subnet_mappings"][0]["private_ip"].as_str(),
+        Some("10.0.1.50")
+    );
+    assert_eq!(nlb["listeners"][0]["port"].as_integer(), Some(80));
+    assert!(
+        !text.contains(&node),
+        "{node} imported as an ENI of its own:\n{text}"
+    );
+    let group = &v["target_groups"][0];
+    assert_eq!(group["proxy_protocol_v2"].as_bool(), Some(true));
+    assert_eq!(group["targets"][0]["instance"].as_str(), Some(srv.as_str()));
+    assert_eq!(group["targets"][0]["port"].as_integer(), Some(8080));
+    // And the path works: the instance reaches the target through the endpoint.
+    let o = vpcectl(&[
+        "trace",
+        cfg.to_str().unwrap(),
+        "--from",
+        &inst,
+        "--to",
+        &pep,
+        "--port",
+        "80",
+    ]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(shown.contains("10.0.1.20"), "{shown}");
     // Every address gets moto's target.
     for a in [
         "8.8.8.8",
@@ -418,5 +496,148 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         String::from_utf8_lossy(&o.stderr).contains("Subnets[0]"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The trace of `from -> to` as JSON, and its exit code.
+fn trace_json(cfg: &Path, from: &str, to: &str, port: &str) -> (Option<i32>, Value) {
+    let o = vpcectl(&[
+        "trace",
+        cfg.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--port",
+        port,
+        "-o",
+        "json",
+    ]);
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (o.status.code(), v)
+}
+
+/// The load-balancer half in the AWS CLI's own shape (moto has no GWLB nodes or endpoint
+/// interfaces): `tests/fixtures/aws-export-gwlb` is seed 001 (`examples/gwlb-inspection.toml`)
+/// as `export-aws.sh` saves it from a real account, with an application load balancer and
+/// another account's pending endpoint beside it. The import must give the example's paths.
+#[test]
+fn a_gwlb_inspection_export_imports_and_traces_like_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("imported.toml");
+    let export = root().join("tests/fixtures/aws-export-gwlb");
+    let o = vpcectl(&[
+        "import",
+        "aws",
+        export.to_str().unwrap(),
+        "-O",
+        cfg.to_str().unwrap(),
+    ]);
+    let warnings = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{warnings}");
+    // What has no model is named, with why.
+    for w in [
+        "load balancer arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web-alb/1a2b3c4d5e6f7a8b (web-alb): type application is not modelled",
+        "target group arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-http/0a1b2c3d4e5f6a7b (web-http): protocol HTTP",
+        "connection of endpoint vpce-0d000000000000009 (pendingAcceptance) is left out",
+    ] {
+        assert!(warnings.contains(w), "{w}:\n{warnings}");
+    }
+    assert_eq!(warnings.lines().count(), 3, "{warnings}");
+
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let v: toml::Table = text.parse().unwrap();
+    let gwlb = &v["load_balancers"][0];
+    assert_eq!(gwlb["type"].as_str(), Some("gateway"));
+    // The node's address from its `ELB gwy/…` interface, which is not an ENI of its own.
+    assert_eq!(
+        gwlb["subnet_mappings"][0]["private_ip"].as_str(),
+        Some("10.100.0.50")
+    );
+    assert!(!text.contains("eni-0c000000000000050"), "{text}");
+    let tg = &v["target_groups"][0];
+    assert_eq!(tg["protocol"].as_str(), Some("GENEVE"));
+    assert_eq!(tg["stickiness"].as_str(), Some("3-tuple"));
+    assert_eq!(tg["failover"]["on_unhealthy"].as_str(), Some("rebalance"));
+    assert_eq!(tg["health_check"]["port"].as_integer(), Some(80));
+    assert_eq!(tg["targets"].as_array().unwrap().len(), 2);
+    let svc = &v["endpoint_services"][0];
+    assert_eq!(svc["acceptance_required"].as_bool(), Some(false));
+    assert_eq!(
+        svc["connections"][0]["endpoint"].as_str(),
+        Some("vpce-0c000000000000001")
+    );
+    let ep = &v["endpoints"][0];
+    assert_eq!(ep["type"].as_str(), Some("gateway_load_balancer"));
+    assert_eq!(
+        ep["network_interfaces"][0]["private_ip"].as_str(),
+        Some("10.0.0.10")
+    );
+
+    // The paths of the example, both ways through one appliance.
+    let example = example("gwlb-inspection.toml");
+    for (from, to, port) in [
+        ("internet", "i-0c00000000000000c", "80"),
+        ("i-0c00000000000000c", "8.8.8.8", "443"),
+        ("internet", "i-0c00000000000000c", "22"),
+    ] {
+        let (got_code, got) = trace_json(&cfg, from, to, port);
+        let (want_code, want) = trace_json(&example, from, to, port);
+        assert_eq!(got_code, want_code, "{from} -> {to}:{port}: {got:#}");
+        let comps = |v: &Value, leg: &str| -> Vec<String> {
+            v["trace"][leg]["hops"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| h["component"].as_str().unwrap().to_string())
+                .collect()
+        };
+        for leg in ["forward", "reply"] {
+            assert_eq!(
+                comps(&got, leg),
+                comps(&want, leg),
+                "{from} -> {to}:{port} {leg}"
+            );
+            // Which appliance differs (3-tuple stickiness here, 5-tuple there); both ways
+            // through the same one does not.
+            assert_eq!(
+                got["trace"][leg]["appliance"].is_string(),
+                want["trace"][leg]["appliance"].is_string(),
+                "{from} -> {to}:{port} {leg}"
+            );
+        }
+        if got["trace"]["reply"]["appliance"].is_string() {
+            assert_eq!(
+                got["trace"]["forward"]["appliance"],
+                got["trace"]["reply"]["appliance"]
+            );
+        }
+        assert_eq!(
+            got["trace"]["forward"]["blocked"]["code"],
+            want["trace"]["forward"]["blocked"]["code"]
+        );
+    }
+
+    // A state AWS does not have is an error naming the file and where.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    for f in std::fs::read_dir(&export).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, bad.join(f.file_name().unwrap())).unwrap();
+    }
+    let conns = bad.join("ec2-describe-vpc-endpoint-connections.json");
+    let text = std::fs::read_to_string(&conns)
+        .unwrap()
+        .replace("pendingAcceptance", "sleeping");
+    std::fs::write(&conns, text).unwrap();
+    let o = vpcectl(&["import", "aws", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("ec2-describe-vpc-endpoint-connections.json")
+            && e.contains("VpcEndpointConnections[1].VpcEndpointState")
+            && e.contains("sleeping"),
+        "{e}"
     );
 }

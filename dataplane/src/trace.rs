@@ -946,7 +946,11 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
         ),
         DropReason::NoSuchAddress => (
             "CANNOT_ROUTE",
-            format!("nothing in the VPC owns {}; check the address", q.dst),
+            // The address last routed: after a load balancer's rewrite, the target's.
+            format!(
+                "nothing in the VPC owns {}; check the address",
+                last_route.map_or(q.dst, |(_, _, dst)| dst)
+            ),
         ),
         DropReason::NoPublicAddress => (
             "NO_PUBLIC_ADDRESS",
