@@ -286,13 +286,13 @@ pub enum Noun {
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// From an AWS export: VPCs, subnets, route tables, internet gateways, prefix lists,
-    /// security groups, endpoints to AWS services. What is not mapped yet is listed on stderr,
-    /// resource by resource.
+    /// security groups, instances, NAT gateways, load balancers, target groups, endpoint services
+    /// and endpoints. What cannot be mapped is listed on stderr, resource by resource.
     Aws {
         /// The directory scripts/export-aws.sh wrote.
         dir: PathBuf,
         /// Where to write the configuration (default: standard output).
-        #[arg(long, short = 'O')]
+        #[arg(long, short = 'O', visible_alias = "output")]
         output_file: Option<PathBuf>,
         /// The region, when the export does not tell (its subnets' zones do).
         #[arg(long)]
