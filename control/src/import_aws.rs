@@ -106,11 +106,54 @@ fn name_tag(x: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn read(dir: &Path, name: &str) -> Result<Option<Doc>, ImportError> {
-    let file = dir.join(format!("{name}.json"));
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// Where the exported files come from: a directory, or (fuzzing, tests) files in memory.
+pub trait Source {
+    /// The text of `NAME.json`, `None` when there is no such file.
+    fn text(&self, name: &str) -> Result<Option<String>, std::io::Error>;
+    /// How errors name the file.
+    fn path(&self, name: &str) -> PathBuf;
+    /// How the configuration's header names the export.
+    fn describe(&self) -> String;
+}
+
+/// A directory `export-aws.sh` wrote.
+#[derive(Debug)]
+pub struct Dir<'a>(pub &'a Path);
+
+impl Source for Dir<'_> {
+    fn text(&self, name: &str) -> Result<Option<String>, std::io::Error> {
+        match std::fs::read_to_string(self.path(name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(format!("{name}.json"))
+    }
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+/// Files in memory: `NAME` (without `.json`) -> text.
+impl Source for BTreeMap<String, String> {
+    fn text(&self, name: &str) -> Result<Option<String>, std::io::Error> {
+        Ok(self.get(name).cloned())
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("{name}.json"))
+    }
+    fn describe(&self) -> String {
+        "files in memory".into()
+    }
+}
+
+fn read(dir: &dyn Source, name: &str) -> Result<Option<Doc>, ImportError> {
+    let file = dir.path(name);
+    let text = match dir.text(name) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
         Err(source) => return Err(ImportError::Read { file, source }),
     };
     let v = serde_json::from_str(&text).map_err(|source| ImportError::Json {
@@ -141,6 +184,11 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
     if !dir.is_dir() {
         return Err(ImportError::NotADirectory(dir.to_path_buf()));
     }
+    import_from(&Dir(dir), region)
+}
+
+/// Imports the export `dir` holds (a directory, or files in memory).
+pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, ImportError> {
     let mut warnings = Vec::new();
     let mut out = Table::new();
     let mut zones = BTreeSet::new();
@@ -814,7 +862,7 @@ pub fn import(dir: &Path, region: Option<&str>) -> Result<Imported, ImportError>
     }
     let toml = format!(
         "# Imported by `vpcectl import aws` from {}.\n{}",
-        dir.display(),
+        dir.describe(),
         toml::to_string(&out).expect("a table serializes")
     );
     Ok(Imported { toml, warnings })
@@ -858,7 +906,7 @@ fn arn_part(arn: &str, kind: &str) -> String {
 }
 
 /// `describe-*-attributes` output as key -> value (absent file: empty).
-fn attributes(dir: &Path, file: &str) -> Result<BTreeMap<String, String>, ImportError> {
+fn attributes(dir: &dyn Source, file: &str) -> Result<BTreeMap<String, String>, ImportError> {
     let Some(d) = read(dir, file)? else {
         return Ok(BTreeMap::new());
     };
@@ -896,7 +944,7 @@ struct Balancers {
 /// the registered ones `describe-target-health` lists, whatever their health: the daemon
 /// checks health itself.
 fn load_balancing(
-    dir: &Path,
+    dir: &dyn Source,
     seen: &Seen,
     owned_enis: &mut BTreeSet<String>,
     warnings: &mut Vec<String>,
@@ -1347,7 +1395,7 @@ fn connection_state(v: &str) -> Option<&'static str> {
 /// This account's endpoint services, backed by imported load balancers, with the connection
 /// states AWS lists for them.
 fn endpoint_services(
-    dir: &Path,
+    dir: &dyn Source,
     balancers: &Balancers,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Service>, ImportError> {

@@ -202,6 +202,7 @@ impl Registry {
             drops,
             security_groups,
             flows: None,
+            control: None,
         }
     }
 }
@@ -219,6 +220,41 @@ pub struct StatsReport {
     /// Flow table occupancy (filled by the daemon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,
+    /// The control socket (filled by the daemon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlStats>,
+}
+
+/// The control socket's counters: requests served and connections refused, by why.
+#[derive(Debug, Default)]
+pub struct ControlCounters {
+    pub requests: AtomicU64,
+    /// Peers other than root (or vpced's own user).
+    pub refused_not_root: AtomicU64,
+    /// Over the limit of connections served at once.
+    pub refused_busy: AtomicU64,
+    /// Connections that sent no request line in time.
+    pub timed_out: AtomicU64,
+}
+
+impl ControlCounters {
+    pub fn values(&self) -> ControlStats {
+        let r = |c: &AtomicU64| c.load(Relaxed);
+        ControlStats {
+            requests: r(&self.requests),
+            refused_not_root: r(&self.refused_not_root),
+            refused_busy: r(&self.refused_busy),
+            timed_out: r(&self.timed_out),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
+pub struct ControlStats {
+    pub requests: u64,
+    pub refused_not_root: u64,
+    pub refused_busy: u64,
+    pub timed_out: u64,
 }
 
 /// Flow table occupancy.

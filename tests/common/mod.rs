@@ -100,6 +100,56 @@ impl Lab {
         self.launch();
     }
 
+    /// Kills vpced with SIGKILL (no clean-up: its devices and namespaces stay behind).
+    pub fn crash(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+
+    /// Starts vpced again; `Err` with its log when it exits instead of coming up.
+    pub fn try_launch(&mut self) -> Result<(), String> {
+        let before = self.daemon_log().len();
+        let child = self.spawn_daemon();
+        self.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.vpcectl(&["status", "-o", "json"]).status.success() {
+                return Ok(());
+            }
+            if let Some(status) = self.daemon.as_mut().unwrap().try_wait().unwrap() {
+                self.daemon = None;
+                return Err(format!("{status}: {}", &self.daemon_log()[before..]));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("did not come up: {}", self.daemon_log()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn spawn_daemon(&self) -> Child {
+        let prefix = self.prefix.clone();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        Command::new(bin("vpced"))
+            .args(["--config", self.config.to_str().unwrap()])
+            .args(["--control-socket", self.socket.to_str().unwrap()])
+            .args(["--netns", &format!("{prefix}fabric")])
+            .args(["--netns-prefix", &prefix])
+            .args(["--workers", "2"])
+            .args(["--state-dir", self.state_dir().to_str().unwrap()])
+            .args(["--query-log", self.query_log().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("vpced starts")
+    }
+
     fn launch(&mut self) {
         let prefix = self.prefix.clone();
         let log = std::fs::OpenOptions::new()

@@ -87,6 +87,7 @@ struct State {
     shared: Arc<Shared>,
     started: Instant,
     workers: usize,
+    control: crate::stats::ControlCounters,
 }
 
 /// Everything of a new configuration, built but not yet published.
@@ -186,6 +187,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         shared: shared.clone(),
         started: Instant::now(),
         workers: opts.workers.max(1),
+        control: Default::default(),
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -276,7 +278,11 @@ fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
         let listener = UnixListener::bind(path).map_err(sock_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(sock_err)?;
         tracing::info!(socket = %path.display(), "control socket ready");
-        let limit = Arc::new(tokio::sync::Semaphore::new(16));
+        // Who may talk to the daemon: root, or the user vpced runs as (the socket's owner).
+        // The socket is 0600 already; the peer's credentials are checked as well, so that a
+        // socket made reachable by a chmod or a bind mount still answers no one else.
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).map_err(sock_err)?);
+        let limit = Arc::new(tokio::sync::Semaphore::new(CONTROL_CONNECTIONS));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
@@ -284,13 +290,27 @@ fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
                 _ = term.recv() => break,
                 conn = listener.accept() => {
                     let Ok((stream, _)) = conn else { continue };
+                    let uid = stream.peer_cred().map(|c| c.uid()).ok();
+                    if !uid.is_some_and(|u| u == 0 || u == owner) {
+                        state.control.refused_not_root.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(?uid, "control connection from a user other than root refused");
+                        tokio::spawn(refuse(stream, format!(
+                            "permission denied: vpced's control socket answers root only (you are uid {})",
+                            uid.map_or_else(|| "unknown".to_string(), |u| u.to_string())
+                        )));
+                        continue;
+                    }
                     let Ok(permit) = limit.clone().try_acquire_owned() else {
+                        state.control.refused_busy.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!("too many control connections; refusing one");
+                        tokio::spawn(refuse(stream, format!(
+                            "busy: {CONTROL_CONNECTIONS} control connections are open; try again"
+                        )));
                         continue;
                     };
                     let state = state.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = handle(stream, state).await {
+                        if let Err(e) = handle(stream, &state).await {
                             tracing::debug!(error = %e, "control connection");
                         }
                         drop(permit);
@@ -303,11 +323,45 @@ fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
     })
 }
 
-async fn handle(stream: UnixStream, state: Arc<State>) -> std::io::Result<()> {
+/// Control connections served at once; more are answered `busy` and closed.
+const CONTROL_CONNECTIONS: usize = 16;
+/// How long a client has to send its request line (a connection that says nothing would
+/// otherwise hold one of the [`CONTROL_CONNECTIONS`] forever).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answers a connection that is not served with one `Rejected` line, then closes it. The
+/// request is read first (bounded, briefly), so that the client's write does not meet a
+/// closed socket before it can read why.
+async fn refuse(stream: UnixStream, error: String) {
+    let (r, mut stream) = stream.into_split();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(r, MAX_LINE as u64));
+    let mut line = String::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        reader.read_line(&mut line),
+    )
+    .await;
+    let mut out = serde_json::to_string(&Response::Rejected {
+        error,
+        diagnostics: Vec::new(),
+    })
+    .unwrap_or_else(|_| "{}".into());
+    out.push('\n');
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(out.as_bytes())).await;
+}
+
+async fn handle(stream: UnixStream, state: &Arc<State>) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(r, MAX_LINE as u64));
     let mut line = String::new();
-    reader.read_line(&mut line).await?;
+    if tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line))
+        .await
+        .is_err()
+    {
+        state.control.timed_out.fetch_add(1, Ordering::Relaxed);
+        return Ok(());
+    }
+    state.control.requests.fetch_add(1, Ordering::Relaxed);
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::Rejected {
             error: format!("not a request: {e}"),
@@ -366,6 +420,7 @@ fn answer(req: Request, state: &State) -> Response {
                 capacity: flows.capacity(),
                 memory_bytes: flows.memory_bytes(),
             });
+            report.control = Some(state.control.values());
             Response::Stats {
                 generation: state.plans.generation(),
                 report,

@@ -64,6 +64,17 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+impl Device {
+    /// Whether the device is still there: a TUN device deleted from outside (`ip link del`)
+    /// leaves its queues detached, and asking a detached queue its name fails (`EBADFD`).
+    pub fn alive(&self) -> bool {
+        match self.queues.first() {
+            Some(Queue::Tun(q)) => q.name().is_ok(),
+            _ => true,
+        }
+    }
+}
+
 impl Queue {
     /// Reads one frame: virtio header and IP packet (TUN), or virtio header and Ethernet frame
     /// (uplink; see [`crate::io::packet::to_ip_frame`]).
@@ -205,8 +216,8 @@ impl DeviceManager {
                 let ns = a.namespace.as_deref().map(|n| self.namespace_name(n));
                 let existing = self.devices.get(&a.id).map(|(d, l)| (d.clone(), l.clone()));
                 let dev = match existing {
-                    Some((d, link)) if d.namespace == ns && link == a.link => d,
-                    Some((d, _)) if d.namespace == ns => {
+                    Some((d, link)) if d.namespace == ns && link == a.link && d.alive() => d,
+                    Some((d, _)) if d.namespace == ns && d.alive() => {
                         // Same place, new addresses: reconfigure in place.
                         self.configure(&d, &a.link, true)?;
                         self.devices
@@ -214,8 +225,8 @@ impl DeviceManager {
                         d
                     }
                     _ => {
-                        // New attachment, or moved to another namespace: a fresh device. The
-                        // old one (same name) must go first.
+                        // New attachment, moved to another namespace, or deleted from
+                        // outside: a fresh device. The old one (same name) must go first.
                         self.devices.remove(&a.id);
                         let d = Arc::new(self.create(&a.id, &a.device, ns)?);
                         created.push(a.id.clone());

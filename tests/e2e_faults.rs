@@ -1,0 +1,258 @@
+//! Faults, over namespaces with real traffic: vpced killed with SIGKILL and restarted (the
+//! accepted connection and the target's health come back, the leftover devices and namespaces
+//! are taken over), a configuration edited to garbage under the running daemon (the apply is
+//! rejected, the running configuration kept), the target's namespace deleted under traffic,
+//! the state file damaged (a clear error, nothing silently reset), a TUN device deleted from
+//! outside; and who may talk to the control socket.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const ENDPOINT_IP: &str = "10.0.128.100";
+
+/// Seed 004 as fixed, with fast health checks, its connection accepted at run time only.
+fn privatelink(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
+    for (from, to) in [
+        (
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+        ),
+        (
+            "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
+            "",
+        ),
+        (
+            "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+            "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+        ),
+        ("cross_zone = false", "cross_zone = true"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("privatelink.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn json(o: &std::process::Output) -> Value {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn target_state(lab: &Lab) -> String {
+    let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
+    v["targets"][0]["state"].as_str().unwrap_or("?").to_string()
+}
+
+fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn generation(lab: &Lab) -> u64 {
+    json(&lab.vpcectl(&["status", "-o", "json"]))["generation"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn privatelink_survives_kill_garbage_lost_target_and_refuses_a_damaged_state_file() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = privatelink(dir.path());
+    let good = std::fs::read_to_string(&config).unwrap();
+    let mut lab = Lab::start(&config);
+    let server = lab.http_server("ec2-b", "Hello!\n");
+    lab.check_isolation(&[("ec2-a", ENDPOINT_IP), ("ec2-b", "10.1.128.50")]);
+    json(&lab.vpcectl(&[
+        "endpoint-connections",
+        "accept",
+        "vpce-0a000000000000001",
+        "-o",
+        "json",
+    ]));
+    wait_until("target healthy", Duration::from_secs(30), || {
+        target_state(&lab) == "healthy"
+    });
+    let url = format!("http://{ENDPOINT_IP}/");
+    assert_eq!(lab.curl("ec2-a", &url).0, "200");
+
+    // 1. The configuration file edited to garbage under the running daemon: the apply is
+    //    rejected naming the file, the running configuration stays, traffic goes on.
+    let gen = generation(&lab);
+    std::fs::write(
+        &config,
+        "[[vpcs]]\nid = \"vpc-0a000000000000001\"\ncidr_blocks = [\n",
+    )
+    .unwrap();
+    let o = lab.vpcectl(&["apply", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("privatelink.toml"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(generation(&lab), gen, "a rejected apply publishes nothing");
+    assert_eq!(lab.curl("ec2-a", &url).0, "200");
+    std::fs::write(&config, &good).unwrap();
+
+    // 2. SIGKILL: nothing cleaned up. The restart takes over the leftover devices and
+    //    namespaces; the connection accepted at run time and the target's health come back
+    //    from the state directory; traffic resumes.
+    lab.crash();
+    assert_eq!(
+        lab.curl("ec2-a", &url).0,
+        "000",
+        "nothing forwards while vpced is down"
+    );
+    lab.try_launch().expect("vpced restarts after SIGKILL");
+    let v = json(&lab.vpcectl(&["endpoint-connections", "list", "-o", "json"]));
+    assert_eq!(v["connections"][0]["state"], "available", "{v}");
+    assert_eq!(target_state(&lab), "healthy");
+    let (code, body) = lab.curl("ec2-a", &url);
+    assert_eq!((code.as_str(), body.as_str()), ("200", "Hello!\n"));
+
+    // 3. The target's namespace deleted under traffic, with what ran in it: the target turns
+    //    unhealthy, requests are dropped and counted, vpced keeps serving.
+    lab.kill(server);
+    let ns = lab.ns("ec2-b");
+    let o = Command::new("ip")
+        .args(["netns", "del", &ns])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    wait_until("target unhealthy", Duration::from_secs(30), || {
+        target_state(&lab) == "unhealthy"
+    });
+    let before = lab.drops("no_healthy_target");
+    assert_eq!(lab.curl("ec2-a", &url).0, "000");
+    assert!(lab.drops("no_healthy_target") > before, "{}", lab.stats());
+
+    // 4. The state file damaged while vpced is down: start-up stops with an error naming the
+    //    file; nothing is reset behind the user's back (the file is left as it was).
+    assert_eq!(lab.stop(), Some(0));
+    let state = lab.state_dir().join("connections.json");
+    let damaged = &std::fs::read(&state).unwrap()[..10];
+    std::fs::write(&state, damaged).unwrap();
+    let err = lab
+        .try_launch()
+        .expect_err("a damaged state file stops start-up");
+    assert!(
+        err.contains("connections.json") && err.contains("damaged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), damaged);
+}
+
+#[test]
+fn a_tun_device_deleted_from_outside_comes_back_on_apply() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::start(&example("s3-endpoints.toml"));
+    let ns = "s3-instance";
+    lab.http_server("s3", "hello from s3\n");
+    lab.check_isolation(&[(ns, "52.216.39.26")]);
+    assert_eq!(lab.curl(ns, "http://52.216.39.26/").0, "200");
+    // The instance's device, deleted behind vpced's back.
+    let o = lab.exec(
+        ns,
+        &[
+            "sh",
+            "-c",
+            "ip -o link show | awk -F': ' '$2 ~ /^vpe-/ {print $2}'",
+        ],
+    );
+    let dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(!dev.is_empty(), "no vpe- device in {ns}");
+    let o = lab.exec(ns, &["ip", "link", "del", &dev]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(lab.curl(ns, "http://52.216.39.26/").0, "000");
+    // vpced is still there, and says what is missing.
+    let status = json(&lab.vpcectl(&["status", "-o", "json"]));
+    assert!(status["generation"].is_u64(), "{status}");
+    // Applying the same configuration brings the device back; traffic resumes.
+    json(&lab.vpcectl(&["apply", lab.config.to_str().unwrap(), "-o", "json"]));
+    wait_until("the device is back", Duration::from_secs(10), || {
+        lab.curl(ns, "http://52.216.39.26/").0 == "200"
+    });
+}
+
+#[test]
+fn the_control_socket_answers_root_only_and_bounds_its_connections() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::start(&example("s3-endpoints.toml"));
+    let socket = lab.socket.to_str().unwrap().to_string();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin("vpcectl"))
+            .args(args)
+            .args(["--socket", &socket])
+            .output()
+            .unwrap()
+    };
+    // The socket is root's alone (0600): an ordinary user cannot even connect.
+    let o = as_nobody(&["status"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ermission denied"), "{err}");
+    // Made reachable by a chmod, it still answers nobody but root: the peer's uid is checked.
+    std::fs::set_permissions(
+        &lab.socket,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let o = as_nobody(&["status"]);
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("root only") && err.contains("65534"), "{err}");
+    let control = |lab: &Lab| lab.stats()["control"].clone();
+    assert!(control(&lab)["refused_not_root"].as_u64() >= Some(1));
+
+    // Sixteen idle connections hold every slot; the next is told `busy`; the idle ones are
+    // dropped after the request timeout, and the socket answers again.
+    let idle: Vec<_> = (0..16)
+        .map(|_| std::os::unix::net::UnixStream::connect(&lab.socket).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let o = lab.vpcectl(&["status"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("busy"), "{o:?}");
+    wait_until("idle connections dropped", Duration::from_secs(15), || {
+        lab.vpcectl(&["status"]).status.success()
+    });
+    drop(idle);
+    let c = control(&lab);
+    assert!(c["refused_busy"].as_u64() >= Some(1), "{c}");
+    assert!(c["timed_out"].as_u64() >= Some(16), "{c}");
+
+    // Nothing of vpced listens on an address outside its namespaces (the control socket is
+    // a UNIX socket; DNS and health checks live in the lab's namespaces).
+    let o = Command::new("ss").args(["-Hlnptu"]).output().unwrap();
+    let host = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !host.lines().any(|l| l.contains("\"vpced\"")),
+        "vpced listens on the host: {host}"
+    );
+}
