@@ -12,3 +12,8 @@ cargo test --workspace --release --no-fail-fast
 cargo test --release --benches
 # Instructions per LPM lookup may not grow more than 10 % over the committed baseline.
 scripts/check-lookup-cost.sh
+# Reliability (RELIABILITY.md): the unsafe audit, the unsafe modules' tests under
+# AddressSanitizer, and every fuzz target for a bounded time.
+scripts/check-unsafe.sh
+scripts/sanitize.sh
+scripts/fuzz.sh --time "${FUZZ_SECONDS:-10}"

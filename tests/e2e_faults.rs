@@ -247,6 +247,21 @@ fn the_control_socket_answers_root_only_and_bounds_its_connections() {
     assert!(c["refused_busy"].as_u64() >= Some(1), "{c}");
     assert!(c["timed_out"].as_u64() >= Some(16), "{c}");
 
+    // vpced keeps CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE, nothing
+    // else, in every set that counts, in every thread (io::privilege says why each).
+    let pid = lab.daemon_pid().unwrap();
+    let want = format!("{:016x}", (1u64 << 10) | (1 << 12) | (1 << 13) | (1 << 21));
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        for set in ["CapEff", "CapPrm", "CapBnd"] {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with(set))
+                .unwrap_or_else(|| panic!("no {set}"));
+            assert!(line.ends_with(&want), "{line}, want {want}");
+        }
+    }
+
     // Nothing of vpced listens on an address outside its namespaces (the control socket is
     // a UNIX socket; DNS and health checks live in the lab's namespaces).
     let o = Command::new("ss").args(["-Hlnptu"]).output().unwrap();

@@ -100,6 +100,11 @@ impl Lab {
         self.launch();
     }
 
+    /// vpced's process id, while it runs.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(|d| d.id())
+    }
+
     /// Kills vpced with SIGKILL (no clean-up: its devices and namespaces stay behind).
     pub fn crash(&mut self) {
         if let Some(mut d) = self.daemon.take() {

@@ -113,6 +113,13 @@ fn prepare(
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: Options) -> Result<(), DaemonError> {
+    // Before any thread exists, so that every thread inherits the narrowed sets.
+    match crate::io::privilege::restrict() {
+        Ok(kept) => tracing::info!(capabilities = ?kept, "capabilities narrowed"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot narrow capabilities; running with what it has")
+        }
+    }
     let own_netns = match &opts.netns {
         Some(ns) => {
             let created = crate::io::device::enter_netns(ns)?;

@@ -14,6 +14,7 @@
 
 pub mod device;
 pub mod packet;
+pub mod privilege;
 pub mod worker;
 
 use std::sync::Arc;
