@@ -480,3 +480,24 @@ fn bench_lpm_verifies_against_the_reference_and_names_bad_lines() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
 }
+
+/// An oversized configuration (a sparse 65 MiB file, or an endless one) is refused by size,
+/// before it is read, with exit code 2 and a message naming the file and the limit.
+#[test]
+fn oversized_and_endless_configurations_are_refused_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    for file in [big.to_str().unwrap(), "/dev/zero"] {
+        let o = vpcectl(&["validate", file]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(file) && err.contains("larger than 64 MiB"),
+            "{err}"
+        );
+    }
+}

@@ -14,6 +14,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: larger than {} MiB; configurations are limited to that size (is this the right file?)", path.display(), limit >> 20)]
+    TooLarge { path: PathBuf, limit: u64 },
     /// The file is not TOML, or does not have the shape of a deployment.
     #[error("{location}: error: {}{message}", entity.as_ref().map(|e| format!("{e}: ")).unwrap_or_default())]
     Parse {

@@ -48,9 +48,17 @@ pub struct Ipv6Range {
 impl IpRanges {
     /// Reads a plain or `.xz` file.
     pub fn read(path: &Path) -> Result<IpRanges, IpRangesError> {
-        let raw = std::fs::read(path).map_err(|source| IpRangesError::Read {
-            path: path.to_path_buf(),
-            source,
+        let raw = crate::load::read_bounded(path, crate::load::MAX_CONFIG_BYTES).map_err(|e| {
+            IpRangesError::Read {
+                path: path.to_path_buf(),
+                source: match e {
+                    crate::load::Bounded::Io(e) => e,
+                    crate::load::Bounded::TooLarge => std::io::Error::other(format!(
+                        "larger than {} MiB",
+                        crate::load::MAX_CONFIG_BYTES >> 20
+                    )),
+                },
+            }
         })?;
         let text = if raw.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0]) {
             let mut out = Vec::new();

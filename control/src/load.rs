@@ -46,13 +46,47 @@ impl LoadedConfig {
     }
 }
 
+/// The largest configuration file read (the largest real deployment is a few MiB; this bounds
+/// what a mistaken path, `/dev/zero` say, can make vpced or vpcectl hold).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
+/// Why [`read_bounded`] failed.
+#[derive(Debug)]
+pub enum Bounded {
+    Io(std::io::Error),
+    TooLarge,
+}
+
+/// Reads at most `limit` bytes of `path`; a longer file (or an endless one) is `TooLarge`.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Bounded> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(Bounded::Io)?;
+    if f.metadata().map_err(Bounded::Io)?.len() > limit {
+        return Err(Bounded::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Bounded::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Bounded::TooLarge);
+    }
+    Ok(bytes)
+}
+
 /// Reads and parses `path`. Prefix lists with `from_ip_ranges` are filled from files relative
 /// to the configuration's directory.
 pub fn load_file(path: impl AsRef<Path>) -> Result<LoadedConfig, ConfigError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        Bounded::Io(source) => ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        Bounded::TooLarge => ConfigError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_CONFIG_BYTES,
+        },
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let map = SourceMap::new(path, String::new());

@@ -168,6 +168,9 @@ pub enum DropReason {
     GwlbUnknownFlow,
     /// A packet returned by an appliance is routed to a GWLB endpoint again.
     GwlbRouteLoop,
+    /// The queue to the resolver or the health checker is full (a query flood): the packet is
+    /// dropped, as a busy server's socket would drop it.
+    LocalServiceBusy,
 }
 
 impl DropReason {
@@ -214,6 +217,7 @@ impl DropReason {
         DropReason::GeneveMalformed,
         DropReason::GwlbUnknownFlow,
         DropReason::GwlbRouteLoop,
+        DropReason::LocalServiceBusy,
     ];
     pub const COUNT: usize = REASONS;
 
@@ -261,6 +265,7 @@ impl DropReason {
             DropReason::GeneveMalformed => 38,
             DropReason::GwlbUnknownFlow => 39,
             DropReason::GwlbRouteLoop => 40,
+            DropReason::LocalServiceBusy => 41,
         }
     }
 
@@ -314,11 +319,12 @@ impl DropReason {
             DropReason::GeneveMalformed => "geneve_malformed",
             DropReason::GwlbUnknownFlow => "gwlb_unknown_flow",
             DropReason::GwlbRouteLoop => "gwlb_route_loop",
+            DropReason::LocalServiceBusy => "local_service_busy",
         }
     }
 }
 
-const REASONS: usize = 41;
+const REASONS: usize = 42;
 
 /// How a security-group check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1079,6 +1079,10 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
             "GWLB_ROUTE_LOOP",
             format!("the packet returned by the appliance is routed to a Gateway Load Balancer endpoint again by {}; the endpoint's subnet needs a route onward (local, an internet gateway…), not back to an endpoint", last_route.map(|(t, _, _)| table(t)).unwrap_or_default()),
         ),
+        DropReason::LocalServiceBusy => (
+            "LOCAL_SERVICE_BUSY",
+            "the resolver (or health checker) is flooded and its queue is full; a configuration alone never gets here".into(),
+        ),
         DropReason::NotRoutable => (
             "NOT_ROUTABLE",
             "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),

@@ -703,6 +703,15 @@ fn config_error_json(e: &ConfigError) -> serde_json::Value {
             }],
             "warnings": [],
         }),
+        ConfigError::TooLarge { path, .. } => json!({
+            "valid": false,
+            "errors": [{
+                "severity": "error",
+                "location": { "file": path, "line": 0, "column": 0 },
+                "message": e.to_string(),
+            }],
+            "warnings": [],
+        }),
     }
 }
 

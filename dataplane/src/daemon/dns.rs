@@ -28,7 +28,8 @@ pub type QueryLogSink = Arc<Mutex<Box<dyn Write + Send>>>;
 /// Source port of forwarded queries.
 const FORWARD_PORT: u16 = 53053;
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
-/// Forwarded queries waiting at most (oldest dropped beyond).
+/// Forwarded queries waiting at most; more are dropped (and counted as `local_service_busy`)
+/// until answers or timeouts make room.
 const MAX_PENDING: usize = 4096;
 
 /// A forwarded query waiting for its answer.
@@ -181,6 +182,8 @@ pub fn run(
                     Some(Outcome::Forward) => {
                         let Some(u) = f.upstream else { continue };
                         if pending.len() >= MAX_PENDING {
+                            f.registry
+                                .drop_packet(0, crate::pipeline::DropReason::LocalServiceBusy);
                             continue;
                         }
                         while pending.contains_key(&next_id) {

@@ -405,12 +405,18 @@ impl Output for Queues<'_> {
         lp.generation = self.plan.fabric.generation;
         lp.service = service;
         lp.plan = Some(self.plan.clone());
-        let _ = match service {
+        let sent = match service {
             LocalService::HealthChecker => self.shared.local.try_send(lp),
             LocalService::Resolver(_) | LocalService::ResolverUpstream => {
                 self.shared.resolver.try_send(lp)
             }
         };
+        if sent.is_err() {
+            self.plan
+                .fabric
+                .registry
+                .drop_packet(self.index, DropReason::LocalServiceBusy);
+        }
     }
 }
 

@@ -1,0 +1,118 @@
+//! Exhaustion in memory, on seed 004's PrivateLink path: the flow table and the load balancer
+//! node's source ports are bounded; running out of either is a typed drop with its counter,
+//! never a panic, a wrong translation or harm to the flows already established.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use dataplane::conntrack::FlowTable;
+use dataplane::fabric::Fabric;
+use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
+use dataplane::stats::Registry;
+use dataplane::wire::build::{packet, Transport};
+use dataplane::wire::tcp_flags;
+
+const EC2_A: &str = "eni-0a00000000000000a";
+const A: &str = "10.0.128.10";
+const ENDPOINT: &str = "10.0.128.100";
+
+fn fabric() -> Fabric {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let text = std::fs::read_to_string(root.join("examples/privatelink-hands-on.toml"))
+        .unwrap()
+        .replace(
+            "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+            "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+        )
+        .replace("cross_zone = false", "cross_zone = true");
+    let loaded = control::load_str("privatelink.toml", text, &root.join("examples")).unwrap();
+    let snap = control::compile(&loaded).unwrap().snapshot;
+    Fabric::build(snap, Arc::new(Registry::default())).unwrap()
+}
+
+fn syn(sport: u16, flags: u8) -> Vec<u8> {
+    packet(
+        A.parse::<IpAddr>().unwrap(),
+        ENDPOINT.parse::<IpAddr>().unwrap(),
+        Transport::Tcp {
+            src_port: sport,
+            dst_port: 80,
+            flags,
+            payload: b"",
+        },
+    )
+    .unwrap()
+}
+
+fn send(f: &Fabric, flows: &FlowTable, pkt: &mut [u8]) -> Verdict {
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    };
+    process(f, &cx, f.attachment(EC2_A).unwrap(), pkt, &mut NoObserver)
+}
+
+fn dropped(f: &Fabric, reason: &str) -> u64 {
+    f.registry.report().drops.get(reason).copied().unwrap_or(0)
+}
+
+#[test]
+fn a_full_flow_table_refuses_new_flows_and_keeps_established_ones() {
+    let f = fabric();
+    let flows = FlowTable::new(64);
+    assert!(matches!(
+        send(&f, &flows, &mut syn(40000, tcp_flags::SYN)),
+        Verdict::Forward { .. }
+    ));
+    let (mut admitted, mut full) = (1usize, 0u64);
+    for sport in 40001..41000 {
+        match send(&f, &flows, &mut syn(sport, tcp_flags::SYN)) {
+            Verdict::Forward { .. } => admitted += 1,
+            Verdict::Drop(DropReason::FlowTableFull) => full += 1,
+            other => panic!("{sport}: {other:?}"),
+        }
+    }
+    assert!(full > 0, "never full");
+    // Each admitted connection holds its two directions' entries, within the capacity.
+    assert!(2 * admitted <= flows.capacity(), "{admitted} admitted");
+    assert_eq!(dropped(&f, "flow_table_full"), full);
+    // The first connection goes on.
+    assert!(matches!(
+        send(&f, &flows, &mut syn(40000, tcp_flags::ACK)),
+        Verdict::Forward { .. }
+    ));
+}
+
+#[test]
+fn the_nodes_source_ports_run_out_with_a_typed_drop() {
+    // One consumer address to one target through one node: at most one flow per source port
+    // of the node (1024..=60999). Every source port of the consumer's is tried.
+    let f = fabric();
+    let flows = FlowTable::new(1 << 18);
+    let (mut admitted, mut exhausted) = (0usize, 0u64);
+    for sport in 1..=u16::MAX {
+        match send(&f, &flows, &mut syn(sport, tcp_flags::SYN)) {
+            Verdict::Forward { .. } => admitted += 1,
+            Verdict::Drop(DropReason::NatPortsExhausted) => exhausted += 1,
+            other => panic!("{sport}: {other:?}"),
+        }
+    }
+    let ports =
+        usize::from(dataplane::pipeline::NAT_PORTS.end() - dataplane::pipeline::NAT_PORTS.start())
+            + 1;
+    assert!(
+        exhausted > 0 && admitted <= ports,
+        "{admitted} admitted, {exhausted} refused"
+    );
+    // Most of the range is used before the bounded search gives up.
+    assert!(admitted > ports * 9 / 10, "{admitted} of {ports}");
+    assert_eq!(dropped(&f, "nat_ports_exhausted"), exhausted);
+    // Established flows are untouched.
+    assert!(matches!(
+        send(&f, &flows, &mut syn(1, tcp_flags::ACK)),
+        Verdict::Forward { .. }
+    ));
+}
