@@ -333,3 +333,55 @@ fn a_dns_query_flood_is_bounded_counted_and_survived() {
         || dig(&lab),
     );
 }
+
+/// A million new flows (UDP from the instance to 16 addresses × 65,535 ports on the lab's
+/// "internet") against the default flow table of 262,144: the table fills, the rest is
+/// dropped and counted, and vpced's memory stays under the ceiling RELIABILITY.md states —
+/// its resident size at rest plus the flow table's own bytes plus 32 MiB.
+#[test]
+fn a_million_flow_flood_fills_the_table_and_memory_stays_under_the_ceiling() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let blast = dir.path().join("flowblast");
+    let o = Command::new("gcc")
+        .args(["-O2", "-o", blast.to_str().unwrap()])
+        .arg(root().join("scripts/flood/flowblast.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let lab = Lab::start(&example("s3-endpoints.toml"));
+    let ns = "s3-instance";
+    let o = lab.exec(
+        "internet",
+        &["ip", "addr", "add", "8.8.8.0/28", "dev", "lo"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    lab.check_isolation(&[(ns, "8.8.8.0"), (ns, "8.8.8.15")]);
+    let pid = lab.daemon_pid().unwrap();
+    let rest = rss_kib(pid);
+    let o = lab.exec(ns, &[blast.to_str().unwrap(), "8.8.8.0", "1000000"]);
+    assert!(o.status.success(), "{o:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = lab.stats();
+    let flows = &stats["flows"];
+    let (entries, capacity, table) = (
+        flows["entries"].as_u64().unwrap(),
+        flows["capacity"].as_u64().unwrap(),
+        flows["memory_bytes"].as_u64().unwrap(),
+    );
+    let full = lab.drops("flow_table_full");
+    let peak = rss_kib(pid);
+    eprintln!(
+        "flood: RSS at rest {rest} KiB, after 1,000,000 new flows {peak} KiB; flow table {entries}/{capacity} entries, {} KiB; flow_table_full {full}",
+        table / 1024
+    );
+    assert!(entries <= capacity, "{flows}");
+    assert!(full > 0, "the table never filled: {flows}");
+    let ceiling = rest + table / 1024 + 32 * 1024;
+    assert!(
+        peak <= ceiling,
+        "RSS {peak} KiB over the ceiling {ceiling} KiB"
+    );
+}
