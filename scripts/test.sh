@@ -17,3 +17,5 @@ scripts/check-lookup-cost.sh
 scripts/check-unsafe.sh
 scripts/sanitize.sh
 scripts/fuzz.sh --time "${FUZZ_SECONDS:-10}"
+# A short soak: all four paths under applies, nothing lost, memory flat.
+scripts/soak.sh "${SOAK_SECONDS:-30}"
