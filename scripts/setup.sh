@@ -38,6 +38,20 @@ if ! command -v moto_server >/dev/null 2>&1 || ! command -v aws >/dev/null 2>&1;
     .venv/bin/pip install -q 'moto[server]' awscli
   fi
 fi
+# The Prometheus project's Python client: its strict OpenMetrics parser checks what vpced's
+# /metrics serves (tests/e2e_observability.rs). Same virtual environment.
+py=python3
+[ -x .venv/bin/python3 ] && py=.venv/bin/python3
+if ! "$py" -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "setup: installing prometheus-client (PyPI) into .venv"
+  if [ ! -x .venv/bin/pip ]; then
+    python3 -m venv .venv >/dev/null 2>&1 || {
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      python3 -m venv .venv
+    }
+  fi
+  .venv/bin/pip install -q prometheus-client
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

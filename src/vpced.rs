@@ -30,6 +30,10 @@ pub struct Cli {
     /// Pin worker i to CPU i (the flows the kernel steers to a queue then stay on one core).
     #[arg(long)]
     pin_workers: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (in vpced's network namespace; off
+    /// unless given), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Flows the connection tracker holds at most (security-group state and endpoint
     /// translations; a new flow beyond it is dropped and counted as `flow_table_full`).
     #[arg(long, default_value_t = 262_144)]
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
         state_dir: (!cli.no_state).then_some(cli.state_dir),
         query_log: cli.query_log,
         pin_workers: cli.pin_workers,
+        metrics_listen: cli.metrics_listen,
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

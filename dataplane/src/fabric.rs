@@ -263,6 +263,17 @@ pub struct Target {
     pub port: u16,
     pub az: String,
     pub health: Arc<TargetHealth>,
+    /// `target` (NLB) or `appliance` (GWLB) counters, id `TARGET_GROUP/IP:PORT`: what the
+    /// load balancer sends it (tx) and, for appliances, what comes back (rx).
+    pub counters: Arc<EntityCounters>,
+}
+
+/// How a target is named in counters and metrics: `TARGET_GROUP/IP:PORT`.
+pub fn target_label(target_group: &str, ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{target_group}/{a}:{port}"),
+        IpAddr::V6(a) => format!("{target_group}/[{a}]:{port}"),
+    }
 }
 
 /// A Gateway Load Balancer endpoint: the route target that hands packets to appliances.
@@ -644,11 +655,17 @@ impl Fabric {
                     (None, None) => continue,
                 };
                 let port = t.port.unwrap_or(tg.port);
+                let kind = if tg.protocol == Protocol::Geneve {
+                    "appliance"
+                } else {
+                    "target"
+                };
                 targets.push(Target {
                     ip,
                     port,
                     az,
                     health: registry.health.cell(&tg.id, ip, port),
+                    counters: registry.entity(kind, &target_label(&tg.id, ip, port)),
                 });
             }
             target_groups.push(TargetGroup {

@@ -1107,6 +1107,7 @@ fn interface_endpoint<O: Observer>(
     }
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);
+    target.counters.tx(cx.lane, p.len);
     let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
     if let (Some(pp), Some(off)) = (proxy, q.l4_offset) {
         // Room in the target's segments for the header.
@@ -1582,6 +1583,9 @@ fn to_gwlb_endpoint<O: Observer>(
     ge.counters.tx(cx.lane, p.len);
     tg.counters.tx(cx.lane, len);
     lb.counters.tx(cx.lane, len);
+    if let Some(t) = tg.targets.get(usize::from(steer.target)) {
+        t.counters.tx(cx.lane, len);
+    }
     let q = Parsed {
         src: IpAddr::V4(n.ip),
         dst: steer.appliance,
@@ -1658,13 +1662,20 @@ fn from_appliance<O: Observer>(
     } else {
         TcpSignal::default()
     };
-    let sent = cx
+    let steer = cx
         .flows
         .lookup(ge.zone, &key, sig, cx.now)
         .and_then(|fl| fl.steer)
-        .is_some_and(|s| s.cookie == cookie && s.appliance == p.src);
-    if !sent {
+        .filter(|s| s.cookie == cookie && s.appliance == p.src);
+    let Some(steer) = steer else {
         return Verdict::Drop(DropReason::GwlbUnknownFlow);
+    };
+    if let Some(t) = tg
+        .targets
+        .get(usize::from(steer.target))
+        .filter(|t| t.ip == p.src)
+    {
+        t.counters.rx(cx.lane, p.len);
     }
     obs.step(Step::Decapsulated {
         endpoint: gi,

@@ -135,6 +135,45 @@ pub struct Registry {
     /// `drops[lane][reason]`.
     drops: Box<[[AtomicU64; DropReason::COUNT]]>,
     pub health: crate::health::HealthBook,
+    pub dns: DnsCounters,
+}
+
+/// Answers the VPC resolvers sent, by response code (the header's four bits).
+#[derive(Debug, Default)]
+pub struct DnsCounters {
+    by_rcode: [AtomicU64; 16],
+}
+
+impl DnsCounters {
+    pub fn answered(&self, rcode: u8) {
+        bump(&self.by_rcode[usize::from(rcode & 0x0f)], 1);
+    }
+
+    /// (rcode, answers) for every code seen.
+    pub fn read(&self) -> Vec<(u8, u64)> {
+        (0..16u8)
+            .map(|r| (r, self.by_rcode[usize::from(r)].load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// The name of a DNS response code (RFC 6895), as dig prints it.
+pub fn rcode_name(rcode: u8) -> &'static str {
+    match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        _ => "RESERVED",
+    }
 }
 
 impl Default for Registry {
@@ -146,6 +185,7 @@ impl Default for Registry {
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
             health: Default::default(),
+            dns: Default::default(),
         }
     }
 }

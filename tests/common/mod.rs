@@ -56,6 +56,8 @@ pub struct Lab {
     daemon: Option<Child>,
     children: Vec<Child>,
     log: PathBuf,
+    /// More vpced arguments (`--metrics-listen …`).
+    pub extra_args: Vec<String>,
 }
 
 impl Lab {
@@ -67,6 +69,15 @@ impl Lab {
     /// [`Lab::start`], after `before` has run with the lab's namespace prefix (to make what
     /// vpced expects to find, such as an interface in its fabric namespace `PREFIXfabric`).
     pub fn start_with(config: &Path, before: impl FnOnce(&str)) -> Lab {
+        Lab::start_full(config, &[], before)
+    }
+
+    /// [`Lab::start`] with more vpced arguments.
+    pub fn start_args(config: &Path, args: &[&str]) -> Lab {
+        Lab::start_full(config, args, |_| {})
+    }
+
+    fn start_full(config: &Path, args: &[&str], before: impl FnOnce(&str)) -> Lab {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("vt{}x{n}-", std::process::id() % 100_000);
         let socket = std::env::temp_dir().join(format!("{prefix}vpced.sock"));
@@ -78,6 +89,7 @@ impl Lab {
             daemon: None,
             children: Vec::new(),
             log: log.clone(),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         before(&prefix);
         lab.launch();
@@ -149,6 +161,7 @@ impl Lab {
             .args(["--workers", "2"])
             .args(["--state-dir", self.state_dir().to_str().unwrap()])
             .args(["--query-log", self.query_log().to_str().unwrap()])
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -156,24 +169,7 @@ impl Lab {
     }
 
     fn launch(&mut self) {
-        let prefix = self.prefix.clone();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(bin("vpced"))
-            .args(["--config", self.config.to_str().unwrap()])
-            .args(["--control-socket", self.socket.to_str().unwrap()])
-            .args(["--netns", &format!("{prefix}fabric")])
-            .args(["--netns-prefix", &prefix])
-            .args(["--workers", "2"])
-            .args(["--state-dir", self.state_dir().to_str().unwrap()])
-            .args(["--query-log", self.query_log().to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("vpced starts");
+        let child = self.spawn_daemon();
         let lab = self;
         lab.daemon = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -243,6 +243,9 @@ fn reply(
     tcp: Option<(u32, u32)>,
     dns: &[u8],
 ) {
+    if dns.len() >= 4 {
+        plan.fabric.registry.dns.answered(dns[3] & 0x0f);
+    }
     let pkt = match tcp {
         Some((seq, ack)) => crate::resolver::tcp::response(resolver, client, seq, ack, dns),
         None => build::packet(

@@ -16,6 +16,7 @@
 
 pub mod checker;
 pub mod dns;
+mod metrics;
 pub mod protocol;
 pub mod state_dir;
 
@@ -53,6 +54,8 @@ pub struct Options {
     pub query_log: Option<PathBuf>,
     /// Pin worker `i` to CPU `i` (modulo the CPUs there are).
     pub pin_workers: bool,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (in vpced's namespace).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,12 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     State(#[from] state_dir::StateError),
+    #[error("--metrics-listen {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -88,6 +97,7 @@ struct State {
     started: Instant,
     workers: usize,
     control: crate::stats::ControlCounters,
+    applies: metrics::ApplyMetrics,
 }
 
 /// Everything of a new configuration, built but not yet published.
@@ -195,6 +205,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         started: Instant::now(),
         workers: opts.workers.max(1),
         control: Default::default(),
+        applies: Default::default(),
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -239,7 +250,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         );
     }
 
-    let served = serve(&opts.control_socket, state.clone());
+    let served = serve(&opts.control_socket, opts.metrics_listen, state.clone());
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
@@ -264,7 +275,11 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
 }
 
 /// Serves the control socket until a shutdown signal.
-fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
+fn serve(
+    path: &Path,
+    metrics_listen: Option<std::net::SocketAddr>,
+    state: Arc<State>,
+) -> Result<(), DaemonError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -285,6 +300,13 @@ fn serve(path: &Path, state: Arc<State>) -> Result<(), DaemonError> {
         let listener = UnixListener::bind(path).map_err(sock_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(sock_err)?;
         tracing::info!(socket = %path.display(), "control socket ready");
+        if let Some(addr) = metrics_listen {
+            let listener = metrics::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Metrics { addr, source })?;
+            tracing::info!(%addr, "metrics at /metrics");
+            tokio::spawn(metrics::serve(listener, state.clone()));
+        }
         // Who may talk to the daemon: root, or the user vpced runs as (the socket's owner).
         // The socket is 0600 already; the peer's credentials are checked as well, so that a
         // socket made reachable by a chmod or a bind mount still answers no one else.
@@ -394,9 +416,15 @@ fn answer(req: Request, state: &State) -> Response {
         Request::Apply { path } => {
             let connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
             let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
+            let started = Instant::now();
             match prepare(&path, &state.registry, &mut devices, &connections) {
                 Ok((plan, warnings)) => {
                     let generation = state.plans.publish(plan);
+                    state
+                        .applies
+                        .duration
+                        .observe(started.elapsed().as_secs_f64());
+                    state.applies.applied.fetch_add(1, Ordering::Relaxed);
                     *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
                     tracing::info!(config = %path.display(), generation, "configuration applied");
                     Response::Applied {
@@ -405,6 +433,7 @@ fn answer(req: Request, state: &State) -> Response {
                     }
                 }
                 Err(e) => {
+                    state.applies.rejected.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(config = %path.display(), "configuration rejected; the running one stays");
                     let diagnostics = match &e {
                         DaemonError::Config(ConfigError::Invalid { diagnostics }) => {

@@ -419,5 +419,7 @@ pub fn enter_netns(name: &str) -> Result<bool, DeviceError> {
         Some(rustix::thread::LinkNameSpaceType::Network),
     )
     .map_err(|e| err(e.into()))?;
+    // Loopback up: what listens on 127.0.0.1 in the namespace (metrics) is reachable there.
+    ip(&["link", "set", "lo", "up"])?;
     Ok(created)
 }

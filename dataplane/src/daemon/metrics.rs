@@ -1,0 +1,332 @@
+//! `vpced --metrics-listen ADDR`: Prometheus metrics at `http://ADDR/metrics`.
+//!
+//! Nothing is counted twice: a collector reads, at scrape time, the very counters `vpcectl
+//! stats` reads (the workers' per-lane atomics, the health book, the flow table), so the hot
+//! path pays nothing for metrics. Only the apply latency is a histogram of its own, observed
+//! on the control path. `prometheus-client` writes the exposition (OpenMetrics text) and
+//! `hyper` serves it; nothing listens unless `--metrics-listen` is given.
+//!
+//! Names follow Prometheus conventions: a `vpce_` prefix, base units (`_bytes`, `_seconds`),
+//! `_total` on counters, and labels for what varies:
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `vpce_packets_total`, `vpce_bytes_total` | `kind` (attachment, route_table, endpoint, internet_gateway, load_balancer, target_group, target, appliance), `id`, `direction` (rx, tx) |
+//! | `vpce_drops_total` | `reason` (every reason, zeros included) |
+//! | `vpce_security_group_denied_packets_total` | `security_group`, `direction` |
+//! | `vpce_flow_table_entries`, `vpce_flow_table_capacity`, `vpce_flow_table_memory_bytes` | — |
+//! | `vpce_target_health` | `target_group`, `target`, `kind` (target, appliance), `state` (initial, healthy, unhealthy): 1 for the current state |
+//! | `vpce_config_generation`, `vpce_config_applies_total` (`result`), `vpce_config_apply_duration_seconds` | — |
+//! | `vpce_dns_responses_total` | `rcode` |
+//! | `vpce_control_requests_total`, `vpce_control_refused_total` (`reason`) | — |
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::State;
+use crate::health::HealthState;
+use crate::pipeline::DropReason;
+
+/// What the control path records for metrics: applies and their latency.
+#[derive(Debug)]
+pub struct ApplyMetrics {
+    pub applied: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duration: Histogram,
+}
+
+impl Default for ApplyMetrics {
+    fn default() -> Self {
+        ApplyMetrics {
+            applied: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            // 1 ms to ~16 s.
+            duration: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.001, 2.0, 15,
+            )),
+        }
+    }
+}
+
+/// Reads the daemon's counters at scrape time.
+struct StateCollector(Arc<State>);
+
+impl std::fmt::Debug for StateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateCollector")
+    }
+}
+
+fn counter<'a, L: prometheus_client::encoding::EncodeLabelSet>(
+    m: &mut prometheus_client::encoding::MetricEncoder<'a>,
+    labels: &L,
+    v: u64,
+) -> Result<(), std::fmt::Error> {
+    ConstCounter::new(v).encode(m.encode_family(labels)?)
+}
+
+fn gauge<'a, L: prometheus_client::encoding::EncodeLabelSet>(
+    m: &mut prometheus_client::encoding::MetricEncoder<'a>,
+    labels: &L,
+    v: i64,
+) -> Result<(), std::fmt::Error> {
+    ConstGauge::new(v).encode(m.encode_family(labels)?)
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let state = &self.0;
+        let report = state.registry.report();
+
+        for (name, help, bytes) in [
+            (
+                "vpce_packets",
+                "Packets through each part of the fabric.",
+                false,
+            ),
+            ("vpce_bytes", "Bytes through each part of the fabric.", true),
+        ] {
+            let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (kind, ids) in &report.entities {
+                for (id, c) in ids {
+                    for (direction, p, b) in [
+                        ("rx", c.rx_packets, c.rx_bytes),
+                        ("tx", c.tx_packets, c.tx_bytes),
+                    ] {
+                        let labels = [
+                            ("kind", kind.as_str()),
+                            ("id", id.as_str()),
+                            ("direction", direction),
+                        ];
+                        counter(&mut m, &labels, if bytes { b } else { p })?;
+                    }
+                }
+            }
+        }
+
+        let mut m = e.encode_descriptor(
+            "vpce_drops",
+            "Packets dropped, by reason (vpcectl stats names the same reasons).",
+            None,
+            MetricType::Counter,
+        )?;
+        for r in DropReason::ALL {
+            counter(&mut m, &[("reason", r.as_str())], state.registry.drops(r))?;
+        }
+
+        let mut m = e.encode_descriptor(
+            "vpce_security_group_denied_packets",
+            "Packets no rule of a security group allowed, by direction.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (group, d) in &report.security_groups {
+            counter(
+                &mut m,
+                &[("security_group", group.as_str()), ("direction", "ingress")],
+                d.ingress_denied,
+            )?;
+            counter(
+                &mut m,
+                &[("security_group", group.as_str()), ("direction", "egress")],
+                d.egress_denied,
+            )?;
+        }
+
+        let flows = &state.shared.flows;
+        for (name, help, unit, v) in [
+            (
+                "vpce_flow_table_entries",
+                "Flows the connection tracker holds.",
+                None,
+                flows.len(),
+            ),
+            (
+                "vpce_flow_table_capacity",
+                "Flows the connection tracker can hold.",
+                None,
+                flows.capacity(),
+            ),
+            (
+                "vpce_flow_table_memory",
+                "Memory of the flow table.",
+                Some(&Unit::Bytes),
+                flows.memory_bytes(),
+            ),
+        ] {
+            let m = e.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+            ConstGauge::new(v as i64).encode(m)?;
+        }
+
+        let plan = state.plans.load();
+        let mut m = e.encode_descriptor(
+            "vpce_target_health",
+            "1 for the state each target (or appliance) is in, 0 for the others.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for tg in &plan.fabric.target_groups {
+            for t in &tg.targets {
+                let label = crate::fabric::target_label(&tg.id, t.ip, t.port);
+                let now = t.health.state();
+                for s in [
+                    HealthState::Initial,
+                    HealthState::Healthy,
+                    HealthState::Unhealthy,
+                ] {
+                    let labels = [
+                        ("target_group", tg.id.as_str()),
+                        ("target", label.as_str()),
+                        ("kind", if tg.geneve { "appliance" } else { "target" }),
+                        ("state", s.as_str()),
+                    ];
+                    gauge(&mut m, &labels, i64::from(now == s))?;
+                }
+            }
+        }
+
+        let m = e.encode_descriptor(
+            "vpce_config_generation",
+            "Generation of the configuration the workers run (1 at start, +1 per apply).",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(state.plans.generation() as i64).encode(m)?;
+        let mut m = e.encode_descriptor(
+            "vpce_config_applies",
+            "Configuration applies, by result.",
+            None,
+            MetricType::Counter,
+        )?;
+        counter(
+            &mut m,
+            &[("result", "applied")],
+            state.applies.applied.load(Relaxed),
+        )?;
+        counter(
+            &mut m,
+            &[("result", "rejected")],
+            state.applies.rejected.load(Relaxed),
+        )?;
+
+        let mut m = e.encode_descriptor(
+            "vpce_dns_responses",
+            "Responses of the VPC resolvers, by response code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (rcode, n) in state.registry.dns.read() {
+            counter(&mut m, &[("rcode", crate::stats::rcode_name(rcode))], n)?;
+        }
+
+        let c = state.control.values();
+        let m = e.encode_descriptor(
+            "vpce_control_requests",
+            "Requests served on the control socket.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(c.requests).encode(m)?;
+        let mut m = e.encode_descriptor(
+            "vpce_control_refused",
+            "Control connections refused, by why.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, n) in [
+            ("not_root", c.refused_not_root),
+            ("busy", c.refused_busy),
+            ("timed_out", c.timed_out),
+        ] {
+            counter(&mut m, &[("reason", reason)], n)?;
+        }
+        Ok(())
+    }
+}
+
+/// The registry a scrape encodes.
+fn registry(state: &Arc<State>) -> Registry {
+    let mut r = Registry::default();
+    r.register_with_unit(
+        "vpce_config_apply_duration",
+        "Time an apply takes: load, compile, build, device sync, publish.",
+        Unit::Seconds,
+        state.applies.duration.clone(),
+    );
+    r.register_collector(Box::new(StateCollector(state.clone())));
+    r
+}
+
+/// The OpenMetrics text of one scrape.
+pub(super) fn render(state: &Arc<State>) -> String {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry(state))
+        .expect("writing to a String does not fail");
+    out
+}
+
+/// Binds `addr` (now, so that a bad address stops start-up) and returns the task that serves
+/// `/metrics` on it.
+pub(super) async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves scrapes until the runtime stops.
+pub(super) async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(respond(&req, &state)) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(error = %e, "metrics connection");
+            }
+        });
+    }
+}
+
+fn respond<B>(req: &Request<B>, state: &Arc<State>) -> Response<Full<Bytes>> {
+    let (status, kind, body) = match (req.method(), req.uri().path()) {
+        (&hyper::Method::GET | &hyper::Method::HEAD, "/metrics") => (
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            render(state),
+        ),
+        (_, "/metrics") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET /metrics\n".to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "vpced serves /metrics\n".to_string(),
+        ),
+    };
+    Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, kind)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}

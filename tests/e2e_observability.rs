@@ -1,0 +1,140 @@
+//! What operators see of a running vpced: Prometheus metrics scraped over HTTP and checked
+//! against the traffic that made them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::*;
+
+const INSTANCE: &str = "s3-instance";
+const ENDPOINT: &str = "vpce-0abcdef0123456789";
+
+/// One scrape: `name{labels}` -> value, and the raw text.
+fn scrape(lab: &Lab) -> (BTreeMap<String, f64>, String) {
+    let o = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("fabric")])
+        .args(["curl", "-s", "-f", "http://127.0.0.1:9464/metrics"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scrape failed: {o:?}");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let samples = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse::<f64>().unwrap())
+        })
+        .collect();
+    (samples, text)
+}
+
+fn value(samples: &BTreeMap<String, f64>, key: &str) -> f64 {
+    *samples
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} in {:#?}", samples.keys().collect::<Vec<_>>()))
+}
+
+#[test]
+fn prometheus_metrics_follow_the_traffic() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::start_args(
+        &example("s3-endpoints.toml"),
+        &["--metrics-listen", "127.0.0.1:9464"],
+    );
+    lab.http_server("s3", "hello from s3\n");
+    lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
+    let (before, text) = scrape(&lab);
+    assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
+    assert!(text.contains("# TYPE vpce_packets counter"), "{text}");
+    assert_eq!(value(&before, "vpce_config_generation"), 1.0);
+    assert!(value(&before, "vpce_flow_table_capacity") > 0.0);
+    // Every drop reason is there from the start, at zero.
+    assert_eq!(
+        value(&before, "vpce_drops_total{reason=\"flow_table_full\"}"),
+        0.0
+    );
+
+    // Traffic through the gateway endpoint, a DNS answer, a drop, an apply.
+    for _ in 0..3 {
+        assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
+    }
+    let o = lab.exec(
+        INSTANCE,
+        &[
+            "dig",
+            "@10.0.0.2",
+            "+time=2",
+            "+tries=1",
+            "s3.us-east-1.amazonaws.com",
+            "A",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("NOERROR"));
+    lab.exec(INSTANCE, &["ping", "-c", "2", "-W", "1", "192.0.2.1"]); // a blackhole route
+    let o = lab.vpcectl(&["apply", lab.config.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+
+    let (after, text) = scrape(&lab);
+    let rx = format!("vpce_packets_total{{kind=\"endpoint\",id=\"{ENDPOINT}\",direction=\"rx\"}}");
+    assert!(value(&after, &rx) >= 3.0, "{rx}: {text}");
+    let bytes = format!("vpce_bytes_total{{kind=\"endpoint\",id=\"{ENDPOINT}\",direction=\"rx\"}}");
+    assert!(value(&after, &bytes) > value(&after, &rx) * 20.0);
+    assert!(value(&after, "vpce_dns_responses_total{rcode=\"NOERROR\"}") >= 1.0);
+    assert!(value(&after, "vpce_drops_total{reason=\"blackhole_route\"}") >= 2.0);
+    assert_eq!(value(&after, "vpce_config_generation"), 2.0);
+    assert_eq!(
+        value(&after, "vpce_config_applies_total{result=\"applied\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(&after, "vpce_config_apply_duration_seconds_count"),
+        1.0
+    );
+    assert!(value(&after, "vpce_flow_table_entries") >= 1.0);
+    assert!(value(&after, "vpce_control_requests_total") >= 1.0);
+    // Counters only go up.
+    for (k, v) in &before {
+        if k.contains("_total") {
+            assert!(after.get(k).copied().unwrap_or(0.0) >= *v, "{k} went down");
+        }
+    }
+    // A strict OpenMetrics parser (the Prometheus project's Python client) reads it all.
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from prometheus_client.openmetrics.parser import text_string_to_metric_families as p; print(sum(1 for _ in p(sys.stdin.read())))",
+        ])
+        .stdin(std::fs::File::open({
+            let f = std::env::temp_dir().join(format!("{}metrics.txt", lab.prefix));
+            std::fs::write(&f, &text).unwrap();
+            f
+        })
+        .unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "the parser refused it: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Anything but /metrics is a 404.
+    let o = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("fabric")])
+        .args([
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "http://127.0.0.1:9464/",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "404");
+}
