@@ -46,6 +46,11 @@ struct Args {
     health_port: u16,
 }
 
+/// The command-line definition (for man pages).
+pub fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
+}
+
 pub fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {

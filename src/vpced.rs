@@ -54,6 +54,11 @@ pub struct Cli {
     log: String,
 }
 
+/// The command-line definition (for man pages and completions).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

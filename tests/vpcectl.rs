@@ -501,3 +501,31 @@ fn oversized_and_endless_configurations_are_refused_by_size() {
         );
     }
 }
+
+/// Man pages come from the same definitions as --help: one per vpcectl command, vpced in
+/// section 8, and they are roff that man renders.
+#[test]
+fn man_pages_are_generated_from_the_cli_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = vpcectl(&["man", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+    for page in [
+        "vpcectl.1",
+        "vpcectl-trace.1",
+        "vpcectl-import-aws.1",
+        "vpced.8",
+        "vpce-appliance.1",
+    ] {
+        assert!(dir.path().join(page).exists(), "{page}");
+    }
+    let vpced = std::fs::read_to_string(dir.path().join("vpced.8")).unwrap();
+    assert!(
+        vpced.starts_with(".ie") || vpced.contains(".TH vpced 8"),
+        "{vpced}"
+    );
+    assert!(vpced.contains("metrics\\-listen"), "{vpced}");
+    assert!(
+        !dir.path().join("vpcectl-help.1").exists(),
+        "no pages for `help`"
+    );
+}

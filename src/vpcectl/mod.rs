@@ -135,6 +135,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write the man pages of vpcectl (one per command), vpced and vpce-appliance into DIR,
+    /// generated from the same definitions as --help (the Debian package ships them).
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -507,7 +511,57 @@ fn run(cli: Cli) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())
         }
+        Command::Man { dir } => cmd_man(&mut out, &dir),
     }
+}
+
+/// Man pages: `vpcectl.1` and `vpcectl-NOUN[-VERB].1` for every command, `vpced.8` (a
+/// daemon: section 8), `vpce-appliance.1`.
+fn cmd_man(out: &mut impl Write, dir: &Path) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure {
+        code: 1,
+        message: format!("{}: {e}", dir.display()),
+        json: None,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut written = Vec::new();
+    fn pages(
+        cmd: &clap::Command,
+        name: String,
+        section: &str,
+        acc: &mut Vec<(String, clap::Command, String)>,
+    ) {
+        let page = cmd.clone().name(name.clone()).display_name(name.clone());
+        acc.push((name.clone(), page, section.to_string()));
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            pages(sub, format!("{name}-{}", sub.get_name()), section, acc);
+        }
+    }
+    let mut all = Vec::new();
+    let mut vpcectl = Cli::command();
+    vpcectl.build();
+    pages(&vpcectl, "vpcectl".into(), "1", &mut all);
+    all.push(("vpced".into(), crate::vpced::command(), "8".into()));
+    all.push((
+        "vpce-appliance".into(),
+        crate::appliance::command(),
+        "1".into(),
+    ));
+    for (name, cmd, section) in all {
+        let path = dir.join(format!("{name}.{section}"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .section(section.clone())
+            .render(&mut buf)
+            .map_err(fail)?;
+        std::fs::write(&path, buf).map_err(fail)?;
+        written.push(path);
+    }
+    writeln!(out, "{} man pages in {}", written.len(), dir.display())?;
+    Ok(())
 }
 
 fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Failure> {
