@@ -113,6 +113,10 @@ enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Capture an attachment's packets in the running vpced, as pcap that tcpdump and tshark
+    /// read: what it sends before rewrite (`in`), the same after rewrite (`rewritten`), what
+    /// vpced delivers to it (`out`). Ctrl-C or --count ends it.
+    Capture(CaptureArgs),
     /// What the running vpced is doing: configuration, generation, workers, attachments.
     Status {
         #[command(flatten)]
@@ -212,6 +216,33 @@ enum ConnectionsCommand {
 enum BenchCommand {
     /// Longest-prefix match: build time, size and lookups/s of a table of yours.
     Lpm(bench::LpmBench),
+}
+
+#[derive(Debug, Args)]
+struct CaptureArgs {
+    /// The attachment: an ENI (`eni-…`), or another id `vpcectl status` lists.
+    attachment: String,
+    /// Write pcap here (`-` for standard output, e.g. `| tshark -r -`).
+    #[arg(short = 'w', long = "write", value_name = "FILE.pcap")]
+    write: Option<PathBuf>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long)]
+    count: Option<u64>,
+    /// Where to look (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "in,out")]
+    point: Vec<CapturePoint>,
+    #[command(flatten)]
+    socket: SocketArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CapturePoint {
+    /// What the attachment sends, before any rewrite.
+    In,
+    /// What it sends, after the pipeline rewrote it.
+    Rewritten,
+    /// What vpced delivers to it.
+    Out,
 }
 
 #[derive(Debug, Args)]
@@ -512,7 +543,98 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Man { dir } => cmd_man(&mut out, &dir),
+        Command::Capture(args) => cmd_capture(&mut out, args),
     }
+}
+
+/// Streams a capture from the daemon into a file or standard output, record by record (so that
+/// an interrupted capture leaves whole records), counting them on standard error.
+fn cmd_capture(out: &mut impl Write, args: CaptureArgs) -> Result<(), Failure> {
+    use dataplane::io::capture::Point;
+    use std::io::{IsTerminal, Read};
+    let to_stdout = match &args.write {
+        None if std::io::stdout().is_terminal() => {
+            return Err(Failure::bad_input(
+                "pcap is binary: give -w FILE.pcap, or -w - and pipe it (`| tshark -r -`)",
+            ))
+        }
+        None => true,
+        Some(p) => p.as_os_str() == "-",
+    };
+    let mut file = match (&args.write, to_stdout) {
+        (Some(p), false) => Some(std::fs::File::create(p).map_err(|e| Failure {
+            code: 1,
+            message: format!("{}: {e}", p.display()),
+            json: None,
+        })?),
+        _ => None,
+    };
+    let points = args
+        .point
+        .iter()
+        .map(|p| match p {
+            CapturePoint::In => Point::In,
+            CapturePoint::Rewritten => Point::Rewritten,
+            CapturePoint::Out => Point::Out,
+        })
+        .collect();
+    let req = Request::Capture {
+        attachment: args.attachment.clone(),
+        points,
+        count: args.count,
+    };
+    let fail = |message: String| Failure {
+        code: 1,
+        message,
+        json: None,
+    };
+    let (mut stream, _) =
+        match protocol::capture(&args.socket.socket, &req).map_err(|e| fail(e.to_string()))? {
+            Ok(s) => s,
+            Err(Response::Rejected { error, .. }) if error.starts_with("no attachment") => {
+                return Err(Failure::bad_input(error))
+            }
+            Err(Response::Rejected { error, .. }) => return Err(fail(error)),
+            Err(other) => return Err(fail(format!("unexpected answer: {other:?}"))),
+        };
+    eprintln!(
+        "vpcectl: capturing {} ({}); Ctrl-C to stop",
+        args.attachment,
+        args.point
+            .iter()
+            .map(|p| format!("{p:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut sink = |bytes: &[u8]| -> Result<(), Failure> {
+        match file.as_mut() {
+            Some(f) => f.write_all(bytes),
+            None => out.write_all(bytes).and_then(|_| out.flush()),
+        }
+        .map_err(|e| fail(format!("writing the capture: {e}")))
+    };
+    let io = |e: std::io::Error| fail(format!("reading the capture: {e}"));
+    let mut header = [0u8; 24];
+    stream.read_exact(&mut header).map_err(io)?;
+    sink(&header)?;
+    let mut packets = 0u64;
+    let mut record = vec![0u8; 16 + 65_536];
+    loop {
+        match stream.read_exact(&mut record[..16]) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(io(e)),
+        }
+        let incl = u32::from_le_bytes(record[8..12].try_into().expect("4")) as usize;
+        if incl > record.len() - 16 {
+            return Err(fail(format!("a record of {incl} bytes: not pcap")));
+        }
+        stream.read_exact(&mut record[16..16 + incl]).map_err(io)?;
+        sink(&record[..16 + incl])?;
+        packets += 1;
+    }
+    eprintln!("vpcectl: {packets} packets captured");
+    Ok(())
 }
 
 /// Man pages: `vpcectl.1` and `vpcectl-NOUN[-VERB].1` for every command, `vpced.8` (a

@@ -179,6 +179,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         started: Instant::now(),
         local: local_tx,
         resolver: dns_tx,
+        capture: Default::default(),
     });
     let query_log: Option<dns::QueryLogSink> = match &opts.query_log {
         None => None,
@@ -391,6 +392,23 @@ async fn handle(stream: UnixStream, state: &Arc<State>) -> std::io::Result<()> {
         return Ok(());
     }
     state.control.requests.fetch_add(1, Ordering::Relaxed);
+    if let Ok(Request::Capture {
+        attachment,
+        points,
+        count,
+    }) = serde_json::from_str::<Request>(&line)
+    {
+        // A streaming request: the connection becomes the capture's, served off the runtime.
+        let r = reader.into_inner().into_inner();
+        let stream = r.reunite(w).map_err(std::io::Error::other)?.into_std()?;
+        stream.set_nonblocking(false)?;
+        let state = state.clone();
+        return tokio::task::spawn_blocking(move || {
+            capture(stream, &state, &attachment, points, count)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+    }
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::Rejected {
             error: format!("not a request: {e}"),
@@ -411,8 +429,113 @@ async fn handle(stream: UnixStream, state: &Arc<State>) -> std::io::Result<()> {
     w.write_all(out.as_bytes()).await
 }
 
+/// Serves a capture on `stream` (blocking): the `capturing` line, then pcap until `count`
+/// packets or until the client goes away; the tap is off again when it returns.
+fn capture(
+    mut stream: std::os::unix::net::UnixStream,
+    state: &State,
+    attachment: &str,
+    points: Vec<crate::io::capture::Point>,
+    count: Option<u64>,
+) -> std::io::Result<()> {
+    use crate::io::capture::{pcap_header, pcap_record, Point, SNAPLEN};
+    use std::io::{Read, Write};
+    let line = |r: &Response| {
+        let mut out = serde_json::to_string(r).unwrap_or_else(|_| "{}".into());
+        out.push('\n');
+        out
+    };
+    let reject = |stream: &mut std::os::unix::net::UnixStream, error: String| {
+        stream.write_all(
+            line(&Response::Rejected {
+                error,
+                diagnostics: Vec::new(),
+            })
+            .as_bytes(),
+        )
+    };
+    let plan = state.plans.load();
+    if !plan.fabric.attachments.iter().any(|a| a.id == attachment) {
+        let ids: Vec<&str> = plan
+            .fabric
+            .attachments
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        return reject(
+            &mut stream,
+            format!(
+                "no attachment {attachment}; attachments: {}",
+                ids.join(", ")
+            ),
+        );
+    }
+    drop(plan);
+    let points = if points.is_empty() {
+        vec![Point::In, Point::Out]
+    } else {
+        points
+    };
+    let Some(rx) = state.shared.capture.start(attachment, &points) else {
+        return reject(
+            &mut stream,
+            "a capture is already running; one at a time".into(),
+        );
+    };
+    struct Off<'a>(&'a crate::io::capture::Capture);
+    impl Drop for Off<'_> {
+        fn drop(&mut self) {
+            self.0.stop();
+        }
+    }
+    let _off = Off(&state.shared.capture);
+    tracing::info!(attachment, ?points, ?count, "capture started");
+    stream.write_all(
+        line(&Response::Capturing {
+            attachment: attachment.to_string(),
+            points,
+        })
+        .as_bytes(),
+    )?;
+    stream.write_all(&pcap_header())?;
+    let mut record = Vec::with_capacity(SNAPLEN + 64);
+    let mut sent = 0u64;
+    while count.is_none_or(|n| sent < n) {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(c) => {
+                record.clear();
+                pcap_record(&c, &mut record);
+                if stream.write_all(&record).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                // Nothing to send: is the client still there?
+                stream.set_nonblocking(true)?;
+                let gone = !matches!(
+                    stream.read(&mut [0u8; 1]),
+                    Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
+                );
+                stream.set_nonblocking(false)?;
+                if gone {
+                    break;
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = stream.flush();
+    tracing::info!(attachment, packets = sent, "capture ended");
+    Ok(())
+}
+
 fn answer(req: Request, state: &State) -> Response {
     match req {
+        Request::Capture { .. } => Response::Rejected {
+            error: "capture streams on its own connection".into(),
+            diagnostics: Vec::new(),
+        },
         Request::Apply { path } => {
             let connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
             let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());

@@ -44,11 +44,23 @@ pub enum Request {
     },
     /// Every instance to every endpoint, on the running configuration.
     TraceAllPairs,
+    /// Capture an attachment's packets: after the `capturing` line, the connection carries
+    /// pcap (`io::capture`) until `count` packets (if given) or until the client closes it.
+    Capture {
+        attachment: String,
+        points: Vec<crate::io::capture::Point>,
+        count: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
+    /// A capture runs; pcap follows on the connection.
+    Capturing {
+        attachment: String,
+        points: Vec<crate::io::capture::Point>,
+    },
     Applied {
         generation: u64,
         warnings: Vec<control::diag::Diagnostic>,
@@ -157,6 +169,44 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
     serde_json::from_str(&answer).map_err(|e| ClientError::Protocol {
         path: socket.to_path_buf(),
         message: e.to_string(),
+    })
+}
+
+/// Starts a capture: sends the request, reads the `capturing` line, and hands back the
+/// connection, from which pcap follows (or the daemon's refusal).
+pub fn capture(
+    socket: &Path,
+    request: &Request,
+) -> Result<Result<(UnixStream, Response), Response>, ClientError> {
+    let io = |source| ClientError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        path: socket.to_path_buf(),
+        source,
+    })?;
+    let mut line = serde_json::to_string(request).expect("requests serialize");
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    // The answer line, byte by byte: what follows it is pcap, not to be buffered away.
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let n = std::io::Read::read(&mut stream, &mut byte).map_err(io)?;
+        if n == 0 || byte[0] == b'\n' || answer.len() > MAX_LINE {
+            break;
+        }
+        answer.push(byte[0]);
+    }
+    let response: Response =
+        serde_json::from_slice(&answer).map_err(|e| ClientError::Protocol {
+            path: socket.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    Ok(match response {
+        r @ Response::Capturing { .. } => Ok((stream, r)),
+        other => Err(other),
     })
 }
 

@@ -12,6 +12,7 @@
 //! snapshot it contains; devices are shared (`Arc`) between consecutive plans so that a reload
 //! keeps every unchanged device — and the packets queued in it.
 
+pub mod capture;
 pub mod device;
 pub mod packet;
 pub mod privilege;
@@ -51,6 +52,8 @@ pub struct Shared {
     pub local: crossbeam_channel::Sender<LocalPacket>,
     /// Queries for the resolver.
     pub resolver: crossbeam_channel::Sender<LocalPacket>,
+    /// The packet capture tap (`vpcectl capture`).
+    pub capture: capture::Capture,
 }
 
 impl Shared {

@@ -20,6 +20,7 @@ use super::{packet, LocalPacket, Plan, Shared};
 use tun_rs::VirtioNetHdr;
 
 use crate::fabric::Fabric;
+use crate::io::capture::Point;
 use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Offload, Verdict};
 use crate::wire::checksum;
 
@@ -200,6 +201,8 @@ pub trait Output {
     fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize>;
     /// Hands a packet addressed to vpced itself to the service that takes it.
     fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService);
+    /// Shows a packet at `point` of `attachment` to a running capture (`io::capture`).
+    fn tap(&mut self, _attachment: u32, _point: Point, _packet: &[u8]) {}
 }
 
 /// Decides the frame of `n` bytes in `bufs.frame` (virtio-net header, then the packet) that
@@ -241,6 +244,7 @@ pub fn handle_frame<O: Output>(
     } else {
         0
     };
+    out.tap(ingress, Point::In, &bufs.frame[HDR..n]);
     let pcx = Ctx { offload, ..*cx };
     let v = process_in(
         fabric,
@@ -253,6 +257,8 @@ pub fn handle_frame<O: Output>(
     match v {
         Verdict::Forward { egress, len } => {
             let h = leaving(&mut bufs.frame[HDR..HDR + len], hdr, offload);
+            out.tap(ingress, Point::Rewritten, &bufs.frame[HDR..HDR + len]);
+            out.tap(egress, Point::Out, &bufs.frame[HDR..HDR + len]);
             emit(
                 fabric,
                 cx,
@@ -285,15 +291,19 @@ pub fn handle_frame<O: Output>(
                 let seg = &mut bufs.segments[i];
                 let size = bufs.sizes[i];
                 match process_in(fabric, cx, ingress, &mut seg[HDR..], size, &mut NoObserver) {
-                    Verdict::Forward { egress, len } => emit(
-                        fabric,
-                        cx,
-                        out,
-                        &mut bufs.train,
-                        egress,
-                        &mut seg[..HDR + len],
-                        VirtioNetHdr::default(),
-                    ),
+                    Verdict::Forward { egress, len } => {
+                        out.tap(ingress, Point::Rewritten, &seg[HDR..HDR + len]);
+                        out.tap(egress, Point::Out, &seg[HDR..HDR + len]);
+                        emit(
+                            fabric,
+                            cx,
+                            out,
+                            &mut bufs.train,
+                            egress,
+                            &mut seg[..HDR + len],
+                            VirtioNetHdr::default(),
+                        );
+                    }
                     Verdict::Local { len, service } => {
                         out.local(&seg[HDR..HDR + len], ingress, service)
                     }
@@ -396,6 +406,13 @@ struct Queues<'a> {
 impl Output for Queues<'_> {
     fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize> {
         self.plan.devices[egress as usize].queues[self.index].send(frame)
+    }
+
+    #[inline]
+    fn tap(&mut self, attachment: u32, point: Point, packet: &[u8]) {
+        if let Some(a) = self.plan.fabric.attachments.get(attachment as usize) {
+            self.shared.capture.offer(&a.id, point, packet);
+        }
     }
 
     fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService) {
