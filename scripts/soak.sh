@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 case "$secs" in ''|*[!0-9]*) echo "soak.sh: SECONDS must be a number" >&2; exit 2 ;; esac
 SOAK_SECONDS=$secs cargo test --release --test soak -- --ignored --nocapture 2>&1 \
-  | grep -E '^soak |panicked|^test |test result|assert' 
+  | grep -E '^soak|panicked|^test |test result|assert|failed:|lost:|grew:'

@@ -25,11 +25,21 @@
 //! Nothing allocates after [`FlowTable::new`].
 //!
 //! ```text
-//! Entry (112 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
+//! Entry (128 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
 //!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone,
-//!                    PROXY protocol shift (first data seq u32, header length u16)
-//! memory = 112 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
+//!                    PROXY protocol shift (first data seq u32, header length u16),
+//!                    counters: packets u32 and bytes u64 each way, first_seen u32
+//! memory = 128 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
 //! ```
+//!
+//! # Counters
+//!
+//! Each entry counts the packets and bytes of its flow in each direction since they were last
+//! drained ([`FlowTable::drain`], what flow logs do every aggregation interval; until then they
+//! count from the flow's start, which is what `vpcectl top` ranks). An entry removed with
+//! undrained counts (a closed TCP flow expires 10 s after its last packet) leaves a
+//! [`FlowRecord`] in its shard's bounded `retired` list for the next drain; a full list drops
+//! the record and counts it ([`FlowTable::records_lost`]).
 //!
 //! # Timeouts (AWS)
 //!
@@ -184,11 +194,13 @@ pub struct Steer {
     pub cookie: u32,
 }
 
-/// TCP flags a packet carries, as far as tracking cares.
+/// What tracking takes from a packet: its TCP flags (FIN, RST) and its length (counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpSignal {
     pub fin: bool,
     pub rst: bool,
+    /// The packet's length (IP header on), for the flow's byte counters.
+    pub bytes: u32,
 }
 
 const FIN_INITIATOR: u8 = 1;
@@ -206,16 +218,21 @@ struct Slot {
     key: FlowKey,
     nat_src: u128,
     nat_dst: u128,
+    lo_bytes: u64,
+    hi_bytes: u64,
     nat_sport: u16,
     nat_dport: u16,
     peer_zone: u32,
     last_seen: u32,
     proxy_seq: u32,
+    first_seen: u32,
+    lo_packets: u32,
+    hi_packets: u32,
     proxy_len: u16,
     flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 112);
+const _: () = assert!(std::mem::size_of::<Slot>() == 128);
 
 impl Slot {
     fn used(&self) -> bool {
@@ -263,6 +280,13 @@ impl Slot {
     /// Records a packet going low → high (`forward`) with `tcp` flags at `now`.
     fn touch(&mut self, forward: bool, tcp: TcpSignal, now: u32) {
         self.last_seen = now;
+        if forward {
+            self.lo_packets = self.lo_packets.wrapping_add(1);
+            self.lo_bytes += u64::from(tcp.bytes);
+        } else {
+            self.hi_packets = self.hi_packets.wrapping_add(1);
+            self.hi_bytes += u64::from(tcp.bytes);
+        }
         let from_initiator = forward == (self.flags & INITIATOR_LO != 0);
         if tcp.fin {
             self.flags |= if from_initiator {
@@ -276,6 +300,50 @@ impl Slot {
         }
     }
 }
+
+/// A flow's counts, as drained: the entry's key in its zone (low end → high end), who started
+/// it, and packets and bytes each way since the previous drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub zone: u32,
+    pub proto: u8,
+    /// The low and high ends of the canonical key (address, port).
+    pub lo: (IpAddr, u16),
+    pub hi: (IpAddr, u16),
+    /// The low end started the flow.
+    pub initiator_lo: bool,
+    pub lo_to_hi: (u64, u64),
+    pub hi_to_lo: (u64, u64),
+    pub first_seen: u32,
+    pub last_seen: u32,
+    /// The entry is gone (expired) — the flow's last record.
+    pub ended: bool,
+}
+
+impl FlowRecord {
+    fn of(s: &Slot, ended: bool) -> FlowRecord {
+        FlowRecord {
+            zone: s.key.zone,
+            proto: s.key.proto,
+            lo: (addr(s.key.lo, s.key.v6), s.key.lo_port),
+            hi: (addr(s.key.hi, s.key.v6), s.key.hi_port),
+            initiator_lo: s.flags & INITIATOR_LO != 0,
+            lo_to_hi: (u64::from(s.lo_packets), s.lo_bytes),
+            hi_to_lo: (u64::from(s.hi_packets), s.hi_bytes),
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+            ended,
+        }
+    }
+
+    /// Bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.lo_to_hi.1 + self.hi_to_lo.1
+    }
+}
+
+/// Retired records a shard keeps between drains.
+const RETIRED_PER_SHARD: usize = 256;
 
 /// What a lookup found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +385,9 @@ struct Shard {
     slots: Box<[Slot]>,
     len: usize,
     limit: usize,
+    /// Records of entries removed with undrained counts (capacity fixed at creation).
+    retired: Vec<FlowRecord>,
+    lost: u64,
 }
 
 impl Shard {
@@ -346,6 +417,14 @@ impl Shard {
     /// Backward-shift deletion: later entries of the probe run move up so that no lookup
     /// meets a hole before its key.
     fn remove(&mut self, mut hole: usize) {
+        let gone = self.slots[hole];
+        if gone.lo_packets | gone.hi_packets != 0 {
+            if self.retired.len() < RETIRED_PER_SHARD {
+                self.retired.push(FlowRecord::of(&gone, true));
+            } else {
+                self.lost += 1;
+            }
+        }
         let mask = self.mask();
         let mut i = (hole + 1) & mask;
         loop {
@@ -406,6 +485,8 @@ impl FlowTable {
                         slots: zeroed_slots(slots),
                         len: 0,
                         limit,
+                        retired: Vec::with_capacity(RETIRED_PER_SHARD),
+                        lost: 0,
                     })
                 })
                 .collect(),
@@ -548,11 +629,19 @@ impl FlowTable {
                 slot.proxy_len = p.len;
             }
         }
+        slot.first_seen = now;
         slot.touch(forward, tcp, now);
         if let Some(i) = shard.find(&key, h, now) {
             if !replace {
                 return Ok(false);
             }
+            // A new payload for a live flow: its counts go on.
+            let old = shard.slots[i];
+            slot.first_seen = old.first_seen;
+            slot.lo_packets = slot.lo_packets.wrapping_add(old.lo_packets);
+            slot.hi_packets = slot.hi_packets.wrapping_add(old.hi_packets);
+            slot.lo_bytes += old.lo_bytes;
+            slot.hi_bytes += old.hi_bytes;
             shard.slots[i] = slot;
             return Ok(true);
         }
@@ -580,6 +669,51 @@ impl FlowTable {
         let (key, _) = FlowKey::of(zone, t);
         let h = key.hash();
         self.shard(h).find(&key, h, now).is_some()
+    }
+
+    /// Hands every flow with counts since the last drain to `f` (live entries, whose counts
+    /// restart at zero, then the retired records of removed ones), one shard locked at a time.
+    pub fn drain(&self, mut f: impl FnMut(&FlowRecord)) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            for s in shard.slots.iter_mut() {
+                if s.used() && s.lo_packets | s.hi_packets != 0 {
+                    f(&FlowRecord::of(s, false));
+                    s.lo_packets = 0;
+                    s.hi_packets = 0;
+                    s.lo_bytes = 0;
+                    s.hi_bytes = 0;
+                }
+            }
+            for r in shard.retired.drain(..) {
+                f(&r);
+            }
+        }
+    }
+
+    /// The `n` flows with the most bytes counted (since their start, or since the last drain),
+    /// busiest first; the counters are left as they are.
+    pub fn top(&self, n: usize) -> Vec<FlowRecord> {
+        let mut best: Vec<FlowRecord> = Vec::with_capacity(n + 1);
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for s in shard.slots.iter().filter(|s| s.used()) {
+                let bytes = s.lo_bytes + s.hi_bytes;
+                if best.len() == n && best.last().is_some_and(|b| b.bytes() >= bytes) {
+                    continue;
+                }
+                let r = FlowRecord::of(s, false);
+                let at = best.partition_point(|b| b.bytes() >= bytes);
+                best.insert(at, r);
+                best.truncate(n);
+            }
+        }
+        best
+    }
+
+    /// Records of removed flows dropped because a shard's retired list was full.
+    pub fn records_lost(&self) -> u64 {
+        self.shards.iter().map(|s| s.lock().lost).sum()
     }
 
     /// Removes expired entries, looking at most at `budget` slots from where the last sweep
@@ -628,6 +762,7 @@ mod tests {
     const NONE: TcpSignal = TcpSignal {
         fin: false,
         rst: false,
+        bytes: 100,
     };
 
     #[test]
@@ -665,10 +800,7 @@ mod tests {
         assert!(t.lookup(1, &f, NONE, 3 * TCP_IDLE).is_none());
         // FIN from both sides: 10 s.
         t.insert(1, &f, None, NONE, 0).unwrap();
-        let fin = TcpSignal {
-            fin: true,
-            rst: false,
-        };
+        let fin = TcpSignal { fin: true, ..NONE };
         t.lookup(1, &f, fin, 5).unwrap();
         assert!(
             t.lookup(1, &f, NONE, 100).is_some(),
@@ -678,16 +810,7 @@ mod tests {
         assert!(t.lookup(1, &f, NONE, 100 + TCP_CLOSED + 1).is_none());
         // RST: 10 s. UDP: 120 s.
         t.insert(1, &f, None, NONE, 0).unwrap();
-        t.lookup(
-            1,
-            &f,
-            TcpSignal {
-                fin: false,
-                rst: true,
-            },
-            1,
-        )
-        .unwrap();
+        t.lookup(1, &f, TcpSignal { rst: true, ..NONE }, 1).unwrap();
         assert!(t.lookup(1, &f, NONE, 1 + TCP_CLOSED).is_none());
         let u = Tuple { proto: 17, ..f };
         t.insert(1, &u, None, NONE, 0).unwrap();
@@ -798,5 +921,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn counters_drain_per_direction_and_survive_removal() {
+        let t = FlowTable::new(64);
+        let f = tcp("10.0.0.1", 40000, "10.0.0.2", 80);
+        let sig = |bytes| TcpSignal {
+            bytes,
+            ..TcpSignal::default()
+        };
+        t.insert(1, &f, None, sig(60), 0).unwrap();
+        t.lookup(1, &f, sig(100), 1).unwrap();
+        t.lookup(1, &f.reversed(), sig(1000), 2).unwrap();
+        let other = tcp("10.0.0.1", 40001, "10.0.0.2", 80);
+        t.insert(1, &other, None, sig(10), 2).unwrap();
+        // Top: the busiest first, counters untouched.
+        let top = t.top(1);
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].bytes(), 1160);
+        assert_eq!(t.top(5).len(), 2);
+        let mut got = Vec::new();
+        t.drain(|r| got.push(*r));
+        got.sort_by_key(|r| std::cmp::Reverse(r.bytes()));
+        let r = got[0];
+        assert!(r.initiator_lo && !r.ended);
+        assert_eq!((r.lo_to_hi, r.hi_to_lo), ((2, 160), (1, 1000)));
+        assert_eq!((r.first_seen, r.last_seen), (0, 2));
+        // Drained: nothing more until new packets.
+        let mut again = 0;
+        t.drain(|_| again += 1);
+        assert_eq!(again, 0);
+        // A flow that ends between drains leaves its last record.
+        t.lookup(
+            1,
+            &f,
+            TcpSignal {
+                rst: true,
+                ..sig(40)
+            },
+            3,
+        )
+        .unwrap();
+        assert!(t.lookup(1, &f, sig(0), 3 + TCP_CLOSED).is_none());
+        let mut last = Vec::new();
+        t.drain(|r| last.push(*r));
+        assert_eq!(last.len(), 1);
+        assert!(last[0].ended);
+        assert_eq!(last[0].lo_to_hi, (1, 40));
+        assert_eq!(t.records_lost(), 0);
     }
 }

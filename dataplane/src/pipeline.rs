@@ -646,12 +646,11 @@ fn tuple(p: &Parsed) -> Tuple {
 
 #[inline]
 fn signal(p: &Parsed) -> TcpSignal {
-    if p.protocol != proto::TCP {
-        return TcpSignal::default();
-    }
+    let tcp = p.protocol == proto::TCP;
     TcpSignal {
-        fin: p.tcp_flags & tcp_flags::FIN != 0,
-        rst: p.tcp_flags & tcp_flags::RST != 0,
+        fin: tcp && p.tcp_flags & tcp_flags::FIN != 0,
+        rst: tcp && p.tcp_flags & tcp_flags::RST != 0,
+        bytes: p.len as u32,
     }
 }
 
