@@ -34,6 +34,13 @@ pub struct Cli {
     /// unless given), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Write VPC Flow Logs records (AWS's format, version 5 fields) to FILE (appended; `-`:
+    /// standard output).
+    #[arg(long, value_name = "FILE")]
+    flow_log: Option<PathBuf>,
+    /// The flow logs' aggregation interval in seconds (AWS offers 60 and 600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    flow_log_interval: u64,
     /// Flows the connection tracker holds at most (security-group state and endpoint
     /// translations; a new flow beyond it is dropped and counted as `flow_table_full`).
     #[arg(long, default_value_t = 262_144)]
@@ -96,6 +103,8 @@ pub fn main() -> ExitCode {
         query_log: cli.query_log,
         pin_workers: cli.pin_workers,
         metrics_listen: cli.metrics_listen,
+        flow_log: cli.flow_log,
+        flow_log_interval: std::time::Duration::from_secs(cli.flow_log_interval),
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

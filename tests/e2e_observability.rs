@@ -236,3 +236,87 @@ fn capture_shows_packets_before_and_after_rewrite() {
         "{o:?}"
     );
 }
+
+/// VPC Flow Logs of a known traffic run: three fetches from S3 through the gateway endpoint
+/// become ACCEPT records of the instance's ENI, egress to S3 and ingress back, whose packets
+/// add up to what the endpoint counted, in AWS's format.
+#[test]
+fn flow_logs_record_a_known_traffic_run() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("flows.log");
+    let mut lab = Lab::start_args(
+        &example("s3-endpoints.toml"),
+        &[
+            "--flow-log",
+            log.to_str().unwrap(),
+            "--flow-log-interval",
+            "1",
+        ],
+    );
+    lab.http_server("s3", "hello from s3\n");
+    lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
+    for _ in 0..3 {
+        assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
+    }
+    let mut sent;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let eni = "eni-08c0b194dec370347";
+    let (mut out_packets, mut records, mut text);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(' ').collect())
+            .collect();
+        records = rows.len();
+        out_packets = rows
+            .iter()
+            .filter(|f| f[2] == eni && f[4] == "52.216.39.26" && f[6] == "80")
+            .map(|f| f[8].parse::<u64>().unwrap())
+            .sum::<u64>();
+        // The endpoint's count, read after the log's: the connections' last packets (the
+        // final ACK) may come after curl returns.
+        sent = lab.counter("endpoint", ENDPOINT, "rx_packets");
+        if out_packets == sent || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    assert_eq!(
+        text.lines().next(),
+        Some(dataplane::flowlog::HEADER),
+        "{text}"
+    );
+    assert!(records > 0, "{text}");
+    assert_eq!(
+        out_packets, sent,
+        "egress packets to S3 in the log vs the endpoint's counter\n{text}"
+    );
+    let fields = dataplane::flowlog::HEADER.split(' ').count();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), fields, "{line}");
+        assert_eq!((f[0], f[12], f[13]), ("5", "ACCEPT", "OK"), "{line}");
+        let (start, end): (u64, u64) = (f[10].parse().unwrap(), f[11].parse().unwrap());
+        assert!(start <= end && end > 1_700_000_000, "{line}");
+        if f[2] == eni && f[4] == "52.216.39.26" {
+            assert_eq!(f[16], "egress", "{line}");
+        }
+        if f[2] == eni && f[3] == "52.216.39.26" {
+            assert_eq!(f[16], "ingress", "{line}");
+            assert!(f[9].parse::<u64>().unwrap() > 0);
+        }
+    }
+    // Three connections: three egress records to port 80 (one per flow and interval at most,
+    // each flow in one interval or more).
+    let flows: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.contains(&format!("{eni} 10.0.0.176 52.216.39.26 ")))
+        .map(|l| l.split(' ').nth(5).unwrap())
+        .collect();
+    assert_eq!(flows.len(), 3, "{text}");
+}

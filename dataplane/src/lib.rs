@@ -9,6 +9,7 @@
 pub mod conntrack;
 pub mod daemon;
 pub mod fabric;
+pub mod flowlog;
 pub mod health;
 pub mod io;
 pub mod pipeline;

@@ -20,6 +20,7 @@ mod metrics;
 pub mod protocol;
 pub mod state_dir;
 
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +57,10 @@ pub struct Options {
     pub pin_workers: bool,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (in vpced's namespace).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Write VPC Flow Logs records here (`-`: standard output).
+    pub flow_log: Option<PathBuf>,
+    /// The flow logs' aggregation interval.
+    pub flow_log_interval: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +256,26 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         );
     }
 
+    if let Some(path) = &opts.flow_log {
+        let sink: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )
+        };
+        let (plans, stop, shared) = (state.plans.clone(), stop.clone(), shared.clone());
+        let every = opts.flow_log_interval;
+        threads.push(
+            std::thread::Builder::new()
+                .name("vpced-flowlog".into())
+                .spawn(move || flow_logs(plans, shared, sink, every, stop))?,
+        );
+    }
+
     let served = serve(&opts.control_socket, opts.metrics_listen, state.clone());
     stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -273,6 +298,53 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     }
     tracing::info!("stopped; devices removed");
     served
+}
+
+/// Writes flow-log records every `every` (and once more at shutdown): the header line, then
+/// what [`FlowTable::drain`] hands over, formatted by [`crate::flowlog`].
+fn flow_logs(
+    plans: Arc<SnapshotCell<Plan>>,
+    shared: Arc<Shared>,
+    mut sink: Box<dyn std::io::Write + Send>,
+    every: std::time::Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(u64::from(shared.now()));
+    let _ = writeln!(sink, "{}", crate::flowlog::HEADER);
+    let _ = sink.flush();
+    let mut since = shared.now();
+    let mut next = Instant::now() + every;
+    let mut out = String::new();
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        if !stopping && Instant::now() < next {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        next += every;
+        let plan = plans.load_full();
+        let ifaces = crate::flowlog::interfaces(&plan.fabric);
+        out.clear();
+        shared.flows.drain(|r| {
+            if let Some(i) = ifaces.get(&r.zone) {
+                crate::flowlog::write_records(&mut out, r, i, epoch, since);
+            }
+        });
+        since = shared.now();
+        if sink
+            .write_all(out.as_bytes())
+            .and_then(|_| sink.flush())
+            .is_err()
+        {
+            tracing::warn!("cannot write flow logs");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Serves the control socket until a shutdown signal.
