@@ -320,3 +320,94 @@ fn flow_logs_record_a_known_traffic_run() {
         .collect();
     assert_eq!(flows.len(), 3, "{text}");
 }
+
+/// `vpcectl top`: under traffic, the busiest flow, the endpoint and a drop reason are on
+/// screen — as text (`--once`) and as the full-screen view in a real terminal (tmux), which
+/// `q` closes.
+#[test]
+fn top_shows_the_busiest_flows_endpoints_and_drops() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::start(&example("s3-endpoints.toml"));
+    lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
+    let ping = lab.spawn(
+        INSTANCE,
+        &[
+            "ping",
+            "-i",
+            "0.01",
+            "-s",
+            "1000",
+            "-c",
+            "800",
+            "-q",
+            "52.216.39.26",
+        ],
+    );
+    lab.exec(INSTANCE, &["ping", "-c", "2", "-W", "1", "192.0.2.1"]); // a blackhole route
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let o = lab.vpcectl(&["top", "--once", "--interval", "1"]);
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    for want in [
+        "Busiest flows",
+        "eni-08c0b194dec370347  icmp   10.0.0.176:",
+        "52.216.39.26:",
+        ENDPOINT,
+        "blackhole_route",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    // The flow is the busiest, at about 100 pings a second of 1 kB each way.
+    let first = text
+        .lines()
+        .skip_while(|l| !l.starts_with("INTERFACE"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        first.contains("icmp") && first.contains("bit/s") && !first.contains(" 0.0 bit/s"),
+        "{first}\n{text}"
+    );
+    assert!(!text.contains(" 0 flows tracked"), "{text}");
+
+    let session = format!("{}top", lab.prefix);
+    let cmd = format!(
+        "VPCE_SOCKET={} {} top --interval 0.5",
+        lab.socket.display(),
+        bin("vpcectl").display()
+    );
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let screen =
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).to_string();
+    tmux(&["send-keys", "-t", &session, "q"]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let still = tmux(&["has-session", "-t", &session]).status.success();
+    if still {
+        tmux(&["kill-session", "-t", &session]);
+    }
+    lab.kill(ping);
+    for want in [
+        "vpcectl top — generation 1",
+        "INTERFACE",
+        "10.0.0.176",
+        ENDPOINT,
+        "DROP REASON",
+    ] {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
+    assert!(!still, "q did not quit:\n{screen}");
+}

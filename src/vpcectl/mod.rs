@@ -6,6 +6,7 @@
 
 mod bench;
 mod render;
+mod top;
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -112,6 +113,18 @@ enum Command {
         socket: SocketArg,
         #[command(flatten)]
         out: OutputArg,
+    },
+    /// A live view of the running vpced: the busiest flows, endpoints and the rest of the
+    /// fabric, drop reasons — rates, refreshed every interval (q quits).
+    Top {
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Print one frame as text (two samples an interval apart) and exit.
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        socket: SocketArg,
     },
     /// Capture an attachment's packets in the running vpced, as pcap that tcpdump and tshark
     /// read: what it sends before rewrite (`in`), the same after rewrite (`rewritten`), what
@@ -544,6 +557,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Man { dir } => cmd_man(&mut out, &dir),
         Command::Capture(args) => cmd_capture(&mut out, args),
+        Command::Top {
+            interval,
+            once,
+            socket,
+        } => {
+            if !(0.1..=3600.0).contains(&interval) {
+                return Err(Failure::bad_input(format!(
+                    "--interval {interval}: from 0.1 to 3600 seconds"
+                )));
+            }
+            top::run(
+                &mut out,
+                &socket.socket,
+                std::time::Duration::from_secs_f64(interval),
+                once,
+            )
+        }
     }
 }
 

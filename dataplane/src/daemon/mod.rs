@@ -643,6 +643,47 @@ fn answer(req: Request, state: &State) -> Response {
                 }
             }
         }
+        Request::Top { flows } => {
+            let plan = state.plans.load_full();
+            let ifaces = crate::flowlog::interfaces(&plan.fabric);
+            let flows = state
+                .shared
+                .flows
+                .top(flows.min(1000))
+                .into_iter()
+                .map(|r| {
+                    let ((src, sport), (dst, dport)) = if r.initiator_lo {
+                        (r.lo, r.hi)
+                    } else {
+                        (r.hi, r.lo)
+                    };
+                    protocol::TopFlow {
+                        interface: ifaces
+                            .get(&r.zone)
+                            .map_or_else(|| format!("zone {:08x}", r.zone), |i| i.id.clone()),
+                        protocol: r.proto,
+                        src,
+                        sport,
+                        dst,
+                        dport,
+                        packets: r.lo_to_hi.0 + r.hi_to_lo.0,
+                        bytes: r.bytes(),
+                    }
+                })
+                .collect();
+            let mut report = state.registry.report();
+            let table = &state.shared.flows;
+            report.flows = Some(crate::stats::FlowStats {
+                entries: table.len(),
+                capacity: table.capacity(),
+                memory_bytes: table.memory_bytes(),
+            });
+            Response::Top {
+                generation: state.plans.generation(),
+                busiest: flows,
+                report,
+            }
+        }
         Request::Stats => {
             let mut report = state.registry.report();
             let flows = &state.shared.flows;

@@ -44,6 +44,11 @@ pub enum Request {
     },
     /// Every instance to every endpoint, on the running configuration.
     TraceAllPairs,
+    /// The busiest flows (by bytes counted since their start or the last flow-log drain) and
+    /// every counter, for `vpcectl top`.
+    Top {
+        flows: usize,
+    },
     /// Capture an attachment's packets: after the `capturing` line, the connection carries
     /// pcap (`io::capture`) until `count` packets (if given) or until the client closes it.
     Capture {
@@ -56,6 +61,12 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
+    Top {
+        generation: u64,
+        busiest: Vec<TopFlow>,
+        #[serde(flatten)]
+        report: StatsReport,
+    },
     /// A capture runs; pcap follows on the connection.
     Capturing {
         attachment: String,
@@ -109,6 +120,20 @@ pub struct TargetHealthRow {
     pub state: crate::health::HealthState,
     /// Whether a load balancer uses the group (AWS: `unused` otherwise; not checked).
     pub checked: bool,
+}
+
+/// A flow as `vpcectl top` shows it: oriented from its initiator, with what its interface
+/// counted both ways.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopFlow {
+    pub interface: String,
+    pub protocol: u8,
+    pub src: std::net::IpAddr,
+    pub sport: u16,
+    pub dst: std::net::IpAddr,
+    pub dport: u16,
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
