@@ -35,13 +35,10 @@ pub fn restrict() -> std::io::Result<CapabilitySet> {
         if KEPT.contains(cap) || cap.bits() & CapabilitySet::all().bits() == 0 {
             continue;
         }
-        match thread::capability_is_in_bounding_set(cap) {
-            Ok(true) => {
-                if let Err(e) = thread::remove_capability_from_bounding_set(cap) {
-                    tracing::warn!(capability = ?cap, error = %e, "cannot drop from the bounding set");
-                }
+        if let Ok(true) = thread::capability_is_in_bounding_set(cap) {
+            if let Err(e) = thread::remove_capability_from_bounding_set(cap) {
+                tracing::warn!(capability = ?cap, error = %e, "cannot drop from the bounding set");
             }
-            Ok(false) | Err(_) => {}
         }
     }
     let keep = now.permitted & KEPT;
