@@ -239,7 +239,8 @@ fn capture_shows_packets_before_and_after_rewrite() {
 
 /// VPC Flow Logs of a known traffic run: three fetches from S3 through the gateway endpoint
 /// become ACCEPT records of the instance's ENI, egress to S3 and ingress back, whose packets
-/// add up to what the endpoint counted, in AWS's format.
+/// add up to what the endpoint counted, in AWS's format; an SSH attempt from the internet its
+/// security group denies becomes a REJECT record.
 #[test]
 fn flow_logs_record_a_known_traffic_run() {
     if !can_run() {
@@ -261,6 +262,12 @@ fn flow_logs_record_a_known_traffic_run() {
     for _ in 0..3 {
         assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
     }
+    // From the internet to the instance's port 22: its security group denies it.
+    lab.add_loopback("internet", "198.51.100.7");
+    lab.exec(
+        "internet",
+        &["curl", "-s", "-m", "1", "http://203.0.113.176:22/"],
+    );
     let mut sent;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let eni = "eni-08c0b194dec370347";
@@ -282,7 +289,10 @@ fn flow_logs_record_a_known_traffic_run() {
         // The endpoint's count, read after the log's: the connections' last packets (the
         // final ACK) may come after curl returns.
         sent = lab.counter("endpoint", ENDPOINT, "rx_packets");
-        if out_packets == sent || std::time::Instant::now() > deadline {
+        let rejected = text.contains(" 10.0.0.176 ")
+            && text.contains(" 22 6 ")
+            && text.contains(" REJECT OK ");
+        if (out_packets == sent && rejected) || std::time::Instant::now() > deadline {
             break;
         }
     }
@@ -300,7 +310,19 @@ fn flow_logs_record_a_known_traffic_run() {
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(' ').collect();
         assert_eq!(f.len(), fields, "{line}");
-        assert_eq!((f[0], f[12], f[13]), ("5", "ACCEPT", "OK"), "{line}");
+        assert_eq!(f[0], "5", "{line}");
+        assert!(
+            matches!(f[12], "ACCEPT" | "REJECT") && f[13] == "OK",
+            "{line}"
+        );
+        if f[12] == "REJECT" {
+            // Only the SSH attempt is denied: to the instance, ingress.
+            assert_eq!(
+                (f[2], f[4], f[6], f[16]),
+                (eni, "10.0.0.176", "22", "ingress"),
+                "{line}"
+            );
+        }
         let (start, end): (u64, u64) = (f[10].parse().unwrap(), f[11].parse().unwrap());
         assert!(start <= end && end > 1_700_000_000, "{line}");
         if f[2] == eni && f[4] == "52.216.39.26" {
@@ -319,6 +341,11 @@ fn flow_logs_record_a_known_traffic_run() {
         .map(|l| l.split(' ').nth(5).unwrap())
         .collect();
     assert_eq!(flows.len(), 3, "{text}");
+    assert!(
+        text.lines().any(|l| l.contains(" REJECT OK ")),
+        "no REJECT record:\n{text}\n{}",
+        lab.stats()["drops"]
+    );
 }
 
 /// `vpcectl top`: under traffic, the busiest flow, the endpoint and a drop reason are on

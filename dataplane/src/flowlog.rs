@@ -13,10 +13,11 @@
 //! An interface is what AWS logs: an instance's ENI, an interface endpoint's ENI, a load
 //! balancer node (named `LB@ADDRESS`, the model having no ids for node ENIs), a GWLB endpoint's
 //! ENI. `flow-direction` is `ingress` when the destination is one of the interface's
-//! addresses. What is not here yet: REJECT records (a denied packet makes no flow entry; the
-//! security groups' denials are counted per group in `vpcectl stats`), `pkt-srcaddr`/
-//! `pkt-dstaddr` that differ from the record's addresses on translated flows, and
-//! `traffic-path` (`-`). `account-id` is `-` (the model has no accounts).
+//! addresses. REJECT records come from the [`RejectLog`]: a packet its security groups deny
+//! makes no flow entry, so the pipeline notes it there (bounded: 4,096 denied flows per
+//! interval, more are counted as lost). Not here yet: `pkt-srcaddr`/`pkt-dstaddr` that differ
+//! from the record's addresses on translated flows, and `traffic-path` (`-`). `account-id` is
+//! `-` (the model has no accounts).
 //!
 //! This module formats; the daemon's flow-log thread does the I/O.
 
@@ -26,7 +27,12 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::conntrack::FlowRecord;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use spin::mutex::SpinMutex;
+
+use crate::conntrack::{FlowRecord, Tuple};
 use crate::fabric::Fabric;
 
 /// The header line (AWS's field names, in the order written).
@@ -108,6 +114,134 @@ pub fn write_records(out: &mut String, r: &FlowRecord, iface: &Interface, epoch:
     }
 }
 
+/// Denied flows of the current interval: the packets security groups dropped, by interface
+/// (zone) and direction-specific 5-tuple. Fixed capacity (shards of open-addressing slots,
+/// allocated once); a full shard counts the packet's flow as lost. Nothing allocates after
+/// [`RejectLog::default`].
+#[derive(Debug)]
+pub struct RejectLog {
+    shards: Box<[SpinMutex<RejectShard>]>,
+    lost: AtomicU64,
+}
+
+const REJECT_SHARDS: usize = 8;
+const REJECT_SLOTS: usize = 512;
+
+#[derive(Debug)]
+struct RejectShard {
+    slots: Box<[Option<Rejected>]>,
+    len: usize,
+}
+
+/// A denied flow: its interface's zone, the tuple of its packets, their count and bytes, the
+/// first and last time (the flow table's seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    pub zone: u32,
+    pub tuple: Tuple,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: u32,
+    pub last: u32,
+}
+
+impl Default for RejectLog {
+    fn default() -> Self {
+        RejectLog {
+            shards: (0..REJECT_SHARDS)
+                .map(|_| {
+                    SpinMutex::new(RejectShard {
+                        slots: vec![None; REJECT_SLOTS].into_boxed_slice(),
+                        len: 0,
+                    })
+                })
+                .collect(),
+            lost: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RejectLog {
+    /// Notes a denied packet of `bytes` on the interface of `zone` at `now`.
+    pub fn record(&self, zone: u32, t: &Tuple, bytes: usize, now: u32) {
+        let mut h = rustc_hash::FxHasher::default();
+        (zone, t).hash(&mut h);
+        let h = h.finish();
+        let mut shard = self.shards[(h >> 61) as usize % REJECT_SHARDS].lock();
+        let mask = REJECT_SLOTS - 1;
+        let mut i = h as usize & mask;
+        loop {
+            match &mut shard.slots[i] {
+                Some(r) if r.zone == zone && r.tuple == *t => {
+                    r.packets += 1;
+                    r.bytes += bytes as u64;
+                    r.last = now;
+                    return;
+                }
+                Some(_) => i = (i + 1) & mask,
+                None => break,
+            }
+        }
+        if shard.len >= REJECT_SLOTS / 8 * 7 {
+            self.lost.fetch_add(1, Relaxed);
+            return;
+        }
+        shard.slots[i] = Some(Rejected {
+            zone,
+            tuple: *t,
+            packets: 1,
+            bytes: bytes as u64,
+            first: now,
+            last: now,
+        });
+        shard.len += 1;
+    }
+
+    /// Hands every denied flow of the interval to `f` and starts a new interval.
+    pub fn drain(&self, mut f: impl FnMut(&Rejected)) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            for s in shard.slots.iter_mut() {
+                if let Some(r) = s.take() {
+                    f(&r);
+                }
+            }
+            shard.len = 0;
+        }
+    }
+
+    /// Denied flows not noted because a shard was full.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Relaxed)
+    }
+}
+
+/// Appends the REJECT record of a denied flow.
+pub fn write_reject(out: &mut String, r: &Rejected, iface: &Interface, epoch: u64) {
+    let t = &r.tuple;
+    let direction = if iface.addrs.contains(&t.dst) {
+        "ingress"
+    } else {
+        "egress"
+    };
+    let _ = writeln!(
+        out,
+        "5 - {} {} {} {} {} {} {} {} {} {} REJECT OK {} {} {direction} -",
+        iface.id,
+        t.src,
+        t.dst,
+        t.sport,
+        t.dport,
+        t.proto,
+        r.packets,
+        r.bytes,
+        epoch + u64::from(r.first),
+        epoch + u64::from(r.last),
+        t.src,
+        t.dst
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +280,48 @@ mod tests {
         let mut out = String::new();
         write_records(&mut out, &r, &iface, 1_700_000_000, 11);
         assert!(out.contains(" 1700000011 1700000012 "));
+    }
+
+    #[test]
+    fn denied_flows_aggregate_per_interval_and_are_bounded() {
+        let log = RejectLog::default();
+        let t = Tuple {
+            proto: 6,
+            src: "198.51.100.7".parse().unwrap(),
+            dst: "10.0.0.176".parse().unwrap(),
+            sport: 40000,
+            dport: 22,
+        };
+        for now in 5..8 {
+            log.record(7, &t, 60, now);
+        }
+        let mut got = Vec::new();
+        log.drain(|r| got.push(*r));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].packets, got[0].bytes, got[0].first, got[0].last),
+            (3, 180, 5, 7)
+        );
+        let iface = Interface {
+            id: "eni-08c0b194dec370347".into(),
+            addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
+        };
+        let mut out = String::new();
+        write_reject(&mut out, &got[0], &iface, 1_700_000_000);
+        assert_eq!(
+            out.trim_end(),
+            "5 - eni-08c0b194dec370347 198.51.100.7 10.0.0.176 40000 22 6 3 180 1700000005 1700000007 REJECT OK 198.51.100.7 10.0.0.176 ingress -"
+        );
+        // A new interval; then more denied flows than the log holds: the rest are lost.
+        let mut n = 0;
+        log.drain(|_| n += 1);
+        assert_eq!(n, 0);
+        for port in 0..10_000u16 {
+            log.record(7, &Tuple { sport: port, ..t }, 60, 9);
+        }
+        let mut kept = 0u64;
+        log.drain(|_| kept += 1);
+        assert!(kept <= (REJECT_SHARDS * REJECT_SLOTS) as u64);
+        assert_eq!(kept + log.lost(), 10_000);
     }
 }

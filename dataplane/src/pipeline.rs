@@ -691,6 +691,7 @@ fn security_group<O: Observer>(
     });
     if outcome == SgOutcome::Denied {
         count_denial(f, cx, set, direction);
+        f.registry.rejects.record(zone, &t, p.len, cx.now);
         return Err(match direction {
             Direction::Ingress => DropReason::SecurityGroupIngress,
             Direction::Egress => DropReason::SecurityGroupEgress,

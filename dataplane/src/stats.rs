@@ -136,6 +136,8 @@ pub struct Registry {
     drops: Box<[[AtomicU64; DropReason::COUNT]]>,
     pub health: crate::health::HealthBook,
     pub dns: DnsCounters,
+    /// Flows security groups denied, for REJECT flow-log records.
+    pub rejects: crate::flowlog::RejectLog,
 }
 
 /// Answers the VPC resolvers sent, by response code (the header's four bits).
@@ -186,6 +188,7 @@ impl Default for Registry {
                 .collect(),
             health: Default::default(),
             dns: Default::default(),
+            rejects: Default::default(),
         }
     }
 }

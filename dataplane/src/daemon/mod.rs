@@ -333,6 +333,11 @@ fn flow_logs(
                 crate::flowlog::write_records(&mut out, r, i, epoch, since);
             }
         });
+        plan.fabric.registry.rejects.drain(|r| {
+            if let Some(i) = ifaces.get(&r.zone) {
+                crate::flowlog::write_reject(&mut out, r, i, epoch);
+            }
+        });
         since = shared.now();
         if sink
             .write_all(out.as_bytes())
