@@ -239,7 +239,7 @@ fn capture_shows_packets_before_and_after_rewrite() {
 
 /// VPC Flow Logs of a known traffic run: three fetches from S3 through the gateway endpoint
 /// become ACCEPT records of the instance's ENI, egress to S3 and ingress back, whose packets
-/// add up to what the endpoint counted, in AWS's format; an SSH attempt from the internet its
+/// lie between what the endpoint and the instance's ENI counted, in AWS's format; an SSH attempt from the internet its
 /// security group denies becomes a REJECT record.
 #[test]
 fn flow_logs_record_a_known_traffic_run() {
@@ -268,7 +268,7 @@ fn flow_logs_record_a_known_traffic_run() {
         "internet",
         &["curl", "-s", "-m", "1", "http://203.0.113.176:22/"],
     );
-    let mut sent;
+    let (mut sent, mut eni_rx);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let eni = "eni-08c0b194dec370347";
     let (mut out_packets, mut records, mut text);
@@ -289,6 +289,7 @@ fn flow_logs_record_a_known_traffic_run() {
         // The endpoint's count, read after the log's: the connections' last packets (the
         // final ACK) may come after curl returns.
         sent = lab.counter("endpoint", ENDPOINT, "rx_packets");
+        eni_rx = lab.counter("attachment", eni, "rx_packets");
         let rejected = text.contains(" 10.0.0.176 ")
             && text.contains(" 22 6 ")
             && text.contains(" REJECT OK ");
@@ -302,11 +303,12 @@ fn flow_logs_record_a_known_traffic_run() {
         "{text}"
     );
     assert!(records > 0, "{text}");
-    // The log has what the ENI's security group passed; the endpoint what it carried on. On a
-    // loaded machine a packet may be dropped in between (and then is in the log only).
+    // Between what the endpoint carried on and all the instance sent (its ENI also counts,
+    // say, IPv6 router solicitations; the endpoint misses what a loaded machine lost after
+    // the ENI's security group).
     assert!(
-        out_packets >= sent && out_packets <= sent + 2,
-        "egress packets to S3 in the log ({out_packets}) vs the endpoint's counter ({sent}): {}\n{text}",
+        sent <= out_packets && out_packets <= eni_rx,
+        "egress packets to S3 in the log {out_packets}, endpoint {sent}, ENI {eni_rx}: {}\n{text}",
         lab.stats()["drops"]
     );
     let fields = dataplane::flowlog::HEADER.split(' ').count();
