@@ -347,19 +347,16 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("{}www-{ns}", self.prefix));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), body).unwrap();
-        let h = self.spawn(
-            ns,
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "80",
-                "--bind",
-                "::",
-                "--directory",
-                dir.to_str().unwrap(),
-            ],
+        // Its request log goes to a file: into the pipe `spawn` reads only at the end, it would
+        // fill the pipe's 64 KiB after some 900 requests and block the server (the soak's
+        // "failed requests").
+        let log = std::env::temp_dir().join(format!("{}www-{ns}.log", self.prefix));
+        let cmd = format!(
+            "exec python3 -m http.server 80 --bind :: --directory {} >>{} 2>&1",
+            dir.display(),
+            log.display()
         );
+        let h = self.spawn(ns, &["sh", "-c", &cmd]);
         // Wait until it listens.
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -1,19 +1,15 @@
-//! A known bug, reproduced (ignored until fixed; found by the soak): through seed 001's GWLB
-//! path, after about 930 short HTTP connections in quick succession (about 490 at one a second
-//! in the soak), every new connection fails. vpced counts no drop, and its counters show the
-//! SYN reaching the web server and the SYN-ACK delivered back to the client — which keeps
-//! retransmitting its SYN: the client's kernel refuses the SYN-ACK that went through the
-//! appliance. Pings on the same path go on. Next: tshark in the `internet` namespace on the
-//! refused SYN-ACK (checksum, ack number, timestamps after the GENEVE round trip).
-//!
-//!     cargo test --release --test probe_gwlb -- --ignored --nocapture
+//! Many short connections through seed 001's GWLB path: 1,200 HTTP requests in a row, each a
+//! new flow steered to an appliance and back. The soak once failed every request after about
+//! 930 — not vpced: the lab's web server logged each request into a pipe nobody read until the
+//! end, and blocked once the pipe's 64 KiB were full (its socket in CLOSE-WAIT, while vpced's
+//! counters showed every packet of the handshake and the request go through). The lab now logs
+//! to a file; this keeps it that way.
 
 mod common;
 use common::*;
 
 #[test]
-#[ignore = "known bug: new GWLB connections fail after ~930 (see the module doc)"]
-fn fifteen_hundred_connections_through_the_appliances() {
+fn twelve_hundred_connections_through_the_appliances() {
     if !can_run() {
         return;
     }
@@ -39,7 +35,7 @@ fn fifteen_hundred_connections_through_the_appliances() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    for i in 0..1500 {
+    for i in 0..1200 {
         let (code, _) = gw.curl("internet", "http://203.0.113.10/");
         assert_eq!(
             code,
