@@ -161,7 +161,8 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
         lab.daemon_log()
     );
     wait_for_state(&lab, "healthy", Duration::from_secs(20));
-    let log = String::from_utf8_lossy(&lab.kill(server).stderr).into_owned();
+    lab.kill(server);
+    let log = lab.http_log("ec2-b");
     assert!(
         log.lines().any(
             |l| l.trim_start_matches("::ffff:").starts_with("10.1.128.50 ")

@@ -342,6 +342,12 @@ impl Lab {
         );
     }
 
+    /// The request log of the HTTP server started in `ns` ([`Lab::http_server`]).
+    pub fn http_log(&self, ns: &str) -> String {
+        std::fs::read_to_string(std::env::temp_dir().join(format!("{}www-{ns}.log", self.prefix)))
+            .unwrap_or_default()
+    }
+
     /// Starts a Python HTTP server answering `body` on port 80 in a namespace.
     pub fn http_server(&mut self, ns: &str, body: &str) -> usize {
         let dir = std::env::temp_dir().join(format!("{}www-{ns}", self.prefix));
