@@ -331,10 +331,11 @@ fn flow_logs_record_a_known_traffic_run() {
         let (start, end): (u64, u64) = (f[10].parse().unwrap(), f[11].parse().unwrap());
         assert!(start <= end && end > 1_700_000_000, "{line}");
         if f[2] == eni && f[4] == "52.216.39.26" {
-            assert_eq!(f[16], "egress", "{line}");
+            // Out through the gateway endpoint: traffic-path 7.
+            assert_eq!((f[16], f[17]), ("egress", "7"), "{line}");
         }
         if f[2] == eni && f[3] == "52.216.39.26" {
-            assert_eq!(f[16], "ingress", "{line}");
+            assert_eq!((f[16], f[17]), ("ingress", "-"), "{line}");
             assert!(f[9].parse::<u64>().unwrap() > 0);
         }
     }

@@ -13,11 +13,17 @@
 //! An interface is what AWS logs: an instance's ENI, an interface endpoint's ENI, a load
 //! balancer node (named `LB@ADDRESS`, the model having no ids for node ENIs), a GWLB endpoint's
 //! ENI. `flow-direction` is `ingress` when the destination is one of the interface's
-//! addresses. REJECT records come from the [`RejectLog`]: a packet its security groups deny
-//! makes no flow entry, so the pipeline notes it there (bounded: 4,096 denied flows per
-//! interval, more are counted as lost). Not here yet: `pkt-srcaddr`/`pkt-dstaddr` that differ
-//! from the record's addresses on translated flows, and `traffic-path` (`-`). `account-id` is
-//! `-` (the model has no accounts).
+//! addresses, `egress` when the source is. A GWLB endpoint is an *intermediate* interface:
+//! traffic passes through it between two other addresses, and it is logged as AWS logs a NAT
+//! gateway's interface — `ingress`, `dstaddr` the interface's own address and `pkt-dstaddr`
+//! the packet's destination (`pkt-srcaddr`, `pkt-dstaddr` are always the packet's addresses).
+//! `traffic-path` (egress records only) is the path the interface's subnet route table sends
+//! the destination along, looked up in the running configuration when the record is written:
+//! `1` another resource in the VPC (local route, an ENI, a GWLB endpoint), `4` a peering
+//! connection, `7` a gateway endpoint, `8` an internet gateway; `-` otherwise. REJECT records
+//! come from the [`RejectLog`]: a packet its security groups deny makes no flow entry, so the
+//! pipeline notes it there (bounded: 4,096 denied flows per interval, more are counted as
+//! lost). `account-id` is `-` (the model has no accounts).
 //!
 //! This module formats; the daemon's flow-log thread does the I/O.
 
@@ -33,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use spin::mutex::SpinMutex;
 
 use crate::conntrack::{FlowRecord, Tuple};
-use crate::fabric::Fabric;
+use crate::fabric::{Action, Fabric};
 
 /// The header line (AWS's field names, in the order written).
 pub const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status pkt-srcaddr pkt-dstaddr flow-direction traffic-path";
@@ -43,6 +49,71 @@ pub const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcpor
 pub struct Interface {
     pub id: String,
     pub addrs: SmallVec<[IpAddr; 2]>,
+    /// The route table of the interface's subnet (`snapshot.route_tables[i]`), for
+    /// `traffic-path`; `None` for an interface endpoint's ENI, which only answers its VPC.
+    pub route_table: Option<u32>,
+    /// Traffic passes through the interface between other addresses (a GWLB endpoint).
+    pub intermediate: bool,
+}
+
+/// AWS's `traffic-path` values this dataplane has paths for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TrafficPath {
+    /// Through another resource in the same VPC (the local route, an ENI, an endpoint).
+    SameVpc = 1,
+    /// Through an intra-region VPC peering connection.
+    Peering = 4,
+    /// Through a gateway VPC endpoint.
+    GatewayEndpoint = 7,
+    /// Through an internet gateway.
+    InternetGateway = 8,
+}
+
+/// The path egress traffic from `iface` to `dst` takes: its subnet route table's route for
+/// `dst` in `f`. `None` (logged `-`) for no route, a blackhole, or a target without a path.
+pub fn traffic_path(f: &Fabric, iface: &Interface, dst: IpAddr) -> Option<TrafficPath> {
+    let Some(table) = iface.route_table else {
+        return Some(TrafficPath::SameVpc);
+    };
+    let route = f
+        .snapshot
+        .route_tables
+        .get(table as usize)?
+        .lookup_index(dst)?;
+    match f.actions.get(table as usize)?.get(route)? {
+        Action::Local | Action::GwlbEndpoint(_) | Action::NetworkInterface(_) => {
+            Some(TrafficPath::SameVpc)
+        }
+        Action::Peering(_) => Some(TrafficPath::Peering),
+        Action::GatewayEndpoint(_) => Some(TrafficPath::GatewayEndpoint),
+        Action::InternetGateway(_) => Some(TrafficPath::InternetGateway),
+        Action::Blackhole | Action::Unsupported(_) => None,
+    }
+}
+
+/// One direction of a flow as a flow-log record sees it on `iface`: `(direction, srcaddr,
+/// dstaddr)`, the packet's own addresses going to `pkt-srcaddr`, `pkt-dstaddr`.
+fn as_seen_by(iface: &Interface, src: IpAddr, dst: IpAddr) -> (&'static str, IpAddr, IpAddr) {
+    if iface.addrs.contains(&dst) {
+        ("ingress", src, dst)
+    } else if iface.addrs.contains(&src) || !iface.intermediate {
+        ("egress", src, dst)
+    } else {
+        ("ingress", src, iface.addrs.first().copied().unwrap_or(dst))
+    }
+}
+
+/// `traffic-path` as written: the number, or `-`.
+struct PathField(Option<TrafficPath>);
+
+impl std::fmt::Display for PathField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "{}", p as u8),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// The interfaces of a fabric by connection-tracking zone.
@@ -56,6 +127,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             Interface {
                 id: e.id.clone(),
                 addrs,
+                route_table: Some(e.route_table),
+                intermediate: false,
             },
         );
     }
@@ -65,6 +138,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             Interface {
                 id: e.id.clone(),
                 addrs: SmallVec::from_slice(&[IpAddr::V4(e.ip)]),
+                route_table: None,
+                intermediate: false,
             },
         );
     }
@@ -74,6 +149,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             Interface {
                 id: format!("{}@{}", f.load_balancers[n.lb as usize].id, n.ip),
                 addrs: SmallVec::from_slice(&[IpAddr::V4(n.ip)]),
+                route_table: Some(n.route_table),
+                intermediate: false,
             },
         );
     }
@@ -83,6 +160,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             Interface {
                 id: g.eni.clone(),
                 addrs: SmallVec::from_slice(&[IpAddr::V4(g.ip)]),
+                route_table: Some(g.route_table),
+                intermediate: true,
             },
         );
     }
@@ -91,24 +170,29 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
 
 /// Appends the records of `r` (one per direction that carried packets) to `out`. `epoch` is
 /// the Unix time of the flow table's second 0; `since` the start of the interval, in the
-/// table's seconds (a flow older than the interval starts its record there).
-pub fn write_records(out: &mut String, r: &FlowRecord, iface: &Interface, epoch: u64, since: u32) {
+/// table's seconds (a flow older than the interval starts its record there); `path` the
+/// [`traffic_path`] of an egress record's destination.
+pub fn write_records(
+    out: &mut String,
+    r: &FlowRecord,
+    iface: &Interface,
+    epoch: u64,
+    since: u32,
+    path: impl Fn(IpAddr) -> Option<TrafficPath>,
+) {
     let start = epoch + u64::from(r.first_seen.max(since));
     let end = epoch + u64::from(r.last_seen);
-    for ((src, sport), (dst, dport), (packets, bytes)) in
+    for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes)) in
         [(r.lo, r.hi, r.lo_to_hi), (r.hi, r.lo, r.hi_to_lo)]
     {
         if packets == 0 {
             continue;
         }
-        let direction = if iface.addrs.contains(&dst) {
-            "ingress"
-        } else {
-            "egress"
-        };
+        let (direction, src, dst) = as_seen_by(iface, pkt_src, pkt_dst);
+        let traffic_path = PathField((direction == "egress").then(|| path(pkt_dst)).flatten());
         let _ = writeln!(
             out,
-            "5 - {} {src} {dst} {sport} {dport} {} {packets} {bytes} {start} {end} ACCEPT OK {src} {dst} {direction} -",
+            "5 - {} {src} {dst} {sport} {dport} {} {packets} {bytes} {start} {end} ACCEPT OK {pkt_src} {pkt_dst} {direction} {traffic_path}",
             iface.id, r.proto
         );
     }
@@ -216,20 +300,21 @@ impl RejectLog {
     }
 }
 
-/// Appends the REJECT record of a denied flow.
-pub fn write_reject(out: &mut String, r: &Rejected, iface: &Interface, epoch: u64) {
+/// Appends the REJECT record of a denied flow; `path` as for [`write_records`].
+pub fn write_reject(
+    out: &mut String,
+    r: &Rejected,
+    iface: &Interface,
+    epoch: u64,
+    path: impl Fn(IpAddr) -> Option<TrafficPath>,
+) {
     let t = &r.tuple;
-    let direction = if iface.addrs.contains(&t.dst) {
-        "ingress"
-    } else {
-        "egress"
-    };
+    let (direction, src, dst) = as_seen_by(iface, t.src, t.dst);
+    let traffic_path = PathField((direction == "egress").then(|| path(t.dst)).flatten());
     let _ = writeln!(
         out,
-        "5 - {} {} {} {} {} {} {} {} {} {} REJECT OK {} {} {direction} -",
+        "5 - {} {src} {dst} {} {} {} {} {} {} {} REJECT OK {} {} {direction} {traffic_path}",
         iface.id,
-        t.src,
-        t.dst,
         t.sport,
         t.dport,
         t.proto,
@@ -263,14 +348,18 @@ mod tests {
         let iface = Interface {
             id: "eni-08c0b194dec370347".into(),
             addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
+            route_table: Some(0),
+            intermediate: false,
         };
         let mut out = String::new();
-        write_records(&mut out, &r, &iface, 1_700_000_000, 0);
+        write_records(&mut out, &r, &iface, 1_700_000_000, 0, |_| {
+            Some(TrafficPath::GatewayEndpoint)
+        });
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[0],
-            "5 - eni-08c0b194dec370347 10.0.0.176 52.216.39.26 40312 80 6 6 473 1700000010 1700000012 ACCEPT OK 10.0.0.176 52.216.39.26 egress -"
+            "5 - eni-08c0b194dec370347 10.0.0.176 52.216.39.26 40312 80 6 6 473 1700000010 1700000012 ACCEPT OK 10.0.0.176 52.216.39.26 egress 7"
         );
         assert!(lines[1]
             .starts_with("5 - eni-08c0b194dec370347 52.216.39.26 10.0.0.176 80 40312 6 4 1200 "));
@@ -278,8 +367,42 @@ mod tests {
         assert_eq!(lines[0].split(' ').count(), HEADER.split(' ').count());
         // An older flow starts its record at the interval.
         let mut out = String::new();
-        write_records(&mut out, &r, &iface, 1_700_000_000, 11);
+        write_records(&mut out, &r, &iface, 1_700_000_000, 11, |_| None);
         assert!(out.contains(" 1700000011 1700000012 "));
+    }
+
+    #[test]
+    fn an_intermediate_interface_logs_traffic_through_it_as_ingress_to_itself() {
+        let r = FlowRecord {
+            zone: 9,
+            proto: 6,
+            lo: ("10.0.0.12".parse().unwrap(), 40312),
+            hi: ("203.0.113.5".parse().unwrap(), 443),
+            initiator_lo: true,
+            lo_to_hi: (3, 180),
+            hi_to_lo: (2, 120),
+            first_seen: 10,
+            last_seen: 12,
+            ended: false,
+        };
+        let gwlbe = Interface {
+            id: "eni-0gwlbe".into(),
+            addrs: SmallVec::from_slice(&["10.0.9.20".parse().unwrap()]),
+            route_table: Some(0),
+            intermediate: true,
+        };
+        let mut out = String::new();
+        write_records(&mut out, &r, &gwlbe, 1_700_000_000, 0, |_| {
+            unreachable!("an ingress record has no traffic path")
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "5 - eni-0gwlbe 10.0.0.12 10.0.9.20 40312 443 6 3 180 1700000010 1700000012 ACCEPT OK 10.0.0.12 203.0.113.5 ingress -",
+                "5 - eni-0gwlbe 203.0.113.5 10.0.9.20 443 40312 6 2 120 1700000010 1700000012 ACCEPT OK 203.0.113.5 10.0.0.12 ingress -",
+            ]
+        );
     }
 
     #[test]
@@ -305,9 +428,13 @@ mod tests {
         let iface = Interface {
             id: "eni-08c0b194dec370347".into(),
             addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
+            route_table: Some(0),
+            intermediate: false,
         };
         let mut out = String::new();
-        write_reject(&mut out, &got[0], &iface, 1_700_000_000);
+        write_reject(&mut out, &got[0], &iface, 1_700_000_000, |_| {
+            unreachable!("an ingress record has no traffic path")
+        });
         assert_eq!(
             out.trim_end(),
             "5 - eni-08c0b194dec370347 198.51.100.7 10.0.0.176 40000 22 6 3 180 1700000005 1700000007 REJECT OK 198.51.100.7 10.0.0.176 ingress -"

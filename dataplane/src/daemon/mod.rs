@@ -330,12 +330,16 @@ fn flow_logs(
         out.clear();
         shared.flows.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                crate::flowlog::write_records(&mut out, r, i, epoch, since);
+                crate::flowlog::write_records(&mut out, r, i, epoch, since, |dst| {
+                    crate::flowlog::traffic_path(&plan.fabric, i, dst)
+                });
             }
         });
         plan.fabric.registry.rejects.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                crate::flowlog::write_reject(&mut out, r, i, epoch);
+                crate::flowlog::write_reject(&mut out, r, i, epoch, |dst| {
+                    crate::flowlog::traffic_path(&plan.fabric, i, dst)
+                });
             }
         });
         since = shared.now();
