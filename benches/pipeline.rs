@@ -222,6 +222,7 @@ fn gwlb(c: &mut Criterion, payload: &[u8]) {
         appliance: ip("10.100.0.11"),
         target: 0,
         cookie: 0xdead_beef,
+        tcp_idle: 350,
     };
     flows
         .insert_steered(zone, &t, steer, Default::default(), 0)

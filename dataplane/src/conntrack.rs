@@ -26,10 +26,12 @@
 //!
 //! ```text
 //! Entry (128 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
-//!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone,
+//!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone
+//!                    (or, steered: appliance, target index, cookie, TCP idle timeout u16),
 //!                    PROXY protocol shift (first data seq u32, header length u16),
 //!                    counters: packets u32 and bytes u64 each way, first_seen u32
-//! memory = 128 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard
+//! memory = 128 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard;
+//!          the table holds `capacity` entries (its load factor at most 7/8)
 //! ```
 //!
 //! # Counters
@@ -192,6 +194,9 @@ pub struct Steer {
     /// may move it; the address decides).
     pub target: u16,
     pub cookie: u32,
+    /// Idle timeout of the flow if TCP, in seconds (the target group's `tcp_idle_timeout`,
+    /// 60–6000); 0: [`TCP_IDLE`]. Kept where a translation's destination port would be.
+    pub tcp_idle: u16,
 }
 
 /// What tracking takes from a packet: its TCP flags (FIN, RST) and its length (counters).
@@ -246,6 +251,8 @@ impl Slot {
             || self.flags & (FIN_INITIATOR | FIN_RESPONDER) == FIN_INITIATOR | FIN_RESPONDER
         {
             TCP_CLOSED
+        } else if self.flags & HAS_STEER != 0 && self.nat_dport != 0 {
+            u32::from(self.nat_dport)
         } else {
             TCP_IDLE
         }
@@ -274,6 +281,7 @@ impl Slot {
             appliance: addr(self.nat_dst, self.nat_src != 0),
             target: self.nat_sport,
             cookie: self.peer_zone,
+            tcp_idle: self.nat_dport,
         })
     }
 
@@ -469,15 +477,17 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
-    /// A table for at least `capacity` flows (entries).
+    /// A table for `capacity` flows (entries), rounded up to a multiple of the shard count
+    /// (4 shards below 65,536 flows, 64 from there) and to at least 64.
     pub fn new(capacity: usize) -> FlowTable {
         let capacity = capacity.max(64);
         let shard_bits: u32 = if capacity >= 1 << 16 { 6 } else { 2 };
         let shards = 1usize << shard_bits;
         let per_shard = capacity.div_ceil(shards);
         let slots = (per_shard * 8).div_ceil(7).next_power_of_two();
-        // Whatever the rounding gave, up to 7/8 of the slots.
-        let limit = slots / 8 * 7;
+        // What was asked for (per shard), not what the rounding up to a power of two would
+        // hold: `--max-flows` is a promise to the operator. At most 7/8 of the slots.
+        let limit = per_shard.min(slots / 8 * 7);
         FlowTable {
             shards: (0..shards)
                 .map(|_| {
@@ -615,6 +625,7 @@ impl FlowTable {
             slot.nat_dst = bits(st.appliance);
             slot.nat_src = u128::from(st.appliance.is_ipv6());
             slot.nat_sport = st.target;
+            slot.nat_dport = st.tcp_idle;
             slot.peer_zone = st.cookie;
         }
         if let Payload::Nat(n) = payload {
@@ -857,6 +868,39 @@ mod tests {
         };
         t.insert(5, &f, Some(nat), NONE, 0).unwrap();
         assert_eq!(t.lookup(5, &f, NONE, 0).unwrap().nat, Some(nat));
+    }
+
+    /// The table holds what was asked for, not what its power-of-two slots could: up to the
+    /// shard count's multiple, and 64 at least.
+    #[test]
+    fn capacity_is_what_was_asked_for() {
+        for (asked, holds) in [
+            (262_144, 262_144),
+            (1_000_000, 1_000_000),
+            (100_000, 100_032),
+            (1000, 1000),
+            (1001, 1004),
+            (10, 64),
+        ] {
+            assert_eq!(FlowTable::new(asked).capacity(), holds, "{asked}");
+        }
+        // And refuses the next flow once full.
+        let t = FlowTable::new(1000);
+        let mut admitted = 0;
+        for port in 0..5000u16 {
+            let f = Tuple {
+                proto: 17,
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                sport: port,
+                dport: 53,
+            };
+            if t.insert(1, &f, None, NONE, 0).is_ok() {
+                admitted += 1;
+            }
+        }
+        assert!(admitted <= 1000 && admitted >= 900, "{admitted}");
+        assert_eq!(t.len(), admitted);
     }
 
     /// A realistic key set (one host to many, sequential ports) fills a table to its limit

@@ -254,6 +254,8 @@ pub struct TargetGroup {
     pub geneve: bool,
     pub stickiness: control::model::Stickiness,
     pub failover: control::model::Failover,
+    /// GENEVE groups: idle timeout of a TCP flow's appliance choice, seconds (60–6000).
+    pub tcp_idle_timeout: u16,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -678,6 +680,8 @@ impl Fabric {
                 geneve: tg.protocol == Protocol::Geneve,
                 stickiness: tg.stickiness,
                 failover: tg.failover,
+                // Validation keeps it within 60–6000.
+                tcp_idle_timeout: u16::try_from(tg.tcp_idle_timeout).unwrap_or(u16::MAX),
                 counters: registry.entity("target_group", &tg.id),
             });
         }

@@ -1525,6 +1525,7 @@ fn to_gwlb_endpoint<O: Observer>(
                 target: i as u16,
                 // A moved flow keeps its cookie: the flow is the same.
                 cookie: tracked.map_or_else(|| flow_cookie(h, cx.now), |t| t.cookie),
+                tcp_idle: tg.tcp_idle_timeout,
             };
             if cx
                 .flows

@@ -219,6 +219,42 @@ fn internet_to_web_server_through_one_appliance_both_ways() {
     assert_eq!((ep.rx_packets, ep.tx_packets), (2, 4));
 }
 
+/// The target group's `tcp_idle_timeout` is how long an idle TCP flow keeps its appliance
+/// and cookie: past it the next packet is a new flow (a new cookie); within it, the same.
+#[test]
+fn the_target_groups_tcp_idle_timeout_ends_an_idle_flows_steering() {
+    for (timeout, idle, same) in [
+        (None, 349, true),
+        (None, 350, false),
+        (Some(60), 59, true),
+        (Some(60), 60, false),
+        (Some(6000), 3000, true),
+    ] {
+        let edits: Vec<(&str, String)> = timeout
+            .map(|t| {
+                (
+                    "stickiness = \"5-tuple\"",
+                    format!("stickiness = \"5-tuple\"\ntcp_idle_timeout = {t}"),
+                )
+            })
+            .into_iter()
+            .collect();
+        let edits: Vec<(&str, &str)> = edits.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        let mut lab = Lab::new(&edits);
+        lab.now = 10;
+        let syn = tcp("198.51.100.7", 40000, PUBLIC, 80, tcp_flags::SYN);
+        let (first, _) = lab.to_appliance(IGW, &syn);
+        lab.now += idle;
+        let ack = tcp("198.51.100.7", 40000, PUBLIC, 80, tcp_flags::ACK);
+        let (later, _) = lab.to_appliance(IGW, &ack);
+        assert_eq!(
+            later.options.cookie == first.options.cookie,
+            same,
+            "tcp_idle_timeout {timeout:?}, idle {idle} s"
+        );
+    }
+}
+
 #[test]
 fn five_tuple_flows_spread_stick_and_never_switch() {
     let lab = Lab::new(&[]);
