@@ -1477,11 +1477,14 @@ fn to_gwlb_endpoint<O: Observer>(
     }
     let key = sticky_tuple(p, tg.stickiness);
     // With fewer than five fields the key is shared by many connections: one's FIN does not
-    // end the others.
+    // end the others (its bytes still count).
     let sig = if tg.stickiness == Stickiness::FiveTuple {
         signal(p)
     } else {
-        TcpSignal::default()
+        TcpSignal {
+            bytes: p.len as u32,
+            ..TcpSignal::default()
+        }
     };
     let h = conntrack::symmetric_hash(&key);
     let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);

@@ -295,6 +295,17 @@ fn three_and_two_tuple_stickiness_keep_a_pair_on_one_appliance() {
             seen.insert(lab.to_appliance(IGW, &syn).0.appliance);
         }
         assert_eq!(seen.len(), 1, "{sticky}: {seen:?}");
+        // The shared entry counts every connection's packets and bytes (flow logs read them).
+        let zone = lab.f.gwlb_endpoints[0].zone;
+        let (mut packets, mut bytes) = (0, 0);
+        lab.flows.drain(|r| {
+            if r.zone == zone {
+                packets += r.lo_to_hi.0 + r.hi_to_lo.0;
+                bytes += r.lo_to_hi.1 + r.hi_to_lo.1;
+            }
+        });
+        let syn_len = tcp("198.51.100.9", 20000, PUBLIC, 80, tcp_flags::SYN).len() as u64;
+        assert_eq!((packets, bytes), (32, 32 * syn_len), "{sticky}");
         // ICMP from the same client shares it only when the protocol is not in the key.
         let ping = packet(
             ip("198.51.100.9"),
