@@ -141,7 +141,8 @@ fn prometheus_metrics_follow_the_traffic() {
 
 /// `vpcectl capture` on the instance's ENI while it fetches from S3 through the interface
 /// endpoint: pcap tshark reads, with the packets as sent (to the endpoint's address) and as
-/// rewritten (to S3's), and what came back; piped into tshark as well.
+/// rewritten (to S3's), and what came back; piped into tshark as well; vpced's own DNS
+/// answers among what leaves.
 #[test]
 fn capture_shows_packets_before_and_after_rewrite() {
     if !can_run() {
@@ -233,6 +234,37 @@ fn capture_shows_packets_before_and_after_rewrite() {
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).lines().count(),
         4,
+        "{o:?}"
+    );
+
+    // vpced's own packets are captured too: the VPC resolver's answer leaving to the instance.
+    let sh = format!(
+        "{} capture {eni} -w - --count 1 --point out | tshark -r - -T fields -e ip.src -e dns.a",
+        bin("vpcectl").display()
+    );
+    let piped = Command::new("sh")
+        .args(["-c", &sh])
+        .env("VPCE_SOCKET", &lab.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = lab.exec(
+        INSTANCE,
+        &[
+            "dig",
+            "@10.0.0.2",
+            "+time=2",
+            "+tries=1",
+            "zenn-privatelink.s3.us-east-1.amazonaws.com",
+            "A",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = piped.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "10.0.0.2\t10.0.1.125",
         "{o:?}"
     );
 }

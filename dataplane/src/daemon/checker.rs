@@ -62,15 +62,7 @@ pub fn run(
             };
             match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
                 Verdict::Forward { egress, len } => {
-                    let ok = plan.devices[egress as usize]
-                        .send_plain(0, &pkt[..len])
-                        .is_ok();
-                    if ok {
-                        plan.fabric.attachments[egress as usize]
-                            .counters
-                            .tx(lane, len);
-                    }
-                    ok
+                    shared.send_own(&plan, egress, &pkt[..len], lane)
                 }
                 _ => false,
             }

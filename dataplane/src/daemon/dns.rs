@@ -17,7 +17,11 @@ use control::SnapshotCell;
 use crossbeam_channel::Receiver;
 
 use crate::fabric::AttachmentKind;
-use crate::io::{LocalPacket, Plan};
+use crate::io::{LocalPacket, Plan, Shared};
+
+/// The counter lane of the resolver's own packets (workers have theirs; the health checker
+/// the one after them).
+const OWN_LANE: crate::stats::Lane = crate::stats::MAX_LANES - 2;
 use crate::pipeline::LocalService;
 use crate::resolver::{handle, servfail, upstream_log, Client, Outcome, QueryLog};
 use crate::wire::{self, build};
@@ -48,6 +52,7 @@ struct Pending {
 
 pub fn run(
     _plans: Arc<SnapshotCell<Plan>>,
+    shared: Arc<Shared>,
     queries: Receiver<LocalPacket>,
     log: Option<QueryLogSink>,
     stop: Arc<AtomicBool>,
@@ -78,7 +83,7 @@ pub fn run(
         for id in late {
             let p = pending.remove(&id).expect("listed");
             if let Some(r) = servfail(&p.query) {
-                reply(&p.plan, p.ingress, p.resolver, p.client, p.tcp, &r);
+                reply(&shared, &p.plan, p.ingress, p.resolver, p.client, p.tcp, &r);
             }
         }
         let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) else {
@@ -101,9 +106,7 @@ pub fn run(
             let client = SocketAddr::new(p.src, p.src_port);
             match crate::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
                 crate::resolver::tcp::Action::Reply(pkt) => {
-                    if let Some(dev) = plan.devices.get(q.ingress as usize) {
-                        let _ = dev.send_plain(0, &pkt);
-                    }
+                    shared.send_own(&plan, q.ingress, &pkt, OWN_LANE);
                     continue;
                 }
                 crate::resolver::tcp::Action::Nothing => continue,
@@ -132,7 +135,9 @@ pub fn run(
                 {
                     answer = spliced;
                 }
-                reply(&w.plan, w.ingress, w.resolver, w.client, w.tcp, &answer);
+                reply(
+                    &shared, &w.plan, w.ingress, w.resolver, w.client, w.tcp, &answer,
+                );
                 let client = Client {
                     vpc_id: &w.vpc_id,
                     addr: w.client,
@@ -176,7 +181,7 @@ pub fn run(
                 match outcome {
                     None => {}
                     Some(Outcome::Answer(r, line)) => {
-                        reply(&plan, q.ingress, p.dst, client.addr, tcp_query, &r);
+                        reply(&shared, &plan, q.ingress, p.dst, client.addr, tcp_query, &r);
                         write_log(line);
                     }
                     Some(Outcome::Forward) => {
@@ -204,10 +209,7 @@ pub fn run(
                         ) else {
                             continue;
                         };
-                        if plan.devices[u.attachment as usize]
-                            .send_plain(0, &pkt)
-                            .is_err()
-                        {
+                        if !shared.send_own(&plan, u.attachment, &pkt, OWN_LANE) {
                             continue;
                         }
                         pending.insert(
@@ -236,6 +238,7 @@ pub fn run(
 /// datagram, or for a TCP query (`tcp`: our sequence number, our acknowledgment) the
 /// response segment.
 fn reply(
+    shared: &Shared,
     plan: &Plan,
     ingress: u32,
     resolver: IpAddr,
@@ -259,12 +262,6 @@ fn reply(
         ),
     };
     if let Some(pkt) = pkt {
-        if let Some(dev) = plan.devices.get(ingress as usize) {
-            if dev.send_plain(0, &pkt).is_ok() {
-                plan.fabric.attachments[ingress as usize]
-                    .counters
-                    .tx(crate::stats::MAX_LANES - 2, pkt.len());
-            }
-        }
+        shared.send_own(plan, ingress, &pkt, OWN_LANE);
     }
 }

@@ -248,11 +248,11 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         );
     }
     {
-        let (plans, stop) = (state.plans.clone(), stop.clone());
+        let (plans, stop, shared) = (state.plans.clone(), stop.clone(), shared.clone());
         threads.push(
             std::thread::Builder::new()
                 .name("vpced-resolver".into())
-                .spawn(move || dns::run(plans, dns_rx, query_log, stop))?,
+                .spawn(move || dns::run(plans, shared, dns_rx, query_log, stop))?,
         );
     }
 

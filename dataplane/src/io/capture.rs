@@ -13,7 +13,9 @@
 //! * `in` — what the attachment sends, as vpced reads it, before any decision or rewrite;
 //! * `rewritten` — the same packets after the pipeline rewrote them (translated, GENEVE
 //!   encapsulated, PROXY header inserted), as they leave for their egress attachment;
-//! * `out` — what vpced delivers to the attachment, after rewrite.
+//! * `out` — what vpced delivers to the attachment, after rewrite, and the packets vpced
+//!   itself sends there (the VPC resolver's answers and forwarded queries, health probes:
+//!   [`crate::io::Shared::send_own`]).
 //!
 //! The pcap link type is `LINUX_SLL2`, whose packet type tells tshark and tcpdump the
 //! direction (`In` for `out`, since the attachment receives it; `Out` for `in` and

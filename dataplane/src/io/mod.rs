@@ -62,6 +62,30 @@ impl Shared {
     pub fn now(&self) -> u32 {
         self.started.elapsed().as_secs() as u32
     }
+
+    /// Sends a packet of vpced's own (a DNS answer, a forwarded query, a health probe) out
+    /// of `attachment` of `plan`: counted as the attachment's transmit on `lane` and offered
+    /// to the capture tap as leaving it, like a forwarded packet. Whether it was sent.
+    pub fn send_own(
+        &self,
+        plan: &Plan,
+        attachment: u32,
+        packet: &[u8],
+        lane: crate::stats::Lane,
+    ) -> bool {
+        let (Some(dev), Some(a)) = (
+            plan.devices.get(attachment as usize),
+            plan.fabric.attachments.get(attachment as usize),
+        ) else {
+            return false;
+        };
+        if dev.send_plain(0, packet).is_err() {
+            return false;
+        }
+        a.counters.tx(lane, packet.len());
+        self.capture.offer(&a.id, capture::Point::Out, packet);
+        true
+    }
 }
 
 /// Bytes of a local packet kept: headers and the start of the payload (enough for a health
