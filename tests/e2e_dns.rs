@@ -13,10 +13,14 @@ const INSTANCE: &str = "s3-instance";
 const NAME: &str = "zenn-privatelink.s3.us-east-1.amazonaws.com";
 
 fn dig(lab: &Lab, name: &str) -> (String, Vec<String>) {
-    let o = lab.exec(
-        INSTANCE,
-        &["dig", "@10.0.0.2", "+time=2", "+tries=1", name, "A"],
-    );
+    dig_with(lab, name, &[])
+}
+
+fn dig_with(lab: &Lab, name: &str, options: &[&str]) -> (String, Vec<String>) {
+    let mut args = vec!["dig", "@10.0.0.2", "+time=2", "+tries=1"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&[name, "A"]);
+    let o = lab.exec(INSTANCE, &args);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let status = out
         .split("status: ")
@@ -290,4 +294,69 @@ fn azure_cname_chain_ends_in_the_linked_private_zone() {
     let out = ask(&lab);
     assert!(out.contains("20.60.0.100"), "{out}");
     assert!(!out.contains("10.0.4.4"), "{out}");
+}
+
+/// vpced's metric `name` (scraped in its namespace, where `--metrics-listen` put it).
+fn metric(lab: &Lab, name: &str) -> f64 {
+    let o = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns("fabric")])
+        .args(["curl", "-s", "-f", "http://127.0.0.1:9464/metrics"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scrape failed: {o:?}");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Without a query log, a repeated query is answered by the worker that reads it, from the
+/// resolver's earlier answer (`resolver::cache`): the same answer, counted; and a new
+/// configuration is never answered from the old one's answers.
+#[test]
+fn repeated_queries_are_answered_by_the_workers_and_applies_are_seen() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start_args(
+        &example("s3-endpoints.toml"),
+        &["--no-query-log", "--metrics-listen", "127.0.0.1:9464"],
+    );
+    lab.check_isolation(&[(INSTANCE, "10.0.0.2")]);
+    assert!(!lab.query_log().exists());
+    // Without the EDNS cookie dig makes up anew each run: the same query bytes each time.
+    for _ in 0..5 {
+        assert_eq!(
+            dig_with(&lab, NAME, &["+nocookie"]),
+            ("NOERROR".into(), vec!["10.0.1.125".into()]),
+            "{}",
+            lab.daemon_log()
+        );
+    }
+    let cached = metric(&lab, "vpce_dns_cached_responses_total");
+    assert!(cached >= 3.0, "{cached} answers from the cache");
+    assert_eq!(
+        metric(&lab, "vpce_dns_responses_total{rcode=\"NOERROR\"}"),
+        5.0
+    );
+
+    // Private DNS off: the cached answer belongs to the old configuration.
+    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
+        .unwrap()
+        .replace("private_dns_enabled = true", "private_dns_enabled = false");
+    let off = dir.path().join("off.toml");
+    std::fs::write(&off, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let o = lab.vpcectl(&["apply", off.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..3 {
+        assert_eq!(dig_with(&lab, NAME, &["+nocookie"]).0, "REFUSED");
+    }
+    assert!(metric(&lab, "vpce_dns_cached_responses_total") >= cached + 1.0);
 }

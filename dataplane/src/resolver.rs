@@ -10,6 +10,8 @@
 //!
 //! As in AWS, security groups do not filter traffic to and from the resolver.
 
+pub mod cache;
+
 use std::net::{IpAddr, SocketAddr};
 
 use control::dns::{PrivateDns, QueryType, Rdata};

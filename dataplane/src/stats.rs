@@ -144,11 +144,23 @@ pub struct Registry {
 #[derive(Debug, Default)]
 pub struct DnsCounters {
     by_rcode: [AtomicU64; 16],
+    from_cache: AtomicU64,
 }
 
 impl DnsCounters {
     pub fn answered(&self, rcode: u8) {
         bump(&self.by_rcode[usize::from(rcode & 0x0f)], 1);
+    }
+
+    /// An answer a worker sent from the answer cache (counted by rcode as well).
+    pub fn answered_from_cache(&self, rcode: u8) {
+        self.answered(rcode);
+        bump(&self.from_cache, 1);
+    }
+
+    /// Answers sent from the workers' answer cache.
+    pub fn from_cache(&self) -> u64 {
+        self.from_cache.load(Relaxed)
     }
 
     /// (rcode, answers) for every code seen.

@@ -434,6 +434,100 @@ fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
     }
 }
 
+/// A DNS query the resolver answered before is answered by the worker from the answer
+/// cache: the reply leaves by the attachment the query came in on, and nothing allocates.
+#[test]
+fn cached_dns_answers_leave_from_the_worker_and_allocate_nothing() {
+    use dataplane::io::worker::{handle_frame, Buffers, Output, HDR};
+    use dataplane::pipeline::LocalService;
+    use dataplane::resolver::cache::AnswerCache;
+
+    struct Answering {
+        cache: AnswerCache,
+        sent: Vec<(u32, usize)>,
+        handed_over: usize,
+    }
+    impl Output for Answering {
+        fn send(&mut self, egress: u32, frame: &[u8]) -> std::io::Result<usize> {
+            if self.sent.len() < self.sent.capacity() {
+                self.sent.push((egress, frame.len()));
+            }
+            Ok(frame.len())
+        }
+        fn local(&mut self, _: &[u8], _: u32, _: LocalService) {
+            self.handed_over += 1;
+        }
+        fn answers(&self) -> Option<&AnswerCache> {
+            Some(&self.cache)
+        }
+    }
+
+    let f = example_fabric("s3-endpoints.toml");
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = ctx(&flows);
+    // A query for the endpoint's private name, id 0x1234.
+    let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in "zenn-privatelink.s3.us-east-1.amazonaws.com".split('.') {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut answer = q.clone();
+    answer[2] = 0x81;
+    answer[3] = 0x80;
+    let query_frame = |id: u16| {
+        let mut q = q.clone();
+        q[..2].copy_from_slice(&id.to_be_bytes());
+        let p = packet(
+            "10.0.0.176".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            Transport::Udp {
+                src_port: 40000,
+                dst_port: 53,
+                payload: &q,
+            },
+        )
+        .unwrap();
+        let mut fr = vec![0u8; HDR];
+        fr.extend_from_slice(&p);
+        fr
+    };
+    let mut out = Answering {
+        cache: AnswerCache::default(),
+        sent: Vec::with_capacity(2048),
+        handed_over: 0,
+    };
+    let mut bufs = Buffers::default();
+    // Not cached yet: handed to the resolver thread.
+    let fr = query_frame(1);
+    bufs.frame[..fr.len()].copy_from_slice(&fr);
+    handle_frame(&f, &cx, eni, &mut bufs, fr.len(), &mut out);
+    assert_eq!((out.handed_over, out.sent.len()), (1, 0));
+    out.cache.insert(f.generation, 0, &q, &answer);
+    let frames: Vec<Vec<u8>> = (0..1000u16).map(query_frame).collect();
+    COUNTING.with(|c| c.set(true));
+    for fr in &frames {
+        bufs.frame[..fr.len()].copy_from_slice(fr);
+        handle_frame(&f, &cx, eni, &mut bufs, fr.len(), &mut out);
+    }
+    dataplane::io::worker::flush(&f, &cx, &mut bufs, &mut out);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        COUNT.with(|n| n.get()),
+        0,
+        "allocations answering from the cache"
+    );
+    assert_eq!(out.handed_over, 1);
+    let answered: usize = out.sent.iter().map(|(e, _)| usize::from(*e == eni)).sum();
+    assert!(
+        !out.sent.is_empty() && answered == out.sent.len(),
+        "{:?}",
+        out.sent
+    );
+    assert_eq!(f.registry.dns.from_cache(), 1000);
+}
+
 #[test]
 fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
     use dataplane::io::worker::{Buffers, HDR};

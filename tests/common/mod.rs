@@ -160,8 +160,20 @@ impl Lab {
             .args(["--netns-prefix", &prefix])
             .args(["--workers", "2"])
             .args(["--state-dir", self.state_dir().to_str().unwrap()])
-            .args(["--query-log", self.query_log().to_str().unwrap()])
-            .args(&self.extra_args)
+            // `--no-query-log` among the lab's arguments: none (the workers' answer cache
+            // is on only then).
+            .args(
+                (!self.extra_args.iter().any(|a| a == "--no-query-log"))
+                    .then(|| {
+                        [
+                            "--query-log".to_string(),
+                            self.query_log().display().to_string(),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
+            .args(self.extra_args.iter().filter(|a| *a != "--no-query-log"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

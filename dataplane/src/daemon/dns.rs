@@ -182,6 +182,11 @@ pub fn run(
                     None => {}
                     Some(Outcome::Answer(r, line)) => {
                         reply(&shared, &plan, q.ingress, p.dst, client.addr, tcp_query, &r);
+                        // A private answer to a well-formed UDP query: the workers answer
+                        // the same query themselves from now on (this generation).
+                        if let (Some(cache), None, Some(_)) = (&shared.answers, tcp_query, &line) {
+                            cache.insert(f.generation, vpc, payload, &r);
+                        }
                         write_log(line);
                     }
                     Some(Outcome::Forward) => {

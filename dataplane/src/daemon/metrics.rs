@@ -18,6 +18,7 @@
 //! | `vpce_target_health` | `target_group`, `target`, `kind` (target, appliance), `state` (initial, healthy, unhealthy): 1 for the current state |
 //! | `vpce_config_generation`, `vpce_config_applies_total` (`result`), `vpce_config_apply_duration_seconds` | — |
 //! | `vpce_dns_responses_total` | `rcode` |
+//! | `vpce_dns_cached_responses_total` (answered by a worker from the answer cache) | — |
 //! | `vpce_control_requests_total`, `vpce_control_refused_total` (`reason`) | — |
 
 use std::net::SocketAddr;
@@ -230,6 +231,13 @@ impl Collector for StateCollector {
         for (rcode, n) in state.registry.dns.read() {
             counter(&mut m, &[("rcode", crate::stats::rcode_name(rcode))], n)?;
         }
+        let m = e.encode_descriptor(
+            "vpce_dns_cached_responses",
+            "Responses the workers sent from the resolver's answer cache (among the responses).",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(state.registry.dns.from_cache()).encode(m)?;
 
         let c = state.control.values();
         let m = e.encode_descriptor(

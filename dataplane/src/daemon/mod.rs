@@ -185,6 +185,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         local: local_tx,
         resolver: dns_tx,
         capture: Default::default(),
+        answers: opts.query_log.is_none().then(Default::default),
     });
     let query_log: Option<dns::QueryLogSink> = match &opts.query_log {
         None => None,

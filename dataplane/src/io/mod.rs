@@ -54,6 +54,9 @@ pub struct Shared {
     pub resolver: crossbeam_channel::Sender<LocalPacket>,
     /// The packet capture tap (`vpcectl capture`).
     pub capture: capture::Capture,
+    /// The resolver's answers the workers send themselves; `None` while a query log is
+    /// written (every query must then reach the resolver thread).
+    pub answers: Option<crate::resolver::cache::AnswerCache>,
 }
 
 impl Shared {

@@ -201,6 +201,10 @@ pub trait Output {
     fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize>;
     /// Hands a packet addressed to vpced itself to the service that takes it.
     fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService);
+    /// The resolver's answers a worker may send itself, if any.
+    fn answers(&self) -> Option<&crate::resolver::cache::AnswerCache> {
+        None
+    }
     /// Shows a packet at `point` of `attachment` to a running capture (`io::capture`).
     fn tap(&mut self, _attachment: u32, _point: Point, _packet: &[u8]) {}
 }
@@ -268,6 +272,40 @@ pub fn handle_frame<O: Output>(
                 &mut bufs.frame[..HDR + len],
                 h,
             );
+        }
+        Verdict::Local {
+            len,
+            service: LocalService::Resolver(vpc),
+        } if !offload.superpacket => {
+            let hit = out.answers().and_then(|cache| {
+                crate::resolver::cache::answer_in_place(
+                    cache,
+                    fabric.generation,
+                    vpc,
+                    &mut bufs.frame[HDR..],
+                    len,
+                )
+            });
+            match hit {
+                Some((n, rcode)) => {
+                    fabric.registry.dns.answered_from_cache(rcode);
+                    out.tap(ingress, Point::Out, &bufs.frame[HDR..HDR + n]);
+                    emit(
+                        fabric,
+                        cx,
+                        out,
+                        &mut bufs.train,
+                        ingress,
+                        &mut bufs.frame[..HDR + n],
+                        VirtioNetHdr::default(),
+                    );
+                }
+                None => out.local(
+                    &bufs.frame[HDR..HDR + len],
+                    ingress,
+                    LocalService::Resolver(vpc),
+                ),
+            }
         }
         Verdict::Local { len, service } => out.local(&bufs.frame[HDR..HDR + len], ingress, service),
         Verdict::Split => {
@@ -413,6 +451,10 @@ impl Output for Queues<'_> {
         if let Some(a) = self.plan.fabric.attachments.get(attachment as usize) {
             self.shared.capture.offer(&a.id, point, packet);
         }
+    }
+
+    fn answers(&self) -> Option<&crate::resolver::cache::AnswerCache> {
+        self.shared.answers.as_ref()
     }
 
     fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService) {
