@@ -38,19 +38,31 @@ ip netns exec ${P}server dnsmasq --no-daemon --no-resolv --no-hosts --listen-add
 disown $!
 sleep 0.5
 
-# vpced.
-target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${P}fabric \
-  --netns-prefix $P --workers "$WORKERS" --no-state --log warn &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
-scripts/check-isolation.sh $P ${P}s3-instance=10.0.0.2 >/dev/null
+# vpced. Without a query log its workers answer repeated queries from the answer cache; with
+# one (the second part) every query goes to the resolver thread.
+start_vpced() {
+  target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${P}fabric \
+    --netns-prefix $P --workers "$WORKERS" --no-state --log warn "$@" &
+  VPCED_PID=$!
+  wait_for_vpced "$SOCK"
+  scripts/check-isolation.sh $P ${P}s3-instance=10.0.0.2 >/dev/null
+}
+start_vpced
 
 qps() { awk '/Queries per second/ {print $4}'; }
 lost() { awk '/Queries lost/ {print $3}'; }
-echo "dnsperf: ${CLIENTS} clients, ${SECS} s, '$NAME A' (a private answer), one core for the server side"
+echo "dnsperf: ${CLIENTS} clients, ${SECS} s, '$NAME A' (a private answer); vpced with ${WORKERS} workers"
 for round in 1 2; do
   B=$(ip netns exec ${P}client dnsperf -s 10.9.0.2 -d "$WORK/queries" -l "$SECS" -c "$CLIENTS" -q 200 2>&1)
   U=$(ip netns exec ${P}s3-instance dnsperf -s 10.0.0.2 -d "$WORK/queries" -l "$SECS" -c "$CLIENTS" -q 200 2>&1)
   printf 'round %d: dnsmasq %s q/s (lost %s) | vpced resolver %s q/s (lost %s)\n' "$round" \
     "$(echo "$B" | qps)" "$(echo "$B" | lost)" "$(echo "$U" | qps)" "$(echo "$U" | lost)"
+done
+# The same resolver with a query log: no answer cache, every query through the resolver thread.
+kill "$VPCED_PID"; wait "$VPCED_PID" 2>/dev/null || true
+start_vpced --query-log "$WORK/query.log"
+for round in 1 2; do
+  U=$(ip netns exec ${P}s3-instance dnsperf -s 10.0.0.2 -d "$WORK/queries" -l "$SECS" -c "$CLIENTS" -q 200 2>&1)
+  printf 'round %d: vpced resolver with a query log (no answer cache) %s q/s (lost %s)\n' "$round" \
+    "$(echo "$U" | qps)" "$(echo "$U" | lost)"
 done

@@ -64,7 +64,6 @@ pub fn run(
             if let Ok(mut w) = sink.lock() {
                 let _ = serde_json::to_writer(&mut *w, &line);
                 let _ = w.write_all(b"\n");
-                let _ = w.flush();
             }
         }
     };
@@ -84,6 +83,15 @@ pub fn run(
             let p = pending.remove(&id).expect("listed");
             if let Some(r) = servfail(&p.query) {
                 reply(&shared, &p.plan, p.ingress, p.resolver, p.client, p.tcp, &r);
+            }
+        }
+        // The query log reaches its file whenever no query is waiting: at once when idle,
+        // in large writes under load.
+        if queries.is_empty() {
+            if let Some(sink) = &log {
+                if let Ok(mut w) = sink.lock() {
+                    let _ = w.flush();
+                }
             }
         }
         let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) else {
@@ -235,6 +243,11 @@ pub fn run(
                 }
             }
             LocalService::HealthChecker => {}
+        }
+    }
+    if let Some(sink) = &log {
+        if let Ok(mut w) = sink.lock() {
+            let _ = w.flush();
         }
     }
 }
