@@ -31,7 +31,8 @@
 //!                    PROXY protocol shift (first data seq u32, header length u16),
 //!                    counters: packets u32 and bytes u64 each way, first_seen u32
 //! memory = 128 B × slots; slots = capacity × 8/7 rounded up to a power of two per shard;
-//!          the table holds `capacity` entries (its load factor at most 7/8)
+//!          plus room for the hash's imbalance; the table holds `capacity` entries (a count
+//!          shared by the shards), no shard more than 7/8 of its slots
 //! ```
 //!
 //! # Counters
@@ -53,6 +54,7 @@
 use spin::mutex::SpinMutex as Mutex;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Idle timeouts, seconds.
 pub const TCP_IDLE: u32 = 350;
@@ -392,7 +394,10 @@ pub struct Full;
 struct Shard {
     slots: Box<[Slot]>,
     len: usize,
+    /// Entries this shard's slots take at most (7/8 of them).
     limit: usize,
+    /// The table's count of entries, shared by its shards.
+    entries: Arc<AtomicUsize>,
     /// Records of entries removed with undrained counts (capacity fixed at creation).
     retired: Vec<FlowRecord>,
     lost: u64,
@@ -452,6 +457,7 @@ impl Shard {
         }
         self.slots[hole] = Slot::default();
         self.len -= 1;
+        self.entries.fetch_sub(1, Relaxed);
     }
 }
 
@@ -472,6 +478,8 @@ pub struct FlowTable {
     shards: Box<[Mutex<Shard>]>,
     shard_bits: u32,
     capacity: usize,
+    /// Entries in all shards (each shard adds and removes its own).
+    entries: Arc<AtomicUsize>,
     /// Where the next sweep starts: shard and slot, packed.
     cursor: AtomicUsize,
 }
@@ -484,10 +492,14 @@ impl FlowTable {
         let shard_bits: u32 = if capacity >= 1 << 16 { 6 } else { 2 };
         let shards = 1usize << shard_bits;
         let per_shard = capacity.div_ceil(shards);
-        let slots = (per_shard * 8).div_ceil(7).next_power_of_two();
-        // What was asked for (per shard), not what the rounding up to a power of two would
-        // hold: `--max-flows` is a promise to the operator. At most 7/8 of the slots.
-        let limit = per_shard.min(slots / 8 * 7);
+        // Flows spread over the shards by hash, not evenly: each shard has room for its share
+        // and four standard deviations more, so that the table's own limit (what was asked
+        // for: `--max-flows` is a promise to the operator) is what refuses a flow, not a
+        // shard. At most 7/8 of a shard's slots are used.
+        let margin = 4 * per_shard.isqrt() + 64;
+        let slots = ((per_shard + margin) * 8).div_ceil(7).next_power_of_two();
+        let limit = slots / 8 * 7;
+        let entries = Arc::new(AtomicUsize::new(0));
         FlowTable {
             shards: (0..shards)
                 .map(|_| {
@@ -495,13 +507,15 @@ impl FlowTable {
                         slots: zeroed_slots(slots),
                         len: 0,
                         limit,
+                        entries: entries.clone(),
                         retired: Vec::with_capacity(RETIRED_PER_SHARD),
                         lost: 0,
                     })
                 })
                 .collect(),
             shard_bits,
-            capacity: limit * shards,
+            capacity: per_shard * shards,
+            entries,
             cursor: AtomicUsize::new(0),
         }
     }
@@ -523,7 +537,7 @@ impl FlowTable {
 
     /// Entries in the table (expired ones not yet removed included).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len).sum()
+        self.entries.load(Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -657,6 +671,10 @@ impl FlowTable {
             return Ok(true);
         }
         if shard.len >= shard.limit {
+            return Err(Full);
+        }
+        if self.entries.fetch_add(1, Relaxed) >= self.capacity {
+            self.entries.fetch_sub(1, Relaxed);
             return Err(Full);
         }
         let mask = shard.mask();
@@ -899,8 +917,29 @@ mod tests {
                 admitted += 1;
             }
         }
-        assert!(admitted <= 1000 && admitted >= 900, "{admitted}");
+        assert_eq!(admitted, 1000);
         assert_eq!(t.len(), admitted);
+        // A table of many shards fills to exactly its capacity: no shard, however the hash
+        // spreads the flows, runs out first.
+        let t = FlowTable::new(100_000);
+        let mut admitted = 0;
+        'fill: for host in 0..=255u32 {
+            for port in 0..1000u16 {
+                let f = Tuple {
+                    proto: 6,
+                    src: IpAddr::V4((0x0a00_0000 | host << 8 | u32::from(port % 7)).into()),
+                    dst: "52.216.39.26".parse().unwrap(),
+                    sport: 1024 + port,
+                    dport: 443,
+                };
+                if t.insert(1, &f, None, NONE, 0).is_err() {
+                    break 'fill;
+                }
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, t.capacity());
+        assert_eq!(t.len(), t.capacity());
     }
 
     /// A realistic key set (one host to many, sequential ports) fills a table to its limit
