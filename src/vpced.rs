@@ -43,8 +43,8 @@ pub struct Cli {
     flow_log_interval: u64,
     /// Flows the connection tracker holds at most (security-group state and endpoint
     /// translations; a new flow beyond it is dropped and counted as `flow_table_full`).
-    /// Memory: 128 bytes per slot, slots = flows × 8/7 rounded up to a power of two per
-    /// shard (about 57 MiB for the default), touched as flows arrive.
+    /// Memory: 128-byte slots at a load of 0.6 when full, about 213 bytes per flow (54 MiB
+    /// for the default), touched as flows arrive.
     #[arg(long, default_value_t = 262_144)]
     max_flows: usize,
     /// Where decisions made at run time (endpoint connections accepted or rejected) are kept
