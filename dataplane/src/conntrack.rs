@@ -210,6 +210,9 @@ pub struct TcpSignal {
     pub rst: bool,
     /// The packet's length (IP header on), for the flow's byte counters.
     pub bytes: u32,
+    /// Refresh the flow and note FIN/RST, count nothing: a segment of a split superpacket
+    /// the flow already counted whole.
+    pub uncounted: bool,
 }
 
 const FIN_INITIATOR: u8 = 1;
@@ -292,7 +295,8 @@ impl Slot {
     /// Records a packet going low → high (`forward`) with `tcp` flags at `now`.
     fn touch(&mut self, forward: bool, tcp: TcpSignal, now: u32) {
         self.last_seen = now;
-        if forward {
+        if tcp.uncounted {
+        } else if forward {
             self.lo_packets = self.lo_packets.wrapping_add(1);
             self.lo_bytes += u64::from(tcp.bytes);
         } else {
@@ -792,7 +796,35 @@ mod tests {
         fin: false,
         rst: false,
         bytes: 100,
+        uncounted: false,
     };
+
+    /// An uncounted signal (a segment of a superpacket the flow counted whole) refreshes the
+    /// flow and notes its FIN, and counts nothing.
+    #[test]
+    fn uncounted_signals_refresh_without_counting() {
+        let t = FlowTable::new(64);
+        let f = tcp("10.0.0.1", 40000, "10.0.0.2", 80);
+        t.insert(1, &f, None, NONE, 0).unwrap();
+        let quiet = TcpSignal {
+            uncounted: true,
+            bytes: 9000,
+            ..NONE
+        };
+        t.lookup(1, &f, quiet, 300).unwrap();
+        t.lookup(1, &f.reversed(), TcpSignal { fin: true, ..quiet }, 300)
+            .unwrap();
+        // Refreshed at 300: alive at 300 + TCP_IDLE - 1.
+        assert!(t.contains(1, &f, 300 + TCP_IDLE - 1));
+        let mut got = Vec::new();
+        t.drain(|r| got.push(*r));
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].lo_to_hi, got[0].hi_to_lo), ((1, 100), (0, 0)));
+        // The FIN was noted: the initiator's FIN closes it.
+        t.lookup(1, &f, TcpSignal { fin: true, ..NONE }, 301)
+            .unwrap();
+        assert!(!t.contains(1, &f, 301 + TCP_CLOSED));
+    }
 
     #[test]
     fn zeroed_slots_are_empty() {

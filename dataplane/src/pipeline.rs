@@ -594,7 +594,7 @@ fn decide<O: Observer>(
         AttachmentKind::ServiceNetwork(s) => {
             let svc = &f.services[s as usize];
             // A reply on a flow that came through an interface endpoint.
-            let sig = signal(&p);
+            let sig = signal(cx, &p);
             if let Some(fl) = cx.flows.lookup(svc.zone, &tuple(&p), sig, cx.now) {
                 if let (true, Some(nat), Some(&x)) = (
                     fl.from_initiator,
@@ -645,12 +645,13 @@ fn tuple(p: &Parsed) -> Tuple {
 }
 
 #[inline]
-fn signal(p: &Parsed) -> TcpSignal {
+fn signal(cx: &Ctx<'_>, p: &Parsed) -> TcpSignal {
     let tcp = p.protocol == proto::TCP;
     TcpSignal {
         fin: tcp && p.tcp_flags & tcp_flags::FIN != 0,
         rst: tcp && p.tcp_flags & tcp_flags::RST != 0,
         bytes: p.len as u32,
+        uncounted: cx.lane & crate::stats::SEGMENT != 0,
     }
 }
 
@@ -669,7 +670,7 @@ fn security_group<O: Observer>(
         return Ok(());
     };
     let t = tuple(p);
-    let sig = signal(p);
+    let sig = signal(cx, p);
     let outcome = if cx.flows.lookup(zone, &t, sig, cx.now).is_some() {
         SgOutcome::Tracked
     } else {
@@ -912,7 +913,7 @@ fn interface_endpoint<O: Observer>(
         return Verdict::Drop(DropReason::EndpointProtocol);
     }
     let t = tuple(p);
-    let sig = signal(p);
+    let sig = signal(cx, p);
     if let Some(flow) = cx.flows.lookup(eni.zone, &t, sig, cx.now) {
         if let (true, Some(nat)) = (flow.from_initiator, flow.nat) {
             obs.step(Step::InterfaceEndpoint {
@@ -943,6 +944,12 @@ fn interface_endpoint<O: Observer>(
                     wire::tcp_edit::set_seq(l4, seq.wrapping_add(u32::from(pp.len)));
                 }
             }
+            // A split superpacket's segment counts from here on (what came before counted
+            // the whole superpacket).
+            let cx = &Ctx {
+                lane: crate::stats::counted(cx.lane),
+                ..*cx
+            };
             if let Some(&si) = f.service_by_zone.get(&nat.peer_zone) {
                 return Verdict::Forward {
                     egress: f.services[si as usize].attachment,
@@ -1178,7 +1185,7 @@ fn to_aws_service<O: Observer>(
     let ep = &f.endpoints[eni.endpoint as usize];
     let svc = &f.services[si as usize];
     let t = tuple(p);
-    let sig = signal(p);
+    let sig = signal(cx, p);
     if ep.service_addresses.is_empty() {
         return Verdict::Drop(DropReason::EndpointServiceNotFound);
     }
@@ -1260,7 +1267,7 @@ fn to_load_balancer_node<O: Observer>(
         }
         return from_appliance(f, cx, node, p, buf, obs);
     }
-    let sig = signal(p);
+    let sig = signal(cx, p);
     let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
     let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
         if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
@@ -1472,6 +1479,12 @@ fn to_gwlb_endpoint<O: Observer>(
         // GENEVE is per segment (8,500 bytes at most): split first.
         return Verdict::Split;
     }
+    // A split superpacket's segment counts from here on (the endpoint and everything before
+    // it counted the whole superpacket).
+    let cx = &Ctx {
+        lane: crate::stats::counted(cx.lane),
+        ..*cx
+    };
     if p.len > GWLB_MTU {
         return Verdict::Drop(DropReason::GwlbMtuExceeded);
     }
@@ -1479,11 +1492,12 @@ fn to_gwlb_endpoint<O: Observer>(
     // With fewer than five fields the key is shared by many connections: one's FIN does not
     // end the others (its bytes still count).
     let sig = if tg.stickiness == Stickiness::FiveTuple {
-        signal(p)
+        signal(cx, p)
     } else {
         TcpSignal {
-            bytes: p.len as u32,
-            ..TcpSignal::default()
+            fin: false,
+            rst: false,
+            ..signal(cx, p)
         }
     };
     let h = conntrack::symmetric_hash(&key);
@@ -1662,7 +1676,7 @@ fn from_appliance<O: Observer>(
     let tg = &f.target_groups[tgi as usize];
     let key = sticky_tuple(&inner, tg.stickiness);
     let sig = if tg.stickiness == Stickiness::FiveTuple {
-        signal(&inner)
+        signal(cx, &inner)
     } else {
         TcpSignal::default()
     };

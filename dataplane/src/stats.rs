@@ -23,6 +23,18 @@ pub const MAX_LANES: usize = 64;
 /// cache line bouncing between cores. Readers sum the shards.
 pub type Lane = usize;
 
+/// Set in a lane while a worker decides the segments of a superpacket it had to split
+/// (`Verdict::Split`): what the whole superpacket was counted for before the split point is
+/// not counted again per segment. Counters of such a lane count nothing; the pipeline clears
+/// the bit at the split point ([`counted`]), from where each segment counts.
+pub const SEGMENT: Lane = 1 << 20;
+
+/// `lane` without [`SEGMENT`]: counting again.
+#[inline]
+pub fn counted(lane: Lane) -> Lane {
+    lane & !SEGMENT
+}
+
 #[repr(align(64))]
 #[derive(Debug, Default)]
 struct Shard {
@@ -57,13 +69,17 @@ impl Default for EntityCounters {
 impl EntityCounters {
     #[inline]
     pub fn rx(&self, lane: Lane, bytes: usize) {
-        let s = &self.shards[lane];
+        let Some(s) = self.shards.get(lane) else {
+            return; // a segment's lane (SEGMENT)
+        };
         bump(&s.rx_packets, 1);
         bump(&s.rx_bytes, bytes as u64);
     }
     #[inline]
     pub fn tx(&self, lane: Lane, bytes: usize) {
-        let s = &self.shards[lane];
+        let Some(s) = self.shards.get(lane) else {
+            return;
+        };
         bump(&s.tx_packets, 1);
         bump(&s.tx_bytes, bytes as u64);
     }
@@ -107,7 +123,9 @@ impl Default for DenialCounters {
 impl DenialCounters {
     #[inline]
     pub fn deny(&self, lane: Lane, egress: bool) {
-        bump(&self.shards[lane][usize::from(egress)], 1);
+        if let Some(s) = self.shards.get(lane) {
+            bump(&s[usize::from(egress)], 1);
+        }
     }
 
     pub fn read(&self) -> Denials {
@@ -220,7 +238,9 @@ impl Registry {
 
     #[inline]
     pub fn drop_packet(&self, lane: Lane, reason: DropReason) {
-        bump(&self.drops[lane][reason.index()], 1);
+        if let Some(d) = self.drops.get(lane) {
+            bump(&d[reason.index()], 1);
+        }
     }
 
     pub fn drops(&self, reason: DropReason) -> u64 {

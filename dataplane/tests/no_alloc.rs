@@ -565,6 +565,18 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
         assert_eq!(u16::from_be_bytes([outer[22], outer[23]]), 6081);
         assert_eq!(*len, HDR + 28 + 10 * datagram);
     }
+    // Counted once each: the superpacket where it came in and up to the GWLB endpoint, its
+    // segments from there on — not the superpacket's bytes twice.
+    assert_eq!(f.attachments[igw as usize].counters.read().rx_packets, 20);
+    let ge = f.gwlb_endpoints[0].counters.read();
+    assert_eq!((ge.rx_packets, ge.tx_packets), (20, 200));
+    let appliances: u64 = f
+        .target_groups
+        .iter()
+        .flat_map(|tg| &tg.targets)
+        .map(|t| t.counters.read().tx_packets)
+        .sum();
+    assert_eq!(appliances, 200);
     // The checksum of one whole segment, recomputed over its bytes, verifies.
     let fr = &frames[0];
     let mut b = Buffers::default();

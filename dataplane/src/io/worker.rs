@@ -325,10 +325,23 @@ pub fn handle_frame<O: Output>(
                 );
                 return;
             };
+            // The superpacket was counted whole up to where it had to be split: its segments
+            // count only from there (`stats::SEGMENT`).
+            let scx = Ctx {
+                lane: cx.lane | crate::stats::SEGMENT,
+                ..*cx
+            };
             for i in 0..count {
                 let seg = &mut bufs.segments[i];
                 let size = bufs.sizes[i];
-                match process_in(fabric, cx, ingress, &mut seg[HDR..], size, &mut NoObserver) {
+                match process_in(
+                    fabric,
+                    &scx,
+                    ingress,
+                    &mut seg[HDR..],
+                    size,
+                    &mut NoObserver,
+                ) {
                     Verdict::Forward { egress, len } => {
                         out.tap(ingress, Point::Rewritten, &seg[HDR..HDR + len]);
                         out.tap(egress, Point::Out, &seg[HDR..HDR + len]);
