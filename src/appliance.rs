@@ -31,6 +31,9 @@ use clap::Parser;
 use dataplane::wire::{self, geneve::GenevePacket};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+/// Flows remembered as logged ("pass" once per flow and cookie), at most.
+const SEEN_MAX: usize = 65_536;
+
 /// A lab security appliance for a Gateway Load Balancer: echoes GENEVE, drops what it is told.
 #[derive(Parser, Debug)]
 #[command(name = "vpce-appliance", version)]
@@ -103,6 +106,10 @@ fn run(args: &Args) -> std::io::Result<()> {
             writeln!(out, "drop {flow} cookie {cookie:#010x}")?;
             out.flush()?;
             continue;
+        }
+        if seen.len() >= SEEN_MAX {
+            // Bounded: a flow seen before may be logged again, memory may not grow.
+            seen.clear();
         }
         if seen.insert((flow.clone(), cookie)) {
             writeln!(out, "pass {flow} cookie {cookie:#010x}")?;
