@@ -63,5 +63,9 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
-cargo build --release --bins
-echo "setup: built $(ls target/release/vpcectl) $(ls target/release/vpced 2>/dev/null || true)"
+# The binaries, for the demo and for users. scripts/test.sh skips this (VPCE_SETUP_NO_BUILD=1):
+# `cargo test` builds the binaries its tests run.
+if [ -z "${VPCE_SETUP_NO_BUILD:-}" ]; then
+  cargo build --release --bins
+  echo "setup: built $(ls target/release/vpcectl) $(ls target/release/vpced 2>/dev/null || true)"
+fi

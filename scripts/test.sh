@@ -3,7 +3,7 @@
 # namespaces and TUN devices. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+VPCE_SETUP_NO_BUILD=1 scripts/setup.sh
 # moto_server and aws, when setup put them in the project's virtual environment.
 [ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
 cargo fmt --all -- --check
