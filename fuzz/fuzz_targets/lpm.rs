@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
     let probes: Vec<Ipv4Addr> = routes
         .iter()
         .map(|(p, _)| p.addr())
-        .chain(data.chunks_exact(4).map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])))
+        .chain(
+            data.chunks_exact(4)
+                .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+        )
         .collect();
     let mut out = vec![None; probes.len()];
     t.lookup_batch(&probes, &mut out);
