@@ -271,8 +271,8 @@ fn capture_shows_packets_before_and_after_rewrite() {
 
 /// VPC Flow Logs of a known traffic run: three fetches from S3 through the gateway endpoint
 /// become ACCEPT records of the instance's ENI, egress to S3 and ingress back, whose packets
-/// lie between what the endpoint and the instance's ENI counted, in AWS's format; an SSH attempt from the internet its
-/// security group denies becomes a REJECT record.
+/// each way are what the endpoint carried each way, in AWS's format; an SSH attempt from the
+/// internet its security group denies becomes a REJECT record.
 #[test]
 fn flow_logs_record_a_known_traffic_run() {
     if !can_run() {
@@ -300,10 +300,10 @@ fn flow_logs_record_a_known_traffic_run() {
         "internet",
         &["curl", "-s", "-m", "1", "http://203.0.113.176:22/"],
     );
-    let (mut sent, mut eni_rx);
+    let (mut sent, mut returned, mut eni_rx);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let eni = "eni-08c0b194dec370347";
-    let (mut out_packets, mut records, mut text);
+    let (mut out_packets, mut in_packets, mut records, mut text);
     loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
         text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -313,19 +313,25 @@ fn flow_logs_record_a_known_traffic_run() {
             .map(|l| l.split(' ').collect())
             .collect();
         records = rows.len();
-        out_packets = rows
-            .iter()
-            .filter(|f| f[2] == eni && f[4] == "52.216.39.26" && f[6] == "80")
-            .map(|f| f[8].parse::<u64>().unwrap())
-            .sum::<u64>();
-        // The endpoint's count, read after the log's: the connections' last packets (the
-        // final ACK) may come after curl returns.
-        sent = lab.counter("endpoint", ENDPOINT, "rx_packets");
+        let sum = |src: &str, dst: &str| {
+            rows.iter()
+                .filter(|f| f[2] == eni && f[3] == src && f[4] == dst)
+                .map(|f| f[8].parse::<u64>().unwrap())
+                .sum::<u64>()
+        };
+        out_packets = sum("10.0.0.176", "52.216.39.26");
+        in_packets = sum("52.216.39.26", "10.0.0.176");
+        // The endpoint's counts, read after the log: what it carried to S3 (tx) and back
+        // (rx). The connections' last packets (the final ACK) may come after curl returns.
+        sent = lab.counter("endpoint", ENDPOINT, "tx_packets");
+        returned = lab.counter("endpoint", ENDPOINT, "rx_packets");
         eni_rx = lab.counter("attachment", eni, "rx_packets");
         let rejected = text.contains(" 10.0.0.176 ")
             && text.contains(" 22 6 ")
             && text.contains(" REJECT OK ");
-        if (out_packets >= sent && rejected) || std::time::Instant::now() > deadline {
+        if (out_packets == sent && in_packets == returned && rejected)
+            || std::time::Instant::now() > deadline
+        {
             break;
         }
     }
@@ -335,12 +341,11 @@ fn flow_logs_record_a_known_traffic_run() {
         "{text}"
     );
     assert!(records > 0, "{text}");
-    // Between what the endpoint carried on and all the instance sent (its ENI also counts,
-    // say, IPv6 router solicitations; the endpoint misses what a loaded machine lost after
-    // the ENI's security group).
+    // The log's packets each way are the endpoint's, and no more than the instance sent (its
+    // ENI also counts, say, IPv6 router solicitations).
     assert!(
-        sent <= out_packets && out_packets <= eni_rx,
-        "egress packets to S3 in the log {out_packets}, endpoint {sent}, ENI {eni_rx}: {}\n{text}",
+        out_packets == sent && in_packets == returned && out_packets <= eni_rx,
+        "packets to S3 in the log {out_packets}, through the endpoint {sent}; back {in_packets}, {returned}; ENI {eni_rx}: {}\n{text}",
         lab.stats()["drops"]
     );
     let fields = dataplane::flowlog::HEADER.split(' ').count();
