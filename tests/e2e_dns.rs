@@ -340,6 +340,16 @@ fn repeated_queries_are_answered_by_the_workers_and_applies_are_seen() {
         metric(&lab, "vpce_dns_responses_total{rcode=\"NOERROR\"}"),
         5.0
     );
+    // `vpcectl stats` tells the same.
+    let dns = &lab.stats()["dns"];
+    assert_eq!(dns["responses"]["NOERROR"], 5, "{dns}");
+    assert_eq!(dns["from_cache"].as_f64(), Some(cached), "{dns}");
+    let o = lab.vpcectl(&["stats"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("answered by the workers from the answer cache"),
+        "{text}"
+    );
 
     // Private DNS off: the cached answer belongs to the old configuration.
     let text = std::fs::read_to_string(example("s3-endpoints.toml"))

@@ -272,14 +272,32 @@ impl Registry {
             .iter()
             .map(|(g, c)| (g.clone(), c.read()))
             .collect();
+        let dns = DnsStats {
+            responses: self
+                .dns
+                .read()
+                .into_iter()
+                .map(|(r, n)| (rcode_name(r).to_string(), n))
+                .collect(),
+            from_cache: self.dns.from_cache(),
+        };
         StatsReport {
             entities,
             drops,
             security_groups,
+            dns,
             flows: None,
             control: None,
         }
     }
+}
+
+/// The VPC resolvers' responses: by response code, and how many of them a worker sent from
+/// the answer cache.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct DnsStats {
+    pub responses: BTreeMap<String, u64>,
+    pub from_cache: u64,
 }
 
 /// A reading of every counter.
@@ -292,6 +310,9 @@ pub struct StatsReport {
     /// Security group -> packets it denied, by direction.
     #[serde(default)]
     pub security_groups: BTreeMap<String, Denials>,
+    /// The VPC resolvers' responses.
+    #[serde(default)]
+    pub dns: DnsStats,
     /// Flow table occupancy (filled by the daemon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,

@@ -721,6 +721,19 @@ pub fn daemon_response(
                 }
                 print_table(out, &t)?;
             }
+            if !report.dns.responses.is_empty() {
+                writeln!(out)?;
+                let mut t = table(&["dns rcode", "responses"]);
+                for (rcode, n) in &report.dns.responses {
+                    t.add_row(vec![rcode.clone(), n.to_string()]);
+                }
+                print_table(out, &t)?;
+                writeln!(
+                    out,
+                    "{} of them answered by the workers from the answer cache",
+                    report.dns.from_cache
+                )?;
+            }
             if let Some(f) = &report.flows {
                 writeln!(out)?;
                 writeln!(
