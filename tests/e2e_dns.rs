@@ -42,6 +42,22 @@ fn dig_with(lab: &Lab, name: &str, options: &[&str]) -> (String, Vec<String>) {
     (status, answers)
 }
 
+/// Applies seed 000 with private DNS off (written into `dir`, beside a copy of its data).
+fn apply_private_dns_off(lab: &Lab, dir: &std::path::Path) {
+    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
+        .unwrap()
+        .replace("private_dns_enabled = true", "private_dns_enabled = false");
+    let off = dir.join("off.toml");
+    std::fs::write(&off, text).unwrap();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join("data").join(e.file_name())).unwrap();
+    }
+    let o = lab.vpcectl(&["apply", off.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn the_resolver_answers_private_names_and_logs_them() {
     if !can_run() {
@@ -101,18 +117,7 @@ fn the_resolver_answers_private_names_and_logs_them() {
     assert_eq!(dig(&lab, NAME).1, vec!["10.0.1.125".to_string()]);
 
     // Private DNS off: the name is no longer private here.
-    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
-        .unwrap()
-        .replace("private_dns_enabled = true", "private_dns_enabled = false");
-    let off = dir.path().join("off.toml");
-    std::fs::write(&off, text).unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
-    }
-    let o = lab.vpcectl(&["apply", off.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    apply_private_dns_off(&lab, dir.path());
     // Workers take a new plan at their next wakeup (at most 50 ms).
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(dig(&lab, NAME).0, "REFUSED");
@@ -352,18 +357,7 @@ fn repeated_queries_are_answered_by_the_workers_and_applies_are_seen() {
     );
 
     // Private DNS off: the cached answer belongs to the old configuration.
-    let text = std::fs::read_to_string(example("s3-endpoints.toml"))
-        .unwrap()
-        .replace("private_dns_enabled = true", "private_dns_enabled = false");
-    let off = dir.path().join("off.toml");
-    std::fs::write(&off, text).unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
-    }
-    let o = lab.vpcectl(&["apply", off.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    apply_private_dns_off(&lab, dir.path());
     std::thread::sleep(std::time::Duration::from_millis(200));
     for _ in 0..3 {
         assert_eq!(dig_with(&lab, NAME, &["+nocookie"]).0, "REFUSED");

@@ -139,6 +139,28 @@ fn prometheus_metrics_follow_the_traffic() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "404");
 }
 
+/// `vpcectl capture ATTACHMENT -w - ARGS | tshark -r - -T fields FIELDS`, started, given a
+/// moment to begin capturing.
+fn capture_into_tshark(
+    lab: &Lab,
+    attachment: &str,
+    args: &str,
+    fields: &str,
+) -> std::process::Child {
+    let sh = format!(
+        "{} capture {attachment} -w - {args} | tshark -r - -T fields {fields}",
+        bin("vpcectl").display()
+    );
+    let piped = Command::new("sh")
+        .args(["-c", &sh])
+        .env("VPCE_SOCKET", &lab.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    piped
+}
+
 /// `vpcectl capture` on the instance's ENI while it fetches from S3 through the interface
 /// endpoint: pcap tshark reads, with the packets as sent (to the endpoint's address) and as
 /// rewritten (to S3's), and what came back; piped into tshark as well; vpced's own DNS
@@ -218,17 +240,7 @@ fn capture_shows_packets_before_and_after_rewrite() {
     );
 
     // Piped: `vpcectl capture … -w - | tshark -r -`.
-    let sh = format!(
-        "{} capture {eni} -w - --count 4 | tshark -r - -T fields -e ip.dst",
-        bin("vpcectl").display()
-    );
-    let piped = Command::new("sh")
-        .args(["-c", &sh])
-        .env("VPCE_SOCKET", &lab.socket)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let piped = capture_into_tshark(&lab, eni, "--count 4", "-e ip.dst");
     lab.curl(INSTANCE, "http://10.0.1.125/");
     let o = piped.wait_with_output().unwrap();
     assert_eq!(
@@ -238,17 +250,7 @@ fn capture_shows_packets_before_and_after_rewrite() {
     );
 
     // vpced's own packets are captured too: the VPC resolver's answer leaving to the instance.
-    let sh = format!(
-        "{} capture {eni} -w - --count 1 --point out | tshark -r - -T fields -e ip.src -e dns.a",
-        bin("vpcectl").display()
-    );
-    let piped = Command::new("sh")
-        .args(["-c", &sh])
-        .env("VPCE_SOCKET", &lab.socket)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let piped = capture_into_tshark(&lab, eni, "--count 1 --point out", "-e ip.src -e dns.a");
     let o = lab.exec(
         INSTANCE,
         &[
