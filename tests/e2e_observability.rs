@@ -63,17 +63,7 @@ fn prometheus_metrics_follow_the_traffic() {
     for _ in 0..3 {
         assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
     }
-    let o = lab.exec(
-        INSTANCE,
-        &[
-            "dig",
-            "@10.0.0.2",
-            "+time=2",
-            "+tries=1",
-            "s3.us-east-1.amazonaws.com",
-            "A",
-        ],
-    );
+    let o = dig(&lab, "s3.us-east-1.amazonaws.com");
     assert!(String::from_utf8_lossy(&o.stdout).contains("NOERROR"));
     lab.exec(INSTANCE, &["ping", "-c", "2", "-W", "1", "192.0.2.1"]); // a blackhole route
     let o = lab.vpcectl(&["apply", lab.config.to_str().unwrap()]);
@@ -137,6 +127,14 @@ fn prometheus_metrics_follow_the_traffic() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "404");
+}
+
+/// `dig NAME A` from the instance, asked of its VPC's resolver.
+fn dig(lab: &Lab, name: &str) -> std::process::Output {
+    lab.exec(
+        INSTANCE,
+        &["dig", "@10.0.0.2", "+time=2", "+tries=1", name, "A"],
+    )
 }
 
 /// `vpcectl capture ATTACHMENT -w - ARGS | tshark -r - -T fields FIELDS`, started, given a
@@ -251,17 +249,7 @@ fn capture_shows_packets_before_and_after_rewrite() {
 
     // vpced's own packets are captured too: the VPC resolver's answer leaving to the instance.
     let piped = capture_into_tshark(&lab, eni, "--count 1 --point out", "-e ip.src -e dns.a");
-    let o = lab.exec(
-        INSTANCE,
-        &[
-            "dig",
-            "@10.0.0.2",
-            "+time=2",
-            "+tries=1",
-            "zenn-privatelink.s3.us-east-1.amazonaws.com",
-            "A",
-        ],
-    );
+    let o = dig(&lab, "zenn-privatelink.s3.us-east-1.amazonaws.com");
     assert!(o.status.success(), "{o:?}");
     let o = piped.wait_with_output().unwrap();
     assert_eq!(

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use control::lpm::{Lpm, Poptrie, PoptrieWriter, Prefix, ReferenceLpm, RouteUpdate, V4, V6};
+use control::lpm::{
+    Family, Lpm, Poptrie, PoptrieWriter, Prefix, ReferenceLpm, RouteUpdate, V4, V6,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn v4(c: &[u8]) -> (Prefix<V4>, u32) {
@@ -23,9 +25,27 @@ fn v6(c: &[u8]) -> (Prefix<V6>, u32) {
     (Prefix::new(Ipv6Addr::from(b), c[6] % 129), u32::from(c[7]))
 }
 
-fn dedup<F: control::lpm::Family>(v: Vec<(Prefix<F>, u32)>) -> Vec<(Prefix<F>, u32)> {
+fn dedup<F: Family>(v: Vec<(Prefix<F>, u32)>) -> Vec<(Prefix<F>, u32)> {
     let m: BTreeMap<_, _> = v.into_iter().collect();
     m.into_iter().collect()
+}
+
+/// Builds both tables from `routes` and probes the addresses of the prefixes and `more`, single
+/// and batched; returns the probes.
+fn build_and_probe<F: Family>(
+    routes: &[(Prefix<F>, u32)],
+    more: impl Iterator<Item = F::Addr>,
+) -> Vec<F::Addr> {
+    let t = Poptrie::<F>::build(routes).unwrap();
+    let r = ReferenceLpm::<F>::build(routes).unwrap();
+    let probes: Vec<F::Addr> = routes.iter().map(|(p, _)| p.addr()).chain(more).collect();
+    let mut out = vec![None; probes.len()];
+    t.lookup_batch(&probes, &mut out);
+    for (a, got) in probes.iter().zip(&out) {
+        assert_eq!(t.lookup(*a), r.lookup(*a), "{a}");
+        assert_eq!(*got, r.lookup(*a), "batched {a}");
+    }
+    probes
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -37,22 +57,11 @@ fuzz_target!(|data: &[u8]| {
 
     // IPv4: build, probe single and batched.
     let routes = dedup(build.chunks_exact(6).map(v4).collect());
-    let t = Poptrie::<V4>::build(&routes).unwrap();
-    let r = ReferenceLpm::<V4>::build(&routes).unwrap();
-    let probes: Vec<Ipv4Addr> = routes
-        .iter()
-        .map(|(p, _)| p.addr())
-        .chain(
-            data.chunks_exact(4)
-                .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])),
-        )
-        .collect();
-    let mut out = vec![None; probes.len()];
-    t.lookup_batch(&probes, &mut out);
-    for (a, got) in probes.iter().zip(&out) {
-        assert_eq!(t.lookup(*a), r.lookup(*a), "{a}");
-        assert_eq!(*got, r.lookup(*a), "batched {a}");
-    }
+    let probes = build_and_probe(
+        &routes,
+        data.chunks_exact(4)
+            .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+    );
 
     // In place: announcements and withdrawals in batches.
     let mut w = PoptrieWriter::<V4>::new(&routes).unwrap();
@@ -79,21 +88,12 @@ fuzz_target!(|data: &[u8]| {
 
     // IPv6: build and probe.
     let routes = dedup(build.chunks_exact(8).map(v6).collect());
-    let t = Poptrie::<V6>::build(&routes).unwrap();
-    let r = ReferenceLpm::<V6>::build(&routes).unwrap();
-    let probes: Vec<Ipv6Addr> = routes
-        .iter()
-        .map(|(p, _)| p.addr())
-        .chain(data.chunks_exact(6).map(|c| {
+    build_and_probe(
+        &routes,
+        data.chunks_exact(6).map(|c| {
             let mut b = [0u8; 16];
             b[..6].copy_from_slice(c);
             Ipv6Addr::from(b)
-        }))
-        .collect();
-    let mut out = vec![None; probes.len()];
-    t.lookup_batch(&probes, &mut out);
-    for (a, got) in probes.iter().zip(&out) {
-        assert_eq!(t.lookup(*a), r.lookup(*a), "{a}");
-        assert_eq!(*got, r.lookup(*a), "batched {a}");
-    }
+        }),
+    );
 });
