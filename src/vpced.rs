@@ -47,6 +47,12 @@ pub struct Cli {
     /// for the default), touched as flows arrive.
     #[arg(long, default_value_t = 262_144)]
     max_flows: usize,
+    /// Flows one ENI may hold at most — each interface's connection-tracking allowance, as
+    /// in AWS (any zone: instance ENI, endpoint ENI, load-balancer node, GWLB endpoint); a
+    /// new flow beyond it is dropped and counted as `flow_quota_exceeded`, so that one
+    /// tenant cannot take the whole table. Default: a quarter of --max-flows.
+    #[arg(long, value_name = "FLOWS")]
+    max_flows_per_eni: Option<usize>,
     /// Where decisions made at run time (endpoint connections accepted or rejected) are kept
     /// across restarts.
     #[arg(long, default_value = "/var/lib/vpced")]
@@ -94,6 +100,10 @@ pub fn main() -> ExitCode {
         eprintln!("vpced: --max-flows must be at least 1");
         return ExitCode::from(2);
     }
+    if cli.max_flows_per_eni == Some(0) {
+        eprintln!("vpced: --max-flows-per-eni must be at least 1");
+        return ExitCode::from(2);
+    }
     let opts = Options {
         config: cli.config,
         control_socket: cli.control_socket,
@@ -101,6 +111,7 @@ pub fn main() -> ExitCode {
         netns_prefix: cli.netns_prefix,
         netns: cli.netns,
         max_flows: cli.max_flows,
+        max_flows_per_eni: cli.max_flows_per_eni.unwrap_or((cli.max_flows / 4).max(1)),
         state_dir: (!cli.no_state).then_some(cli.state_dir),
         query_log: cli.query_log,
         pin_workers: cli.pin_workers,

@@ -316,7 +316,7 @@ fn inspection_through_two_appliances_stickiness_telnet_and_failover() {
     );
     assert!(!o.status.success(), "telnet got through");
     assert!(
-        !g.carrier(&format!("-> 10.0.1.10:23")).is_empty()
+        !g.carrier("-> 10.0.1.10:23").is_empty()
             && APPLIANCES.iter().any(|a| g
                 .log(a.0)
                 .lines()

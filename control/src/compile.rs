@@ -624,14 +624,14 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
     });
     // The first active route of each destination wins; the rest are shadowed by it.
     let mut winner_of: HashMap<IpNet, usize> = HashMap::new();
-    for i in 0..routes.len() {
-        if matches!(routes[i].state, RouteState::Ignored { .. }) {
+    for (i, r) in routes.iter_mut().enumerate() {
+        if matches!(r.state, RouteState::Ignored { .. }) {
             continue;
         }
-        match winner_of.get(&routes[i].destination) {
-            Some(&w) => routes[i].state = RouteState::Shadowed { by: w },
+        match winner_of.get(&r.destination) {
+            Some(&w) => r.state = RouteState::Shadowed { by: w },
             None => {
-                winner_of.insert(routes[i].destination, i);
+                winner_of.insert(r.destination, i);
             }
         }
     }

@@ -55,6 +55,9 @@
 
 use spin::mutex::SpinMutex as Mutex;
 use std::net::IpAddr;
+
+use crate::fragments::FragmentTable;
+use crate::keyed;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -149,10 +152,32 @@ impl FlowKey {
         )
     }
 
-    fn hash(&self) -> u64 {
-        // Two independent multiplies over the folded fields (IPv4 keys have zero high halves),
-        // then a shift to bring the well-mixed high bits down: a few cycles, and probe runs
-        // stay short (`matches_a_model_under_churn`, `probe_runs_stay_short`).
+    /// The key as five words, for the table's keyed hash ([`crate::keyed`]).
+    #[inline]
+    fn words(&self) -> [u64; 5] {
+        [
+            self.lo as u64,
+            (self.lo >> 64) as u64,
+            self.hi as u64,
+            (self.hi >> 64) as u64,
+            (u64::from(self.zone) << 32)
+                ^ (u64::from(self.lo_port) << 16)
+                ^ u64::from(self.hi_port)
+                ^ (u64::from(self.proto) << 56)
+                ^ (u64::from(self.v6) << 48),
+        ]
+    }
+
+    /// The slot and shard hash: keyed with the table's secret, so nobody outside vpced can
+    /// choose tuples that collide.
+    #[inline]
+    fn hash(&self, key: &keyed::Key) -> u64 {
+        key.hash5(self.words())
+    }
+
+    /// An unkeyed hash, the same in every run: for choices that must not change when vpced
+    /// restarts (a GWLB flow's appliance), never for a table's slots.
+    fn fixed_hash(&self) -> u64 {
         let a = (self.lo as u64) ^ ((self.lo >> 64) as u64).rotate_left(17);
         let b = (self.hi as u64) ^ ((self.hi >> 64) as u64).rotate_left(41);
         let c = (u64::from(self.zone) << 32)
@@ -383,7 +408,7 @@ enum Payload {
 pub fn symmetric_hash(t: &Tuple) -> u64 {
     // The table's hash is made for its low bits (slot index); a choice among a few targets
     // wants every bit mixed: finish with MurmurHash3's fmix64.
-    let mut h = FlowKey::of(0, t).0.hash();
+    let mut h = FlowKey::of(0, t).0.fixed_hash();
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -391,10 +416,58 @@ pub fn symmetric_hash(t: &Tuple) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The table is at its capacity: the new flow is not tracked (and its packet is dropped).
+/// Why a new flow is not tracked (and its packet is dropped). Established flows are never
+/// touched by a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("flow table full")]
-pub struct Full;
+pub enum Full {
+    /// The table holds its capacity (`--max-flows`), or the flow's shard its 7/8.
+    #[error("flow table full")]
+    Table,
+    /// The flow's probe run would pass [`MAX_PROBE`] slots: its neighbourhood is crowded.
+    #[error("flow table full: probe limit")]
+    Probe,
+    /// The flow's zone (an ENI, endpoint ENI, load-balancer node, GWLB endpoint) holds its
+    /// quota (`--max-flows-per-eni`).
+    #[error("flow quota of the zone reached")]
+    ZoneQuota,
+}
+
+/// Slots an insertion probes at most from a key's home slot; since no entry then lies
+/// further from home, a lookup stops there too. At the load a shard runs at (0.6, 7/8 at
+/// most) runs are far shorter; the bound is what a crafted or unlucky cluster costs at worst:
+/// 256 × 128 bytes read under the shard's lock, about a microsecond.
+pub const MAX_PROBE: usize = 256;
+
+/// How many flows each zone holds: counters indexed by a keyed hash of the zone (zones whose
+/// hashes meet share one, which only ever makes the quota stricter for them).
+#[derive(Debug)]
+struct ZoneQuota {
+    counts: Box<[std::sync::atomic::AtomicU32]>,
+    limit: u32,
+    key: keyed::Key,
+}
+
+impl ZoneQuota {
+    const COUNTERS: usize = 1 << 16;
+
+    fn counter(&self, zone: u32) -> &std::sync::atomic::AtomicU32 {
+        let h = self.key.hash1(u64::from(zone));
+        &self.counts[(h as usize) & (Self::COUNTERS - 1)]
+    }
+
+    fn take(&self, zone: u32) -> Result<(), Full> {
+        let c = self.counter(zone);
+        if c.fetch_add(1, Relaxed) >= self.limit {
+            c.fetch_sub(1, Relaxed);
+            return Err(Full::ZoneQuota);
+        }
+        Ok(())
+    }
+
+    fn give_back(&self, zone: u32) {
+        self.counter(zone).fetch_sub(1, Relaxed);
+    }
+}
 
 #[derive(Debug)]
 struct Shard {
@@ -407,6 +480,10 @@ struct Shard {
     /// Records of entries removed with undrained counts (capacity fixed at creation).
     retired: Vec<FlowRecord>,
     lost: u64,
+    /// The table's hash key.
+    key: keyed::Key,
+    /// Per-zone counts, when the table has a quota.
+    quota: Option<Arc<ZoneQuota>>,
 }
 
 impl Shard {
@@ -414,10 +491,11 @@ impl Shard {
         self.slots.len() - 1
     }
 
-    /// Index of `key`, removing expired entries met on the way.
+    /// Index of `key`, removing it if expired. At most [`MAX_PROBE`] slots from its home:
+    /// no insertion puts an entry further.
     fn find(&mut self, key: &FlowKey, h: u64, now: u32) -> Option<usize> {
         let mut i = (h as usize) & self.mask();
-        loop {
+        for _ in 0..MAX_PROBE.min(self.slots.len()) {
             let s = &self.slots[i];
             if !s.used() {
                 return None;
@@ -431,6 +509,7 @@ impl Shard {
             }
             i = (i + 1) & self.mask();
         }
+        None
     }
 
     /// Backward-shift deletion: later entries of the probe run move up so that no lookup
@@ -451,7 +530,7 @@ impl Shard {
             if !s.used() {
                 break;
             }
-            let home = (s.key.hash() as usize) & mask;
+            let home = (s.key.hash(&self.key) as usize) & mask;
             // Move `s` into the hole if its home is not in (hole, i] cyclically.
             let dist_home = i.wrapping_sub(home) & mask;
             let dist_hole = i.wrapping_sub(hole) & mask;
@@ -464,6 +543,9 @@ impl Shard {
         self.slots[hole] = Slot::default();
         self.len -= 1;
         self.entries.fetch_sub(1, Relaxed);
+        if let Some(q) = &self.quota {
+            q.give_back(gone.key.zone);
+        }
     }
 }
 
@@ -487,12 +569,42 @@ pub struct FlowTable {
     entries: Arc<AtomicUsize>,
     /// Where the next sweep starts: shard and slot, packed.
     cursor: AtomicUsize,
+    key: keyed::Key,
+    /// Flows one zone may hold (the capacity when there is no quota).
+    per_zone: usize,
+    /// Datagrams being fragmented: their later fragments follow the first's flow.
+    fragments: FragmentTable,
 }
 
 impl FlowTable {
-    /// A table for `capacity` flows (entries; at least 64).
+    /// A table for `capacity` flows (entries; at least 64), no zone holding more than
+    /// `per_zone` of them, hashed with a random key.
+    pub fn with_zone_limit(capacity: usize, per_zone: usize) -> FlowTable {
+        FlowTable::build(capacity, Some(per_zone), keyed::Key::random())
+    }
+
+    /// A table for `capacity` flows (entries; at least 64), any zone may take them all;
+    /// hashed with a random key.
     pub fn new(capacity: usize) -> FlowTable {
+        FlowTable::build(capacity, None, keyed::Key::random())
+    }
+
+    /// A table with a given hash key (tests and benchmarks that must be reproducible).
+    pub fn with_key(capacity: usize, per_zone: Option<usize>, key: keyed::Key) -> FlowTable {
+        FlowTable::build(capacity, per_zone, key)
+    }
+
+    fn build(capacity: usize, per_zone: Option<usize>, key: keyed::Key) -> FlowTable {
         let capacity = capacity.max(64);
+        let quota = per_zone.filter(|&z| z < capacity).map(|z| {
+            Arc::new(ZoneQuota {
+                counts: (0..ZoneQuota::COUNTERS)
+                    .map(|_| std::sync::atomic::AtomicU32::new(0))
+                    .collect(),
+                limit: z.min(u32::MAX as usize) as u32,
+                key: keyed::Key::random(),
+            })
+        });
         // Shards of 2^k slots, k from the capacity (32 shards' worth, 64 to 32,768 slots); as
         // many shards as hold the capacity at a load of 0.6 (linear probing stays short: a
         // miss probes about 3.6 slots at that load, 2.5 at half).
@@ -514,24 +626,50 @@ impl FlowTable {
                         entries: entries.clone(),
                         retired: Vec::with_capacity(RETIRED_PER_SHARD),
                         lost: 0,
+                        key,
+                        quota: quota.clone(),
                     })
                 })
                 .collect(),
             capacity,
+            per_zone: quota.as_ref().map_or(capacity, |q| q.limit as usize),
             entries,
             cursor: AtomicUsize::new(0),
+            key,
+            fragments: FragmentTable::new((capacity / 16).clamp(256, 65_536)),
         }
     }
 
-    fn shard(&self, h: u64) -> spin::mutex::SpinMutexGuard<'_, Shard> {
+    fn shard_index(&self, h: u64) -> usize {
         // The high half of the hash, scaled to the shard count (the low bits pick the slot).
-        let i = ((h >> 32) * self.shards.len() as u64 >> 32) as usize;
-        self.shards[i].lock()
+        (((h >> 32) * self.shards.len() as u64) >> 32) as usize
+    }
+
+    fn shard(&self, h: u64) -> spin::mutex::SpinMutexGuard<'_, Shard> {
+        self.shards[self.shard_index(h)].lock()
+    }
+
+    /// Where the flow of `t` in `zone` would live: its shard and home slot. What an attacker
+    /// who knew the hash key could compute; for tests of exactly that.
+    pub fn home_of(&self, zone: u32, t: &Tuple) -> (usize, usize) {
+        let h = FlowKey::of(zone, t).0.hash(&self.key);
+        let slots = self.shards[0].lock().slots.len();
+        (self.shard_index(h), (h as usize) & (slots - 1))
     }
 
     /// Flows the table holds at most.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Flows one zone may hold at most (`--max-flows-per-eni`).
+    pub fn per_zone_limit(&self) -> usize {
+        self.per_zone
+    }
+
+    /// The fragment table that goes with the flows.
+    pub fn fragments(&self) -> &FragmentTable {
+        &self.fragments
     }
 
     /// Bytes of the table.
@@ -551,7 +689,7 @@ impl FlowTable {
     /// The flow of `t` in `zone`, refreshed with this packet; `None` if untracked or expired.
     pub fn lookup(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> Option<Flow> {
         let (key, forward) = FlowKey::of(zone, t);
-        let h = key.hash();
+        let h = key.hash(&self.key);
         let mut shard = self.shard(h);
         let i = shard.find(&key, h, now)?;
         let s = &mut shard.slots[i];
@@ -628,7 +766,7 @@ impl FlowTable {
         replace: bool,
     ) -> Result<bool, Full> {
         let (key, forward) = FlowKey::of(zone, t);
-        let h = key.hash();
+        let h = key.hash(&self.key);
         let mut shard = self.shard(h);
         let mut slot = Slot {
             key,
@@ -675,16 +813,25 @@ impl FlowTable {
             return Ok(true);
         }
         if shard.len >= shard.limit {
-            return Err(Full);
-        }
-        if self.entries.fetch_add(1, Relaxed) >= self.capacity {
-            self.entries.fetch_sub(1, Relaxed);
-            return Err(Full);
+            return Err(Full::Table);
         }
         let mask = shard.mask();
-        let mut i = (h as usize) & mask;
-        while shard.slots[i].used() {
-            i = (i + 1) & mask;
+        let home = (h as usize) & mask;
+        let Some(i) = (0..MAX_PROBE.min(mask + 1))
+            .map(|d| (home + d) & mask)
+            .find(|&i| !shard.slots[i].used())
+        else {
+            return Err(Full::Probe);
+        };
+        if self.entries.fetch_add(1, Relaxed) >= self.capacity {
+            self.entries.fetch_sub(1, Relaxed);
+            return Err(Full::Table);
+        }
+        if let Some(q) = &shard.quota {
+            if let Err(e) = q.take(zone) {
+                self.entries.fetch_sub(1, Relaxed);
+                return Err(e);
+            }
         }
         shard.slots[i] = slot;
         shard.len += 1;
@@ -700,7 +847,7 @@ impl FlowTable {
     /// Whether `zone` tracks a flow of `t` (no refresh).
     pub fn contains(&self, zone: u32, t: &Tuple, now: u32) -> bool {
         let (key, _) = FlowKey::of(zone, t);
-        let h = key.hash();
+        let h = key.hash(&self.key);
         self.shard(h).find(&key, h, now).is_some()
     }
 
@@ -826,6 +973,27 @@ mod tests {
         assert!(!t.contains(1, &f, 301 + TCP_CLOSED));
     }
 
+    /// A zone's quota refuses its next flow with a type of its own, leaves other zones alone,
+    /// and is given back as its flows expire.
+    #[test]
+    fn zone_quota_is_typed_per_zone_and_given_back() {
+        let t = FlowTable::with_zone_limit(10_000, 50);
+        assert_eq!(t.per_zone_limit(), 50);
+        let f = |i: u16| tcp("10.0.0.1", 1000 + i, "10.0.0.2", 80);
+        for i in 0..50 {
+            t.insert(1, &f(i), None, NONE, 0).unwrap();
+        }
+        assert_eq!(t.insert(1, &f(50), None, NONE, 0), Err(Full::ZoneQuota));
+        // A refresh of a tracked flow is no new flow.
+        t.insert(1, &f(0), None, NONE, 0).unwrap();
+        t.insert(2, &f(50), None, NONE, 0).unwrap();
+        while t.sweep(TCP_IDLE + 1, 1 << 20) > 0 {}
+        assert!(t.is_empty());
+        t.insert(1, &f(50), None, NONE, TCP_IDLE + 1).unwrap();
+        // No quota asked: one zone may fill the table.
+        assert_eq!(FlowTable::new(10_000).per_zone_limit(), 10_000);
+    }
+
     #[test]
     fn zeroed_slots_are_empty() {
         let z = zeroed_slots(4);
@@ -888,7 +1056,7 @@ mod tests {
             let f = tcp("10.0.0.1", 1000 + i, "10.0.0.2", 80);
             match t.insert(1, &f, None, NONE, 0) {
                 Ok(()) => inserted.push(f),
-                Err(Full) => full += 1,
+                Err(_) => full += 1,
             }
         }
         assert!(full > 0);

@@ -150,6 +150,16 @@ pub enum DropReason {
     NatPortsExhausted,
     /// The flow table is full: the new flow is not admitted (established flows go on).
     FlowTableFull,
+    /// The zone (ENI, endpoint ENI, load-balancer node, GWLB endpoint) tracks as many flows
+    /// as `--max-flows-per-eni` lets one zone hold, as an ENI's connection-tracking
+    /// allowance does in AWS (`conntrack_allowance_exceeded`).
+    FlowQuotaExceeded,
+    /// A fragment overlapping a part of its datagram already seen (RFC 5722, RFC 1858): the
+    /// datagram is discarded.
+    FragmentOverlap,
+    /// A later fragment whose datagram's first fragment is not tracked
+    /// ([`crate::fragments`]).
+    FragmentOutOfOrder,
     /// A packet to a load balancer node that belongs to no flow it carries.
     NoFlow,
     /// The resolver answers DNS on port 53 (UDP and TCP) only.
@@ -218,6 +228,10 @@ impl DropReason {
         DropReason::GwlbUnknownFlow,
         DropReason::GwlbRouteLoop,
         DropReason::LocalServiceBusy,
+        DropReason::Malformed(WireError::TinyFragment),
+        DropReason::FragmentOverlap,
+        DropReason::FragmentOutOfOrder,
+        DropReason::FlowQuotaExceeded,
     ];
     pub const COUNT: usize = REASONS;
 
@@ -266,6 +280,10 @@ impl DropReason {
             DropReason::GwlbUnknownFlow => 39,
             DropReason::GwlbRouteLoop => 40,
             DropReason::LocalServiceBusy => 41,
+            DropReason::Malformed(WireError::TinyFragment) => 42,
+            DropReason::FragmentOverlap => 43,
+            DropReason::FragmentOutOfOrder => 44,
+            DropReason::FlowQuotaExceeded => 45,
         }
     }
 
@@ -320,17 +338,41 @@ impl DropReason {
             DropReason::GwlbUnknownFlow => "gwlb_unknown_flow",
             DropReason::GwlbRouteLoop => "gwlb_route_loop",
             DropReason::LocalServiceBusy => "local_service_busy",
+            DropReason::Malformed(WireError::TinyFragment) => "fragment_tiny",
+            DropReason::FragmentOverlap => "fragment_overlap",
+            DropReason::FragmentOutOfOrder => "fragment_out_of_order",
+            DropReason::FlowQuotaExceeded => "flow_quota_exceeded",
         }
     }
 }
 
-const REASONS: usize = 42;
+const REASONS: usize = 46;
+
+impl From<conntrack::Full> for DropReason {
+    fn from(e: conntrack::Full) -> DropReason {
+        match e {
+            conntrack::Full::ZoneQuota => DropReason::FlowQuotaExceeded,
+            conntrack::Full::Table | conntrack::Full::Probe => DropReason::FlowTableFull,
+        }
+    }
+}
+
+impl From<crate::fragments::Refusal> for DropReason {
+    fn from(r: crate::fragments::Refusal) -> DropReason {
+        match r {
+            crate::fragments::Refusal::Overlap => DropReason::FragmentOverlap,
+            crate::fragments::Refusal::OutOfOrder => DropReason::FragmentOutOfOrder,
+        }
+    }
+}
 
 /// How a security-group check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SgOutcome {
     /// The flow is tracked in this ENI's zone: a reply, or a later packet of an allowed flow.
     Tracked,
+    /// An ICMP error about a packet of a flow tracked in this ENI's zone.
+    Related,
     /// A rule allows it (the flow is now tracked).
     Allowed(RuleRef),
     Denied,
@@ -567,10 +609,14 @@ fn decide<O: Observer>(
         attachment: ingress,
         len,
     });
-    let p = match wire::parse(&buf[..len]) {
+    let mut p = match wire::parse(&buf[..len]) {
         Ok(p) => p,
         Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
     };
+    // A later fragment takes its flow (ports) from its first; see `crate::fragments`.
+    if let Err(r) = cx.flows.fragments().follow(ingress, &mut p, cx.now) {
+        return Verdict::Drop(r.into());
+    }
     obs.step(Step::Parsed(&p));
     if !routable(p.src) || !routable(p.dst) {
         return Verdict::Drop(DropReason::NotRoutable);
@@ -628,7 +674,7 @@ fn decide<O: Observer>(
 }
 
 /// The flow of a packet: ICMP echo messages use their identifier as both ports, so that a
-/// request and its reply are one flow.
+/// request and its reply are one flow (other ICMP messages carry 0: see [`tracking`]).
 #[inline]
 fn tuple(p: &Parsed) -> Tuple {
     let (sport, dport) = match p.protocol {
@@ -655,6 +701,35 @@ fn signal(cx: &Ctx<'_>, p: &Parsed) -> TcpSignal {
     }
 }
 
+/// How a packet meets the flow table at a security group.
+enum Tracking {
+    /// By its own flow (TCP, UDP, ICMP echo by identifier, other protocols by addresses):
+    /// a tracked flow passes; a new one allowed by a rule is tracked from then on.
+    Flow(Tuple),
+    /// An ICMP error: it passes if the flow of the packet it quotes is tracked (as Linux's
+    /// conntrack calls it, *related*); otherwise the rules judge it. It starts no flow.
+    Quoted(Tuple),
+    /// Any other ICMP message (timestamp, redirect, router advertisement…): only the rules
+    /// judge it, and it starts no flow. An echo's identifier says nothing of them.
+    RulesOnly,
+}
+
+fn tracking(p: &Parsed) -> Tracking {
+    if !matches!(p.protocol, proto::ICMP | proto::ICMPV6) || p.is_icmp_echo() {
+        return Tracking::Flow(tuple(p));
+    }
+    match p.quoted {
+        Some(q) => Tracking::Quoted(Tuple {
+            proto: q.protocol,
+            src: q.src,
+            dst: q.dst,
+            sport: q.src_port,
+            dport: q.dst_port,
+        }),
+        None => Tracking::RulesOnly,
+    }
+}
+
 /// The stateful security-group check of an ENI: a packet of a flow tracked in `zone`
 /// passes; otherwise a rule of `sg` must allow it, and the flow is tracked from then on.
 fn security_group<O: Observer>(
@@ -669,20 +744,19 @@ fn security_group<O: Observer>(
     let Some(set) = sg else {
         return Ok(());
     };
-    let t = tuple(p);
     let sig = signal(cx, p);
-    let outcome = if cx.flows.lookup(zone, &t, sig, cx.now).is_some() {
-        SgOutcome::Tracked
-    } else {
-        match check_rules(f, set, direction, p) {
+    let outcome = match tracking(p) {
+        Tracking::Flow(t) if cx.flows.lookup(zone, &t, sig, cx.now).is_some() => SgOutcome::Tracked,
+        Tracking::Quoted(q) if cx.flows.contains(zone, &q, cx.now) => SgOutcome::Related,
+        how => match check_rules(f, set, direction, p) {
             Some(rule) => {
-                if cx.flows.insert(zone, &t, None, sig, cx.now).is_err() {
-                    return Err(DropReason::FlowTableFull);
+                if let Tracking::Flow(t) = how {
+                    cx.flows.insert(zone, &t, None, sig, cx.now)?;
                 }
                 SgOutcome::Allowed(rule)
             }
             None => SgOutcome::Denied,
-        }
+        },
     };
     obs.step(Step::SecurityGroup {
         set,
@@ -692,7 +766,7 @@ fn security_group<O: Observer>(
     });
     if outcome == SgOutcome::Denied {
         count_denial(f, cx, set, direction);
-        f.registry.rejects.record(zone, &t, p.len, cx.now);
+        f.registry.rejects.record(zone, &tuple(p), p.len, cx.now);
         return Err(match direction {
             Direction::Ingress => DropReason::SecurityGroupIngress,
             Direction::Egress => DropReason::SecurityGroupEgress,
@@ -855,7 +929,9 @@ fn deliver<O: Observer>(
         Some(Owner::LoadBalancerNode(n)) => to_load_balancer_node(f, cx, n, p, buf, obs),
         // DNS over UDP and TCP to the resolver; security groups do not apply to it (as in AWS).
         Some(Owner::Resolver(v))
-            if matches!(p.protocol, proto::UDP | proto::TCP) && p.dst_port == 53 && !p.fragment =>
+            if matches!(p.protocol, proto::UDP | proto::TCP)
+                && p.dst_port == 53
+                && !p.is_fragment() =>
         {
             Verdict::Local {
                 len: p.len,
@@ -909,7 +985,7 @@ fn interface_endpoint<O: Observer>(
     let eni = &f.endpoint_enis[x as usize];
     let ep = &f.endpoints[eni.endpoint as usize];
     ep.counters.rx(cx.lane, p.len);
-    if !matches!(p.protocol, proto::TCP | proto::UDP) || p.fragment || !p.is_ipv4() {
+    if !matches!(p.protocol, proto::TCP | proto::UDP) || p.is_fragment() || !p.is_ipv4() {
         return Verdict::Drop(DropReason::EndpointProtocol);
     }
     let t = tuple(p);
@@ -1091,7 +1167,7 @@ fn interface_endpoint<O: Observer>(
                 break;
             }
             Ok(false) => continue,
-            Err(_) => return Verdict::Drop(DropReason::FlowTableFull),
+            Err(e) => return Verdict::Drop(e.into()),
         }
     }
     let Some(port) = port else {
@@ -1105,12 +1181,8 @@ fn interface_endpoint<O: Observer>(
         peer_zone: n.zone,
         proxy,
     };
-    if cx
-        .flows
-        .insert(eni.zone, &t, Some(nat), sig, cx.now)
-        .is_err()
-    {
-        return Verdict::Drop(DropReason::FlowTableFull);
+    if let Err(e) = cx.flows.insert(eni.zone, &t, Some(nat), sig, cx.now) {
+        return Verdict::Drop(e.into());
     }
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);
@@ -1215,13 +1287,12 @@ fn to_aws_service<O: Observer>(
         peer_zone: svc.zone,
         proxy: None,
     };
-    if cx
+    if let Err(e) = cx
         .flows
         .insert(svc.zone, &back, Some(rev), sig, cx.now)
         .and_then(|_| cx.flows.insert(eni.zone, &t, Some(fwd), sig, cx.now))
-        .is_err()
     {
-        return Verdict::Drop(DropReason::FlowTableFull);
+        return Verdict::Drop(e.into());
     }
     let q = rewrite(p, buf, (fwd.src, fwd.sport), (fwd.dst, fwd.dport), obs);
     ep.counters.tx(cx.lane, q.len);
@@ -1347,6 +1418,11 @@ fn to_internet<O: Observer>(
         };
         // The buffer was validated by `parse`; the view cannot fail.
         Ipv4Packet::new_unchecked(&mut *buf).set_src_addr(public);
+        // An ICMP error about a packet that came in through the gateway quotes it with the
+        // private destination it was given: the quote is translated back (RFC 5508 4.2).
+        if p.quoted.is_some_and(|q| q.dst == p.src) {
+            wire::rewrite_quoted_v4(buf, p, false, public);
+        }
         obs.step(Step::Translated {
             igw: g,
             from: p.src,
@@ -1389,6 +1465,13 @@ fn from_internet<O: Observer>(
                 return Verdict::Drop(DropReason::UnknownPublicAddress);
             };
             Ipv4Packet::new_unchecked(&mut *buf).set_dst_addr(private);
+            // An ICMP error about a packet that left through the gateway (path MTU discovery)
+            // quotes its public source: translated too, so that the instance's stack and
+            // its security group know the flow (RFC 5508 4.2).
+            if let Some(q) = p.quoted.as_mut().filter(|q| q.src == p.dst) {
+                q.src = IpAddr::V4(private);
+                wire::rewrite_quoted_v4(buf, &p, true, private);
+            }
             obs.step(Step::Translated {
                 igw: g,
                 from: p.dst,
@@ -1544,12 +1627,8 @@ fn to_gwlb_endpoint<O: Observer>(
                 cookie: tracked.map_or_else(|| flow_cookie(h, cx.now), |t| t.cookie),
                 tcp_idle: tg.tcp_idle_timeout,
             };
-            if cx
-                .flows
-                .insert_steered(ge.zone, &key, s, sig, cx.now)
-                .is_err()
-            {
-                return Verdict::Drop(DropReason::FlowTableFull);
+            if let Err(e) = cx.flows.insert_steered(ge.zone, &key, s, sig, cx.now) {
+                return Verdict::Drop(e.into());
             }
             let how = if tracked.is_some() {
                 ApplianceFlow::Rebalanced
@@ -1615,7 +1694,8 @@ fn to_gwlb_endpoint<O: Observer>(
         tcp_flags: 0,
         icmp_type: 0,
         icmp_code: 0,
-        fragment: false,
+        fragment: None,
+        quoted: None,
     };
     route(f, cx, lb.vpc, n.route_table, &q, buf, obs)
 }
@@ -1638,7 +1718,7 @@ fn from_appliance<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    if p.fragment {
+    if p.is_fragment() {
         return Verdict::Drop(DropReason::GeneveFragment);
     }
     let (true, true, Some(l4)) = (

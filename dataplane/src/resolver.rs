@@ -108,7 +108,7 @@ pub fn answer(
     unix_seconds: u64,
 ) -> Option<(Vec<u8>, Option<QueryLog>)> {
     match handle(dns, region, client, query, unix_seconds, false)? {
-        Outcome::Answer(bytes, log) => Some((bytes, log)),
+        Outcome::Answer(bytes, log) => Some((bytes, log.map(|l| *l))),
         Outcome::Forward => None,
     }
 }
@@ -117,7 +117,7 @@ pub fn answer(
 #[derive(Debug)]
 pub enum Outcome {
     /// Send this response (and log this line).
-    Answer(Vec<u8>, Option<QueryLog>),
+    Answer(Vec<u8>, Option<Box<QueryLog>>),
     /// Not private here: ask the upstream server.
     Forward,
 }
@@ -219,7 +219,7 @@ pub fn handle(
         log_answers,
         unix_seconds,
     );
-    Some(Outcome::Answer(bytes, Some(log)))
+    Some(Outcome::Answer(bytes, Some(Box::new(log))))
 }
 
 /// The log line of an answer that came from upstream: its rcode and answers as they are.

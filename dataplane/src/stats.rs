@@ -359,4 +359,12 @@ pub struct FlowStats {
     pub entries: usize,
     pub capacity: usize,
     pub memory_bytes: usize,
+    /// Flows one ENI (zone) may hold (`--max-flows-per-eni`).
+    #[serde(default)]
+    pub per_eni_limit: usize,
+    /// Fragmented datagrams tracked, and those evicted before their last fragment.
+    #[serde(default)]
+    pub fragments: usize,
+    #[serde(default)]
+    pub fragments_evicted: u64,
 }

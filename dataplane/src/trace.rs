@@ -646,6 +646,10 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                     "{}: part of a tracked flow (a reply, or a flow already allowed)",
                     dir.as_str()
                 ),
+                SgOutcome::Related => format!(
+                    "{}: an ICMP error about a packet of a tracked flow",
+                    dir.as_str()
+                ),
                 SgOutcome::Allowed(r) => format!("allowed by {}", rule_label(f, r, dir)),
                 SgOutcome::Denied => format!("{}: no rule allows it", dir.as_str()),
             },
@@ -1046,6 +1050,22 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
         DropReason::FlowTableFull => (
             "FLOW_TABLE_FULL",
             "the flow table is full; raise --max-flows".into(),
+        ),
+        DropReason::FlowQuotaExceeded => (
+            "FLOW_QUOTA_EXCEEDED",
+            "this interface already tracks as many flows as one interface may (its connection-tracking allowance); raise --max-flows-per-eni or let idle flows expire".into(),
+        ),
+        DropReason::FragmentOverlap => (
+            "FRAGMENT_OVERLAP",
+            "a fragment overlapped a part of its datagram already forwarded; the whole datagram is discarded (RFC 5722)".into(),
+        ),
+        DropReason::FragmentOutOfOrder => (
+            "FRAGMENT_OUT_OF_ORDER",
+            format!("a later fragment came before its datagram's first fragment, or more than {} s after it; only the first fragment carries the ports a security group judges, so later fragments follow it", crate::fragments::TIMEOUT),
+        ),
+        DropReason::Malformed(crate::wire::WireError::TinyFragment) => (
+            "FRAGMENT_TINY",
+            "a first fragment must hold the whole transport header (RFC 1858)".into(),
         ),
         DropReason::NoFlow => (
             "NO_FLOW",

@@ -203,7 +203,7 @@ pub fn run(
                         if let (Some(cache), None, Some(_)) = (&shared.answers, tcp_query, &line) {
                             cache.insert(f.generation, vpc, payload, &r);
                         }
-                        write_log(line);
+                        write_log(line.map(|l| *l));
                     }
                     Some(Outcome::Forward) => {
                         let Some(u) = f.upstream else { continue };

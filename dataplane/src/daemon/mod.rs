@@ -49,6 +49,8 @@ pub struct Options {
     pub netns: Option<String>,
     /// Flows the connection tracker holds at most.
     pub max_flows: usize,
+    /// Flows one ENI (any zone) may hold.
+    pub max_flows_per_eni: usize,
     /// Where runtime decisions survive restarts (`None`: nowhere).
     pub state_dir: Option<PathBuf>,
     /// Where Route 53 Resolver style query logs go (`-`: standard output).
@@ -180,7 +182,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     let (local_tx, local_rx) = crossbeam_channel::bounded(1024);
     let (dns_tx, dns_rx) = crossbeam_channel::bounded(4096);
     let shared = Arc::new(Shared {
-        flows: FlowTable::new(opts.max_flows),
+        flows: FlowTable::with_zone_limit(opts.max_flows, opts.max_flows_per_eni),
         started: Instant::now(),
         local: local_tx,
         resolver: dns_tx,
@@ -688,12 +690,7 @@ fn answer(req: Request, state: &State) -> Response {
                 })
                 .collect();
             let mut report = state.registry.report();
-            let table = &state.shared.flows;
-            report.flows = Some(crate::stats::FlowStats {
-                entries: table.len(),
-                capacity: table.capacity(),
-                memory_bytes: table.memory_bytes(),
-            });
+            report.flows = Some(flow_stats(&state.shared.flows));
             Response::Top {
                 generation: state.plans.generation(),
                 busiest: flows,
@@ -702,12 +699,7 @@ fn answer(req: Request, state: &State) -> Response {
         }
         Request::Stats => {
             let mut report = state.registry.report();
-            let flows = &state.shared.flows;
-            report.flows = Some(crate::stats::FlowStats {
-                entries: flows.len(),
-                capacity: flows.capacity(),
-                memory_bytes: flows.memory_bytes(),
-            });
+            report.flows = Some(flow_stats(&state.shared.flows));
             report.control = Some(state.control.values());
             Response::Stats {
                 generation: state.plans.generation(),
@@ -878,5 +870,17 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
                 path.display()
             ))
         }
+    }
+}
+
+/// The flow table's occupancy, for `stats` and `top`.
+fn flow_stats(t: &FlowTable) -> crate::stats::FlowStats {
+    crate::stats::FlowStats {
+        entries: t.len(),
+        capacity: t.capacity(),
+        memory_bytes: t.memory_bytes(),
+        per_eni_limit: t.per_zone_limit(),
+        fragments: t.fragments().len(),
+        fragments_evicted: t.fragments().evicted(),
     }
 }

@@ -164,3 +164,23 @@ pub(crate) fn fill_l4_checksum(l4: &mut [u8], protocol: u8, pseudo: u32, ipv6: b
     }
     l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
+
+/// Fragment `[offset, offset + len)` of the payload of the IPv4 packet `pkt` (offset a
+/// multiple of 8), as a router fragmenting it would send it: the header copied with the
+/// datagram's identification `id`, MF set unless the fragment reaches the end. For tests,
+/// fuzz seeds and traces of fragmented traffic.
+pub fn fragment_v4(pkt: &[u8], id: u16, offset: usize, len: usize) -> Vec<u8> {
+    let hl = usize::from(pkt[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
+    let end = (hl + offset + len).min(total);
+    let mut v = pkt[..hl].to_vec();
+    v.extend_from_slice(&pkt[hl + offset..end]);
+    let more = end < total;
+    let len = v.len() as u16;
+    v[2..4].copy_from_slice(&len.to_be_bytes());
+    v[4..6].copy_from_slice(&id.to_be_bytes());
+    let word = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+    v[6..8].copy_from_slice(&word.to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    v
+}

@@ -19,6 +19,7 @@ use super::WireError;
 mod field {
     pub const VER_IHL: usize = 0;
     pub const TOTAL_LEN: std::ops::Range<usize> = 2..4;
+    pub const IDENT: std::ops::Range<usize> = 4..6;
     pub const FLAGS_FRAG: std::ops::Range<usize> = 6..8;
     pub const TTL: usize = 8;
     pub const PROTOCOL: usize = 9;
@@ -79,6 +80,12 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn total_len(&self) -> usize {
         let t = &self.b()[field::TOTAL_LEN];
         usize::from(u16::from_be_bytes([t[0], t[1]]))
+    }
+
+    /// The datagram's identification (what its fragments share).
+    pub fn ident(&self) -> u16 {
+        let f = &self.b()[field::IDENT];
+        u16::from_be_bytes([f[0], f[1]])
     }
 
     pub fn dont_fragment(&self) -> bool {

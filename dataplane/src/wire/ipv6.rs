@@ -31,8 +31,18 @@ pub struct UpperLayer {
     pub offset: usize,
     /// A non-first fragment: no transport header here.
     pub later_fragment: bool,
-    /// Part of a fragmented datagram.
-    pub fragment: bool,
+    /// Part of a fragmented datagram: its Fragment header.
+    pub fragment: Option<FragmentHeader>,
+}
+
+/// An IPv6 Fragment extension header (RFC 8200 4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentHeader {
+    pub ident: u32,
+    /// Offset of this fragment's data in the fragmentable part, bytes.
+    pub offset: usize,
+    /// The M flag: more fragments follow.
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +114,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         let b = &self.b()[..self.total_len()];
         let mut next = self.next_header();
         let mut off = HEADER_LEN;
-        let mut fragment = false;
+        let mut fragment = None;
         let mut later_fragment = false;
         // Bounded: each step advances at least 8 bytes through a packet of at most 64 KiB.
         loop {
@@ -124,11 +134,26 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                     if off + 8 > b.len() {
                         return Err(WireError::Truncated);
                     }
-                    fragment = true;
-                    let frag_off = u16::from_be_bytes([b[off + 2], b[off + 3]]) & 0xfff8;
-                    later_fragment = frag_off != 0;
+                    let word = u16::from_be_bytes([b[off + 2], b[off + 3]]);
+                    let frag = FragmentHeader {
+                        ident: u32::from_be_bytes([b[off + 4], b[off + 5], b[off + 6], b[off + 7]]),
+                        offset: usize::from(word & 0xfff8),
+                        more: word & 1 != 0,
+                    };
+                    fragment = Some(frag);
+                    later_fragment = frag.offset != 0;
                     next = b[off];
                     off += 8;
+                    if later_fragment {
+                        // What follows is data, not headers: `next` names the first header of
+                        // the fragmentable part, which only the first fragment carries.
+                        return Ok(UpperLayer {
+                            protocol: next,
+                            offset: off,
+                            later_fragment,
+                            fragment,
+                        });
+                    }
                 }
                 protocol => {
                     return Ok(UpperLayer {
@@ -202,7 +227,7 @@ mod tests {
         assert_eq!(p.hop_limit(), 64);
         assert_eq!(p.src_addr(), "2600:1f18::10".parse::<Ipv6Addr>().unwrap());
         let u = p.upper_layer().unwrap();
-        assert_eq!((u.protocol, u.offset, u.fragment), (17, 40, false));
+        assert_eq!((u.protocol, u.offset, u.fragment), (17, 40, None));
     }
 
     #[test]

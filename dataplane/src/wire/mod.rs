@@ -45,6 +45,9 @@ pub enum WireError {
     BadChecksum,
     /// TCP data offset or UDP length wrong.
     BadTransportHeader,
+    /// A first fragment too short to hold its whole transport header (RFC 1858): its ports
+    /// could hide in a later fragment.
+    TinyFragment,
 }
 
 impl WireError {
@@ -56,8 +59,40 @@ impl WireError {
             WireError::BadTotalLength => "bad_total_length",
             WireError::BadChecksum => "bad_header_checksum",
             WireError::BadTransportHeader => "bad_transport_header",
+            WireError::TinyFragment => "fragment_tiny",
         }
     }
+}
+
+/// Where a fragment lies in its datagram (IPv4 flags and offset, or the IPv6 Fragment header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// The datagram's identification, which all its fragments share (IPv4: 16 bits).
+    pub id: u32,
+    /// Offset of this fragment's data in the datagram's payload (the fragmentable part), bytes.
+    pub offset: u32,
+    /// Bytes of that payload this fragment carries.
+    pub len: u32,
+    /// More fragments follow (MF, M).
+    pub more: bool,
+}
+
+impl Fragment {
+    /// The first fragment: the only one with the transport header.
+    pub fn is_first(&self) -> bool {
+        self.offset == 0
+    }
+}
+
+/// The flow of the packet an ICMP error quotes, as that packet went (its source first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quoted {
+    pub protocol: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TCP/UDP ports, or an echo's identifier in both.
+    pub src_port: u16,
+    pub dst_port: u16,
 }
 
 /// What the pipeline needs to know of a packet, from one pass over its headers.
@@ -71,7 +106,9 @@ pub struct Parsed {
     pub len: usize,
     /// Offset of the transport header, if this packet carries one (not a later fragment).
     pub l4_offset: Option<usize>,
-    /// TCP/UDP ports, or ICMP echo identifier in `src_port` (0 otherwise).
+    /// TCP/UDP ports, or an ICMP echo request's or reply's identifier in `src_port` (0
+    /// otherwise). A later fragment carries none: the pipeline fills them in from its first
+    /// fragment (`crate::fragments`).
     pub src_port: u16,
     pub dst_port: u16,
     /// TCP flags (0 for other protocols).
@@ -79,17 +116,66 @@ pub struct Parsed {
     /// ICMP/ICMPv6 type and code (0 for other protocols).
     pub icmp_type: u8,
     pub icmp_code: u8,
-    pub fragment: bool,
+    /// Part of a fragmented datagram.
+    pub fragment: Option<Fragment>,
+    /// An ICMP error (destination unreachable, time exceeded, parameter problem, packet too
+    /// big): the flow of the packet it quotes, when the quote is readable.
+    pub quoted: Option<Quoted>,
 }
 
 impl Parsed {
     pub fn is_ipv4(&self) -> bool {
         self.src.is_ipv4()
     }
+
+    pub fn is_fragment(&self) -> bool {
+        self.fragment.is_some()
+    }
+
+    /// An ICMP echo request or reply (v4 or v6): a flow by its identifier.
+    pub fn is_icmp_echo(&self) -> bool {
+        match self.protocol {
+            proto::ICMP => matches!(self.icmp_type, icmp::ECHO_REPLY | icmp::ECHO_REQUEST),
+            proto::ICMPV6 => matches!(self.icmp_type, icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY),
+            _ => false,
+        }
+    }
+}
+
+/// ICMP and ICMPv6 message types that decide how a message is tracked.
+pub mod icmp {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const DEST_UNREACHABLE: u8 = 3;
+    pub const SOURCE_QUENCH: u8 = 4;
+    pub const ECHO_REQUEST: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const PARAMETER_PROBLEM: u8 = 12;
+    pub const V6_DEST_UNREACHABLE: u8 = 1;
+    pub const V6_PACKET_TOO_BIG: u8 = 2;
+    pub const V6_TIME_EXCEEDED: u8 = 3;
+    pub const V6_PARAMETER_PROBLEM: u8 = 4;
+    pub const V6_ECHO_REQUEST: u8 = 128;
+    pub const V6_ECHO_REPLY: u8 = 129;
+
+    /// An error message, which quotes the packet it is about (RFC 792, RFC 4443).
+    pub fn is_error(v6: bool, msg_type: u8) -> bool {
+        if v6 {
+            matches!(
+                msg_type,
+                V6_DEST_UNREACHABLE | V6_PACKET_TOO_BIG | V6_TIME_EXCEEDED | V6_PARAMETER_PROBLEM
+            )
+        } else {
+            matches!(
+                msg_type,
+                DEST_UNREACHABLE | SOURCE_QUENCH | TIME_EXCEEDED | PARAMETER_PROBLEM
+            )
+        }
+    }
 }
 
 /// Parses and validates the IP header, its checksum (IPv4), and the transport header when
-/// present.
+/// present. A first fragment must hold its whole transport header (RFC 1858, RFC 7112):
+/// one that does not is [`WireError::TinyFragment`].
 pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
     match buf.first().map(|b| b >> 4) {
         Some(4) => {
@@ -97,8 +183,14 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
             if !p.verify_checksum() {
                 return Err(WireError::BadChecksum);
             }
-            let later = p.fragment_offset() != 0;
             let hl = p.header_len();
+            let fragment = p.is_fragment().then(|| Fragment {
+                id: u32::from(p.ident()),
+                offset: p.fragment_offset() as u32,
+                len: (p.total_len() - hl) as u32,
+                more: p.more_fragments(),
+            });
+            let later = fragment.is_some_and(|f| !f.is_first());
             let mut out = Parsed {
                 src: IpAddr::V4(p.src_addr()),
                 dst: IpAddr::V4(p.dst_addr()),
@@ -110,9 +202,10 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
                 tcp_flags: 0,
                 icmp_type: 0,
                 icmp_code: 0,
-                fragment: p.is_fragment(),
+                fragment,
+                quoted: None,
             };
-            if !later && !out.fragment {
+            if !later {
                 transport_fields(&mut out, p.payload())?;
             }
             Ok(out)
@@ -120,6 +213,12 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
         Some(6) => {
             let p = Ipv6Packet::new_checked(buf)?;
             let upper = p.upper_layer()?;
+            let fragment = upper.fragment.map(|h| Fragment {
+                id: h.ident,
+                offset: h.offset as u32,
+                len: (p.total_len() - upper.offset) as u32,
+                more: h.more,
+            });
             let mut out = Parsed {
                 src: IpAddr::V6(p.src_addr()),
                 dst: IpAddr::V6(p.dst_addr()),
@@ -131,9 +230,10 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
                 tcp_flags: 0,
                 icmp_type: 0,
                 icmp_code: 0,
-                fragment: upper.fragment,
+                fragment,
+                quoted: None,
             };
-            if !upper.fragment {
+            if !upper.later_fragment {
                 transport_fields(&mut out, &buf[upper.offset..p.total_len()])?;
             }
             Ok(out)
@@ -143,28 +243,116 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
     }
 }
 
+/// Reads the transport header at the start of `l4` into `out`. In a first fragment `l4` is
+/// only part of the datagram's payload: the header must be whole, its lengths are not
+/// checked against the part.
 fn transport_fields(out: &mut Parsed, l4: &[u8]) -> Result<(), WireError> {
+    let first = out.fragment.is_some();
+    let tiny = |need: usize| {
+        if first && l4.len() < need {
+            Err(WireError::TinyFragment)
+        } else {
+            Ok(())
+        }
+    };
     match out.protocol {
         proto::TCP => {
-            let t = TcpPacket::new_checked(l4)?;
+            tiny(TcpPacket::<&[u8]>::HEADER_LEN)?;
+            let t = TcpPacket::new_checked(l4).map_err(|e| {
+                if first {
+                    WireError::TinyFragment
+                } else {
+                    e
+                }
+            })?;
             out.src_port = t.src_port();
             out.dst_port = t.dst_port();
             out.tcp_flags = t.flags();
         }
         proto::UDP => {
-            let u = UdpPacket::new_checked(l4)?;
+            tiny(UdpPacket::<&[u8]>::HEADER_LEN)?;
+            let u = if first {
+                UdpPacket::new_unchecked(l4)
+            } else {
+                UdpPacket::new_checked(l4)?
+            };
             out.src_port = u.src_port();
             out.dst_port = u.dst_port();
         }
         proto::ICMP | proto::ICMPV6 => {
+            tiny(IcmpPacket::<&[u8]>::HEADER_LEN)?;
             let i = IcmpPacket::new_checked(l4)?;
-            out.src_port = i.echo_ident();
             out.icmp_type = i.msg_type();
             out.icmp_code = i.code();
+            if out.is_icmp_echo() {
+                out.src_port = i.echo_ident();
+            } else if icmp::is_error(!out.is_ipv4(), out.icmp_type) {
+                out.quoted = quoted(&l4[IcmpPacket::<&[u8]>::HEADER_LEN..], out.is_ipv4());
+            }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The flow of the packet an ICMP error quotes: its IP header and at least the first 8 bytes
+/// of its transport header (RFC 792; RFC 4443 quotes as much as fits). `None` if the quote is
+/// cut short or of another family. Not validated further: only used to find a flow.
+fn quoted(q: &[u8], v4: bool) -> Option<Quoted> {
+    let (protocol, src, dst, l4) = if v4 {
+        if q.len() < 20 || q[0] >> 4 != 4 {
+            return None;
+        }
+        let ihl = usize::from(q[0] & 0x0f) * 4;
+        let frag_off = u16::from_be_bytes([q[6], q[7]]) & 0x1fff;
+        if ihl < 20 || frag_off != 0 {
+            return None;
+        }
+        let a = |at: usize| {
+            IpAddr::V4(std::net::Ipv4Addr::new(
+                q[at],
+                q[at + 1],
+                q[at + 2],
+                q[at + 3],
+            ))
+        };
+        (q[9], a(12), a(16), q.get(ihl..)?)
+    } else {
+        if q.len() < 40 || q[0] >> 4 != 6 {
+            return None;
+        }
+        let a = |at: usize| {
+            let b: [u8; 16] = q[at..at + 16].try_into().expect("16 bytes");
+            IpAddr::V6(b.into())
+        };
+        (q[6], a(8), a(24), &q[40..])
+    };
+    let (src_port, dst_port) = match protocol {
+        proto::TCP | proto::UDP if l4.len() >= 4 => (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        ),
+        proto::ICMP | proto::ICMPV6 if l4.len() >= 8 => {
+            let echo = matches!(
+                (protocol, l4[0]),
+                (proto::ICMP, icmp::ECHO_REQUEST | icmp::ECHO_REPLY)
+                    | (proto::ICMPV6, icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY)
+            );
+            if !echo {
+                return None;
+            }
+            let id = u16::from_be_bytes([l4[4], l4[5]]);
+            (id, id)
+        }
+        _ => return None,
+    };
+    Some(Quoted {
+        protocol,
+        src,
+        dst,
+        src_port,
+        dst_port,
+    })
 }
 
 /// Folds an address change into the transport checksum of `l4` (a transport header and its
@@ -205,6 +393,34 @@ pub fn rewrite_v4_flow(
         8
     };
     adjust_l4_checksum(l4, protocol, false, &old[..n], &new[..n]);
+}
+
+/// Rewrites an address of the IPv4 header an ICMP error quotes — its source if `source`,
+/// else its destination — as an address translator must (RFC 5508 4.2): the quoted header's
+/// checksum and the ICMP checksum follow, incrementally. `buf` holds an IPv4 packet [`parse`]
+/// accepted with `p.quoted` set (the quote's header is within the packet).
+pub fn rewrite_quoted_v4(buf: &mut [u8], p: &Parsed, source: bool, to: std::net::Ipv4Addr) {
+    let Some(off) = p.l4_offset.filter(|_| p.quoted.is_some() && p.is_ipv4()) else {
+        return;
+    };
+    let q = off + IcmpPacket::<&[u8]>::HEADER_LEN;
+    if p.len < q + ipv4::HEADER_LEN {
+        return;
+    }
+    let at = q + if source { 12 } else { 16 };
+    let mut old = [0u8; 6];
+    old[..4].copy_from_slice(&buf[at..at + 4]);
+    old[4..].copy_from_slice(&buf[q + 10..q + 12]);
+    let mut new = [0u8; 6];
+    new[..4].copy_from_slice(&to.octets());
+    let c = u16::from_be_bytes([old[4], old[5]]);
+    let sum = checksum::adjust(c, &old[..4], &to.octets());
+    new[4..].copy_from_slice(&sum.to_be_bytes());
+    buf[at..at + 4].copy_from_slice(&new[..4]);
+    buf[q + 10..q + 12].copy_from_slice(&new[4..]);
+    // Both changes sit at even offsets of the ICMP message: one adjustment covers them.
+    let c = u16::from_be_bytes([buf[off + 2], buf[off + 3]]);
+    buf[off + 2..off + 4].copy_from_slice(&checksum::adjust(c, &old, &new).to_be_bytes());
 }
 
 pub(crate) fn adjust_l4_checksum(l4: &mut [u8], protocol: u8, ipv6: bool, old: &[u8], new: &[u8]) {
@@ -423,7 +639,7 @@ fn pseudo_sum(buf: &[u8], p: &Parsed, l4_len: usize) -> u32 {
 /// packet without one (another protocol, a fragment).
 pub fn partial_checksum(buf: &mut [u8], p: &Parsed) -> Option<(u16, u16)> {
     let field = checksum_field(p.protocol)?;
-    let off = p.l4_offset.filter(|_| !p.fragment)?;
+    let off = p.l4_offset.filter(|_| !p.is_fragment())?;
     if p.len < off + field + 2 {
         return None;
     }
@@ -438,7 +654,7 @@ pub fn complete_checksum(buf: &mut [u8], p: &Parsed) {
     let (Some(field), Some(off)) = (checksum_field(p.protocol), p.l4_offset) else {
         return;
     };
-    if p.fragment || p.len < off + field + 2 {
+    if p.is_fragment() || p.len < off + field + 2 {
         return;
     }
     let pseudo = pseudo_sum(buf, p, p.len - off);

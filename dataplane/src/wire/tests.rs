@@ -253,9 +253,164 @@ fn options_and_fragments() {
     f[6..8].copy_from_slice(&(0x0000u16 | 185).to_be_bytes());
     Ipv4Packet::new_unchecked(&mut f[..]).fill_checksum();
     let p = parse(&f).unwrap();
-    assert!(p.fragment);
+    assert_eq!(
+        p.fragment,
+        Some(Fragment {
+            id: 0x4a11,
+            offset: 185 * 8,
+            len: syn.len() as u32 - 20,
+            more: false
+        })
+    );
     assert_eq!(p.l4_offset, None);
     assert_eq!(p.dst_port, 0);
+}
+
+/// Sets an IPv4 packet's MF flag and offset (bytes) and truncates it to `len` bytes.
+fn fragment_v4(mut v: Vec<u8>, offset: usize, more: bool, len: usize) -> Vec<u8> {
+    v.truncate(len);
+    let word = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+    v[6..8].copy_from_slice(&word.to_be_bytes());
+    v[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    v
+}
+
+/// A first fragment carries its ports (its UDP length speaks of the whole datagram); one too
+/// short for its transport header is refused (RFC 1858).
+#[test]
+fn first_fragments_have_ports_and_must_hold_the_header() {
+    let udp = ipv4_packet(
+        Ipv4Addr::new(8, 8, 8, 8),
+        Ipv4Addr::new(10, 0, 0, 5),
+        proto::UDP,
+        &[
+            0x13, 0x88, 0x00, 0x35, 0x05, 0xdc, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        ],
+    );
+    let first = fragment_v4(udp.clone(), 0, true, 36);
+    let p = parse(&first).unwrap();
+    assert_eq!((p.src_port, p.dst_port, p.l4_offset), (5000, 53, Some(20)));
+    assert!(p.fragment.unwrap().is_first());
+    assert_eq!(
+        parse(&fragment_v4(udp, 0, true, 24)),
+        Err(WireError::TinyFragment)
+    );
+    let syn = build::packet(
+        "10.0.0.1".parse().unwrap(),
+        "10.0.0.2".parse().unwrap(),
+        build::Transport::syn(40000, 22),
+    )
+    .unwrap();
+    // 16 bytes of TCP: ports and flags are there, but not the whole header.
+    assert_eq!(
+        parse(&fragment_v4(syn, 0, true, 36)),
+        Err(WireError::TinyFragment)
+    );
+}
+
+/// IPv6: the Fragment header's identification, offset and M flag; a later fragment's bytes
+/// after it are data, never walked as headers.
+#[test]
+fn ipv6_fragments() {
+    let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let dst: Ipv6Addr = "2001:db8::2".parse().unwrap();
+    let frag = |offset: u16, more: bool, next: u8, data: &[u8]| {
+        let mut l4 = vec![next, 0];
+        l4.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+        l4.extend_from_slice(&0xdead_beefu32.to_be_bytes());
+        l4.extend_from_slice(data);
+        let mut v = ipv6_packet(src, dst, 44, &l4);
+        v[6] = 44;
+        v
+    };
+    let udp = [0x13, 0x88, 0x00, 0x35, 0, 100, 0, 0];
+    let p = parse(&frag(0, true, proto::UDP, &udp)).unwrap();
+    assert_eq!((p.protocol, p.src_port, p.dst_port), (proto::UDP, 5000, 53));
+    assert_eq!(
+        p.fragment,
+        Some(Fragment {
+            id: 0xdead_beef,
+            offset: 0,
+            len: 8,
+            more: true
+        })
+    );
+    // A later fragment whose data would read as a destination-options header running past
+    // the packet: still parsed, as data.
+    let p = parse(&frag(8, false, 60, &[17, 200, 0, 0, 0, 0, 0, 0])).unwrap();
+    assert_eq!((p.protocol, p.l4_offset, p.src_port), (60, None, 0));
+    assert_eq!(p.fragment.unwrap().offset, 8);
+    assert_eq!(
+        parse(&frag(0, true, proto::UDP, &udp[..4])),
+        Err(WireError::TinyFragment)
+    );
+}
+
+/// Echo messages are flows by identifier; errors carry the flow they quote; other ICMP
+/// messages carry neither.
+#[test]
+fn icmp_echo_errors_and_the_rest() {
+    let a = Ipv4Addr::new(10, 0, 0, 5);
+    let b = Ipv4Addr::new(8, 8, 8, 8);
+    let echo = ipv4_packet(b, a, proto::ICMP, &[0, 0, 0, 0, 0x10, 0x92, 0, 1]);
+    let p = parse(&echo).unwrap();
+    assert!(p.is_icmp_echo());
+    assert_eq!((p.src_port, p.quoted), (4242, None));
+    // Timestamp request with "identifier" 4242: not an echo.
+    let ts = ipv4_packet(b, a, proto::ICMP, &[13, 0, 0, 0, 0x10, 0x92, 0, 1]);
+    let p = parse(&ts).unwrap();
+    assert!(!p.is_icmp_echo());
+    assert_eq!((p.src_port, p.quoted), (0, None));
+    // Port unreachable quoting a UDP datagram a -> b, 5000 -> 53.
+    let quoted_udp = ipv4_packet(a, b, proto::UDP, &[0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0]);
+    let mut err = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    err.extend_from_slice(&quoted_udp);
+    let unreachable = ipv4_packet(b, a, proto::ICMP, &err);
+    let p = parse(&unreachable).unwrap();
+    assert_eq!(p.src_port, 0);
+    assert_eq!(
+        p.quoted,
+        Some(Quoted {
+            protocol: proto::UDP,
+            src: IpAddr::V4(a),
+            dst: IpAddr::V4(b),
+            src_port: 5000,
+            dst_port: 53
+        })
+    );
+    // Cut short before the ports: no flow.
+    let mut short = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    short.extend_from_slice(&quoted_udp[..22]);
+    assert_eq!(
+        parse(&ipv4_packet(b, a, proto::ICMP, &short))
+            .unwrap()
+            .quoted,
+        None
+    );
+}
+
+/// Translating the address an ICMP error quotes keeps both the quoted header's checksum and
+/// the ICMP checksum right (against a full recomputation).
+#[test]
+fn quoted_address_rewrite_keeps_checksums_right() {
+    let a = Ipv4Addr::new(54, 1, 2, 3);
+    let b = Ipv4Addr::new(8, 8, 8, 8);
+    let private = Ipv4Addr::new(10, 0, 0, 5);
+    let quoted_tcp = ipv4_packet(a, b, proto::UDP, &[0x9c, 0x40, 0, 80, 0, 8, 0, 0]);
+    let mut err = vec![3, 4, 0, 0, 0, 0, 0x05, 0xa0];
+    err.extend_from_slice(&quoted_tcp);
+    let mut v = ipv4_packet(b, a, proto::ICMP, &err);
+    let p = parse(&v).unwrap();
+    rewrite_quoted_v4(&mut v, &p, true, private);
+    let q = parse(&v).unwrap().quoted.unwrap();
+    assert_eq!(q.src, IpAddr::V4(private));
+    let inner = Ipv4Packet::new_unchecked(&v[28..48]);
+    assert!(inner.verify_checksum());
+    let mut whole = v[20..].to_vec();
+    let sent = u16::from_be_bytes([whole[2], whole[3]]);
+    whole[2..4].copy_from_slice(&[0, 0]);
+    assert_eq!(!checksum::fold(checksum::sum(&whole)), sent);
 }
 
 proptest! {
