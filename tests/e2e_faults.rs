@@ -414,7 +414,10 @@ fn a_million_flow_flood_fills_one_enis_quota_and_memory_stays_under_the_ceiling(
         table / 1024
     );
     assert_eq!(per_eni, capacity / 4, "{flows}");
-    assert!(entries <= per_eni, "one ENI took more than its quota: {flows}");
+    assert!(
+        entries <= per_eni,
+        "one ENI took more than its quota: {flows}"
+    );
     assert!(full > 0, "the quota never filled: {flows}");
     assert_eq!(lab.drops("flow_table_full"), 0, "the table itself filled");
     let ceiling = rest + table / 1024 + 32 * 1024;

@@ -58,10 +58,25 @@ pub enum Bounded {
 }
 
 /// Reads at most `limit` bytes of `path`; a longer file (or an endless one) is `TooLarge`.
+/// Only a regular file is read: a FIFO with no writer, a device or a socket would block the
+/// reader (vpced's control plane, once: issue 19) or never end, so it is opened without
+/// blocking and refused after a look at what it is.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Bounded> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(Bounded::Io)?;
-    if f.metadata().map_err(Bounded::Io)?.len() > limit {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(Bounded::Io)?;
+    let meta = f.metadata().map_err(Bounded::Io)?;
+    if !meta.is_file() {
+        return Err(Bounded::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device, socket or directory); configurations are read from regular files only",
+        )));
+    }
+    if meta.len() > limit {
         return Err(Bounded::TooLarge);
     }
     let mut bytes = Vec::new();

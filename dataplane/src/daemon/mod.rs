@@ -89,6 +89,8 @@ pub enum DaemonError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("the configuration took {took:.1?} to build, over the {APPLY_TIME_LIMIT:?} an apply may take; the running one stays")]
+    TooSlow { took: std::time::Duration },
 }
 
 /// Shared by the control handlers.
@@ -97,8 +99,10 @@ struct State {
     devices: Mutex<DeviceManager>,
     registry: Arc<Registry>,
     config: Mutex<PathBuf>,
-    /// Runtime decisions on endpoint connections. Held while a plan is prepared, so that
-    /// applies and decisions are serialized.
+    /// Held by the one apply or connection decision in progress (taken with `try_lock`: a
+    /// second is refused at once, never queued behind a slow one).
+    applying: Mutex<()>,
+    /// Runtime decisions on endpoint connections (held only to read or change them).
     connections: Mutex<state_dir::Connections>,
     shared: Arc<Shared>,
     started: Instant,
@@ -107,24 +111,50 @@ struct State {
     applies: metrics::ApplyMetrics,
 }
 
-/// Everything of a new configuration, built but not yet published.
-fn prepare(
+/// How long an apply may take from its request to its publication; past it the new
+/// configuration is rejected (the running one stays).
+const APPLY_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A new configuration's fabric, built from `path` with the endpoint-connection decisions
+/// `connections`: no lock of the daemon is held here, so reading and compiling a large or slow
+/// configuration keeps no other request waiting.
+fn build(
     path: &Path,
     registry: &Arc<Registry>,
-    devices: &mut DeviceManager,
     connections: &state_dir::Connections,
-) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
+) -> Result<(Fabric, Vec<control::diag::Diagnostic>), DaemonError> {
     let mut loaded = load_file(path)?;
     connections.apply_to(&mut loaded.config);
     let compiled = compile(&loaded)?;
     let fabric = Fabric::build(compiled.snapshot, registry.clone())?;
-    let devs = devices.sync(&fabric)?;
+    Ok((fabric, compiled.warnings))
+}
+
+/// Everything of a new configuration, built but not yet published: the fabric, then its
+/// devices (the one step that takes the device lock).
+fn prepare(
+    path: &Path,
+    registry: &Arc<Registry>,
+    devices: &Mutex<DeviceManager>,
+    connections: &state_dir::Connections,
+    started: Instant,
+) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
+    let (fabric, warnings) = build(path, registry, connections)?;
+    if started.elapsed() > APPLY_TIME_LIMIT {
+        return Err(DaemonError::TooSlow {
+            took: started.elapsed(),
+        });
+    }
+    let devs = devices
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sync(&fabric)?;
     Ok((
         Plan {
             fabric,
             devices: devs,
         },
-        compiled.warnings,
+        warnings,
     ))
 }
 
@@ -160,15 +190,20 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     if let Some(dir) = &opts.state_dir {
         state_dir::load_health(dir, &registry.health)?;
     }
-    let mut devices = DeviceManager::new(opts.workers, opts.netns_prefix.clone());
+    let devices = Mutex::new(DeviceManager::new(opts.workers, opts.netns_prefix.clone()));
     let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
-    let (plan, warnings) = match prepare(&config, &registry, &mut devices, &connections) {
+    let (plan, warnings) = match prepare(&config, &registry, &devices, &connections, Instant::now())
+    {
         Ok(p) => p,
         Err(e) => {
-            devices.shutdown();
+            devices
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .shutdown();
             return Err(e);
         }
     };
+    crate::io::memory::trim();
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -176,7 +211,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     tracing::info!(
         config = %config.display(),
         attachments = plans.load().devices.len(),
-        workers = devices.workers(),
+        workers = devices.lock().unwrap_or_else(|p| p.into_inner()).workers(),
         "configuration generation 1 running"
     );
     let (local_tx, local_rx) = crossbeam_channel::bounded(1024);
@@ -212,9 +247,10 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     };
     let state = Arc::new(State {
         plans: plans.clone(),
-        devices: Mutex::new(devices),
+        devices,
         registry,
         config: Mutex::new(config),
+        applying: Mutex::new(()),
         connections: Mutex::new(connections),
         shared: shared.clone(),
         started: Instant::now(),
@@ -403,6 +439,8 @@ fn serve(
         // socket made reachable by a chmod or a bind mount still answers no one else.
         let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).map_err(sock_err)?);
         let limit = Arc::new(tokio::sync::Semaphore::new(CONTROL_CONNECTIONS));
+        let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS));
+        let mut refusal_log = RateLimitedLog::default();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
@@ -413,19 +451,22 @@ fn serve(
                     let uid = stream.peer_cred().map(|c| c.uid()).ok();
                     if !uid.is_some_and(|u| u == 0 || u == owner) {
                         state.control.refused_not_root.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(?uid, "control connection from a user other than root refused");
-                        tokio::spawn(refuse(stream, format!(
+                        refusal_log.warn(&format!(
+                            "control connection from uid {} refused (root only)",
+                            uid.map_or_else(|| "unknown".to_string(), |u| u.to_string())
+                        ));
+                        refuse(&refusals, stream, format!(
                             "permission denied: vpced's control socket answers root only (you are uid {})",
                             uid.map_or_else(|| "unknown".to_string(), |u| u.to_string())
-                        )));
+                        ));
                         continue;
                     }
                     let Ok(permit) = limit.clone().try_acquire_owned() else {
                         state.control.refused_busy.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("too many control connections; refusing one");
-                        tokio::spawn(refuse(stream, format!(
+                        refusal_log.warn("too many control connections; refusing one");
+                        refuse(&refusals, stream, format!(
                             "busy: {CONTROL_CONNECTIONS} control connections are open; try again"
-                        )));
+                        ));
                         continue;
                     };
                     let state = state.clone();
@@ -449,25 +490,66 @@ const CONTROL_CONNECTIONS: usize = 16;
 /// otherwise hold one of the [`CONTROL_CONNECTIONS`] forever).
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Answers a connection that is not served with one `Rejected` line, then closes it. The
-/// request is read first (bounded, briefly), so that the client's write does not meet a
-/// closed socket before it can read why.
-async fn refuse(stream: UnixStream, error: String) {
-    let (r, mut stream) = stream.into_split();
-    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(r, MAX_LINE as u64));
-    let mut line = String::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        reader.read_line(&mut line),
-    )
-    .await;
-    let mut out = serde_json::to_string(&Response::Rejected {
-        error,
-        diagnostics: Vec::new(),
-    })
-    .unwrap_or_else(|_| "{}".into());
-    out.push('\n');
-    let _ = tokio::time::timeout(REQUEST_TIMEOUT, stream.write_all(out.as_bytes())).await;
+/// Refused connections being answered at once; past it a refused connection is closed
+/// without a word (a flood of them costs a counter each, no task, no buffer).
+const REFUSALS: usize = 16;
+
+/// Answers a connection that is not served with one `Rejected` line, then closes it, in a
+/// task of its own while fewer than [`REFUSALS`] are; otherwise closes it at once. What the
+/// client sent is drained (at most 4 KiB, briefly: never a whole request line, which may be a
+/// megabyte), so that its write does not meet a closed socket before it can read why.
+fn refuse(slots: &Arc<tokio::sync::Semaphore>, stream: UnixStream, error: String) {
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let (mut r, mut w) = stream.into_split();
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            tokio::io::AsyncReadExt::read(&mut r, &mut sink),
+        )
+        .await;
+        let mut out = serde_json::to_string(&Response::Rejected {
+            error,
+            diagnostics: Vec::new(),
+        })
+        .unwrap_or_else(|_| "{}".into());
+        out.push('\n');
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            w.write_all(out.as_bytes()),
+        )
+        .await;
+        drop(permit);
+    });
+}
+
+/// A warning logged at most once a second, with how many were left out since.
+#[derive(Default)]
+struct RateLimitedLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    fn warn(&mut self, what: &str) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+            return;
+        }
+        if self.suppressed > 0 {
+            tracing::warn!(suppressed = self.suppressed, "{what} (and more like it)");
+        } else {
+            tracing::warn!("{what}");
+        }
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
 }
 
 async fn handle(stream: UnixStream, state: &Arc<State>) -> std::io::Result<()> {
@@ -626,41 +708,7 @@ fn answer(req: Request, state: &State) -> Response {
             error: "capture streams on its own connection".into(),
             diagnostics: Vec::new(),
         },
-        Request::Apply { path } => {
-            let connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
-            let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
-            let started = Instant::now();
-            match prepare(&path, &state.registry, &mut devices, &connections) {
-                Ok((plan, warnings)) => {
-                    let generation = state.plans.publish(plan);
-                    state
-                        .applies
-                        .duration
-                        .observe(started.elapsed().as_secs_f64());
-                    state.applies.applied.fetch_add(1, Ordering::Relaxed);
-                    *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
-                    tracing::info!(config = %path.display(), generation, "configuration applied");
-                    Response::Applied {
-                        generation,
-                        warnings,
-                    }
-                }
-                Err(e) => {
-                    state.applies.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(config = %path.display(), "configuration rejected; the running one stays");
-                    let diagnostics = match &e {
-                        DaemonError::Config(ConfigError::Invalid { diagnostics }) => {
-                            diagnostics.clone()
-                        }
-                        _ => Vec::new(),
-                    };
-                    Response::Rejected {
-                        error: e.to_string(),
-                        diagnostics,
-                    }
-                }
-            }
-        }
+        Request::Apply { path } => apply(state, &path),
         Request::Top { flows } => {
             let plan = state.plans.load_full();
             let ifaces = crate::flowlog::interfaces(&plan.fabric);
@@ -797,12 +845,70 @@ fn answer(req: Request, state: &State) -> Response {
     }
 }
 
+/// Answers an apply already in progress.
+fn busy_applying() -> Response {
+    Response::Rejected {
+        error: "busy: another apply or endpoint-connection decision is in progress; try again"
+            .into(),
+        diagnostics: Vec::new(),
+    }
+}
+
+/// Applies the configuration at `path`: read, validated and compiled with no lock held, its
+/// devices synchronized, then published; at most one at a time.
+fn apply(state: &State, path: &Path) -> Response {
+    let Ok(_applying) = state.applying.try_lock() else {
+        return busy_applying();
+    };
+    let started = Instant::now();
+    let connections = state
+        .connections
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let result = prepare(path, &state.registry, &state.devices, &connections, started);
+    let response = match result {
+        Ok((plan, warnings)) => {
+            let generation = state.plans.publish(plan);
+            state
+                .applies
+                .duration
+                .observe(started.elapsed().as_secs_f64());
+            state.applies.applied.fetch_add(1, Ordering::Relaxed);
+            *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
+            tracing::info!(config = %path.display(), generation, "configuration applied");
+            Response::Applied {
+                generation,
+                warnings,
+            }
+        }
+        Err(e) => {
+            state.applies.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(config = %path.display(), "configuration rejected; the running one stays");
+            let diagnostics = match &e {
+                DaemonError::Config(ConfigError::Invalid { diagnostics }) => diagnostics.clone(),
+                _ => Vec::new(),
+            };
+            Response::Rejected {
+                error: e.to_string(),
+                diagnostics,
+            }
+        }
+    };
+    // What the configuration's parse left behind goes back to the system.
+    crate::io::memory::trim();
+    response
+}
+
 /// Accepts or rejects an endpoint's connection at run time: recorded in the state directory,
 /// then a plan with the new state is built from the running configuration and published.
 fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
     let rejected = |error: String| Response::Rejected {
         error,
         diagnostics: Vec::new(),
+    };
+    let Ok(_applying) = state.applying.try_lock() else {
+        return busy_applying();
     };
     let mut connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
     let plan = state.plans.load_full();
@@ -844,8 +950,13 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let mut devices = state.devices.lock().unwrap_or_else(|p| p.into_inner());
-    match prepare(&path, &state.registry, &mut devices, &connections) {
+    match prepare(
+        &path,
+        &state.registry,
+        &state.devices,
+        &connections,
+        Instant::now(),
+    ) {
         Ok((plan, _)) => {
             let generation = state.plans.publish(plan);
             tracing::info!(endpoint, service = %decision.service, state = %decision.state, generation, "endpoint connection decided");

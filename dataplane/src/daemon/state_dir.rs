@@ -43,7 +43,7 @@ struct File {
 }
 
 /// The decisions, by endpoint id, and where they are kept.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Connections {
     path: Option<PathBuf>,
     decisions: BTreeMap<String, Decision>,

@@ -14,6 +14,7 @@
 
 pub mod capture;
 pub mod device;
+pub mod memory;
 pub mod packet;
 pub mod privilege;
 pub mod worker;
