@@ -491,12 +491,27 @@ fn oversized_and_endless_configurations_are_refused_by_size() {
         .unwrap()
         .set_len(65 << 20)
         .unwrap();
-    for file in [big.to_str().unwrap(), "/dev/zero"] {
+    let o = vpcectl(&["validate", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(big.to_str().unwrap()) && err.contains("larger than 64 MiB"),
+        "{err}"
+    );
+    // Endless or blocking: a device and a FIFO with no writer are refused for what they are,
+    // at once (a FIFO used to block the reader for ever; issue 19).
+    let fifo = dir.path().join("fifo.toml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for file in ["/dev/zero", fifo.to_str().unwrap()] {
         let o = vpcectl(&["validate", file]);
         assert_eq!(o.status.code(), Some(2), "{file}: {o:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
-            err.contains(file) && err.contains("larger than 64 MiB"),
+            err.contains(file) && err.contains("not a regular file"),
             "{err}"
         );
     }

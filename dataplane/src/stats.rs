@@ -331,6 +331,8 @@ pub struct ControlCounters {
     pub refused_busy: AtomicU64,
     /// Connections that sent no request line in time.
     pub timed_out: AtomicU64,
+    /// Devices made anew after a worker found them gone.
+    pub devices_recreated: AtomicU64,
 }
 
 impl ControlCounters {
@@ -341,6 +343,8 @@ impl ControlCounters {
             refused_not_root: r(&self.refused_not_root),
             refused_busy: r(&self.refused_busy),
             timed_out: r(&self.timed_out),
+            devices_lost: 0,
+            devices_recreated: r(&self.devices_recreated),
         }
     }
 }
@@ -351,6 +355,11 @@ pub struct ControlStats {
     pub refused_not_root: u64,
     pub refused_busy: u64,
     pub timed_out: u64,
+    /// Devices found gone (deleted from outside) by a worker, and made anew.
+    #[serde(default)]
+    pub devices_lost: u64,
+    #[serde(default)]
+    pub devices_recreated: u64,
 }
 
 /// Flow table occupancy.

@@ -223,6 +223,8 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         resolver: dns_tx,
         capture: Default::default(),
         answers: opts.query_log.is_none().then(Default::default),
+        devices_lost: Default::default(),
+        repair: Default::default(),
     });
     let query_log: Option<dns::QueryLogSink> = match &opts.query_log {
         None => None,
@@ -442,10 +444,19 @@ fn serve(
         let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS));
         let mut refusal_log = RateLimitedLog::default();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // Devices a worker found gone are made anew on the next tick.
+        let mut repairs = tokio::time::interval(std::time::Duration::from_millis(200));
+        repairs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = repairs.tick() => {
+                    if state.shared.repair.swap(false, Ordering::Acquire) {
+                        let state = state.clone();
+                        tokio::task::spawn_blocking(move || repair(&state));
+                    }
+                }
                 conn = listener.accept() => {
                     let Ok((stream, _)) = conn else { continue };
                     let uid = stream.peer_cred().map(|c| c.uid()).ok();
@@ -748,7 +759,10 @@ fn answer(req: Request, state: &State) -> Response {
         Request::Stats => {
             let mut report = state.registry.report();
             report.flows = Some(flow_stats(&state.shared.flows));
-            report.control = Some(state.control.values());
+            report.control = Some(crate::stats::ControlStats {
+                devices_lost: state.shared.devices_lost.load(Ordering::Relaxed),
+                ..state.control.values()
+            });
             Response::Stats {
                 generation: state.plans.generation(),
                 report,
@@ -841,6 +855,46 @@ fn answer(req: Request, state: &State) -> Response {
                     })
                     .collect(),
             })
+        }
+    }
+}
+
+/// Makes anew the devices a worker found gone, for the running configuration (not the file
+/// on disk: nothing but the devices changes), and publishes them. Waits for its turn behind
+/// an apply by asking again on the next tick.
+fn repair(state: &State) {
+    let Ok(_applying) = state.applying.try_lock() else {
+        state.shared.repair.store(true, Ordering::Release);
+        return;
+    };
+    let current = state.plans.load_full();
+    let lost: Vec<String> = current
+        .devices
+        .iter()
+        .filter(|d| d.is_lost())
+        .map(|d| d.name.clone())
+        .collect();
+    let result = Fabric::build(current.fabric.snapshot.clone(), state.registry.clone())
+        .map_err(DaemonError::from)
+        .and_then(|fabric| {
+            let devices = state
+                .devices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .sync(&fabric)?;
+            Ok(Plan { fabric, devices })
+        });
+    match result {
+        Ok(plan) => {
+            let generation = state.plans.publish(plan);
+            state
+                .control
+                .devices_recreated
+                .fetch_add(lost.len() as u64, Ordering::Relaxed);
+            tracing::info!(devices = ?lost, generation, "devices made anew");
+        }
+        Err(e) => {
+            tracing::error!(devices = ?lost, error = %e, "cannot make the devices anew; apply the configuration again")
         }
     }
 }

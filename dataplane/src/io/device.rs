@@ -47,6 +47,8 @@ pub struct Device {
     /// The namespace the device was moved into (prefix applied), if any.
     pub namespace: Option<String>,
     pub queues: Vec<Queue>,
+    /// A worker found the device gone; the next sync makes it anew.
+    lost: std::sync::atomic::AtomicBool,
 }
 
 /// One worker's queue of a device: a TUN queue, or a packet socket on an uplink.
@@ -65,12 +67,21 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Device {
+    /// Marks the device gone; `true` the first time (so that one worker logs it).
+    pub fn mark_lost(&self) -> bool {
+        !self.lost.swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether the device is still there: a TUN device deleted from outside (`ip link del`)
     /// leaves its queues detached, and asking a detached queue its name fails (`EBADFD`).
     pub fn alive(&self) -> bool {
         match self.queues.first() {
-            Some(Queue::Tun(q)) => q.name().is_ok(),
-            _ => true,
+            Some(Queue::Tun(q)) => q.name().is_ok() && !self.is_lost(),
+            _ => !self.is_lost(),
         }
     }
 }
@@ -162,6 +173,35 @@ pub fn netns_exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
 }
 
+/// Makes room for device `name` in namespace `ns`: a vpced killed a moment ago (SIGKILL, a
+/// crash) leaves its devices there until the kernel has closed the dead process's queues,
+/// and a device of the same name stops this one from moving in ("An interface with the same
+/// name exists in the target netns"; issue 19). Waits up to two seconds for it to go with its
+/// process, then deletes it: names are vpced's own (prefix and attachment), so whatever holds
+/// this one is a predecessor.
+fn take_over(ns: &str, name: &str) -> Result<(), DeviceError> {
+    let exists = || {
+        Command::new("ip")
+            .args(["-n", ns, "link", "show", "dev", name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    for _ in 0..20 {
+        if !exists() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tracing::warn!(
+        device = name,
+        namespace = ns,
+        "a device of this name is still there (left by a previous vpced?); replacing it"
+    );
+    ip_in(Some(ns), &["link", "del", "dev", name])
+}
+
 /// Creates, keeps and removes the devices of attachments across reloads.
 #[derive(Debug)]
 pub struct DeviceManager {
@@ -203,7 +243,7 @@ impl DeviceManager {
             for a in &fabric.attachments {
                 if let Some(u) = &a.uplink {
                     let dev = match self.uplinks.get(&a.id) {
-                        Some((d, same)) if same == u => d.clone(),
+                        Some((d, same)) if same == u && d.alive() => d.clone(),
                         _ => {
                             let d = Arc::new(self.open_uplink(&a.id, u)?);
                             self.uplinks.insert(a.id.clone(), (d.clone(), u.clone()));
@@ -283,6 +323,7 @@ impl DeviceManager {
             name: u.interface.clone(),
             namespace: None,
             queues,
+            lost: Default::default(),
         })
     }
 
@@ -292,6 +333,9 @@ impl DeviceManager {
             id: id.to_string(),
             source,
         };
+        if let Some(ns) = ns.as_deref().filter(|ns| netns_exists(ns)) {
+            take_over(ns, name)?;
+        }
         let first = DeviceBuilder::new()
             .name(name)
             .multi_queue(true)
@@ -329,6 +373,7 @@ impl DeviceManager {
             name: name.to_string(),
             namespace: ns,
             queues,
+            lost: Default::default(),
         })
     }
 

@@ -58,6 +58,10 @@ pub struct Shared {
     /// The resolver's answers the workers send themselves; `None` while a query log is
     /// written (every query must then reach the resolver thread).
     pub answers: Option<crate::resolver::cache::AnswerCache>,
+    /// Devices a worker found gone (a read error other than "no packet"): counted, and the
+    /// device manager asked to make them anew (`repair`).
+    pub devices_lost: std::sync::atomic::AtomicU64,
+    pub repair: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {

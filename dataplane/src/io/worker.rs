@@ -550,7 +550,15 @@ pub fn run(
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        tracing::warn!(device = %dev.name, error = %e, "read failed");
+                        // The device is gone (deleted from outside, a detached queue reads
+                        // EBADFD for ever): stop watching it at once, and have the device
+                        // manager make it anew.
+                        let _ = epoll::delete(&epfd, queue);
+                        if dev.mark_lost() {
+                            tracing::warn!(device = %dev.name, error = %e, "device gone; making it anew");
+                            shared.devices_lost.fetch_add(1, Ordering::Relaxed);
+                        }
+                        shared.repair.store(true, Ordering::Release);
                         break;
                     }
                 };
