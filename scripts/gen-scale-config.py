@@ -2,13 +2,16 @@
 """Seed 000 (examples/s3-endpoints.toml) grown to a full BGP table: the scale checks of
 issue 19 (RELIABILITY.md, "attacks"; tests/scale.rs).
 
-  gen-scale-config.py N OUT.toml [--prefix-list] [--routes] [--ris FILE]
+  gen-scale-config.py N OUT.toml [--prefix-list] [--routes] [--inline-routes] [--ris=FILE]
 
-N prefixes of RIPE RIS's IPv4 table (../shared/data, or --ris) go into
-  --prefix-list  a customer-managed prefix list that a rule of the instance's security group
-                 names (TCP 443 from the list), and
-  --routes       the public route table, each as a route to the internet gateway (what
-                 on-premises routes learned over a VPN or a TGW route table will look like).
+N prefixes of RIPE RIS's IPv4 table (../shared/data, or --ris=FILE) go into a prefix list
+(pl-0bada55bada55bada) that
+  --prefix-list    a rule of the instance's security group names (TCP 443 from the list);
+  --routes         the public route table routes to the internet gateway (one route to the
+                   list: N effective routes, what on-premises routes learned over a VPN or a TGW
+                   route table will look like);
+  --inline-routes  or the same N routes written one by one in the route table (75 bytes each:
+                   past about 900,000 the file exceeds the 64 MiB a configuration may have).
 The file is written next to the example's data directory so that its relative paths hold.
 """
 import lzma
@@ -39,21 +42,25 @@ def main(argv):
     flags = set(a for a in argv if a.startswith("--") and "=" not in a)
     ris = next((a.split("=", 1)[1] for a in argv if a.startswith("--ris=")), None)
     ris = ris or os.path.join(ROOT, "..", "shared", "data", "ris-20260511-initial-state-AS3333-ipv4.txt.xz")
-    if len(args) != 2 or not flags & {"--prefix-list", "--routes"}:
+    if len(args) != 2 or not flags & {"--prefix-list", "--routes", "--inline-routes"}:
         sys.exit(__doc__)
     n, out = int(args[0]), args[1]
     nets = prefixes(ris, n)
     text = open(os.path.join(ROOT, "examples", "s3-endpoints.toml")).read()
-    if "--routes" in flags:
+    anchor = '  { destination = "192.0.2.0/24", target = "blackhole" },\n'
+    assert anchor in text
+    if "--inline-routes" in flags:
         routes = "".join(f'  {{ destination = "{p}", target = "igw-0d00d00000000001" }},\n' for p in nets)
-        anchor = '  { destination = "192.0.2.0/24", target = "blackhole" },\n'
-        assert anchor in text
         text = text.replace(anchor, anchor + routes)
+    if "--routes" in flags:
+        text = text.replace(anchor, anchor + '  { destination = "pl-0bada55bada55bada", target = "igw-0d00d00000000001" },\n')
     if "--prefix-list" in flags:
         rule = '  { protocol = "tcp", ports = 443, prefix_list = "pl-0bada55bada55bada", description = "HTTPS from the full table" },\n'
         anchor = '  { protocol = "tcp", ports = 80, cidr = "0.0.0.0/0", description = "HTTP from anywhere" },\n'
         assert anchor in text
         text = text.replace(anchor, anchor + rule)
+    if flags & {"--prefix-list", "--routes"}:
+        # AWS-managed style (no max_entries): a customer-managed list stops at 1,000 entries.
         text += '\n[[prefix_lists]]\nid = "pl-0bada55bada55bada"\nname = "full-table"\naddress_family = "IPv4"\n'
         text += "entries = [\n" + "".join(f'  "{p}",\n' for p in nets) + "]\n"
     # Relative data paths resolve against the file's directory: link the example's data.

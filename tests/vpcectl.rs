@@ -544,3 +544,51 @@ fn man_pages_are_generated_from_the_cli_definitions() {
         "no pages for `help`"
     );
 }
+
+/// Issue 19, finding 8: a route table holding a full-table-sized route (a route to a prefix
+/// list of 200,000 entries: 200,000 effective routes, three times what one 16-bit trie holds)
+/// validates, and lookups pick the longest match across the trie's slices — a /24 of the list
+/// over the default route, and a /25 written as a route of its own over that /24.
+#[test]
+fn a_route_table_past_65534_routes_compiles_and_looks_up_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("s3-endpoints.toml")).unwrap();
+    let anchor = "  { destination = \"192.0.2.0/24\", target = \"blackhole\" },\n";
+    assert!(text.contains(anchor));
+    let extra = "  { destination = \"pl-0bada55bada55bada\", target = \"igw-0d00d00000000001\" },\n  { destination = \"44.1.2.0/25\", target = \"blackhole\" },\n";
+    let mut text = text.replace(anchor, &format!("{anchor}{extra}"));
+    text.push_str("\n[[prefix_lists]]\nid = \"pl-0bada55bada55bada\"\nname = \"big\"\naddress_family = \"IPv4\"\nentries = [\n");
+    for i in 0..200_000u32 {
+        let a = std::net::Ipv4Addr::from(0x2c00_0000u32 + (i << 8));
+        text.push_str(&format!("  \"{a}/24\",\n"));
+    }
+    text.push_str("]\n");
+    std::os::unix::fs::symlink(root().join("examples/data"), dir.path().join("data")).unwrap();
+    let path = dir.path().join("big.toml");
+    std::fs::write(&path, text).unwrap();
+    let f = path.to_str().unwrap();
+    let o = vpcectl(&["validate", f]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let via = |addr: &str| {
+        let o = vpcectl(&["lookup", f, "--route-table", "rtb-0c0ffee000000001", addr]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        stdout(&o)
+    };
+    // In the list, far into it (a later slice): the list's route to the gateway.
+    let deep = std::net::Ipv4Addr::from(0x2c00_0000u32 + (190_000 << 8) + 7).to_string();
+    let out = via(&deep);
+    assert!(
+        out.contains("via igw-0d00d00000000001") && out.contains("pl-0bada55bada55bada"),
+        "{out}"
+    );
+    // The /25 inside one of the list's /24s wins over it; the other half takes the /24.
+    assert!(via("44.1.2.9").contains("blackhole"), "{}", via("44.1.2.9"));
+    assert!(
+        via("44.1.2.200").contains("pl-0bada55bada55bada"),
+        "{}",
+        via("44.1.2.200")
+    );
+    // Outside the list: the default route, also to the gateway, but not through the list.
+    let out = via("8.8.8.8");
+    assert!(out.contains("0.0.0.0/0"), "{out}");
+}

@@ -32,15 +32,93 @@ use serde::Serialize;
 use crate::diag::Diagnostic;
 use crate::error::ConfigError;
 use crate::load::LoadedConfig;
-use crate::lpm::{Lpm, Poptrie, Prefix, V4, V6};
+use crate::lpm::{Family, Lpm, Poptrie, Prefix, V4, V6};
 use crate::model::*;
 use crate::validate::validate;
 
 /// The LPM engine of compiled route tables: [`Poptrie`], differentially tested against
 /// [`crate::lpm::ReferenceLpm`]. Values are route indexes, so a table holds at most 65,535
 /// effective routes (AWS allows 1,000 per table; a prefix list counts its max entries).
-pub type Lpm4 = Poptrie<V4>;
-pub type Lpm6 = Poptrie<V6>;
+pub type Lpm4 = RouteLpm<V4>;
+pub type Lpm6 = RouteLpm<V6>;
+
+/// A route table's longest-prefix match, over any number of routes.
+///
+/// A [`Poptrie`] holds 16-bit values, and a route table's values are indices into its
+/// effective routes: one trie serves a table of up to 65,534 winning routes — nearly every
+/// table, at one lookup. A larger one (a full BGP table learned from on-premises or a transit
+/// gateway: a million routes) is cut into slices of 65,534 winners in destination order, a
+/// trie per slice holding local indices with the global index of each beside it; a lookup
+/// asks every slice and keeps the longest match (the slices' prefixes are disjoint sets, so
+/// the longest of their longest matches is the table's). A million routes: 16 lookups.
+#[derive(Debug, Clone)]
+pub struct RouteLpm<F: Family> {
+    slices: Vec<(Poptrie<F>, Vec<u32>)>,
+    /// Prefix length of each global route index in a sliced table (empty when unsliced).
+    lens: Vec<u8>,
+}
+
+/// Winning routes one trie holds.
+const SLICE: usize = 65_534;
+
+impl<F: Family> RouteLpm<F> {
+    /// `routes`: (prefix, global route index), distinct prefixes; `n` the table's route count.
+    fn build(routes: &[(Prefix<F>, u32)], n: usize) -> Result<Self, String> {
+        if routes.len() <= SLICE && n <= SLICE {
+            return Ok(RouteLpm {
+                slices: vec![(
+                    Poptrie::build(routes).map_err(|e| e.to_string())?,
+                    Vec::new(),
+                )],
+                lens: Vec::new(),
+            });
+        }
+        let mut sorted = routes.to_vec();
+        sorted.sort_unstable_by_key(|(p, _)| (p.bits(), p.len()));
+        let mut lens = vec![0u8; n];
+        for (p, i) in &sorted {
+            lens[*i as usize] = p.len();
+        }
+        let slices = sorted
+            .chunks(SLICE)
+            .map(|chunk| {
+                let local: Vec<(Prefix<F>, u32)> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (p, _))| (*p, k as u32))
+                    .collect();
+                let global = chunk.iter().map(|(_, i)| *i).collect();
+                Poptrie::build(&local)
+                    .map(|t| (t, global))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RouteLpm { slices, lens })
+    }
+
+    /// Prefixes held.
+    pub fn len(&self) -> usize {
+        self.slices.iter().map(|(t, _)| t.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index of the route for `addr`.
+    #[inline]
+    pub fn lookup(&self, addr: F::Addr) -> Option<u32> {
+        if let [(trie, global)] = self.slices.as_slice() {
+            if global.is_empty() {
+                return trie.lookup(addr);
+            }
+        }
+        self.slices
+            .iter()
+            .filter_map(|(trie, global)| trie.lookup(addr).map(|k| global[k as usize]))
+            .max_by_key(|&i| self.lens[i as usize])
+    }
+}
 
 /// Everything the dataplane and the CLI read, built from one configuration. Immutable:
 /// a change is a new snapshot, published whole.
@@ -622,34 +700,83 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             .cmp(&(b.destination.addr(), b.destination.prefix_len()))
             .then_with(|| key(a).cmp(&key(b)))
     });
-    // The first active route of each destination wins; the rest are shadowed by it.
-    let mut winner_of: HashMap<IpNet, usize> = HashMap::new();
+    // The first active route of each destination wins; the rest are shadowed by it. Routes of
+    // one destination are adjacent, active ones first (the sort above).
+    let mut winners: Vec<(IpNet, usize)> = Vec::new();
     for (i, r) in routes.iter_mut().enumerate() {
         if matches!(r.state, RouteState::Ignored { .. }) {
             continue;
         }
-        match winner_of.get(&r.destination) {
-            Some(&w) => r.state = RouteState::Shadowed { by: w },
-            None => {
-                winner_of.insert(r.destination, i);
-            }
+        match winners.last() {
+            Some(&(d, w)) if d == r.destination => r.state = RouteState::Shadowed { by: w },
+            _ => winners.push((r.destination, i)),
         }
     }
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
-    for (net, &i) in &winner_of {
+    for (net, i) in &winners {
+        let i = *i;
         let i = u32::try_from(i).map_err(|_| "too many routes".to_string())?;
         match net {
             IpNet::V4(n) => v4.push((Prefix::<V4>::new(n.network(), n.prefix_len()), i)),
             IpNet::V6(n) => v6.push((Prefix::<V6>::new(n.network(), n.prefix_len()), i)),
         }
     }
+    let routes_len = routes.len();
     Ok(CompiledRouteTable {
         id: rt.id.clone(),
         vpc: rt.vpc.clone(),
         edge: !rt.gateways.is_empty(),
         routes,
-        v4: Lpm4::build(&v4).map_err(|e| e.to_string())?,
-        v6: Lpm6::build(&v6).map_err(|e| e.to_string())?,
+        v4: Lpm4::build(&v4, routes_len)?,
+        v6: Lpm6::build(&v6, routes_len)?,
     })
+}
+
+#[cfg(test)]
+mod route_lpm_tests {
+    use super::*;
+    use crate::lpm::ReferenceLpm;
+
+    /// A table past one trie's 65,534 values: sliced, and every lookup agrees with the
+    /// reference LPM (random prefixes nested at every length, random addresses and the edges
+    /// of every prefix).
+    #[test]
+    fn sliced_tables_match_the_reference() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut routes: Vec<(Prefix<V4>, u32)> = Vec::new();
+        while routes.len() < 150_000 {
+            let r = next();
+            let len = 8 + (r % 25) as u8;
+            let p = Prefix::<V4>::new(Ipv4Addr::from((r >> 32) as u32), len);
+            if seen.insert(p) {
+                routes.push((p, routes.len() as u32));
+            }
+        }
+        let sliced = RouteLpm::<V4>::build(&routes, routes.len()).unwrap();
+        assert!(sliced.slices.len() >= 3);
+        assert_eq!(sliced.len(), routes.len());
+        let reference = ReferenceLpm::<V4>::build(&routes).unwrap();
+        let mut probes: Vec<Ipv4Addr> = (0..200_000)
+            .map(|_| Ipv4Addr::from(next() as u32))
+            .collect();
+        for (p, _) in routes.iter().take(20_000) {
+            let lo = u32::from(p.addr());
+            let hi = lo | u32::MAX.checked_shr(u32::from(p.len())).unwrap_or(0);
+            probes.extend([Ipv4Addr::from(lo), Ipv4Addr::from(hi)]);
+        }
+        for a in probes {
+            assert_eq!(sliced.lookup(a), reference.lookup(a), "{a}");
+        }
+        // Small tables stay one trie.
+        let small = RouteLpm::<V4>::build(&routes[..1000], 1000).unwrap();
+        assert_eq!(small.slices.len(), 1);
+    }
 }
