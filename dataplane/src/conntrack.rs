@@ -172,7 +172,12 @@ impl FlowKey {
     /// choose tuples that collide.
     #[inline]
     fn hash(&self, key: &keyed::Key) -> u64 {
-        key.hash5(self.words())
+        if self.v6 {
+            key.hash5(self.words())
+        } else {
+            let w = self.words();
+            key.hash3([w[0], w[2], w[4]])
+        }
     }
 
     /// An unkeyed hash, the same in every run: for choices that must not change when vpced
