@@ -10,8 +10,9 @@
 # packets per second (scripts/flood/synflood.c, raw socket). Every namespace is checked sealed
 # before traffic is sent.
 #
-# Prints the ping's loss, the flows in the table, flow_table_full drops and vpced's resident
-# memory; exits non-zero if the established flow lost a packet.
+# Prints the ping's loss, the flows in the table, flow_table_full and flow_quota_exceeded
+# drops (the flooder's ENI holds at most --max-flows-per-eni, a quarter of the table by
+# default) and vpced's resident memory; exits non-zero if the established flow lost a packet.
 #
 #   sudo scripts/bench-synflood.sh [COUNT=1000000] [RATE=100000] [MAX_FLOWS=1048576]
 set -euo pipefail
@@ -75,8 +76,10 @@ rx_flood = stats["entities"]["attachment"].get("eni-0000000000000f100", {}).get(
 print(f"flood: {flood['sent']} SYNs (new flows) in {flood['seconds']} s = {flood['pps']:.0f}/s; "
       f"{rx_flood} reached vpced (the rest overflowed the flooder's own device queue)")
 print(f"established flow (ping, 200/s): {rx}/{tx} received, {tx - rx} lost")
-print(f"flow table: {flows.get('entries')} entries of {flows.get('capacity')}, "
-      f"{flows.get('memory_bytes', 0) / 2**20:.0f} MiB; flow_table_full drops: {drops.get('flow_table_full', 0)}")
+print(f"flow table: {flows.get('entries')} entries of {flows.get('capacity')} "
+      f"({flows.get('per_eni_limit')} per ENI), {flows.get('memory_bytes', 0) / 2**20:.0f} MiB; "
+      f"flow_table_full drops: {drops.get('flow_table_full', 0)}; "
+      f"flow_quota_exceeded drops: {drops.get('flow_quota_exceeded', 0)}")
 print(f"vpced resident memory: {rss0 / 1024:.0f} MiB before, {rss1 / 1024:.0f} MiB after")
 sys.exit(0 if tx == rx else 1)
 PY

@@ -2,8 +2,10 @@
 //!
 //! This crate owns everything that touches packets: [`wire`] (borrowed views over packet
 //! bytes), [`fabric`] (the tables the pipeline reads, compiled from a control snapshot),
-//! [`pipeline`] (the pure per-packet decision), [`stats`] (counters). Parsing and decisions
-//! are pure functions of bytes and tables; every syscall lives in the I/O layer.
+//! [`pipeline`] (the pure per-packet decision), [`conntrack`] (flows) and [`fragments`] (how
+//! later fragments follow their first), both hashed with [`keyed`] secrets, [`stats`]
+//! (counters). Parsing and decisions are pure functions of bytes, tables and a timestamp;
+//! every syscall lives in the I/O layer.
 #![deny(unsafe_code)]
 
 pub mod conntrack;
