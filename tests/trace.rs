@@ -262,3 +262,43 @@ fn all_pairs_and_bad_questions() {
         assert!(err.contains("s3-endpoints.toml"), "{err}");
     }
 }
+
+/// `--fragmented`: the request as two IPv4 fragments. The later fragment follows the first
+/// (it carries the ports): to an open port it is delivered, the trace naming the fragment hop;
+/// to a closed one the first fragment is what the security group stops; IPv6 is a bad
+/// question (exit 3 with BAD_QUESTION).
+#[test]
+fn fragmented_requests_follow_their_first_fragment() {
+    let f = example("s3-endpoints.toml");
+    let run = |to: &str, protocol: &str, port: &str| {
+        let o = vpcectl(&[
+            "trace",
+            f.to_str().unwrap(),
+            "--from",
+            "internet",
+            "--to",
+            to,
+            "--protocol",
+            protocol,
+            "--port",
+            port,
+            "--fragmented",
+            "-o",
+            "json",
+        ]);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v)
+    };
+    let (status, v) = run("i-08c0b194dec370347", "tcp", "80");
+    assert_eq!(status, Some(0), "{v}");
+    assert!(
+        components(&v, "forward").contains(&"fragment".to_string()),
+        "{v}"
+    );
+    let (status, v) = run("i-08c0b194dec370347", "udp", "9999");
+    assert_eq!(status, Some(3), "{v}");
+    assert_eq!(code(&v), "SECURITY_GROUP_INGRESS_DENIED");
+    let (status, v) = run("2600:1f18:1234:5600::b0", "tcp", "80");
+    assert_eq!(status, Some(3), "{v}");
+    assert_eq!(code(&v), "BAD_QUESTION");
+}

@@ -47,6 +47,9 @@ pub struct Question {
     pub dst: IpAddr,
     pub protocol: Protocol,
     pub port: u16,
+    /// Send the request as two IPv4 fragments: the first (the transport header) decides, the
+    /// later one follows it (`crate::fragments`); the trace shows the later fragment's way.
+    pub fragmented: bool,
 }
 
 /// One hop of a path, as people read it.
@@ -243,20 +246,47 @@ impl Observer for Recorder<'_> {
 
 /// Builds the question's packet.
 fn build(q: &Question) -> Option<Vec<u8>> {
+    // A fragmented request carries data past its transport header, for the later fragment.
+    let payload: &[u8] = if q.fragmented { &[0x74; 64] } else { b"trace" };
     let t = match q.protocol {
+        Protocol::Tcp if q.fragmented => Transport::Tcp {
+            src_port: 40000,
+            dst_port: q.port,
+            flags: tcp_flags::SYN,
+            payload,
+        },
         Protocol::Tcp => Transport::syn(40000, q.port),
         Protocol::Udp => Transport::Udp {
             src_port: 40000,
             dst_port: q.port,
-            payload: b"trace",
+            payload,
         },
         Protocol::Icmp => Transport::EchoRequest {
             ident: 0x7ace,
             seq: 1,
-            payload: b"trace",
+            payload,
         },
     };
     packet(q.src, q.dst, t)
+}
+
+/// The request as a first fragment (its transport header, rounded up to 8 bytes) and the
+/// later fragment with the rest; `None` for IPv6 (vpce's builder fragments IPv4 only).
+fn split(pkt: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let p = wire::parse(pkt).ok().filter(|p| p.is_ipv4())?;
+    let l4 = p.l4_offset?;
+    let header = match p.protocol {
+        wire::proto::TCP => wire::tcp_edit::header_len(&pkt[l4..p.len]),
+        _ => 8,
+    };
+    let at = header.div_ceil(8) * 8;
+    let data = p.len - l4;
+    (data > at).then(|| {
+        (
+            wire::build::fragment_v4(pkt, 0x7ace, 0, at),
+            wire::build::fragment_v4(pkt, 0x7ace, at, data - at),
+        )
+    })
 }
 
 /// The answer the far end would send to `arrived`.
@@ -333,7 +363,70 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
             reply: None,
         };
     };
+    if q.fragmented {
+        match split(&pkt) {
+            Some((first, later)) => {
+                // The first fragment decides; if it passes, the later one follows it and its
+                // way is what the trace shows. The reply is built from the first fragment.
+                pkt = first;
+                let (forward, out) = leg(f, &cx, q.from, &mut pkt, q);
+                if out.is_none() {
+                    return Trace {
+                        reachable: false,
+                        forward,
+                        reply: None,
+                    };
+                }
+                let mut later = later;
+                let (mut second, later_out) = leg(f, &cx, q.from, &mut later, q);
+                second.hops.insert(
+                    1,
+                    Hop {
+                        component: "fragment".into(),
+                        id: "later fragment".into(),
+                        detail: "a later fragment of the datagram: no transport header of its own; it takes the ports of the first fragment, which passed the same way".into(),
+                    },
+                );
+                if later_out.is_none() {
+                    return Trace {
+                        reachable: false,
+                        forward: second,
+                        reply: None,
+                    };
+                }
+                return finish(f, &cx, q, second, &pkt, out);
+            }
+            None => {
+                return Trace {
+                    reachable: false,
+                    forward: Leg {
+                        hops: Vec::new(),
+                        delivered_to: None,
+                        blocked: Some(Blocked {
+                            code: "BAD_QUESTION".into(),
+                            drop_reason: "-".into(),
+                            explanation: "--fragmented traces IPv4 packets".into(),
+                        }),
+                        appliance: None,
+                    },
+                    reply: None,
+                }
+            }
+        }
+    }
     let (forward, out) = leg(f, &cx, q.from, &mut pkt, q);
+    finish(f, &cx, q, forward, &pkt, out)
+}
+
+/// The rest of a trace once the request's leg is known: the way back, if it got through.
+fn finish(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    q: &Question,
+    forward: Leg,
+    pkt: &[u8],
+    out: Option<(AttachmentIdx, usize)>,
+) -> Trace {
     let Some((egress, len)) = out else {
         return Trace {
             reachable: false,
@@ -348,8 +441,9 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
         dst: q.src,
         protocol: q.protocol,
         port: q.port,
+        fragmented: false,
     };
-    let reply = answer(&pkt[..len], q.protocol).map(|mut r| leg(f, &cx, egress, &mut r, &back_q));
+    let reply = answer(&pkt[..len], q.protocol).map(|mut r| leg(f, cx, egress, &mut r, &back_q));
     let reachable = reply
         .as_ref()
         .is_some_and(|(_, o)| o.is_some_and(|(a, _)| a == q.from));
@@ -412,6 +506,18 @@ fn leg(
     q: &Question,
 ) -> (Leg, Option<(AttachmentIdx, usize)>) {
     let sends = match wire::parse(pkt) {
+        Ok(p) if p.fragment.is_some_and(|fr| !fr.is_first()) => {
+            let fr = p.fragment.expect("a fragment");
+            format!(
+                "sends a later fragment ({} bytes at offset {}, id {:#06x}) of {} {} -> {}",
+                fr.len,
+                fr.offset,
+                fr.id,
+                protocol_label(q.protocol, q.port),
+                p.src,
+                p.dst
+            )
+        }
         Ok(p) if p.protocol == wire::proto::TCP || p.protocol == wire::proto::UDP => format!(
             "sends {} {}:{} -> {}:{}",
             if p.protocol == wire::proto::TCP {
@@ -1260,6 +1366,7 @@ pub fn resolve(
             dst,
             protocol,
             port,
+            fragmented: false,
         },
         how,
     ))

@@ -179,6 +179,10 @@ struct TraceArgs {
     /// Every instance to every endpoint, as a matrix.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     all_pairs: bool,
+    /// Send the request as two IPv4 fragments: the trace shows the later fragment's way (it
+    /// follows the first fragment, which carries the ports).
+    #[arg(long, conflicts_with = "all_pairs")]
+    fragmented: bool,
     /// Ask the running vpced (its configuration, decisions and targets' health).
     #[arg(long)]
     daemon: bool,
@@ -738,6 +742,7 @@ fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Failure> {
                 to: args.to.clone().unwrap_or_default(),
                 protocol,
                 port: args.port,
+                fragmented: args.fragmented,
             }
         };
         let r = daemon_call(&args.socket, &req)?;
@@ -769,7 +774,7 @@ fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Failure> {
     if args.all_pairs {
         return render::all_pairs(out, &trace::all_pairs(&f), output);
     }
-    let (q, resolved) = trace::resolve(
+    let (mut q, resolved) = trace::resolve(
         &f,
         args.from.as_deref().unwrap_or_default(),
         args.to.as_deref().unwrap_or_default(),
@@ -777,6 +782,7 @@ fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Failure> {
         args.port,
     )
     .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    q.fragmented = args.fragmented;
     let t = trace::trace(&f, &q);
     render::trace(out, &t, resolved.as_deref(), output)?;
     if t.reachable {

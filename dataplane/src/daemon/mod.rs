@@ -781,13 +781,14 @@ fn answer(req: Request, state: &State) -> Response {
             to,
             protocol,
             port,
+            fragmented,
         } => {
             let plan = state.plans.load_full();
             match crate::trace::detached(&plan.fabric) {
                 Ok(f) => match crate::trace::resolve(&f, &from, &to, protocol, port) {
                     Ok((q, resolved)) => Response::Trace {
                         resolved,
-                        trace: crate::trace::trace(&f, &q),
+                        trace: crate::trace::trace(&f, &crate::trace::Question { fragmented, ..q }),
                     },
                     Err(error) => Response::Rejected {
                         error,

@@ -41,6 +41,9 @@ pub enum Request {
         to: String,
         protocol: crate::trace::Protocol,
         port: u16,
+        /// As two IPv4 fragments (`vpcectl trace --fragmented`).
+        #[serde(default)]
+        fragmented: bool,
     },
     /// Every instance to every endpoint, on the running configuration.
     TraceAllPairs,
