@@ -408,6 +408,12 @@ enum Payload {
     Steer(Steer),
 }
 
+/// The hash of the flow of `t` in `zone` under `key` (both directions alike), for other
+/// tables indexed by packet fields (the flow logs' denied flows).
+pub fn keyed_hash(key: &keyed::Key, zone: u32, t: &Tuple) -> u64 {
+    FlowKey::of(zone, t).0.hash(key)
+}
+
 /// A hash of a flow that is the same for both of its directions (the canonical key's), for
 /// choices both directions must agree on: the appliance of a GWLB flow.
 pub fn symmetric_hash(t: &Tuple) -> u64 {
@@ -532,7 +538,10 @@ impl Shard {
         let mut i = (hole + 1) & mask;
         loop {
             let s = self.slots[i];
-            if !s.used() {
+            // No entry lies MAX_PROBE or more past its home (insertion refuses it), so none
+            // that far past the hole can move into it: the shift ends there even inside a
+            // long run, and a removal reads at most a run's worth of slots under the lock.
+            if !s.used() || (i.wrapping_sub(hole) & mask) >= MAX_PROBE {
                 break;
             }
             let home = (s.key.hash(&self.key) as usize) & mask;

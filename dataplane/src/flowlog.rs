@@ -33,7 +33,6 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use spin::mutex::SpinMutex;
@@ -206,6 +205,8 @@ pub fn write_records(
 pub struct RejectLog {
     shards: Box<[SpinMutex<RejectShard>]>,
     lost: AtomicU64,
+    /// Slots come from a keyed hash: the denied packets' fields are the sender's to choose.
+    key: crate::keyed::Key,
 }
 
 const REJECT_SHARDS: usize = 8;
@@ -241,6 +242,7 @@ impl Default for RejectLog {
                 })
                 .collect(),
             lost: AtomicU64::new(0),
+            key: crate::keyed::Key::random(),
         }
     }
 }
@@ -248,9 +250,7 @@ impl Default for RejectLog {
 impl RejectLog {
     /// Notes a denied packet of `bytes` on the interface of `zone` at `now`.
     pub fn record(&self, zone: u32, t: &Tuple, bytes: usize, now: u32) {
-        let mut h = rustc_hash::FxHasher::default();
-        (zone, t).hash(&mut h);
-        let h = h.finish();
+        let h = crate::conntrack::keyed_hash(&self.key, zone, t);
         let mut shard = self.shards[(h >> 61) as usize % REJECT_SHARDS].lock();
         let mask = REJECT_SLOTS - 1;
         let mut i = h as usize & mask;

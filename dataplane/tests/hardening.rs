@@ -304,3 +304,45 @@ fn tuple(i: u32) -> Tuple {
         dport: i as u16,
     }
 }
+
+/// IPv6 likewise: a datagram in two fragments (Fragment extension header), the first holding
+/// the UDP header. `split` cuts after the first 16 bytes of the UDP datagram.
+fn fragments_v6(pkt: &[u8], id: u32) -> (Vec<u8>, Vec<u8>) {
+    let (header, l4) = pkt.split_at(40);
+    let proto = header[6];
+    let piece = |data: &[u8], offset: usize, more: bool| {
+        let mut v = header.to_vec();
+        v[6] = 44;
+        let len = (8 + data.len()) as u16;
+        v[4..6].copy_from_slice(&len.to_be_bytes());
+        v.extend_from_slice(&[proto, 0]);
+        v.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+        v.extend_from_slice(&id.to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    };
+    (piece(&l4[..16], 0, true), piece(&l4[16..], 16, false))
+}
+
+#[test]
+fn ipv6_fragments_follow_their_first_fragment_too() {
+    let f = fabric();
+    let flows = FlowTable::new(4096);
+    let me = "2600:1f18:1234:5600::b0";
+    let google = "2001:4860:4860::8888";
+    let (a, b) = fragments_v6(&udp(me, google, 5000, 53, 100), 7);
+    assert!(forwarded(send(&f, &flows, INSTANCE_ENI, &mut a.clone())));
+    assert!(forwarded(send(&f, &flows, INSTANCE_ENI, &mut b.clone())));
+    // To a port no rule opens: both fragments denied.
+    let (a, b) = fragments_v6(&udp(google, me, 53, 9999, 100), 8);
+    for mut frag in [a, b] {
+        assert_eq!(
+            send(&f, &flows, IGW, &mut frag),
+            Verdict::Drop(DropReason::SecurityGroupIngress)
+        );
+    }
+    // The reply: both pass.
+    let (a, b) = fragments_v6(&udp(google, me, 53, 5000, 100), 9);
+    assert!(forwarded(send(&f, &flows, IGW, &mut a.clone())));
+    assert!(forwarded(send(&f, &flows, IGW, &mut b.clone())));
+}

@@ -141,6 +141,24 @@ fn pipeline_allocates_nothing_per_packet() {
         ),
         (eni, vec![0x45, 0, 0, 1]),
     ];
+    // A fragmented datagram: the first fragment opens its entry in the fragment table, the
+    // later one follows it and completes it (the entry is freed).
+    let big = packet(
+        ip("10.0.0.176"),
+        ip("8.8.8.8"),
+        Transport::Udp {
+            src_port: 5001,
+            dst_port: 53,
+            payload: &[7; 2000],
+        },
+    )
+    .unwrap();
+    let mut packets = packets;
+    packets.push((eni, dataplane::wire::build::fragment_v4(&big, 9, 0, 1480)));
+    packets.push((
+        eni,
+        dataplane::wire::build::fragment_v4(&big, 9, 1480, 1000),
+    ));
     let mut bufs: Vec<(u32, Vec<u8>)> = packets.clone();
     let flows = dataplane::conntrack::FlowTable::new(4096);
     let cx = ctx(&flows);
@@ -159,7 +177,7 @@ fn pipeline_allocates_nothing_per_packet() {
         }
     }
     COUNTING.with(|c| c.set(false));
-    assert_eq!(forwarded, 10_000 * 5);
+    assert_eq!(forwarded, 10_000 * 7);
     assert_eq!(COUNT.with(|n| n.get()), 0, "allocations on the packet path");
 }
 

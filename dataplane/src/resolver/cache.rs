@@ -30,8 +30,6 @@
 //! addresses and ports swapped, the answer as payload, lengths and checksums — identical to
 //! the packet the resolver thread would have built ([`crate::wire::build::packet`]).
 
-use std::hash::{Hash, Hasher};
-
 use spin::mutex::SpinMutex;
 
 use crate::wire::checksum;
@@ -70,6 +68,9 @@ impl Entry {
 /// The workers' answer cache (see the module documentation).
 pub struct AnswerCache {
     shards: Box<[SpinMutex<Box<[Entry]>>]>,
+    /// Slots from a keyed hash of the query: a client cannot pick queries that all evict one
+    /// another's (or everyone's) answers.
+    key: crate::keyed::Key,
 }
 
 impl std::fmt::Debug for AnswerCache {
@@ -86,18 +87,17 @@ impl Default for AnswerCache {
             shards: (0..SHARDS)
                 .map(|_| SpinMutex::new(vec![Entry::EMPTY; PER_SHARD].into_boxed_slice()))
                 .collect(),
+            key: crate::keyed::Key::random(),
         }
     }
 }
 
-fn slot(vpc: u32, query: &[u8]) -> (usize, usize) {
-    let mut h = rustc_hash::FxHasher::default();
-    (vpc, query).hash(&mut h);
-    let h = h.finish();
-    ((h >> 60) as usize % SHARDS, h as usize % PER_SHARD)
-}
-
 impl AnswerCache {
+    fn slot(&self, vpc: u32, query: &[u8]) -> (usize, usize) {
+        let h = self.key.hash_bytes(query) ^ self.key.hash1(u64::from(vpc));
+        ((h >> 60) as usize % SHARDS, h as usize % PER_SHARD)
+    }
+
     /// Stores `answer` as the resolver's reply, under configuration `generation`, to `query`
     /// (the DNS message, id included) asked of VPC `vpc`'s resolver. Too long: not stored.
     pub fn insert(&self, generation: u64, vpc: u32, query: &[u8], answer: &[u8]) {
@@ -108,7 +108,7 @@ impl AnswerCache {
         if q.len() > MAX_QUERY || answer.len() > MAX_ANSWER {
             return;
         }
-        let (s, i) = slot(vpc, q);
+        let (s, i) = self.slot(vpc, q);
         let mut shard = self.shards[s].lock();
         let e = &mut shard[i];
         e.generation = generation;
@@ -128,7 +128,7 @@ impl AnswerCache {
         if q.len() > MAX_QUERY {
             return None;
         }
-        let (s, i) = slot(vpc, q);
+        let (s, i) = self.slot(vpc, q);
         let shard = self.shards[s].lock();
         let e = &shard[i];
         if e.generation != generation

@@ -94,7 +94,7 @@ mod tests {
         let old = [0x55, 0x55];
         let new = [0x00, 0x00];
         let hc = 0xdd2f;
-        let expected = !fold(u32::from(!hc) + u32::from(!0x5555u16) + 0x0000);
+        let expected = !fold(u32::from(!hc) + u32::from(!0x5555u16));
         assert_eq!(adjust(hc, &old, &new), expected);
     }
 }

@@ -253,7 +253,7 @@ fn options_and_fragments() {
     assert_eq!(p.dst_port, 443);
     // A later fragment has no transport header.
     let mut f = syn.clone();
-    f[6..8].copy_from_slice(&(0x0000u16 | 185).to_be_bytes());
+    f[6..8].copy_from_slice(&185u16.to_be_bytes());
     Ipv4Packet::new_unchecked(&mut f[..]).fill_checksum();
     let p = parse(&f).unwrap();
     assert_eq!(
