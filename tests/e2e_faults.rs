@@ -301,16 +301,6 @@ fn the_control_socket_answers_root_only_and_bounds_its_connections() {
     );
 }
 
-/// vpced's resident memory, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_dns_query_flood_is_bounded_counted_and_survived() {
     if !can_run() {

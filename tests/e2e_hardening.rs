@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{can_run, example, root, Lab};
+use common::{can_run, example, root, rss_kib, Lab};
 
 const INSTANCE: &str = "s3-instance";
 const PUBLIC: &str = "203.0.113.176";
@@ -135,15 +135,6 @@ fn big_prefix_list_config(dir: &std::path::Path, n: u32) -> std::path::PathBuf {
     let path = dir.join("big.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// Findings 4 and 6: an apply of a FIFO is refused at once (it used to block with the apply

@@ -33,15 +33,6 @@ fn variant(dir: &Path, example_name: &str, name: &str, from: &str, to: &str) -> 
     p
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// `ping` summary: (transmitted, received).
 fn ping_counts(out: &str) -> (u64, u64) {
     let line = out

@@ -345,23 +345,10 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
         offload: crate::pipeline::Offload::NONE,
     };
     let Some(mut pkt) = build(q) else {
-        return Trace {
-            reachable: false,
-            forward: Leg {
-                hops: Vec::new(),
-                delivered_to: None,
-                blocked: Some(Blocked {
-                    code: "BAD_QUESTION".into(),
-                    drop_reason: "-".into(),
-                    explanation: format!(
-                        "{} and {} are not of the same address family",
-                        q.src, q.dst
-                    ),
-                }),
-                appliance: None,
-            },
-            reply: None,
-        };
+        return bad_question(format!(
+            "{} and {} are not of the same address family",
+            q.src, q.dst
+        ));
     };
     if q.fragmented {
         match split(&pkt) {
@@ -396,26 +383,29 @@ pub fn trace(f: &Fabric, q: &Question) -> Trace {
                 }
                 return finish(f, &cx, q, second, &pkt, out);
             }
-            None => {
-                return Trace {
-                    reachable: false,
-                    forward: Leg {
-                        hops: Vec::new(),
-                        delivered_to: None,
-                        blocked: Some(Blocked {
-                            code: "BAD_QUESTION".into(),
-                            drop_reason: "-".into(),
-                            explanation: "--fragmented traces IPv4 packets".into(),
-                        }),
-                        appliance: None,
-                    },
-                    reply: None,
-                }
-            }
+            None => return bad_question("--fragmented traces IPv4 packets".into()),
         }
     }
     let (forward, out) = leg(f, &cx, q.from, &mut pkt, q);
     finish(f, &cx, q, forward, &pkt, out)
+}
+
+/// A question the trace cannot ask (exit 3 with `BAD_QUESTION`).
+fn bad_question(explanation: String) -> Trace {
+    Trace {
+        reachable: false,
+        forward: Leg {
+            hops: Vec::new(),
+            delivered_to: None,
+            blocked: Some(Blocked {
+                code: "BAD_QUESTION".into(),
+                drop_reason: "-".into(),
+                explanation,
+            }),
+            appliance: None,
+        },
+        reply: None,
+    }
 }
 
 /// The rest of a trace once the request's leg is known: the way back, if it got through.

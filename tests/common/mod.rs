@@ -445,3 +445,13 @@ impl Drop for Lab {
         let _ = std::fs::remove_file(self.query_log());
     }
 }
+
+/// A process's resident memory, in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
