@@ -7,6 +7,10 @@ VPCE_SETUP_NO_BUILD=1 scripts/setup.sh
 # moto_server and aws, when setup put them in the project's virtual environment.
 [ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
 cargo fmt --all -- --check
+# Lints: the workspace's [lints] table, clippy's default groups as errors, every target.
+cargo clippy --workspace --all-targets --release -- -D warnings
+# End-to-end tests that cannot create namespaces fail here instead of passing vacuously.
+export VPCE_REQUIRE_E2E=1
 cargo test --workspace --release --no-fail-fast
 # Every benchmark once, in test mode, so that none of them rots.
 cargo test --release --benches

@@ -25,7 +25,9 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 /// Whether end-to-end tests can run here (root, TUN, iproute2). When not, tests print why and
-/// pass vacuously — CI runs as root, where they run for real.
+/// return — unless end-to-end tests are required (`VPCE_REQUIRE_E2E=1`, which
+/// `scripts/test.sh` sets, or `CI=true`): then a test that cannot run fails, so that CI never
+/// reports a pass for what it did not check.
 pub fn can_run() -> bool {
     let root = Command::new("id")
         .arg("-u")
@@ -35,7 +37,16 @@ pub fn can_run() -> bool {
     let tun = Path::new("/dev/net/tun").exists();
     let ip = Command::new("ip").arg("-V").output().is_ok();
     if !(root && tun && ip) {
-        eprintln!("SKIPPED: end-to-end tests need root, /dev/net/tun and iproute2 (root={root} tun={tun} ip={ip})");
+        let why = format!(
+            "end-to-end tests need root, /dev/net/tun and iproute2 (root={root} tun={tun} ip={ip})"
+        );
+        let required = std::env::var("VPCE_REQUIRE_E2E").is_ok_and(|v| v == "1")
+            || std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !required,
+            "{why}, and they are required here (VPCE_REQUIRE_E2E=1 or CI=true)"
+        );
+        eprintln!("SKIPPED: {why}");
         return false;
     }
     true
