@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use dataplane::conntrack::{FlowTable, TcpSignal, Tuple};
-use dataplane::keyed::Key;
+use dataplane::hash::Key;
 
 /// Resident memory of this process, bytes (/proc/self/statm, second field, in pages).
 fn rss() -> usize {

@@ -57,7 +57,7 @@ use spin::mutex::SpinMutex as Mutex;
 use std::net::IpAddr;
 
 use crate::fragments::FragmentTable;
-use crate::keyed;
+use crate::hash;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -69,12 +69,7 @@ pub const TCP_CLOSED: u32 = 10;
 /// The stable zone id of an ENI, endpoint ENI or load-balancer node: FNV-1a of its id, so
 /// that a reload that reorders the configuration keeps every flow.
 pub fn zone_of(id: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in id.as_bytes() {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    hash::fnv1a(id.as_bytes())
 }
 
 fn bits(a: IpAddr) -> u128 {
@@ -171,7 +166,7 @@ impl FlowKey {
     /// The slot and shard hash: keyed with the table's secret, so nobody outside vpced can
     /// choose tuples that collide.
     #[inline]
-    fn hash(&self, key: &keyed::Key) -> u64 {
+    fn hash(&self, key: &hash::Key) -> u64 {
         if self.v6 {
             key.hash5(self.words())
         } else {
@@ -410,7 +405,7 @@ enum Payload {
 
 /// The hash of the flow of `t` in `zone` under `key` (both directions alike), for other
 /// tables indexed by packet fields (the flow logs' denied flows).
-pub fn keyed_hash(key: &keyed::Key, zone: u32, t: &Tuple) -> u64 {
+pub fn keyed_hash(key: &hash::Key, zone: u32, t: &Tuple) -> u64 {
     FlowKey::of(zone, t).0.hash(key)
 }
 
@@ -455,7 +450,7 @@ pub const MAX_PROBE: usize = 256;
 struct ZoneQuota {
     counts: Box<[std::sync::atomic::AtomicU32]>,
     limit: u32,
-    key: keyed::Key,
+    key: hash::Key,
 }
 
 impl ZoneQuota {
@@ -492,7 +487,7 @@ struct Shard {
     retired: Vec<FlowRecord>,
     lost: u64,
     /// The table's hash key.
-    key: keyed::Key,
+    key: hash::Key,
     /// Per-zone counts, when the table has a quota.
     quota: Option<Arc<ZoneQuota>>,
 }
@@ -583,7 +578,7 @@ pub struct FlowTable {
     entries: Arc<AtomicUsize>,
     /// Where the next sweep starts: shard and slot, packed.
     cursor: AtomicUsize,
-    key: keyed::Key,
+    key: hash::Key,
     /// Flows one zone may hold (the capacity when there is no quota).
     per_zone: usize,
     /// Datagrams being fragmented: their later fragments follow the first's flow.
@@ -594,21 +589,21 @@ impl FlowTable {
     /// A table for `capacity` flows (entries; at least 64), no zone holding more than
     /// `per_zone` of them, hashed with a random key.
     pub fn with_zone_limit(capacity: usize, per_zone: usize) -> FlowTable {
-        FlowTable::build(capacity, Some(per_zone), keyed::Key::random())
+        FlowTable::build(capacity, Some(per_zone), hash::Key::random())
     }
 
     /// A table for `capacity` flows (entries; at least 64), any zone may take them all;
     /// hashed with a random key.
     pub fn new(capacity: usize) -> FlowTable {
-        FlowTable::build(capacity, None, keyed::Key::random())
+        FlowTable::build(capacity, None, hash::Key::random())
     }
 
     /// A table with a given hash key (tests and benchmarks that must be reproducible).
-    pub fn with_key(capacity: usize, per_zone: Option<usize>, key: keyed::Key) -> FlowTable {
+    pub fn with_key(capacity: usize, per_zone: Option<usize>, key: hash::Key) -> FlowTable {
         FlowTable::build(capacity, per_zone, key)
     }
 
-    fn build(capacity: usize, per_zone: Option<usize>, key: keyed::Key) -> FlowTable {
+    fn build(capacity: usize, per_zone: Option<usize>, key: hash::Key) -> FlowTable {
         let capacity = capacity.max(64);
         let quota = per_zone.filter(|&z| z < capacity).map(|z| {
             Arc::new(ZoneQuota {
@@ -616,7 +611,7 @@ impl FlowTable {
                     .map(|_| std::sync::atomic::AtomicU32::new(0))
                     .collect(),
                 limit: z.min(u32::MAX as usize) as u32,
-                key: keyed::Key::random(),
+                key: hash::Key::random(),
             })
         });
         // Shards of 2^k slots, k from the capacity (32 shards' worth, 64 to 32,768 slots); as

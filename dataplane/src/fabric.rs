@@ -419,16 +419,7 @@ impl Versioned for Fabric {
 /// and `vpcectl show attachments` agree with the daemon; the id itself is set as the link's
 /// alias so `ip link` shows both.
 pub fn tun_name(kind: char, id: &str) -> String {
-    format!("vp{kind}-{:08x}", fnv1a(id.as_bytes()))
-}
-
-fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in bytes {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    format!("vp{kind}-{:08x}", crate::hash::fnv1a(id.as_bytes()))
 }
 
 /// Why a fabric could not be built from an accepted snapshot.
@@ -1228,6 +1219,6 @@ mod tests {
             tun_name('i', "igw-0b000000000000001")
         );
         // FNV-1a test vector: "a" -> 0xe40c292c.
-        assert_eq!(fnv1a(b"a"), 0xe40c292c);
+        assert_eq!(crate::hash::fnv1a(b"a"), 0xe40c292c);
     }
 }

@@ -206,7 +206,7 @@ pub struct RejectLog {
     shards: Box<[SpinMutex<RejectShard>]>,
     lost: AtomicU64,
     /// Slots come from a keyed hash: the denied packets' fields are the sender's to choose.
-    key: crate::keyed::Key,
+    key: crate::hash::Key,
 }
 
 const REJECT_SHARDS: usize = 8;
@@ -242,7 +242,7 @@ impl Default for RejectLog {
                 })
                 .collect(),
             lost: AtomicU64::new(0),
-            key: crate::keyed::Key::random(),
+            key: crate::hash::Key::random(),
         }
     }
 }

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use spin::mutex::SpinMutex as Mutex;
 
-use crate::keyed;
+use crate::hash;
 use crate::wire::Parsed;
 
 /// Seconds from a datagram's first fragment after which its later fragments are refused (the
@@ -184,18 +184,18 @@ struct Bucket {
 #[derive(Debug)]
 pub struct FragmentTable {
     buckets: Box<[Mutex<Bucket>]>,
-    key: keyed::Key,
+    key: hash::Key,
     evicted: AtomicU64,
 }
 
 impl FragmentTable {
     /// A table for about `entries` datagrams in flight (rounded to whole buckets, at least one).
     pub fn new(entries: usize) -> FragmentTable {
-        FragmentTable::with_key(entries, keyed::Key::random())
+        FragmentTable::with_key(entries, hash::Key::random())
     }
 
     /// [`FragmentTable::new`] with a given hash key (tests).
-    pub fn with_key(entries: usize, key: keyed::Key) -> FragmentTable {
+    pub fn with_key(entries: usize, key: hash::Key) -> FragmentTable {
         let n = entries.div_ceil(WAYS).max(1);
         FragmentTable {
             buckets: (0..n).map(|_| Mutex::new(Bucket::default())).collect(),

@@ -553,15 +553,16 @@ pub mod tcp {
         Nothing,
     }
 
-    /// The resolver's initial sequence number for a connection.
+    /// The resolver's initial sequence number for a connection: a keyed hash of its
+    /// addresses and ports under a secret drawn once per process (RFC 6528), so that no one
+    /// off the path can guess it (a fixed hash let anyone who knew the client's port inject
+    /// into the connection).
     pub fn isn(client: SocketAddr, server: IpAddr) -> u32 {
-        let mut h: u32 = 0x811c_9dc5;
+        static SECRET: std::sync::OnceLock<crate::hash::Key> = std::sync::OnceLock::new();
         let text = format!("{client}>{server}");
-        for b in text.as_bytes() {
-            h ^= u32::from(*b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        h
+        SECRET
+            .get_or_init(crate::hash::Key::random)
+            .hash_bytes(text.as_bytes()) as u32
     }
 
     fn segment(

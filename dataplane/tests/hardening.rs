@@ -244,7 +244,7 @@ fn icmp_identifier_matches_echo_only_and_errors_follow_the_quoted_flow() {
 /// attacker to its share whatever the tuples.
 #[test]
 fn crafted_collisions_do_not_crowd_other_flows() {
-    let known = dataplane::keyed::Key::fixed(1);
+    let known = dataplane::hash::Key::fixed(1);
     let crafted = craft_collisions(known, 600);
     // Against the key they were made for: one long run, refused past the probe limit.
     let weak = FlowTable::with_key(100_000, None, known);
@@ -275,7 +275,7 @@ fn crafted_collisions_do_not_crowd_other_flows() {
 /// UDP tuples from one instance whose hash under `key` falls in one shard within 64 slots,
 /// found by search over destination ports and addresses — what an attacker who knew the hash
 /// did.
-fn craft_collisions(key: dataplane::keyed::Key, n: usize) -> Vec<Tuple> {
+fn craft_collisions(key: dataplane::hash::Key, n: usize) -> Vec<Tuple> {
     let probe = FlowTable::with_key(100_000, None, key);
     let near = |t: &Tuple| {
         let (shard, slot) = probe.home_of(1, t);

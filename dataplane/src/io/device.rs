@@ -303,9 +303,7 @@ impl DeviceManager {
             source,
         };
         // A fanout group per interface.
-        let group = (u.interface.bytes().fold(0x811c_9dc5u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        }) & 0xffff) as u16;
+        let group = (crate::hash::fnv1a(u.interface.as_bytes()) & 0xffff) as u16;
         let (first, mac) = Uplink::open(&u.interface, group).map_err(err)?;
         let link = Arc::new(Link::new(&u.interface, mac, u.next_hop, u.answers.clone()));
         let mut queues = vec![Queue::Uplink(first.with_link(link.clone()))];

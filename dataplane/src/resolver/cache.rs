@@ -70,7 +70,7 @@ pub struct AnswerCache {
     shards: Box<[SpinMutex<Box<[Entry]>>]>,
     /// Slots from a keyed hash of the query: a client cannot pick queries that all evict one
     /// another's (or everyone's) answers.
-    key: crate::keyed::Key,
+    key: crate::hash::Key,
 }
 
 impl std::fmt::Debug for AnswerCache {
@@ -87,7 +87,7 @@ impl Default for AnswerCache {
             shards: (0..SHARDS)
                 .map(|_| SpinMutex::new(vec![Entry::EMPTY; PER_SHARD].into_boxed_slice()))
                 .collect(),
-            key: crate::keyed::Key::random(),
+            key: crate::hash::Key::random(),
         }
     }
 }

@@ -1,5 +1,7 @@
-//! A keyed hash for tables indexed by packet fields (flows, fragments, per-zone quotas, the
-//! resolver's answer cache).
+//! The crate's hashes: [`fnv1a`], fixed, for names and ids that must hash the same in every
+//! run (device names, zones, fanout groups); and [`Key`], a keyed hash for every table indexed
+//! by packet fields (flows, fragments, per-zone quotas, denied flows, the resolver's answer
+//! cache, the resolver's TCP initial sequence numbers).
 //!
 //! A table whose slot a sender can compute from the fields it chooses can be flooded: with a
 //! fixed hash, a tenant solved offline for tuples that all land in one shard and one probe
@@ -14,6 +16,14 @@
 //! collisions, which is what SipHash's 10–20 ns would buy at several times the cost.
 
 use std::hash::{BuildHasher, Hasher};
+
+/// FNV-1a (32 bits) of `bytes`: fixed and fast, for what must hash the same in every run and
+/// on every machine; never for a table a sender fills (see [`Key`]).
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
 
 /// The secret of one table's hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +104,13 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_values() {
+        assert_eq!(fnv1a(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+    }
 
     #[test]
     fn random_keys_differ_and_change_the_mapping() {
