@@ -438,6 +438,15 @@ pub enum Full {
     ZoneQuota,
 }
 
+impl From<Full> for crate::reasons::DropReason {
+    fn from(e: Full) -> crate::reasons::DropReason {
+        match e {
+            Full::ZoneQuota => crate::reasons::DropReason::FlowQuotaExceeded,
+            Full::Table | Full::Probe => crate::reasons::DropReason::FlowTableFull,
+        }
+    }
+}
+
 /// Slots an insertion probes at most from a key's home slot; since no entry then lies
 /// further from home, a lookup stops there too. At the load a shard runs at (0.6, 7/8 at
 /// most) runs are far shorter; the bound is what a crafted or unlucky cluster costs at worst:

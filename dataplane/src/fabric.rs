@@ -55,18 +55,7 @@ pub enum Action {
     Unsupported(Unsupported),
 }
 
-/// Targets that exist in the model but have no forwarding path in this build; packets to them
-/// are dropped and counted under their own reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Unsupported {
-    NatGateway,
-    VpnGateway,
-    /// An address owned by something vpced terminates itself (interface endpoint ENI, load
-    /// balancer node, NAT gateway).
-    VirtualInterface,
-    /// A network interface that has no attachment.
-    DetachedInterface,
-}
+pub use crate::reasons::Unsupported;
 
 /// Who owns an address inside a VPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

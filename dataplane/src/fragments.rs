@@ -71,6 +71,15 @@ pub enum Refusal {
     Overlap,
 }
 
+impl From<Refusal> for crate::reasons::DropReason {
+    fn from(r: Refusal) -> crate::reasons::DropReason {
+        match r {
+            Refusal::Overlap => crate::reasons::DropReason::FragmentOverlap,
+            Refusal::OutOfOrder => crate::reasons::DropReason::FragmentOutOfOrder,
+        }
+    }
+}
+
 fn bits(a: IpAddr) -> u128 {
     match a {
         IpAddr::V4(a) => u128::from(u32::from(a)),

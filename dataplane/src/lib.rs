@@ -17,6 +17,7 @@ pub mod hash;
 pub mod health;
 pub mod io;
 pub mod pipeline;
+pub mod reasons;
 pub mod resolver;
 pub mod stats;
 pub mod trace;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::pipeline::DropReason;
+use crate::reasons::DropReason;
 
 /// Most workers a daemon runs; each counts into its own shard.
 pub const MAX_LANES: usize = 64;

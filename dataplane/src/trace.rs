@@ -22,7 +22,7 @@ use control::secgroups::{Direction, RuleRef};
 use serde::{Deserialize, Serialize};
 
 use crate::conntrack::FlowTable;
-use crate::fabric::{AttachmentIdx, AttachmentKind, Fabric, Owner, Unsupported};
+use crate::fabric::{AttachmentIdx, AttachmentKind, Fabric, Owner};
 use crate::pipeline::{
     process_in, ApplianceFlow, Ctx, DropReason, Observer, SgOutcome, Step, Verdict,
 };
@@ -1024,18 +1024,18 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
     let what = protocol_label(q.protocol, q.port);
     let (code, explanation) = match r {
         DropReason::SourceDestCheck => (
-            "SOURCE_DEST_CHECK",
+            r.code(),
             "the ENI only sends from its own addresses; send from one of them or turn its source/destination check off".to_string(),
         ),
         DropReason::NoRoute => (
-            "NO_ROUTE_TO_DESTINATION",
+            r.code(),
             match last_route {
                 Some((t, _, dst)) => format!("route table {} has no route covering {dst}; add one (to an internet gateway, an endpoint, a peering…)", table(t)),
                 None => "no route covers the destination".into(),
             },
         ),
         DropReason::BlackholeRoute => (
-            "BLACKHOLE_ROUTE",
+            r.code(),
             match last_route {
                 Some((t, Some(i), _)) => {
                     let rt = &f.snapshot.route_tables[t as usize];
@@ -1045,7 +1045,7 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
             },
         ),
         DropReason::NoSuchAddress => (
-            "CANNOT_ROUTE",
+            r.code(),
             // The address last routed: after a load balancer's rewrite, the target's.
             format!(
                 "nothing in the VPC owns {}; check the address",
@@ -1053,26 +1053,26 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
             ),
         ),
         DropReason::NoPublicAddress => (
-            "NO_PUBLIC_ADDRESS",
+            r.code(),
             format!("{} has no public IPv4 address to leave through the internet gateway with; give the instance one, or route through a NAT gateway", q.src),
         ),
         DropReason::UnknownPublicAddress => (
-            "NO_ROUTE_TO_DESTINATION",
+            r.code(),
             format!("{} is not the public address of anything behind the internet gateway", q.dst),
         ),
         DropReason::EndpointPolicy => (
-            "VPC_ENDPOINT_POLICY_DENIED",
+            r.code(),
             format!("the gateway endpoint's policy does not allow {}; widen allowed_destinations", q.dst),
         ),
         DropReason::NoReturnPath => (
-            "NO_RETURN_PATH",
+            r.code(),
             "the service network sent to an address no gateway endpoint of the service covers".into(),
         ),
         DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => {
             let dir = if r == DropReason::SecurityGroupIngress { "inbound" } else { "outbound" };
             let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
             (
-                if r == DropReason::SecurityGroupIngress { "SECURITY_GROUP_INGRESS_DENIED" } else { "SECURITY_GROUP_EGRESS_DENIED" },
+                r.code(),
                 format!("no {dir} rule of {groups} allows {what} {} {}; add one", if dir == "inbound" { "from" } else { "to" }, if dir == "inbound" { q.src } else { q.dst }),
             )
         }
@@ -1080,32 +1080,32 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
             let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
             let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
             (
-                "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED",
+                r.code(),
                 format!("{name} enforces its security groups ({groups}) on PrivateLink traffic and no inbound rule allows {what} from the consumer's address {}: add one, or turn enforce_security_group_inbound_rules_on_private_link_traffic off (the endpoint's own groups then control access)", q.src),
             )
         }
         DropReason::EndpointConnectionNotAccepted => (
-            "ENDPOINT_CONNECTION_NOT_ACCEPTED",
+            r.code(),
             format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint_id.unwrap_or("the endpoint"), endpoint_id.unwrap_or("vpce-…")),
         ),
         DropReason::EndpointConnectionRejected => (
-            "ENDPOINT_CONNECTION_REJECTED",
+            r.code(),
             format!("{}'s connection is {}; the service must accept it again", endpoint_id.unwrap_or("the endpoint"), endpoint.map(|e| e.state).or(gwlb.map(|g| g.state)).map_or("rejected".to_string(), |s| s.to_string())),
         ),
         DropReason::EndpointServiceNotFound => (
-            "ENDPOINT_SERVICE_NOT_FOUND",
+            r.code(),
             "the endpoint's service is not in this configuration".into(),
         ),
         DropReason::EndpointProtocol => (
-            "ENDPOINT_PROTOCOL_NOT_SUPPORTED",
+            r.code(),
             "interface endpoints carry TCP and UDP only (they do not answer ping)".into(),
         ),
         DropReason::NoListener => (
-            "ELB_NO_LISTENER",
+            r.code(),
             format!("no listener of the service's load balancers takes {what}; add one or use a listener's port"),
         ),
         DropReason::LoadBalancerNotInZone => (
-            "ELB_NOT_IN_ZONE",
+            r.code(),
             "the load balancer has no node in the endpoint ENI's availability zone; add a subnet mapping in that zone".into(),
         ),
         DropReason::NoHealthyTargetInZone if appliances.is_some() => {
@@ -1131,89 +1131,84 @@ fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Block
                 .map(|x| x.az.clone())
                 .unwrap_or_default();
             (
-                "ELB_NOT_CROSSZONE",
+                r.code(),
                 format!("{name}'s node in {az} has no healthy target of {tg} in its zone and cross-zone load balancing is off: turn cross_zone on (on the load balancer or the target group), or register a target in {az}"),
             )
         }
         DropReason::NoHealthyTarget => (
-            "TARGET_UNHEALTHY",
+            r.code(),
             format!("no target of {} is healthy; check the targets and their health checks (vpcectl show target-health)", lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default()),
         ),
         DropReason::NatPortsExhausted => (
-            "NAT_PORTS_EXHAUSTED",
+            r.code(),
             "every source port tried on the load balancer node is taken".into(),
         ),
         DropReason::FlowTableFull => (
-            "FLOW_TABLE_FULL",
+            r.code(),
             "the flow table is full; raise --max-flows".into(),
         ),
         DropReason::FlowQuotaExceeded => (
-            "FLOW_QUOTA_EXCEEDED",
+            r.code(),
             "this interface already tracks as many flows as one interface may (its connection-tracking allowance); raise --max-flows-per-eni or let idle flows expire".into(),
         ),
         DropReason::FragmentOverlap => (
-            "FRAGMENT_OVERLAP",
+            r.code(),
             "a fragment overlapped a part of its datagram already forwarded; the whole datagram is discarded (RFC 5722)".into(),
         ),
         DropReason::FragmentOutOfOrder => (
-            "FRAGMENT_OUT_OF_ORDER",
+            r.code(),
             format!("a later fragment came before its datagram's first fragment, or more than {} s after it; only the first fragment carries the ports a security group judges, so later fragments follow it", crate::fragments::TIMEOUT),
         ),
         DropReason::Malformed(crate::wire::WireError::TinyFragment) => (
-            "FRAGMENT_TINY",
+            r.code(),
             "a first fragment must hold the whole transport header (RFC 1858)".into(),
         ),
         DropReason::NoFlow => (
-            "NO_FLOW",
+            r.code(),
             "the load balancer node only accepts packets of flows it translated".into(),
         ),
         DropReason::ProxyProtocolNoRoom => (
-            "PROXY_PROTOCOL_NO_ROOM",
+            r.code(),
             "no room to insert the PROXY protocol header into the segment".into(),
         ),
         DropReason::ResolverProtocol => (
-            "RESOLVER_PROTOCOL",
+            r.code(),
             "the resolver answers DNS on port 53, UDP or TCP".into(),
         ),
         DropReason::GwlbMtuExceeded => (
-            "GWLB_MTU_EXCEEDED",
+            r.code(),
             format!("a Gateway Load Balancer carries packets of at most {} bytes inside GENEVE", crate::pipeline::GWLB_MTU),
         ),
         DropReason::GeneveFragment => (
-            "GENEVE_FRAGMENT",
+            r.code(),
             "the appliance fragmented the GENEVE packet; the GWLB drops fragments (raise the appliance's MTU to 8500 + 68)".into(),
         ),
         DropReason::GeneveMalformed => (
-            "GENEVE_MALFORMED",
+            r.code(),
             "the GWLB node takes GENEVE on udp/6081 with AWS's options echoed, and health-check replies".into(),
         ),
         DropReason::GwlbUnknownFlow => (
-            "GWLB_UNKNOWN_FLOW",
+            r.code(),
             "an appliance sent a flow the Gateway Load Balancer never sent it (appliances cannot start flows), or changed the flow cookie".into(),
         ),
         DropReason::GwlbRouteLoop => (
-            "GWLB_ROUTE_LOOP",
+            r.code(),
             format!("the packet returned by the appliance is routed to a Gateway Load Balancer endpoint again by {}; the endpoint's subnet needs a route onward (local, an internet gateway…), not back to an endpoint", last_route.map(|(t, _, _)| table(t)).unwrap_or_default()),
         ),
         DropReason::LocalServiceBusy => (
-            "LOCAL_SERVICE_BUSY",
+            r.code(),
             "the resolver (or health checker) is flooded and its queue is full; a configuration alone never gets here".into(),
         ),
         DropReason::NotRoutable => (
-            "NOT_ROUTABLE",
+            r.code(),
             "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),
         ),
-        DropReason::Unsupported(u) => (
-            match u {
-                Unsupported::NatGateway => "NAT_GATEWAY_NOT_SUPPORTED",
-                Unsupported::VpnGateway => "VPN_GATEWAY_NOT_SUPPORTED",
-                Unsupported::VirtualInterface => "NAT_GATEWAY_NOT_SUPPORTED",
-                Unsupported::DetachedInterface => "DETACHED_INTERFACE",
-            },
+        DropReason::Unsupported(_) => (
+            r.code(),
             "this build of vpced does not forward along this target yet".into(),
         ),
         DropReason::Malformed(_) | DropReason::EgressError => (
-            "INTERNAL",
+            r.code(),
             "the synthesized packet was refused; this is a bug".into(),
         ),
     };
