@@ -21,6 +21,8 @@ scripts/check-lookup-cost.sh
 # (lpm, conntrack). scripts/sanitize.sh, their unit tests under ASan, runs by hand: its own
 # build would take a fifth of CI's 20 minutes.
 scripts/check-unsafe.sh
+# No import cycles between the modules of control and dataplane.
+scripts/check-cycles.py
 scripts/fuzz.sh --time "${FUZZ_SECONDS:-10}"
 # A short soak: all four paths under applies, nothing lost, memory flat.
 scripts/soak.sh "${SOAK_SECONDS:-30}"

@@ -48,18 +48,19 @@ pub struct Ipv6Range {
 impl IpRanges {
     /// Reads a plain or `.xz` file.
     pub fn read(path: &Path) -> Result<IpRanges, IpRangesError> {
-        let raw = crate::load::read_bounded(path, crate::load::MAX_CONFIG_BYTES).map_err(|e| {
-            IpRangesError::Read {
-                path: path.to_path_buf(),
-                source: match e {
-                    crate::load::Bounded::Io(e) => e,
-                    crate::load::Bounded::TooLarge => std::io::Error::other(format!(
-                        "larger than {} MiB",
-                        crate::load::MAX_CONFIG_BYTES >> 20
-                    )),
-                },
-            }
-        })?;
+        let raw =
+            crate::files::read_bounded(path, crate::files::MAX_CONFIG_BYTES).map_err(|e| {
+                IpRangesError::Read {
+                    path: path.to_path_buf(),
+                    source: match e {
+                        crate::files::Bounded::Io(e) => e,
+                        crate::files::Bounded::TooLarge => std::io::Error::other(format!(
+                            "larger than {} MiB",
+                            crate::files::MAX_CONFIG_BYTES >> 20
+                        )),
+                    },
+                }
+            })?;
         let text = if raw.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0]) {
             let mut out = Vec::new();
             lzma_rs::xz_decompress(&mut raw.as_slice(), &mut out).map_err(|e| {

@@ -19,6 +19,7 @@ pub mod compile;
 pub mod diag;
 pub mod dns;
 pub mod error;
+pub mod files;
 pub mod import_aws;
 pub mod ip_ranges;
 pub mod load;

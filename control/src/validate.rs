@@ -61,29 +61,7 @@ impl Report {
     }
 }
 
-/// Singular human name of a top-level collection (`route_tables` → `route table`).
-pub fn kind_name(collection: &str) -> &'static str {
-    match collection {
-        "vpcs" => "vpc",
-        "subnets" => "subnet",
-        "route_tables" => "route table",
-        "prefix_lists" => "prefix list",
-        "internet_gateways" => "internet gateway",
-        "nat_gateways" => "NAT gateway",
-        "peering_connections" => "peering connection",
-        "vpn_gateways" => "virtual private gateway",
-        "security_groups" => "security group",
-        "instances" => "instance",
-        "network_interfaces" => "network interface",
-        "endpoints" => "endpoint",
-        "endpoint_services" => "endpoint service",
-        "aws_services" => "AWS service",
-        "load_balancers" => "load balancer",
-        "target_groups" => "target group",
-        "hosted_zones" => "hosted zone",
-        _ => "entry",
-    }
-}
+pub use crate::model::kind_name;
 
 /// Validates a loaded configuration.
 pub fn validate(loaded: &LoadedConfig) -> Report {

@@ -33,11 +33,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-use spin::mutex::SpinMutex;
-
-use crate::conntrack::{FlowRecord, Tuple};
+use crate::conntrack::FlowRecord;
 use crate::fabric::{Action, Fabric};
 
 /// The header line (AWS's field names, in the order written).
@@ -197,108 +193,7 @@ pub fn write_records(
     }
 }
 
-/// Denied flows of the current interval: the packets security groups dropped, by interface
-/// (zone) and direction-specific 5-tuple. Fixed capacity (shards of open-addressing slots,
-/// allocated once); a full shard counts the packet's flow as lost. Nothing allocates after
-/// [`RejectLog::default`].
-#[derive(Debug)]
-pub struct RejectLog {
-    shards: Box<[SpinMutex<RejectShard>]>,
-    lost: AtomicU64,
-    /// Slots come from a keyed hash: the denied packets' fields are the sender's to choose.
-    key: crate::hash::Key,
-}
-
-const REJECT_SHARDS: usize = 8;
-const REJECT_SLOTS: usize = 512;
-
-#[derive(Debug)]
-struct RejectShard {
-    slots: Box<[Option<Rejected>]>,
-    len: usize,
-}
-
-/// A denied flow: its interface's zone, the tuple of its packets, their count and bytes, the
-/// first and last time (the flow table's seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejected {
-    pub zone: u32,
-    pub tuple: Tuple,
-    pub packets: u64,
-    pub bytes: u64,
-    pub first: u32,
-    pub last: u32,
-}
-
-impl Default for RejectLog {
-    fn default() -> Self {
-        RejectLog {
-            shards: (0..REJECT_SHARDS)
-                .map(|_| {
-                    SpinMutex::new(RejectShard {
-                        slots: vec![None; REJECT_SLOTS].into_boxed_slice(),
-                        len: 0,
-                    })
-                })
-                .collect(),
-            lost: AtomicU64::new(0),
-            key: crate::hash::Key::random(),
-        }
-    }
-}
-
-impl RejectLog {
-    /// Notes a denied packet of `bytes` on the interface of `zone` at `now`.
-    pub fn record(&self, zone: u32, t: &Tuple, bytes: usize, now: u32) {
-        let h = crate::conntrack::keyed_hash(&self.key, zone, t);
-        let mut shard = self.shards[(h >> 61) as usize % REJECT_SHARDS].lock();
-        let mask = REJECT_SLOTS - 1;
-        let mut i = h as usize & mask;
-        loop {
-            match &mut shard.slots[i] {
-                Some(r) if r.zone == zone && r.tuple == *t => {
-                    r.packets += 1;
-                    r.bytes += bytes as u64;
-                    r.last = now;
-                    return;
-                }
-                Some(_) => i = (i + 1) & mask,
-                None => break,
-            }
-        }
-        if shard.len >= REJECT_SLOTS / 8 * 7 {
-            self.lost.fetch_add(1, Relaxed);
-            return;
-        }
-        shard.slots[i] = Some(Rejected {
-            zone,
-            tuple: *t,
-            packets: 1,
-            bytes: bytes as u64,
-            first: now,
-            last: now,
-        });
-        shard.len += 1;
-    }
-
-    /// Hands every denied flow of the interval to `f` and starts a new interval.
-    pub fn drain(&self, mut f: impl FnMut(&Rejected)) {
-        for shard in self.shards.iter() {
-            let mut shard = shard.lock();
-            for s in shard.slots.iter_mut() {
-                if let Some(r) = s.take() {
-                    f(&r);
-                }
-            }
-            shard.len = 0;
-        }
-    }
-
-    /// Denied flows not noted because a shard was full.
-    pub fn lost(&self) -> u64 {
-        self.lost.load(Relaxed)
-    }
-}
+pub use crate::rejects::{RejectLog, Rejected};
 
 /// Appends the REJECT record of a denied flow; `path` as for [`write_records`].
 pub fn write_reject(
@@ -330,6 +225,7 @@ pub fn write_reject(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conntrack::Tuple;
 
     #[test]
     fn a_flow_makes_one_record_per_direction_with_packets() {
@@ -448,7 +344,7 @@ mod tests {
         }
         let mut kept = 0u64;
         log.drain(|_| kept += 1);
-        assert!(kept <= (REJECT_SHARDS * REJECT_SLOTS) as u64);
+        assert!(kept <= crate::rejects::CAPACITY as u64);
         assert_eq!(kept + log.lost(), 10_000);
     }
 }

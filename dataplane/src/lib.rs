@@ -18,6 +18,7 @@ pub mod health;
 pub mod io;
 pub mod pipeline;
 pub mod reasons;
+pub mod rejects;
 pub mod resolver;
 pub mod stats;
 pub mod trace;

@@ -155,7 +155,7 @@ pub struct Registry {
     pub health: crate::health::HealthBook,
     pub dns: DnsCounters,
     /// Flows security groups denied, for REJECT flow-log records.
-    pub rejects: crate::flowlog::RejectLog,
+    pub rejects: crate::rejects::RejectLog,
 }
 
 /// Answers the VPC resolvers sent, by response code (the header's four bits).

@@ -119,7 +119,7 @@ impl Device {
     /// `queue`, behind an empty virtio-net header. For vpced's own packets (health probes,
     /// DNS answers); workers write their frames directly.
     pub fn send_plain(&self, queue: usize, packet: &[u8]) -> io::Result<usize> {
-        const EMPTY: [u8; crate::io::worker::HDR] = [0; crate::io::worker::HDR];
+        const EMPTY: [u8; crate::io::HDR] = [0; crate::io::HDR];
         match &self.queues[queue] {
             Queue::Tun(t) => t.send_vectored(&[io::IoSlice::new(&EMPTY), io::IoSlice::new(packet)]),
             Queue::Uplink(u) => u.send_split(&EMPTY, packet),

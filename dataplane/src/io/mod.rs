@@ -28,6 +28,9 @@ use crate::fabric::Fabric;
 
 pub use device::{Device, DeviceError, DeviceManager};
 
+/// The virtio-net header in front of every frame on an offloading TUN device.
+pub const HDR: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+
 /// What the workers run: a fabric and, by attachment index, the device of each attachment.
 #[derive(Debug)]
 pub struct Plan {

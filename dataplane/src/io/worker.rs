@@ -35,8 +35,7 @@ pub const WAKEUP: Duration = Duration::from_millis(50);
 const BUFFER: usize = 65536;
 /// Room after a packet for what the pipeline may add (GENEVE 68 bytes, a PROXY header).
 const ROOM: usize = 256;
-/// The virtio-net header in front of every frame on an offloading TUN device.
-pub const HDR: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+pub use super::HDR;
 /// Headers of a superpacket kept aside, to undo a path's rewrites before splitting it.
 const HEAD: usize = 256;
 /// Segments one superpacket may split into (64 KiB at TCP's smallest MSS, 536).
