@@ -5,7 +5,7 @@ submodules count as the module; comments and a `#[cfg(test)]` block's references
 Prints every
 cycle and exits 1 if there is one.
 
-  scripts/check-cycles.py [CRATE_SRC ...]     (default: control/src dataplane/src)
+  scripts/check-cycles.py [CRATE_SRC ...]     (default: control/src dataplane/src daemon/src)
 """
 import os
 import re
@@ -88,4 +88,4 @@ def main(srcs):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["control/src", "dataplane/src"]))
+    sys.exit(main(sys.argv[1:] or ["control/src", "dataplane/src", "daemon/src"]))

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 allowed="control/src/lpm/poptrie.rs dataplane/src/conntrack.rs dataplane/src/io/memory.rs dataplane/src/io/packet.rs dataplane/tests/no_alloc.rs"
 bad=0
-files=$(grep -rlE '\bunsafe\b' --include='*.rs' control/src dataplane/src dataplane/tests src tests || true)
+files=$(grep -rlE '\bunsafe\b' --include='*.rs' control/src dataplane/src dataplane/tests daemon/src src tests || true)
 for f in $files; do
   missing=$(awk '
     { line[NR] = $0 }

@@ -1,10 +1,10 @@
-//! `vpced`: the dataplane daemon's command line. See `dataplane::daemon` for what it does.
+//! `vpced`: the dataplane daemon's command line. See `daemon` for what it does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dataplane::daemon::{self, protocol::DEFAULT_SOCKET, DaemonError, Options};
+use daemon::{self, protocol::DEFAULT_SOCKET, DaemonError, Options};
 
 /// vpced — forward a VPC's traffic between TUN devices, per its configuration.
 #[derive(Debug, Parser)]

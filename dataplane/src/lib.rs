@@ -9,7 +9,6 @@
 #![deny(unsafe_code)]
 
 pub mod conntrack;
-pub mod daemon;
 pub mod fabric;
 pub mod flowlog;
 pub mod fragments;

@@ -18,7 +18,7 @@ use control::diag::Severity;
 use control::ip_ranges::IpRanges;
 use control::model::AddressFamily;
 use control::{compile, load_file, Compiled, ConfigError};
-use dataplane::daemon::protocol::{self, Request, Response};
+use daemon::protocol::{self, Request, Response};
 use serde_json::json;
 
 /// vpcectl — validate, inspect and query vpce deployments.
@@ -187,7 +187,7 @@ struct TraceArgs {
     #[arg(long)]
     daemon: bool,
     /// vpced's control socket (with --daemon).
-    #[arg(long, env = "VPCE_SOCKET", default_value = dataplane::daemon::protocol::DEFAULT_SOCKET)]
+    #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     socket: PathBuf,
     #[command(flatten)]
     out: OutputArg,
@@ -265,7 +265,7 @@ enum CapturePoint {
 #[derive(Debug, Args)]
 struct SocketArg {
     /// vpced's control socket.
-    #[arg(long, env = "VPCE_SOCKET", default_value = dataplane::daemon::protocol::DEFAULT_SOCKET)]
+    #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     socket: PathBuf,
 }
 
@@ -436,8 +436,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             out: o,
             ..
         } => {
-            let socket =
-                socket.unwrap_or_else(|| dataplane::daemon::protocol::DEFAULT_SOCKET.into());
+            let socket = socket.unwrap_or_else(|| daemon::protocol::DEFAULT_SOCKET.into());
             let r = daemon_call(&socket, &Request::TargetHealth)?;
             render::daemon_response(&mut out, &r, o.output)
         }

@@ -664,10 +664,10 @@ pub fn attachments(
 /// `stats` and `status` answers.
 pub fn daemon_response(
     out: &mut impl Write,
-    r: &dataplane::daemon::protocol::Response,
+    r: &daemon::protocol::Response,
     output: Output,
 ) -> Result<(), Failure> {
-    use dataplane::daemon::protocol::Response;
+    use daemon::protocol::Response;
     if output == Output::Json {
         return print_json(out, r);
     }
@@ -754,9 +754,9 @@ pub fn daemon_response(
                     c.vpc.clone(),
                     c.state.to_string(),
                     match c.origin {
-                        dataplane::daemon::state_dir::Origin::Decision => "vpcectl",
-                        dataplane::daemon::state_dir::Origin::Config => "configuration",
-                        dataplane::daemon::state_dir::Origin::Default => "default",
+                        daemon::state_dir::Origin::Decision => "vpcectl",
+                        daemon::state_dir::Origin::Config => "configuration",
+                        daemon::state_dir::Origin::Default => "default",
                     }
                     .to_string(),
                 ]);

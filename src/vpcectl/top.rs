@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dataplane::daemon::protocol::{self, Request, Response, TopFlow};
+use daemon::protocol::{self, Request, Response, TopFlow};
 use dataplane::stats::StatsReport;
 use ratatui::crossterm::event::{self, Event, KeyCode};
 use ratatui::layout::{Constraint, Layout};

@@ -1,5 +1,5 @@
 //! The resolver thread: takes the queries the workers hand over (UDP to a VPC's base + 2),
-//! answers private names with [`crate::resolver::handle`], forwards the others to the
+//! answers private names with [`dataplane::resolver::handle`], forwards the others to the
 //! configured upstream server (through its internet gateway's internet side, from the
 //! configured source address, with a fresh query id) and relays its answers, writes each reply
 //! straight to the device the query came in on (security groups do not filter the resolver,
@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 use control::SnapshotCell;
 use crossbeam_channel::Receiver;
 
-use crate::fabric::AttachmentKind;
-use crate::io::{LocalPacket, Plan, Shared};
+use dataplane::fabric::AttachmentKind;
+use dataplane::io::{LocalPacket, Plan, Shared};
 
 /// The counter lane of the resolver's own packets (workers have theirs; the health checker
 /// the one after them).
-const OWN_LANE: crate::stats::Lane = crate::stats::MAX_LANES - 2;
-use crate::pipeline::LocalService;
-use crate::resolver::{handle, servfail, upstream_log, Client, Outcome, QueryLog};
-use crate::wire::{self, build};
+const OWN_LANE: dataplane::stats::Lane = dataplane::stats::MAX_LANES - 2;
+use dataplane::pipeline::LocalService;
+use dataplane::resolver::{handle, servfail, upstream_log, Client, Outcome, QueryLog};
+use dataplane::wire::{self, build};
 
 /// Where query logs go.
 pub type QueryLogSink = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -120,13 +120,13 @@ pub fn run(
         let tcp_payload;
         let payload: &[u8] = if p.protocol == wire::proto::TCP {
             let client = SocketAddr::new(p.src, p.src_port);
-            match crate::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
-                crate::resolver::tcp::Action::Reply(pkt) => {
+            match dataplane::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
+                dataplane::resolver::tcp::Action::Reply(pkt) => {
                     shared.send_own(&plan, q.ingress, &pkt, OWN_LANE);
                     continue;
                 }
-                crate::resolver::tcp::Action::Nothing => continue,
-                crate::resolver::tcp::Action::Query { dns, seq, ack } => {
+                dataplane::resolver::tcp::Action::Nothing => continue,
+                dataplane::resolver::tcp::Action::Query { dns, seq, ack } => {
                     tcp_query = Some((seq, ack));
                     tcp_payload = dns;
                     &tcp_payload
@@ -146,9 +146,11 @@ pub fn run(
                 };
                 let mut answer = payload.to_vec();
                 answer[..2].copy_from_slice(&w.query[..2]);
-                if let Some(spliced) =
-                    crate::resolver::splice_private(&w.plan.fabric.snapshot.dns, &w.vpc_id, &answer)
-                {
+                if let Some(spliced) = dataplane::resolver::splice_private(
+                    &w.plan.fabric.snapshot.dns,
+                    &w.vpc_id,
+                    &answer,
+                ) {
                     answer = spliced;
                 }
                 reply(
@@ -209,7 +211,7 @@ pub fn run(
                         let Some(u) = f.upstream else { continue };
                         if pending.len() >= MAX_PENDING {
                             f.registry
-                                .drop_packet(0, crate::pipeline::DropReason::LocalServiceBusy);
+                                .drop_packet(0, dataplane::pipeline::DropReason::LocalServiceBusy);
                             continue;
                         }
                         while pending.contains_key(&next_id) {
@@ -276,7 +278,7 @@ fn reply(
         plan.fabric.registry.dns.answered(dns[3] & 0x0f);
     }
     let pkt = match tcp {
-        Some((seq, ack)) => crate::resolver::tcp::response(resolver, client, seq, ack, dns),
+        Some((seq, ack)) => dataplane::resolver::tcp::response(resolver, client, seq, ack, dns),
         None => build::packet(
             resolver,
             client.ip(),

@@ -162,11 +162,11 @@ struct HealthEntry {
     target_group: String,
     target: std::net::IpAddr,
     port: u16,
-    state: crate::health::HealthState,
+    state: dataplane::health::HealthState,
 }
 
 /// Loads `dir/health.json` into `book` (absent: nothing known yet).
-pub fn load_health(dir: &Path, book: &crate::health::HealthBook) -> Result<(), StateError> {
+pub fn load_health(dir: &Path, book: &dataplane::health::HealthBook) -> Result<(), StateError> {
     let path = dir.join("health.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -190,7 +190,7 @@ pub fn load_health(dir: &Path, book: &crate::health::HealthBook) -> Result<(), S
 }
 
 /// Writes every target's health to `dir/health.json`.
-pub fn save_health(dir: &Path, book: &crate::health::HealthBook) -> Result<(), StateError> {
+pub fn save_health(dir: &Path, book: &dataplane::health::HealthBook) -> Result<(), StateError> {
     let targets = book
         .states()
         .into_iter()
@@ -288,15 +288,15 @@ mod tests {
             Some(ConnectionState::Available)
         );
         // Health round-trips too.
-        let book = crate::health::HealthBook::default();
+        let book = dataplane::health::HealthBook::default();
         book.cell("tg", "10.1.144.10".parse().unwrap(), 80)
-            .set(crate::health::HealthState::Unhealthy);
+            .set(dataplane::health::HealthState::Unhealthy);
         save_health(&dir, &book).unwrap();
-        let again = crate::health::HealthBook::default();
+        let again = dataplane::health::HealthBook::default();
         load_health(&dir, &again).unwrap();
         assert_eq!(
             again.cell("tg", "10.1.144.10".parse().unwrap(), 80).state(),
-            crate::health::HealthState::Unhealthy
+            dataplane::health::HealthState::Unhealthy
         );
         std::fs::write(dir.join("health.json"), b"[]").unwrap();
         assert!(load_health(&dir, &again).is_err());

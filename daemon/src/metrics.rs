@@ -37,8 +37,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::State;
-use crate::health::HealthState;
-use crate::pipeline::DropReason;
+use dataplane::health::HealthState;
+use dataplane::pipeline::DropReason;
 
 /// What the control path records for metrics: applies and their latency.
 #[derive(Debug)]
@@ -180,7 +180,7 @@ impl Collector for StateCollector {
         )?;
         for tg in &plan.fabric.target_groups {
             for t in &tg.targets {
-                let label = crate::fabric::target_label(&tg.id, t.ip, t.port);
+                let label = dataplane::fabric::target_label(&tg.id, t.ip, t.port);
                 let now = t.health.state();
                 for s in [
                     HealthState::Initial,
@@ -229,7 +229,7 @@ impl Collector for StateCollector {
             MetricType::Counter,
         )?;
         for (rcode, n) in state.registry.dns.read() {
-            counter(&mut m, &[("rcode", crate::stats::rcode_name(rcode))], n)?;
+            counter(&mut m, &[("rcode", dataplane::stats::rcode_name(rcode))], n)?;
         }
         let m = e.encode_descriptor(
             "vpce_dns_cached_responses",

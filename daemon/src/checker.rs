@@ -2,7 +2,7 @@
 //! from a node of that load balancer, on the group's interval, and records the results in the
 //! targets' health cells (which the pipeline reads).
 //!
-//! Probes are the pure state machines of [`crate::health::Probe`]. Their packets go through
+//! Probes are the pure state machines of [`dataplane::health::Probe`]. Their packets go through
 //! the pipeline's [`process_from_node`] — routed in the provider VPC from the node's subnet,
 //! through the target's security groups, as AWS health checks are — and out of the target's
 //! device; the target's answers come back through the workers, which hand packets addressed
@@ -18,10 +18,10 @@ use control::model::HealthCheckProtocol;
 use control::SnapshotCell;
 use crossbeam_channel::Receiver;
 
-use crate::health::{HealthState, Probe, ProbeKind, ProbeStep, TargetHealth};
-use crate::io::{LocalPacket, Plan, Shared};
-use crate::pipeline::{process_from_node, Ctx, NoObserver, Verdict, PROBE_PORTS};
-use crate::stats::Lane;
+use dataplane::health::{HealthState, Probe, ProbeKind, ProbeStep, TargetHealth};
+use dataplane::io::{LocalPacket, Plan, Shared};
+use dataplane::pipeline::{process_from_node, Ctx, NoObserver, Verdict, PROBE_PORTS};
+use dataplane::stats::Lane;
 
 struct InFlight {
     probe: Probe,
@@ -58,7 +58,7 @@ pub fn run(
                 lane,
                 now: shared.now(),
                 flows: &shared.flows,
-                offload: crate::pipeline::Offload::NONE,
+                offload: dataplane::pipeline::Offload::NONE,
             };
             match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
                 Verdict::Forward { egress, len } => {

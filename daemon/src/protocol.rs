@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::StatsReport;
+use dataplane::stats::StatsReport;
 
 /// Where vpced listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/vpced.sock";
@@ -39,7 +39,7 @@ pub enum Request {
     Trace {
         from: String,
         to: String,
-        protocol: crate::trace::Protocol,
+        protocol: dataplane::trace::Protocol,
         port: u16,
         /// As two IPv4 fragments (`vpcectl trace --fragmented`).
         #[serde(default)]
@@ -56,7 +56,7 @@ pub enum Request {
     /// pcap (`io::capture`) until `count` packets (if given) or until the client closes it.
     Capture {
         attachment: String,
-        points: Vec<crate::io::capture::Point>,
+        points: Vec<dataplane::io::capture::Point>,
         count: Option<u64>,
     },
 }
@@ -73,7 +73,7 @@ pub enum Response {
     /// A capture runs; pcap follows on the connection.
     Capturing {
         attachment: String,
-        points: Vec<crate::io::capture::Point>,
+        points: Vec<dataplane::io::capture::Point>,
     },
     Applied {
         generation: u64,
@@ -93,7 +93,7 @@ pub enum Response {
     },
     Status(Status),
     EndpointConnections {
-        connections: Vec<crate::daemon::state_dir::ConnectionRow>,
+        connections: Vec<crate::state_dir::ConnectionRow>,
     },
     ConnectionDecided {
         service: String,
@@ -107,10 +107,10 @@ pub enum Response {
     Trace {
         /// How a DNS name was resolved, if the destination was one.
         resolved: Option<String>,
-        trace: crate::trace::Trace,
+        trace: dataplane::trace::Trace,
     },
     TraceAllPairs {
-        pairs: Vec<crate::trace::Pair>,
+        pairs: Vec<dataplane::trace::Pair>,
     },
 }
 
@@ -120,7 +120,7 @@ pub struct TargetHealthRow {
     pub target: std::net::IpAddr,
     pub port: u16,
     pub availability_zone: String,
-    pub state: crate::health::HealthState,
+    pub state: dataplane::health::HealthState,
     /// Whether a load balancer uses the group (AWS: `unused` otherwise; not checked).
     pub checked: bool,
 }
@@ -155,7 +155,7 @@ pub struct AttachmentStatus {
     pub kind: String,
     pub device: String,
     pub namespace: Option<String>,
-    pub counters: crate::stats::CounterValues,
+    pub counters: dataplane::stats::CounterValues,
 }
 
 /// Why the client could not get an answer.

@@ -1,4 +1,6 @@
-//! The daemon: configuration in, workers running, control socket answering.
+//! The daemon: configuration in, workers running, control socket answering — vpced's runtime,
+//! a crate of its own so that the hot-path crate (`dataplane`) has no tokio, HTTP server,
+//! metrics registry or state directory in it: `control ← dataplane ← daemon ← vpce`.
 //!
 //! Start-up loads and compiles the configuration, builds the fabric, creates the attachment
 //! devices and publishes the first [`Plan`]; a configuration that does not validate stops
@@ -6,9 +8,9 @@
 //! small single-threaded tokio runtime serves the control socket and waits for SIGINT or
 //! SIGTERM.
 //!
-//! `apply` runs the same load → compile → build → device sync sequence off to the side, under
-//! a mutex that serializes applies; only when every step succeeded is the new plan published,
-//! in one atomic swap. A rejected configuration leaves the running plan untouched and goes back
+//! `apply` runs the same load → compile → build sequence off to the side with no lock held
+//! (one apply at a time: a second is told `busy`), then syncs the devices; only when every step
+//! succeeded is the new plan published, in one atomic swap. A rejected configuration leaves the running plan untouched and goes back
 //! to the client with its diagnostics.
 //!
 //! Shutdown stops the workers, drops every plan (closing the TUN queues deletes the devices),
@@ -31,10 +33,10 @@ use control::{compile, load_file, ConfigError, SnapshotCell};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::conntrack::FlowTable;
-use crate::fabric::{Fabric, FabricError};
-use crate::io::{worker, DeviceError, DeviceManager, Plan, Shared};
-use crate::stats::Registry;
+use dataplane::conntrack::FlowTable;
+use dataplane::fabric::{Fabric, FabricError};
+use dataplane::io::{worker, DeviceError, DeviceManager, Plan, Shared};
+use dataplane::stats::Registry;
 use protocol::{AttachmentStatus, Request, Response, Status, MAX_LINE};
 
 #[derive(Debug, Clone)]
@@ -107,7 +109,7 @@ struct State {
     shared: Arc<Shared>,
     started: Instant,
     workers: usize,
-    control: crate::stats::ControlCounters,
+    control: dataplane::stats::ControlCounters,
     applies: metrics::ApplyMetrics,
 }
 
@@ -161,7 +163,7 @@ fn prepare(
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: Options) -> Result<(), DaemonError> {
     // Before any thread exists, so that every thread inherits the narrowed sets.
-    match crate::io::privilege::restrict() {
+    match dataplane::io::privilege::restrict() {
         Ok(kept) => tracing::info!(capabilities = ?kept, "capabilities narrowed"),
         Err(e) => {
             tracing::warn!(error = %e, "cannot narrow capabilities; running with what it has")
@@ -169,7 +171,7 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
     }
     let own_netns = match &opts.netns {
         Some(ns) => {
-            let created = crate::io::device::enter_netns(ns)?;
+            let created = dataplane::io::device::enter_netns(ns)?;
             tracing::info!(namespace = %ns, created, "running in network namespace");
             created.then(|| ns.clone())
         }
@@ -177,7 +179,7 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let result = run_in_netns(opts);
     if let Some(ns) = own_netns {
-        if let Err(e) = crate::io::device::ip(&["netns", "delete", &ns]) {
+        if let Err(e) = dataplane::io::device::ip(&["netns", "delete", &ns]) {
             tracing::warn!(namespace = %ns, error = %e, "cannot delete namespace");
         }
     }
@@ -203,7 +205,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
             return Err(e);
         }
     };
-    crate::io::memory::trim();
+    dataplane::io::memory::trim();
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -348,7 +350,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
 }
 
 /// Writes flow-log records every `every` (and once more at shutdown): the header line, then
-/// what [`FlowTable::drain`] hands over, formatted by [`crate::flowlog`].
+/// what [`FlowTable::drain`] hands over, formatted by [`dataplane::flowlog`].
 fn flow_logs(
     plans: Arc<SnapshotCell<Plan>>,
     shared: Arc<Shared>,
@@ -360,7 +362,7 @@ fn flow_logs(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         .saturating_sub(u64::from(shared.now()));
-    let _ = writeln!(sink, "{}", crate::flowlog::HEADER);
+    let _ = writeln!(sink, "{}", dataplane::flowlog::HEADER);
     let _ = sink.flush();
     let mut since = shared.now();
     let mut next = Instant::now() + every;
@@ -373,19 +375,19 @@ fn flow_logs(
         }
         next += every;
         let plan = plans.load_full();
-        let ifaces = crate::flowlog::interfaces(&plan.fabric);
+        let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
         out.clear();
         shared.flows.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                crate::flowlog::write_records(&mut out, r, i, epoch, since, |dst| {
-                    crate::flowlog::traffic_path(&plan.fabric, i, dst)
+                dataplane::flowlog::write_records(&mut out, r, i, epoch, since, |dst| {
+                    dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
         });
         plan.fabric.registry.rejects.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                crate::flowlog::write_reject(&mut out, r, i, epoch, |dst| {
-                    crate::flowlog::traffic_path(&plan.fabric, i, dst)
+                dataplane::flowlog::write_reject(&mut out, r, i, epoch, |dst| {
+                    dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
         });
@@ -618,10 +620,10 @@ fn capture(
     mut stream: std::os::unix::net::UnixStream,
     state: &State,
     attachment: &str,
-    points: Vec<crate::io::capture::Point>,
+    points: Vec<dataplane::io::capture::Point>,
     count: Option<u64>,
 ) -> std::io::Result<()> {
-    use crate::io::capture::{pcap_header, pcap_record, Point, SNAPLEN};
+    use dataplane::io::capture::{pcap_header, pcap_record, Point, SNAPLEN};
     use std::io::{Read, Write};
     let line = |r: &Response| {
         let mut out = serde_json::to_string(r).unwrap_or_else(|_| "{}".into());
@@ -665,7 +667,7 @@ fn capture(
             "a capture is already running; one at a time".into(),
         );
     };
-    struct Off<'a>(&'a crate::io::capture::Capture);
+    struct Off<'a>(&'a dataplane::io::capture::Capture);
     impl Drop for Off<'_> {
         fn drop(&mut self) {
             self.0.stop();
@@ -722,7 +724,7 @@ fn answer(req: Request, state: &State) -> Response {
         Request::Apply { path } => apply(state, &path),
         Request::Top { flows } => {
             let plan = state.plans.load_full();
-            let ifaces = crate::flowlog::interfaces(&plan.fabric);
+            let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
             let flows = state
                 .shared
                 .flows
@@ -759,7 +761,7 @@ fn answer(req: Request, state: &State) -> Response {
         Request::Stats => {
             let mut report = state.registry.report();
             report.flows = Some(flow_stats(&state.shared.flows));
-            report.control = Some(crate::stats::ControlStats {
+            report.control = Some(dataplane::stats::ControlStats {
                 devices_lost: state.shared.devices_lost.load(Ordering::Relaxed),
                 ..state.control.values()
             });
@@ -784,11 +786,14 @@ fn answer(req: Request, state: &State) -> Response {
             fragmented,
         } => {
             let plan = state.plans.load_full();
-            match crate::trace::detached(&plan.fabric) {
-                Ok(f) => match crate::trace::resolve(&f, &from, &to, protocol, port) {
+            match dataplane::trace::detached(&plan.fabric) {
+                Ok(f) => match dataplane::trace::resolve(&f, &from, &to, protocol, port) {
                     Ok((q, resolved)) => Response::Trace {
                         resolved,
-                        trace: crate::trace::trace(&f, &crate::trace::Question { fragmented, ..q }),
+                        trace: dataplane::trace::trace(
+                            &f,
+                            &dataplane::trace::Question { fragmented, ..q },
+                        ),
                     },
                     Err(error) => Response::Rejected {
                         error,
@@ -803,9 +808,9 @@ fn answer(req: Request, state: &State) -> Response {
         }
         Request::TraceAllPairs => {
             let plan = state.plans.load_full();
-            match crate::trace::detached(&plan.fabric) {
+            match dataplane::trace::detached(&plan.fabric) {
                 Ok(f) => Response::TraceAllPairs {
-                    pairs: crate::trace::all_pairs(&f),
+                    pairs: dataplane::trace::all_pairs(&f),
                 },
                 Err(e) => Response::Rejected {
                     error: e.to_string(),
@@ -951,7 +956,7 @@ fn apply(state: &State, path: &Path) -> Response {
         }
     };
     // What the configuration's parse left behind goes back to the system.
-    crate::io::memory::trim();
+    dataplane::io::memory::trim();
     response
 }
 
@@ -1040,8 +1045,8 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
 }
 
 /// The flow table's occupancy, for `stats` and `top`.
-fn flow_stats(t: &FlowTable) -> crate::stats::FlowStats {
-    crate::stats::FlowStats {
+fn flow_stats(t: &FlowTable) -> dataplane::stats::FlowStats {
+    dataplane::stats::FlowStats {
         entries: t.len(),
         capacity: t.capacity(),
         memory_bytes: t.memory_bytes(),
