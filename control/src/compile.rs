@@ -11,7 +11,8 @@
 //!    gateway endpoints associated with the table add (`pl-… -> vpce-…`);
 //! 4. propagated routes.
 //!
-//! **Precedence** (SPEC.md, current AWS documentation): the longest prefix wins, whatever
+//! **Precedence** (the project's starting spec, `../shared/SPEC.md`, and current AWS
+//! documentation): the longest prefix wins, whatever
 //! the route's kind — a /15 from a prefix list beats a static 0.0.0.0/0, and a static /16
 //! beats a prefix-list /8. Older AWS documentation said a static route beat an overlapping
 //! prefix-list route regardless of length; we follow the current rule. Between routes for the

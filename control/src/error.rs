@@ -24,7 +24,7 @@ pub enum ConfigError {
         entity: Option<String>,
         message: String,
     },
-    /// Well-formed, but breaks the rules of SPEC.md; `diagnostics` holds every finding (at least
+    /// Well-formed, but breaks AWS's rules (validation); `diagnostics` holds every finding (at least
     /// one error, possibly warnings too).
     #[error("{}", render(diagnostics))]
     Invalid { diagnostics: Vec<Diagnostic> },

@@ -1,7 +1,7 @@
 //! The configuration a user writes: one TOML file per deployment.
 //!
 //! This module owns the *shape* of a deployment and nothing else: serde types that mirror the
-//! AWS resources of `SPEC.md` closely enough that an AWS user recognises every field (and that
+//! AWS resources of the project's starting spec (`../shared/SPEC.md`) closely enough that an AWS user recognises every field (and that
 //! `vpcectl import aws` can map the AWS CLI's JSON onto them), with AWS ids kept verbatim.
 //! Meaning — references that resolve, addresses inside their subnet, the route-table rules —
 //! is checked by [`mod@crate::validate`]; turning it into lookup tables is [`mod@crate::compile`].

@@ -1,4 +1,5 @@
-//! Validation: a parsed configuration against the rules of `SPEC.md` and AWS.
+//! Validation: a parsed configuration against the rules of AWS (and of the project's starting
+//! spec, `../shared/SPEC.md`).
 //!
 //! Every check reports a [`Diagnostic`] naming the file, line and column, the entity and the
 //! field, and says what would be accepted; validation never stops at the first finding, so a

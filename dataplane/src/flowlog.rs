@@ -1,7 +1,7 @@
 //! VPC Flow Logs: the flow table's counters as AWS's flow-log records.
 //!
-//! Every aggregation interval the daemon drains the flow table ([`FlowTable::drain`]) and
-//! writes one record per network interface, flow and direction that carried packets in the
+//! Every aggregation interval the daemon drains the flow table
+//! ([`crate::conntrack::FlowTable::drain`]) and writes one record per network interface, flow and direction that carried packets in the
 //! interval, in AWS's format: the version 2 default fields, then the version 5 fields that
 //! make sense here, space-separated, `-` where a field has no value, one header line first:
 //!

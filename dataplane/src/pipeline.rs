@@ -4,12 +4,12 @@
 //! and its bytes, rewrites the bytes in place where the path translates addresses, and returns
 //! a [`Verdict`]: the attachment to send it out of, or the reason it is dropped. It makes no
 //! syscall and allocates nothing; the I/O layer reads and writes the devices around it, and
-//! `vpcectl trace` will run the very same function on a synthesized packet.
+//! `vpcectl trace` runs the very same function on a synthesized packet.
 //!
 //! Every step reports to an [`Observer`]. The forwarding path passes [`NoObserver`], whose
 //! empty inlined methods compile away; the explanation path records the steps.
 //!
-//! The paths (SPEC.md):
+//! The paths (the project's starting spec, `../shared/SPEC.md`, and AWS's documentation):
 //!
 //! * **From an ENI**: source/destination check (an ENI with the check on only sends from its
 //!   own addresses), then the subnet's route table, longest prefix match, and the route's

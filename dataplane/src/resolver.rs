@@ -1,8 +1,9 @@
 //! The VPC resolver at base + 2 (Route 53 Resolver's "AmazonProvidedDNS"), as a pure function
-//! of a query's bytes: private answers from [`control::dns::PrivateDns`], `REFUSED` for names
-//! outside them (no upstream is configured in this build), `FORMERR` for a query that parses
-//! as a header but not as a message, nothing at all for bytes that are not DNS. Messages are
-//! read and written with hickory-proto.
+//! of a query's bytes: private answers from [`control::dns::PrivateDns`]; for names outside them
+//! [`Outcome::Forward`] when the configuration names an upstream server (the daemon's resolver
+//! thread forwards the query and relays the answer) and `REFUSED` when it names none;
+//! `FORMERR` for a query that parses as a header but not as a message; nothing at all for bytes
+//! that are not DNS. Messages are read and written with hickory-proto.
 //!
 //! Every answered query gives a [`QueryLog`] line in the shape of Route 53 Resolver query logs
 //! (seed 000): `query_name` with its final dot, `rcode`, `answers` as `Rdata`/`Type`/`Class`,
@@ -417,7 +418,7 @@ mod tests {
         assert_eq!(log["answers"][0]["Type"], "A");
         assert_eq!(log["srcport"], "60954");
         assert_eq!(log["srcids"]["instance"], "i-08c0b194dec370347");
-        // Not private: REFUSED (no upstream in this build).
+        // Not private, and no upstream asked for: REFUSED.
         let (bytes, log) = answer(
             &d,
             "us-east-1",

@@ -3,8 +3,8 @@
 //! `vpcectl trace` (on a configuration file) and the running vpced (on its live fabric, with
 //! its targets' real health) both call [`trace`]. It synthesizes the packet — a TCP SYN, a UDP
 //! datagram or an ICMP echo request — from the source's attachment and runs the pipeline's own
-//! [`process`] on it with an observer that records every step, on a scratch flow table. A
-//! packet that gets through is answered: the reply (SYN-ACK, datagram, echo reply) is built
+//! [`crate::pipeline::process`] on it with an observer that records every step, on a scratch
+//! flow table. A packet that gets through is answered: the reply (SYN-ACK, datagram, echo reply) is built
 //! from the packet as it arrived and run back from the attachment it reached, on the same flow
 //! table, so that the way back — translations undone, security groups' state, routes of the
 //! other side — is the one the dataplane would take. There is no second model: a trace and a

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Opt Len and an option's Length count 4-byte words. The GWLB's packets always carry the
-//! three AWS options of class `0x0108` (SPEC.md): type 1, the GWLB endpoint ENI id (be64);
+//! three AWS options of class `0x0108` (AWS's Gateway Load Balancer documentation): type 1, the GWLB endpoint ENI id (be64);
 //! type 2, the attachment id (be64); type 3, the flow cookie (be32) — Opt Len 8, 40 bytes of
 //! GENEVE header, 68 bytes with the outer IPv4 (20) and UDP (8) headers, which are IPv4 even
 //! when the inner packet is IPv6. There is no inner Ethernet header: the protocol type is the
