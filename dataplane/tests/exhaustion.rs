@@ -2,14 +2,13 @@
 //! node's source ports are bounded; running out of either is a typed drop with its counter,
 //! never a panic, a wrong translation or harm to the flows already established.
 
+mod common;
+
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
 use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
-use dataplane::stats::Registry;
 use dataplane::wire::build::{packet, Transport};
 use dataplane::wire::tcp_flags;
 
@@ -18,17 +17,16 @@ const A: &str = "10.0.128.10";
 const ENDPOINT: &str = "10.0.128.100";
 
 fn fabric() -> Fabric {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let text = std::fs::read_to_string(root.join("examples/privatelink-hands-on.toml"))
-        .unwrap()
-        .replace(
-            "enforce_security_group_inbound_rules_on_private_link_traffic = true",
-            "enforce_security_group_inbound_rules_on_private_link_traffic = false",
-        )
-        .replace("cross_zone = false", "cross_zone = true");
-    let loaded = control::load_str("privatelink.toml", text, &root.join("examples")).unwrap();
-    let snap = control::compile(&loaded).unwrap().snapshot;
-    Fabric::build(snap, Arc::new(Registry::default())).unwrap()
+    common::example_fabric(
+        "privatelink-hands-on.toml",
+        &[
+            (
+                "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+                "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+            ),
+            ("cross_zone = false", "cross_zone = true"),
+        ],
+    )
 }
 
 fn syn(sport: u16, flags: u8) -> Vec<u8> {

@@ -2,24 +2,18 @@
 //! counters drained into AWS's format, with `traffic-path` from the running configuration and
 //! a GWLB endpoint logged as an intermediate interface.
 
+mod common;
+
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
 use dataplane::flowlog::{self, TrafficPath};
 use dataplane::pipeline::{process, Ctx, NoObserver, Verdict};
-use dataplane::stats::Registry;
 use dataplane::wire::build::{packet, Transport};
 
 fn fabric(example: &str) -> Fabric {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(example);
-    let loaded = control::load_file(path).unwrap();
-    let compiled = control::compile(&loaded).unwrap();
-    Fabric::build(compiled.snapshot, Arc::new(Registry::default())).unwrap()
+    common::example_fabric(example, &[])
 }
 
 fn ip(s: &str) -> IpAddr {

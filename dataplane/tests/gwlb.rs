@@ -4,20 +4,18 @@
 //! appliance's limits (it cannot start flows, fragments, loops) — and the GENEVE bytes as an
 //! independent decoder (tshark) reads them.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
 use dataplane::health::HealthState;
 use dataplane::pipeline::{process_in, Ctx, DropReason, NoObserver, Verdict};
-use dataplane::stats::Registry;
 use dataplane::wire::build::{packet, Transport};
 use dataplane::wire::geneve::{self, GenevePacket};
 use dataplane::wire::{self, tcp_flags};
 
-const EXAMPLE: &str = "examples/gwlb-inspection.toml";
 const IGW: &str = "igw-0c000000000000001";
 const WEB: &str = "eni-0c00000000000000c";
 const APPLIANCE_1: &str = "eni-0c0000000000000a1";
@@ -25,19 +23,8 @@ const APPLIANCE_2: &str = "eni-0c0000000000000a2";
 const PUBLIC: &str = "203.0.113.10";
 const NODE: Ipv4Addr = Ipv4Addr::new(10, 100, 0, 50);
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
 fn fabric(edits: &[(&str, &str)]) -> Fabric {
-    let mut text = std::fs::read_to_string(root().join(EXAMPLE)).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from}");
-        text = text.replace(from, to);
-    }
-    let loaded = control::load_str("gwlb.toml", text, &root().join("examples")).unwrap();
-    let snap = control::compile(&loaded).unwrap().snapshot;
-    Fabric::build(snap, Arc::new(Registry::default())).unwrap()
+    common::example_fabric("gwlb-inspection.toml", edits)
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -2,14 +2,13 @@
 //! messages that slipped past a security group, and flows crafted to crowd the flow table.
 //! Each test failed before its fix.
 
+mod common;
+
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::conntrack::{FlowTable, TcpSignal, Tuple, MAX_PROBE};
 use dataplane::fabric::Fabric;
 use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
-use dataplane::stats::Registry;
 use dataplane::wire::build::{fragment_v4, packet, Transport};
 use dataplane::wire::{self, Ipv4Packet};
 
@@ -20,10 +19,7 @@ const PUBLIC: &str = "203.0.113.176";
 const REMOTE: &str = "8.8.8.8";
 
 fn fabric() -> Fabric {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
-    let loaded = control::load_file(path).unwrap();
-    let compiled = control::compile(&loaded).unwrap();
-    Fabric::build(compiled.snapshot, Arc::new(Registry::default())).unwrap()
+    common::example_fabric("s3-endpoints.toml", &[])
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -1,6 +1,8 @@
 //! No allocation per packet: the pipeline runs over every path with a counting allocator
 //! installed, and the count does not move.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
@@ -47,15 +49,7 @@ static ALLOC: Counting = Counting;
 
 /// The fabric of `examples/NAME`.
 fn example_fabric(name: &str) -> Fabric {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name);
-    let loaded = control::load_file(path).unwrap();
-    Fabric::build(
-        control::compile(&loaded).unwrap().snapshot,
-        Arc::new(Registry::default()),
-    )
-    .unwrap()
+    common::example_fabric(name, &[])
 }
 
 /// A worker's context on `flows`, plain packets, time 0.

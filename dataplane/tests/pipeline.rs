@@ -2,6 +2,8 @@
 //! internet-gateway and gateway-endpoint paths, both families, and every drop is counted with
 //! its reason.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
@@ -23,10 +25,7 @@ use dataplane::wire::build::{packet, Transport};
 use dataplane::wire::{self, Ipv4Packet, WireError};
 
 fn fabric() -> Fabric {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
-    let loaded = control::load_file(path).unwrap();
-    let compiled = control::compile(&loaded).unwrap();
-    Fabric::build(compiled.snapshot, Arc::new(Registry::default())).unwrap()
+    common::example_fabric("s3-endpoints.toml", &[])
 }
 
 fn att(f: &Fabric, id: &str) -> AttachmentIdx {

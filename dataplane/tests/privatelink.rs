@@ -2,36 +2,23 @@
 //! memory: the article's two failures, then the working path both ways, and the other ways an
 //! interface-endpoint flow stops.
 
+mod common;
+
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::Arc;
 
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
 use dataplane::health::HealthState;
 use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Recorder, Verdict};
-use dataplane::stats::Registry;
 use dataplane::wire::build::{packet, Transport};
 use dataplane::wire::{self, tcp_flags};
 
-const EXAMPLE: &str = "examples/privatelink-hands-on.toml";
 const EC2_A: &str = "eni-0a00000000000000a";
 const EC2_B: &str = "eni-0b00000000000000b";
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
 /// The example with `edits` (from, to) applied to its text.
 fn fabric(edits: &[(&str, &str)]) -> Fabric {
-    let mut text = std::fs::read_to_string(root().join(EXAMPLE)).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from}");
-        text = text.replace(from, to);
-    }
-    let loaded = control::load_str("privatelink.toml", text, &root().join("examples")).unwrap();
-    let snap = control::compile(&loaded).unwrap().snapshot;
-    Fabric::build(snap, Arc::new(Registry::default())).unwrap()
+    common::example_fabric("privatelink-hands-on.toml", edits)
 }
 
 const NO_ENFORCE: (&str, &str) = (
