@@ -582,12 +582,7 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
         .iter()
         .find(|v| v.id == rt.vpc)
         .ok_or_else(|| format!("no VPC {}", rt.vpc))?;
-    let vpc_nets: Vec<IpNet> = vpc
-        .cidr_blocks
-        .iter()
-        .map(|c| IpNet::V4(c.0))
-        .chain(vpc.ipv6_cidr_blocks.iter().map(|c| IpNet::V6(c.0)))
-        .collect();
+    let vpc_nets: Vec<IpNet> = vpc.networks();
     let inside_local = |net: &IpNet| vpc_nets.iter().any(|v| v.contains(net));
     let mut routes: Vec<EffectiveRoute> = Vec::new();
     let mut push =

@@ -121,12 +121,28 @@ impl Zone {
             // The longest matching wildcard suffix.
             self.wildcard
                 .iter()
-                .filter(|(suffix, _)| {
-                    name.len() > suffix.len() + 1 && name.ends_with(&format!(".{suffix}"))
-                })
+                .filter(|(suffix, _)| under_wildcard(name, suffix))
                 .max_by_key(|(suffix, _)| suffix.len())
                 .map(|(_, s)| s)
         })
+    }
+}
+
+/// Whether `name` is covered by the wildcard `*.suffix`: one label or more before `.suffix`
+/// (both lower-case, without the final dot). Records and trace's public answers match alike.
+pub fn under_wildcard(name: &str, suffix: &str) -> bool {
+    name.len() > suffix.len() + 1
+        && name.ends_with(suffix)
+        && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+}
+
+/// Whether the record name `pattern` (exact, or `*.suffix`) answers `name`; both any case,
+/// with or without the final dot.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let (p, n) = (normalize(pattern), normalize(name));
+    match p.strip_prefix("*.") {
+        Some(suffix) => under_wildcard(&n, suffix),
+        None => p == n,
     }
 }
 
@@ -351,6 +367,19 @@ impl PrivateDns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_cover_one_label_or_more_and_nothing_else() {
+        assert!(name_matches(
+            "*.s3.us-east-1.amazonaws.com",
+            "bucket.s3.us-east-1.amazonaws.com."
+        ));
+        assert!(name_matches("*.example.", "a.b.EXAMPLE"));
+        assert!(!name_matches("*.example", "example"));
+        assert!(!name_matches("*.example", "notexample"));
+        assert!(name_matches("Host.Example.", "host.example"));
+        assert!(!name_matches("host.example", "a.host.example"));
+    }
 
     fn config(text: &str) -> Config {
         crate::load_str("t.toml", text.to_string(), std::path::Path::new("."))

@@ -129,6 +129,17 @@ pub struct Vpc {
     pub enable_dns_hostnames: bool,
 }
 
+impl Vpc {
+    /// The VPC's CIDRs, IPv4 then IPv6: what its `local` route covers.
+    pub fn networks(&self) -> Vec<ipnet::IpNet> {
+        self.cidr_blocks
+            .iter()
+            .map(|c| ipnet::IpNet::V4(c.0))
+            .chain(self.ipv6_cidr_blocks.iter().map(|c| ipnet::IpNet::V6(c.0)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Subnet {

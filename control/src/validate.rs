@@ -1891,12 +1891,7 @@ impl<'a> Validator<'a> {
         let ent = entity("route_tables", &rt.id);
         let base = path!["route_tables", i];
         let edge = !rt.gateways.is_empty();
-        let vpc_nets: Vec<IpNet> = vpc
-            .cidr_blocks
-            .iter()
-            .map(|c| IpNet::V4(c.0))
-            .chain(vpc.ipv6_cidr_blocks.iter().map(|c| IpNet::V6(c.0)))
-            .collect();
+        let vpc_nets: Vec<IpNet> = vpc.networks();
         let subnet_nets: Vec<IpNet> = c
             .subnets
             .iter()

@@ -1363,13 +1363,7 @@ pub fn resolve(
 fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, String), String> {
     let c = &f.snapshot.config;
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let matches = |pattern: &str| {
-        let p = pattern.trim_end_matches('.').to_ascii_lowercase();
-        match p.strip_prefix("*.") {
-            Some(suffix) => name.ends_with(&format!(".{suffix}")),
-            None => p == name,
-        }
-    };
+    let matches = |pattern: &str| control::dns::name_matches(pattern, &name);
     if let Some(v) = vpc {
         let vpc_id = &f.vpcs[v as usize].id;
         if let Some(a) = f
