@@ -306,28 +306,11 @@ fn answer(arrived: &[u8], protocol: Protocol) -> Option<Vec<u8>> {
             dst_port: p.src_port,
             payload: b"reply",
         },
-        Protocol::Icmp => {
-            // An echo reply: type 0 (IPv4) or 129 (IPv6), same identifier.
-            let mut v = packet(
-                p.dst,
-                p.src,
-                Transport::EchoRequest {
-                    ident: p.src_port,
-                    seq: 1,
-                    payload: b"trace",
-                },
-            )?;
-            let off = p.l4_offset?;
-            let (req, rep) = if p.is_ipv4() { (8u8, 0u8) } else { (128, 129) };
-            if v[off] == req {
-                v[off] = rep;
-                // Type is the high byte of the first word: adjust the checksum by the difference.
-                let c = u16::from_be_bytes([v[off + 2], v[off + 3]]);
-                let n = wire::checksum::adjust(c, &[req, 0], &[rep, 0]);
-                v[off + 2..off + 4].copy_from_slice(&n.to_be_bytes());
-            }
-            return Some(v);
-        }
+        Protocol::Icmp => Transport::EchoReply {
+            ident: p.src_port,
+            seq: 1,
+            payload: b"trace",
+        },
     };
     packet(p.dst, p.src, t)
 }

@@ -14,6 +14,12 @@ pub enum Transport<'a> {
         seq: u16,
         payload: &'a [u8],
     },
+    /// ICMP (IPv4) or ICMPv6 echo reply.
+    EchoReply {
+        ident: u16,
+        seq: u16,
+        payload: &'a [u8],
+    },
     /// A TCP segment with the given flags.
     Tcp {
         src_port: u16,
@@ -62,8 +68,20 @@ pub fn packet(src: IpAddr, dst: IpAddr, t: Transport<'_>) -> Option<Vec<u8>> {
             ident,
             seq,
             payload,
+        }
+        | Transport::EchoReply {
+            ident,
+            seq,
+            payload,
         } => {
-            let mut v = vec![if is_v6 { 128 } else { 8 }, 0, 0, 0];
+            let request = matches!(t, Transport::EchoRequest { .. });
+            let msg_type = match (is_v6, request) {
+                (false, true) => super::icmp::ECHO_REQUEST,
+                (false, false) => super::icmp::ECHO_REPLY,
+                (true, true) => super::icmp::V6_ECHO_REQUEST,
+                (true, false) => super::icmp::V6_ECHO_REPLY,
+            };
+            let mut v = vec![msg_type, 0, 0, 0];
             v.extend_from_slice(&ident.to_be_bytes());
             v.extend_from_slice(&seq.to_be_bytes());
             v.extend_from_slice(payload);
