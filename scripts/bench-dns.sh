@@ -41,10 +41,8 @@ sleep 0.5
 # vpced. Without a query log its workers answer repeated queries from the answer cache; with
 # one (the second part) every query goes to the resolver thread.
 start_vpced() {
-  target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${P}fabric \
-    --netns-prefix $P --workers "$WORKERS" --no-state --log warn "$@" &
-  VPCED_PID=$!
-  wait_for_vpced "$SOCK"
+  start_vpced "$P" examples/s3-endpoints.toml "$SOCK" /dev/stderr \
+    --workers "$WORKERS" --no-state --log warn "$@"
   scripts/check-isolation.sh $P ${P}s3-instance=10.0.0.2 >/dev/null
 }
 start_vpced

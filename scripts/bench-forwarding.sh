@@ -52,10 +52,8 @@ ip netns exec ${K}router sysctl -qw net.ipv4.ip_forward=1
 scripts/check-isolation.sh $K ${K}src=52.216.39.26 ${K}dst=10.0.0.176 >/dev/null
 
 # (U) vpced.
-target/release/vpced --config examples/s3-endpoints.toml --control-socket $SOCK --netns ${U}fabric \
-  --netns-prefix $U --workers "$WORKERS" --log warn "${VPCED_ARGS[@]}" &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$U" examples/s3-endpoints.toml "$SOCK" /dev/stderr \
+  --workers "$WORKERS" --log warn "${VPCED_ARGS[@]}"
 scripts/check-isolation.sh $U ${U}s3-instance=52.216.39.26 ${U}s3=10.0.0.176 >/dev/null
 U_SINK_DEV=$(ip -n ${U}s3 -o link show | awk -F': ' '$2 ~ /^vps-/ {print $2}' | cut -d@ -f1)
 

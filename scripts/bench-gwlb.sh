@@ -46,10 +46,7 @@ scripts/check-isolation.sh $K ${K}client=203.0.113.10 ${K}server=198.51.100.7 >/
 sed -e 's|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" },|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" }, { protocol = "udp", ports = 80, cidr = "0.0.0.0/0" },|' \
     -e 's|targets = \[{ instance = "i-0c0000000000000a1" }, { instance = "i-0c0000000000000a2" }\]|targets = [{ instance = "i-0c0000000000000a1" }]|' \
     examples/gwlb-inspection.toml >"$WORK/gwlb.toml"
-target/release/vpced --config "$WORK/gwlb.toml" --control-socket $SOCK --netns ${U}fabric \
-  --netns-prefix $U --workers "$WORKERS" --log warn &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$U" "$WORK/gwlb.toml" "$SOCK" /dev/stderr --workers "$WORKERS" --log warn
 ip -n ${U}internet addr add 198.51.100.7/32 dev lo
 ip netns exec ${U}appliance-1 target/release/vpce-appliance --listen 10.100.0.11 >"$WORK/appliance.log" 2>&1 &
 disown $!

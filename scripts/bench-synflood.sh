@@ -45,10 +45,8 @@ security_groups = ["sg-0a00000000000ec21"]
 namespace = "flooder"
 TOML
 
-target/release/vpced --config "$WORK/lab.toml" --control-socket $SOCK --netns ${P}fabric \
-  --netns-prefix $P --workers 2 --max-flows "$MAX_FLOWS" --no-state --log warn &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$P" "$WORK/lab.toml" "$SOCK" /dev/stderr \
+  --workers 2 --max-flows "$MAX_FLOWS" --no-state --log warn
 scripts/check-isolation.sh $P ${P}s3-instance=52.216.39.26 ${P}flooder=52.216.39.26 \
   ${P}flooder=52.216.0.1 >/dev/null
 

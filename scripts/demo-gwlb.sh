@@ -48,10 +48,7 @@ run $VPCECTL show route-tables "$WORK/gwlb.toml"
 run $VPCECTL show endpoints "$WORK/gwlb.toml"
 
 step "Start vpced in its own namespace (${P}fabric, no uplink)"
-target/release/vpced --config "$WORK/gwlb.toml" --control-socket $SOCK --netns ${P}fabric \
-  --netns-prefix $P --state-dir "$WORK/state" 2>"$LOG" &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$P" "$WORK/gwlb.toml" "$SOCK" "$LOG" --state-dir "$WORK/state"
 run $VPCECTL status
 
 step "The web server, the client's address, and the two appliances"

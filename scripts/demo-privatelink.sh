@@ -53,10 +53,7 @@ run $VPCECTL show endpoints "$WORK/1-as-built.toml"
 run $VPCECTL show load-balancers "$WORK/1-as-built.toml"
 
 step "Start vpced in its own namespace (${P}fabric, no uplink)"
-target/release/vpced --config "$WORK/1-as-built.toml" --control-socket $SOCK --netns ${P}fabric \
-  --netns-prefix $P --state-dir "$WORK/state" 2>"$LOG" &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$P" "$WORK/1-as-built.toml" "$SOCK" "$LOG" --state-dir "$WORK/state"
 run $VPCECTL status
 
 step "EC2-B runs a web server: Hello!"

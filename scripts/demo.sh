@@ -32,9 +32,7 @@ run $VPCECTL show route-tables $CONFIG --id rtb-0c0ffee000000001 | head -n 8
 echo "   … (the 21 S3 prefixes of pl-63a5400a, routed by the gateway endpoint)"
 
 step "Start vpced in its own namespace (${P}fabric, no uplink)"
-target/release/vpced --config $CONFIG --control-socket $SOCK --netns ${P}fabric --netns-prefix $P 2>"$LOG" &
-VPCED_PID=$!
-wait_for_vpced "$SOCK"
+start_vpced "$P" "$CONFIG" "$SOCK" "$LOG"
 run $VPCECTL status
 
 step "Servers: S3 answers on 52.216.39.26, the internet on 8.8.8.8"

@@ -33,6 +33,19 @@ wait_for_vpced() {
   return 1
 }
 
+# start_vpced PREFIX CONFIG SOCKET LOG [ARG...]: vpced on CONFIG in a fabric namespace of its
+# own (PREFIXfabric), the lab's namespaces under PREFIX, its control socket at SOCKET, its
+# stderr to LOG (/dev/stderr to leave it), more vpced ARGs after; sets VPCED_PID (which
+# lab_cleanup stops) and returns once vpced answers. How every script starts vpced.
+start_vpced() {
+  local prefix=$1 config=$2 sock=$3 log=$4
+  shift 4
+  target/release/vpced --config "$config" --control-socket "$sock" --netns "${prefix}fabric" \
+    --netns-prefix "$prefix" "$@" 2>"$log" &
+  VPCED_PID=$!
+  wait_for_vpced "$sock"
+}
+
 # demo_prepare: how every demo starts — it needs root (namespaces, TUN devices), then
 # scripts/setup.sh installs what is missing and builds.
 demo_prepare() {
