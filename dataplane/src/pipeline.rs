@@ -21,6 +21,34 @@
 //!   behind it, then the gateway's edge route table (ingress routing) or local delivery.
 //! * **From a service network** (replies behind a gateway endpoint): delivered to the owner of
 //!   the destination in a VPC that has a gateway endpoint to that service.
+//!
+//! # Cost per packet
+//!
+//! What one packet of an **established** flow reads, by path (IPv4, not a fragment; times are
+//! BENCHMARKS.md's "Pipeline cost per packet", `cargo bench --bench pipeline`):
+//!
+//! ```text
+//! path                               route LPM   flow lookups   other lookups              rewrite
+//! ENI -> internet gateway               1        1 (egress SG)  IGW outbound map           source address
+//! internet gateway -> ENI            0 (1 edge)  1 (ingress SG) IGW inbound map, owners    destination address
+//! ENI -> gateway endpoint               1        1 (egress SG)  endpoint policy CIDRs      none
+//! service network -> ENI (reply)        0        2 (service zone, ingress SG)  owners      none
+//! ENI -> interface endpoint -> target   2        3 (egress SG, endpoint zone, target SG)   addresses and ports
+//!                                                               owners (2)                 in one pass
+//! ENI -> GWLB endpoint -> appliance     2        2 (egress SG, steering)  owners           GENEVE encapsulation
+//! ```
+//!
+//! A route LPM lookup is one Poptrie descent (`control::lpm::poptrie`: 2–3 memory reads for a
+//! typical table; a table past 65,534 routes asks each of its slices, `control::compile`); a
+//! flow lookup is one keyed hash, one spin lock and a probe of about 1.5 slots at the table's
+//! load (at most 256, `crate::conntrack::MAX_PROBE`); the owners and gateway maps are one hash
+//! lookup each. Rewrites update the IP and transport checksums incrementally (RFC 1624), never
+//! re-summing the packet. A **new** flow adds, per security group crossed, one rule check (one
+//! LPM lookup in the group set's table for the protocol) and one flow insertion; a new
+//! interface-endpoint flow adds the listener, the target choice (a hash over the eligible
+//! targets) and up to 32 source-port probes. A **fragment** adds one fragment-table bucket (4
+//! entries, `crate::fragments`). Drops cost what the path cost up to the drop, plus one
+//! counter.
 
 use std::net::IpAddr;
 
