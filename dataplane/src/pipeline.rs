@@ -35,7 +35,8 @@
 //! service network -> ENI (reply)        0        2 (service zone, ingress SG)  owners      none
 //! ENI -> interface endpoint -> target   2        3 (egress SG, endpoint zone, target SG)   addresses and ports
 //!                                                               owners (2)                 in one pass
-//! ENI -> GWLB endpoint -> appliance     2        2 (egress SG, steering)  owners           GENEVE encapsulation
+//! ENI -> GWLB endpoint -> appliance     2        3 (egress SG, steering, appliance's SG)  GENEVE encapsulation
+//!                                                               owners                     (outer IPv4 + UDP)
 //! ```
 //!
 //! A route LPM lookup is one Poptrie descent (`control::lpm::poptrie`: 2–3 memory reads for a
