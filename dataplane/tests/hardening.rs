@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use dataplane::conntrack::{FlowTable, TcpSignal, Tuple, MAX_PROBE};
 use dataplane::fabric::Fabric;
-use dataplane::pipeline::{process, Ctx, DropReason, NoObserver, Verdict};
+use dataplane::pipeline::{process, DropReason, NoObserver, Verdict};
 use dataplane::wire::build::{fragment_v4, packet, Transport};
 use dataplane::wire::{self, Ipv4Packet};
 
@@ -22,17 +22,10 @@ fn fabric() -> Fabric {
     common::example_fabric("s3-endpoints.toml", &[])
 }
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use common::ip;
 
 fn send(f: &Fabric, flows: &FlowTable, from: &str, pkt: &mut [u8]) -> Verdict {
-    let cx = Ctx {
-        lane: 0,
-        now: 0,
-        flows,
-        offload: dataplane::pipeline::Offload::NONE,
-    };
+    let cx = common::ctx(flows);
     process(f, &cx, f.attachment(from).unwrap(), pkt, &mut NoObserver)
 }
 
