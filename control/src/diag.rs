@@ -24,6 +24,12 @@ impl From<&'static str> for Seg {
     }
 }
 
+impl From<crate::model::Collection> for Seg {
+    fn from(c: crate::model::Collection) -> Seg {
+        Seg::Key(c.key())
+    }
+}
+
 impl From<usize> for Seg {
     fn from(i: usize) -> Seg {
         Seg::Index(i)

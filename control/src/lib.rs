@@ -20,7 +20,7 @@ pub mod diag;
 pub mod dns;
 pub mod error;
 pub mod files;
-pub mod import_aws;
+pub mod import;
 pub mod ip_ranges;
 pub mod load;
 pub mod lpm;

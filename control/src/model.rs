@@ -915,6 +915,32 @@ impl AwsService {
 }
 
 impl Config {
+    /// The ids of the entities of `collection` in file order (AWS services: their names).
+    pub fn ids(&self, collection: Collection) -> Box<dyn Iterator<Item = &str> + '_> {
+        fn of<T>(v: &[T], id: fn(&T) -> &str) -> Box<dyn Iterator<Item = &str> + '_> {
+            Box::new(v.iter().map(id))
+        }
+        match collection {
+            Collection::Vpcs => of(&self.vpcs, |x| &x.id),
+            Collection::Subnets => of(&self.subnets, |x| &x.id),
+            Collection::RouteTables => of(&self.route_tables, |x| &x.id),
+            Collection::PrefixLists => of(&self.prefix_lists, |x| &x.id),
+            Collection::InternetGateways => of(&self.internet_gateways, |x| &x.id),
+            Collection::NatGateways => of(&self.nat_gateways, |x| &x.id),
+            Collection::PeeringConnections => of(&self.peering_connections, |x| &x.id),
+            Collection::VpnGateways => of(&self.vpn_gateways, |x| &x.id),
+            Collection::SecurityGroups => of(&self.security_groups, |x| &x.id),
+            Collection::Instances => of(&self.instances, |x| &x.id),
+            Collection::NetworkInterfaces => of(&self.network_interfaces, |x| &x.id),
+            Collection::Endpoints => of(&self.endpoints, |x| &x.id),
+            Collection::EndpointServices => of(&self.endpoint_services, |x| &x.id),
+            Collection::LoadBalancers => of(&self.load_balancers, |x| &x.id),
+            Collection::TargetGroups => of(&self.target_groups, |x| &x.id),
+            Collection::HostedZones => of(&self.hosted_zones, |x| &x.id),
+            Collection::AwsServices => of(&self.aws_services, |x| &x.name),
+        }
+    }
+
     /// The state of an endpoint's connection to its service, as AWS reports it: the state
     /// recorded on the endpoint service if there is one; otherwise `pendingAcceptance` when the
     /// service requires acceptance, else `available` (gateway endpoints and AWS services are
@@ -1021,26 +1047,74 @@ impl<'a> DestinationRef<'a> {
     }
 }
 
-/// Singular human name of a top-level collection (`route_tables` → `route table`).
+/// Declares [`Collection`] from one table: variant, TOML key, singular name, id prefix.
+macro_rules! collections {
+    ($($variant:ident $key:literal $name:literal $prefix:literal;)*) => {
+        /// A top-level collection of the configuration (`[[vpcs]]`, `[[route_tables]]`…): what
+        /// diagnostics name and validation indexes ids by.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Collection {
+            $($variant,)*
+        }
+
+        impl Collection {
+            /// Every collection, in the order ids are indexed.
+            pub const ALL: &'static [Collection] = &[$(Collection::$variant,)*];
+
+            /// The collection's key in the TOML file (`route_tables`).
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $(Collection::$variant => $key,)*
+                }
+            }
+
+            /// Singular human name (`route table`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Collection::$variant => $name,)*
+                }
+            }
+
+            /// The AWS prefix of the collection's ids (`rtb-`); empty: any id (names, ARNs).
+            pub const fn id_prefix(self) -> &'static str {
+                match self {
+                    $(Collection::$variant => $prefix,)*
+                }
+            }
+
+            /// The collection with TOML key `key`.
+            pub fn from_key(key: &str) -> Option<Collection> {
+                match key {
+                    $($key => Some(Collection::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+collections! {
+    Vpcs "vpcs" "vpc" "vpc-";
+    Subnets "subnets" "subnet" "subnet-";
+    RouteTables "route_tables" "route table" "rtb-";
+    PrefixLists "prefix_lists" "prefix list" "pl-";
+    InternetGateways "internet_gateways" "internet gateway" "igw-";
+    NatGateways "nat_gateways" "NAT gateway" "nat-";
+    PeeringConnections "peering_connections" "peering connection" "pcx-";
+    VpnGateways "vpn_gateways" "virtual private gateway" "vgw-";
+    SecurityGroups "security_groups" "security group" "sg-";
+    Instances "instances" "instance" "i-";
+    NetworkInterfaces "network_interfaces" "network interface" "eni-";
+    Endpoints "endpoints" "endpoint" "vpce-";
+    EndpointServices "endpoint_services" "endpoint service" "vpce-svc-";
+    LoadBalancers "load_balancers" "load balancer" "";
+    TargetGroups "target_groups" "target group" "";
+    HostedZones "hosted_zones" "hosted zone" "";
+    AwsServices "aws_services" "AWS service" "";
+}
+
+/// Singular human name of a top-level collection by its TOML key (`route_tables` → `route
+/// table`); `entry` for any other key.
 pub fn kind_name(collection: &str) -> &'static str {
-    match collection {
-        "vpcs" => "vpc",
-        "subnets" => "subnet",
-        "route_tables" => "route table",
-        "prefix_lists" => "prefix list",
-        "internet_gateways" => "internet gateway",
-        "nat_gateways" => "NAT gateway",
-        "peering_connections" => "peering connection",
-        "vpn_gateways" => "virtual private gateway",
-        "security_groups" => "security group",
-        "instances" => "instance",
-        "network_interfaces" => "network interface",
-        "endpoints" => "endpoint",
-        "endpoint_services" => "endpoint service",
-        "aws_services" => "AWS service",
-        "load_balancers" => "load balancer",
-        "target_groups" => "target group",
-        "hosted_zones" => "hosted zone",
-        _ => "entry",
-    }
+    Collection::from_key(collection).map_or("entry", Collection::name)
 }

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         .unwrap()
         .clone();
     files.insert(name, text.to_string());
-    if let Ok(imported) = control::import_aws::import_from(&files, None) {
+    if let Ok(imported) = control::import::aws::import_from(&files, None) {
         if let Ok(loaded) = control::load_str(
             "imported.toml",
             imported.toml,

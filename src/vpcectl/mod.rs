@@ -1114,7 +1114,7 @@ fn cmd_import_aws(
     region: Option<&str>,
 ) -> Result<(), Failure> {
     let imported =
-        control::import_aws::import(dir, region).map_err(|e| Failure::bad_input(e.to_string()))?;
+        control::import::aws::import(dir, region).map_err(|e| Failure::bad_input(e.to_string()))?;
     // What it wrote must be a configuration that loads and validates.
     let loaded =
         control::load_str("imported.toml", imported.toml.clone(), dir).map_err(|e| Failure {

@@ -1,0 +1,466 @@
+//! The fabric: the dataplane's tables, compiled from a control [`Snapshot`].
+//!
+//! The control plane's snapshot speaks in ids (`igw-…`, `vpce-…`) because people and the CLI
+//! do. The pipeline must not look up a string per packet, so [`Fabric::build`] resolves every
+//! id once into dense indexes:
+//!
+//! * **attachments**: every place packets enter or leave the fabric — an instance's or a
+//!   standalone ENI (one TUN each), the internet side of each internet gateway, the network of
+//!   each AWS service (the "S3 network" behind gateway endpoints). Each has a deterministic
+//!   device name ([`tun_name`]) and the link configuration to apply in its namespace.
+//! * **owners**: per VPC, which attachment owns each private address (local delivery).
+//! * **actions**: per route table, per effective route, what to do — the route's target
+//!   resolved to an index (`Action`).
+//! * **internet gateways**: the 1:1 public/private address maps of the instances behind each.
+//!
+//! A fabric is immutable and published whole, with the snapshot it was built from, through a
+//! [`control::SnapshotCell`]; counters live outside it ([`crate::stats`]) so they survive
+//! reloads.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use control::model::ConnectionState;
+use control::publish::Versioned;
+use control::Snapshot;
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::health::TargetHealth;
+use crate::stats::{DenialCounters, EntityCounters, Registry};
+
+mod build;
+
+/// Index of an attachment in [`Fabric::attachments`].
+pub type AttachmentIdx = u32;
+
+/// What a route does, resolved to indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Deliver to the owner of the destination in the table's VPC.
+    Local,
+    Blackhole,
+    /// Out through internet gateway `igws[i]`.
+    InternetGateway(u32),
+    /// Into the service network of gateway endpoint `gateway_endpoints[i]`.
+    GatewayEndpoint(u32),
+    /// To Gateway Load Balancer endpoint `gwlb_endpoints[i]`: GENEVE to an appliance.
+    GwlbEndpoint(u32),
+    /// To the attachment of an ENI (middlebox routing), destination unchanged.
+    NetworkInterface(AttachmentIdx),
+    /// Deliver to the owner of the destination in VPC `vpcs[i]` (a peering connection).
+    Peering(u32),
+    /// A target this build does not forward to yet.
+    Unsupported(Unsupported),
+}
+
+pub use crate::reasons::Unsupported;
+
+/// Who owns an address inside a VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Attachment(AttachmentIdx),
+    /// An interface endpoint's ENI: `endpoint_enis[i]`.
+    EndpointEni(u32),
+    /// A load balancer's node: `lb_nodes[i]`.
+    LoadBalancerNode(u32),
+    /// The VPC's resolver (base + 2): `vpcs[i]`.
+    Resolver(u32),
+    /// Something vpced does not terminate yet (a NAT gateway).
+    Virtual,
+}
+
+#[derive(Debug)]
+pub struct Vpc {
+    pub id: String,
+    pub cidrs: SmallVec<[IpNet; 2]>,
+    pub owners: FxHashMap<IpAddr, Owner>,
+}
+
+/// The resolvers' upstream DNS server, reached through an internet gateway's internet side.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream {
+    pub server: Ipv4Addr,
+    /// The address forwarded queries come from (answers come back to it).
+    pub source: Ipv4Addr,
+    /// The internet attachment it is reached through.
+    pub attachment: AttachmentIdx,
+}
+
+/// An ENI that is an attachment.
+#[derive(Debug)]
+pub struct Eni {
+    pub id: String,
+    pub vpc: u32,
+    /// Index into the snapshot's route tables: the subnet's table.
+    pub route_table: u32,
+    pub ipv4: SmallVec<[Ipv4Addr; 2]>,
+    pub ipv6: Option<Ipv6Addr>,
+    pub public_ipv4: Option<Ipv4Addr>,
+    pub source_dest_check: bool,
+    /// Connection-tracking zone ([`crate::conntrack::zone_of`] of the id).
+    pub zone: u32,
+    /// Compiled security groups (`snapshot.security.sets[i]`); `None`: the ENI has no group
+    /// and nothing is filtered.
+    pub sg: Option<u32>,
+}
+
+impl Eni {
+    /// Whether `addr` is one of this ENI's own addresses.
+    #[inline]
+    pub fn owns(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.ipv4.contains(&a),
+            IpAddr::V6(a) => self.ipv6 == Some(a),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct InternetGateway {
+    pub id: String,
+    pub vpc: u32,
+    pub attachment: AttachmentIdx,
+    /// The gateway's edge route table (ingress routing), if any.
+    pub edge_route_table: Option<u32>,
+    /// Public → private, for traffic arriving from the internet.
+    pub inbound: FxHashMap<Ipv4Addr, Ipv4Addr>,
+    /// Private → public, for traffic leaving to the internet.
+    pub outbound: FxHashMap<Ipv4Addr, Ipv4Addr>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct GatewayEndpoint {
+    pub id: String,
+    pub vpc: u32,
+    /// The service network attachment packets leave by.
+    pub attachment: AttachmentIdx,
+    /// The endpoint policy as destination CIDRs; `None` allows everything.
+    pub allowed: Option<Vec<IpNet>>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct ServiceNetwork {
+    pub name: String,
+    /// The network's attachment.
+    pub attachment: AttachmentIdx,
+    /// Connection-tracking zone of translated flows into the network.
+    pub zone: u32,
+    /// Gateway endpoints of this service (indexes into `gateway_endpoints`): the VPCs replies
+    /// may return to.
+    pub endpoints: Vec<u32>,
+}
+
+/// An interface endpoint (PrivateLink consumer side).
+#[derive(Debug)]
+pub struct InterfaceEndpoint {
+    pub id: String,
+    pub vpc: u32,
+    /// Connection state with the endpoint service, runtime decisions included.
+    pub state: ConnectionState,
+    pub sg: Option<u32>,
+    /// `endpoint_services[i]`; `None` when the service is not in this configuration.
+    pub service: Option<u32>,
+    /// For an endpoint to an AWS service (S3, DynamoDB…): `services[i]`, the service's
+    /// network, where the flow goes with its destination set to one of `service_addresses`.
+    pub aws_service: Option<u32>,
+    pub service_addresses: Vec<Ipv4Addr>,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// One ENI of an interface endpoint.
+#[derive(Debug)]
+pub struct EndpointEni {
+    pub id: String,
+    pub endpoint: u32,
+    pub ip: Ipv4Addr,
+    pub az: String,
+    pub zone: u32,
+}
+
+/// An endpoint service (PrivateLink provider side).
+#[derive(Debug)]
+pub struct EndpointService {
+    pub id: String,
+    /// `load_balancers[i]`.
+    pub load_balancers: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct LoadBalancer {
+    pub id: String,
+    pub vpc: u32,
+    /// A Gateway Load Balancer: its one listener's target group (`target_groups[i]`) holds
+    /// the appliances.
+    pub appliances: Option<u32>,
+    /// `lb_nodes[i]`, one per subnet mapping.
+    pub nodes: Vec<u32>,
+    pub sg: Option<u32>,
+    pub enforce_sg_on_private_link: bool,
+    pub cross_zone: bool,
+    pub listeners: Vec<Listener>,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct Listener {
+    /// IP protocols the listener takes (TCP, UDP or both).
+    pub tcp: bool,
+    pub udp: bool,
+    pub port: u16,
+    /// `target_groups[i]`.
+    pub target_group: u32,
+}
+
+/// A load balancer's node in one availability zone: the address targets see as the source.
+#[derive(Debug)]
+pub struct LbNode {
+    pub lb: u32,
+    pub ip: Ipv4Addr,
+    pub az: String,
+    /// Route table of the node's subnet.
+    pub route_table: u32,
+    pub zone: u32,
+}
+
+#[derive(Debug)]
+pub struct TargetGroup {
+    pub id: String,
+    /// The target group's own cross-zone setting; `None`: the load balancer's.
+    pub cross_zone: Option<bool>,
+    pub targets: Vec<Target>,
+    pub health_check: control::model::HealthCheck,
+    /// Send the PROXY protocol v2 header (with the PrivateLink TLV) on TCP connections.
+    pub proxy_protocol_v2: bool,
+    /// Nodes of the load balancers whose listeners use this group: where health checks
+    /// start from.
+    pub probe_nodes: Vec<u32>,
+    /// A GENEVE group (appliances behind a Gateway Load Balancer): health checks default to
+    /// port 80, not the traffic port.
+    pub geneve: bool,
+    pub stickiness: control::model::Stickiness,
+    pub failover: control::model::Failover,
+    /// GENEVE groups: idle timeout of a TCP flow's appliance choice, seconds (60–6000).
+    pub tcp_idle_timeout: u16,
+    pub counters: Arc<EntityCounters>,
+}
+
+#[derive(Debug)]
+pub struct Target {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub az: String,
+    pub health: Arc<TargetHealth>,
+    /// `target` (NLB) or `appliance` (GWLB) counters, id `TARGET_GROUP/IP:PORT`: what the
+    /// load balancer sends it (tx) and, for appliances, what comes back (rx).
+    pub counters: Arc<EntityCounters>,
+}
+
+/// How a target is named in counters and metrics: `TARGET_GROUP/IP:PORT`.
+pub fn target_label(target_group: &str, ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{target_group}/{a}:{port}"),
+        IpAddr::V6(a) => format!("{target_group}/[{a}]:{port}"),
+    }
+}
+
+/// A Gateway Load Balancer endpoint: the route target that hands packets to appliances.
+///
+/// Its one ENI is in `az`; flows through it are tracked in `zone` (keyed by the target
+/// group's stickiness tuple) with the appliance chosen for them and the flow cookie. What
+/// comes back from the appliance is routed on by `route_table`, the ENI's subnet's table.
+#[derive(Debug)]
+pub struct GwlbEndpoint {
+    pub id: String,
+    pub eni: String,
+    pub ip: Ipv4Addr,
+    pub vpc: u32,
+    pub az: String,
+    pub zone: u32,
+    pub route_table: u32,
+    /// Connection state with the endpoint service (acceptance applies to GWLB endpoints too).
+    pub state: ConnectionState,
+    /// `load_balancers[i]`, the service's gateway load balancer; `None`: the service is not
+    /// in this configuration.
+    pub load_balancer: Option<u32>,
+    /// The values of AWS's GENEVE options 1 (endpoint ENI) and 2 (attachment).
+    pub option_endpoint: u64,
+    pub option_attachment: u64,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// How an attachment's device is set up in its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Addresses on the device, with prefix length.
+    pub addresses: Vec<IpNet>,
+    /// Addresses on the namespace's loopback (service addresses).
+    pub loopback: Vec<IpAddr>,
+    /// Default routes through the device, per family.
+    pub default_v4: bool,
+    pub default_v6: bool,
+    /// The device's MTU: [`MTU`], or [`JUMBO_MTU`] for appliances behind a Gateway Load
+    /// Balancer (GENEVE adds 68 bytes to every packet they receive and return).
+    pub mtu: u16,
+}
+
+/// MTU of attachment devices (the internet's, and what instances use by default here).
+pub const MTU: u16 = 1500;
+/// MTU of an appliance's device: AWS's jumbo frames inside a VPC.
+pub const JUMBO_MTU: u16 = 9001;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentKind {
+    Eni(u32),
+    Internet(u32),
+    ServiceNetwork(u32),
+}
+
+impl AttachmentKind {
+    /// The kind's name in `vpcectl` output and the control protocol.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttachmentKind::Eni(_) => "network_interface",
+            AttachmentKind::Internet(_) => "internet",
+            AttachmentKind::ServiceNetwork(_) => "service_network",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Attachment {
+    /// The id the attachment stands for: `eni-…`, `igw-…`, or the service name.
+    pub id: String,
+    pub kind: AttachmentKind,
+    /// Device name, derived from the id ([`tun_name`]).
+    pub device: String,
+    /// Network namespace from the configuration (before any prefix the daemon adds).
+    pub namespace: Option<String>,
+    pub link: LinkConfig,
+    /// An existing interface carries this attachment instead of a TUN device (the internet
+    /// side of a gateway on a real uplink).
+    pub uplink: Option<Uplink>,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// An attachment on an existing Ethernet interface, through packet sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uplink {
+    pub interface: String,
+    /// The router frames to the outside go to.
+    pub next_hop: Ipv4Addr,
+    /// Addresses vpced answers ARP for on the link: the public addresses behind the gateway
+    /// (and the resolvers' upstream source).
+    pub answers: Vec<Ipv4Addr>,
+}
+
+/// The dataplane's immutable tables for one configuration generation.
+#[derive(Debug)]
+pub struct Fabric {
+    pub generation: u64,
+    pub snapshot: Arc<Snapshot>,
+    pub attachments: Vec<Attachment>,
+    pub vpcs: Vec<Vpc>,
+    pub enis: Vec<Eni>,
+    pub igws: Vec<InternetGateway>,
+    pub gateway_endpoints: Vec<GatewayEndpoint>,
+    pub services: Vec<ServiceNetwork>,
+    pub endpoints: Vec<InterfaceEndpoint>,
+    pub endpoint_enis: Vec<EndpointEni>,
+    pub endpoint_services: Vec<EndpointService>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub lb_nodes: Vec<LbNode>,
+    pub target_groups: Vec<TargetGroup>,
+    pub gwlb_endpoints: Vec<GwlbEndpoint>,
+    /// GWLB endpoint by the value of GENEVE option 1 (what an appliance echoes back).
+    pub gwlb_endpoint_by_option: FxHashMap<u64, u32>,
+    /// Endpoint ENI by conntrack zone (the way back of a translated flow).
+    pub endpoint_eni_by_zone: FxHashMap<u32, u32>,
+    /// Service network by conntrack zone (interface endpoints to AWS services).
+    pub service_by_zone: FxHashMap<u32, u32>,
+    /// Load-balancer node by conntrack zone (the way to a target of a translated flow).
+    pub lb_node_by_zone: FxHashMap<u32, u32>,
+    /// Where the resolvers forward names they do not answer.
+    pub upstream: Option<Upstream>,
+    /// Denial counters of the groups of each compiled security-group set.
+    pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
+    /// `actions[route_table][route]`.
+    pub actions: Vec<Vec<Action>>,
+    /// Per route table (snapshot order).
+    pub route_table_counters: Vec<Arc<EntityCounters>>,
+    pub registry: Arc<Registry>,
+}
+
+impl Versioned for Fabric {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+}
+
+/// Device name of an attachment: `vp` + kind letter + `-` + 8 hex digits of the FNV-1a hash
+/// of the id (12 bytes; Linux allows 15). Deterministic across runs and machines, so scripts
+/// and `vpcectl show attachments` agree with the daemon; the id itself is set as the link's
+/// alias so `ip link` shows both.
+pub fn tun_name(kind: char, id: &str) -> String {
+    format!("vp{kind}-{:08x}", crate::hash::fnv1a(id.as_bytes()))
+}
+
+/// Why a fabric could not be built from an accepted snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum FabricError {
+    #[error("attachments {0} and {1} would get the same device name {2}; rename one of them")]
+    NameCollision(String, String, String),
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+impl Fabric {
+    /// Builds the tables for `snapshot`. Counters are taken from (and registered in)
+    /// `registry`, so an entity keeps its counters across reloads. The work is
+    /// [`build::FabricBuilder`]'s, one method per kind of entity.
+    pub fn build(
+        snapshot: impl Into<Arc<Snapshot>>,
+        registry: Arc<Registry>,
+    ) -> Result<Fabric, FabricError> {
+        build::build(snapshot.into(), registry)
+    }
+
+    /// The attachment with this id.
+    pub fn attachment(&self, id: &str) -> Option<AttachmentIdx> {
+        self.attachments
+            .iter()
+            .position(|a| a.id == id)
+            .map(|i| i as AttachmentIdx)
+    }
+}
+
+/// The attachments a configuration defines, without building a full fabric: for
+/// `vpcectl show attachments`.
+pub fn attachments_of(snapshot: Snapshot) -> Result<Vec<Attachment>, FabricError> {
+    Ok(Fabric::build(snapshot, Arc::new(Registry::default()))?.attachments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_deterministic_and_short() {
+        let n = tun_name('e', "eni-08c0b194dec370347");
+        assert_eq!(n, tun_name('e', "eni-08c0b194dec370347"));
+        assert!(n.len() <= 15);
+        assert!(n.starts_with("vpe-"));
+        assert_ne!(
+            tun_name('i', "igw-0a000000000000001"),
+            tun_name('i', "igw-0b000000000000001")
+        );
+        // FNV-1a test vector: "a" -> 0xe40c292c.
+        assert_eq!(crate::hash::fnv1a(b"a"), 0xe40c292c);
+    }
+}
