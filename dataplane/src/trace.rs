@@ -17,18 +17,18 @@
 
 use std::net::IpAddr;
 
-use control::model::{Config, ConnectionState};
+use control::model::Config;
 use control::secgroups::{Direction, RuleRef};
 use serde::{Deserialize, Serialize};
 
 use crate::conntrack::FlowTable;
 use crate::fabric::{AttachmentIdx, AttachmentKind, Fabric, Owner};
 use crate::pipeline::{
-    process_in, ApplianceFlow, Ctx, DropReason, Observer, SgOutcome, Step, Verdict,
+    process_in, ApplianceFlow, Ctx, DropReason, Recorder, SgOutcome, Step, Verdict,
 };
 use crate::stats::Lane;
 use crate::wire::build::{packet, Transport};
-use crate::wire::{self, tcp_flags, Parsed};
+use crate::wire::{self, tcp_flags};
 
 /// What to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,156 +92,6 @@ pub struct Trace {
     pub reachable: bool,
     pub forward: Leg,
     pub reply: Option<Leg>,
-}
-
-/// Records steps with the packet they were about.
-struct Recorder<'f> {
-    f: &'f Fabric,
-    steps: Vec<StepKind>,
-    packet: Option<Parsed>,
-}
-
-/// A step, without borrowed data.
-#[derive(Debug, Clone, Copy)]
-enum StepKind {
-    SourceDestCheck(u32, bool),
-    SecurityGroup(u32, Direction, SgOutcome),
-    Route(u32, Option<usize>, IpAddr),
-    Translated(u32, IpAddr, IpAddr, bool),
-    GatewayEndpoint(u32, bool),
-    InterfaceEndpoint(u32, bool),
-    Listener(u32, u16, u32),
-    LbSg(u32, u32, SgOutcome),
-    Target(u32, u32, Option<u32>, bool, u32),
-    Nat((IpAddr, u16, IpAddr, u16), (IpAddr, u16, IpAddr, u16)),
-    Deliver(u32, IpAddr, Option<Owner>),
-    GwlbEndpoint(u32, ConnectionState),
-    Appliance {
-        endpoint: u32,
-        target_group: u32,
-        node: u32,
-        target: Option<u32>,
-        cross_zone: bool,
-        eligible: u32,
-        flow: ApplianceFlow,
-    },
-    Encapsulated(u32, IpAddr, u32),
-    Decapsulated(u32, IpAddr, u32),
-}
-
-impl Observer for Recorder<'_> {
-    fn step(&mut self, step: Step<'_>) {
-        let k = match step {
-            Step::Parsed(p) => {
-                self.packet = Some(*p);
-                return;
-            }
-            Step::SourceDestCheck { eni, passed } => StepKind::SourceDestCheck(eni, passed),
-            Step::SecurityGroup {
-                set,
-                direction,
-                outcome,
-                ..
-            } => StepKind::SecurityGroup(set, direction, outcome),
-            Step::RouteLookup { table, route } => StepKind::Route(
-                table,
-                route,
-                self.packet.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.dst),
-            ),
-            Step::Translated {
-                igw,
-                from,
-                to,
-                source,
-            } => {
-                if let Some(p) = &mut self.packet {
-                    if source {
-                        p.src = to;
-                    } else {
-                        p.dst = to;
-                    }
-                }
-                StepKind::Translated(igw, from, to, source)
-            }
-            Step::GatewayEndpoint { endpoint, allowed } => {
-                StepKind::GatewayEndpoint(endpoint, allowed)
-            }
-            Step::InterfaceEndpoint { eni, tracked, .. } => {
-                StepKind::InterfaceEndpoint(eni, tracked)
-            }
-            Step::Listener {
-                load_balancer,
-                port,
-                target_group,
-            } => StepKind::Listener(load_balancer, port, target_group),
-            Step::LoadBalancerSecurityGroup {
-                load_balancer,
-                set,
-                outcome,
-            } => StepKind::LbSg(load_balancer, set, outcome),
-            Step::Target {
-                target_group,
-                node,
-                target,
-                cross_zone,
-                eligible,
-            } => StepKind::Target(target_group, node, target, cross_zone, eligible),
-            Step::Nat { from, to } => {
-                if let Some(p) = &mut self.packet {
-                    (p.src, p.src_port, p.dst, p.dst_port) = to;
-                }
-                StepKind::Nat(from, to)
-            }
-            Step::Deliver {
-                vpc,
-                address,
-                owner,
-            } => StepKind::Deliver(vpc, address, owner),
-            Step::GwlbEndpoint { endpoint, state } => StepKind::GwlbEndpoint(endpoint, state),
-            Step::Appliance {
-                endpoint,
-                target_group,
-                node,
-                target,
-                cross_zone,
-                eligible,
-                flow,
-            } => StepKind::Appliance {
-                endpoint,
-                target_group,
-                node,
-                target,
-                cross_zone,
-                eligible,
-                flow,
-            },
-            Step::Encapsulated {
-                node,
-                appliance,
-                cookie,
-                ..
-            } => {
-                if let Some(p) = &mut self.packet {
-                    p.src = IpAddr::V4(self.f.lb_nodes[node as usize].ip);
-                    p.dst = appliance;
-                }
-                StepKind::Encapsulated(node, appliance, cookie)
-            }
-            Step::Decapsulated {
-                endpoint,
-                appliance,
-                cookie,
-                inner,
-            } => {
-                if let Some(p) = &mut self.packet {
-                    (p.src, p.dst) = inner;
-                }
-                StepKind::Decapsulated(endpoint, appliance, cookie)
-            }
-            Step::Ingress { .. } | Step::Verdict(_) => return,
-        };
-        self.steps.push(k);
-    }
 }
 
 /// Builds the question's packet.
@@ -516,11 +366,7 @@ fn leg(
     let mut at = from;
     let mut appliance = None;
     for pass in 0.. {
-        let mut rec = Recorder {
-            f,
-            steps: Vec::new(),
-            packet: None,
-        };
+        let mut rec = Recorder::default();
         let v = process_in(f, cx, at, pkt, len, &mut rec);
         for s in &rec.steps {
             hops.extend(describe(f, s, q));
@@ -699,10 +545,10 @@ fn rule_label(f: &Fabric, r: RuleRef, dir: Direction) -> String {
     )
 }
 
-fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
+fn describe(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
     let snap = &f.snapshot;
     match *s {
-        StepKind::SourceDestCheck(eni, passed) => {
+        Step::SourceDestCheck { eni, passed } => {
             if passed && f.enis[eni as usize].source_dest_check {
                 vec![]
             } else {
@@ -717,7 +563,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 }]
             }
         }
-        StepKind::SecurityGroup(set, dir, outcome) => vec![Hop {
+        Step::SecurityGroup { set, direction: dir, outcome, .. } => vec![Hop {
             component: "security_group".into(),
             id: groups_of(f, set),
             detail: match outcome {
@@ -733,7 +579,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 SgOutcome::Denied => format!("{}: no rule allows it", dir.as_str()),
             },
         }],
-        StepKind::Route(table, route, dst) => {
+        Step::RouteLookup { table, route, destination: dst } => {
             let t = &snap.route_tables[table as usize];
             let ex = t.explain(&snap.config, dst);
             vec![Hop {
@@ -754,7 +600,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 },
             }]
         }
-        StepKind::Translated(igw, from, to, source) => vec![Hop {
+        Step::Translated { igw, from, to, source } => vec![Hop {
             component: "internet_gateway".into(),
             id: f.igws[igw as usize].id.clone(),
             detail: format!(
@@ -762,7 +608,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 if source { "source" } else { "destination" }
             ),
         }],
-        StepKind::GatewayEndpoint(ge, allowed) => vec![Hop {
+        Step::GatewayEndpoint { endpoint: ge, allowed } => vec![Hop {
             component: "vpc_endpoint".into(),
             id: f.gateway_endpoints[ge as usize].id.clone(),
             detail: if allowed {
@@ -771,7 +617,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 "gateway endpoint: its policy does not allow this destination".into()
             },
         }],
-        StepKind::InterfaceEndpoint(x, tracked) => {
+        Step::InterfaceEndpoint { eni: x, tracked, .. } => {
             let eni = &f.endpoint_enis[x as usize];
             let ep = &f.endpoints[eni.endpoint as usize];
             vec![Hop {
@@ -787,7 +633,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 ),
             }]
         }
-        StepKind::Listener(lb, port, tg) => vec![Hop {
+        Step::Listener { load_balancer: lb, port, target_group: tg } => vec![Hop {
             component: "load_balancer_listener".into(),
             id: f.load_balancers[lb as usize].id.clone(),
             detail: format!(
@@ -795,7 +641,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 f.target_groups[tg as usize].id
             ),
         }],
-        StepKind::LbSg(lb, set, outcome) => vec![Hop {
+        Step::LoadBalancerSecurityGroup { load_balancer: lb, set, outcome } => vec![Hop {
             component: "security_group".into(),
             id: groups_of(f, set),
             detail: format!(
@@ -808,7 +654,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 }
             ),
         }],
-        StepKind::Target(tg, node, target, cross_zone, eligible) => {
+        Step::Target { target_group: tg, node, target, cross_zone, eligible } => {
             let g = &f.target_groups[tg as usize];
             let n = &f.lb_nodes[node as usize];
             vec![Hop {
@@ -847,7 +693,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 },
             }]
         }
-        StepKind::Nat(from, to) => vec![Hop {
+        Step::Nat { from, to } => vec![Hop {
             component: "nat".into(),
             id: format!("{}:{}", to.0, to.1),
             detail: format!(
@@ -855,7 +701,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 from.0, from.1, from.2, from.3, to.0, to.1, to.2, to.3
             ),
         }],
-        StepKind::GwlbEndpoint(g, state) => {
+        Step::GwlbEndpoint { endpoint: g, state } => {
             let ge = &f.gwlb_endpoints[g as usize];
             vec![Hop {
                 component: "vpc_endpoint".into(),
@@ -866,7 +712,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 ),
             }]
         }
-        StepKind::Appliance {
+        Step::Appliance {
             endpoint,
             target_group,
             node,
@@ -924,7 +770,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 },
             }]
         }
-        StepKind::Encapsulated(node, appliance, cookie) => {
+        Step::Encapsulated { node, appliance, cookie, .. } => {
             let n = &f.lb_nodes[node as usize];
             vec![Hop {
                 component: "geneve".into(),
@@ -935,7 +781,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 ),
             }]
         }
-        StepKind::Decapsulated(g, appliance, cookie) => vec![Hop {
+        Step::Decapsulated { endpoint: g, appliance, cookie, .. } => vec![Hop {
             component: "geneve".into(),
             id: format!("{appliance} -> {}", f.gwlb_endpoints[g as usize].id),
             detail: format!(
@@ -943,7 +789,7 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 f.gwlb_endpoints[g as usize].id
             ),
         }],
-        StepKind::Deliver(vpc, address, owner) => vec![Hop {
+        Step::Deliver { vpc, address, owner } => vec![Hop {
             component: "vpc".into(),
             id: f.vpcs[vpc as usize].id.clone(),
             detail: match owner {
@@ -963,36 +809,55 @@ fn describe(f: &Fabric, s: &StepKind, q: &Question) -> Vec<Hop> {
                 None => format!("nothing in the VPC has {address}"),
             },
         }],
+        // Where the packet came in, its headers and the verdict are the leg's own fields.
+        Step::Ingress { .. } | Step::Parsed(_) | Step::Verdict(_) => Vec::new(),
     }
 }
 
 /// The code and the sentence for a drop.
-fn explain(f: &Fabric, r: DropReason, rec: &Recorder<'_>, q: &Question) -> Blocked {
+fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
     let last_route = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::Route(t, route, dst) => Some((t, route, dst)),
+        Step::RouteLookup {
+            table: t,
+            route,
+            destination: dst,
+        } => Some((t, route, dst)),
         _ => None,
     });
     let last_sg = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::SecurityGroup(set, dir, SgOutcome::Denied) => Some((set, dir)),
-        StepKind::LbSg(_, set, SgOutcome::Denied) => Some((set, Direction::Ingress)),
+        Step::SecurityGroup {
+            set,
+            direction: dir,
+            outcome: SgOutcome::Denied,
+            ..
+        } => Some((set, dir)),
+        Step::LoadBalancerSecurityGroup {
+            set,
+            outcome: SgOutcome::Denied,
+            ..
+        } => Some((set, Direction::Ingress)),
         _ => None,
     });
     let endpoint = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::InterfaceEndpoint(x, _) => {
+        Step::InterfaceEndpoint { eni: x, .. } => {
             Some(&f.endpoints[f.endpoint_enis[x as usize].endpoint as usize])
         }
         _ => None,
     });
     let lb = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::Listener(lb, _, tg) => Some((&f.load_balancers[lb as usize], tg)),
+        Step::Listener {
+            load_balancer: lb,
+            target_group: tg,
+            ..
+        } => Some((&f.load_balancers[lb as usize], tg)),
         _ => None,
     });
     let gwlb = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::GwlbEndpoint(g, _) => Some(&f.gwlb_endpoints[g as usize]),
+        Step::GwlbEndpoint { endpoint: g, .. } => Some(&f.gwlb_endpoints[g as usize]),
         _ => None,
     });
     let appliances = rec.steps.iter().rev().find_map(|s| match *s {
-        StepKind::Appliance {
+        Step::Appliance {
             target_group, node, ..
         } => Some((
             &f.load_balancers[f.lb_nodes[node as usize].lb as usize],

@@ -301,7 +301,7 @@ fn observer_sees_every_step() {
     let flows = FlowTable::new(1024);
     let v = process(&f, &ctx(&flows), att(&f, INSTANCE_ENI), &mut pkt, &mut rec);
     assert!(matches!(v, Verdict::Forward { .. }));
-    let steps = rec.steps.join("\n");
+    let steps = rec.transcript();
     for s in [
         "Ingress",
         "Parsed",

@@ -198,7 +198,7 @@ fn the_observer_sees_the_whole_path() {
     let mut rec = Recorder::default();
     let mut syn = tcp("10.0.128.10", 40000, "10.0.128.100", 80, tcp_flags::SYN);
     process(&lab.f, &cx, lab.att(EC2_A), &mut syn, &mut rec);
-    let steps = rec.steps.join("\n");
+    let steps = rec.transcript();
     for want in [
         "SecurityGroup",
         "InterfaceEndpoint",

@@ -1,0 +1,129 @@
+//! What network and gateway load balancers share: endpoint connection states, the target
+//! choice, and packets that reach a node (a target's reply, an appliance's return, a health
+//! probe's answer).
+
+use super::*;
+
+/// Whether an endpoint in connection state `state` carries new flows.
+#[inline]
+pub(super) fn admitted(state: ConnectionState) -> Result<(), DropReason> {
+    match state {
+        ConnectionState::Available => Ok(()),
+        ConnectionState::PendingAcceptance | ConnectionState::Pending => {
+            Err(DropReason::EndpointConnectionNotAccepted)
+        }
+        _ => Err(DropReason::EndpointConnectionRejected),
+    }
+}
+
+/// A target of `tg` for a flow of hash `h`: one of the eligible ones (healthy or not yet
+/// checked, in `az` unless `cross_zone`), by hash; and how many were eligible.
+#[inline]
+pub(super) fn pick_target(
+    tg: &crate::fabric::TargetGroup,
+    cross_zone: bool,
+    az: &str,
+    h: u64,
+) -> (Option<u32>, u32) {
+    let eligible = |k: &Target| k.health.eligible() && (cross_zone || k.az == az);
+    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
+    let pick = (count > 0).then(|| {
+        tg.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| eligible(k))
+            .nth((h % u64::from(count)) as usize)
+            .map(|(i, _)| i as u32)
+            .expect("count eligible targets")
+    });
+    (pick, count)
+}
+
+/// Why [`pick_target`] found none: none healthy in the zone (others elsewhere, cross-zone
+/// off: AWS's `ELB_NOT_CROSSZONE`), or none healthy at all.
+pub(super) fn no_target(tg: &crate::fabric::TargetGroup, cross_zone: bool) -> DropReason {
+    if !cross_zone && tg.targets.iter().any(|k| k.health.eligible()) {
+        DropReason::NoHealthyTargetInZone
+    } else {
+        DropReason::NoHealthyTarget
+    }
+}
+
+/// A translated packet leaves load-balancer node `node` for its target: routed in the
+/// provider VPC from the node's subnet.
+pub(super) fn to_target<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    q: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let n = &f.lb_nodes[node as usize];
+    let lb = &f.load_balancers[n.lb as usize];
+    lb.counters.tx(cx.lane, q.len);
+    route(f, cx, lb.vpc, n.route_table, q, buf, obs)
+}
+
+/// A packet to a load-balancer node: a target's reply on a translated flow goes back to the
+/// consumer; a reply to a health probe goes to vpced itself.
+pub(super) fn to_load_balancer_node<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let n = &f.lb_nodes[node as usize];
+    if f.load_balancers[n.lb as usize].appliances.is_some() {
+        if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
+            return Verdict::Local {
+                len: p.len,
+                service: LocalService::HealthChecker,
+            };
+        }
+        return from_appliance(f, cx, node, p, buf, obs);
+    }
+    let sig = signal(cx, p);
+    let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
+    let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
+        if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
+            return Verdict::Local {
+                len: p.len,
+                service: LocalService::HealthChecker,
+            };
+        }
+        return Verdict::Drop(DropReason::NoFlow);
+    };
+    let Some(&x) = f.endpoint_eni_by_zone.get(&nat.peer_zone) else {
+        return Verdict::Drop(DropReason::NoFlow);
+    };
+    let ep = &f.endpoints[f.endpoint_enis[x as usize].endpoint as usize];
+    f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
+    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    if sig.fin || sig.rst {
+        cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+    }
+    if let (Some(pp), Some(off)) = (nat.proxy, q.l4_offset) {
+        // The target counts the header's bytes; the consumer never sent them.
+        let back = |v: u32| -> u32 {
+            let past = v.wrapping_sub(pp.seq) as i32;
+            if past > i32::from(pp.len) {
+                v.wrapping_sub(u32::from(pp.len))
+            } else if past > 0 {
+                pp.seq
+            } else {
+                v
+            }
+        };
+        let l4 = &mut buf[off..q.len];
+        if p.tcp_flags & tcp_flags::ACK != 0 {
+            let a = wire::tcp_edit::ack(l4);
+            wire::tcp_edit::set_ack(l4, back(a));
+        }
+        wire::tcp_edit::map_sack(l4, back);
+    }
+    ep.counters.tx(cx.lane, q.len);
+    deliver(f, cx, ep.vpc, &q, buf, obs)
+}
