@@ -1,0 +1,405 @@
+//! Why a traced packet was dropped: a Reachability-Analyzer-style code (`DropReason::code`,
+//! refined for GWLB appliances) and a sentence naming what to change, from the steps the
+//! pipeline recorded. One function per path family.
+
+use super::*;
+use crate::fabric::{GwlbEndpoint, InterfaceEndpoint, LoadBalancer, TargetGroup};
+
+/// What the recorded steps say about the drop: the last route lookup and denying security
+/// group, and the endpoint, load balancer and appliances the packet reached.
+struct Context<'f> {
+    f: &'f Fabric,
+    q: &'f Question,
+    last_route: Option<(u32, Option<usize>, IpAddr)>,
+    last_sg: Option<(u32, Direction)>,
+    endpoint: Option<&'f InterfaceEndpoint>,
+    lb: Option<(&'f LoadBalancer, u32)>,
+    gwlb: Option<&'f GwlbEndpoint>,
+    appliances: Option<(&'f LoadBalancer, &'f TargetGroup)>,
+    endpoint_id: Option<&'f str>,
+    what: String,
+}
+
+impl Context<'_> {
+    fn table(&self, t: u32) -> String {
+        self.f.snapshot.route_tables[t as usize].id.clone()
+    }
+}
+
+/// The code and the sentence for a drop.
+pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -> Blocked {
+    let cx = context(f, &rec.steps, q);
+    let (code, explanation) = match r {
+        DropReason::SourceDestCheck => cx.vpc(r),
+        DropReason::NoRoute => cx.vpc(r),
+        DropReason::BlackholeRoute => cx.vpc(r),
+        DropReason::NoSuchAddress => cx.vpc(r),
+        DropReason::NoPublicAddress => cx.internet(r),
+        DropReason::UnknownPublicAddress => cx.internet(r),
+        DropReason::EndpointPolicy => cx.gateway_endpoint(r),
+        DropReason::NoReturnPath => cx.gateway_endpoint(r),
+        DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => cx.vpc(r),
+        DropReason::LoadBalancerSecurityGroup => cx.privatelink(r),
+        DropReason::EndpointConnectionNotAccepted => cx.privatelink(r),
+        DropReason::EndpointConnectionRejected => cx.privatelink(r),
+        DropReason::EndpointServiceNotFound => cx.privatelink(r),
+        DropReason::EndpointProtocol => cx.privatelink(r),
+        DropReason::NoListener => cx.privatelink(r),
+        DropReason::LoadBalancerNotInZone => cx.privatelink(r),
+        DropReason::NoHealthyTargetInZone if cx.appliances.is_some() => cx.gwlb(r),
+        DropReason::NoHealthyTarget if cx.appliances.is_some() => cx.gwlb(r),
+        DropReason::NoHealthyTargetInZone => cx.privatelink(r),
+        DropReason::NoHealthyTarget => cx.privatelink(r),
+        DropReason::NatPortsExhausted => cx.privatelink(r),
+        DropReason::FlowTableFull => cx.flows(r),
+        DropReason::FlowQuotaExceeded => cx.flows(r),
+        DropReason::FragmentOverlap => cx.flows(r),
+        DropReason::FragmentOutOfOrder => cx.flows(r),
+        DropReason::Malformed(crate::wire::WireError::TinyFragment) => cx.flows(r),
+        DropReason::NoFlow => cx.privatelink(r),
+        DropReason::ProxyProtocolNoRoom => cx.privatelink(r),
+        DropReason::ResolverProtocol => cx.vpc(r),
+        DropReason::GwlbMtuExceeded => cx.gwlb(r),
+        DropReason::GeneveFragment => cx.gwlb(r),
+        DropReason::GeneveMalformed => cx.gwlb(r),
+        DropReason::GwlbUnknownFlow => cx.gwlb(r),
+        DropReason::GwlbRouteLoop => cx.gwlb(r),
+        DropReason::LocalServiceBusy => cx.vpc(r),
+        DropReason::NotRoutable => cx.vpc(r),
+        DropReason::Unsupported(_) => cx.vpc(r),
+        DropReason::Malformed(_) | DropReason::EgressError => cx.vpc(r),
+    };
+    Blocked {
+        code: code.into(),
+        drop_reason: r.as_str().into(),
+        explanation,
+    }
+}
+
+/// What the steps recorded before the drop say.
+fn context<'f>(f: &'f Fabric, steps: &[Step], q: &'f Question) -> Context<'f> {
+    let last_route = steps.iter().rev().find_map(|s| match *s {
+        Step::RouteLookup {
+            table: t,
+            route,
+            destination: dst,
+        } => Some((t, route, dst)),
+        _ => None,
+    });
+    let last_sg = steps.iter().rev().find_map(|s| match *s {
+        Step::SecurityGroup {
+            set,
+            direction: dir,
+            outcome: SgOutcome::Denied,
+            ..
+        } => Some((set, dir)),
+        Step::LoadBalancerSecurityGroup {
+            set,
+            outcome: SgOutcome::Denied,
+            ..
+        } => Some((set, Direction::Ingress)),
+        _ => None,
+    });
+    let endpoint = steps.iter().rev().find_map(|s| match *s {
+        Step::InterfaceEndpoint { eni: x, .. } => {
+            Some(&f.endpoints[f.endpoint_enis[x as usize].endpoint as usize])
+        }
+        _ => None,
+    });
+    let lb = steps.iter().rev().find_map(|s| match *s {
+        Step::Listener {
+            load_balancer: lb,
+            target_group: tg,
+            ..
+        } => Some((&f.load_balancers[lb as usize], tg)),
+        _ => None,
+    });
+    let gwlb = steps.iter().rev().find_map(|s| match *s {
+        Step::GwlbEndpoint { endpoint: g, .. } => Some(&f.gwlb_endpoints[g as usize]),
+        _ => None,
+    });
+    let appliances = steps.iter().rev().find_map(|s| match *s {
+        Step::Appliance {
+            target_group, node, ..
+        } => Some((
+            &f.load_balancers[f.lb_nodes[node as usize].lb as usize],
+            &f.target_groups[target_group as usize],
+        )),
+        _ => None,
+    });
+    let endpoint_id = endpoint
+        .map(|e| e.id.as_str())
+        .or(gwlb.map(|g| g.id.as_str()));
+    let what = protocol_label(q.protocol, q.port);
+    Context {
+        f,
+        q,
+        last_route,
+        last_sg,
+        endpoint,
+        lb,
+        gwlb,
+        appliances,
+        endpoint_id,
+        what,
+    }
+}
+
+impl Context<'_> {
+    /// Drops on the way every path takes: checks, security groups, routes, delivery, what is not forwarded.
+    fn vpc(&self, r: DropReason) -> (&'static str, String) {
+        let f = self.f;
+        let q = self.q;
+        let last_route = self.last_route;
+        let last_sg = self.last_sg;
+        let what = &self.what;
+        match r {
+            DropReason::SourceDestCheck => (
+                r.code(),
+                "the ENI only sends from its own addresses; send from one of them or turn its source/destination check off".to_string(),
+            ),
+            DropReason::NoRoute => (
+                r.code(),
+                match last_route {
+                    Some((t, _, dst)) => format!("route table {} has no route covering {dst}; add one (to an internet gateway, an endpoint, a peering…)", self.table(t)),
+                    None => "no route covers the destination".into(),
+                },
+            ),
+            DropReason::BlackholeRoute => (
+                r.code(),
+                match last_route {
+                    Some((t, Some(i), _)) => {
+                        let rt = &f.snapshot.route_tables[t as usize];
+                        format!("route {} in {} is a blackhole (its target is gone or it was written so); replace it", rt.routes[i].destination_label(), rt.id)
+                    }
+                    _ => "the route is a blackhole".into(),
+                },
+            ),
+            DropReason::NoSuchAddress => (
+                r.code(),
+                // The address last routed: after a load balancer's rewrite, the target's.
+                format!(
+                    "nothing in the VPC owns {}; check the address",
+                    last_route.map_or(q.dst, |(_, _, dst)| dst)
+                ),
+            ),
+            DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => {
+                let dir = if r == DropReason::SecurityGroupIngress { "inbound" } else { "outbound" };
+                let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
+                (
+                    r.code(),
+                    format!("no {dir} rule of {groups} allows {what} {} {}; add one", if dir == "inbound" { "from" } else { "to" }, if dir == "inbound" { q.src } else { q.dst }),
+                )
+            }
+            DropReason::ResolverProtocol => (
+                r.code(),
+                "the resolver answers DNS on port 53, UDP or TCP".into(),
+            ),
+            DropReason::LocalServiceBusy => (
+                r.code(),
+                "the resolver (or health checker) is flooded and its queue is full; a configuration alone never gets here".into(),
+            ),
+            DropReason::NotRoutable => (
+                r.code(),
+                "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),
+            ),
+            DropReason::Unsupported(_) => (
+                r.code(),
+                "this build of vpced does not forward along this target yet".into(),
+            ),
+            DropReason::Malformed(_) | DropReason::EgressError => (
+                r.code(),
+                "the synthesized packet was refused; this is a bug".into(),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// The internet gateway.
+    fn internet(&self, r: DropReason) -> (&'static str, String) {
+        let q = self.q;
+        match r {
+            DropReason::NoPublicAddress => (
+                r.code(),
+                format!("{} has no public IPv4 address to leave through the internet gateway with; give the instance one, or route through a NAT gateway", q.src),
+            ),
+            DropReason::UnknownPublicAddress => (
+                r.code(),
+                format!("{} is not the public address of anything behind the internet gateway", q.dst),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// Gateway endpoints.
+    fn gateway_endpoint(&self, r: DropReason) -> (&'static str, String) {
+        let q = self.q;
+        match r {
+            DropReason::EndpointPolicy => (
+                r.code(),
+                format!(
+                    "the gateway endpoint's policy does not allow {}; widen allowed_destinations",
+                    q.dst
+                ),
+            ),
+            DropReason::NoReturnPath => (
+                r.code(),
+                "the service network sent to an address no gateway endpoint of the service covers"
+                    .into(),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// Interface endpoints and network load balancers.
+    fn privatelink(&self, r: DropReason) -> (&'static str, String) {
+        let f = self.f;
+        let q = self.q;
+        let last_sg = self.last_sg;
+        let endpoint = self.endpoint;
+        let lb = self.lb;
+        let gwlb = self.gwlb;
+        let endpoint_id = self.endpoint_id;
+        let what = &self.what;
+        match r {
+            DropReason::LoadBalancerSecurityGroup => {
+                let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
+                let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
+                (
+                    r.code(),
+                    format!("{name} enforces its security groups ({groups}) on PrivateLink traffic and no inbound rule allows {what} from the consumer's address {}: add one, or turn enforce_security_group_inbound_rules_on_private_link_traffic off (the endpoint's own groups then control access)", q.src),
+                )
+            }
+            DropReason::EndpointConnectionNotAccepted => (
+                r.code(),
+                format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint_id.unwrap_or("the endpoint"), endpoint_id.unwrap_or("vpce-…")),
+            ),
+            DropReason::EndpointConnectionRejected => (
+                r.code(),
+                format!("{}'s connection is {}; the service must accept it again", endpoint_id.unwrap_or("the endpoint"), endpoint.map(|e| e.state).or(gwlb.map(|g| g.state)).map_or("rejected".to_string(), |s| s.to_string())),
+            ),
+            DropReason::EndpointServiceNotFound => (
+                r.code(),
+                "the endpoint's service is not in this configuration".into(),
+            ),
+            DropReason::EndpointProtocol => (
+                r.code(),
+                "interface endpoints carry TCP and UDP only (they do not answer ping)".into(),
+            ),
+            DropReason::NoListener => (
+                r.code(),
+                format!("no listener of the service's load balancers takes {what}; add one or use a listener's port"),
+            ),
+            DropReason::LoadBalancerNotInZone => (
+                r.code(),
+                "the load balancer has no node in the endpoint ENI's availability zone; add a subnet mapping in that zone".into(),
+            ),
+            DropReason::NoHealthyTargetInZone => {
+                let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
+                let tg = lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default();
+                let az = endpoint
+                    .and_then(|e| f.endpoint_enis.iter().find(|x| f.endpoints[x.endpoint as usize].id == e.id))
+                    .map(|x| x.az.clone())
+                    .unwrap_or_default();
+                (
+                    r.code(),
+                    format!("{name}'s node in {az} has no healthy target of {tg} in its zone and cross-zone load balancing is off: turn cross_zone on (on the load balancer or the target group), or register a target in {az}"),
+                )
+            }
+            DropReason::NoHealthyTarget => (
+                r.code(),
+                format!("no target of {} is healthy; check the targets and their health checks (vpcectl show target-health)", lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default()),
+            ),
+            DropReason::NatPortsExhausted => (
+                r.code(),
+                "every source port tried on the load balancer node is taken".into(),
+            ),
+            DropReason::NoFlow => (
+                r.code(),
+                "the load balancer node only accepts packets of flows it translated".into(),
+            ),
+            DropReason::ProxyProtocolNoRoom => (
+                r.code(),
+                "no room to insert the PROXY protocol header into the segment".into(),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// Gateway Load Balancers and their appliances.
+    fn gwlb(&self, r: DropReason) -> (&'static str, String) {
+        let last_route = self.last_route;
+        let gwlb = self.gwlb;
+        let appliances = self.appliances;
+        match r {
+            DropReason::NoHealthyTargetInZone if appliances.is_some() => {
+                let (lb, tg) = appliances.expect("checked");
+                let az = gwlb.map(|g| g.az.clone()).unwrap_or_default();
+                (
+                    "GWLB_NO_HEALTHY_APPLIANCE_IN_ZONE",
+                    format!("{}'s node in {az} has no healthy appliance of {} in its zone and cross-zone load balancing is off, so the zone's traffic is dropped: bring an appliance in {az} back (vpcectl show target-health), register one there, or turn cross_zone on", lb.id, tg.id),
+                )
+            }
+            DropReason::NoHealthyTarget if appliances.is_some() => {
+                let (lb, tg) = appliances.expect("checked");
+                (
+                    "GWLB_NO_HEALTHY_APPLIANCE",
+                    format!("no appliance of {} behind {} is healthy; check the appliances and their health checks (vpcectl show target-health)", tg.id, lb.id),
+                )
+            }
+            DropReason::GwlbMtuExceeded => (
+                r.code(),
+                format!("a Gateway Load Balancer carries packets of at most {} bytes inside GENEVE", crate::pipeline::GWLB_MTU),
+            ),
+            DropReason::GeneveFragment => (
+                r.code(),
+                "the appliance fragmented the GENEVE packet; the GWLB drops fragments (raise the appliance's MTU to 8500 + 68)".into(),
+            ),
+            DropReason::GeneveMalformed => (
+                r.code(),
+                "the GWLB node takes GENEVE on udp/6081 with AWS's options echoed, and health-check replies".into(),
+            ),
+            DropReason::GwlbUnknownFlow => (
+                r.code(),
+                "an appliance sent a flow the Gateway Load Balancer never sent it (appliances cannot start flows), or changed the flow cookie".into(),
+            ),
+            DropReason::GwlbRouteLoop => (
+                r.code(),
+                format!("the packet returned by the appliance is routed to a Gateway Load Balancer endpoint again by {}; the endpoint's subnet needs a route onward (local, an internet gateway…), not back to an endpoint", last_route.map(|(t, _, _)| self.table(t)).unwrap_or_default()),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// The flow and fragment tables.
+    fn flows(&self, r: DropReason) -> (&'static str, String) {
+        match r {
+            DropReason::FlowTableFull => (
+                r.code(),
+                "the flow table is full; raise --max-flows".into(),
+            ),
+            DropReason::FlowQuotaExceeded => (
+                r.code(),
+                "this interface already tracks as many flows as one interface may (its connection-tracking allowance); raise --max-flows-per-eni or let idle flows expire".into(),
+            ),
+            DropReason::FragmentOverlap => (
+                r.code(),
+                "a fragment overlapped a part of its datagram already forwarded; the whole datagram is discarded (RFC 5722)".into(),
+            ),
+            DropReason::FragmentOutOfOrder => (
+                r.code(),
+                format!("a later fragment came before its datagram's first fragment, or more than {} s after it; only the first fragment carries the ports a security group judges, so later fragments follow it", crate::fragments::TIMEOUT),
+            ),
+            DropReason::Malformed(crate::wire::WireError::TinyFragment) => (
+                r.code(),
+                "a first fragment must hold the whole transport header (RFC 1858)".into(),
+            ),
+            _ => self.unexplained(r),
+        }
+    }
+
+    /// A reason dispatched to a family that has no sentence for it (a bug in the dispatch).
+    fn unexplained(&self, r: DropReason) -> (&'static str, String) {
+        (r.code(), format!("dropped: {}", r.as_str()))
+    }
+}
