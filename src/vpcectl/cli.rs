@@ -1,0 +1,340 @@
+//! The command line's grammar: clap types for every command and its arguments. What each
+//! command does lives in its own module.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::bench;
+
+/// vpcectl — validate, inspect and query vpce deployments.
+#[derive(Debug, Parser)]
+#[command(name = "vpcectl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArg {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a configuration: every reference, CIDR and route-table rule. Exit 0 when valid
+    /// (warnings on stderr), 2 when not.
+    Validate {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Show the entities of a configuration, compiled as the dataplane sees them
+    /// (`target-health` asks the running vpced instead).
+    Show {
+        /// What to show.
+        #[arg(value_enum)]
+        what: Noun,
+        /// The deployment's configuration (TOML); not for `target-health`.
+        file: Option<PathBuf>,
+        /// Only the entity with this id.
+        #[arg(long)]
+        id: Option<String>,
+        /// vpced's control socket (`target-health`).
+        #[arg(long, env = "VPCE_SOCKET")]
+        socket: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Explain a path: what the dataplane does with a packet from SOURCE to DESTINATION, hop
+    /// by hop, and the way back — from a configuration file, or from the running vpced
+    /// (`--daemon`). Exit 0 when reachable, 3 when blocked (the blocking component, a code and
+    /// what to change are printed), 2 on bad input.
+    Trace(TraceArgs),
+    /// Connections of interface endpoints to endpoint services in the running vpced: list
+    /// them, accept or reject one (like the provider's "Endpoint connections" tab).
+    #[command(name = "endpoint-connections", subcommand)]
+    EndpointConnections(ConnectionsCommand),
+    /// Which route a route table uses for an address, and why it wins.
+    Lookup {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        /// The route table to look in.
+        #[arg(long, required_unless_present = "subnet", conflicts_with = "subnet")]
+        route_table: Option<String>,
+        /// Look in the route table this subnet uses (explicit association or main table).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Destination address (IPv4 or IPv6).
+        address: IpAddr,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Apply a configuration to the running vpced: it is validated and compiled in the daemon
+    /// and swapped in atomically. Exit 2 if it is rejected; the running one then stays.
+    Apply {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Counters of the running vpced: per attachment, route table, endpoint, internet
+    /// gateway, and drops by reason.
+    Stats {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// A live view of the running vpced: the busiest flows, endpoints and the rest of the
+    /// fabric, drop reasons — rates, refreshed every interval (q quits).
+    Top {
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Print one frame as text (two samples an interval apart) and exit.
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Capture an attachment's packets in the running vpced, as pcap that tcpdump and tshark
+    /// read: what it sends before rewrite (`in`), the same after rewrite (`rewritten`), what
+    /// vpced delivers to it (`out`). Ctrl-C or --count ends it.
+    Capture(CaptureArgs),
+    /// What the running vpced is doing: configuration, generation, workers, attachments.
+    Status {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Measure vpce's engines on your own data.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Managed prefix lists.
+    #[command(name = "prefix-list", subcommand)]
+    PrefixList(PrefixListCommand),
+    /// Bring an existing deployment in: `import aws DIR` reads what scripts/export-aws.sh
+    /// saved (the AWS CLI's JSON) and writes a native configuration that validates.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages of vpcectl (one per command), vpced and vpce-appliance into DIR,
+    /// generated from the same definitions as --help (the Debian package ships them).
+    #[command(hide = true)]
+    Man { dir: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The deployment's configuration (TOML); not with --daemon.
+    #[arg(required_unless_present = "daemon")]
+    pub file: Option<PathBuf>,
+    /// The source: an instance (`i-…`), a network interface (`eni-…`), an address, or
+    /// `internet`.
+    #[arg(long, required_unless_present = "all_pairs")]
+    pub from: Option<String>,
+    /// The destination: an instance, a network interface, an endpoint (`vpce-…`), an address
+    /// or a DNS name (resolved with the private DNS the source's VPC sees).
+    #[arg(long, required_unless_present = "all_pairs")]
+    pub to: Option<String>,
+    #[arg(long, value_enum, default_value_t = TraceProtocol::Tcp)]
+    pub protocol: TraceProtocol,
+    /// Destination port (TCP, UDP).
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// Every instance to every endpoint, as a matrix.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub all_pairs: bool,
+    /// Send the request as two IPv4 fragments: the trace shows the later fragment's way (it
+    /// follows the first fragment, which carries the ports).
+    #[arg(long, conflicts_with = "all_pairs")]
+    pub fragmented: bool,
+    /// Ask the running vpced (its configuration, decisions and targets' health).
+    #[arg(long)]
+    pub daemon: bool,
+    /// vpced's control socket (with --daemon).
+    #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceProtocol {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Every interface endpoint's connection, its state and who decided it.
+    List {
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Accept an endpoint's connection: it becomes `available` and carries traffic.
+    Accept {
+        /// The endpoint (`vpce-…`).
+        endpoint: String,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Reject an endpoint's connection: it becomes `rejected` and carries nothing.
+    Reject {
+        /// The endpoint (`vpce-…`).
+        endpoint: String,
+        #[command(flatten)]
+        socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Longest-prefix match: build time, size and lookups/s of a table of yours.
+    Lpm(bench::LpmBench),
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The attachment: an ENI (`eni-…`), or another id `vpcectl status` lists.
+    pub attachment: String,
+    /// Write pcap here (`-` for standard output, e.g. `| tshark -r -`).
+    #[arg(short = 'w', long = "write", value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long)]
+    pub count: Option<u64>,
+    /// Where to look (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "in,out")]
+    pub point: Vec<CapturePoint>,
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CapturePoint {
+    /// What the attachment sends, before any rewrite.
+    In,
+    /// What it sends, after the pipeline rewrote it.
+    Rewritten,
+    /// What vpced delivers to it.
+    Out,
+}
+
+#[derive(Debug, Args)]
+pub struct SocketArg {
+    /// vpced's control socket.
+    #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrefixListCommand {
+    /// Build a prefix list from an AWS ip-ranges.json file (plain or .xz), filtered by
+    /// service and region: a `[[prefix_lists]]` table to paste into a configuration, or the
+    /// filtered ip-ranges.json to keep beside it.
+    FromIpRanges {
+        /// Path to ip-ranges.json (https://ip-ranges.amazonaws.com/ip-ranges.json).
+        ip_ranges: PathBuf,
+        /// The `service` field to keep: S3, DYNAMODB, EC2, …
+        #[arg(long)]
+        service: String,
+        /// The `region` field to keep, e.g. us-east-1.
+        #[arg(long)]
+        region: String,
+        /// Address family of the list.
+        #[arg(long, value_enum, default_value_t = Family::Ipv4)]
+        family: Family,
+        /// Prefix list id for the TOML output.
+        #[arg(long, default_value = "pl-00000000")]
+        id: String,
+        /// Prefix list name; defaults to com.amazonaws.<region>.<service>.
+        #[arg(long)]
+        name: Option<String>,
+        /// `toml`: a [[prefix_lists]] table; `json`: ip-ranges.json holding only the
+        /// selected entries (both families).
+        #[arg(long, value_enum, default_value_t = ListFormat::Toml)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Toml,
+    Json,
+}
+
+/// The entity kinds `show` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Noun {
+    /// The TUN devices vpced makes: one per ENI, internet gateway and service network.
+    Attachments,
+    Vpcs,
+    Subnets,
+    RouteTables,
+    PrefixLists,
+    InternetGateways,
+    NatGateways,
+    SecurityGroups,
+    Instances,
+    NetworkInterfaces,
+    Endpoints,
+    EndpointServices,
+    LoadBalancers,
+    TargetGroups,
+    HostedZones,
+    /// Health of every target, from the running vpced (`--socket`, or VPCE_SOCKET, or the
+    /// default socket).
+    TargetHealth,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// From an AWS export: VPCs, subnets, route tables, internet gateways, prefix lists,
+    /// security groups, instances, NAT gateways, load balancers, target groups, endpoint services
+    /// and endpoints. What cannot be mapped is listed on stderr, resource by resource.
+    Aws {
+        /// The directory scripts/export-aws.sh wrote.
+        dir: PathBuf,
+        /// Where to write the configuration (default: standard output).
+        #[arg(long, short = 'O', visible_alias = "output")]
+        output_file: Option<PathBuf>,
+        /// The region, when the export does not tell (its subnets' zones do).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}

@@ -1,0 +1,74 @@
+//! `vpcectl prefix-list from-ip-ranges`: a managed prefix list from AWS's ip-ranges.json.
+
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn cmd_from_ip_ranges(
+    out: &mut impl Write,
+    path: &Path,
+    service: &str,
+    region: &str,
+    family: Family,
+    id: &str,
+    name: Option<String>,
+    format: ListFormat,
+) -> Result<(), Failure> {
+    let ranges = IpRanges::read(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    match format {
+        ListFormat::Json => {
+            let filtered = ranges.filtered(service, region);
+            if filtered.prefixes.is_empty() && filtered.ipv6_prefixes.is_empty() {
+                return Err(Failure::bad_input(format!(
+                    "{}: no entries for service `{service}` in region `{region}`",
+                    path.display()
+                )));
+            }
+            let text = serde_json::to_string_pretty(&filtered).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+                json: None,
+            })?;
+            writeln!(out, "{text}")?;
+        }
+        ListFormat::Toml => {
+            let fam = match family {
+                Family::Ipv4 => AddressFamily::IPv4,
+                Family::Ipv6 => AddressFamily::IPv6,
+            };
+            let cidrs = ranges
+                .select(path, service, region, fam)
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            if cidrs.is_empty() {
+                return Err(Failure::bad_input(format!(
+                    "{}: no {fam:?} entries for service `{service}` in region `{region}`",
+                    path.display()
+                )));
+            }
+            let name = name.unwrap_or_else(|| {
+                format!("com.amazonaws.{region}.{}", service.to_ascii_lowercase())
+            });
+            writeln!(
+                out,
+                "# {} entries of service {service} in {region} from ip-ranges.json (syncToken {}, createDate {})",
+                cidrs.len(),
+                ranges.sync_token,
+                ranges.create_date
+            )?;
+            writeln!(out, "[[prefix_lists]]")?;
+            writeln!(out, "id = {}", toml_string(id))?;
+            writeln!(out, "name = {}", toml_string(&name))?;
+            writeln!(out, "address_family = \"{fam:?}\"")?;
+            writeln!(out, "entries = [")?;
+            for c in cidrs {
+                writeln!(out, "  \"{c}\",")?;
+            }
+            writeln!(out, "]")?;
+        }
+    }
+    Ok(())
+}
+
+/// A TOML basic string.
+pub(super) fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
