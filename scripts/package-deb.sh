@@ -31,7 +31,9 @@ for f in ./usr/bin/vpcectl ./usr/bin/vpced ./usr/bin/vpce-appliance \
          ./usr/share/fish/vendor_completions.d/vpcectl.fish ./usr/share/doc/vpce/examples/s3-endpoints.toml; do
   grep -q "$f\(\.gz\)\?\$" <<<"$contents" || { echo "package-deb: $f missing from $deb" >&2; exit 1; }
 done
-dpkg-deb --field "$deb" Depends | grep -q iproute2 || { echo "package-deb: no Depends on iproute2" >&2; exit 1; }
+# vpced configures its devices over netlink (issue 20): iproute2 is a test tool, not a runtime
+# dependency.
+! dpkg-deb --field "$deb" Depends | grep -q iproute2 || { echo "package-deb: Depends names iproute2" >&2; exit 1; }
 # Unpacked, its programs run.
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT

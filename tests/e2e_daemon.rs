@@ -41,6 +41,48 @@ fn sigterm_removes_every_device_and_namespace() {
     assert!(!lab.socket.exists(), "the control socket is removed");
 }
 
+/// vpced sets up namespaces, links, addresses and routes over netlink (issue 20): with nothing
+/// on its `PATH` — no `ip` to run — it still builds the whole lab (both address families,
+/// service addresses on loopback, default routes), carries traffic, and removes it all.
+#[test]
+fn vpced_runs_with_no_ip_binary() {
+    if !can_run() {
+        return;
+    }
+    let empty = std::env::temp_dir().join(format!("vpce-empty-path-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut lab = Lab::start_with_path(&example("s3-endpoints.toml"), &empty);
+    lab.check_isolation(&[
+        ("s3-instance", "52.216.39.26"),
+        ("s3-instance", "2600:1fa0:8000::1a"),
+    ]);
+    lab.http_server("s3", "hello from s3\n");
+    for url in ["http://52.216.39.26/", "http://[2600:1fa0:8000::1a]/"] {
+        let (code, body) = lab.curl("s3-instance", url);
+        assert_eq!(
+            (code.as_str(), body.as_str()),
+            ("200", "hello from s3\n"),
+            "{url}: {}",
+            lab.daemon_log()
+        );
+    }
+    // The device: its alias is the attachment, no IPv6 link-local address (no autoconf).
+    let o = Command::new("ip")
+        .args(["-n", &lab.ns("s3-instance"), "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let addrs = String::from_utf8_lossy(&o.stdout);
+    assert!(addrs.contains("10.0.0.176/24"), "{addrs}");
+    assert!(!addrs.contains("fe80:"), "no link-local address: {addrs}");
+    assert_eq!(lab.stop(), Some(0), "{}", lab.daemon_log());
+    assert!(
+        lab.namespaces().is_empty(),
+        "left behind: {:?}",
+        lab.namespaces()
+    );
+    let _ = std::fs::remove_dir(&empty);
+}
+
 #[test]
 fn invalid_configuration_stops_start_up_and_leaves_nothing() {
     if !can_run() {

@@ -179,7 +179,7 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let result = run_in_netns(opts);
     if let Some(ns) = own_netns {
-        if let Err(e) = dataplane::io::device::ip(&["netns", "delete", &ns]) {
+        if let Err(e) = dataplane::io::netns::delete(&ns) {
             tracing::warn!(namespace = %ns, error = %e, "cannot delete namespace");
         }
     }

@@ -4,10 +4,47 @@
 //! counter in `stats`), its counter name (`vpcectl stats`, the Prometheus label) and its
 //! Reachability-Analyzer-style code (`vpcectl trace`). The pipeline returns these, the
 //! counters count them, trace explains them: all from this one table, so the three cannot
-//! drift apart (trace's own copy of the codes once disagreed with the counters). A leaf
-//! module: it knows only the wire layer's malformations.
+//! drift apart (trace's own copy of the codes once disagreed with the counters). The
+//! [`Verdict`] a packet ends in, and the [`LocalService`] a local packet is for, are declared
+//! here too: the pipeline returns them, the I/O layer and trace read them. A leaf module: it
+//! knows only the wire layer's malformations.
 
 use crate::wire::WireError;
+
+/// Index of an attachment in `Fabric::attachments` (the fabric re-exports it).
+pub type AttachmentIdx = u32;
+
+/// What becomes of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the first `len` bytes of the (possibly rewritten) buffer out of `egress`.
+    Forward {
+        egress: AttachmentIdx,
+        len: usize,
+    },
+    /// Addressed to vpced itself: the first `len` bytes go to the health checker (a probe's
+    /// reply) or the resolver (a query).
+    Local {
+        len: usize,
+        service: LocalService,
+    },
+    Drop(DropReason),
+    /// A superpacket (TUN segmentation offload) that this path cannot carry whole (GENEVE
+    /// encapsulation; a PROXY header with no room left): the I/O layer splits it into
+    /// segments with complete checksums and runs each through the pipeline again. Nothing of
+    /// the path that asked for it has been done.
+    Split,
+}
+
+/// Which part of vpced a local packet is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalService {
+    HealthChecker,
+    /// The resolver of `vpcs[i]`.
+    Resolver(u32),
+    /// An answer from the resolvers' upstream DNS server.
+    ResolverUpstream,
+}
 
 /// Why a packet was dropped. Each is a counter (`vpcectl stats`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -69,6 +69,8 @@ pub struct Lab {
     log: PathBuf,
     /// More vpced arguments (`--metrics-listen …`).
     pub extra_args: Vec<String>,
+    /// vpced's `PATH`, where a test sets one (otherwise the test's own).
+    daemon_path: Option<PathBuf>,
 }
 
 impl Lab {
@@ -88,7 +90,21 @@ impl Lab {
         Lab::start_full(config, args, |_| {})
     }
 
+    /// [`Lab::start`] with vpced's `PATH` set to `path` (to show what it runs without).
+    pub fn start_with_path(config: &Path, path: &Path) -> Lab {
+        Lab::start_full_path(config, &[], Some(path), |_| {})
+    }
+
     fn start_full(config: &Path, args: &[&str], before: impl FnOnce(&str)) -> Lab {
+        Lab::start_full_path(config, args, None, before)
+    }
+
+    fn start_full_path(
+        config: &Path,
+        args: &[&str],
+        path: Option<&Path>,
+        before: impl FnOnce(&str),
+    ) -> Lab {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("vt{}x{n}-", std::process::id() % 100_000);
         let socket = std::env::temp_dir().join(format!("{prefix}vpced.sock"));
@@ -101,6 +117,7 @@ impl Lab {
             children: Vec::new(),
             log: log.clone(),
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            daemon_path: path.map(Path::to_path_buf),
         };
         before(&prefix);
         lab.launch();
@@ -164,7 +181,11 @@ impl Lab {
             .append(true)
             .open(&self.log)
             .unwrap();
-        Command::new(bin("vpced"))
+        let mut command = Command::new(bin("vpced"));
+        if let Some(path) = &self.daemon_path {
+            command.env("PATH", path);
+        }
+        command
             .args(["--config", self.config.to_str().unwrap()])
             .args(["--control-socket", self.socket.to_str().unwrap()])
             .args(["--netns", &format!("{prefix}fabric")])

@@ -32,8 +32,7 @@ use crate::stats::{DenialCounters, EntityCounters, Registry};
 
 mod build;
 
-/// Index of an attachment in [`Fabric::attachments`].
-pub type AttachmentIdx = u32;
+pub use crate::reasons::AttachmentIdx;
 
 /// What a route does, resolved to indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! Each attachment gets one multi-queue TUN device (`IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE`)
 //! with the offloads on (`IFF_VNET_HDR`, `TUNSETOFFLOAD` with checksum, TSO4/6 and USO: every
 //! frame starts with a `virtio_net_hdr`, and the kernel hands over — and takes — TCP and UDP
-//! superpackets of up to 64 KiB with partial checksums) and one queue per worker, created in vpced's own namespace, then moved into the
-//! attachment's namespace and configured there with iproute2: loopback up, no IPv6
+//! superpackets of up to 64 KiB with partial checksums) and one queue per worker, created in
+//! vpced's own namespace, then moved into the attachment's namespace and configured there over
+//! rtnetlink ([`super::netlink`]; namespaces by [`super::netns`]): loopback up, no IPv6
 //! autoconfiguration (no link-local chatter into the fabric), the attachment's addresses,
 //! default routes through the device, service addresses on loopback. The device disappears when
 //! its last queue is closed, which is how removal and shutdown delete it.
@@ -14,13 +15,13 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::IpAddr;
-use std::path::Path;
-use std::process::Command;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use tun_rs::{DeviceBuilder, SyncDevice};
 
+use crate::io::netlink::{Netlink, NetlinkError};
+use crate::io::netns::{self, NetnsError};
 use crate::io::packet::{Link, Uplink};
 
 use crate::fabric::{Fabric, LinkConfig};
@@ -36,8 +37,10 @@ pub enum DeviceError {
         #[source]
         source: io::Error,
     },
-    #[error("`{command}` failed: {stderr}")]
-    Command { command: String, stderr: String },
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
 }
 
 /// One attachment's device: its queues (one per worker, non-blocking) and where it lives.
@@ -138,39 +141,8 @@ impl std::fmt::Debug for Device {
     }
 }
 
-/// Runs `ip` with `args`.
-pub fn ip(args: &[&str]) -> Result<(), DeviceError> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| DeviceError::Command {
-            command: format!("ip {}", args.join(" ")),
-            stderr: e.to_string(),
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(DeviceError::Command {
-            command: format!("ip {}", args.join(" ")),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
-}
-
-/// `ip` in namespace `ns` (or the current one).
-fn ip_in(ns: Option<&str>, args: &[&str]) -> Result<(), DeviceError> {
-    match ns {
-        Some(ns) => {
-            let mut v = vec!["-n", ns];
-            v.extend_from_slice(args);
-            ip(&v)
-        }
-        None => ip(args),
-    }
-}
-
 pub fn netns_exists(name: &str) -> bool {
-    Path::new("/run/netns").join(name).exists()
+    netns::exists(name)
 }
 
 /// Makes room for device `name` in namespace `ns`: a vpced killed a moment ago (SIGKILL, a
@@ -180,16 +152,9 @@ pub fn netns_exists(name: &str) -> bool {
 /// process, then deletes it: names are vpced's own (prefix and attachment), so whatever holds
 /// this one is a predecessor.
 fn take_over(ns: &str, name: &str) -> Result<(), DeviceError> {
-    let exists = || {
-        Command::new("ip")
-            .args(["-n", ns, "link", "show", "dev", name])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
+    let mut there = Netlink::open(Some(ns))?;
     for _ in 0..20 {
-        if !exists() {
+        if there.index(name)?.is_none() {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -199,7 +164,7 @@ fn take_over(ns: &str, name: &str) -> Result<(), DeviceError> {
         namespace = ns,
         "a device of this name is still there (left by a previous vpced?); replacing it"
     );
-    ip_in(Some(ns), &["link", "del", "dev", name])
+    Ok(there.delete_link(name)?)
 }
 
 /// Creates, keeps and removes the devices of attachments across reloads.
@@ -311,7 +276,7 @@ impl DeviceManager {
             let (q, _) = Uplink::open(&u.interface, group).map_err(err)?;
             queues.push(Queue::Uplink(q.with_link(link.clone())));
         }
-        ip(&["link", "set", "dev", &u.interface, "up"])?;
+        Netlink::open(None)?.set_up(&u.interface, None)?;
         // Ask for the next hop at once, so that the first packet out finds it known.
         if let Some(Queue::Uplink(q)) = queues.first() {
             let _ = q.send_ethernet(&crate::io::packet::arp_request(&link));
@@ -351,21 +316,23 @@ impl DeviceManager {
         }
         let queues = queues.into_iter().map(Queue::Tun).collect();
         // No IPv6 autoconfiguration: no link-local address, no router solicitations.
-        ip(&["link", "set", "dev", name, "addrgenmode", "none"])?;
-        if let Some(ns) = &ns {
-            if !netns_exists(ns) {
-                ip(&["netns", "add", ns])?;
-                self.created_namespaces.push(ns.clone());
+        let mut here = Netlink::open(None)?;
+        here.no_ipv6_autoconf(name)?;
+        match &ns {
+            Some(ns) => {
+                if !netns::exists(ns) {
+                    netns::add(ns)?;
+                    self.created_namespaces.push(ns.clone());
+                }
+                here.move_to(name, netns::open(ns)?.as_fd())?;
+                let mut there = Netlink::open(Some(ns))?;
+                // The move resets the setting to the namespace's default.
+                there.no_ipv6_autoconf(name)?;
+                there.set_up("lo", None)?;
+                there.set_alias(name, id)?;
             }
-            ip(&["link", "set", "dev", name, "netns", ns])?;
-            // The move resets the setting to the namespace's default.
-            ip_in(
-                Some(ns),
-                &["link", "set", "dev", name, "addrgenmode", "none"],
-            )?;
-            ip_in(Some(ns), &["link", "set", "dev", "lo", "up"])?;
+            None => here.set_alias(name, id)?,
         }
-        ip_in(ns.as_deref(), &["link", "set", "dev", name, "alias", id])?;
         Ok(Device {
             id: id.to_string(),
             name: name.to_string(),
@@ -385,43 +352,26 @@ impl DeviceManager {
     ) -> Result<(), DeviceError> {
         let ns = d.namespace.as_deref();
         let name = d.name.as_str();
-        ip_in(
-            ns,
-            &[
-                "link",
-                "set",
-                "dev",
-                name,
-                "mtu",
-                &link.mtu.to_string(),
-                "up",
-            ],
-        )?;
+        let mut nl = Netlink::open(ns)?;
+        nl.set_up(name, Some(u32::from(link.mtu)))?;
         if ns.is_none() {
             return Ok(());
         }
         if reconfigure {
-            ip_in(ns, &["addr", "flush", "dev", name])?;
+            nl.flush_addresses(name)?;
         }
         for a in &link.addresses {
-            let s = a.to_string();
-            match a {
-                ipnet::IpNet::V4(_) => ip_in(ns, &["addr", "replace", &s, "dev", name])?,
-                ipnet::IpNet::V6(_) => ip_in(ns, &["addr", "replace", &s, "dev", name, "nodad"])?,
-            }
+            nl.replace_address(name, a.addr(), a.prefix_len())?;
         }
-        for a in &link.loopback {
-            let s = match a {
-                IpAddr::V4(_) => format!("{a}/32"),
-                IpAddr::V6(_) => format!("{a}/128"),
-            };
-            ip_in(ns, &["addr", "replace", &s, "dev", "lo"])?;
+        for &a in &link.loopback {
+            let host = if a.is_ipv4() { 32 } else { 128 };
+            nl.replace_address("lo", a, host)?;
         }
         if link.default_v4 {
-            ip_in(ns, &["-4", "route", "replace", "default", "dev", name])?;
+            nl.replace_default_route(name, false)?;
         }
         if link.default_v6 {
-            ip_in(ns, &["-6", "route", "replace", "default", "dev", name])?;
+            nl.replace_default_route(name, true)?;
         }
         Ok(())
     }
@@ -430,7 +380,7 @@ impl DeviceManager {
     pub fn shutdown(&mut self) {
         self.devices.clear();
         for ns in self.created_namespaces.drain(..) {
-            if let Err(e) = ip(&["netns", "delete", &ns]) {
+            if let Err(e) = netns::delete(&ns) {
                 tracing::warn!(namespace = %ns, error = %e, "cannot delete namespace");
             }
         }
@@ -445,24 +395,12 @@ impl DeviceManager {
 /// network namespace `name`, creating it if it does not exist. Returns whether it was created.
 /// Call it before any other thread starts: `setns` affects only the caller.
 pub fn enter_netns(name: &str) -> Result<bool, DeviceError> {
-    let created = if netns_exists(name) {
-        false
-    } else {
-        ip(&["netns", "add", name])?;
-        true
-    };
-    let path = Path::new("/run/netns").join(name);
-    let err = |e: io::Error| DeviceError::Command {
-        command: format!("setns {}", path.display()),
-        stderr: e.to_string(),
-    };
-    let f = std::fs::File::open(&path).map_err(err)?;
-    rustix::thread::move_into_link_name_space(
-        std::os::fd::AsFd::as_fd(&f),
-        Some(rustix::thread::LinkNameSpaceType::Network),
-    )
-    .map_err(|e| err(e.into()))?;
+    let created = !netns::exists(name);
+    if created {
+        netns::add(name)?;
+    }
+    netns::enter(name)?;
     // Loopback up: what listens on 127.0.0.1 in the namespace (metrics) is reachable there.
-    ip(&["link", "set", "lo", "up"])?;
+    Netlink::open(None)?.set_up("lo", None)?;
     Ok(created)
 }

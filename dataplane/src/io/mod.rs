@@ -1,7 +1,8 @@
 //! I/O: the only module of the dataplane that makes syscalls.
 //!
 //! * [`device`]: TUN devices, one multi-queue device per attachment with one queue per worker,
-//!   and their set-up inside network namespaces (through iproute2, on the control path only).
+//!   and their set-up inside network namespaces (on the control path only), through
+//!   [`netlink`] (links, addresses, routes over rtnetlink) and [`netns`] (named namespaces).
 //! * [`worker`]: the packet loop. One thread per worker; each owns one queue of every device,
 //!   waits on them with epoll, reads a bounded batch per ready queue into its own buffer, runs
 //!   the pipeline, and writes the result to its own queue of the egress device. No lock, no
@@ -15,6 +16,8 @@
 pub mod capture;
 pub mod device;
 pub mod memory;
+pub mod netlink;
+pub mod netns;
 pub mod packet;
 pub mod privilege;
 pub mod worker;

@@ -1,10 +1,11 @@
 //! What vpced keeps of root's powers: four capabilities, for as long as it runs.
 //!
 //! vpced starts as root and, before it starts any thread, narrows itself (and so every thread
-//! and every `ip` it runs later) to:
+//! it starts later) to:
 //!
 //! * `CAP_NET_ADMIN` — TUN devices, addresses, routes, links (start-up and every apply);
-//! * `CAP_SYS_ADMIN` — network namespaces: `ip netns add` (a bind mount) and `setns` into
+//! * `CAP_SYS_ADMIN` — network namespaces: creating one (`unshare` and a bind mount, as
+//!   `ip netns add` does; `io::netns`) and `setns` into
 //!   them, for the devices of an apply and for health checks and DNS in the VPCs' namespaces.
 //!   This is the big one, and the reason vpced cannot drop to CAP_NET_ADMIN alone: an apply
 //!   may bring a namespace that did not exist at start-up, and no narrower capability lets a
@@ -12,7 +13,7 @@
 //! * `CAP_NET_RAW` — packet sockets on an internet gateway's interface (`io::packet`);
 //! * `CAP_NET_BIND_SERVICE` — the VPC resolver's port 53 in the namespaces.
 //!
-//! Everything else leaves the effective, permitted, inheritable and bounding sets (so an `ip`
+//! Everything else leaves the effective, permitted, inheritable and bounding sets (so a
 //! child, root though it is, gets no more either). Where the process lacks `CAP_SETPCAP` (a
 //! container that already narrowed it), what can be dropped is dropped and the rest said in
 //! the log; this never stops vpced.

@@ -60,7 +60,7 @@ use control::model::{FailoverAction, Stickiness};
 
 use crate::conntrack::{self, FlowTable, Nat, Proxy, Steer, TcpSignal, Tuple};
 use crate::fabric::{Action, AttachmentIdx, AttachmentKind, Fabric, Owner, Target, Unsupported};
-pub use crate::reasons::DropReason;
+pub use crate::reasons::{DropReason, LocalService, Verdict};
 
 mod gateway_endpoint;
 mod gwlb;
@@ -77,28 +77,6 @@ use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
 use load_balancer::{admitted, no_target, pick_target, to_load_balancer_node, to_target};
 use privatelink::interface_endpoint;
-
-/// What becomes of a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Send the first `len` bytes of the (possibly rewritten) buffer out of `egress`.
-    Forward {
-        egress: AttachmentIdx,
-        len: usize,
-    },
-    /// Addressed to vpced itself: the first `len` bytes go to the health checker (a probe's
-    /// reply) or the resolver (a query).
-    Local {
-        len: usize,
-        service: LocalService,
-    },
-    Drop(DropReason),
-    /// A superpacket (TUN segmentation offload) that this path cannot carry whole (GENEVE
-    /// encapsulation; a PROXY header with no room left): the I/O layer splits it into
-    /// segments with complete checksums and runs each through the pipeline again. Nothing of
-    /// the path that asked for it has been done.
-    Split,
-}
 
 /// How the device handed the packet over (TUN offloads, `virtio_net_hdr`).
 ///
@@ -124,16 +102,6 @@ impl Offload {
         partial_checksum: false,
         superpacket: false,
     };
-}
-
-/// Which part of vpced a local packet is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocalService {
-    HealthChecker,
-    /// The resolver of `vpcs[i]`.
-    Resolver(u32),
-    /// An answer from the resolvers' upstream DNS server.
-    ResolverUpstream,
 }
 
 /// How a security-group check ended.
