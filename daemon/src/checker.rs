@@ -27,10 +27,29 @@ struct InFlight {
     probe: Probe,
     node: u32,
     generation: u64,
-    key: (String, IpAddr, u16),
+    key: Key,
     cell: Arc<TargetHealth>,
     thresholds: (u8, u8),
     deadline: Instant,
+}
+
+/// A target's probe key: target group, target address, probed port.
+type Key = (String, IpAddr, u16);
+
+/// The checker's state between rounds.
+struct Checker {
+    shared: Arc<Shared>,
+    lane: Lane,
+    /// Probes waiting for answers, by the node address and port they probe from.
+    inflight: HashMap<(Ipv4Addr, u16), InFlight>,
+    /// When each target's next probe is due.
+    due: HashMap<Key, Instant>,
+    /// The last probe port used (they rotate through `PROBE_PORTS`).
+    port: u16,
+    /// The last initial sequence number (an LCG seeded from the clock).
+    isn: u32,
+    /// Some target's health changed since the state directory was last written.
+    changed: bool,
 }
 
 /// Runs until `stop` is set; every change of a target's health is written to `state_dir`.
@@ -42,160 +61,191 @@ pub fn run(
     state_dir: Option<std::path::PathBuf>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut changed = false;
-    let mut inflight: HashMap<(Ipv4Addr, u16), InFlight> = HashMap::new();
-    let mut due: HashMap<(String, IpAddr, u16), Instant> = HashMap::new();
-    let mut port = *PROBE_PORTS.start();
-    let mut isn: u32 = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos()))
-        | 1;
+    let mut c = Checker {
+        shared,
+        lane,
+        inflight: HashMap::new(),
+        due: HashMap::new(),
+        port: *PROBE_PORTS.start(),
+        isn: (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()))
+            | 1,
+        changed: false,
+    };
     while !stop.load(Ordering::Relaxed) {
         let plan = plans.load_full();
-        let now = Instant::now();
-        let send = |node: u32, mut pkt: Vec<u8>| -> bool {
-            let cx = Ctx {
-                lane,
-                now: shared.now(),
-                flows: &shared.flows,
-                offload: dataplane::pipeline::Offload::NONE,
-            };
-            match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
-                Verdict::Forward { egress, len } => {
-                    shared.send_own(&plan, egress, &pkt[..len], lane)
-                }
-                _ => false,
-            }
-        };
-        // Start the probes that are due.
-        for tg in &plan.fabric.target_groups {
-            let Some(&first) = tg.probe_nodes.first() else {
-                continue;
-            };
-            let hc = &tg.health_check;
-            for t in &tg.targets {
-                let IpAddr::V4(to) = t.ip else { continue };
-                // Without a port: the traffic port, except for appliances (GENEVE), where
-                // AWS probes port 80.
-                let dport = hc.port.unwrap_or(if tg.geneve { 80 } else { t.port });
-                let key = (tg.id.clone(), t.ip, dport);
-                if due.get(&key).is_some_and(|d| *d > now) {
-                    continue;
-                }
-                if inflight.values().any(|f| f.key == key) {
-                    continue;
-                }
-                let node = tg
-                    .probe_nodes
-                    .iter()
-                    .copied()
-                    .find(|&n| plan.fabric.lb_nodes[n as usize].az == t.az)
-                    .unwrap_or(first);
-                let from = plan.fabric.lb_nodes[node as usize].ip;
-                port = if port >= *PROBE_PORTS.end() {
-                    *PROBE_PORTS.start()
-                } else {
-                    port + 1
-                };
-                isn = isn.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let kind = match (hc.protocol, &hc.path) {
-                    (HealthCheckProtocol::Http, Some(path)) => ProbeKind::Http(path.clone()),
-                    (HealthCheckProtocol::Http, None) => ProbeKind::Http("/".into()),
-                    // HTTPS would need TLS; its TCP handshake is what vpced checks.
-                    _ => ProbeKind::Tcp,
-                };
-                let mut probe = Probe::new(from, port, to, dport, kind, isn);
-                if tg.proxy_protocol_v2 {
-                    probe = probe.with_proxy_local();
-                }
-                due.insert(
-                    key.clone(),
-                    now + Duration::from_secs(u64::from(hc.interval_seconds.max(1))),
-                );
-                let thresholds = (hc.healthy_threshold, hc.unhealthy_threshold);
-                if !send(node, probe.start()) {
-                    // The probe cannot even reach the target (no route, a security group).
-                    let before = t.health.state();
-                    changed |= log_change(
-                        &key,
-                        before,
-                        t.health.record(false, thresholds.0, thresholds.1),
-                    );
-                    continue;
-                }
-                inflight.insert(
-                    (from, port),
-                    InFlight {
-                        probe,
-                        node,
-                        generation: plan.fabric.generation,
-                        key,
-                        cell: t.health.clone(),
-                        thresholds,
-                        deadline: now + Duration::from_secs(u64::from(hc.timeout_seconds.max(1))),
-                    },
-                );
-            }
-        }
-        // Answers.
+        c.start_due(&plan);
         let mut next = local.recv_timeout(Duration::from_millis(100)).ok();
         while let Some(pkt) = next {
-            let bytes = pkt.kept();
-            if bytes.len() >= 24 && bytes[0] >> 4 == 4 {
-                let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
-                let hl = usize::from(bytes[0] & 0x0f) * 4;
-                if let Some(p) = bytes.get(hl + 2..hl + 4) {
-                    let dport = u16::from_be_bytes([p[0], p[1]]);
-                    if let Some(f) = inflight.get_mut(&(dst, dport)) {
-                        let step = f.probe.on_packet(bytes);
-                        let same_plan = f.generation == plan.fabric.generation;
-                        match step {
-                            ProbeStep::Wait => {}
-                            ProbeStep::Send(out) => {
-                                for o in out {
-                                    if same_plan {
-                                        send(f.node, o);
-                                    }
-                                }
-                            }
-                            ProbeStep::Done { healthy, send: out } => {
-                                for o in out {
-                                    if same_plan {
-                                        send(f.node, o);
-                                    }
-                                }
-                                let f = inflight.remove(&(dst, dport)).expect("found above");
-                                let before = f.cell.state();
-                                let after = f.cell.record(healthy, f.thresholds.0, f.thresholds.1);
-                                changed |= log_change(&f.key, before, after);
-                            }
-                        }
-                    }
-                }
-            }
+            c.on_answer(&plan, pkt.kept());
             next = local.try_recv().ok();
         }
-        // Timeouts.
-        let now = Instant::now();
-        let late: Vec<(Ipv4Addr, u16)> = inflight
-            .iter()
-            .filter(|(_, f)| f.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in late {
-            let f = inflight.remove(&k).expect("listed above");
-            let before = f.cell.state();
-            let ok = f.probe.result().unwrap_or(false);
-            let after = f.cell.record(ok, f.thresholds.0, f.thresholds.1);
-            changed |= log_change(&f.key, before, after);
-        }
-        if std::mem::take(&mut changed) {
+        c.expire();
+        if std::mem::take(&mut c.changed) {
             if let Some(dir) = &state_dir {
                 if let Err(e) = super::state_dir::save_health(dir, &plan.fabric.registry.health) {
                     tracing::warn!(error = %e, "cannot keep target health");
                 }
             }
         }
+    }
+}
+
+impl Checker {
+    /// Sends a probe's packet from load-balancer node `node` through the pipeline; false
+    /// when the pipeline does not forward it (no route, a security group) or it cannot be
+    /// written.
+    fn send(&self, plan: &Plan, node: u32, mut pkt: Vec<u8>) -> bool {
+        let cx = Ctx {
+            lane: self.lane,
+            now: self.shared.now(),
+            flows: &self.shared.flows,
+            offload: dataplane::pipeline::Offload::NONE,
+        };
+        match process_from_node(&plan.fabric, &cx, node, &mut pkt, &mut NoObserver) {
+            Verdict::Forward { egress, len } => {
+                self.shared.send_own(plan, egress, &pkt[..len], self.lane)
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts the probes that are due: one per target and probed port at a time, from the
+    /// group's node in the target's zone (or its first).
+    fn start_due(&mut self, plan: &Plan) {
+        let now = Instant::now();
+        for tg in &plan.fabric.target_groups {
+            if tg.probe_nodes.is_empty() {
+                continue;
+            }
+            for t in &tg.targets {
+                let IpAddr::V4(to) = t.ip else { continue };
+                // Without a port: the traffic port, except for appliances (GENEVE), where
+                // AWS probes port 80.
+                let dport = tg
+                    .health_check
+                    .port
+                    .unwrap_or(if tg.geneve { 80 } else { t.port });
+                let key = (tg.id.clone(), t.ip, dport);
+                if self.due.get(&key).is_some_and(|d| *d > now)
+                    || self.inflight.values().any(|f| f.key == key)
+                {
+                    continue;
+                }
+                self.start(plan, tg, t, to, key, now);
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        plan: &Plan,
+        tg: &dataplane::fabric::TargetGroup,
+        t: &dataplane::fabric::Target,
+        to: Ipv4Addr,
+        key: Key,
+        now: Instant,
+    ) {
+        let hc = &tg.health_check;
+        let node = tg
+            .probe_nodes
+            .iter()
+            .copied()
+            .find(|&n| plan.fabric.lb_nodes[n as usize].az == t.az)
+            .unwrap_or(tg.probe_nodes[0]);
+        let from = plan.fabric.lb_nodes[node as usize].ip;
+        self.port = if self.port >= *PROBE_PORTS.end() {
+            *PROBE_PORTS.start()
+        } else {
+            self.port + 1
+        };
+        self.isn = self.isn.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let kind = match (hc.protocol, &hc.path) {
+            (HealthCheckProtocol::Http, Some(path)) => ProbeKind::Http(path.clone()),
+            (HealthCheckProtocol::Http, None) => ProbeKind::Http("/".into()),
+            // HTTPS would need TLS; its TCP handshake is what vpced checks.
+            _ => ProbeKind::Tcp,
+        };
+        let mut probe = Probe::new(from, self.port, to, key.2, kind, self.isn);
+        if tg.proxy_protocol_v2 {
+            probe = probe.with_proxy_local();
+        }
+        self.due.insert(
+            key.clone(),
+            now + Duration::from_secs(u64::from(hc.interval_seconds.max(1))),
+        );
+        let thresholds = (hc.healthy_threshold, hc.unhealthy_threshold);
+        if !self.send(plan, node, probe.start()) {
+            // The probe cannot even reach the target (no route, a security group).
+            let before = t.health.state();
+            let after = t.health.record(false, thresholds.0, thresholds.1);
+            self.changed |= log_change(&key, before, after);
+            return;
+        }
+        self.inflight.insert(
+            (from, self.port),
+            InFlight {
+                probe,
+                node,
+                generation: plan.fabric.generation,
+                key,
+                cell: t.health.clone(),
+                thresholds,
+                deadline: now + Duration::from_secs(u64::from(hc.timeout_seconds.max(1))),
+            },
+        );
+    }
+
+    /// A packet the workers handed over (addressed to a node's probe port): the next step of
+    /// the probe it answers. Packets of an older generation's probe are not answered.
+    fn on_answer(&mut self, plan: &Plan, bytes: &[u8]) {
+        let Ok(p) = dataplane::wire::parse(bytes) else {
+            return;
+        };
+        let (IpAddr::V4(dst), Some(_)) = (p.dst, p.l4_offset) else {
+            return;
+        };
+        let at = (dst, p.dst_port);
+        let Some(f) = self.inflight.get_mut(&at) else {
+            return;
+        };
+        let (out, done) = match f.probe.on_packet(bytes) {
+            ProbeStep::Wait => return,
+            ProbeStep::Send(out) => (out, None),
+            ProbeStep::Done { healthy, send } => (send, Some(healthy)),
+        };
+        let (node, same_plan) = (f.node, f.generation == plan.fabric.generation);
+        if same_plan {
+            for o in out {
+                self.send(plan, node, o);
+            }
+        }
+        if let Some(healthy) = done {
+            let f = self.inflight.remove(&at).expect("found above");
+            self.finish(&f, healthy);
+        }
+    }
+
+    /// Probes past their deadline count as their result so far (a failure, unless done).
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let late: Vec<(Ipv4Addr, u16)> = self
+            .inflight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in late {
+            let f = self.inflight.remove(&k).expect("listed above");
+            self.finish(&f, f.probe.result().unwrap_or(false));
+        }
+    }
+
+    fn finish(&mut self, f: &InFlight, healthy: bool) {
+        let before = f.cell.state();
+        let after = f.cell.record(healthy, f.thresholds.0, f.thresholds.1);
+        self.changed |= log_change(&f.key, before, after);
     }
 }
 

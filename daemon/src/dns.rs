@@ -50,6 +50,30 @@ struct Pending {
     sent: Instant,
 }
 
+/// The resolver thread's state: forwarded queries waiting for the upstream, the next
+/// forwarding id, the query log.
+struct Resolver {
+    shared: Arc<Shared>,
+    log: Option<QueryLogSink>,
+    pending: HashMap<u16, Pending>,
+    next_id: u16,
+    /// When forwarded queries were last checked for their timeout: every 100 ms, not per
+    /// query (with thousands waiting, a scan per query made the resolver fall behind a burst).
+    checked: Instant,
+}
+
+/// A query's DNS message as the resolver sees it: where it came from and how to answer.
+struct Query<'a> {
+    plan: &'a Arc<Plan>,
+    ingress: u32,
+    /// The resolver address the client asked.
+    resolver: IpAddr,
+    client: SocketAddr,
+    /// Asked over TCP: our sequence number and acknowledgment to answer with.
+    tcp: Option<(u32, u32)>,
+    dns: &'a [u8],
+}
+
 pub fn run(
     _plans: Arc<SnapshotCell<Plan>>,
     shared: Arc<Shared>,
@@ -57,77 +81,104 @@ pub fn run(
     log: Option<QueryLogSink>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut pending: HashMap<u16, Pending> = HashMap::new();
-    let mut next_id: u16 = 1;
-    let write_log = |line: Option<QueryLog>| {
-        if let (Some(sink), Some(line)) = (&log, line) {
+    let mut r = Resolver {
+        shared,
+        log,
+        pending: HashMap::new(),
+        next_id: 1,
+        checked: Instant::now(),
+    };
+    while !stop.load(Ordering::Relaxed) {
+        r.expire();
+        // The query log reaches its file whenever no query is waiting: at once when idle,
+        // in large writes under load.
+        if queries.is_empty() {
+            r.flush_log();
+        }
+        if let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) {
+            r.on_packet(&q);
+        }
+    }
+    r.flush_log();
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Resolver {
+    fn write_log(&self, line: Option<QueryLog>) {
+        if let (Some(sink), Some(line)) = (&self.log, line) {
             if let Ok(mut w) = sink.lock() {
                 let _ = serde_json::to_writer(&mut *w, &line);
                 let _ = w.write_all(b"\n");
             }
         }
-    };
-    let now_unix = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    };
-    // When forwarded queries were last checked for their timeout: every 100 ms, not per query
-    // (with thousands waiting, a scan per query made the resolver fall behind a burst).
-    let mut checked = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        // Forwarded queries that timed out: SERVFAIL.
-        let late: Vec<u16> = if checked.elapsed() >= Duration::from_millis(100) {
-            checked = Instant::now();
-            pending
-                .iter()
-                .filter(|(_, p)| p.sent.elapsed() > FORWARD_TIMEOUT)
-                .map(|(id, _)| *id)
-                .collect()
-        } else {
-            Vec::new()
-        };
+    }
+
+    fn flush_log(&self) {
+        if let Some(sink) = &self.log {
+            if let Ok(mut w) = sink.lock() {
+                let _ = w.flush();
+            }
+        }
+    }
+
+    /// Forwarded queries that timed out get SERVFAIL.
+    fn expire(&mut self) {
+        if self.checked.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        self.checked = Instant::now();
+        let late: Vec<u16> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.sent.elapsed() > FORWARD_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
         for id in late {
-            let p = pending.remove(&id).expect("listed");
+            let p = self.pending.remove(&id).expect("listed");
             if let Some(r) = servfail(&p.query) {
-                reply(&shared, &p.plan, p.ingress, p.resolver, p.client, p.tcp, &r);
+                reply(
+                    &self.shared,
+                    &p.plan,
+                    p.ingress,
+                    p.resolver,
+                    p.client,
+                    p.tcp,
+                    &r,
+                );
             }
         }
-        // The query log reaches its file whenever no query is waiting: at once when idle,
-        // in large writes under load.
-        if queries.is_empty() {
-            if let Some(sink) = &log {
-                if let Ok(mut w) = sink.lock() {
-                    let _ = w.flush();
-                }
-            }
-        }
-        let Ok(q) = queries.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
+    }
+
+    /// One packet a worker handed over: a query to a VPC's resolver (UDP, or a TCP segment
+    /// of a DNS-over-TCP connection) or the upstream's answer to a forwarded one.
+    fn on_packet(&mut self, q: &LocalPacket) {
         // Answered under the plan the query arrived with: its attachment and VPC indexes,
         // its records. (A query racing an apply gets the configuration it was sent under.)
-        let Some(plan) = q.plan.clone() else { continue };
+        let Some(plan) = &q.plan else { return };
         if q.len > q.kept().len() {
-            continue; // cut: larger than any query we answer
+            return; // cut: larger than any query we answer
         }
         let bytes = q.kept();
-        let Ok(p) = wire::parse(bytes) else { continue };
-        let Some(off) = p.l4_offset else { continue };
-        let f = &plan.fabric;
+        let Ok(p) = wire::parse(bytes) else { return };
+        let Some(off) = p.l4_offset else { return };
         // DNS over TCP: the segment tells what to send (see `resolver::tcp`).
-        let mut tcp_query = None;
+        let mut tcp = None;
         let tcp_payload;
-        let payload: &[u8] = if p.protocol == wire::proto::TCP {
+        let dns: &[u8] = if p.protocol == wire::proto::TCP {
             let client = SocketAddr::new(p.src, p.src_port);
             match dataplane::resolver::tcp::on_segment(p.dst, client, &bytes[off..p.len]) {
                 dataplane::resolver::tcp::Action::Reply(pkt) => {
-                    shared.send_own(&plan, q.ingress, &pkt, OWN_LANE);
-                    continue;
+                    self.shared.send_own(plan, q.ingress, &pkt, OWN_LANE);
+                    return;
                 }
-                dataplane::resolver::tcp::Action::Nothing => continue,
+                dataplane::resolver::tcp::Action::Nothing => return,
                 dataplane::resolver::tcp::Action::Query { dns, seq, ack } => {
-                    tcp_query = Some((seq, ack));
+                    tcp = Some((seq, ack));
                     tcp_payload = dns;
                     &tcp_payload
                 }
@@ -135,130 +186,153 @@ pub fn run(
         } else {
             &bytes[off + 8..p.len]
         };
-        if payload.len() < 12 {
-            continue;
+        if dns.len() < 12 {
+            return;
         }
+        let query = Query {
+            plan,
+            ingress: q.ingress,
+            resolver: p.dst,
+            client: SocketAddr::new(p.src, p.src_port),
+            tcp,
+            dns,
+        };
         match q.service {
-            LocalService::ResolverUpstream => {
-                let id = u16::from_be_bytes([payload[0], payload[1]]);
-                let Some(w) = pending.remove(&id) else {
-                    continue;
-                };
-                let mut answer = payload.to_vec();
-                answer[..2].copy_from_slice(&w.query[..2]);
-                if let Some(spliced) = dataplane::resolver::splice_private(
-                    &w.plan.fabric.snapshot.dns,
-                    &w.vpc_id,
-                    &answer,
-                ) {
-                    answer = spliced;
-                }
-                reply(
-                    &shared, &w.plan, w.ingress, w.resolver, w.client, w.tcp, &answer,
-                );
-                let client = Client {
-                    vpc_id: &w.vpc_id,
-                    addr: w.client,
-                    instance: w.instance.as_deref(),
-                    tcp: w.tcp.is_some(),
-                };
-                write_log(upstream_log(
-                    &f.snapshot.config.region,
-                    &client,
-                    &answer,
-                    now_unix(),
-                ));
-            }
-            LocalService::Resolver(vpc) => {
-                let Some(att) = f.attachments.get(q.ingress as usize) else {
-                    continue;
-                };
-                let config = &f.snapshot.config;
-                let instance = match att.kind {
-                    AttachmentKind::Eni(_) => config
-                        .instances
-                        .iter()
-                        .find(|i| i.eni_id() == att.id)
-                        .map(|i| i.id.as_str()),
-                    _ => None,
-                };
-                let client = Client {
-                    vpc_id: &f.vpcs[vpc as usize].id,
-                    addr: SocketAddr::new(p.src, p.src_port),
-                    instance,
-                    tcp: tcp_query.is_some(),
-                };
-                let outcome = handle(
-                    &f.snapshot.dns,
-                    &config.region,
-                    &client,
-                    payload,
-                    now_unix(),
-                    f.upstream.is_some(),
-                );
-                match outcome {
-                    None => {}
-                    Some(Outcome::Answer(r, line)) => {
-                        reply(&shared, &plan, q.ingress, p.dst, client.addr, tcp_query, &r);
-                        // A private answer to a well-formed UDP query: the workers answer
-                        // the same query themselves from now on (this generation).
-                        if let (Some(cache), None, Some(_)) = (&shared.answers, tcp_query, &line) {
-                            cache.insert(f.generation, vpc, payload, &r);
-                        }
-                        write_log(line.map(|l| *l));
-                    }
-                    Some(Outcome::Forward) => {
-                        let Some(u) = f.upstream else { continue };
-                        if pending.len() >= MAX_PENDING {
-                            f.registry
-                                .drop_packet(0, dataplane::pipeline::DropReason::LocalServiceBusy);
-                            continue;
-                        }
-                        while pending.contains_key(&next_id) {
-                            next_id = next_id.wrapping_add(1);
-                        }
-                        let id = next_id;
-                        next_id = next_id.wrapping_add(1);
-                        let mut fwd = payload.to_vec();
-                        fwd[..2].copy_from_slice(&id.to_be_bytes());
-                        let Some(pkt) = build::packet(
-                            IpAddr::V4(u.source),
-                            IpAddr::V4(u.server),
-                            build::Transport::Udp {
-                                src_port: FORWARD_PORT,
-                                dst_port: 53,
-                                payload: &fwd,
-                            },
-                        ) else {
-                            continue;
-                        };
-                        if !shared.send_own(&plan, u.attachment, &pkt, OWN_LANE) {
-                            continue;
-                        }
-                        pending.insert(
-                            id,
-                            Pending {
-                                plan: plan.clone(),
-                                ingress: q.ingress,
-                                resolver: p.dst,
-                                client: client.addr,
-                                vpc_id: client.vpc_id.to_string(),
-                                instance: client.instance.map(str::to_string),
-                                query: payload.to_vec(),
-                                tcp: tcp_query,
-                                sent: Instant::now(),
-                            },
-                        );
-                    }
-                }
-            }
+            LocalService::ResolverUpstream => self.on_upstream_answer(plan, dns),
+            LocalService::Resolver(vpc) => self.on_query(&query, vpc),
             LocalService::HealthChecker => {}
         }
     }
-    if let Some(sink) = &log {
-        if let Ok(mut w) = sink.lock() {
-            let _ = w.flush();
+
+    /// The upstream answered a forwarded query: back to the client under its own id, with
+    /// the VPC's private records spliced into CNAME chains.
+    fn on_upstream_answer(&mut self, plan: &Plan, payload: &[u8]) {
+        let id = u16::from_be_bytes([payload[0], payload[1]]);
+        let Some(w) = self.pending.remove(&id) else {
+            return;
+        };
+        let mut answer = payload.to_vec();
+        answer[..2].copy_from_slice(&w.query[..2]);
+        if let Some(spliced) =
+            dataplane::resolver::splice_private(&w.plan.fabric.snapshot.dns, &w.vpc_id, &answer)
+        {
+            answer = spliced;
         }
+        reply(
+            &self.shared,
+            &w.plan,
+            w.ingress,
+            w.resolver,
+            w.client,
+            w.tcp,
+            &answer,
+        );
+        let client = Client {
+            vpc_id: &w.vpc_id,
+            addr: w.client,
+            instance: w.instance.as_deref(),
+            tcp: w.tcp.is_some(),
+        };
+        let region = &plan.fabric.snapshot.config.region;
+        self.write_log(upstream_log(region, &client, &answer, now_unix()));
+    }
+
+    /// A query to VPC `vpc`'s resolver: answered from the private view, or forwarded.
+    fn on_query(&mut self, q: &Query<'_>, vpc: u32) {
+        let f = &q.plan.fabric;
+        let Some(att) = f.attachments.get(q.ingress as usize) else {
+            return;
+        };
+        let config = &f.snapshot.config;
+        let instance = match att.kind {
+            AttachmentKind::Eni(_) => config
+                .instances
+                .iter()
+                .find(|i| i.eni_id() == att.id)
+                .map(|i| i.id.as_str()),
+            _ => None,
+        };
+        let client = Client {
+            vpc_id: &f.vpcs[vpc as usize].id,
+            addr: q.client,
+            instance,
+            tcp: q.tcp.is_some(),
+        };
+        let outcome = handle(
+            &f.snapshot.dns,
+            &config.region,
+            &client,
+            q.dns,
+            now_unix(),
+            f.upstream.is_some(),
+        );
+        match outcome {
+            None => {}
+            Some(Outcome::Answer(r, line)) => {
+                reply(
+                    &self.shared,
+                    q.plan,
+                    q.ingress,
+                    q.resolver,
+                    q.client,
+                    q.tcp,
+                    &r,
+                );
+                // A private answer to a well-formed UDP query: the workers answer the same
+                // query themselves from now on (this generation).
+                if let (Some(cache), None, Some(_)) = (&self.shared.answers, q.tcp, &line) {
+                    cache.insert(f.generation, vpc, q.dns, &r);
+                }
+                self.write_log(line.map(|l| *l));
+            }
+            Some(Outcome::Forward) => self.forward(q, &client),
+        }
+    }
+
+    /// Sends the query to the upstream server under a fresh id and remembers it.
+    fn forward(&mut self, q: &Query<'_>, client: &Client<'_>) {
+        let f = &q.plan.fabric;
+        let Some(u) = f.upstream else { return };
+        if self.pending.len() >= MAX_PENDING {
+            f.registry
+                .drop_packet(0, dataplane::pipeline::DropReason::LocalServiceBusy);
+            return;
+        }
+        while self.pending.contains_key(&self.next_id) {
+            self.next_id = self.next_id.wrapping_add(1);
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut fwd = q.dns.to_vec();
+        fwd[..2].copy_from_slice(&id.to_be_bytes());
+        let Some(pkt) = build::packet(
+            IpAddr::V4(u.source),
+            IpAddr::V4(u.server),
+            build::Transport::Udp {
+                src_port: FORWARD_PORT,
+                dst_port: 53,
+                payload: &fwd,
+            },
+        ) else {
+            return;
+        };
+        if !self.shared.send_own(q.plan, u.attachment, &pkt, OWN_LANE) {
+            return;
+        }
+        self.pending.insert(
+            id,
+            Pending {
+                plan: q.plan.clone(),
+                ingress: q.ingress,
+                resolver: q.resolver,
+                client: q.client,
+                vpc_id: client.vpc_id.to_string(),
+                instance: client.instance.map(str::to_string),
+                query: q.dns.to_vec(),
+                tcp: q.tcp,
+                sent: Instant::now(),
+            },
+        );
     }
 }
 

@@ -228,27 +228,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         devices_lost: Default::default(),
         repair: Default::default(),
     });
-    let query_log: Option<dns::QueryLogSink> = match &opts.query_log {
-        None => None,
-        // Buffered: the resolver flushes when no query is waiting (a write per query cost
-        // nine tenths of its throughput under load).
-        Some(p) if p.as_os_str() == "-" => Some(Arc::new(Mutex::new(Box::new(
-            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
-        )))),
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|source| DaemonError::Socket {
-                    path: p.clone(),
-                    source,
-                })?;
-            Some(Arc::new(Mutex::new(Box::new(
-                std::io::BufWriter::with_capacity(1 << 16, f),
-            ))))
-        }
-    };
+    let query_log = open_query_log(opts.query_log.as_deref())?;
     let state = Arc::new(State {
         plans: plans.clone(),
         devices,
@@ -264,6 +244,56 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     });
 
     let stop = Arc::new(AtomicBool::new(false));
+    let threads = spawn_threads(&opts, &state, local_rx, dns_rx, query_log, &stop)?;
+    let served = serve(&opts.control_socket, opts.metrics_listen, state.clone());
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let _ = std::fs::remove_file(&opts.control_socket);
+    release(plans, state);
+    tracing::info!("stopped; devices removed");
+    served
+}
+
+/// The query log's sink: `-` for standard output, else a file appended to.
+fn open_query_log(
+    path: Option<&std::path::Path>,
+) -> Result<Option<dns::QueryLogSink>, DaemonError> {
+    Ok(match path {
+        None => None,
+        // Buffered: the resolver flushes when no query is waiting (a write per query cost
+        // nine tenths of its throughput under load).
+        Some(p) if p.as_os_str() == "-" => Some(Arc::new(Mutex::new(Box::new(
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        )))),
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|source| DaemonError::Socket {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+            Some(Arc::new(Mutex::new(Box::new(
+                std::io::BufWriter::with_capacity(1 << 16, f),
+            ))))
+        }
+    })
+}
+
+/// Starts the workers (pinned with `--pin-workers`), the health checker, the resolver and,
+/// with `--flow-log`, the flow-log writer.
+fn spawn_threads(
+    opts: &Options,
+    state: &Arc<State>,
+    local_rx: crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
+    dns_rx: crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
+    query_log: Option<dns::QueryLogSink>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<std::thread::JoinHandle<()>>, DaemonError> {
+    let (plans, shared) = (&state.plans, &state.shared);
     let mut threads = Vec::new();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     for w in 0..state.workers {
@@ -325,13 +355,11 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         );
     }
 
-    let served = serve(&opts.control_socket, opts.metrics_listen, state.clone());
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
-    let _ = std::fs::remove_file(&opts.control_socket);
-    // Release every plan and device, then the namespaces.
+    Ok(threads)
+}
+
+/// Releases every plan and device, then the namespaces.
+fn release(plans: Arc<SnapshotCell<Plan>>, state: Arc<State>) {
     drop(plans);
     match Arc::try_unwrap(state) {
         Ok(s) => {
@@ -345,8 +373,6 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
             .unwrap_or_else(|p| p.into_inner())
             .shutdown(),
     }
-    tracing::info!("stopped; devices removed");
-    served
 }
 
 /// Writes flow-log records every `every` (and once more at shutdown): the header line, then

@@ -39,6 +39,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::State;
 use dataplane::health::HealthState;
 use dataplane::pipeline::DropReason;
+use dataplane::stats::StatsReport;
 
 /// What the control path records for metrics: applies and their latency.
 #[derive(Debug)]
@@ -90,178 +91,224 @@ impl Collector for StateCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let state = &self.0;
         let report = state.registry.report();
+        traffic(&mut e, &report)?;
+        drops(&mut e, state)?;
+        denied(&mut e, &report)?;
+        flow_table(&mut e, state)?;
+        target_health(&mut e, state)?;
+        config(&mut e, state)?;
+        dns(&mut e, state)?;
+        control(&mut e, state)
+    }
+}
 
-        for (name, help, bytes) in [
-            (
-                "vpce_packets",
-                "Packets through each part of the fabric.",
-                false,
-            ),
-            ("vpce_bytes", "Bytes through each part of the fabric.", true),
-        ] {
-            let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (kind, ids) in &report.entities {
-                for (id, c) in ids {
-                    for (direction, p, b) in [
-                        ("rx", c.rx_packets, c.rx_bytes),
-                        ("tx", c.tx_packets, c.tx_bytes),
-                    ] {
-                        let labels = [
-                            ("kind", kind.as_str()),
-                            ("id", id.as_str()),
-                            ("direction", direction),
-                        ];
-                        counter(&mut m, &labels, if bytes { b } else { p })?;
-                    }
-                }
-            }
-        }
-
-        let mut m = e.encode_descriptor(
-            "vpce_drops",
-            "Packets dropped, by reason (vpcectl stats names the same reasons).",
-            None,
-            MetricType::Counter,
-        )?;
-        for r in DropReason::ALL {
-            counter(&mut m, &[("reason", r.as_str())], state.registry.drops(r))?;
-        }
-
-        let mut m = e.encode_descriptor(
-            "vpce_security_group_denied_packets",
-            "Packets no rule of a security group allowed, by direction.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (group, d) in &report.security_groups {
-            counter(
-                &mut m,
-                &[("security_group", group.as_str()), ("direction", "ingress")],
-                d.ingress_denied,
-            )?;
-            counter(
-                &mut m,
-                &[("security_group", group.as_str()), ("direction", "egress")],
-                d.egress_denied,
-            )?;
-        }
-
-        let flows = &state.shared.flows;
-        for (name, help, unit, v) in [
-            (
-                "vpce_flow_table_entries",
-                "Flows the connection tracker holds.",
-                None,
-                flows.len(),
-            ),
-            (
-                "vpce_flow_table_capacity",
-                "Flows the connection tracker can hold.",
-                None,
-                flows.capacity(),
-            ),
-            (
-                "vpce_flow_table_memory",
-                "Memory of the flow table.",
-                Some(&Unit::Bytes),
-                flows.memory_bytes(),
-            ),
-        ] {
-            let m = e.encode_descriptor(name, help, unit, MetricType::Gauge)?;
-            ConstGauge::new(v as i64).encode(m)?;
-        }
-
-        let plan = state.plans.load();
-        let mut m = e.encode_descriptor(
-            "vpce_target_health",
-            "1 for the state each target (or appliance) is in, 0 for the others.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for tg in &plan.fabric.target_groups {
-            for t in &tg.targets {
-                let label = dataplane::fabric::target_label(&tg.id, t.ip, t.port);
-                let now = t.health.state();
-                for s in [
-                    HealthState::Initial,
-                    HealthState::Healthy,
-                    HealthState::Unhealthy,
+/// `vpce_packets_total` and `vpce_bytes_total` per entity and direction.
+fn traffic(e: &mut DescriptorEncoder, report: &StatsReport) -> Result<(), std::fmt::Error> {
+    for (name, help, bytes) in [
+        (
+            "vpce_packets",
+            "Packets through each part of the fabric.",
+            false,
+        ),
+        ("vpce_bytes", "Bytes through each part of the fabric.", true),
+    ] {
+        let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (kind, ids) in &report.entities {
+            for (id, c) in ids {
+                for (direction, p, b) in [
+                    ("rx", c.rx_packets, c.rx_bytes),
+                    ("tx", c.tx_packets, c.tx_bytes),
                 ] {
                     let labels = [
-                        ("target_group", tg.id.as_str()),
-                        ("target", label.as_str()),
-                        ("kind", if tg.geneve { "appliance" } else { "target" }),
-                        ("state", s.as_str()),
+                        ("kind", kind.as_str()),
+                        ("id", id.as_str()),
+                        ("direction", direction),
                     ];
-                    gauge(&mut m, &labels, i64::from(now == s))?;
+                    counter(&mut m, &labels, if bytes { b } else { p })?;
                 }
             }
         }
-
-        let m = e.encode_descriptor(
-            "vpce_config_generation",
-            "Generation of the configuration the workers run (1 at start, +1 per apply).",
-            None,
-            MetricType::Gauge,
-        )?;
-        ConstGauge::new(state.plans.generation() as i64).encode(m)?;
-        let mut m = e.encode_descriptor(
-            "vpce_config_applies",
-            "Configuration applies, by result.",
-            None,
-            MetricType::Counter,
-        )?;
-        counter(
-            &mut m,
-            &[("result", "applied")],
-            state.applies.applied.load(Relaxed),
-        )?;
-        counter(
-            &mut m,
-            &[("result", "rejected")],
-            state.applies.rejected.load(Relaxed),
-        )?;
-
-        let mut m = e.encode_descriptor(
-            "vpce_dns_responses",
-            "Responses of the VPC resolvers, by response code.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (rcode, n) in state.registry.dns.read() {
-            counter(&mut m, &[("rcode", dataplane::stats::rcode_name(rcode))], n)?;
-        }
-        let m = e.encode_descriptor(
-            "vpce_dns_cached_responses",
-            "Responses the workers sent from the resolver's answer cache (among the responses).",
-            None,
-            MetricType::Counter,
-        )?;
-        ConstCounter::new(state.registry.dns.from_cache()).encode(m)?;
-
-        let c = state.control.values();
-        let m = e.encode_descriptor(
-            "vpce_control_requests",
-            "Requests served on the control socket.",
-            None,
-            MetricType::Counter,
-        )?;
-        ConstCounter::new(c.requests).encode(m)?;
-        let mut m = e.encode_descriptor(
-            "vpce_control_refused",
-            "Control connections refused, by why.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (reason, n) in [
-            ("not_root", c.refused_not_root),
-            ("busy", c.refused_busy),
-            ("timed_out", c.timed_out),
-        ] {
-            counter(&mut m, &[("reason", reason)], n)?;
-        }
-        Ok(())
     }
+
+    Ok(())
+}
+
+/// `vpce_drops_total` for every reason, zeros included.
+fn drops(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_drops",
+        "Packets dropped, by reason (vpcectl stats names the same reasons).",
+        None,
+        MetricType::Counter,
+    )?;
+    for r in DropReason::ALL {
+        counter(&mut m, &[("reason", r.as_str())], state.registry.drops(r))?;
+    }
+
+    Ok(())
+}
+
+/// `vpce_security_group_denied_packets_total` per group and direction.
+fn denied(e: &mut DescriptorEncoder, report: &StatsReport) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_security_group_denied_packets",
+        "Packets no rule of a security group allowed, by direction.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (group, d) in &report.security_groups {
+        counter(
+            &mut m,
+            &[("security_group", group.as_str()), ("direction", "ingress")],
+            d.ingress_denied,
+        )?;
+        counter(
+            &mut m,
+            &[("security_group", group.as_str()), ("direction", "egress")],
+            d.egress_denied,
+        )?;
+    }
+
+    Ok(())
+}
+
+/// The flow table's entries, capacity and memory.
+fn flow_table(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let flows = &state.shared.flows;
+    for (name, help, unit, v) in [
+        (
+            "vpce_flow_table_entries",
+            "Flows the connection tracker holds.",
+            None,
+            flows.len(),
+        ),
+        (
+            "vpce_flow_table_capacity",
+            "Flows the connection tracker can hold.",
+            None,
+            flows.capacity(),
+        ),
+        (
+            "vpce_flow_table_memory",
+            "Memory of the flow table.",
+            Some(&Unit::Bytes),
+            flows.memory_bytes(),
+        ),
+    ] {
+        let m = e.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+        ConstGauge::new(v as i64).encode(m)?;
+    }
+
+    Ok(())
+}
+
+/// `vpce_target_health`: 1 for the state each target is in, 0 for the others.
+fn target_health(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let plan = state.plans.load();
+    let mut m = e.encode_descriptor(
+        "vpce_target_health",
+        "1 for the state each target (or appliance) is in, 0 for the others.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for tg in &plan.fabric.target_groups {
+        for t in &tg.targets {
+            let label = dataplane::fabric::target_label(&tg.id, t.ip, t.port);
+            let now = t.health.state();
+            for s in [
+                HealthState::Initial,
+                HealthState::Healthy,
+                HealthState::Unhealthy,
+            ] {
+                let labels = [
+                    ("target_group", tg.id.as_str()),
+                    ("target", label.as_str()),
+                    ("kind", if tg.geneve { "appliance" } else { "target" }),
+                    ("state", s.as_str()),
+                ];
+                gauge(&mut m, &labels, i64::from(now == s))?;
+            }
+        }
+    }
+
+    Ok(())
+}
+
+/// The configuration generation and the applies by result.
+fn config(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let m = e.encode_descriptor(
+        "vpce_config_generation",
+        "Generation of the configuration the workers run (1 at start, +1 per apply).",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(state.plans.generation() as i64).encode(m)?;
+    let mut m = e.encode_descriptor(
+        "vpce_config_applies",
+        "Configuration applies, by result.",
+        None,
+        MetricType::Counter,
+    )?;
+    counter(
+        &mut m,
+        &[("result", "applied")],
+        state.applies.applied.load(Relaxed),
+    )?;
+    counter(
+        &mut m,
+        &[("result", "rejected")],
+        state.applies.rejected.load(Relaxed),
+    )?;
+
+    Ok(())
+}
+
+/// The resolvers' responses by rcode, and those sent from the answer cache.
+fn dns(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_dns_responses",
+        "Responses of the VPC resolvers, by response code.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (rcode, n) in state.registry.dns.read() {
+        counter(&mut m, &[("rcode", dataplane::stats::rcode_name(rcode))], n)?;
+    }
+    let m = e.encode_descriptor(
+        "vpce_dns_cached_responses",
+        "Responses the workers sent from the resolver's answer cache (among the responses).",
+        None,
+        MetricType::Counter,
+    )?;
+    ConstCounter::new(state.registry.dns.from_cache()).encode(m)?;
+
+    Ok(())
+}
+
+/// The control socket's requests and refusals.
+fn control(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let c = state.control.values();
+    let m = e.encode_descriptor(
+        "vpce_control_requests",
+        "Requests served on the control socket.",
+        None,
+        MetricType::Counter,
+    )?;
+    ConstCounter::new(c.requests).encode(m)?;
+    let mut m = e.encode_descriptor(
+        "vpce_control_refused",
+        "Control connections refused, by why.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (reason, n) in [
+        ("not_root", c.refused_not_root),
+        ("busy", c.refused_busy),
+        ("timed_out", c.timed_out),
+    ] {
+        counter(&mut m, &[("reason", reason)], n)?;
+    }
+    Ok(())
 }
 
 /// The registry a scrape encodes.
