@@ -23,6 +23,8 @@ scripts/check-lookup-cost.sh
 scripts/check-unsafe.sh
 # No import cycles between the modules of control and dataplane.
 scripts/check-cycles.py control/src dataplane/src daemon/src
+# No function over 150 lines in the product without a `// long:` reason next to it.
+scripts/check-fn-length.py
 scripts/fuzz.sh --time "${FUZZ_SECONDS:-10}"
 # A short soak: all four paths under applies, nothing lost, memory flat.
 scripts/soak.sh "${SOAK_SECONDS:-30}"

@@ -576,6 +576,36 @@ fn resolve_target(config: &Config, target: &str) -> Result<RouteTarget, String> 
     })
 }
 
+/// A prefix-list route before expansion: the list, the target, the index of the written
+/// route (none for a gateway endpoint's own routes) and the gateway endpoint it stands for.
+type ListRoute = (String, RouteTarget, Option<usize>, Option<String>);
+
+fn route(
+    destination: IpNet,
+    target: RouteTarget,
+    origin: RouteOrigin,
+    state: RouteState,
+) -> EffectiveRoute {
+    EffectiveRoute {
+        destination,
+        target,
+        origin,
+        state,
+    }
+}
+
+/// Active, or ignored with `reason` when `net` lies inside the VPC's own networks (nothing
+/// but a written route of the exact CIDR overrides local).
+fn unless_local(vpc_nets: &[IpNet], net: &IpNet, reason: &str) -> RouteState {
+    if vpc_nets.iter().any(|v| v.contains(net)) {
+        RouteState::Ignored {
+            reason: reason.into(),
+        }
+    } else {
+        RouteState::Active
+    }
+}
+
 fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRouteTable, String> {
     let vpc = config
         .vpcs
@@ -583,61 +613,86 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
         .find(|v| v.id == rt.vpc)
         .ok_or_else(|| format!("no VPC {}", rt.vpc))?;
     let vpc_nets: Vec<IpNet> = vpc.networks();
-    let inside_local = |net: &IpNet| vpc_nets.iter().any(|v| v.contains(net));
-    let mut routes: Vec<EffectiveRoute> = Vec::new();
-    let mut push =
-        |destination: IpNet, target: RouteTarget, origin: RouteOrigin, state: RouteState| {
-            routes.push(EffectiveRoute {
-                destination,
-                target,
-                origin,
-                state,
-            })
-        };
+    let mut routes = local_routes(rt, &vpc_nets);
+    let mut list_routes = written_routes(config, rt, &vpc_nets, &mut routes)?;
+    list_routes.extend(gateway_endpoint_routes(config, rt)?);
+    expand_prefix_lists(config, list_routes, &vpc_nets, &mut routes)?;
+    let winners = rank(&mut routes);
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for &(net, i) in &winners {
+        let i = u32::try_from(i).map_err(|_| "too many routes".to_string())?;
+        match net {
+            IpNet::V4(n) => v4.push((Prefix::<V4>::new(n.network(), n.prefix_len()), i)),
+            IpNet::V6(n) => v6.push((Prefix::<V6>::new(n.network(), n.prefix_len()), i)),
+        }
+    }
+    let routes_len = routes.len();
+    Ok(CompiledRouteTable {
+        id: rt.id.clone(),
+        vpc: rt.vpc.clone(),
+        edge: !rt.gateways.is_empty(),
+        routes,
+        v4: Lpm4::build(&v4, routes_len)?,
+        v6: Lpm6::build(&v6, routes_len)?,
+    })
+}
 
-    // 1. local, unless the table routes that exact CIDR itself.
-    for net in &vpc_nets {
+/// Step 1: local, for each of the VPC's networks, unless the table routes that exact CIDR itself.
+fn local_routes(rt: &RouteTable, vpc_nets: &[IpNet]) -> Vec<EffectiveRoute> {
+    let mut routes = Vec::new();
+    for net in vpc_nets {
         let written = rt.routes.iter().any(|r| {
             matches!(DestinationRef::parse(&r.destination), Ok(DestinationRef::Cidr(c)) if c.0 == *net)
         });
         if !written {
-            push(
+            routes.push(route(
                 *net,
                 RouteTarget::Local,
                 RouteOrigin::Local,
                 RouteState::Active,
-            );
+            ));
         }
     }
-    // 2-4. written routes; prefix-list routes are collected and expanded in 3c.
-    let prefix_list = |id: &str| config.prefix_lists.iter().find(|p| p.id == id);
-    let mut list_routes: Vec<(String, RouteTarget, Option<usize>, Option<String>)> = Vec::new();
+    routes
+}
+
+/// Step 2: the written routes to CIDRs (static and propagated); returns those to prefix lists,
+/// expanded later.
+fn written_routes(
+    config: &Config,
+    rt: &RouteTable,
+    vpc_nets: &[IpNet],
+    routes: &mut Vec<EffectiveRoute>,
+) -> Result<Vec<ListRoute>, String> {
+    let mut list_routes = Vec::new();
     for (index, r) in rt.routes.iter().enumerate() {
         let target = resolve_target(config, &r.target)?;
         match DestinationRef::parse(&r.destination)? {
             DestinationRef::Cidr(c) => {
                 let (origin, state) = if r.propagated {
-                    let state = if inside_local(&c.0) {
-                        RouteState::Ignored {
-                            reason: "a propagated route never overrides local".into(),
-                        }
-                    } else {
-                        RouteState::Active
-                    };
+                    let state =
+                        unless_local(vpc_nets, &c.0, "a propagated route never overrides local");
                     (RouteOrigin::Propagated { index }, state)
                 } else if target == RouteTarget::Local {
                     (RouteOrigin::Local, RouteState::Active)
                 } else {
                     (RouteOrigin::Static { index }, RouteState::Active)
                 };
-                push(c.0, target, origin, state);
+                routes.push(route(c.0, target, origin, state));
             }
             DestinationRef::PrefixList(id) => {
                 list_routes.push((id.to_string(), target, Some(index), None));
             }
         }
     }
-    // 3b. gateway endpoints associated with this table.
+    Ok(list_routes)
+}
+
+/// Step 3: the gateway endpoints associated with this table: a route to each prefix list of
+/// their service.
+fn gateway_endpoint_routes(config: &Config, rt: &RouteTable) -> Result<Vec<ListRoute>, String> {
+    let mut list_routes = Vec::new();
     for e in config
         .endpoints
         .iter()
@@ -657,29 +712,41 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             ));
         }
     }
-    // 3c. every prefix-list route, one route per entry.
+    Ok(list_routes)
+}
+
+/// Step 4: every prefix-list route, one route per entry.
+fn expand_prefix_lists(
+    config: &Config,
+    list_routes: Vec<ListRoute>,
+    vpc_nets: &[IpNet],
+    routes: &mut Vec<EffectiveRoute>,
+) -> Result<(), String> {
     for (id, target, index, endpoint) in list_routes {
-        let pl = prefix_list(&id).ok_or_else(|| format!("no prefix list {id}"))?;
+        let pl = config
+            .prefix_lists
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| format!("no prefix list {id}"))?;
         for (entry, e) in pl.entries.iter().enumerate() {
             let net = e.cidr().0;
-            let state = if inside_local(&net) {
-                RouteState::Ignored {
-                    reason: "a prefix-list entry never overrides local".into(),
-                }
-            } else {
-                RouteState::Active
-            };
+            let state = unless_local(vpc_nets, &net, "a prefix-list entry never overrides local");
             let origin = RouteOrigin::PrefixList {
                 list: id.clone(),
                 entry,
                 index,
                 endpoint: endpoint.clone(),
             };
-            push(net, target.clone(), origin, state);
+            routes.push(route(net, target.clone(), origin, state));
         }
     }
+    Ok(())
+}
 
-    // Order: by destination, then precedence, then the deterministic tie-break.
+/// Orders the routes by destination, then precedence, then the deterministic tie-break;
+/// the first active route of each destination wins and shadows the rest. Returns each
+/// destination with its winner's index.
+fn rank(routes: &mut [EffectiveRoute]) -> Vec<(IpNet, usize)> {
     routes.sort_by(|a, b| {
         let key = |r: &EffectiveRoute| {
             let tie = match &r.origin {
@@ -696,8 +763,7 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             .cmp(&(b.destination.addr(), b.destination.prefix_len()))
             .then_with(|| key(a).cmp(&key(b)))
     });
-    // The first active route of each destination wins; the rest are shadowed by it. Routes of
-    // one destination are adjacent, active ones first (the sort above).
+    // Routes of one destination are adjacent, active ones first (the sort above).
     let mut winners: Vec<(IpNet, usize)> = Vec::new();
     for (i, r) in routes.iter_mut().enumerate() {
         if matches!(r.state, RouteState::Ignored { .. }) {
@@ -708,25 +774,7 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
             _ => winners.push((r.destination, i)),
         }
     }
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for (net, i) in &winners {
-        let i = *i;
-        let i = u32::try_from(i).map_err(|_| "too many routes".to_string())?;
-        match net {
-            IpNet::V4(n) => v4.push((Prefix::<V4>::new(n.network(), n.prefix_len()), i)),
-            IpNet::V6(n) => v6.push((Prefix::<V6>::new(n.network(), n.prefix_len()), i)),
-        }
-    }
-    let routes_len = routes.len();
-    Ok(CompiledRouteTable {
-        id: rt.id.clone(),
-        vpc: rt.vpc.clone(),
-        edge: !rt.gateways.is_empty(),
-        routes,
-        v4: Lpm4::build(&v4, routes_len)?,
-        v6: Lpm6::build(&v6, routes_len)?,
-    })
+    winners
 }
 
 #[cfg(test)]
