@@ -4,7 +4,7 @@
 # (dataplane::conntrack). Miri would be the finer tool, but this machine's toolchain has no
 # miri component and none can be fetched; ASan on the same tests catches out-of-bounds and
 # use-after-free in them. RUSTC_BOOTSTRAP=1 lets the stable toolchain take -Zsanitizer.
-# (io::packet's unsafe is syscalls on live sockets: tests/e2e_uplink.rs runs it for real.)
+# (io::packet's unsafe is syscalls on live sockets: tests/e2e/uplink.rs runs it for real.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 triple=$(rustc -vV | sed -n 's/^host: //p')

@@ -39,7 +39,7 @@ if ! command -v moto_server >/dev/null 2>&1 || ! command -v aws >/dev/null 2>&1;
   fi
 fi
 # The Prometheus project's Python client: its strict OpenMetrics parser checks what vpced's
-# /metrics serves (tests/e2e_observability.rs). Same virtual environment.
+# /metrics serves (tests/e2e/observability.rs). Same virtual environment.
 py=python3
 [ -x .venv/bin/python3 ] && py=.venv/bin/python3
 if ! "$py" -c 'import prometheus_client' >/dev/null 2>&1; then

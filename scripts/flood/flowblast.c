@@ -2,7 +2,7 @@
  * flowblast: one small UDP datagram to each of COUNT distinct destinations, (address, port)
  * pairs from BASE: ports 1..65535 of BASE, then of BASE+1, and so on; every datagram a new
  * flow for a stateful forwarder. 64 per sendmmsg call. Prints how many it sent. For the
- * flow-table exhaustion test (tests/e2e_faults.rs); runs inside a lab namespace only.
+ * flow-table exhaustion test (tests/e2e/faults.rs); runs inside a lab namespace only.
  *
  *   flowblast BASE COUNT
  */

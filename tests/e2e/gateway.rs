@@ -3,12 +3,11 @@
 //! iperf3, a Python web server), configurations are swapped under load without losing a
 //! packet, and malformed packets are counted and dropped.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use common::{can_run, example, Lab};
+use crate::common::{can_run, example, Lab};
 
 const INSTANCE: &str = "s3-instance";
 const ENI: &str = "eni-08c0b194dec370347";

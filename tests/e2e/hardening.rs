@@ -3,11 +3,10 @@
 //! traffic the group allows arrives whole, and an echo's identifier opens nothing but echo
 //! replies. Each failed before its fix.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{can_run, example, root, rss_kib, Lab};
+use crate::common::{can_run, example, root, rss_kib, Lab};
 
 const INSTANCE: &str = "s3-instance";
 const PUBLIC: &str = "203.0.113.176";
@@ -167,7 +166,7 @@ fn a_stuck_or_slow_apply_and_a_refusal_flood_do_not_wedge_the_control_plane() {
     let big = big_prefix_list_config(dir.path(), 200_000);
     let (socket, path) = (lab.socket.clone(), big.clone());
     let slow = std::thread::spawn(move || {
-        std::process::Command::new(common::bin("vpcectl"))
+        std::process::Command::new(crate::common::bin("vpcectl"))
             .args(["apply", path.to_str().unwrap(), "--socket"])
             .arg(&socket)
             .output()

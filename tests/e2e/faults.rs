@@ -5,13 +5,12 @@
 //! the state file damaged (a clear error, nothing silently reset), a TUN device deleted from
 //! outside; and who may talk to the control socket.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const ENDPOINT_IP: &str = "10.0.128.100";

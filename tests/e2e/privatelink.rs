@@ -5,12 +5,11 @@
 //! is on — each step applied to the running vpced, each failure with the counter that says
 //! why. Then the target fails and recovers, and the acceptance survives a restart.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const ENDPOINT: &str = "vpce-0a000000000000001";

@@ -5,8 +5,7 @@
 //! counters showed every packet of the handshake and the request go through). The lab now logs
 //! to a file; this keeps it that way.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn twelve_hundred_connections_through_the_appliances() {

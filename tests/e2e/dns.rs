@@ -5,9 +5,8 @@
 //! (dnsmasq on the internet side answering seed 000's public records): the public CNAME and
 //! A records when private DNS is off, the private answer when it is on.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 const INSTANCE: &str = "s3-instance";
 const NAME: &str = "zenn-privatelink.s3.us-east-1.amazonaws.com";

@@ -5,11 +5,10 @@
 //! "uplink" and the server reaches the instance's public address — both ways through the
 //! gateway's 1:1 translation.
 
-mod common;
 
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn sh(args: &[&str]) {
     let o = Command::new(args[0]).args(&args[1..]).output().unwrap();

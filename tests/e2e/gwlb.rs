@@ -7,14 +7,13 @@
 //! killing an appliance moves new flows — and, with `rebalance`, existing ones — to the
 //! other; `vpcectl trace --daemon` agrees at each step.
 
-mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const WEB: &str = "i-0c00000000000000c";

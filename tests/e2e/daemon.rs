@@ -2,11 +2,10 @@
 //! configuration it cannot accept stops it at start-up with the diagnostics and leaves nothing
 //! behind; vpcectl without a daemon says so.
 
-mod common;
 
 use std::process::Command;
 
-use common::{bin, can_run, example, Lab};
+use crate::common::{bin, can_run, example, Lab};
 
 #[test]
 fn sigterm_removes_every_device_and_namespace() {

@@ -1,12 +1,11 @@
 //! What operators see of a running vpced: Prometheus metrics scraped over HTTP and checked
 //! against the traffic that made them.
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const INSTANCE: &str = "s3-instance";
 const ENDPOINT: &str = "vpce-0abcdef0123456789";
