@@ -124,8 +124,6 @@ impl<F: Family> RouteLpm<F> {
 /// Everything the dataplane and the CLI read, built from one configuration. Immutable:
 /// a change is a new snapshot, published whole.
 pub struct Snapshot {
-    /// Set by [`crate::publish::SnapshotCell::publish`]; 0 until published.
-    pub generation: u64,
     /// The configuration this snapshot was compiled from (prefix lists already filled).
     pub config: Arc<Config>,
     pub route_tables: Vec<CompiledRouteTable>,
@@ -143,7 +141,6 @@ pub struct Snapshot {
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
-            .field("generation", &self.generation)
             .field("route_tables", &self.route_tables.len())
             .finish_non_exhaustive()
     }
@@ -542,7 +539,6 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
     }
     Ok(Compiled {
         snapshot: Snapshot {
-            generation: 0,
             config: Arc::new(config.clone()),
             route_tables,
             route_table_by_id,

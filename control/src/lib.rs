@@ -2,15 +2,17 @@
 //!
 //! This crate owns everything that happens *before* a packet arrives: the deployment's
 //! configuration ([`model`]), reading it ([`load`]), checking it against the rules of a VPC
-//! ([`mod@validate`]), compiling it into immutable lookup tables ([`mod@compile`], [`lpm`]) and
-//! publishing those to the dataplane's workers without locks ([`publish`]). It knows nothing
-//! about packets or devices; the `dataplane` crate depends on it, never the reverse.
+//! ([`mod@validate`]), compiling it into immutable lookup tables ([`mod@compile`], [`lpm`]). It knows nothing
+//! about packets or devices, nor how its tables reach the workers (the dataplane builds a
+//! fabric from a [`Snapshot`] and publishes that); the `dataplane` crate depends on it, never
+//! the reverse.
 //!
 //! The flow of a configuration:
 //!
 //! ```text
 //! file.toml --load--> LoadedConfig --validate--> Report
-//!                          \--compile (validate + build)--> Snapshot --publish--> SnapshotCell
+//!                          \--compile (validate + build)--> Snapshot
+//!                                         (then, in the dataplane: Fabric::build -> Plan -> SnapshotCell)
 //! ```
 #![deny(unsafe_code)] // one fenced exception: the prefetch hint in lpm::poptrie
 #![warn(missing_debug_implementations)]
@@ -26,12 +28,10 @@ pub mod load;
 pub mod lpm;
 pub mod model;
 pub mod net;
-pub mod publish;
 pub mod secgroups;
 pub mod validate;
 
 pub use compile::{compile, Compiled, Snapshot};
 pub use error::ConfigError;
 pub use load::{load_file, load_str, LoadedConfig};
-pub use publish::SnapshotCell;
 pub use validate::{validate, Report};

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use control::model::HealthCheckProtocol;
-use control::SnapshotCell;
 use crossbeam_channel::Receiver;
+use dataplane::publish::SnapshotCell;
 
 use dataplane::health::{HealthState, Probe, ProbeKind, ProbeStep, TargetHealth};
 use dataplane::io::{LocalPacket, Plan, Shared};

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use control::SnapshotCell;
 use crossbeam_channel::Receiver;
+use dataplane::publish::SnapshotCell;
 
 use dataplane::fabric::AttachmentKind;
 use dataplane::io::{LocalPacket, Plan, Shared};

@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use control::{compile, load_file, ConfigError, SnapshotCell};
+use control::{compile, load_file, ConfigError};
+use dataplane::publish::SnapshotCell;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod health;
 pub mod io;
 pub mod pipeline;
+pub mod publish;
 pub mod reasons;
 pub mod rejects;
 pub mod resolver;

@@ -2,7 +2,6 @@
 //! configuration it cannot accept stops it at start-up with the diagnostics and leaves nothing
 //! behind; vpcectl without a daemon says so.
 
-
 use std::process::Command;
 
 use crate::common::{bin, can_run, example, Lab};

@@ -5,7 +5,6 @@
 //! (dnsmasq on the internet side answering seed 000's public records): the public CNAME and
 //! A records when private DNS is off, the private answer when it is on.
 
-
 use crate::common::*;
 
 const INSTANCE: &str = "s3-instance";

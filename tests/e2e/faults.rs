@@ -5,7 +5,6 @@
 //! the state file damaged (a clear error, nothing silently reset), a TUN device deleted from
 //! outside; and who may talk to the control socket.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

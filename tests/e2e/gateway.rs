@@ -3,7 +3,6 @@
 //! iperf3, a Python web server), configurations are swapped under load without losing a
 //! packet, and malformed packets are counted and dropped.
 
-
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

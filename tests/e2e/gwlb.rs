@@ -7,7 +7,6 @@
 //! killing an appliance moves new flows — and, with `rebalance`, existing ones — to the
 //! other; `vpcectl trace --daemon` agrees at each step.
 
-
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,6 @@
 //! traffic the group allows arrives whole, and an echo's identifier opens nothing but echo
 //! replies. Each failed before its fix.
 
-
 use std::time::Duration;
 
 use crate::common::{can_run, example, root, rss_kib, Lab};

@@ -1,7 +1,6 @@
 //! What operators see of a running vpced: Prometheus metrics scraped over HTTP and checked
 //! against the traffic that made them.
 
-
 use std::collections::BTreeMap;
 use std::process::Command;
 

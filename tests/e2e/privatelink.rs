@@ -5,7 +5,6 @@
 //! is on — each step applied to the running vpced, each failure with the counter that says
 //! why. Then the target fails and recovers, and the acceptance survives a restart.
 
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

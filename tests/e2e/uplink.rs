@@ -5,7 +5,6 @@
 //! "uplink" and the server reaches the instance's public address — both ways through the
 //! gateway's 1:1 translation.
 
-
 use std::process::Command;
 
 use crate::common::*;

@@ -4,7 +4,7 @@
 //! A table maps prefixes to a value (in a compiled route table, the index of the winning
 //! route entry) and answers, for an address, the value of the longest prefix containing it.
 //! Tables are **built once and immutable**: the compiler builds a new table for every new
-//! configuration and publishes it whole (see [`crate::publish`]); a BGP-style stream of changes
+//! configuration and publishes it whole (see `crate::publish`); a BGP-style stream of changes
 //! goes through [`PoptrieWriter`], which rewrites the touched parts of one table in place while
 //! readers go on (publication order in the `poptrie` module).
 //!

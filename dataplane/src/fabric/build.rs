@@ -868,7 +868,7 @@ impl Parts {
         registry: Arc<Registry>,
     ) -> Fabric {
         Fabric {
-            generation: snapshot.generation,
+            generation: 0, // set when published (`SnapshotCell::publish`)
             snapshot,
             attachments: self.attachments,
             vpcs: self.vpcs,

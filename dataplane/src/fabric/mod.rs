@@ -14,14 +14,14 @@
 //! * **internet gateways**: the 1:1 public/private address maps of the instances behind each.
 //!
 //! A fabric is immutable and published whole, with the snapshot it was built from, through a
-//! [`control::SnapshotCell`]; counters live outside it ([`crate::stats`]) so they survive
+//! [`crate::publish::SnapshotCell`]; counters live outside it ([`crate::stats`]) so they survive
 //! reloads.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::publish::Versioned;
 use control::model::ConnectionState;
-use control::publish::Versioned;
 use control::Snapshot;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
@@ -359,6 +359,8 @@ pub struct Uplink {
 /// The dataplane's immutable tables for one configuration generation.
 #[derive(Debug)]
 pub struct Fabric {
+    /// The configuration generation: 0 when built, set by [`crate::publish::SnapshotCell`]
+    /// when the plan carrying it is published (1 at start, +1 per apply).
     pub generation: u64,
     pub snapshot: Arc<Snapshot>,
     pub attachments: Vec<Attachment>,
@@ -422,7 +424,7 @@ pub enum FabricError {
 impl Fabric {
     /// Builds the tables for `snapshot`. Counters are taken from (and registered in)
     /// `registry`, so an entity keeps its counters across reloads. The work is
-    /// [`build::FabricBuilder`]'s, one method per kind of entity.
+    /// `build::FabricBuilder`'s (private), one method per kind of entity.
     pub fn build(
         snapshot: impl Into<Arc<Snapshot>>,
         registry: Arc<Registry>,

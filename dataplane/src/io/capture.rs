@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use control::SnapshotCell;
+use crate::publish::SnapshotCell;
 
 /// Bytes of each packet kept.
 pub const SNAPLEN: usize = 2048;
@@ -63,7 +63,7 @@ struct On {
     queue: crossbeam_channel::Sender<Captured>,
 }
 
-impl control::publish::Versioned for Tap {
+impl crate::publish::Versioned for Tap {
     fn generation(&self) -> u64 {
         self.generation
     }

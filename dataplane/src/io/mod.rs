@@ -9,8 +9,8 @@
 //!   allocation per packet; the published [`Plan`] is loaded once per wakeup.
 //!
 //! A [`Plan`] is what workers read: the fabric of one configuration generation plus the devices
-//! of its attachments. It is published whole through a [`control::SnapshotCell`], like the
-//! snapshot it contains; devices are shared (`Arc`) between consecutive plans so that a reload
+//! of its attachments. It is published whole through a [`crate::publish::SnapshotCell`] (the
+//! snapshot it contains is never published on its own); devices are shared (`Arc`) between consecutive plans so that a reload
 //! keeps every unchanged device — and the packets queued in it.
 
 pub mod capture;
@@ -24,7 +24,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use control::publish::Versioned;
+use crate::publish::Versioned;
 
 use crate::conntrack::FlowTable;
 use crate::fabric::Fabric;

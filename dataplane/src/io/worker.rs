@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use control::SnapshotCell;
+use crate::publish::SnapshotCell;
 use rustix::event::epoll;
 use rustix::event::Timespec;
 

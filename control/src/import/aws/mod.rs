@@ -20,9 +20,9 @@
 //! endpoints to them) and whatever is left out cascades as warnings: a service with no imported
 //! load balancer, an endpoint to a service not in the export, a route to an endpoint left out.
 //!
-//! The parts live in rooms by AWS API family: [`vpc`] (VPCs, subnets, gateways, prefix lists,
-//! route tables, security groups), [`compute`] (instances, NAT gateways, ENIs), [`elb`]
-//! (target groups and load balancers) and [`endpoints`] (endpoint services, VPC endpoints and
+//! The parts live in rooms by AWS API family: `vpc` (VPCs, subnets, gateways, prefix lists,
+//! route tables, security groups), `compute` (instances, NAT gateways, ENIs), `elb`
+//! (target groups and load balancers) and `endpoints` (endpoint services, VPC endpoints and
 //! the AWS services they name). This module holds the shared reading helpers and the order.
 
 use std::collections::{BTreeMap, BTreeSet};

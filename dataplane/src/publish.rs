@@ -1,8 +1,10 @@
-//! Publication: the current [`Snapshot`], readable by every worker without locks.
+//! Publication: the current plan (a fabric built from one compiled configuration, with its
+//! devices), readable by every worker without locks. The daemon publishes
+//! [`crate::io::Plan`]s; a capture's tap is published the same way.
 //!
-//! A [`SnapshotCell`] holds an `Arc<Snapshot>` in an [`arc_swap::ArcSwap`]. Readers call
+//! A [`SnapshotCell`] holds an `Arc<T>` in an [`arc_swap::ArcSwap`]. Readers call
 //! [`SnapshotCell::load`] once per batch of packets: a wait-free pointer load that pins the
-//! snapshot for as long as the guard lives; they never block and never see a half-built table.
+//! value for as long as the guard lives; they never block and never see a half-built table.
 //!
 //! The order of an update, which is what makes that true:
 //!
@@ -20,26 +22,14 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::compile::Snapshot;
-
-/// What a cell publishes: anything that carries its generation number. The control plane
-/// publishes [`Snapshot`]s; the dataplane publishes its own tables compiled from one.
+/// What a cell publishes: anything that carries its generation number.
 pub trait Versioned: Send + Sync + 'static {
     fn generation(&self) -> u64;
     fn set_generation(&mut self, generation: u64);
 }
 
-impl Versioned for Snapshot {
-    fn generation(&self) -> u64 {
-        self.generation
-    }
-    fn set_generation(&mut self, generation: u64) {
-        self.generation = generation;
-    }
-}
-
 #[derive(Debug)]
-pub struct SnapshotCell<T: Versioned = Snapshot> {
+pub struct SnapshotCell<T: Versioned> {
     current: ArcSwap<T>,
     writer: Mutex<u64>,
 }

@@ -1,14 +1,38 @@
-//! Snapshot publication: readers never block and never see a torn or older snapshot after a
-//! newer one, while a writer swaps snapshots under them.
+//! Publication: readers never block and never see a torn or older value after a newer one,
+//! while a writer swaps values under them. Published here: a compiled snapshot with its
+//! generation (what the daemon publishes is a plan built from one).
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use control::{compile, load_str, Snapshot, SnapshotCell};
+use control::{compile, load_str, Snapshot};
+use dataplane::publish::{SnapshotCell, Versioned};
 
-fn snapshot(default_target: &str) -> Snapshot {
+/// A snapshot and the generation it was published as.
+struct Published {
+    generation: u64,
+    snapshot: Snapshot,
+}
+
+impl Versioned for Published {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+fn snapshot(default_target: &str) -> Published {
     let text = format!(
         r#"region = "us-east-1"
 [[vpcs]]
@@ -24,9 +48,13 @@ main = true
 routes = [{{ destination = "0.0.0.0/0", target = "{default_target}" }}]
 "#
     );
-    compile(&load_str("p.toml", text, Path::new(".")).unwrap())
+    let snapshot = compile(&load_str("p.toml", text, Path::new(".")).unwrap())
         .unwrap()
-        .snapshot
+        .snapshot;
+    Published {
+        generation: 0,
+        snapshot,
+    }
 }
 
 #[test]
