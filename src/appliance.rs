@@ -119,21 +119,13 @@ fn run(args: &Args) -> std::io::Result<()> {
         // packet unchanged.
         let total = 28 + n;
         let r = &mut reply[..total];
-        r[0] = 0x45;
-        r[1] = 0;
-        r[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        r[4..8].copy_from_slice(&[0, 0, 0x40, 0]);
-        r[8] = 64;
-        r[9] = wire::proto::UDP;
-        r[10..12].copy_from_slice(&[0, 0]);
-        r[12..16].copy_from_slice(&args.listen.octets());
-        r[16..20].copy_from_slice(&from.ip().octets());
-        let c = wire::checksum::checksum(&r[..20]);
-        r[10..12].copy_from_slice(&c.to_be_bytes());
-        r[20..22].copy_from_slice(&from.port().to_be_bytes());
-        r[22..24].copy_from_slice(&wire::geneve::PORT.to_be_bytes());
-        r[24..26].copy_from_slice(&((8 + n) as u16).to_be_bytes());
-        r[26..28].copy_from_slice(&[0, 0]);
+        let outer = wire::geneve::Outer {
+            src: args.listen,
+            dst: *from.ip(),
+            src_port: from.port(),
+            dst_port: wire::geneve::PORT,
+        };
+        wire::geneve::write_outer_headers(r, total, outer);
         r[28..].copy_from_slice(&buf[..n]);
         let to = SockAddr::from(SocketAddrV4::new(*from.ip(), 0));
         if let Err(e) = raw.send_to(r, &to) {

@@ -23,7 +23,9 @@ use dataplane::io::{LocalPacket, Plan, Shared};
 /// the one after them).
 const OWN_LANE: dataplane::stats::Lane = dataplane::stats::MAX_LANES - 2;
 use dataplane::pipeline::LocalService;
-use dataplane::resolver::{handle, servfail, upstream_log, Client, Outcome, QueryLog};
+use dataplane::resolver::{
+    handle, message_id, servfail, set_message_id, upstream_log, Client, Outcome, QueryLog,
+};
 use dataplane::wire::{self, build};
 
 /// Where query logs go.
@@ -207,12 +209,11 @@ impl Resolver {
     /// The upstream answered a forwarded query: back to the client under its own id, with
     /// the VPC's private records spliced into CNAME chains.
     fn on_upstream_answer(&mut self, plan: &Plan, payload: &[u8]) {
-        let id = u16::from_be_bytes([payload[0], payload[1]]);
-        let Some(w) = self.pending.remove(&id) else {
+        let Some(w) = message_id(payload).and_then(|id| self.pending.remove(&id)) else {
             return;
         };
         let mut answer = payload.to_vec();
-        answer[..2].copy_from_slice(&w.query[..2]);
+        set_message_id(&mut answer, message_id(&w.query).unwrap_or(0));
         if let Some(spliced) =
             dataplane::resolver::splice_private(&w.plan.fabric.snapshot.dns, &w.vpc_id, &answer)
         {
@@ -304,7 +305,7 @@ impl Resolver {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let mut fwd = q.dns.to_vec();
-        fwd[..2].copy_from_slice(&id.to_be_bytes());
+        set_message_id(&mut fwd, id);
         let Some(pkt) = build::packet(
             IpAddr::V4(u.source),
             IpAddr::V4(u.server),

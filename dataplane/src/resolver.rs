@@ -309,6 +309,17 @@ pub fn splice_private(dns: &PrivateDns, vpc: &str, response: &[u8]) -> Option<Ve
     None
 }
 
+/// The id of a DNS message (its first two bytes, RFC 1035 4.1.1); `None` when shorter.
+pub fn message_id(msg: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*msg.first()?, *msg.get(1)?]))
+}
+
+/// Gives a DNS message of at least two bytes the id `id` (a forwarded query a fresh one, an
+/// answer its client's).
+pub fn set_message_id(msg: &mut [u8], id: u16) {
+    msg[..2].copy_from_slice(&id.to_be_bytes());
+}
+
 /// A SERVFAIL for `query` (the upstream did not answer in time).
 pub fn servfail(query: &[u8]) -> Option<Vec<u8>> {
     if query.len() < 12 {

@@ -22,7 +22,7 @@ use tun_rs::VirtioNetHdr;
 use crate::fabric::Fabric;
 use crate::io::capture::Point;
 use crate::pipeline::{process_in, Ctx, DropReason, LocalService, NoObserver, Offload, Verdict};
-use crate::wire::checksum;
+use crate::wire::udp_gso;
 
 /// Packets read from one queue per wakeup.
 pub const BATCH: usize = 64;
@@ -111,14 +111,10 @@ impl Train {
     /// The payload length of `pkt` if it may ride in a train: IPv4 without options, UDP, not a
     /// fragment, one segment.
     fn eligible(pkt: &[u8], h: &VirtioNetHdr) -> Option<usize> {
-        let ok = h.gso_type == VIRTIO_NET_HDR_GSO_NONE
-            && pkt.len() > 28
-            && pkt[0] == 0x45
-            && pkt[9] == crate::wire::proto::UDP
-            && u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff == 0
-            && usize::from(u16::from_be_bytes([pkt[2], pkt[3]])) == pkt.len()
-            && usize::from(u16::from_be_bytes([pkt[24], pkt[25]])) == pkt.len() - 20;
-        ok.then_some(pkt.len() - 28)
+        if h.gso_type != VIRTIO_NET_HDR_GSO_NONE {
+            return None;
+        }
+        udp_gso::eligible(pkt)
     }
 
     /// Whether `pkt` (payload `seg` bytes) continues this train: same egress, addresses,
@@ -131,9 +127,7 @@ impl Train {
             && self.count < TRAIN_MAX
             && seg <= self.seg
             && self.len + seg <= usize::from(u16::MAX)
-            && pkt[1] == t[1]
-            && pkt[6..9] == t[6..9]
-            && pkt[12..24] == t[12..24]
+            && udp_gso::same_headers(pkt, t)
     }
 
     /// Sends what the train holds: alone as it came, or as one UDP GSO superpacket.
@@ -146,25 +140,13 @@ impl Train {
         let h = if count == 1 {
             self.first
         } else {
-            let ip = &mut self.frame[HDR..HDR + len];
-            ip[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-            ip[10..12].copy_from_slice(&[0, 0]);
-            let c = checksum::checksum(&ip[..20]);
-            ip[10..12].copy_from_slice(&c.to_be_bytes());
-            ip[24..26].copy_from_slice(&((len - 20) as u16).to_be_bytes());
-            let pseudo = checksum::pseudo_v4(
-                ip[12..16].try_into().expect("4"),
-                ip[16..20].try_into().expect("4"),
-                crate::wire::proto::UDP,
-                (len - 20) as u16,
-            );
-            ip[26..28].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
+            udp_gso::finish(&mut self.frame[HDR..HDR + len], len);
             VirtioNetHdr {
                 flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
                 gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
-                hdr_len: 28,
+                hdr_len: udp_gso::HEADERS as u16,
                 gso_size: seg as u16,
-                csum_start: 20,
+                csum_start: 20, // the UDP header, after IPv4's 20 bytes
                 csum_offset: 6,
             }
         };
@@ -175,7 +157,10 @@ impl Train {
                 // Per datagram, as they were read.
                 for k in 0..count {
                     let last = len - 20 - 8 - (count - 1) * seg;
-                    counters.tx(cx.lane, 28 + if k + 1 < count { seg } else { last });
+                    counters.tx(
+                        cx.lane,
+                        udp_gso::HEADERS + if k + 1 < count { seg } else { last },
+                    );
                 }
             }
             Err(_) => {
@@ -411,7 +396,7 @@ fn emit<O: Output>(
     };
     if train.continues(egress, pkt, seg) {
         let at = HDR + train.len;
-        train.frame[at..at + seg].copy_from_slice(&pkt[28..]);
+        train.frame[at..at + seg].copy_from_slice(udp_gso::payload(pkt));
         train.len += seg;
         train.count += 1;
         train.closed = seg < train.seg;

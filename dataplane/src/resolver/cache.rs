@@ -32,8 +32,7 @@
 
 use spin::mutex::SpinMutex;
 
-use crate::wire::checksum;
-use crate::wire::proto;
+use crate::wire;
 
 /// Largest query stored, id excluded.
 pub const MAX_QUERY: usize = 254;
@@ -141,7 +140,7 @@ impl AnswerCache {
         let n = usize::from(e.answer_len);
         let out = out.get_mut(..n)?;
         out.copy_from_slice(&e.answer[..n]);
-        out[..2].copy_from_slice(&query[..2]);
+        super::set_message_id(out, super::message_id(query)?);
         Some(n)
     }
 }
@@ -158,18 +157,7 @@ pub fn answer_in_place(
     buf: &mut [u8],
     len: usize,
 ) -> Option<(usize, u8)> {
-    let ip = match buf.first()? >> 4 {
-        4 if buf[0] == 0x45 && len >= 28 && buf[9] == proto::UDP => 20,
-        6 if len >= 48 && buf[6] == proto::UDP => 40,
-        _ => return None,
-    };
-    if ip == 20 && u16::from_be_bytes([buf[6], buf[7]]) & 0x3fff != 0 {
-        return None; // a fragment
-    }
-    let udp = ip + 8;
-    if usize::from(u16::from_be_bytes([buf[ip + 4], buf[ip + 5]])) != len - ip {
-        return None;
-    }
+    let udp = wire::build::plain_udp_payload(buf, len)?;
     // The query is copied aside: the answer is written over it.
     let mut query = [0u8; MAX_QUERY + 2];
     let qlen = len - udp;
@@ -178,44 +166,7 @@ pub fn answer_in_place(
     }
     query[..qlen].copy_from_slice(&buf[udp..len]);
     let alen = cache.lookup(generation, vpc, &query[..qlen], buf.get_mut(udp..)?)?;
-    let total = udp + alen;
-    let l4 = (8 + alen) as u16;
-    // Ports swapped.
-    let (sport, dport) = ([buf[ip], buf[ip + 1]], [buf[ip + 2], buf[ip + 3]]);
-    buf[ip..ip + 2].copy_from_slice(&dport);
-    buf[ip + 2..ip + 4].copy_from_slice(&sport);
-    buf[ip + 4..ip + 6].copy_from_slice(&l4.to_be_bytes());
-    buf[ip + 6..ip + 8].copy_from_slice(&[0, 0]);
-    let pseudo = if ip == 20 {
-        let (src, dst): ([u8; 4], [u8; 4]) = (
-            buf[12..16].try_into().expect("4"),
-            buf[16..20].try_into().expect("4"),
-        );
-        // The header the resolver thread writes (`wire::build`).
-        buf[..12].copy_from_slice(&[0x45, 0, 0, 0, 0x4a, 0x11, 0x40, 0, 64, proto::UDP, 0, 0]);
-        buf[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        buf[12..16].copy_from_slice(&dst);
-        buf[16..20].copy_from_slice(&src);
-        let c = checksum::checksum(&buf[..20]);
-        buf[10..12].copy_from_slice(&c.to_be_bytes());
-        checksum::pseudo_v4(dst, src, proto::UDP, l4)
-    } else {
-        let (src, dst): ([u8; 16], [u8; 16]) = (
-            buf[8..24].try_into().expect("16"),
-            buf[24..40].try_into().expect("16"),
-        );
-        buf[..8].copy_from_slice(&[0x60, 0, 0, 0, 0, 0, proto::UDP, 64]);
-        buf[4..6].copy_from_slice(&l4.to_be_bytes());
-        buf[8..24].copy_from_slice(&dst);
-        buf[24..40].copy_from_slice(&src);
-        checksum::pseudo_v6(dst, src, proto::UDP, u32::from(l4))
-    };
-    let mut c = checksum::fold(checksum::sum(&buf[ip..total]) + pseudo);
-    c = !c;
-    if c == 0 {
-        c = 0xffff;
-    }
-    buf[ip + 6..ip + 8].copy_from_slice(&c.to_be_bytes());
+    let total = wire::build::udp_reply_in_place(buf, udp, alen);
     Some((total, buf[udp + 3] & 0x0f))
 }
 

@@ -473,11 +473,7 @@ fn echo_as_appliance(f: &Fabric, egress: AttachmentIdx, pkt: &mut [u8]) -> Optio
     if !(from_node && p.protocol == wire::proto::UDP && p.dst_port == wire::geneve::PORT) {
         return None;
     }
-    // Swapping the two address words leaves the header checksum as it is.
-    let mut src = [0u8; 4];
-    src.copy_from_slice(&pkt[12..16]);
-    pkt.copy_within(16..20, 12);
-    pkt[16..20].copy_from_slice(&src);
+    wire::Ipv4Packet::new_unchecked(&mut pkt[..]).swap_addrs();
     let eni = &f.enis[e as usize];
     let c = &f.snapshot.config;
     Some(

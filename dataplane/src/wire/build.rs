@@ -202,3 +202,71 @@ pub fn fragment_v4(pkt: &[u8], id: u16, offset: usize, len: usize) -> Vec<u8> {
     Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
     v
 }
+
+/// Where the payload of `buf[..len]` starts, when it is a UDP datagram in one plain IP
+/// packet: IPv4 without options and not a fragment, or IPv6 without extension headers, its
+/// IP and UDP lengths agreeing with `len`. `None` for anything else.
+pub fn plain_udp_payload(buf: &[u8], len: usize) -> Option<usize> {
+    let buf = buf.get(..len)?;
+    let ip = match buf.first()? >> 4 {
+        4 if buf[0] == 0x45 && len >= 28 && buf[9] == proto::UDP => 20,
+        6 if len >= 48 && buf[6] == proto::UDP => 40,
+        _ => return None,
+    };
+    if ip == 20 && u16::from_be_bytes([buf[6], buf[7]]) & 0x3fff != 0 {
+        return None; // a fragment
+    }
+    let ip_len = match ip {
+        20 => usize::from(u16::from_be_bytes([buf[2], buf[3]])),
+        _ => 40 + usize::from(u16::from_be_bytes([buf[4], buf[5]])),
+    };
+    if ip_len != len || usize::from(u16::from_be_bytes([buf[ip + 4], buf[ip + 5]])) != len - ip {
+        return None;
+    }
+    Some(ip + 8)
+}
+
+/// Turns the plain UDP packet in `buf` (as [`plain_udp_payload`] accepted it; its payload,
+/// `payload_len` bytes at `udp`, already replaced) into the reply: addresses and ports
+/// swapped, the IP header written as [`packet`] writes one, lengths and checksums filled.
+/// Returns the reply's length.
+pub fn udp_reply_in_place(buf: &mut [u8], udp: usize, payload_len: usize) -> usize {
+    let ip = udp - 8;
+    let total = udp + payload_len;
+    let l4 = (8 + payload_len) as u16;
+    let (sport, dport) = ([buf[ip], buf[ip + 1]], [buf[ip + 2], buf[ip + 3]]);
+    buf[ip..ip + 2].copy_from_slice(&dport);
+    buf[ip + 2..ip + 4].copy_from_slice(&sport);
+    buf[ip + 4..ip + 6].copy_from_slice(&l4.to_be_bytes());
+    buf[ip + 6..ip + 8].copy_from_slice(&[0, 0]);
+    let pseudo = if ip == 20 {
+        let (src, dst): ([u8; 4], [u8; 4]) = (
+            buf[12..16].try_into().expect("4"),
+            buf[16..20].try_into().expect("4"),
+        );
+        buf[..12].copy_from_slice(&[0x45, 0, 0, 0, 0x4a, 0x11, 0x40, 0, 64, proto::UDP, 0, 0]);
+        buf[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        buf[12..16].copy_from_slice(&dst);
+        buf[16..20].copy_from_slice(&src);
+        let c = checksum::checksum(&buf[..20]);
+        buf[10..12].copy_from_slice(&c.to_be_bytes());
+        checksum::pseudo_v4(dst, src, proto::UDP, l4)
+    } else {
+        let (src, dst): ([u8; 16], [u8; 16]) = (
+            buf[8..24].try_into().expect("16"),
+            buf[24..40].try_into().expect("16"),
+        );
+        buf[..8].copy_from_slice(&[0x60, 0, 0, 0, 0, 0, proto::UDP, 64]);
+        buf[4..6].copy_from_slice(&l4.to_be_bytes());
+        buf[8..24].copy_from_slice(&dst);
+        buf[24..40].copy_from_slice(&src);
+        checksum::pseudo_v6(dst, src, proto::UDP, u32::from(l4))
+    };
+    let mut c = checksum::fold(checksum::sum(&buf[ip..total]) + pseudo);
+    c = !c;
+    if c == 0 {
+        c = 0xffff;
+    }
+    buf[ip + 6..ip + 8].copy_from_slice(&c.to_be_bytes());
+    total
+}

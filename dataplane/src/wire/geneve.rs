@@ -177,6 +177,15 @@ pub fn encapsulate(
     };
     buf.copy_within(0..inner_len, OVERHEAD);
     let h = &mut buf[..OVERHEAD];
+    write_outer_headers(h, total, outer);
+    // GENEVE.
+    write_aws_header(&mut h[28..], ethertype, options);
+    Some(total)
+}
+
+/// Writes the outer IPv4 (TTL 64, DF) and UDP (no checksum, allowed over IPv4) headers of a
+/// `total`-byte GENEVE packet into `h[..28]`.
+pub fn write_outer_headers(h: &mut [u8], total: usize, outer: Outer) {
     // IPv4.
     h[0] = 0x45;
     h[1] = 0;
@@ -195,9 +204,6 @@ pub fn encapsulate(
     h[22..24].copy_from_slice(&outer.dst_port.to_be_bytes());
     h[24..26].copy_from_slice(&((total - 20) as u16).to_be_bytes());
     h[26..28].copy_from_slice(&[0, 0]);
-    // GENEVE.
-    write_aws_header(&mut h[28..], ethertype, options);
-    Some(total)
 }
 
 /// Writes the 40-byte GENEVE header with AWS's options into `out[..40]`.

@@ -177,6 +177,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.rewrite_addr(field::DST, addr);
     }
 
+    /// Swaps the source and destination addresses. No checksum changes: the header's and the
+    /// transport's pseudo-header sum both words alike.
+    pub fn swap_addrs(&mut self) {
+        let b = self.bm();
+        let mut src = [0u8; 4];
+        src.copy_from_slice(&b[field::SRC]);
+        b.copy_within(field::DST, field::SRC.start);
+        b[field::DST].copy_from_slice(&src);
+    }
+
     fn rewrite_addr(&mut self, at: std::ops::Range<usize>, addr: Ipv4Addr) {
         let mut old = [0u8; 4];
         old.copy_from_slice(&self.b()[at.clone()]);

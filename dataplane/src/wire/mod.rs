@@ -15,6 +15,7 @@ pub mod geneve;
 pub mod ipv4;
 pub mod ipv6;
 pub mod transport;
+pub mod udp_gso;
 
 use std::net::IpAddr;
 
@@ -241,6 +242,18 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
         Some(_) => Err(WireError::BadVersion),
         None => Err(WireError::Truncated),
     }
+}
+
+/// The destination address and port of a TCP or UDP packet over IPv4 read from its first
+/// bytes alone: a packet cut after its ports (a copy kept short) still answers. `None` for
+/// anything else.
+pub fn ipv4_destination(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, u16)> {
+    if bytes.len() < 20 || bytes[0] >> 4 != 4 || !matches!(bytes[9], proto::TCP | proto::UDP) {
+        return None;
+    }
+    let ip = Ipv4Packet::new_unchecked(bytes);
+    let p = bytes.get(ip.header_len() + 2..ip.header_len() + 4)?;
+    Some((ip.dst_addr(), u16::from_be_bytes([p[0], p[1]])))
 }
 
 /// Reads the transport header at the start of `l4` into `out`. In a first fragment `l4` is

@@ -568,3 +568,66 @@ fn partial_checksums_complete_to_the_real_ones() {
         }
     }
 }
+
+#[test]
+fn swapped_addresses_keep_both_checksums_valid() {
+    let mut v = udp_dns_query();
+    Ipv4Packet::new_unchecked(&mut v[..]).swap_addrs();
+    let p = parse(&v).unwrap();
+    assert_eq!(p.src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+    assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 176)));
+    assert!(pnet_udp_v4_ok(&v));
+}
+
+#[test]
+fn a_udp_reply_built_in_place_is_valid_by_pnet() {
+    let mut v = udp_dns_query();
+    let len = v.len();
+    let udp = build::plain_udp_payload(&v, len).unwrap();
+    assert_eq!(udp, 28);
+    // A longer payload written over the query, as the answer cache does.
+    let answer = b"\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00answer-bytes";
+    v.resize(udp + answer.len(), 0);
+    v[udp..].copy_from_slice(answer);
+    let total = build::udp_reply_in_place(&mut v, udp, answer.len());
+    assert_eq!(total, v.len());
+    let p = parse(&v).unwrap();
+    assert_eq!(
+        (p.src, p.dst, p.src_port, p.dst_port),
+        (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 176)),
+            53,
+            46472
+        )
+    );
+    assert!(pnet_udp_v4_ok(&v));
+}
+
+#[test]
+fn only_plain_udp_is_answered_in_place() {
+    let q = udp_dns_query();
+    // A fragment, a TCP segment, a packet whose UDP length disagrees, a cut packet.
+    let mut frag = q.clone();
+    frag[6] |= 0x20;
+    assert_eq!(build::plain_udp_payload(&frag, frag.len()), None);
+    let tcp = tcp_syn();
+    assert_eq!(build::plain_udp_payload(&tcp, tcp.len()), None);
+    let mut bad = q.clone();
+    bad[25] ^= 1;
+    assert_eq!(build::plain_udp_payload(&bad, bad.len()), None);
+    assert_eq!(build::plain_udp_payload(&q[..27], 27), None);
+    assert_eq!(build::plain_udp_payload(&q, q.len() + 1), None);
+}
+
+#[test]
+fn the_destination_of_a_cut_packet_is_read_from_its_first_bytes() {
+    let q = udp_dns_query();
+    let want = Some((Ipv4Addr::new(10, 0, 0, 2), 53));
+    assert_eq!(ipv4_destination(&q), want);
+    assert_eq!(ipv4_destination(&q[..24]), want);
+    assert_eq!(ipv4_destination(&q[..23]), None);
+    let mut icmp = q.clone();
+    icmp[9] = proto::ICMP;
+    assert_eq!(ipv4_destination(&icmp), None);
+}
