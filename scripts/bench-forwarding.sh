@@ -38,18 +38,7 @@ WORK=$(mktemp -d)
 gcc -O2 -Wall -o "$WORK/udpblast" scripts/flood/udpblast.c
 
 # (K) kernel router.
-for n in src router dst; do ip netns add $K$n; ip -n $K$n link set lo up; done
-ip link add vk-src netns ${K}src type veth peer name vk-rs netns ${K}router
-ip link add vk-dst netns ${K}dst type veth peer name vk-rd netns ${K}router
-ip -n ${K}src addr add 10.0.0.176/24 dev vk-src
-ip -n ${K}router addr add 10.0.0.1/24 dev vk-rs
-ip -n ${K}router addr add 52.216.39.1/24 dev vk-rd
-ip -n ${K}dst addr add 52.216.39.26/24 dev vk-dst
-for l in "src vk-src" "router vk-rs" "router vk-rd" "dst vk-dst"; do set -- $l; ip -n $K$1 link set $2 up; done
-ip -n ${K}src route add default via 10.0.0.1
-ip -n ${K}dst route add default via 52.216.39.1
-ip netns exec ${K}router sysctl -qw net.ipv4.ip_forward=1
-scripts/check-isolation.sh $K ${K}src=52.216.39.26 ${K}dst=10.0.0.176 >/dev/null
+kernel_router "$K" src router dst 10.0.0.176 10.0.0.1 52.216.39.1 52.216.39.26
 
 # (U) vpced.
 start_vpced "$U" examples/s3-endpoints.toml "$SOCK" /dev/stderr \
@@ -92,7 +81,7 @@ printf "%-5s %-3s %8s %8s %9s %9s %9s %8s %8s %8s\n" round via "tcp1 Gb" "tcp2 G
 : >"$WORK/results"
 for r in $(seq "$ROUNDS"); do
   for via in K U; do
-    if [ $via = K ]; then src=${K}src; sink=${K}dst; dev=vk-dst; pid=; else src=${U}s3-instance; sink=${U}s3; dev=$U_SINK_DEV; pid=$VPCED_PID; fi
+    if [ $via = K ]; then src=${K}src; sink=${K}dst; dev=vk-right; pid=; else src=${U}s3-instance; sink=${U}s3; dev=$U_SINK_DEV; pid=$VPCED_PID; fi
     t1=$(tcp $src 1); t2=$(tcp $src 2)
     read -r kpps percpu sent < <(blast $src $sink $dev $pid)
     read -r p50 p99 p999 lost < <(rr $src)

@@ -29,18 +29,7 @@ cleanup
 WORK=$(mktemp -d)
 
 # (K) client -- appliance (kernel forwarding) -- server.
-for n in client appliance server; do ip netns add $K$n; ip -n $K$n link set lo up; done
-ip link add vk-c netns ${K}client type veth peer name vk-ac netns ${K}appliance
-ip link add vk-s netns ${K}server type veth peer name vk-as netns ${K}appliance
-ip -n ${K}client addr add 198.51.100.7/24 dev vk-c
-ip -n ${K}appliance addr add 198.51.100.1/24 dev vk-ac
-ip -n ${K}appliance addr add 203.0.113.1/24 dev vk-as
-ip -n ${K}server addr add 203.0.113.10/24 dev vk-s
-for l in "client vk-c" "appliance vk-ac" "appliance vk-as" "server vk-s"; do set -- $l; ip -n $K$1 link set $2 up; done
-ip -n ${K}client route add default via 198.51.100.1
-ip -n ${K}server route add default via 203.0.113.1
-ip netns exec ${K}appliance sysctl -qw net.ipv4.ip_forward=1
-scripts/check-isolation.sh $K ${K}client=203.0.113.10 ${K}server=198.51.100.7 >/dev/null
+kernel_router "$K" client appliance server 198.51.100.7 198.51.100.1 203.0.113.1 203.0.113.10
 
 # (U) vpced and one appliance (the other is left out: every flow takes the same hop).
 sed -e 's|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" },|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" }, { protocol = "udp", ports = 80, cidr = "0.0.0.0/0" },|' \

@@ -152,11 +152,7 @@ fn normalize(name: &str) -> String {
 
 /// The stable 8-letter part of an endpoint's DNS names (AWS draws it at random).
 pub fn endpoint_suffix(endpoint_id: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in endpoint_id.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::hash::fnv1a_64(endpoint_id.as_bytes());
     (0..8)
         .map(|i| (b'a' + ((h >> (i * 5)) % 26) as u8) as char)
         .collect()

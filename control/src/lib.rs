@@ -22,6 +22,7 @@ pub mod diag;
 pub mod dns;
 pub mod error;
 pub mod files;
+pub mod hash;
 pub mod import;
 pub mod ip_ranges;
 pub mod load;

@@ -17,13 +17,10 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-/// FNV-1a (32 bits) of `bytes`: fixed and fast, for what must hash the same in every run and
-/// on every machine; never for a table a sender fills (see [`Key`]).
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
-}
+/// FNV-1a (32 and 64 bits), fixed and fast, for what must hash the same in every run and on
+/// every machine; never for a table a sender fills (see [`Key`]). One implementation, in
+/// `control::hash`, which control uses too.
+pub use control::hash::{fnv1a, fnv1a_64};
 
 /// The secret of one table's hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

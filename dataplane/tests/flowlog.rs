@@ -16,9 +16,7 @@ fn fabric(example: &str) -> Fabric {
     common::example_fabric(example, &[])
 }
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use common::ip;
 
 fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Vec<u8> {
     packet(

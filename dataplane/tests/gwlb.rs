@@ -27,9 +27,7 @@ fn fabric(edits: &[(&str, &str)]) -> Fabric {
     common::example_fabric("gwlb-inspection.toml", edits)
 }
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use common::ip;
 
 fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Vec<u8> {
     packet(

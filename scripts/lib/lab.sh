@@ -46,6 +46,30 @@ start_vpced() {
   wait_for_vpced "$sock"
 }
 
+# kernel_router PREFIX LEFT ROUTER RIGHT LEFT_IP ROUTER_LEFT_IP ROUTER_RIGHT_IP RIGHT_IP: the
+# benchmarks' baseline — the Linux kernel forwarding between two /24s. Three namespaces
+# (PREFIX + each name), veth pairs LEFT (vk-left) -- (vk-rleft) ROUTER (vk-rright) -- (vk-right)
+# RIGHT, each side's default route via the router, forwarding on in the router; isolation
+# checked before any traffic.
+kernel_router() {
+  local p=$1 left=$2 router=$3 right=$4 lip=$5 rlip=$6 rrip=$7 rip=$8
+  for n in "$left" "$router" "$right"; do ip netns add "$p$n"; ip -n "$p$n" link set lo up; done
+  ip link add vk-left netns "$p$left" type veth peer name vk-rleft netns "$p$router"
+  ip link add vk-right netns "$p$right" type veth peer name vk-rright netns "$p$router"
+  ip -n "$p$left" addr add "$lip/24" dev vk-left
+  ip -n "$p$router" addr add "$rlip/24" dev vk-rleft
+  ip -n "$p$router" addr add "$rrip/24" dev vk-rright
+  ip -n "$p$right" addr add "$rip/24" dev vk-right
+  ip -n "$p$left" link set vk-left up
+  ip -n "$p$router" link set vk-rleft up
+  ip -n "$p$router" link set vk-rright up
+  ip -n "$p$right" link set vk-right up
+  ip -n "$p$left" route add default via "$rlip"
+  ip -n "$p$right" route add default via "$rrip"
+  ip netns exec "$p$router" sysctl -qw net.ipv4.ip_forward=1
+  scripts/check-isolation.sh "$p" "$p$left=$rip" "$p$right=$lip" >/dev/null
+}
+
 # demo_prepare: how every demo starts — it needs root (namespaces, TUN devices), then
 # scripts/setup.sh installs what is missing and builds.
 demo_prepare() {

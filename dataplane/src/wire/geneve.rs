@@ -239,14 +239,7 @@ pub fn id_value(id: &str) -> u64 {
     let hex = id.rsplit('-').next().unwrap_or(id);
     match u128::from_str_radix(hex, 16) {
         Ok(v) if !hex.is_empty() => v as u64,
-        _ => {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            for b in id.as_bytes() {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-            h
-        }
+        _ => crate::hash::fnv1a_64(id.as_bytes()),
     }
 }
 
