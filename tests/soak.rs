@@ -33,19 +33,6 @@ fn variant(dir: &Path, example_name: &str, name: &str, from: &str, to: &str) -> 
     p
 }
 
-/// `ping` summary: (transmitted, received).
-fn ping_counts(out: &str) -> (u64, u64) {
-    let line = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or_else(|| panic!("no ping summary in {out}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    (nums[0], nums[1])
-}
-
 #[test]
 #[ignore = "long; scripts/soak.sh runs it (SOAK_SECONDS, default 600)"]
 fn soak_all_four_paths_under_applies() {

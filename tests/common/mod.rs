@@ -487,3 +487,33 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// `ping`'s summary line: (transmitted, received).
+pub fn ping_counts(out: &str) -> (u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or_else(|| panic!("no ping summary in {out}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+/// The JSON a successful command printed (its output in the message when it failed).
+pub fn json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The health of the lab's first target, as `vpcectl show target-health` reports it.
+pub fn target_state(lab: &Lab) -> String {
+    let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
+    v["targets"][0]["state"].as_str().unwrap_or("?").to_string()
+}

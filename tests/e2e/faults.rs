@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use serde_json::Value;
 
 const ENDPOINT_IP: &str = "10.0.128.100";
 
@@ -38,21 +37,6 @@ fn privatelink(dir: &Path) -> PathBuf {
     let path = dir.join("privatelink.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn json(o: &std::process::Output) -> Value {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn target_state(lab: &Lab) -> String {
-    let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
-    v["targets"][0]["state"].as_str().unwrap_or("?").to_string()
 }
 
 fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::common::{can_run, example, Lab};
+use crate::common::{can_run, example, ping_counts, Lab};
 
 const INSTANCE: &str = "s3-instance";
 const ENI: &str = "eni-08c0b194dec370347";
@@ -29,19 +29,6 @@ fn lab_with_servers() -> Lab {
     lab.http_server("s3", "hello from s3\n");
     lab.http_server("internet", "hello from the internet\n");
     lab
-}
-
-/// `ping` summary: (transmitted, received).
-fn ping_counts(out: &str) -> (u64, u64) {
-    let line = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or_else(|| panic!("no ping summary in {out}"));
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    (nums[0], nums[1])
 }
 
 #[test]

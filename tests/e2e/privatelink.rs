@@ -44,21 +44,6 @@ const NO_ENFORCE: (&str, &str) = (
 );
 const CROSS_ZONE: (&str, &str) = ("cross_zone = false", "cross_zone = true");
 
-fn json(o: &std::process::Output) -> Value {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn target_state(lab: &Lab) -> String {
-    let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
-    v["targets"][0]["state"].as_str().unwrap().to_string()
-}
-
 fn wait_for_state(lab: &Lab, want: &str, within: Duration) {
     let deadline = Instant::now() + within;
     while target_state(lab) != want {

@@ -63,50 +63,43 @@ impl<'a> Validator<'a> {
     fn index_service_names(&mut self) {
         let c = self.c;
         for (i, s) in c.aws_services.iter().enumerate() {
-            if let Some(prev) = self.services.insert(
-                s.name.clone(),
-                Def {
-                    collection: Collection::AwsServices,
-                    index: i,
-                },
-            ) {
-                let line = self
-                    .l
-                    .source
-                    .locate(&path![prev.collection, prev.index])
-                    .line;
-                self.err(
-                    entity(Collection::AwsServices, &s.name),
-                    path![Collection::AwsServices, i, "name"],
-                    format!(
-                        "service name `{}` is already defined at line {line}",
-                        s.name
-                    ),
-                    None,
-                );
-            }
+            let ent = entity(Collection::AwsServices, &s.name);
+            self.index_service_name(s.name.clone(), Collection::AwsServices, i, ent);
         }
         for (i, s) in c.endpoint_services.iter().enumerate() {
-            let name = s.service_name(&c.region);
-            if let Some(prev) = self.services.insert(
-                name.clone(),
-                Def {
-                    collection: Collection::EndpointServices,
-                    index: i,
-                },
-            ) {
-                let line = self
-                    .l
-                    .source
-                    .locate(&path![prev.collection, prev.index])
-                    .line;
-                self.err(
-                    entity(Collection::EndpointServices, &s.id),
-                    path![Collection::EndpointServices, i, "name"],
-                    format!("service name `{name}` is already defined at line {line}"),
-                    None,
-                );
-            }
+            let ent = entity(Collection::EndpointServices, &s.id);
+            self.index_service_name(
+                s.service_name(&c.region),
+                Collection::EndpointServices,
+                i,
+                ent,
+            );
         }
+    }
+
+    /// Records that entry `index` of `collection` defines service `name`; a name defined
+    /// twice is an error at the second, naming the first's line.
+    fn index_service_name(
+        &mut self,
+        name: String,
+        collection: Collection,
+        index: usize,
+        ent: String,
+    ) {
+        let def = Def { collection, index };
+        let Some(prev) = self.services.insert(name.clone(), def) else {
+            return;
+        };
+        let line = self
+            .l
+            .source
+            .locate(&path![prev.collection, prev.index])
+            .line;
+        self.err(
+            ent,
+            path![collection, index, "name"],
+            format!("service name `{name}` is already defined at line {line}"),
+            None,
+        );
     }
 }
