@@ -185,6 +185,7 @@ pub fn encapsulate(
 
 /// Writes the outer IPv4 (TTL 64, DF) and UDP (no checksum, allowed over IPv4) headers of a
 /// `total`-byte GENEVE packet into `h[..28]`.
+#[inline]
 pub fn write_outer_headers(h: &mut [u8], total: usize, outer: Outer) {
     // IPv4.
     h[0] = 0x45;
