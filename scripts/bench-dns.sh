@@ -13,7 +13,7 @@ SECS=${1:-10}
 CLIENTS=${2:-4}
 WORKERS=${3:-2}
 [ "$(id -u)" -eq 0 ] || { echo "bench-dns.sh needs root" >&2; exit 1; }
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null || \
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsperf dnsmasq-base >/dev/null
 

@@ -25,7 +25,7 @@ WORKERS=${3:-2}
 shift $(( $# < 3 ? $# : 3 ))
 VPCED_ARGS=("$@")
 [ "$(id -u)" -eq 0 ] || { echo "bench-forwarding.sh needs root" >&2; exit 1; }
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 
 K=bk-
 U=bu-

@@ -17,7 +17,7 @@ ROUNDS=${1:-3}
 SECS=${2:-5}
 WORKERS=${3:-2}
 [ "$(id -u)" -eq 0 ] || { echo "bench-gwlb.sh needs root" >&2; exit 1; }
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 
 K=gk-
 U=gu-

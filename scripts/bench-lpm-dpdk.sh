@@ -10,6 +10,8 @@
 # every key the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
+need_cargo
 SECS=${1:-2}
 COUNT=${2:-1048576}
 need=()

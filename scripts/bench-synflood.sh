@@ -22,7 +22,7 @@ COUNT=${1:-1000000}
 RATE=${2:-100000}
 MAX_FLOWS=${3:-1048576}
 [ "$(id -u)" -eq 0 ] || { echo "bench-synflood.sh needs root" >&2; exit 1; }
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 
 P=bsf-
 SOCK=/run/vpce-synflood.sock

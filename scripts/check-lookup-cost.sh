@@ -6,7 +6,9 @@
 #   scripts/check-lookup-cost.sh --update   # rewrite the baseline with today's counts
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "check-lookup-cost: valgrind is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
+. scripts/lib/cargo.sh
+need_cargo
+command -v valgrind >/dev/null || { echo "check-lookup-cost: valgrind is not installed (scripts/setup.sh --test installs it)" >&2; exit 1; }
 cargo build --release --bench lookup_cost -q
 bin=$(ls -t target/release/deps/lookup_cost-* | grep -v '\.d$' | head -n1)
 out=$(mktemp)

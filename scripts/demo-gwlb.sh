@@ -54,10 +54,8 @@ run $VPCECTL status
 step "The web server, the client's address, and the two appliances"
 mkdir -p "$WORK/www"
 echo "Hello through the inspection VPC!" >"$WORK/www/index.html"
-ip netns exec ${P}web python3 -m http.server 80 --bind :: --directory "$WORK/www" 2>"$WORK/www.log" &
-disown $!
-ip netns exec ${P}web python3 -m http.server 23 --bind :: --directory "$WORK/www" 2>/dev/null &
-disown $!
+http_server ${P}web 80 "$WORK/www" "$WORK/www.log"
+http_server ${P}web 23 "$WORK/www" "$WORK/www-23.log"
 ip -n ${P}internet addr add 198.51.100.7/32 dev lo
 start_appliance appliance-1 10.100.0.11
 start_appliance appliance-2 10.100.0.12

@@ -59,9 +59,8 @@ run $VPCECTL status
 step "EC2-B runs a web server: Hello!"
 mkdir -p "$WORK/www"
 echo "Hello!" >"$WORK/www/index.html"
-ip netns exec ${P}ec2-b python3 -m http.server 80 --bind :: --directory "$WORK/www" 2>"$WORK/www.log" &
-SERVER=$!
-disown $SERVER
+http_server ${P}ec2-b 80 "$WORK/www" "$WORK/www.log"
+SERVER=$HTTP_SERVER_PID
 for _ in $(seq 50); do ip netns exec ${P}ec2-b ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
 
 step "Isolation: every lab namespace is sealed, every address routes through vpced"
@@ -103,8 +102,7 @@ curl_endpoint
 drops
 
 step "It starts again: healthy, traffic resumes"
-ip netns exec ${P}ec2-b python3 -m http.server 80 --bind :: --directory "$WORK/www" 2>>"$WORK/www.log" &
-disown $!
+http_server ${P}ec2-b 80 "$WORK/www" "$WORK/www.log"
 for _ in $(seq 60); do $VPCECTL show target-health | grep -q ' healthy' && break; sleep 0.5; done
 run $VPCECTL show target-health
 curl_endpoint

@@ -42,11 +42,8 @@ WWW=$(mktemp -d)
 mkdir -p "$WWW/s3" "$WWW/internet"
 echo "hello from S3 (its network behind the gateway and interface endpoints)" >"$WWW/s3/index.html"
 echo "hello from the internet (8.8.8.8), reached through the internet gateway" >"$WWW/internet/index.html"
-ip netns exec ${P}s3 python3 -m http.server 80 --bind :: --directory "$WWW/s3" >/dev/null 2>&1 &
-disown $!
-ip netns exec ${P}internet python3 -m http.server 80 --bind :: --directory "$WWW/internet" >/dev/null 2>&1 &
-disown $!
-for _ in $(seq 50); do ip netns exec ${P}s3 ss -ltn | grep -q ':80 ' && ip netns exec ${P}internet ss -ltn | grep -q ':80 ' && break; sleep 0.1; done
+http_server ${P}s3 80 "$WWW/s3" "$WWW/s3.log"
+http_server ${P}internet 80 "$WWW/internet" "$WWW/internet.log"
 
 step "Isolation: every lab namespace is sealed, every address routes through vpced"
 run scripts/check-isolation.sh $P ${P}s3-instance=52.216.39.26 ${P}s3-instance=8.8.8.8 \

@@ -12,6 +12,8 @@
 # and RUSTC_BOOTSTRAP=1 lets the stable toolchain take the sanitizer flag.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
+. ../scripts/lib/cargo.sh
+need_cargo
 time=10
 targets=()
 while [ $# -gt 0 ]; do

@@ -7,6 +7,8 @@
 #   scripts/package-deb.sh            (installs cargo-deb from crates.io when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
+need_cargo
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "package-deb: installing cargo-deb (crates.io)" >&2
   cargo install -q cargo-deb --locked

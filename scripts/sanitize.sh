@@ -7,6 +7,8 @@
 # (io::packet's unsafe is syscalls on live sockets: tests/e2e/uplink.rs runs it for real.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
+need_cargo
 triple=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address"
 export CARGO_TARGET_DIR=target/asan ASAN_OPTIONS=detect_leaks=0

@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine for vpce: the system packages the demo and the tests use, a
-# Rust toolchain if there is none, and a release build of the binaries. Idempotent: what is
-# already there is left alone. Run as root (or with sudo) for the packages.
+# Sets up a fresh Debian machine for vpce. Idempotent: what is already there is left alone.
+# Run as root (or with sudo) for the packages.
+#
+#   scripts/setup.sh          what the demos need: a C toolchain to link, iproute2, ping, curl,
+#                             dig, tshark, python3; a Rust toolchain if there is none; a
+#                             release build of the binaries
+#   scripts/setup.sh --test   and what the tests drive besides: iperf3, HAProxy, dnsmasq, tmux,
+#                             valgrind, g++ (libFuzzer), xz; moto, awscli and prometheus-client
+#                             from PyPI (in .venv); rustfmt and clippy
+#
+# VPCE_SETUP_NO_BUILD=1 skips the build (scripts/test.sh: `cargo test` builds what it runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
+tests=
+case "${1:-}" in
+  --test) tests=1 ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+esac
 
-# Packages: tools the end-to-end tests and the demo drive (ping, curl, dig, iperf3, tshark),
-# iproute2 for namespaces and TUN devices, xz for the shared data sets.
-packages=(iproute2 iputils-ping curl dnsutils iperf3 tshark python3 xz-utils ca-certificates valgrind dnsmasq-base haproxy)
+# gcc and libc6-dev: rustc links with `cc`. The rest are the programs the demos run.
+packages=(gcc libc6-dev iproute2 iputils-ping curl dnsutils tshark python3 ca-certificates)
+# The programs the tests run: every one a test starts is here (a test that finds one missing
+# names its package and fails).
+[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,47 +42,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# moto_server and the AWS CLI, from PyPI, for the import test against an EC2 API
-# (tests/import_aws.rs). Debian's own Python refuses system-wide pip installs (PEP 668):
-# those go to a virtual environment of the project's, put on PATH by scripts/test.sh.
-if ! command -v moto_server >/dev/null 2>&1 || ! command -v aws >/dev/null 2>&1; then
+if [ -n "$tests" ]; then
+  # moto_server and the AWS CLI for the import test against an EC2 API (tests/import_aws.rs),
+  # and the Prometheus project's Python client, whose strict OpenMetrics parser checks what
+  # vpced's /metrics serves (tests/e2e/observability.rs). Debian's Python refuses system-wide
+  # pip installs (PEP 668): they go to the project's virtual environment, which
+  # scripts/test.sh puts on PATH.
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/aws ]; then
     echo "setup: installing moto and awscli (PyPI) into .venv"
-    if ! python3 -m venv .venv >/dev/null 2>&1; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-      python3 -m venv .venv
-    fi
     .venv/bin/pip install -q 'moto[server]' awscli
   fi
-fi
-# The Prometheus project's Python client: its strict OpenMetrics parser checks what vpced's
-# /metrics serves (tests/e2e/observability.rs). Same virtual environment.
-py=python3
-[ -x .venv/bin/python3 ] && py=.venv/bin/python3
-if ! "$py" -c 'import prometheus_client' >/dev/null 2>&1; then
-  echo "setup: installing prometheus-client (PyPI) into .venv"
-  if [ ! -x .venv/bin/pip ]; then
-    python3 -m venv .venv >/dev/null 2>&1 || {
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-      python3 -m venv .venv
-    }
-  fi
-  .venv/bin/pip install -q prometheus-client
-fi
-
-if ! command -v cargo >/dev/null 2>&1; then
-  if [ -x "$HOME/.cargo/bin/cargo" ]; then
-    export PATH="$HOME/.cargo/bin:$PATH"
-  else
-    echo "setup: installing the Rust toolchain with rustup"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-    export PATH="$HOME/.cargo/bin:$PATH"
+  if ! .venv/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    echo "setup: installing prometheus-client (PyPI) into .venv"
+    .venv/bin/pip install -q prometheus-client
   fi
 fi
 
-# The binaries, for the demo and for users. scripts/test.sh skips this (VPCE_SETUP_NO_BUILD=1):
-# `cargo test` builds the binaries its tests run.
+if ! find_cargo; then
+  echo "setup: installing the Rust toolchain with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal --component rustfmt,clippy
+  find_cargo
+fi
+# The tests check formatting and lints; a minimal rustup profile has neither.
+if [ -n "$tests" ] && command -v rustup >/dev/null 2>&1; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+
+# The binaries, for the demo and for users.
 if [ -z "${VPCE_SETUP_NO_BUILD:-}" ]; then
   cargo build --release --bins
-  echo "setup: built $(ls target/release/vpcectl) $(ls target/release/vpced 2>/dev/null || true)"
+  echo "setup: built target/release/vpcectl, vpced and vpce-appliance"
 fi

@@ -7,6 +7,8 @@
 #   sudo scripts/soak.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cargo.sh
+need_cargo
 [ "$(id -u)" = 0 ] || { echo "soak.sh: run as root (network namespaces, TUN devices)" >&2; exit 2; }
 secs=${1:-600}
 case "$secs" in ''|*[!0-9]*) echo "soak.sh: SECONDS must be a number" >&2; exit 2 ;; esac

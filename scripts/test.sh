@@ -3,7 +3,10 @@
 # namespaces and TUN devices. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VPCE_SETUP_NO_BUILD=1 scripts/setup.sh
+# What the tests drive (system packages, PyPI tools, a toolchain with rustfmt and clippy).
+VPCE_SETUP_NO_BUILD=1 scripts/setup.sh --test
+. scripts/lib/cargo.sh
+need_cargo
 # moto_server and aws, when setup put them in the project's virtual environment.
 [ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
 cargo fmt --all -- --check

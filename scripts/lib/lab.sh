@@ -46,6 +46,23 @@ start_vpced() {
   wait_for_vpced "$sock"
 }
 
+# http_server NS PORT DIR LOG: the lab's web server (scripts/lib/http_server.py: no name
+# lookup before it listens) serving DIR on PORT in namespace NS, its request log appended to
+# LOG; returns once it listens (its pid in HTTP_SERVER_PID), or fails with the log's tail after
+# 5 s.
+http_server() {
+  local ns=$1 port=$2 dir=$3 log=$4
+  ip netns exec "$ns" python3 scripts/lib/http_server.py "$port" "$dir" >>"$log" 2>&1 &
+  HTTP_SERVER_PID=$!
+  disown "$HTTP_SERVER_PID"
+  for _ in $(seq 50); do
+    ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && return 0
+    sleep 0.1
+  done
+  echo "the web server in $ns does not listen on port $port: $(tail -n 5 "$log")" >&2
+  return 1
+}
+
 # kernel_router PREFIX LEFT ROUTER RIGHT LEFT_IP ROUTER_LEFT_IP ROUTER_RIGHT_IP RIGHT_IP: the
 # benchmarks' baseline — the Linux kernel forwarding between two /24s. Three namespaces
 # (PREFIX + each name), veth pairs LEFT (vk-left) -- (vk-rleft) ROUTER (vk-rright) -- (vk-right)

@@ -12,6 +12,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::os::unix::process::CommandExt;
+
+pub use rustix::process::Signal;
 use serde_json::Value;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -50,6 +53,62 @@ pub fn can_run() -> bool {
         return false;
     }
     true
+}
+
+/// The Debian packages of the programs the tests run; `scripts/setup.sh --test` installs them
+/// all.
+const PACKAGES: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ss", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("curl", "curl"),
+    ("dig", "dnsutils"),
+    ("python3", "python3"),
+    ("iperf3", "iperf3"),
+    ("tshark", "tshark"),
+    ("haproxy", "haproxy"),
+    ("dnsmasq", "dnsmasq-base"),
+    ("tmux", "tmux"),
+    ("gcc", "gcc"),
+    ("valgrind", "valgrind"),
+];
+
+/// Fails the test, naming the Debian package, when `program` is not on the PATH: a missing
+/// tool is a clear failure, never a hang or an `unwrap` on "No such file".
+pub fn need(program: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return;
+    }
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            std::fs::metadata(d.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    if !found {
+        let package = PACKAGES
+            .iter()
+            .find(|(p, _)| *p == program)
+            .map_or(String::new(), |(_, k)| format!(" (Debian package `{k}`)"));
+        panic!(
+            "`{program}` is not installed{package}: scripts/setup.sh --test installs every program the tests run"
+        );
+    }
+}
+
+/// Sends `sig` to process `pid` (no `kill` binary needed: minimal systems have none).
+pub fn signal(pid: u32, sig: Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+/// Sends `sig` to the process group that `pid` leads ([`Lab::spawn`] makes one per command).
+pub fn signal_group(pid: u32, sig: Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process_group(pid, sig);
+    }
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -236,9 +295,7 @@ impl Lab {
     /// Stops vpced with SIGTERM and waits for it; returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut d = self.daemon.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &d.id().to_string()])
-            .status();
+        signal(d.id(), Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(status)) = d.try_wait() {
@@ -274,6 +331,7 @@ impl Lab {
 
     /// Runs a command in a configured namespace and waits for it.
     pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
+        need(args[0]);
         Command::new("ip")
             .args(["netns", "exec", &self.ns(ns)])
             .args(args)
@@ -282,14 +340,18 @@ impl Lab {
     }
 
     /// Starts a long-running command in a configured namespace (killed when the lab ends).
+    /// It leads a process group of its own, so that what it starts (tshark's dumpcap) can be
+    /// stopped with it.
     pub fn spawn(&mut self, ns: &str, args: &[&str]) -> usize {
+        need(args[0]);
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns(ns)])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
-            .expect("ip netns exec");
+            .unwrap_or_else(|e| panic!("cannot start `{}` in {ns}: {e}", args.join(" ")));
         self.children.push(child);
         self.children.len() - 1
     }
@@ -298,12 +360,12 @@ impl Lab {
     /// child with it (SIGKILL would leave dumpcap holding the output pipes) — and returns
     /// what it printed.
     pub fn interrupt(&mut self, handle: usize) -> Output {
-        let pid = self.children[handle].id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let pid = self.children[handle].id();
+        signal(pid, Signal::INT);
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.children[handle].try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
-                let _ = self.children[handle].kill();
+                signal_group(pid, Signal::KILL);
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -311,19 +373,31 @@ impl Lab {
         self.wait(handle)
     }
 
-    /// Kills a spawned command and returns what it printed.
+    /// Kills a spawned command (and its process group) and returns what it printed.
     pub fn kill(&mut self, handle: usize) -> Output {
-        let _ = self.children[handle].kill();
+        signal_group(self.children[handle].id(), Signal::KILL);
         self.wait(handle)
     }
 
-    /// Waits for a spawned command and returns its output.
+    /// Waits for a spawned command and returns its output: at most 60 s, after which its
+    /// process group is killed (whatever it printed so far is returned).
     pub fn wait(&mut self, handle: usize) -> Output {
         let child = std::mem::replace(
             &mut self.children[handle],
             Command::new("true").spawn().unwrap(),
         );
-        child.wait_with_output().unwrap()
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(o) => o.unwrap(),
+            Err(_) => {
+                signal_group(pid, Signal::KILL);
+                rx.recv_timeout(Duration::from_secs(10))
+                    .expect("a killed process group still holds its output pipes")
+                    .unwrap()
+            }
+        }
     }
 
     pub fn vpcectl(&self, args: &[&str]) -> Output {
@@ -392,31 +466,49 @@ impl Lab {
             .unwrap_or_default()
     }
 
-    /// Starts a Python HTTP server answering `body` on port 80 in a namespace.
+    /// Starts the lab's web server (`scripts/lib/http_server.py`) answering `body` on port 80
+    /// in a namespace; returns once it listens.
     pub fn http_server(&mut self, ns: &str, body: &str) -> usize {
         let dir = std::env::temp_dir().join(format!("{}www-{ns}", self.prefix));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), body).unwrap();
+        self.serve(ns, 80, &dir)
+    }
+
+    /// Starts the lab's web server serving `dir` on `port` in a namespace and waits until it
+    /// listens (it looks up no name first: see the script); fails the test with its log if it
+    /// does not within 10 s.
+    pub fn serve(&mut self, ns: &str, port: u16, dir: &Path) -> usize {
         // Its request log goes to a file: into the pipe `spawn` reads only at the end, it would
         // fill the pipe's 64 KiB after some 900 requests and block the server (the soak's
         // "failed requests").
-        let log = std::env::temp_dir().join(format!("{}www-{ns}.log", self.prefix));
+        let name = match port {
+            80 => format!("{}www-{ns}.log", self.prefix),
+            _ => format!("{}www-{ns}-{port}.log", self.prefix),
+        };
+        let log = std::env::temp_dir().join(name);
+        let script = root().join("scripts/lib/http_server.py");
         let cmd = format!(
-            "exec python3 -m http.server 80 --bind :: --directory {} >>{} 2>&1",
+            "exec python3 {} {port} {} >>{} 2>&1",
+            script.display(),
             dir.display(),
             log.display()
         );
         let h = self.spawn(ns, &["sh", "-c", &cmd]);
-        // Wait until it listens.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let o = self.exec(ns, &["sh", "-c", "ss -ltn | grep -q ':80 '"]);
-            if o.status.success() {
-                break;
+        let listening = format!("sport = :{port}");
+        loop {
+            let o = self.exec(ns, &["ss", "-Hltn", &listening]);
+            if o.status.success() && !o.stdout.is_empty() {
+                return h;
             }
+            assert!(
+                Instant::now() < deadline,
+                "the web server in {ns} does not listen on port {port}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        h
     }
 
     /// `curl` from a namespace; returns (HTTP code, body).
@@ -434,13 +526,11 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for c in &mut self.children {
-            let _ = c.kill();
+            signal_group(c.id(), Signal::KILL);
             let _ = c.wait();
         }
         if let Some(mut d) = self.daemon.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &d.id().to_string()])
-                .status();
+            signal(d.id(), Signal::TERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 match d.try_wait() {
@@ -464,7 +554,9 @@ impl Drop for Lab {
                         .output()
                         .map(|p| {
                             for pid in String::from_utf8_lossy(&p.stdout).split_whitespace() {
-                                let _ = Command::new("kill").args(["-KILL", pid]).status();
+                                if let Ok(pid) = pid.parse() {
+                                    signal(pid, Signal::KILL);
+                                }
                             }
                         });
                     let _ = Command::new("ip").args(["netns", "delete", name]).status();

@@ -381,6 +381,7 @@ fn a_million_flow_flood_fills_one_enis_quota_and_memory_stays_under_the_ceiling(
     }
     let dir = tempfile::tempdir().unwrap();
     let blast = dir.path().join("flowblast");
+    need("gcc");
     let o = Command::new("gcc")
         .args(["-O2", "-o", blast.to_str().unwrap()])
         .arg(root().join("scripts/flood/flowblast.c"))

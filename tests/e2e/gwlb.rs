@@ -59,19 +59,7 @@ impl Gwlb {
         lab.http_server("web", "inspected hello\n");
         // A "telnet" service: any TCP listener on 23 will do.
         let www = std::env::temp_dir().join(format!("{}www-web", lab.prefix));
-        lab.spawn(
-            "web",
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "23",
-                "--bind",
-                "::",
-                "--directory",
-                www.to_str().unwrap(),
-            ],
-        );
+        lab.serve("web", 23, &www);
         let mut g = Gwlb {
             lab,
             appliances: HashMap::new(),
@@ -205,6 +193,7 @@ fn capture(lab: &mut Lab, ns: &str, file: &Path) -> usize {
 /// The GENEVE packets of a capture: (outer src, outer dst, inner src, option classes, option
 /// types, options' bytes).
 fn geneve_packets(file: &Path) -> Vec<Vec<String>> {
+    need("tshark");
     let o = Command::new("tshark")
         .args(["-r", file.to_str().unwrap()])
         .args(["-d", "udp.port==6081,geneve"])

@@ -203,6 +203,7 @@ fn capture_shows_packets_before_and_after_rewrite() {
     let o = capture.wait_with_output().unwrap();
     assert!(o.status.success(), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("12 packets captured"));
+    need("tshark");
     let o = Command::new("tshark")
         .args([
             "-r",
@@ -435,6 +436,7 @@ fn top_shows_the_busiest_flows_endpoints_and_drops() {
         lab.socket.display(),
         bin("vpcectl").display()
     );
+    need("tmux");
     let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
     let o = tmux(&[
         "new-session",
