@@ -592,3 +592,48 @@ fn a_route_table_past_65534_routes_compiles_and_looks_up_right() {
     let out = via("8.8.8.8");
     assert!(out.contains("0.0.0.0/0"), "{out}");
 }
+
+/// One grammar (issue 21): singular and plural nouns, `--family v4|v6` with the `ipv4|ipv6`
+/// aliases, `--output` always the format (a file is `-O/--output-file`), ids printed as ids.
+#[test]
+fn one_grammar_for_nouns_families_outputs_and_ids() {
+    let s3 = example("s3-endpoints.toml");
+    let s3 = s3.to_str().unwrap();
+    for noun in ["vpc", "vpcs"] {
+        let o = vpcectl(&["show", noun, s3, "-o", "json"]);
+        assert!(o.status.success(), "show {noun}: {}", stderr(&o));
+        assert_eq!(json(&o).as_array().map(Vec::len), Some(1), "show {noun}");
+    }
+    let ranges = example("data/ip-ranges.us-east-1.S3.json");
+    let ranges = ranges.to_str().unwrap();
+    let list = |family: &str| {
+        let o = vpcectl(&[
+            "prefix-list",
+            "from-ip-ranges",
+            ranges,
+            "--service",
+            "S3",
+            "--region",
+            "us-east-1",
+            "--family",
+            family,
+        ]);
+        assert!(o.status.success(), "--family {family}: {}", stderr(&o));
+        stdout(&o)
+    };
+    assert_eq!(list("v6"), list("ipv6"));
+    assert_eq!(list("v4"), list("ipv4"));
+    assert_ne!(list("v4"), list("v6"));
+    // `--output` is never a file name.
+    let o = vpcectl(&["import", "aws", "/nonexistent", "--output", "out.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!Path::new("out.toml").exists());
+    // The matrix's columns are endpoint ids, in their own case.
+    let pl = example("privatelink-hands-on.toml");
+    let o = vpcectl(&["trace", pl.to_str().unwrap(), "--all-pairs"]);
+    let header = stdout(&o).lines().next().unwrap_or_default().to_string();
+    assert!(
+        header.contains("vpce-0a000000000000001 (tcp/80)"),
+        "{header}"
+    );
+}

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::net::IpAddr;
-
 use dataplane::conntrack::FlowTable;
 use dataplane::fabric::Fabric;
 use dataplane::flowlog::{self, TrafficPath};
@@ -17,7 +15,6 @@ fn fabric(example: &str) -> Fabric {
 }
 
 use common::ip;
-
 fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Vec<u8> {
     packet(
         ip(src),

@@ -18,64 +18,17 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
 use control::lpm::{table, Family, Lpm, Poptrie, Prefix, ReferenceLpm, V4, V6};
 use serde_json::json;
 
+use super::cli::{Family as FamilyArg, KeysArg, LpmBench};
 use super::{Failure, Output};
 
 /// Value counted for a key with no route (DPDK's `default_nh` in the harness).
 const MISS: u64 = 65_535;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FamilyArg {
-    V4,
-    V6,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KeysArg {
-    /// Uniform random addresses.
-    Uniform,
-    /// A random host address inside a prefix picked uniformly from the table.
-    Table,
-    /// Like `table`, with prefixes picked Zipf-distributed (s = 1): a few hot destinations.
-    Zipf,
-}
-
-#[derive(Debug, Args)]
-pub struct LpmBench {
-    /// The table: one prefix per line, or `prefix nexthop`; `.xz` and `.gz` are read directly.
-    #[arg(long)]
-    table: PathBuf,
-    #[arg(long, value_enum, default_value_t = FamilyArg::V4)]
-    family: FamilyArg,
-    #[arg(long, value_enum, default_value_t = KeysArg::Uniform)]
-    keys: KeysArg,
-    /// Number of keys.
-    #[arg(long, default_value_t = 1 << 20)]
-    count: usize,
-    /// Synthetic next hops (hash of the prefix modulo K) when the table has none.
-    #[arg(long, default_value_t = 256)]
-    next_hops: u32,
-    /// Check every lookup against the reference LPM and print the number of mismatches.
-    #[arg(long)]
-    verify: bool,
-    /// Seconds of measurement per mode.
-    #[arg(long, default_value_t = 2.0)]
-    seconds: f64,
-    /// Save the table (with its next hops) for the DPDK harness.
-    #[arg(long)]
-    write_table: Option<PathBuf>,
-    /// Save the keys for the DPDK harness.
-    #[arg(long)]
-    write_keys: Option<PathBuf>,
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    output: Output,
-}
 
 fn bad(message: impl Into<String>) -> Failure {
     Failure::bad_input(message)

@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::bench;
-
 /// vpcectl — validate, inspect and query vpce deployments.
 #[derive(Debug, Parser)]
 #[command(name = "vpcectl", version, about, long_about = None, propagate_version = true)]
@@ -219,7 +217,7 @@ pub enum ConnectionsCommand {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Longest-prefix match: build time, size and lookups/s of a table of yours.
-    Lpm(bench::LpmBench),
+    Lpm(LpmBench),
 }
 
 #[derive(Debug, Args)]
@@ -271,7 +269,7 @@ pub enum PrefixListCommand {
         #[arg(long)]
         region: String,
         /// Address family of the list.
-        #[arg(long, value_enum, default_value_t = Family::Ipv4)]
+        #[arg(long, value_enum, default_value_t = Family::V4)]
         family: Family,
         /// Prefix list id for the TOML output.
         #[arg(long, default_value = "pl-00000000")]
@@ -286,10 +284,13 @@ pub enum PrefixListCommand {
     },
 }
 
+/// An address family, spelled one way everywhere (`--family v4|v6`; `ipv4|ipv6` accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Family {
-    Ipv4,
-    Ipv6,
+    #[value(alias = "ipv4")]
+    V4,
+    #[value(alias = "ipv6")]
+    V6,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -298,24 +299,39 @@ pub enum ListFormat {
     Json,
 }
 
-/// The entity kinds `show` knows.
+/// The entity kinds `show` knows (singular or plural: `show vpc`, `show vpcs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Noun {
     /// The TUN devices vpced makes: one per ENI, internet gateway and service network.
+    #[value(alias = "attachment")]
     Attachments,
+    #[value(alias = "vpc")]
     Vpcs,
+    #[value(alias = "subnet")]
     Subnets,
+    #[value(alias = "route-table")]
     RouteTables,
+    #[value(alias = "prefix-list")]
     PrefixLists,
+    #[value(alias = "internet-gateway")]
     InternetGateways,
+    #[value(alias = "nat-gateway")]
     NatGateways,
+    #[value(alias = "security-group")]
     SecurityGroups,
+    #[value(alias = "instance")]
     Instances,
+    #[value(alias = "network-interface")]
     NetworkInterfaces,
+    #[value(alias = "endpoint")]
     Endpoints,
+    #[value(alias = "endpoint-service")]
     EndpointServices,
+    #[value(alias = "load-balancer")]
     LoadBalancers,
+    #[value(alias = "target-group")]
     TargetGroups,
+    #[value(alias = "hosted-zone")]
     HostedZones,
     /// Health of every target, from the running vpced (`--socket`, or VPCE_SOCKET, or the
     /// default socket).
@@ -331,10 +347,52 @@ pub enum ImportCommand {
         /// The directory scripts/export-aws.sh wrote.
         dir: PathBuf,
         /// Where to write the configuration (default: standard output).
-        #[arg(long, short = 'O', visible_alias = "output")]
+        #[arg(long, short = 'O')]
         output_file: Option<PathBuf>,
         /// The region, when the export does not tell (its subnets' zones do).
         #[arg(long)]
         region: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeysArg {
+    /// Uniform random addresses.
+    Uniform,
+    /// A random host address inside a prefix picked uniformly from the table.
+    Table,
+    /// Like `table`, with prefixes picked Zipf-distributed (s = 1): a few hot destinations.
+    Zipf,
+}
+
+/// `vpcectl bench lpm`: the table, the keys, how long.
+#[derive(Debug, Args)]
+pub struct LpmBench {
+    /// The table: one prefix per line, or `prefix nexthop`; `.xz` and `.gz` are read directly.
+    #[arg(long)]
+    pub table: PathBuf,
+    #[arg(long, value_enum, default_value_t = Family::V4)]
+    pub family: Family,
+    #[arg(long, value_enum, default_value_t = KeysArg::Uniform)]
+    pub keys: KeysArg,
+    /// Number of keys.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub count: usize,
+    /// Synthetic next hops (hash of the prefix modulo K) when the table has none.
+    #[arg(long, default_value_t = 256)]
+    pub next_hops: u32,
+    /// Check every lookup against the reference LPM and print the number of mismatches.
+    #[arg(long)]
+    pub verify: bool,
+    /// Seconds of measurement per mode.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Save the table (with its next hops) for the DPDK harness.
+    #[arg(long)]
+    pub write_table: Option<PathBuf>,
+    /// Save the keys for the DPDK harness.
+    #[arg(long)]
+    pub write_keys: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
 }

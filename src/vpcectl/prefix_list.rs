@@ -32,8 +32,8 @@ pub(super) fn cmd_from_ip_ranges(
         }
         ListFormat::Toml => {
             let fam = match family {
-                Family::Ipv4 => AddressFamily::IPv4,
-                Family::Ipv6 => AddressFamily::IPv6,
+                Family::V4 => AddressFamily::IPv4,
+                Family::V6 => AddressFamily::IPv6,
             };
             let cidrs = ranges
                 .select(path, service, region, fam)

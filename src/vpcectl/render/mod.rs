@@ -15,11 +15,20 @@ use super::{Failure, Output};
 mod show;
 pub use show::show;
 
+/// A table whose column names are upper-cased (`ID`, `RX PACKETS`), as iproute2's and the AWS
+/// CLI's tables are.
 fn table(header: &[&str]) -> Table {
+    let names: Vec<String> = header.iter().map(|h| h.to_uppercase()).collect();
+    table_as_is(&names)
+}
+
+/// A table whose header cells are printed as given: ids (the `--all-pairs` matrix's columns)
+/// keep their case.
+fn table_as_is(header: &[String]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.iter().map(|h| h.to_uppercase()).collect::<Vec<_>>());
+        .set_header(header.to_vec());
     t
 }
 
@@ -582,9 +591,9 @@ pub fn all_pairs(
             tos.push(col);
         }
     }
-    let mut header: Vec<&str> = vec!["from \\ to"];
-    header.extend(tos.iter().map(String::as_str));
-    let mut t = table(&header);
+    let mut header: Vec<String> = vec!["FROM \\ TO".to_string()];
+    header.extend(tos);
+    let mut t = table_as_is(&header);
     for f in &froms {
         let mut row = vec![f.to_string()];
         for p in pairs.iter().filter(|p| p.from == *f) {
