@@ -67,6 +67,15 @@ pub struct Cli {
     /// Log filter (tracing's env-filter syntax), e.g. `info`, `dataplane=debug`.
     #[arg(long, default_value = "info", env = "VPCED_LOG")]
     log: String,
+    /// Log lines as text for people, or as one JSON object per line (journald, Loki, jq).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The command-line definition (for man pages and completions).
@@ -79,13 +88,20 @@ pub fn main() -> ExitCode {
     // netlink-packet-route warns, for every link it parses, about attributes a newer kernel
     // sends than it knows (IFLA_INET6_CONF grows); nothing vpced reads. Its errors still show.
     let quiet = "netlink_packet_route=error";
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(format!("{quiet},{}", cli.log))
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{quiet},info"))),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = match tracing_subscriber::EnvFilter::try_new(format!("{quiet},{}", cli.log)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("vpced: --log `{}`: {e}", cli.log);
+            return ExitCode::from(2);
+        }
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let workers = cli.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -637,3 +637,33 @@ fn one_grammar_for_nouns_families_outputs_and_ids() {
         "{header}"
     );
 }
+
+/// vpced's log options (issue 21): a filter that does not parse is bad input (exit 2, named),
+/// and `--log-format json` writes one JSON object per line.
+#[test]
+fn vpced_log_filter_and_json_lines() {
+    let vpced = |args: &[&str]| {
+        Command::cargo_bin("vpced")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = vpced(&["--config", "/nonexistent.toml", "--log", "a=b=c"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--log `a=b=c`"), "{}", stderr(&o));
+    let o = vpced(&[
+        "--config",
+        "/nonexistent.toml",
+        "--log-format",
+        "json",
+        "--control-socket",
+        "/nonexistent-dir/vpced.sock",
+    ]);
+    let first = stderr(&o).lines().next().unwrap_or_default().to_string();
+    let line: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert!(
+        line["level"].is_string() && line["fields"]["message"].is_string(),
+        "{line}"
+    );
+}
