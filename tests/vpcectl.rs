@@ -667,3 +667,23 @@ fn vpced_log_filter_and_json_lines() {
         "{line}"
     );
 }
+
+/// `show endpoints` lists each interface endpoint's DNS names (issue 21), the names the VPC's
+/// resolver answers for.
+#[test]
+fn show_endpoints_lists_dns_names() {
+    let pl = example("privatelink-hands-on.toml");
+    let o = vpcectl(&["show", "endpoints", pl.to_str().unwrap(), "-o", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let names = &v[0]["dns_names"];
+    let regional = names["regional"].as_str().unwrap();
+    assert!(
+        regional.starts_with("vpce-0a000000000000001-")
+            && regional.ends_with(".vpce-svc-0b000000000000001.ap-northeast-1.vpce.amazonaws.com"),
+        "{regional}"
+    );
+    assert_eq!(names["zonal"][0]["zone"], "ap-northeast-1a");
+    let table = stdout(&vpcectl(&["show", "endpoints", pl.to_str().unwrap()]));
+    assert!(table.contains(regional), "{table}");
+}

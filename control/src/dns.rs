@@ -188,16 +188,67 @@ pub fn zonal_name(endpoint_id: &str, service: &str, region: &str, az: &str) -> S
     )
 }
 
+/// An interface endpoint's DNS names, as AWS lists them on the endpoint: the regional name,
+/// one zonal name per zone it has an ENI in, and the service's private names when private DNS
+/// is on (and the VPC has DNS support and hostnames).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointNames {
+    pub regional: String,
+    /// In the order of the endpoint's network interfaces.
+    pub zonal: Vec<ZonalName>,
+    pub private: Vec<String>,
+}
+
+/// A zonal name and its zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZonalName {
+    pub zone: String,
+    pub name: String,
+}
+
+/// The DNS names of interface endpoint `e` in configuration `c`.
+pub fn endpoint_names(c: &Config, e: &crate::model::Endpoint) -> EndpointNames {
+    let zonal = e
+        .network_interfaces
+        .iter()
+        .map(|n| {
+            let az = c
+                .subnets
+                .iter()
+                .find(|s| s.id == n.subnet)
+                .map(|s| s.availability_zone.clone())
+                .unwrap_or_default();
+            let name = zonal_name(&e.id, &e.service, &c.region, &az);
+            ZonalName { zone: az, name }
+        })
+        .collect();
+    let vpc = c.vpcs.iter().find(|v| v.id == e.vpc);
+    let dns_on = vpc.is_some_and(|v| v.enable_dns_support && v.enable_dns_hostnames);
+    let private = if e.private_dns_enabled && dns_on {
+        c.aws_services
+            .iter()
+            .filter(|s| s.name == e.service)
+            .flat_map(|s| s.private_dns_names.clone())
+            .chain(
+                c.endpoint_services
+                    .iter()
+                    .filter(|s| s.service_name(&c.region) == e.service)
+                    .filter_map(|s| s.private_dns_name.clone()),
+            )
+            .collect()
+    } else {
+        Vec::new()
+    };
+    EndpointNames {
+        regional: regional_name(&e.id, &e.service, &c.region),
+        zonal,
+        private,
+    }
+}
+
 impl PrivateDns {
     pub fn compile(c: &Config) -> PrivateDns {
         let mut out = PrivateDns::default();
-        let subnet_az = |id: &str| {
-            c.subnets
-                .iter()
-                .find(|s| s.id == id)
-                .map(|s| s.availability_zone.clone())
-                .unwrap_or_default()
-        };
         for e in c
             .endpoints
             .iter()
@@ -209,55 +260,37 @@ impl PrivateDns {
                 .iter()
                 .map(|n| Rdata::A(n.private_ip))
                 .collect();
-            let regional = regional_name(&e.id, &e.service, &c.region);
+            let names = endpoint_names(c, e);
             zone.add(
-                &regional,
+                &names.regional,
                 RecordSet {
-                    name: regional.clone(),
+                    name: names.regional.clone(),
                     ttl: 60,
                     data: all.clone(),
                     source: format!("{} regional name", e.id),
                 },
             );
-            for n in &e.network_interfaces {
-                let az = subnet_az(&n.subnet);
-                let zonal = zonal_name(&e.id, &e.service, &c.region, &az);
+            for (n, z) in e.network_interfaces.iter().zip(&names.zonal) {
                 zone.add(
-                    &zonal,
+                    &z.name,
                     RecordSet {
-                        name: zonal.clone(),
+                        name: z.name.clone(),
                         ttl: 60,
                         data: vec![Rdata::A(n.private_ip)],
-                        source: format!("{} zonal name ({az})", e.id),
+                        source: format!("{} zonal name ({})", e.id, z.zone),
                     },
                 );
             }
-            let vpc = c.vpcs.iter().find(|v| v.id == e.vpc);
-            let dns_on = vpc.is_some_and(|v| v.enable_dns_support && v.enable_dns_hostnames);
-            if e.private_dns_enabled && dns_on {
-                let names: Vec<String> = c
-                    .aws_services
-                    .iter()
-                    .filter(|s| s.name == e.service)
-                    .flat_map(|s| s.private_dns_names.clone())
-                    .chain(
-                        c.endpoint_services
-                            .iter()
-                            .filter(|s| s.service_name(&c.region) == e.service)
-                            .filter_map(|s| s.private_dns_name.clone()),
-                    )
-                    .collect();
-                for name in names {
-                    zone.add(
-                        &name,
-                        RecordSet {
-                            name: normalize(&name),
-                            ttl: 60,
-                            data: all.clone(),
-                            source: format!("{} private DNS ({name})", e.id),
-                        },
-                    );
-                }
+            for name in names.private {
+                zone.add(
+                    &name,
+                    RecordSet {
+                        name: normalize(&name),
+                        ttl: 60,
+                        data: all.clone(),
+                        source: format!("{} private DNS ({name})", e.id),
+                    },
+                );
             }
         }
         for z in &c.hosted_zones {

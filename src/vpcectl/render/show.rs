@@ -289,7 +289,15 @@ fn endpoints<W: Write>(l: &mut Listing<'_, W>, c: &Config) -> Result<(), Failure
             print_json(l.out, &v)
         }
         Output::Table => {
-            let mut t = table(&["id", "type", "vpc", "service", "state", "attached to"]);
+            let mut t = table(&[
+                "id",
+                "type",
+                "vpc",
+                "service",
+                "state",
+                "attached to",
+                "dns names",
+            ]);
             for e in items {
                 t.add_row(endpoint_row(c, e));
             }
@@ -305,7 +313,22 @@ fn endpoint_json(c: &Config, e: &Endpoint) -> Value {
     v["network_interface_ids"] = json!((0..e.network_interfaces.len())
         .map(|k| e.eni_id(k))
         .collect::<Vec<_>>());
+    if e.endpoint_type == EndpointType::Interface {
+        v["dns_names"] = json!(control::dns::endpoint_names(c, e));
+    }
     v
+}
+
+/// An interface endpoint's DNS names: regional, zonal, then private ones.
+fn dns_names(c: &Config, e: &Endpoint) -> String {
+    if e.endpoint_type != EndpointType::Interface {
+        return "-".into();
+    }
+    let n = control::dns::endpoint_names(c, e);
+    let mut all = vec![n.regional];
+    all.extend(n.zonal.into_iter().map(|z| z.name));
+    all.extend(n.private);
+    all.join(" ")
 }
 
 fn endpoint_row(c: &Config, e: &Endpoint) -> Vec<String> {
@@ -326,6 +349,7 @@ fn endpoint_row(c: &Config, e: &Endpoint) -> Vec<String> {
         e.service.clone(),
         c.connection_state(e).to_string(),
         attached,
+        dns_names(c, e),
     ]
 }
 
