@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 need_cargo
 command -v valgrind >/dev/null || { echo "check-lookup-cost: valgrind is not installed (scripts/setup.sh --test installs it)" >&2; exit 1; }
 cargo build --release --bench lookup_cost -q
-bin=$(ls -t target/release/deps/lookup_cost-* | grep -v '\.d$' | head -n1)
+bin=$(ls -t "${CARGO_TARGET_DIR:-target}"/release/deps/lookup_cost-* | grep -v '\.d$' | head -n1)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 declare -A now

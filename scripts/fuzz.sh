@@ -14,6 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 . ../scripts/lib/cargo.sh
 need_cargo
+# The fuzz targets build in fuzz/target whatever CARGO_TARGET_DIR says (other flags, other
+# target triple directory).
+unset CARGO_TARGET_DIR
 time=10
 targets=()
 while [ $# -gt 0 ]; do
