@@ -687,3 +687,31 @@ fn show_endpoints_lists_dns_names() {
     let table = stdout(&vpcectl(&["show", "endpoints", pl.to_str().unwrap()]));
     assert!(table.contains(regional), "{table}");
 }
+
+/// `prefix-list from-ip-ranges -o json`: the list the TOML would hold, as JSON.
+#[test]
+fn prefix_list_prints_json_with_dash_o() {
+    let ranges = example("data/ip-ranges.us-east-1.S3.json");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "prefix-list",
+            "from-ip-ranges",
+            ranges.to_str().unwrap(),
+            "--service",
+            "S3",
+            "--region",
+            "us-east-1",
+        ];
+        a.extend_from_slice(extra);
+        vpcectl(&a)
+    };
+    let v = json(&args(&["-o", "json"]));
+    let entries = v["entries"].as_array().unwrap();
+    let toml = stdout(&args(&[]));
+    assert_eq!(v["name"], "com.amazonaws.us-east-1.s3");
+    assert_eq!(v["address_family"], "IPv4");
+    assert_eq!(toml.matches("/").count(), entries.len(), "{toml}");
+    for e in entries {
+        assert!(toml.contains(&format!("\"{}\"", e.as_str().unwrap())));
+    }
+}

@@ -259,29 +259,7 @@ pub enum PrefixListCommand {
     /// Build a prefix list from an AWS ip-ranges.json file (plain or .xz), filtered by
     /// service and region: a `[[prefix_lists]]` table to paste into a configuration, or the
     /// filtered ip-ranges.json to keep beside it.
-    FromIpRanges {
-        /// Path to ip-ranges.json (https://ip-ranges.amazonaws.com/ip-ranges.json).
-        ip_ranges: PathBuf,
-        /// The `service` field to keep: S3, DYNAMODB, EC2, …
-        #[arg(long)]
-        service: String,
-        /// The `region` field to keep, e.g. us-east-1.
-        #[arg(long)]
-        region: String,
-        /// Address family of the list.
-        #[arg(long, value_enum, default_value_t = Family::V4)]
-        family: Family,
-        /// Prefix list id for the TOML output.
-        #[arg(long, default_value = "pl-00000000")]
-        id: String,
-        /// Prefix list name; defaults to com.amazonaws.<region>.<service>.
-        #[arg(long)]
-        name: Option<String>,
-        /// `toml`: a [[prefix_lists]] table; `json`: ip-ranges.json holding only the
-        /// selected entries (both families).
-        #[arg(long, value_enum, default_value_t = ListFormat::Toml)]
-        format: ListFormat,
-    },
+    FromIpRanges(FromIpRangesArgs),
 }
 
 /// An address family, spelled one way everywhere (`--family v4|v6`; `ipv4|ipv6` accepted).
@@ -291,6 +269,34 @@ pub enum Family {
     V4,
     #[value(alias = "ipv6")]
     V6,
+}
+
+/// `vpcectl prefix-list from-ip-ranges`.
+#[derive(Debug, Args)]
+pub struct FromIpRangesArgs {
+    /// Path to ip-ranges.json (<https://ip-ranges.amazonaws.com/ip-ranges.json>).
+    pub ip_ranges: PathBuf,
+    /// The `service` field to keep: S3, DYNAMODB, EC2, …
+    #[arg(long)]
+    pub service: String,
+    /// The `region` field to keep, e.g. us-east-1.
+    #[arg(long)]
+    pub region: String,
+    /// Address family of the list.
+    #[arg(long, value_enum, default_value_t = Family::V4)]
+    pub family: Family,
+    /// Prefix list id for the TOML output.
+    #[arg(long, default_value = "pl-00000000")]
+    pub id: String,
+    /// Prefix list name; defaults to com.amazonaws.REGION.SERVICE.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// `toml`: a `[[prefix_lists]]` table (with `-o json`, the same list as JSON); `json`:
+    /// ip-ranges.json holding only the selected entries (both families).
+    #[arg(long, value_enum, default_value_t = ListFormat::Toml)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub out: OutputArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -159,17 +159,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 o.output,
             )
         }
-        Command::PrefixList(PrefixListCommand::FromIpRanges {
-            ip_ranges,
-            service,
-            region,
-            family,
-            id,
-            name,
-            format,
-        }) => cmd_from_ip_ranges(
-            &mut out, &ip_ranges, &service, &region, family, &id, name, format,
-        ),
+        Command::PrefixList(PrefixListCommand::FromIpRanges(a)) => cmd_from_ip_ranges(&mut out, &a),
         Command::Bench(BenchCommand::Lpm(args)) => bench::lpm(&args, &mut out),
         Command::Import(ImportCommand::Aws {
             dir,

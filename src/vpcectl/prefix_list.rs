@@ -2,19 +2,13 @@
 
 use super::*;
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn cmd_from_ip_ranges(
     out: &mut impl Write,
-    path: &Path,
-    service: &str,
-    region: &str,
-    family: Family,
-    id: &str,
-    name: Option<String>,
-    format: ListFormat,
+    a: &FromIpRangesArgs,
 ) -> Result<(), Failure> {
+    let (path, service, region, id) = (a.ip_ranges.as_path(), &a.service, &a.region, &a.id);
     let ranges = IpRanges::read(path).map_err(|e| Failure::bad_input(e.to_string()))?;
-    match format {
+    match a.format {
         ListFormat::Json => {
             let filtered = ranges.filtered(service, region);
             if filtered.prefixes.is_empty() && filtered.ipv6_prefixes.is_empty() {
@@ -31,7 +25,7 @@ pub(super) fn cmd_from_ip_ranges(
             writeln!(out, "{text}")?;
         }
         ListFormat::Toml => {
-            let fam = match family {
+            let fam = match a.family {
                 Family::V4 => AddressFamily::IPv4,
                 Family::V6 => AddressFamily::IPv6,
             };
@@ -44,9 +38,24 @@ pub(super) fn cmd_from_ip_ranges(
                     path.display()
                 )));
             }
-            let name = name.unwrap_or_else(|| {
+            let name = a.name.clone().unwrap_or_else(|| {
                 format!("com.amazonaws.{region}.{}", service.to_ascii_lowercase())
             });
+            if a.out.output == Output::Json {
+                let list = serde_json::json!({
+                    "id": id,
+                    "name": name,
+                    "address_family": format!("{fam:?}"),
+                    "entries": cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                    "source": { "sync_token": ranges.sync_token, "create_date": ranges.create_date },
+                });
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                )?;
+                return Ok(());
+            }
             writeln!(
                 out,
                 "# {} entries of service {service} in {region} from ip-ranges.json (syncToken {}, createDate {})",
