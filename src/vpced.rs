@@ -8,7 +8,12 @@ use daemon::{self, protocol::DEFAULT_SOCKET, DaemonError, Options};
 
 /// vpced — forward a VPC's traffic between TUN devices, per its configuration.
 #[derive(Debug, Parser)]
-#[command(name = "vpced", version, about, long_about = None)]
+#[command(
+    name = "vpced",
+    version,
+    about = "the vpce dataplane daemon: forwards a VPC's traffic between TUN devices as AWS PrivateLink and VPC endpoints do",
+    long_about = None
+)]
 pub struct Cli {
     /// The deployment's configuration (TOML).
     #[arg(short, long)]

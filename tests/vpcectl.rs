@@ -539,6 +539,21 @@ fn man_pages_are_generated_from_the_cli_definitions() {
         "{vpced}"
     );
     assert!(vpced.contains("metrics\\-listen"), "{vpced}");
+    // Issue 21: vpced's NAME line is vpced's, and the sections clap does not write are there.
+    assert!(
+        vpced.contains("vpced \\- the vpce dataplane daemon"),
+        "{vpced}"
+    );
+    let trace = std::fs::read_to_string(dir.path().join("vpcectl-trace.1")).unwrap();
+    for page in [&vpced, &trace] {
+        for s in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES"] {
+            assert!(page.contains(&format!(".SH \"{s}\"")), "{s}: {page}");
+        }
+    }
+    assert!(
+        trace.contains("VPCE_SOCKET") && trace.contains("\n3\n"),
+        "{trace}"
+    );
     assert!(
         !dir.path().join("vpcectl-help.1").exists(),
         "no pages for `help`"
