@@ -730,3 +730,30 @@ fn prefix_list_prints_json_with_dash_o() {
         assert!(toml.contains(&format!("\"{}\"", e.as_str().unwrap())));
     }
 }
+
+/// Route JSON without repetition (issue 21): a route's state is a field of the route, its
+/// details beside it, not `"state": {"state": …}`.
+#[test]
+fn route_state_is_a_field_of_the_route() {
+    let s3 = example("s3-endpoints.toml");
+    let v = json(&vpcectl(&[
+        "show",
+        "route-tables",
+        s3.to_str().unwrap(),
+        "-o",
+        "json",
+    ]));
+    let routes: Vec<&Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["routes"].as_array().unwrap())
+        .collect();
+    assert!(!routes.is_empty());
+    for r in routes {
+        assert!(r["state"].is_string(), "{r}");
+        if r["state"] == "shadowed" {
+            assert!(r["by"].is_u64(), "{r}");
+        }
+    }
+}

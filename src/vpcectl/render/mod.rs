@@ -165,6 +165,15 @@ fn route_table_text(
     print_table(out, &tab)
 }
 
+/// A route's JSON with its state's fields beside the others: `"state": "shadowed", "by": 3`
+/// (not an object nested under `state` holding `state` again).
+fn with_state(mut route: Value, state: &RouteState) -> Value {
+    if let (Value::Object(r), Ok(Value::Object(s))) = (&mut route, serde_json::to_value(state)) {
+        r.extend(s);
+    }
+    route
+}
+
 fn route_table_json(compiled: &Compiled, t: &CompiledRouteTable) -> Value {
     let c = &compiled.snapshot.config;
     let rt = c.route_tables.iter().find(|r| r.id == t.id);
@@ -174,15 +183,14 @@ fn route_table_json(compiled: &Compiled, t: &CompiledRouteTable) -> Value {
         "main": rt.map(|r| r.main).unwrap_or(false),
         "subnets": compiled.snapshot.subnets_using(&t.id),
         "gateways": rt.map(|r| r.gateways.clone()).unwrap_or_default(),
-        "routes": t.routes.iter().map(|r| json!({
+        "routes": t.routes.iter().map(|r| with_state(json!({
             "destination": r.destination,
             "destination_prefix_list": match &r.origin { RouteOrigin::PrefixList { list, .. } => Some(list), _ => None },
             "target": r.target.to_string(),
             "target_kind": r.target,
             "status": r.status(),
             "origin": r.origin,
-            "state": r.state,
-        })).collect::<Vec<_>>(),
+        }), &r.state)).collect::<Vec<_>>(),
     })
 }
 
@@ -207,13 +215,12 @@ pub fn lookup(
                 "reason": ex.reason,
                 "candidates": ex.candidates.iter().map(|&i| {
                     let r = &t.routes[i];
-                    json!({
+                    with_state(json!({
                         "destination": r.destination.to_string(),
                         "target": r.target.to_string(),
                         "origin": r.origin,
-                        "state": r.state,
                         "won": Some(i) == ex.winner,
-                    })
+                    }), &r.state)
                 }).collect::<Vec<_>>(),
             });
             print_json(out, &doc)?;
