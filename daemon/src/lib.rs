@@ -862,6 +862,18 @@ fn answer(req: Request, state: &State) -> Response {
             }
             Response::TargetHealth { targets: rows }
         }
+        Request::Configuration => {
+            let plan = state.plans.load_full();
+            Response::Configuration {
+                generation: plan.fabric.generation,
+                path: state
+                    .config
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+                config: Box::new((*plan.fabric.snapshot.config).clone()),
+            }
+        }
         Request::Status => {
             let plan = state.plans.load_full();
             Response::Status(Status {

@@ -27,6 +27,9 @@ pub enum Request {
     },
     Stats,
     Status,
+    /// The configuration the workers run now (decisions taken at run time folded in), for
+    /// `vpcectl show --daemon`.
+    Configuration,
     /// Every interface endpoint's connection to its service.
     EndpointConnections,
     /// Accept (`true`) or reject an endpoint's connection.
@@ -92,6 +95,12 @@ pub enum Response {
         report: StatsReport,
     },
     Status(Status),
+    Configuration {
+        generation: u64,
+        /// The file it was loaded from.
+        path: PathBuf,
+        config: Box<control::model::Config>,
+    },
     EndpointConnections {
         connections: Vec<crate::state_dir::ConnectionRow>,
     },

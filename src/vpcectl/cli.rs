@@ -40,18 +40,24 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
-    /// Show the entities of a configuration, compiled as the dataplane sees them
-    /// (`target-health` asks the running vpced instead).
+    /// Show the entities of a configuration, compiled as the dataplane sees them: from FILE
+    /// (default /etc/vpce/vpce.toml), or what the running vpced runs now (`--daemon`: its
+    /// applied configuration with the connection decisions taken since). `target-health`
+    /// always asks the running vpced.
     Show {
         /// What to show.
         #[arg(value_enum)]
         what: Noun,
-        /// The deployment's configuration (TOML); not for `target-health`.
+        /// The deployment's configuration (TOML); not with --daemon.
+        #[arg(conflicts_with = "daemon")]
         file: Option<PathBuf>,
         /// Only the entity with this id.
         #[arg(long)]
         id: Option<String>,
-        /// vpced's control socket (`target-health`).
+        /// Show what the running vpced runs.
+        #[arg(long)]
+        daemon: bool,
+        /// vpced's control socket (with --daemon, and for `target-health`).
         #[arg(long, env = "VPCE_SOCKET")]
         socket: Option<PathBuf>,
         #[command(flatten)]

@@ -123,9 +123,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             what,
             file,
             id,
+            daemon,
             socket,
             out: o,
-        } => cmd_show(&mut out, what, file, id, socket, o.output),
+        } => {
+            let socket = socket.unwrap_or_else(|| daemon::protocol::DEFAULT_SOCKET.into());
+            let from = match (daemon || what == Noun::TargetHealth, file) {
+                (true, _) => Source::Daemon(socket),
+                (false, Some(f)) => Source::File(f),
+                (false, None) => Source::File(default_config()?),
+            };
+            cmd_show(&mut out, what, from, id.as_deref(), o.output)
+        }
         Command::Trace(args) => cmd_trace(&mut out, args),
         Command::EndpointConnections(c) => cmd_endpoint_connections(&mut out, c),
         Command::Apply {
@@ -180,34 +189,68 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// `vpcectl show`: a configuration's tables, or (target health) the daemon's.
+/// Where `show` reads the configuration.
+enum Source {
+    File(PathBuf),
+    /// The running vpced, at this control socket.
+    Daemon(PathBuf),
+}
+
+/// The configuration file of a service install, when no file is given.
+const DEFAULT_CONFIG: &str = "/etc/vpce/vpce.toml";
+
+fn default_config() -> Result<PathBuf, Failure> {
+    let p = PathBuf::from(DEFAULT_CONFIG);
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(Failure::bad_input(format!(
+            "give the configuration file to show ({DEFAULT_CONFIG} does not exist), or --daemon for what vpced runs"
+        )))
+    }
+}
+
+/// `vpcectl show`: a configuration's tables (from a file or the running vpced), or (target
+/// health) the daemon's.
 fn cmd_show(
     out: &mut impl Write,
     what: Noun,
-    file: Option<PathBuf>,
-    id: Option<String>,
-    socket: Option<PathBuf>,
+    from: Source,
+    id: Option<&str>,
     output: Output,
 ) -> Result<(), Failure> {
-    match (what, file) {
-        (Noun::TargetHealth, _) => {
-            let socket = socket.unwrap_or_else(|| daemon::protocol::DEFAULT_SOCKET.into());
-            let r = daemon_call(&socket, &Request::TargetHealth)?;
-            render::daemon_response(out, &r, output)
+    if let (Noun::TargetHealth, Source::Daemon(socket)) = (what, &from) {
+        let r = daemon_call(socket, &Request::TargetHealth)?;
+        return render::daemon_response(out, &r, output);
+    }
+    let compiled = match from {
+        Source::File(file) => load_and_compile(&file)?,
+        Source::Daemon(socket) => running_configuration(&socket)?,
+    };
+    if what == Noun::Attachments {
+        let atts = dataplane::fabric::attachments_of(compiled.snapshot)
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
+        return render::attachments(out, &atts, id, output);
+    }
+    render::show(out, &compiled, what, id, output)
+}
+
+/// The configuration the running vpced runs, compiled here as it was there.
+fn running_configuration(socket: &Path) -> Result<Compiled, Failure> {
+    match daemon_call(socket, &Request::Configuration)? {
+        daemon::protocol::Response::Configuration { path, config, .. } => {
+            let source = control::diag::SourceMap::new(path, String::new());
+            let loaded = control::load::LoadedConfig {
+                config: *config,
+                source,
+            };
+            compile(&loaded).map_err(config_failure)
         }
-        (_, None) => Err(Failure::bad_input(
-            "give the configuration file to show (only `show target-health` asks the daemon)",
-        )),
-        (Noun::Attachments, Some(file)) => {
-            let compiled = load_and_compile(&file)?;
-            let atts = dataplane::fabric::attachments_of(compiled.snapshot)
-                .map_err(|e| Failure::bad_input(e.to_string()))?;
-            render::attachments(out, &atts, id.as_deref(), output)
-        }
-        (what, Some(file)) => {
-            let compiled = load_and_compile(&file)?;
-            render::show(out, &compiled, what, id.as_deref(), output)
-        }
+        other => Err(Failure {
+            code: 1,
+            message: format!("unexpected answer from vpced: {other:?}"),
+            json: None,
+        }),
     }
 }
 

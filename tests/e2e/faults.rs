@@ -108,6 +108,12 @@ fn privatelink_survives_kill_garbage_lost_target_and_refuses_a_damaged_state_fil
     lab.try_launch().expect("vpced restarts after SIGKILL");
     let v = json(&lab.vpcectl(&["endpoint-connections", "list", "-o", "json"]));
     assert_eq!(v["connections"][0]["state"], "available", "{v}");
+    // `show --daemon` shows what runs (the decision taken at run time), the file does not.
+    let running = json(&lab.vpcectl(&["show", "endpoints", "--daemon", "-o", "json"]));
+    assert_eq!(running[0]["state"], "available", "{running}");
+    let file = lab.config.to_str().unwrap();
+    let written = json(&lab.vpcectl(&["show", "endpoints", file, "-o", "json"]));
+    assert_eq!(written[0]["state"], "pendingAcceptance", "{written}");
     assert_eq!(target_state(&lab), "healthy");
     let (code, body) = lab.curl("ec2-a", &url);
     assert_eq!((code.as_str(), body.as_str()), ("200", "Hello!\n"));
