@@ -757,3 +757,29 @@ fn route_state_is_a_field_of_the_route() {
         }
     }
 }
+
+/// `import aws -o json`: one document with the configuration and what was left out; with
+/// `-O FILE` the TOML goes to the file and the document names it.
+#[test]
+fn import_aws_prints_json_with_dash_o() {
+    let export = root().join("tests/fixtures/aws-export-gwlb");
+    let export = export.to_str().unwrap();
+    let v = json(&vpcectl(&["import", "aws", export, "-o", "json"]));
+    assert_eq!(
+        v["configuration"]["vpcs"].as_array().map(Vec::len),
+        Some(2),
+        "{v}"
+    );
+    assert!(
+        v["left_out"].as_array().is_some_and(|w| !w.is_empty()),
+        "{v}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("imported.toml");
+    let f = file.to_str().unwrap();
+    let v = json(&vpcectl(&["import", "aws", export, "-O", f, "-o", "json"]));
+    assert_eq!(v["output_file"], f);
+    assert!(v["configuration"].is_null());
+    let o = vpcectl(&["validate", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

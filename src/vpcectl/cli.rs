@@ -364,6 +364,11 @@ pub enum ImportCommand {
         /// The region, when the export does not tell (its subnets' zones do).
         #[arg(long)]
         region: Option<String>,
+        /// `table`: the configuration (TOML) on standard output unless -O is given, what was
+        /// left out on stderr; `json`: one document with the configuration (as JSON, unless
+        /// written to -O) and what was left out.
+        #[command(flatten)]
+        out: OutputArg,
     },
 }
 

@@ -7,6 +7,7 @@ pub(super) fn cmd_import_aws(
     dir: &std::path::Path,
     file: Option<&std::path::Path>,
     region: Option<&str>,
+    output: Output,
 ) -> Result<(), Failure> {
     let imported =
         control::import::aws::import(dir, region).map_err(|e| Failure::bad_input(e.to_string()))?;
@@ -33,16 +34,32 @@ pub(super) fn cmd_import_aws(
             json: None,
         });
     }
-    for w in &imported.warnings {
-        eprintln!("vpcectl import aws: warning: {w}");
-    }
-    match file {
-        Some(f) => std::fs::write(f, &imported.toml).map_err(|e| Failure {
+    if let Some(f) = file {
+        std::fs::write(f, &imported.toml).map_err(|e| Failure {
             code: 1,
             message: format!("{}: cannot write: {e}", f.display()),
             json: None,
-        })?,
-        None => out.write_all(imported.toml.as_bytes())?,
+        })?;
+    }
+    if output == Output::Json {
+        let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
+        let doc = serde_json::json!({
+            "output_file": file,
+            "configuration": if file.is_none() { Some(&loaded.config) } else { None },
+            "left_out": warnings,
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )?;
+        return Ok(());
+    }
+    for w in &imported.warnings {
+        eprintln!("vpcectl import aws: warning: {w}");
+    }
+    if file.is_none() {
+        out.write_all(imported.toml.as_bytes())?;
     }
     Ok(())
 }

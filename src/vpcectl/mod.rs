@@ -95,6 +95,8 @@ pub fn main() -> ExitCode {
                     | ConnectionsCommand::Accept { out, .. }
                     | ConnectionsCommand::Reject { out, .. }
             )
+            | Command::Import(ImportCommand::Aws { out, .. })
+            | Command::PrefixList(PrefixListCommand::FromIpRanges(FromIpRangesArgs { out, .. }))
             if out.output == Output::Json
     );
     match run(cli) {
@@ -174,7 +176,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             dir,
             output_file,
             region,
-        }) => cmd_import_aws(&mut out, &dir, output_file.as_deref(), region.as_deref()),
+            out: o,
+        }) => cmd_import_aws(
+            &mut out,
+            &dir,
+            output_file.as_deref(),
+            region.as_deref(),
+            o.output,
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "vpcectl", &mut out);
             Ok(())
