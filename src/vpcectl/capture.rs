@@ -52,15 +52,19 @@ pub(super) fn cmd_capture(out: &mut impl Write, args: CaptureArgs) -> Result<(),
             Err(Response::Rejected { error, .. }) => return Err(fail(error)),
             Err(other) => return Err(fail(format!("unexpected answer: {other:?}"))),
         };
-    eprintln!(
-        "vpcectl: capturing {} ({}); Ctrl-C to stop",
-        args.attachment,
-        args.point
-            .iter()
-            .map(|p| format!("{p:?}").to_lowercase())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let point_names: Vec<String> = args
+        .point
+        .iter()
+        .map(|p| format!("{p:?}").to_lowercase())
+        .collect();
+    let json = args.out.output == Output::Json;
+    if !json {
+        eprintln!(
+            "vpcectl: capturing {} ({}); Ctrl-C to stop",
+            args.attachment,
+            point_names.join(", ")
+        );
+    }
     let mut sink = |bytes: &[u8]| -> Result<(), Failure> {
         match file.as_mut() {
             Some(f) => f.write_all(bytes),
@@ -88,6 +92,21 @@ pub(super) fn cmd_capture(out: &mut impl Write, args: CaptureArgs) -> Result<(),
         sink(&record[..16 + incl])?;
         packets += 1;
     }
-    eprintln!("vpcectl: {packets} packets captured");
+    if !json {
+        eprintln!("vpcectl: {packets} packets captured");
+        return Ok(());
+    }
+    let doc = serde_json::json!({
+        "attachment": args.attachment,
+        "points": point_names,
+        "packets": packets,
+        "file": if to_stdout { None } else { args.write.as_ref() },
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    if to_stdout {
+        eprintln!("{text}");
+    } else {
+        writeln!(out, "{text}")?;
+    }
     Ok(())
 }

@@ -241,6 +241,10 @@ pub struct CaptureArgs {
     pub point: Vec<CapturePoint>,
     #[command(flatten)]
     pub socket: SocketArg,
+    /// The summary at the end (packets captured): a line on stderr, or with `-o json` one
+    /// JSON document — on stdout when the pcap goes to a file, else on stderr.
+    #[command(flatten)]
+    pub out: OutputArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

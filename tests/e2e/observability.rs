@@ -256,6 +256,23 @@ fn capture_shows_packets_before_and_after_rewrite() {
         "10.0.0.2\t10.0.1.125",
         "{o:?}"
     );
+
+    // `-o json`: the summary as one document on stdout when the pcap goes to a file.
+    let file = dir.path().join("two.pcap");
+    let summary = Command::new(bin("vpcectl"))
+        .args(["capture", eni, "-w", file.to_str().unwrap(), "--count", "2"])
+        .args(["-o", "json"])
+        .env("VPCE_SOCKET", &lab.socket)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    lab.curl(INSTANCE, "http://10.0.1.125/");
+    let v = json(&summary.wait_with_output().unwrap());
+    assert_eq!(v["packets"], 2, "{v}");
+    assert_eq!(v["attachment"], eni, "{v}");
+    assert_eq!(v["file"], file.to_str().unwrap(), "{v}");
 }
 
 /// VPC Flow Logs of a known traffic run: three fetches from S3 through the gateway endpoint
