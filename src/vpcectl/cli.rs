@@ -111,11 +111,14 @@ pub enum Command {
         /// Seconds between refreshes.
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
-        /// Print one frame as text (two samples an interval apart) and exit.
+        /// Print one frame (two samples an interval apart) and exit: as text, or with
+        /// `-o json` as numbers.
         #[arg(long)]
         once: bool,
         #[command(flatten)]
         socket: SocketArg,
+        #[command(flatten)]
+        out: OutputArg,
     },
     /// Capture an attachment's packets in the running vpced, as pcap that tcpdump and tshark
     /// read: what it sends before rewrite (`in`), the same after rewrite (`rewritten`), what

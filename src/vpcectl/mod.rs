@@ -96,6 +96,8 @@ pub fn main() -> ExitCode {
                     | ConnectionsCommand::Reject { out, .. }
             )
             | Command::Import(ImportCommand::Aws { out, .. })
+            | Command::Top { out, .. }
+            | Command::Capture(CaptureArgs { out, .. })
             | Command::PrefixList(PrefixListCommand::FromIpRanges(FromIpRangesArgs { out, .. }))
             if out.output == Output::Json
     );
@@ -194,7 +196,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             interval,
             once,
             socket,
-        } => cmd_top(&mut out, interval, once, &socket.socket),
+            out: o,
+        } => cmd_top(&mut out, interval, once, &socket.socket, o.output),
     }
 }
 
@@ -304,17 +307,29 @@ fn cmd_endpoint_connections(out: &mut impl Write, c: ConnectionsCommand) -> Resu
 }
 
 /// `vpcectl top`: the daemon's counters, refreshed every `interval` seconds.
-fn cmd_top(out: &mut impl Write, interval: f64, once: bool, socket: &Path) -> Result<(), Failure> {
+fn cmd_top(
+    out: &mut impl Write,
+    interval: f64,
+    once: bool,
+    socket: &Path,
+    output: Output,
+) -> Result<(), Failure> {
     if !(0.1..=3600.0).contains(&interval) {
         return Err(Failure::bad_input(format!(
             "--interval {interval}: from 0.1 to 3600 seconds"
         )));
+    }
+    if output == Output::Json && !once {
+        return Err(Failure::bad_input(
+            "-o json prints one frame: give --once (the live view is for a terminal)",
+        ));
     }
     top::run(
         out,
         socket,
         std::time::Duration::from_secs_f64(interval),
         once,
+        output,
     )
 }
 

@@ -18,7 +18,9 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Row, Table};
 
-use super::Failure;
+use serde::Serialize;
+
+use super::{Failure, Output};
 
 /// One answer of the daemon, and when it came.
 struct Sample {
@@ -95,7 +97,48 @@ fn proto(p: u8) -> String {
     }
 }
 
-fn view(prev: &Sample, now: &Sample, rows: usize) -> View {
+/// One flow's rates over the interval.
+#[derive(Debug, Serialize)]
+struct FlowRate {
+    interface: String,
+    protocol: String,
+    source: String,
+    destination: String,
+    bits_per_second: f64,
+    packets_per_second: f64,
+}
+
+/// One entity's rates over the interval.
+#[derive(Debug, Serialize)]
+struct EntityRate {
+    kind: String,
+    id: String,
+    rx_packets_per_second: f64,
+    tx_packets_per_second: f64,
+    bits_per_second: f64,
+}
+
+/// One drop reason's rate, and its count since vpced started.
+#[derive(Debug, Serialize)]
+struct DropRate {
+    reason: String,
+    per_second: f64,
+    total: u64,
+}
+
+/// What one frame shows, as numbers (`--once -o json` prints it): the busiest flows first,
+/// endpoints before the other entities, the fastest-growing drops first.
+#[derive(Debug, Serialize)]
+struct Frame {
+    generation: u64,
+    flows_tracked: usize,
+    interval_seconds: f64,
+    flows: Vec<FlowRate>,
+    entities: Vec<EntityRate>,
+    drops: Vec<DropRate>,
+}
+
+fn frame(prev: &Sample, now: &Sample, rows: usize) -> Frame {
     let secs = now.at.duration_since(prev.at).as_secs_f64().max(0.001);
     let key = |f: &TopFlow| {
         (
@@ -108,75 +151,120 @@ fn view(prev: &Sample, now: &Sample, rows: usize) -> View {
         )
     };
     let before: BTreeMap<_, &TopFlow> = prev.flows.iter().map(|f| (key(f), f)).collect();
-    let mut flows: Vec<(f64, [String; 6])> = now
+    let mut flows: Vec<FlowRate> = now
         .flows
         .iter()
         .map(|f| {
             let b = before.get(&key(f));
-            let bps = rate(f.bytes, b.map(|b| b.bytes), secs);
-            let pps = rate(f.packets, b.map(|b| b.packets), secs);
-            (
-                bps,
-                [
-                    f.interface.clone(),
-                    proto(f.protocol),
-                    format!("{}:{}", f.src, f.sport),
-                    format!("{}:{}", f.dst, f.dport),
-                    human(bps * 8.0, "bit/s"),
-                    format!("{pps:.0}"),
-                ],
-            )
+            FlowRate {
+                interface: f.interface.clone(),
+                protocol: proto(f.protocol),
+                source: format!("{}:{}", f.src, f.sport),
+                destination: format!("{}:{}", f.dst, f.dport),
+                bits_per_second: rate(f.bytes, b.map(|b| b.bytes), secs) * 8.0,
+                packets_per_second: rate(f.packets, b.map(|b| b.packets), secs),
+            }
         })
         .collect();
-    flows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut entities: Vec<(f64, [String; 5])> = Vec::new();
+    flows.sort_by(|a, b| b.bits_per_second.total_cmp(&a.bits_per_second));
+    let mut entities: Vec<EntityRate> = Vec::new();
     for (kind, ids) in &now.report.entities {
         for (id, c) in ids {
             let p = prev.report.entities.get(kind).and_then(|m| m.get(id));
-            let rx = rate(c.rx_packets, p.map(|p| p.rx_packets), secs);
-            let tx = rate(c.tx_packets, p.map(|p| p.tx_packets), secs);
             let bytes = rate(
                 c.rx_bytes + c.tx_bytes,
                 p.map(|p| p.rx_bytes + p.tx_bytes),
                 secs,
             );
-            entities.push((
-                rx + tx,
-                [
-                    kind.clone(),
-                    id.clone(),
-                    format!("{rx:.0}"),
-                    format!("{tx:.0}"),
-                    human(bytes * 8.0, "bit/s"),
-                ],
-            ));
+            entities.push(EntityRate {
+                kind: kind.clone(),
+                id: id.clone(),
+                rx_packets_per_second: rate(c.rx_packets, p.map(|p| p.rx_packets), secs),
+                tx_packets_per_second: rate(c.tx_packets, p.map(|p| p.tx_packets), secs),
+                bits_per_second: bytes * 8.0,
+            });
         }
     }
     // Endpoints first (what this view is for), then by traffic.
+    let total = |e: &EntityRate| e.rx_packets_per_second + e.tx_packets_per_second;
     entities.sort_by(|a, b| {
-        (b.1[0] == "endpoint")
-            .cmp(&(a.1[0] == "endpoint"))
-            .then(b.0.total_cmp(&a.0))
+        (b.kind == "endpoint")
+            .cmp(&(a.kind == "endpoint"))
+            .then(total(b).total_cmp(&total(a)))
     });
-    let mut drops: Vec<(f64, [String; 3])> = now
+    let mut drops: Vec<DropRate> = now
         .report
         .drops
         .iter()
-        .map(|(reason, n)| {
-            let r = rate(*n, prev.report.drops.get(reason).copied(), secs);
-            (r, [reason.clone(), format!("{r:.0}"), n.to_string()])
+        .map(|(reason, n)| DropRate {
+            reason: reason.clone(),
+            per_second: rate(*n, prev.report.drops.get(reason).copied(), secs),
+            total: *n,
         })
         .collect();
-    drops.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
-    let flows_in = now.report.flows.map(|f| f.entries).unwrap_or(0);
+    drops.sort_by(|a, b| {
+        b.per_second
+            .total_cmp(&a.per_second)
+            .then(a.reason.cmp(&b.reason))
+    });
+    flows.truncate(rows);
+    entities.truncate(rows);
+    drops.truncate(rows);
+    Frame {
+        generation: now.generation,
+        flows_tracked: now.report.flows.map(|f| f.entries).unwrap_or(0),
+        interval_seconds: secs,
+        flows,
+        entities,
+        drops,
+    }
+}
+
+/// The frame as the rows of text the screen and `--once` show.
+fn view(f: &Frame) -> View {
     View {
         title: format!(
             "vpcectl top — generation {}, {} flows tracked, every {:.1} s — q quits",
-            now.generation, flows_in, secs
+            f.generation, f.flows_tracked, f.interval_seconds
         ),
-        flows: flows.into_iter().take(rows).map(|x| x.1).collect(),
-        entities: entities.into_iter().take(rows).map(|x| x.1).collect(),
-        drops: drops.into_iter().take(rows).map(|x| x.1).collect(),
+        flows: f
+            .flows
+            .iter()
+            .map(|x| {
+                [
+                    x.interface.clone(),
+                    x.protocol.clone(),
+                    x.source.clone(),
+                    x.destination.clone(),
+                    human(x.bits_per_second, "bit/s"),
+                    format!("{:.0}", x.packets_per_second),
+                ]
+            })
+            .collect(),
+        entities: f
+            .entities
+            .iter()
+            .map(|x| {
+                [
+                    x.kind.clone(),
+                    x.id.clone(),
+                    format!("{:.0}", x.rx_packets_per_second),
+                    format!("{:.0}", x.tx_packets_per_second),
+                    human(x.bits_per_second, "bit/s"),
+                ]
+            })
+            .collect(),
+        drops: f
+            .drops
+            .iter()
+            .map(|x| {
+                [
+                    x.reason.clone(),
+                    format!("{:.0}", x.per_second),
+                    x.total.to_string(),
+                ]
+            })
+            .collect(),
     }
 }
 
@@ -292,12 +380,19 @@ pub fn run(
     socket: &Path,
     interval: Duration,
     once: bool,
+    output: Output,
 ) -> Result<(), Failure> {
     let mut prev = sample(socket, 200)?;
     if once {
         std::thread::sleep(interval);
         let now = sample(socket, 200)?;
-        out.write_all(text(&view(&prev, &now, 20)).as_bytes())?;
+        let f = frame(&prev, &now, 20);
+        if output == Output::Json {
+            let text = serde_json::to_string_pretty(&f).unwrap_or_default();
+            writeln!(out, "{text}")?;
+        } else {
+            out.write_all(text(&view(&f)).as_bytes())?;
+        }
         return Ok(());
     }
     let io = |e: std::io::Error| Failure {
@@ -307,7 +402,7 @@ pub fn run(
     };
     let mut terminal = ratatui::try_init().map_err(io)?;
     let result = (|| -> Result<(), Failure> {
-        let mut shown = view(&prev, &prev, 50);
+        let mut shown = view(&frame(&prev, &prev, 50));
         loop {
             terminal.draw(|f| draw(f, &shown)).map_err(io)?;
             let deadline = Instant::now() + interval;
@@ -323,7 +418,7 @@ pub fn run(
                 }
             }
             let now = sample(socket, 200)?;
-            shown = view(&prev, &now, 50);
+            shown = view(&frame(&prev, &now, 50));
             prev = now;
         }
     })();

@@ -446,6 +446,25 @@ fn top_shows_the_busiest_flows_endpoints_and_drops() {
         "{first}\n{text}"
     );
     assert!(!text.contains(" 0 flows tracked"), "{text}");
+    // The same frame as numbers.
+    let v = json(&lab.vpcectl(&["top", "--once", "--interval", "1", "-o", "json"]));
+    let busiest = &v["flows"][0];
+    assert_eq!(busiest["protocol"], "icmp", "{v}");
+    assert!(
+        busiest["bits_per_second"].as_f64().unwrap() > 100_000.0,
+        "{v}"
+    );
+    assert!(v["flows_tracked"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["drops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["reason"] == "blackhole_route"),
+        "{v}"
+    );
+    let o = lab.vpcectl(&["top", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2), "-o json without --once: {o:?}");
 
     let session = format!("{}top", lab.prefix);
     let cmd = format!(
