@@ -19,6 +19,7 @@
 pub mod checker;
 pub mod dns;
 mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod state_dir;
 
@@ -476,10 +477,17 @@ fn serve(
         // Devices a worker found gone are made anew on the next tick.
         let mut repairs = tokio::time::interval(std::time::Duration::from_millis(200));
         repairs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Workers run and the control socket listens: ready (systemd Type=notify).
+        let systemd = notify::Notifier::from_env();
+        systemd.send("READY=1");
+        let mut watchdog = systemd.watchdog_every().map(tokio::time::interval);
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = async { watchdog.as_mut()?.tick().await; Some(()) }, if watchdog.is_some() => {
+                    systemd.send("WATCHDOG=1");
+                }
                 _ = repairs.tick() => {
                     if state.shared.repair.swap(false, Ordering::Acquire) {
                         let state = state.clone();
@@ -519,6 +527,7 @@ fn serve(
                 }
             }
         }
+        systemd.send("STOPPING=1");
         tracing::info!("shutting down");
         Ok(())
     })

@@ -128,8 +128,9 @@ pub struct Lab {
     log: PathBuf,
     /// More vpced arguments (`--metrics-listen …`).
     pub extra_args: Vec<String>,
-    /// vpced's `PATH`, where a test sets one (otherwise the test's own).
-    daemon_path: Option<PathBuf>,
+    /// vpced's environment beyond the test's own (`PATH` without `ip`, systemd's
+    /// `NOTIFY_SOCKET`).
+    daemon_env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl Lab {
@@ -151,17 +152,22 @@ impl Lab {
 
     /// [`Lab::start`] with vpced's `PATH` set to `path` (to show what it runs without).
     pub fn start_with_path(config: &Path, path: &Path) -> Lab {
-        Lab::start_full_path(config, &[], Some(path), |_| {})
+        Lab::start_env(config, &[("PATH", path.as_os_str())])
+    }
+
+    /// [`Lab::start`] with these variables in vpced's environment.
+    pub fn start_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Lab {
+        Lab::start_full_env(config, &[], env, |_| {})
     }
 
     fn start_full(config: &Path, args: &[&str], before: impl FnOnce(&str)) -> Lab {
-        Lab::start_full_path(config, args, None, before)
+        Lab::start_full_env(config, args, &[], before)
     }
 
-    fn start_full_path(
+    fn start_full_env(
         config: &Path,
         args: &[&str],
-        path: Option<&Path>,
+        env: &[(&str, &std::ffi::OsStr)],
         before: impl FnOnce(&str),
     ) -> Lab {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -176,7 +182,10 @@ impl Lab {
             children: Vec::new(),
             log: log.clone(),
             extra_args: args.iter().map(|a| a.to_string()).collect(),
-            daemon_path: path.map(Path::to_path_buf),
+            daemon_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_os_string()))
+                .collect(),
         };
         before(&prefix);
         lab.launch();
@@ -241,9 +250,7 @@ impl Lab {
             .open(&self.log)
             .unwrap();
         let mut command = Command::new(bin("vpced"));
-        if let Some(path) = &self.daemon_path {
-            command.env("PATH", path);
-        }
+        command.envs(self.daemon_env.iter().map(|(k, v)| (k, v)));
         command
             .args(["--config", self.config.to_str().unwrap()])
             .args(["--control-socket", self.socket.to_str().unwrap()])

@@ -147,3 +147,55 @@ fn vpcectl_without_a_daemon_says_so() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "a missing file is bad input");
 }
+
+/// Under a systemd `Type=notify` unit (issue 21): vpced says `READY=1` on `NOTIFY_SOCKET` once
+/// it forwards (the gateway-endpoint path works by then), `WATCHDOG=1` at half of
+/// `WATCHDOG_USEC`, and `STOPPING=1` when it stops. The socket here is a fake reader, as
+/// systemd's would be.
+#[test]
+fn vpced_notifies_systemd_ready_watchdog_and_stopping() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let usec = std::ffi::OsString::from("400000");
+    let mut lab = Lab::start_env(
+        &example("s3-endpoints.toml"),
+        &[
+            ("NOTIFY_SOCKET", path.as_os_str()),
+            ("WATCHDOG_USEC", &usec),
+        ],
+    );
+    let mut buf = [0u8; 256];
+    let mut next = || {
+        let n = reader.recv(&mut buf).expect("a notification within 15 s");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    assert_eq!(next(), "READY=1");
+    lab.http_server("s3", "hello from s3\n");
+    lab.check_isolation(&[("s3-instance", "52.216.39.26")]);
+    assert_eq!(lab.curl("s3-instance", "http://52.216.39.26/").0, "200");
+    // Every 200 ms: at least three in the next second.
+    let t0 = std::time::Instant::now();
+    let mut pings = 0;
+    while t0.elapsed() < std::time::Duration::from_secs(1) {
+        if next() == "WATCHDOG=1" {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 3, "{pings} watchdog pings in a second");
+    assert_eq!(lab.stop(), Some(0));
+    let mut rest = Vec::new();
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    while let Ok(n) = reader.recv(&mut buf) {
+        rest.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+}
