@@ -983,6 +983,10 @@ fn apply(state: &State, path: &Path) -> Response {
                 .duration
                 .observe(started.elapsed().as_secs_f64());
             state.applies.applied.fetch_add(1, Ordering::Relaxed);
+            state
+                .applies
+                .last_applied
+                .store(metrics::unix_now(), Ordering::Relaxed);
             *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
             tracing::info!(config = %path.display(), generation, "configuration applied");
             Response::Applied {

@@ -11,7 +11,7 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `vpce_packets_total`, `vpce_bytes_total` | `kind` (attachment, route_table, endpoint, internet_gateway, load_balancer, target_group, target, appliance), `id`, `direction` (rx, tx) |
+//! | `vpce_KIND_packets_total`, `vpce_KIND_bytes_total`, one family per kind of entity (attachment, route_table, endpoint, internet_gateway, load_balancer, target_group, target, appliance): a packet is counted once in a family, so `sum()` over one is a real total | `id`, `direction` (rx, tx) |
 //! | `vpce_drops_total` | `reason` (every reason, zeros included) |
 //! | `vpce_security_group_denied_packets_total` | `security_group`, `direction` |
 //! | `vpce_flow_table_entries`, `vpce_flow_table_capacity`, `vpce_flow_table_memory_bytes` | — |
@@ -20,6 +20,9 @@
 //! | `vpce_dns_responses_total` | `rcode` |
 //! | `vpce_dns_cached_responses_total` (answered by a worker from the answer cache) | — |
 //! | `vpce_control_requests_total`, `vpce_control_refused_total` (`reason`) | — |
+//! | `vpce_config_last_apply_timestamp_seconds` (the last successful apply, or the start) | — |
+//! | `vpce_build_info` (1) | `version` |
+//! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds`, `process_start_time_seconds`, `process_threads` (the names Prometheus' own clients use, from /proc/self) | — |
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -47,6 +50,15 @@ pub struct ApplyMetrics {
     pub applied: AtomicU64,
     pub rejected: AtomicU64,
     pub duration: Histogram,
+    /// Unix time of the last successful apply (the start until one happens).
+    pub last_applied: AtomicU64,
+}
+
+/// Seconds since the Unix epoch.
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Default for ApplyMetrics {
@@ -58,6 +70,7 @@ impl Default for ApplyMetrics {
             duration: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 0.001, 2.0, 15,
             )),
+            last_applied: AtomicU64::new(unix_now()),
         }
     }
 }
@@ -98,38 +111,32 @@ impl Collector for StateCollector {
         target_health(&mut e, state)?;
         config(&mut e, state)?;
         dns(&mut e, state)?;
-        control(&mut e, state)
+        control(&mut e, state)?;
+        build_info(&mut e)?;
+        process(&mut e)
     }
 }
 
-/// `vpce_packets_total` and `vpce_bytes_total` per entity and direction.
+/// `vpce_KIND_packets_total` and `vpce_KIND_bytes_total` per entity and direction: one family
+/// per kind of entity, since one packet crosses several (an attachment, a route table, an
+/// endpoint…) and a family mixing them would count it several times in a `sum()`.
 fn traffic(e: &mut DescriptorEncoder, report: &StatsReport) -> Result<(), std::fmt::Error> {
-    for (name, help, bytes) in [
-        (
-            "vpce_packets",
-            "Packets through each part of the fabric.",
-            false,
-        ),
-        ("vpce_bytes", "Bytes through each part of the fabric.", true),
-    ] {
-        let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-        for (kind, ids) in &report.entities {
+    for (kind, ids) in &report.entities {
+        for (what, bytes) in [("packets", false), ("bytes", true)] {
+            let name = format!("vpce_{kind}_{what}");
+            let help = format!("{what} through each {}.", kind.replace('_', " "));
+            let mut m = e.encode_descriptor(&name, &help, None, MetricType::Counter)?;
             for (id, c) in ids {
                 for (direction, p, b) in [
                     ("rx", c.rx_packets, c.rx_bytes),
                     ("tx", c.tx_packets, c.tx_bytes),
                 ] {
-                    let labels = [
-                        ("kind", kind.as_str()),
-                        ("id", id.as_str()),
-                        ("direction", direction),
-                    ];
+                    let labels = [("id", id.as_str()), ("direction", direction)];
                     counter(&mut m, &labels, if bytes { b } else { p })?;
                 }
             }
         }
     }
-
     Ok(())
 }
 
@@ -234,8 +241,15 @@ fn target_health(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fm
     Ok(())
 }
 
-/// The configuration generation and the applies by result.
+/// The configuration generation, the applies by result and when the last one succeeded.
 fn config(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let m = e.encode_descriptor(
+        "vpce_config_last_apply_timestamp",
+        "When the configuration running now was applied (or vpced started), Unix time.",
+        Some(&Unit::Seconds),
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(state.applies.last_applied.load(Relaxed) as i64).encode(m)?;
     let m = e.encode_descriptor(
         "vpce_config_generation",
         "Generation of the configuration the workers run (1 at start, +1 per apply).",
@@ -309,6 +323,108 @@ fn control(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Err
         counter(&mut m, &[("reason", reason)], n)?;
     }
     Ok(())
+}
+
+/// `vpce_build_info{version}` 1.
+fn build_info(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_build_info",
+        "The running vpced's version.",
+        None,
+        MetricType::Gauge,
+    )?;
+    gauge(&mut m, &[("version", env!("CARGO_PKG_VERSION"))], 1)
+}
+
+/// What the process uses, read from /proc/self as Prometheus' own clients do.
+fn process(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let Some(p) = ProcessStats::read() else {
+        return Ok(());
+    };
+    for (name, help, unit, kind, v) in [
+        (
+            "process_resident_memory",
+            "Resident memory size.",
+            Some(Unit::Bytes),
+            MetricType::Gauge,
+            p.rss_bytes as f64,
+        ),
+        (
+            "process_virtual_memory",
+            "Virtual memory size.",
+            Some(Unit::Bytes),
+            MetricType::Gauge,
+            p.vsize_bytes as f64,
+        ),
+        (
+            "process_cpu",
+            "User and system CPU time spent.",
+            Some(Unit::Seconds),
+            MetricType::Counter,
+            p.cpu_seconds,
+        ),
+        (
+            "process_open_fds",
+            "Open file descriptors.",
+            None,
+            MetricType::Gauge,
+            p.open_fds as f64,
+        ),
+        (
+            "process_start_time",
+            "Start time of the process, Unix time.",
+            Some(Unit::Seconds),
+            MetricType::Gauge,
+            p.start_time_seconds,
+        ),
+        (
+            "process_threads",
+            "Threads.",
+            None,
+            MetricType::Gauge,
+            p.threads as f64,
+        ),
+    ] {
+        let m = e.encode_descriptor(name, help, unit.as_ref(), kind)?;
+        match kind {
+            MetricType::Counter => ConstCounter::new(v).encode(m)?,
+            _ => ConstGauge::new(v).encode(m)?,
+        }
+    }
+    Ok(())
+}
+
+/// The fields of /proc/self/stat (proc(5)) the process metrics need.
+struct ProcessStats {
+    rss_bytes: u64,
+    vsize_bytes: u64,
+    cpu_seconds: f64,
+    open_fds: usize,
+    start_time_seconds: f64,
+    threads: u64,
+}
+
+impl ProcessStats {
+    fn read() -> Option<ProcessStats> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // After the command name in parentheses (which may hold spaces), from field 3 on.
+        let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let field = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
+        let tick = rustix::param::clock_ticks_per_second() as f64;
+        let page = rustix::param::page_size() as u64;
+        let boot = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<f64>().ok())?;
+        Some(ProcessStats {
+            rss_bytes: field(24)? * page,
+            vsize_bytes: field(23)?,
+            cpu_seconds: (field(14)? + field(15)?) as f64 / tick,
+            open_fds: std::fs::read_dir("/proc/self/fd").ok()?.count(),
+            start_time_seconds: boot + field(22)? as f64 / tick,
+            threads: field(20)?,
+        })
+    }
 }
 
 /// The registry a scrape encodes.

@@ -48,7 +48,10 @@ fn prometheus_metrics_follow_the_traffic() {
     lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
     let (before, text) = scrape(&lab);
     assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
-    assert!(text.contains("# TYPE vpce_packets counter"), "{text}");
+    assert!(
+        text.contains("# TYPE vpce_endpoint_packets counter"),
+        "{text}"
+    );
     assert_eq!(value(&before, "vpce_config_generation"), 1.0);
     assert!(value(&before, "vpce_flow_table_capacity") > 0.0);
     // Every drop reason is there from the start, at zero.
@@ -68,9 +71,9 @@ fn prometheus_metrics_follow_the_traffic() {
     assert!(o.status.success(), "{o:?}");
 
     let (after, text) = scrape(&lab);
-    let rx = format!("vpce_packets_total{{kind=\"endpoint\",id=\"{ENDPOINT}\",direction=\"rx\"}}");
+    let rx = format!("vpce_endpoint_packets_total{{id=\"{ENDPOINT}\",direction=\"rx\"}}");
     assert!(value(&after, &rx) >= 3.0, "{rx}: {text}");
-    let bytes = format!("vpce_bytes_total{{kind=\"endpoint\",id=\"{ENDPOINT}\",direction=\"rx\"}}");
+    let bytes = format!("vpce_endpoint_bytes_total{{id=\"{ENDPOINT}\",direction=\"rx\"}}");
     assert!(value(&after, &bytes) > value(&after, &rx) * 20.0);
     assert!(value(&after, "vpce_dns_responses_total{rcode=\"NOERROR\"}") >= 1.0);
     assert!(value(&after, "vpce_drops_total{reason=\"blackhole_route\"}") >= 2.0);
@@ -85,6 +88,30 @@ fn prometheus_metrics_follow_the_traffic() {
     );
     assert!(value(&after, "vpce_flow_table_entries") >= 1.0);
     assert!(value(&after, "vpce_control_requests_total") >= 1.0);
+    // Issue 21: build and process metrics, the last apply's time, and no family that mixes
+    // kinds of entities (a packet counted once per family).
+    assert_eq!(
+        value(
+            &after,
+            &format!(
+                "vpce_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+    assert!(value(&after, "process_resident_memory_bytes") > 1e6);
+    assert!(value(&after, "process_open_fds") >= 3.0);
+    let applied = value(&after, "vpce_config_last_apply_timestamp_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - 60.0..=now + 1.0).contains(&applied),
+        "{applied} vs {now}"
+    );
+    assert!(!text.contains("kind=\"endpoint\""), "{text}");
     // Counters only go up.
     for (k, v) in &before {
         if k.contains("_total") {
