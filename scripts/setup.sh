@@ -6,7 +6,8 @@
 #                             dig, tshark, python3; a Rust toolchain if there is none; a
 #                             release build of the binaries
 #   scripts/setup.sh --test   and what the tests drive besides: iperf3, HAProxy, dnsmasq, tmux,
-#                             valgrind, g++ (libFuzzer), xz; moto, awscli and prometheus-client
+#                             valgrind, g++ (libFuzzer), xz, promtool (Debian's prometheus, its
+#                             service not started); moto, awscli and prometheus-client
 #                             from PyPI (in .venv); rustfmt and clippy
 #
 # VPCE_SETUP_NO_BUILD=1 skips the build (scripts/test.sh: `cargo test` builds what it runs).
@@ -24,7 +25,7 @@ esac
 packages=(gcc libc6-dev iproute2 iputils-ping curl dnsutils tshark python3 ca-certificates)
 # The programs the tests run: every one a test starts is here (a test that finds one missing
 # names its package and fails).
-[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps)
+[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,7 +40,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; answer no without a prompt.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
+  # prometheus comes for its promtool (tests/packaging.rs): its service must not start here.
+  # policy-rc.d's 101 tells the packages' scripts not to start services during the install.
+  guard=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ -n "$tests" ]; then

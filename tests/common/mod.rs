@@ -71,6 +71,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tmux", "tmux"),
     ("gcc", "gcc"),
     ("valgrind", "valgrind"),
+    ("promtool", "prometheus"),
 ];
 
 /// Fails the test, naming the Debian package, when `program` is not on the PATH: a missing
@@ -615,4 +616,40 @@ pub fn json(o: &Output) -> Value {
 pub fn target_state(lab: &Lab) -> String {
     let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
     v["targets"][0]["state"].as_str().unwrap_or("?").to_string()
+}
+
+/// The metric names a PromQL expression uses (`vpce_…`, `process_…`).
+pub fn metric_names(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in expr.match_indices(['v', 'p']) {
+        let rest = &expr[i..];
+        if !(rest.starts_with("vpce_") || rest.starts_with("process_")) {
+            continue;
+        }
+        if i > 0 && expr[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Every metric the packaged dashboard and alert rules use.
+pub fn packaged_metric_names() -> Vec<String> {
+    let mut names = Vec::new();
+    let dash = std::fs::read_to_string(root().join("packaging/grafana/vpce.json")).unwrap();
+    let rules =
+        std::fs::read_to_string(root().join("packaging/prometheus/vpce.rules.yml")).unwrap();
+    for n in metric_names(&dash).into_iter().chain(metric_names(&rules)) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
 }

@@ -112,6 +112,24 @@ fn prometheus_metrics_follow_the_traffic() {
         "{applied} vs {now}"
     );
     assert!(!text.contains("kind=\"endpoint\""), "{text}");
+    // What the packaged dashboard and alert rules query exists in a real scrape.
+    for name in packaged_metric_names() {
+        // A sample of it, or its family's descriptor (a family with no member yet, such as
+        // target health without target groups, has only that).
+        let family = ["_total", "_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
+        let served = text.lines().any(|l| {
+            l.starts_with(&format!("{name}{{"))
+                || l.starts_with(&format!("{name} "))
+                || l.starts_with(&format!("# TYPE {family} "))
+        });
+        assert!(
+            served,
+            "packaging queries {name}, which vpced does not serve:\n{text}"
+        );
+    }
     // Counters only go up.
     for (k, v) in &before {
         if k.contains("_total") {
