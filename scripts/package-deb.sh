@@ -30,7 +30,8 @@ for f in ./usr/bin/vpcectl ./usr/bin/vpced ./usr/bin/vpce-appliance \
          ./lib/systemd/system/vpced.service ./usr/share/man/man8/vpced.8 \
          ./usr/share/man/man1/vpcectl.1 ./usr/share/man/man1/vpcectl-trace.1 \
          ./usr/share/bash-completion/completions/vpcectl ./usr/share/zsh/vendor-completions/_vpcectl \
-         ./usr/share/fish/vendor_completions.d/vpcectl.fish ./usr/share/doc/vpce/examples/s3-endpoints.toml; do
+         ./usr/share/fish/vendor_completions.d/vpcectl.fish ./usr/share/doc/vpce/examples/s3-endpoints.toml \
+         ./etc/vpce/vpce.toml ./usr/share/vpce/grafana/vpce.json ./usr/share/vpce/prometheus/vpce.rules.yml; do
   grep -q "$f\(\.gz\)\?\$" <<<"$contents" || { echo "package-deb: $f missing from $deb" >&2; exit 1; }
 done
 # vpced configures its devices over netlink (issue 20): iproute2 is a test tool, not a runtime
@@ -42,8 +43,9 @@ trap 'rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
 "$root/usr/bin/vpcectl" --version >/dev/null
 "$root/usr/bin/vpced" --version >/dev/null
-# Every example it ships validates where it is installed (with the data files it names).
-for ex in "$root"/usr/share/doc/vpce/examples/*.toml; do
+# The sample configuration and every example it ships validate where they are installed (with
+# the data files they name).
+for ex in "$root"/etc/vpce/vpce.toml "$root"/usr/share/doc/vpce/examples/*.toml; do
   "$root/usr/bin/vpcectl" validate "$ex" >/dev/null || { echo "package-deb: $ex does not validate" >&2; exit 1; }
 done
 # cargo install puts both programs in place (reusing this build).

@@ -54,3 +54,13 @@ fn the_dashboard_is_grafana_json_over_vpce_metrics() {
         }
     }
 }
+
+/// The sample /etc/vpce/vpce.toml the .deb installs validates.
+#[test]
+fn the_sample_configuration_validates() {
+    let o = Command::new(env!("CARGO_BIN_EXE_vpcectl"))
+        .args(["validate", packaging("vpce.toml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
