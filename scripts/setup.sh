@@ -7,7 +7,7 @@
 #                             release build of the binaries
 #   scripts/setup.sh --test   and what the tests drive besides: iperf3, HAProxy, dnsmasq, tmux,
 #                             valgrind, g++ (libFuzzer), xz, promtool (Debian's prometheus, its
-#                             service not started); moto, awscli and prometheus-client
+#                             service not started), Graphviz; moto, awscli and prometheus-client
 #                             from PyPI (in .venv); rustfmt and clippy
 #
 # VPCE_SETUP_NO_BUILD=1 skips the build (scripts/test.sh: `cargo test` builds what it runs).
@@ -25,7 +25,7 @@ esac
 packages=(gcc libc6-dev iproute2 iputils-ping curl dnsutils tshark python3 ca-certificates)
 # The programs the tests run: every one a test starts is here (a test that finds one missing
 # names its package and fails).
-[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus)
+[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus graphviz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

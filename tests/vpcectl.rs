@@ -783,3 +783,99 @@ fn import_aws_prints_json_with_dash_o() {
     let o = vpcectl(&["validate", f]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `trace -o dot|mermaid` (issue 21): the path as a picture, the blocking component marked.
+/// The DOT renders with Graphviz; the Mermaid flowchart declares every node an edge names and
+/// keeps quotes out of its labels. The exit status stays the trace's (3: blocked).
+#[test]
+fn trace_pictures_render() {
+    let pl = example("privatelink-hands-on.toml");
+    let args = |o: &str| {
+        vpcectl(&[
+            "trace",
+            pl.to_str().unwrap(),
+            "--from",
+            "EC2-B",
+            "--to",
+            "vpce-0a000000000000001",
+            "--port",
+            "80",
+            "-o",
+            o,
+        ])
+    };
+    let o = args("dot");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let dot = stdout(&o);
+    assert!(dot.starts_with("digraph trace {"), "{dot}");
+    let mut render = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "`dot` is not installed ({e}): Debian package `graphviz` (scripts/setup.sh --test)"
+            )
+        });
+    std::io::Write::write_all(render.stdin.as_mut().unwrap(), dot.as_bytes()).unwrap();
+    let svg = render.wait_with_output().unwrap();
+    assert!(
+        svg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&svg.stderr)
+    );
+    let svg = String::from_utf8_lossy(&svg.stdout);
+    assert!(
+        svg.contains("<svg") && svg.contains("NAT_GATEWAY_NOT_SUPPORTED"),
+        "{svg}"
+    );
+    assert!(svg.contains("#c00000"), "the blocking component is marked");
+
+    let o = args("mermaid");
+    assert_eq!(o.status.code(), Some(3));
+    let m = stdout(&o);
+    assert!(m.contains("flowchart LR\n"), "{m}");
+    let mut nodes = Vec::new();
+    for line in m.lines().map(str::trim) {
+        if let Some((id, label)) = line.split_once("[\"") {
+            let label = label
+                .strip_suffix("\"]")
+                .unwrap_or_else(|| panic!("{line}"));
+            assert!(!label.contains('"'), "a raw quote in {line}");
+            nodes.push(id.to_string());
+        } else if let Some((a, b)) = line.split_once(" --> ") {
+            assert!(
+                nodes.contains(&a.to_string()) && nodes.contains(&b.to_string()),
+                "{line}"
+            );
+        }
+    }
+    assert!(nodes.len() >= 3, "{m}");
+    assert!(m.contains("class ") && m.contains(" blocked"), "{m}");
+
+    // A reachable path has the way back too, ending where it started.
+    let s3 = example("s3-endpoints.toml");
+    let o = vpcectl(&[
+        "trace",
+        s3.to_str().unwrap(),
+        "--from",
+        "i-08c0b194dec370347",
+        "--to",
+        "52.216.39.26",
+        "--port",
+        "80",
+        "-o",
+        "dot",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("rend [label=\"delivered (back)"),
+        "{}",
+        stdout(&o)
+    );
+    // The matrix is no picture.
+    let o = vpcectl(&["trace", s3.to_str().unwrap(), "--all-pairs", "-o", "dot"]);
+    assert_eq!(o.status.code(), Some(2));
+}

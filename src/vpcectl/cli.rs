@@ -23,6 +23,21 @@ pub enum Output {
     Json,
 }
 
+/// `trace`'s outputs: the two of every command, and pictures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TraceOutput {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout, for scripts.
+    Json,
+    /// Graphviz (`| dot -Tsvg > trace.svg`): the path and the way back, the blocking
+    /// component in red.
+    Dot,
+    /// A Mermaid flowchart (GitHub and GitLab render it in Markdown).
+    Mermaid,
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArg {
     /// Output format.
@@ -183,8 +198,9 @@ pub struct TraceArgs {
     /// vpced's control socket (with --daemon).
     #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    #[command(flatten)]
-    pub out: OutputArg,
+    /// Output format: a table, JSON, or a picture (dot, mermaid; not for --all-pairs).
+    #[arg(short, long, value_enum, default_value_t = TraceOutput::Table)]
+    pub output: TraceOutput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -89,7 +89,6 @@ pub fn main() -> ExitCode {
             | Command::Apply { out, .. }
             | Command::Stats { out, .. }
             | Command::Status { out, .. }
-            | Command::Trace(TraceArgs { out, .. })
             | Command::EndpointConnections(
                 ConnectionsCommand::List { out, .. }
                     | ConnectionsCommand::Accept { out, .. }
@@ -100,6 +99,12 @@ pub fn main() -> ExitCode {
             | Command::Capture(CaptureArgs { out, .. })
             | Command::PrefixList(PrefixListCommand::FromIpRanges(FromIpRangesArgs { out, .. }))
             if out.output == Output::Json
+    ) || matches!(
+        &cli.command,
+        Command::Trace(TraceArgs {
+            output: TraceOutput::Json,
+            ..
+        })
     );
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

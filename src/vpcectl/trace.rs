@@ -9,7 +9,23 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
         TraceProtocol::Udp => Protocol::Udp,
         TraceProtocol::Icmp => Protocol::Icmp,
     };
-    let output = args.out.output;
+    let output = match args.output {
+        TraceOutput::Json => Output::Json,
+        _ => Output::Table,
+    };
+    let picture = matches!(args.output, TraceOutput::Dot | TraceOutput::Mermaid);
+    if picture && args.all_pairs {
+        return Err(Failure::bad_input(
+            "--all-pairs prints a matrix: -o table or -o json",
+        ));
+    }
+    let show = |out: &mut dyn Write, t: &dataplane::trace::Trace, resolved: Option<&str>| match args
+        .output
+    {
+        TraceOutput::Dot => out.write_all(render::trace_dot(t, resolved).as_bytes()),
+        TraceOutput::Mermaid => out.write_all(render::trace_mermaid(t, resolved).as_bytes()),
+        _ => Ok(()),
+    };
     let not_reachable = || Failure {
         code: 3,
         message: String::new(),
@@ -30,7 +46,11 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
         let r = daemon_call(&args.socket, &req)?;
         return match r {
             Response::Trace { resolved, trace } => {
-                render::trace(out, &trace, resolved.as_deref(), output)?;
+                if picture {
+                    show(out, &trace, resolved.as_deref())?;
+                } else {
+                    render::trace(out, &trace, resolved.as_deref(), output)?;
+                }
                 if trace.reachable {
                     Ok(())
                 } else {
@@ -66,7 +86,11 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
     .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     q.fragmented = args.fragmented;
     let t = trace::trace(&f, &q);
-    render::trace(out, &t, resolved.as_deref(), output)?;
+    if picture {
+        show(out, &t, resolved.as_deref())?;
+    } else {
+        render::trace(out, &t, resolved.as_deref(), output)?;
+    }
     if t.reachable {
         Ok(())
     } else {

@@ -72,6 +72,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("gcc", "gcc"),
     ("valgrind", "valgrind"),
     ("promtool", "prometheus"),
+    ("dot", "graphviz"),
 ];
 
 /// Fails the test, naming the Debian package, when `program` is not on the PATH: a missing

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use super::{Failure, Output};
 
+mod graph;
 mod show;
+pub use graph::{trace_dot, trace_mermaid};
 pub use show::show;
 
 /// A table whose column names are upper-cased (`ID`, `RX PACKETS`), as iproute2's and the AWS
