@@ -879,3 +879,47 @@ fn trace_pictures_render() {
     let o = vpcectl(&["trace", s3.to_str().unwrap(), "--all-pairs", "-o", "dot"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `show topology -o dot|mermaid` (issue 21): the pictures in docs/ are what the examples draw
+/// today (regenerate: `vpcectl show topology examples/X.toml -o dot > docs/topology-X.dot`,
+/// then `dot -Tsvg`), and only topology draws.
+#[test]
+fn topology_pictures_are_current_and_render() {
+    for ex in [
+        "s3-endpoints",
+        "privatelink-hands-on",
+        "gwlb-inspection",
+        "azure-private-link",
+    ] {
+        let file = example(&format!("{ex}.toml"));
+        for (o, ext) in [("dot", "dot"), ("mermaid", "mmd")] {
+            let out = vpcectl(&["show", "topology", file.to_str().unwrap(), "-o", o]);
+            assert!(out.status.success(), "{ex}: {}", stderr(&out));
+            let doc = root().join(format!("docs/topology-{ex}.{ext}"));
+            let committed = std::fs::read_to_string(&doc).unwrap_or_default();
+            assert_eq!(stdout(&out), committed, "{} is stale", doc.display());
+        }
+        let svg = std::process::Command::new("dot")
+            .args([
+                "-Tsvg",
+                root()
+                    .join(format!("docs/topology-{ex}.dot"))
+                    .to_str()
+                    .unwrap(),
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("`dot` ({e}): Debian package `graphviz`"));
+        assert!(
+            svg.status.success(),
+            "{ex}: {}",
+            String::from_utf8_lossy(&svg.stderr)
+        );
+    }
+    let s3 = example("s3-endpoints.toml");
+    let s3 = s3.to_str().unwrap();
+    assert_eq!(vpcectl(&["show", "topology", s3]).status.code(), Some(2));
+    assert_eq!(
+        vpcectl(&["show", "vpcs", s3, "-o", "dot"]).status.code(),
+        Some(2)
+    );
+}

@@ -23,9 +23,9 @@ pub enum Output {
     Json,
 }
 
-/// `trace`'s outputs: the two of every command, and pictures.
+/// `trace`'s and `show`'s outputs: the two of every command, and pictures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum TraceOutput {
+pub enum PictureOutput {
     /// Aligned columns for people.
     #[default]
     Table,
@@ -75,8 +75,9 @@ pub enum Command {
         /// vpced's control socket (with --daemon, and for `target-health`).
         #[arg(long, env = "VPCE_SOCKET")]
         socket: Option<PathBuf>,
-        #[command(flatten)]
-        out: OutputArg,
+        /// Output format: a table, JSON, or (for `topology`) a picture: dot, mermaid.
+        #[arg(short, long, value_enum, default_value_t = PictureOutput::Table)]
+        output: PictureOutput,
     },
     /// Explain a path: what the dataplane does with a packet from SOURCE to DESTINATION, hop
     /// by hop, and the way back — from a configuration file, or from the running vpced
@@ -199,8 +200,8 @@ pub struct TraceArgs {
     #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Output format: a table, JSON, or a picture (dot, mermaid; not for --all-pairs).
-    #[arg(short, long, value_enum, default_value_t = TraceOutput::Table)]
-    pub output: TraceOutput,
+    #[arg(short, long, value_enum, default_value_t = PictureOutput::Table)]
+    pub output: PictureOutput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -371,6 +372,9 @@ pub enum Noun {
     /// Health of every target, from the running vpced (`--socket`, or VPCE_SOCKET, or the
     /// default socket).
     TargetHealth,
+    /// The deployment as a picture (`-o dot|mermaid`): VPCs with their subnets, route
+    /// tables, gateways, instances, endpoints and load balancers, and how they connect.
+    Topology,
 }
 
 #[derive(Subcommand, Debug)]

@@ -84,7 +84,6 @@ pub fn main() -> ExitCode {
     let json_mode = matches!(
         &cli.command,
         Command::Validate { out, .. }
-            | Command::Show { out, .. }
             | Command::Lookup { out, .. }
             | Command::Apply { out, .. }
             | Command::Stats { out, .. }
@@ -102,9 +101,12 @@ pub fn main() -> ExitCode {
     ) || matches!(
         &cli.command,
         Command::Trace(TraceArgs {
-            output: TraceOutput::Json,
+            output: PictureOutput::Json,
             ..
-        })
+        }) | Command::Show {
+            output: PictureOutput::Json,
+            ..
+        }
     );
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,7 +136,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             id,
             daemon,
             socket,
-            out: o,
+            output,
         } => {
             let socket = socket.unwrap_or_else(|| daemon::protocol::DEFAULT_SOCKET.into());
             let from = match (daemon || what == Noun::TargetHealth, file) {
@@ -142,7 +144,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 (false, Some(f)) => Source::File(f),
                 (false, None) => Source::File(default_config()?),
             };
-            cmd_show(&mut out, what, from, id.as_deref(), o.output)
+            cmd_show(&mut out, what, from, id.as_deref(), output)
         }
         Command::Trace(args) => cmd_trace(&mut out, args),
         Command::EndpointConnections(c) => cmd_endpoint_connections(&mut out, c),
@@ -234,8 +236,21 @@ fn cmd_show(
     what: Noun,
     from: Source,
     id: Option<&str>,
-    output: Output,
+    output: PictureOutput,
 ) -> Result<(), Failure> {
+    let picture = matches!(output, PictureOutput::Dot | PictureOutput::Mermaid);
+    if picture != (what == Noun::Topology) {
+        return Err(Failure::bad_input(if picture {
+            "only `show topology` draws a picture; -o table or -o json here"
+        } else {
+            "`show topology` draws a picture: -o dot or -o mermaid"
+        }));
+    }
+    let pictured = output;
+    let output = match output {
+        PictureOutput::Json => Output::Json,
+        _ => Output::Table,
+    };
     if let (Noun::TargetHealth, Source::Daemon(socket)) = (what, &from) {
         let r = daemon_call(socket, &Request::TargetHealth)?;
         return render::daemon_response(out, &r, output);
@@ -244,6 +259,20 @@ fn cmd_show(
         Source::File(file) => load_and_compile(&file)?,
         Source::Daemon(socket) => running_configuration(&socket)?,
     };
+    if what == Noun::Topology {
+        if id.is_some() {
+            return Err(Failure::bad_input(
+                "`show topology` draws all of it: no --id",
+            ));
+        }
+        let c = &compiled.snapshot.config;
+        let text = match pictured {
+            PictureOutput::Dot => render::topology_dot(c),
+            _ => render::topology_mermaid(c),
+        };
+        out.write_all(text.as_bytes())?;
+        return Ok(());
+    }
     if what == Noun::Attachments {
         let atts = dataplane::fabric::attachments_of(compiled.snapshot)
             .map_err(|e| Failure::bad_input(e.to_string()))?;

@@ -10,10 +10,10 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
         TraceProtocol::Icmp => Protocol::Icmp,
     };
     let output = match args.output {
-        TraceOutput::Json => Output::Json,
+        PictureOutput::Json => Output::Json,
         _ => Output::Table,
     };
-    let picture = matches!(args.output, TraceOutput::Dot | TraceOutput::Mermaid);
+    let picture = matches!(args.output, PictureOutput::Dot | PictureOutput::Mermaid);
     if picture && args.all_pairs {
         return Err(Failure::bad_input(
             "--all-pairs prints a matrix: -o table or -o json",
@@ -22,8 +22,8 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
     let show = |out: &mut dyn Write, t: &dataplane::trace::Trace, resolved: Option<&str>| match args
         .output
     {
-        TraceOutput::Dot => out.write_all(render::trace_dot(t, resolved).as_bytes()),
-        TraceOutput::Mermaid => out.write_all(render::trace_mermaid(t, resolved).as_bytes()),
+        PictureOutput::Dot => out.write_all(render::trace_dot(t, resolved).as_bytes()),
+        PictureOutput::Mermaid => out.write_all(render::trace_mermaid(t, resolved).as_bytes()),
         _ => Ok(()),
     };
     let not_reachable = || Failure {

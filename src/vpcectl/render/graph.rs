@@ -5,22 +5,42 @@
 
 use std::fmt::Write as _;
 
+use control::model::{Config, EndpointType};
 use dataplane::trace::{Leg, Trace};
 
 /// One picture's nodes and edges, before it is written in either language.
+#[derive(Default)]
 struct Picture {
     title: String,
     /// (node id, label lines, blocked)
     nodes: Vec<(String, Vec<String>, bool)>,
     /// (from, to, label)
     edges: Vec<(String, String, String)>,
+    /// (cluster id, label, its nodes' ids): a VPC and what lies in it.
+    clusters: Vec<(String, String, Vec<String>)>,
+}
+
+impl Picture {
+    fn node(&mut self, id: &str, lines: Vec<String>) {
+        if !self.nodes.iter().any(|n| n.0 == id) {
+            self.nodes.push((id.to_string(), lines, false));
+        }
+    }
+    fn edge(&mut self, from: &str, to: &str, label: impl Into<String>) {
+        self.edges
+            .push((from.to_string(), to.to_string(), label.into()));
+    }
+    fn place(&mut self, cluster: &str, node: &str) {
+        if let Some(c) = self.clusters.iter_mut().find(|c| c.0 == cluster) {
+            c.2.push(node.to_string());
+        }
+    }
 }
 
 fn picture(t: &Trace, resolved: Option<&str>) -> Picture {
     let mut p = Picture {
         title: resolved.map_or_else(String::new, str::to_string),
-        nodes: Vec::new(),
-        edges: Vec::new(),
+        ..Picture::default()
     };
     leg(&mut p, "f", "there", &t.forward);
     if let Some(r) = &t.reply {
@@ -69,23 +89,66 @@ fn dot_escape(s: &str) -> String {
 
 /// The trace in Graphviz's DOT language.
 pub fn trace_dot(t: &Trace, resolved: Option<&str>) -> String {
-    let p = picture(t, resolved);
-    let mut s = String::from("digraph trace {\n  rankdir=LR;\n");
+    dot(&picture(t, resolved), "trace")
+}
+
+/// A node id both languages take: letters, digits and `_` only.
+fn node_id(id: &str) -> String {
+    let mut s: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    s.insert_str(0, "n_");
+    s
+}
+
+fn dot(p: &Picture, name: &str) -> String {
+    let mut s = format!("digraph {name} {{\n  rankdir=LR;\n");
     s.push_str("  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f5f5f5\", fontname=\"sans-serif\", fontsize=10];\n");
     if !p.title.is_empty() {
         let _ = writeln!(s, "  label=\"{}\"; labelloc=t;", dot_escape(&p.title));
     }
-    for (id, lines, blocked) in &p.nodes {
-        let label: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
-        let style = if *blocked {
-            ", color=\"#c00000\", fillcolor=\"#ffe0e0\", penwidth=2"
-        } else {
-            ""
+    let node =
+        |s: &mut String, (id, lines, blocked): &(String, Vec<String>, bool), indent: &str| {
+            let label: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
+            let style = if *blocked {
+                ", color=\"#c00000\", fillcolor=\"#ffe0e0\", penwidth=2"
+            } else {
+                ""
+            };
+            let _ = writeln!(s, "{indent}{id} [label=\"{}\"{style}];", label.join("\\n"));
         };
-        let _ = writeln!(s, "  {id} [label=\"{}\"{style}];", label.join("\\n"));
+    for (i, (_, label, members)) in p.clusters.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  subgraph cluster_{i} {{\n    label=\"{}\"; style=rounded;",
+            dot_escape(label)
+        );
+        for n in p.nodes.iter().filter(|n| members.contains(&n.0)) {
+            node(&mut s, n, "    ");
+        }
+        s.push_str("  }\n");
     }
-    for (from, to, _) in &p.edges {
-        let _ = writeln!(s, "  {from} -> {to};");
+    for n in p
+        .nodes
+        .iter()
+        .filter(|n| !p.clusters.iter().any(|c| c.2.contains(&n.0)))
+    {
+        node(&mut s, n, "  ");
+    }
+    for (from, to, label) in &p.edges {
+        match label.is_empty() {
+            true => {
+                let _ = writeln!(s, "  {from} -> {to};");
+            }
+            false => {
+                let _ = writeln!(
+                    s,
+                    "  {from} -> {to} [label=\"{}\", fontsize=9];",
+                    dot_escape(label)
+                );
+            }
+        }
     }
     s.push_str("}\n");
     s
@@ -100,7 +163,10 @@ fn mermaid_escape(s: &str) -> String {
 
 /// The trace as a Mermaid flowchart.
 pub fn trace_mermaid(t: &Trace, resolved: Option<&str>) -> String {
-    let p = picture(t, resolved);
+    mermaid(&picture(t, resolved))
+}
+
+fn mermaid(p: &Picture) -> String {
     let mut s = String::new();
     if !p.title.is_empty() {
         // YAML front matter: a double-quoted scalar, so no double quote or backslash inside.
@@ -108,12 +174,33 @@ pub fn trace_mermaid(t: &Trace, resolved: Option<&str>) -> String {
         let _ = writeln!(s, "---\ntitle: \"{title}\"\n---");
     }
     s.push_str("flowchart LR\n");
-    for (id, lines, _) in &p.nodes {
+    let node = |s: &mut String, (id, lines, _): &(String, Vec<String>, bool), indent: &str| {
         let label: Vec<String> = lines.iter().map(|l| mermaid_escape(l)).collect();
-        let _ = writeln!(s, "  {id}[\"{}\"]", label.join("<br/>"));
+        let _ = writeln!(s, "{indent}{id}[\"{}\"]", label.join("<br/>"));
+    };
+    for (id, label, members) in &p.clusters {
+        let _ = writeln!(s, "  subgraph {id}[\"{}\"]", mermaid_escape(label));
+        for n in p.nodes.iter().filter(|n| members.contains(&n.0)) {
+            node(&mut s, n, "    ");
+        }
+        s.push_str("  end\n");
     }
-    for (from, to, _) in &p.edges {
-        let _ = writeln!(s, "  {from} --> {to}");
+    for n in p
+        .nodes
+        .iter()
+        .filter(|n| !p.clusters.iter().any(|c| c.2.contains(&n.0)))
+    {
+        node(&mut s, n, "  ");
+    }
+    for (from, to, label) in &p.edges {
+        match label.is_empty() {
+            true => {
+                let _ = writeln!(s, "  {from} --> {to}");
+            }
+            false => {
+                let _ = writeln!(s, "  {from} -->|\"{}\"| {to}", mermaid_escape(label));
+            }
+        }
     }
     s.push_str("  classDef blocked fill:#ffe0e0,stroke:#c00000,stroke-width:2px\n");
     let blocked: Vec<&str> = p
@@ -126,4 +213,182 @@ pub fn trace_mermaid(t: &Trace, resolved: Option<&str>) -> String {
         let _ = writeln!(s, "  class {} blocked", blocked.join(","));
     }
     s
+}
+
+/// A deployment's picture: each VPC a box holding its subnets, route tables, gateways,
+/// instances, endpoints and load balancers; subnets to their route tables, routes to their
+/// targets (labelled with the destination), endpoints to their services, services to their
+/// load balancers, load balancers to their targets.
+fn topology(c: &Config) -> Picture {
+    let mut p = Picture::default();
+    for v in &c.vpcs {
+        let cidrs: Vec<String> = v.cidr_blocks.iter().map(|x| x.to_string()).collect();
+        let label = match &v.name {
+            Some(n) => format!("{} ({n}) {}", v.id, cidrs.join(" ")),
+            None => format!("{} {}", v.id, cidrs.join(" ")),
+        };
+        p.clusters.push((node_id(&v.id), label, Vec::new()));
+    }
+    let vpc_of_subnet = |s: &str| {
+        c.subnets
+            .iter()
+            .find(|x| x.id == s)
+            .map(|x| node_id(&x.vpc))
+    };
+    for s in &c.subnets {
+        let id = node_id(&s.id);
+        p.node(
+            &id,
+            vec![
+                "subnet".into(),
+                s.id.clone(),
+                format!("{} {}", s.cidr, s.availability_zone),
+            ],
+        );
+        p.place(&node_id(&s.vpc), &id);
+    }
+    for g in &c.internet_gateways {
+        let id = node_id(&g.id);
+        p.node(&id, vec!["internet gateway".into(), g.id.clone()]);
+        p.place(&node_id(&g.vpc), &id);
+        p.node("internet", vec!["internet".into()]);
+        p.edge(&id, "internet", "");
+    }
+    for n in &c.nat_gateways {
+        let id = node_id(&n.id);
+        p.node(
+            &id,
+            vec!["NAT gateway".into(), n.id.clone(), n.private_ip.to_string()],
+        );
+        if let Some(v) = vpc_of_subnet(&n.subnet) {
+            p.place(&v, &id);
+        }
+        p.edge(&id, &node_id(&n.subnet), "");
+    }
+    for i in &c.instances {
+        let id = node_id(&i.id);
+        p.node(
+            &id,
+            vec!["instance".into(), i.id.clone(), i.private_ip.to_string()],
+        );
+        if let Some(v) = vpc_of_subnet(&i.subnet) {
+            p.place(&v, &id);
+        }
+        p.edge(&id, &node_id(&i.subnet), "");
+    }
+    for e in &c.endpoints {
+        let id = node_id(&e.id);
+        p.node(
+            &id,
+            vec![
+                format!("{} endpoint", e.endpoint_type).to_lowercase(),
+                e.id.clone(),
+            ],
+        );
+        p.place(&node_id(&e.vpc), &id);
+        for n in &e.network_interfaces {
+            p.edge(&id, &node_id(&n.subnet), n.private_ip.to_string());
+        }
+        let svc = node_id(&e.service);
+        p.node(&svc, vec!["service".into(), e.service.clone()]);
+        p.edge(&id, &svc, c.connection_state(e).to_string());
+    }
+    for s in &c.endpoint_services {
+        let svc = node_id(&s.service_name(&c.region));
+        p.node(&svc, vec!["service".into(), s.service_name(&c.region)]);
+        for lb in &s.load_balancers {
+            p.edge(&svc, &node_id(lb), "");
+        }
+    }
+    for lb in &c.load_balancers {
+        let id = node_id(&lb.id);
+        p.node(
+            &id,
+            vec![
+                format!("{:?} load balancer", lb.lb_type).to_lowercase(),
+                lb.id.clone(),
+            ],
+        );
+        p.place(&node_id(&lb.vpc), &id);
+        for l in &lb.listeners {
+            if let Some(tg) = c.target_groups.iter().find(|t| t.id == l.target_group) {
+                for t in &tg.targets {
+                    let to = t
+                        .instance
+                        .clone()
+                        .or(t.ip.map(|a| a.to_string()))
+                        .unwrap_or_default();
+                    let tid = node_id(&to);
+                    p.node(&tid, vec!["target".into(), to.clone()]);
+                    p.edge(&id, &tid, tg.id.clone());
+                }
+            }
+        }
+    }
+    for rt in &c.route_tables {
+        let id = node_id(&rt.id);
+        let what = if rt.main {
+            "route table (main)"
+        } else {
+            "route table"
+        };
+        p.node(&id, vec![what.into(), rt.id.clone()]);
+        p.place(&node_id(&rt.vpc), &id);
+        for s in &rt.subnets {
+            p.edge(&node_id(s), &id, "");
+        }
+        if rt.main {
+            for s in c.subnets.iter().filter(|s| s.vpc == rt.vpc) {
+                let explicit = c.route_tables.iter().any(|t| t.subnets.contains(&s.id));
+                if !explicit {
+                    p.edge(&node_id(&s.id), &id, "");
+                }
+            }
+        }
+        for g in &rt.gateways {
+            p.edge(&node_id(g), &id, "edge");
+        }
+        for r in &rt.routes {
+            if matches!(r.target.as_str(), "local" | "blackhole") {
+                continue;
+            }
+            let to = node_id(&r.target);
+            if !p.nodes.iter().any(|n| n.0 == to) {
+                p.node(&to, vec![r.target.clone()]);
+            }
+            p.edge(&id, &to, r.destination.clone());
+        }
+    }
+    for e in c
+        .endpoints
+        .iter()
+        .filter(|e| e.endpoint_type == EndpointType::Gateway)
+    {
+        for rt in &e.route_tables {
+            p.edge(&node_id(rt), &node_id(&e.id), "service prefix lists");
+        }
+    }
+    // Nodes an edge names but nothing declared (a target of another kind): declare them.
+    let named: Vec<String> = p
+        .edges
+        .iter()
+        .flat_map(|e| [e.0.clone(), e.1.clone()])
+        .collect();
+    for n in named {
+        if !p.nodes.iter().any(|x| x.0 == n) {
+            let label = n.trim_start_matches("n_").to_string();
+            p.node(&n, vec![label]);
+        }
+    }
+    p
+}
+
+/// `vpcectl show topology -o dot`.
+pub fn topology_dot(c: &Config) -> String {
+    dot(&topology(c), "topology")
+}
+
+/// `vpcectl show topology -o mermaid`.
+pub fn topology_mermaid(c: &Config) -> String {
+    mermaid(&topology(c))
 }

@@ -14,7 +14,7 @@ use super::{Failure, Output};
 
 mod graph;
 mod show;
-pub use graph::{trace_dot, trace_mermaid};
+pub use graph::{topology_dot, topology_mermaid, trace_dot, trace_mermaid};
 pub use show::show;
 
 /// A table whose column names are upper-cased (`ID`, `RX PACKETS`), as iproute2's and the AWS

@@ -60,9 +60,10 @@ pub fn show(
     let mut l = Listing { out, id, output };
     match what {
         // Routed elsewhere by the caller: they need the dataplane's view or the daemon.
-        Noun::Attachments | Noun::TargetHealth => Err(Failure {
+        Noun::Attachments | Noun::TargetHealth | Noun::Topology => Err(Failure {
             code: 1,
-            message: "internal: attachments and target health are not rendered by `show`".into(),
+            message: "internal: attachments, target health and topology are not rendered here"
+                .into(),
             json: None,
         }),
         Noun::Vpcs => l.print(&c.vpcs, |x| &x.id, "VPC", VPC, vpc_row),
