@@ -113,6 +113,7 @@ struct State {
     workers: usize,
     control: dataplane::stats::ControlCounters,
     applies: metrics::ApplyMetrics,
+    flow_log: Arc<FlowLogControl>,
 }
 
 /// How long an apply may take from its request to its publication; past it the new
@@ -243,6 +244,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         workers: opts.workers.max(1),
         control: Default::default(),
         applies: Default::default(),
+        flow_log: Default::default(),
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -338,22 +340,21 @@ fn spawn_threads(
     }
 
     if let Some(path) = &opts.flow_log {
-        let sink: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )
+        let file = (path.as_os_str() != "-").then(|| path.clone());
+        // Opened here, so that a path vpced cannot write stops start-up.
+        let sink = open_flow_log(file.as_deref())?;
+        let log = FlowLog {
+            plans: state.plans.clone(),
+            shared: shared.clone(),
+            control: state.flow_log.clone(),
+            file,
+            every: opts.flow_log_interval,
         };
-        let (plans, stop, shared) = (state.plans.clone(), stop.clone(), shared.clone());
-        let every = opts.flow_log_interval;
+        let stop = stop.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("vpced-flowlog".into())
-                .spawn(move || flow_logs(plans, shared, sink, every, stop))?,
+                .spawn(move || log.run(sink, stop))?,
         );
     }
 
@@ -377,59 +378,124 @@ fn release(plans: Arc<SnapshotCell<Plan>>, state: Arc<State>) {
     }
 }
 
-/// Writes flow-log records every `every` (and once more at shutdown): the header line, then
-/// what [`FlowTable::drain`] hands over, formatted by [`dataplane::flowlog`].
-fn flow_logs(
+/// The flow log's sink: a file appended to (its header written when it is new), or standard
+/// output (`None`).
+fn open_flow_log(file: Option<&Path>) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+    let Some(path) = file else {
+        let mut out = std::io::stdout();
+        writeln!(out, "{}", dataplane::flowlog::HEADER)?;
+        return Ok(Box::new(out));
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if f.metadata()?.len() == 0 {
+        writeln!(f, "{}", dataplane::flowlog::HEADER)?;
+    }
+    Ok(Box::new(f))
+}
+
+/// What the control loop tells the flow-log writer, and what it counts.
+#[derive(Debug, Default)]
+pub struct FlowLogControl {
+    /// Reopen the file before the next write (SIGHUP, an apply): logrotate moves the file
+    /// away, vpced goes on in a new one — no copytruncate needed.
+    pub reopen: AtomicBool,
+    /// Records lost: not written (the file could not take them) or never made (the REJECT
+    /// log of an interval was full). Each loss is also a SKIPDATA record, as AWS writes.
+    pub skipped: std::sync::atomic::AtomicU64,
+}
+
+/// The flow-log writer thread's state.
+struct FlowLog {
     plans: Arc<SnapshotCell<Plan>>,
     shared: Arc<Shared>,
-    mut sink: Box<dyn std::io::Write + Send>,
+    control: Arc<FlowLogControl>,
+    /// `None`: standard output.
+    file: Option<PathBuf>,
     every: std::time::Duration,
-    stop: Arc<AtomicBool>,
-) {
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .saturating_sub(u64::from(shared.now()));
-    let _ = writeln!(sink, "{}", dataplane::flowlog::HEADER);
-    let _ = sink.flush();
-    let mut since = shared.now();
-    let mut next = Instant::now() + every;
-    let mut out = String::new();
-    loop {
-        let stopping = stop.load(Ordering::Relaxed);
-        if !stopping && Instant::now() < next {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            continue;
+}
+
+impl FlowLog {
+    /// Writes flow-log records every `every` (and once more at shutdown): what
+    /// [`FlowTable::drain`] hands over and the REJECT log, formatted by [`dataplane::flowlog`],
+    /// a SKIPDATA record for an interval whose records were lost.
+    fn run(self, mut sink: Box<dyn std::io::Write + Send>, stop: Arc<AtomicBool>) {
+        let epoch = metrics::unix_now().saturating_sub(u64::from(self.shared.now()));
+        let _ = sink.flush();
+        let mut since = self.shared.now();
+        let mut next = Instant::now() + self.every;
+        let mut out = String::new();
+        // Records not written since the last successful write, and rejects lost so far.
+        let (mut unwritten, mut rejects_lost) = (0u64, 0u64);
+        loop {
+            let stopping = stop.load(Ordering::Relaxed);
+            if !stopping && Instant::now() < next {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+            next += self.every;
+            if self.control.reopen.swap(false, Ordering::AcqRel) && self.file.is_some() {
+                match open_flow_log(self.file.as_deref()) {
+                    Ok(s) => sink = s,
+                    Err(e) => tracing::warn!(error = %e, "cannot reopen the flow log"),
+                }
+            }
+            let plan = self.plans.load_full();
+            let lost_now = plan.fabric.registry.rejects.lost();
+            let new_rejects_lost = lost_now.saturating_sub(rejects_lost);
+            rejects_lost = lost_now;
+            self.control
+                .skipped
+                .fetch_add(new_rejects_lost, Ordering::Relaxed);
+            let lost = unwritten + new_rejects_lost;
+            out.clear();
+            if lost > 0 {
+                dataplane::flowlog::write_skipdata(
+                    &mut out,
+                    epoch + u64::from(since),
+                    epoch + u64::from(self.shared.now()),
+                );
+            }
+            let records = self.records(&plan, &mut out, epoch, since);
+            since = self.shared.now();
+            if sink
+                .write_all(out.as_bytes())
+                .and_then(|_| sink.flush())
+                .is_err()
+            {
+                tracing::warn!("cannot write flow logs");
+                unwritten += records;
+                self.control.skipped.fetch_add(records, Ordering::Relaxed);
+            } else {
+                unwritten = 0;
+            }
+            if stopping {
+                return;
+            }
         }
-        next += every;
-        let plan = plans.load_full();
+    }
+
+    /// Appends the interval's ACCEPT and REJECT records; returns how many.
+    fn records(&self, plan: &Plan, out: &mut String, epoch: u64, since: u32) -> u64 {
         let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
-        out.clear();
-        shared.flows.drain(|r| {
+        let before = out.lines().count();
+        self.shared.flows.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                dataplane::flowlog::write_records(&mut out, r, i, epoch, since, |dst| {
+                dataplane::flowlog::write_records(out, r, i, epoch, since, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
         });
         plan.fabric.registry.rejects.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                dataplane::flowlog::write_reject(&mut out, r, i, epoch, |dst| {
+                dataplane::flowlog::write_reject(out, r, i, epoch, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
         });
-        since = shared.now();
-        if sink
-            .write_all(out.as_bytes())
-            .and_then(|_| sink.flush())
-            .is_err()
-        {
-            tracing::warn!("cannot write flow logs");
-        }
-        if stopping {
-            return;
-        }
+        (out.lines().count() - before) as u64
     }
 }
 
@@ -474,6 +540,7 @@ fn serve(
         let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS));
         let mut refusal_log = RateLimitedLog::default();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Devices a worker found gone are made anew on the next tick.
         let mut repairs = tokio::time::interval(std::time::Duration::from_millis(200));
         repairs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -485,6 +552,10 @@ fn serve(
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: the flow log is reopened before its next write");
+                    state.flow_log.reopen.store(true, Ordering::Release);
+                }
                 _ = async { watchdog.as_mut()?.tick().await; Some(()) }, if watchdog.is_some() => {
                     systemd.send("WATCHDOG=1");
                 }
@@ -751,6 +822,72 @@ fn capture(
     Ok(())
 }
 
+/// `vpcectl top`'s sample: the busiest flows and every counter.
+fn top(state: &State, flows: usize) -> Response {
+    let plan = state.plans.load_full();
+    let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
+    let flows = state
+        .shared
+        .flows
+        .top(flows.min(1000))
+        .into_iter()
+        .map(|r| {
+            let ((src, sport), (dst, dport)) = if r.initiator_lo {
+                (r.lo, r.hi)
+            } else {
+                (r.hi, r.lo)
+            };
+            protocol::TopFlow {
+                interface: ifaces
+                    .get(&r.zone)
+                    .map_or_else(|| format!("zone {:08x}", r.zone), |i| i.id.clone()),
+                protocol: r.proto,
+                src,
+                sport,
+                dst,
+                dport,
+                packets: r.lo_to_hi.0 + r.hi_to_lo.0,
+                bytes: r.bytes(),
+            }
+        })
+        .collect();
+    let mut report = state.registry.report();
+    report.flows = Some(flow_stats(&state.shared.flows));
+    Response::Top {
+        generation: state.plans.generation(),
+        busiest: flows,
+        report,
+    }
+}
+
+/// `vpcectl trace --daemon`: the path on the running configuration, targets' health included.
+fn trace(
+    state: &State,
+    from: &str,
+    to: &str,
+    protocol: dataplane::trace::Protocol,
+    port: u16,
+    fragmented: bool,
+) -> Response {
+    let plan = state.plans.load_full();
+    match dataplane::trace::detached(&plan.fabric) {
+        Ok(f) => match dataplane::trace::resolve(&f, from, to, protocol, port) {
+            Ok((q, resolved)) => Response::Trace {
+                resolved,
+                trace: dataplane::trace::trace(&f, &dataplane::trace::Question { fragmented, ..q }),
+            },
+            Err(error) => Response::Rejected {
+                error,
+                diagnostics: Vec::new(),
+            },
+        },
+        Err(e) => Response::Rejected {
+            error: e.to_string(),
+            diagnostics: Vec::new(),
+        },
+    }
+}
+
 fn answer(req: Request, state: &State) -> Response {
     match req {
         Request::Capture { .. } => Response::Rejected {
@@ -758,42 +895,7 @@ fn answer(req: Request, state: &State) -> Response {
             diagnostics: Vec::new(),
         },
         Request::Apply { path } => apply(state, &path),
-        Request::Top { flows } => {
-            let plan = state.plans.load_full();
-            let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
-            let flows = state
-                .shared
-                .flows
-                .top(flows.min(1000))
-                .into_iter()
-                .map(|r| {
-                    let ((src, sport), (dst, dport)) = if r.initiator_lo {
-                        (r.lo, r.hi)
-                    } else {
-                        (r.hi, r.lo)
-                    };
-                    protocol::TopFlow {
-                        interface: ifaces
-                            .get(&r.zone)
-                            .map_or_else(|| format!("zone {:08x}", r.zone), |i| i.id.clone()),
-                        protocol: r.proto,
-                        src,
-                        sport,
-                        dst,
-                        dport,
-                        packets: r.lo_to_hi.0 + r.hi_to_lo.0,
-                        bytes: r.bytes(),
-                    }
-                })
-                .collect();
-            let mut report = state.registry.report();
-            report.flows = Some(flow_stats(&state.shared.flows));
-            Response::Top {
-                generation: state.plans.generation(),
-                busiest: flows,
-                report,
-            }
-        }
+        Request::Top { flows } => top(state, flows),
         Request::Stats => {
             let mut report = state.registry.report();
             report.flows = Some(flow_stats(&state.shared.flows));
@@ -820,28 +922,7 @@ fn answer(req: Request, state: &State) -> Response {
             protocol,
             port,
             fragmented,
-        } => {
-            let plan = state.plans.load_full();
-            match dataplane::trace::detached(&plan.fabric) {
-                Ok(f) => match dataplane::trace::resolve(&f, &from, &to, protocol, port) {
-                    Ok((q, resolved)) => Response::Trace {
-                        resolved,
-                        trace: dataplane::trace::trace(
-                            &f,
-                            &dataplane::trace::Question { fragmented, ..q },
-                        ),
-                    },
-                    Err(error) => Response::Rejected {
-                        error,
-                        diagnostics: Vec::new(),
-                    },
-                },
-                Err(e) => Response::Rejected {
-                    error: e.to_string(),
-                    diagnostics: Vec::new(),
-                },
-            }
-        }
+        } => trace(state, &from, &to, protocol, port, fragmented),
         Request::TraceAllPairs => {
             let plan = state.plans.load_full();
             match dataplane::trace::detached(&plan.fabric) {
@@ -987,6 +1068,7 @@ fn apply(state: &State, path: &Path) -> Response {
                 .applies
                 .last_applied
                 .store(metrics::unix_now(), Ordering::Relaxed);
+            state.flow_log.reopen.store(true, Ordering::Release);
             *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
             tracing::info!(config = %path.display(), generation, "configuration applied");
             Response::Applied {

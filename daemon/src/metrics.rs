@@ -21,6 +21,7 @@
 //! | `vpce_dns_cached_responses_total` (answered by a worker from the answer cache) | — |
 //! | `vpce_control_requests_total`, `vpce_control_refused_total` (`reason`) | — |
 //! | `vpce_config_last_apply_timestamp_seconds` (the last successful apply, or the start) | — |
+//! | `vpce_flow_log_records_skipped_total` (flow-log records lost; SKIPDATA records mark them) | — |
 //! | `vpce_build_info` (1) | `version` |
 //! | `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds`, `process_start_time_seconds`, `process_threads` (the names Prometheus' own clients use, from /proc/self) | — |
 
@@ -299,8 +300,15 @@ fn dns(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> 
     Ok(())
 }
 
-/// The control socket's requests and refusals.
+/// The control socket's requests and refusals, and the flow-log records lost.
 fn control(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> {
+    let m = e.encode_descriptor(
+        "vpce_flow_log_records_skipped",
+        "Flow-log records lost (not written, or the interval's REJECT log full); each loss is a SKIPDATA record too.",
+        None,
+        MetricType::Counter,
+    )?;
+    ConstCounter::new(state.flow_log.skipped.load(Relaxed)).encode(m)?;
     let c = state.control.values();
     let m = e.encode_descriptor(
         "vpce_control_requests",

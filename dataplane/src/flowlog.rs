@@ -195,6 +195,12 @@ pub fn write_records(
 
 pub use crate::rejects::{RejectLog, Rejected};
 
+/// Appends AWS's SKIPDATA record for an interval (`start`..`end`, Unix time) whose records were
+/// lost, in part or whole: the fields no record has are `-`, `log-status` is `SKIPDATA`.
+pub fn write_skipdata(out: &mut String, start: u64, end: u64) {
+    let _ = writeln!(out, "5 - - - - - - - - - {start} {end} - SKIPDATA - - - -");
+}
+
 /// Appends the REJECT record of a denied flow; `path` as for [`write_records`].
 pub fn write_reject(
     out: &mut String,
@@ -226,6 +232,21 @@ pub fn write_reject(
 mod tests {
     use super::*;
     use crate::conntrack::Tuple;
+
+    /// AWS's SKIPDATA record: the interval, `log-status` SKIPDATA, every other field `-`,
+    /// as many fields as the header names.
+    #[test]
+    fn a_skipdata_record_has_every_field() {
+        let mut out = String::new();
+        write_skipdata(&mut out, 1_700_000_000, 1_700_000_060);
+        let f: Vec<&str> = out.trim_end().split(' ').collect();
+        let names: Vec<&str> = HEADER.split(' ').collect();
+        assert_eq!(f.len(), names.len());
+        let field = |n: &str| f[names.iter().position(|x| *x == n).unwrap()];
+        assert_eq!(field("log-status"), "SKIPDATA");
+        assert_eq!((field("start"), field("end")), ("1700000000", "1700000060"));
+        assert_eq!(field("interface-id"), "-");
+    }
 
     #[test]
     fn a_flow_makes_one_record_per_direction_with_packets() {

@@ -440,6 +440,37 @@ fn flow_logs_record_a_known_traffic_run() {
         "no REJECT record:\n{text}\n{}",
         lab.stats()["drops"]
     );
+
+    // logrotate without copytruncate: the file moved away, SIGHUP, and vpced writes a new
+    // one (its header first); what came before stays in the old one.
+    let rotated = dir.path().join("flows.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    signal(lab.daemon_pid().unwrap(), Signal::HUP);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let fresh = loop {
+        assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        if t.lines().count() > 1 || std::time::Instant::now() > deadline {
+            break t;
+        }
+    };
+    assert_eq!(
+        fresh.lines().next(),
+        Some(dataplane::flowlog::HEADER),
+        "{fresh}"
+    );
+    assert!(
+        fresh.contains(&format!("{eni} 10.0.0.176 52.216.39.26 ")),
+        "{fresh}"
+    );
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.starts_with(&text),
+        "the rotated file keeps what was written"
+    );
+    // Nothing was lost, so no SKIPDATA record and a zero counter.
+    assert!(!fresh.contains("SKIPDATA") && !old.contains("SKIPDATA"));
 }
 
 /// `vpcectl top`: under traffic, the busiest flow, the endpoint and a drop reason are on

@@ -229,12 +229,6 @@ fn topology(c: &Config) -> Picture {
         };
         p.clusters.push((node_id(&v.id), label, Vec::new()));
     }
-    let vpc_of_subnet = |s: &str| {
-        c.subnets
-            .iter()
-            .find(|x| x.id == s)
-            .map(|x| node_id(&x.vpc))
-    };
     for s in &c.subnets {
         let id = node_id(&s.id);
         p.node(
@@ -254,13 +248,42 @@ fn topology(c: &Config) -> Picture {
         p.node("internet", vec!["internet".into()]);
         p.edge(&id, "internet", "");
     }
+    machines(&mut p, c);
+    endpoints(&mut p, c);
+    load_balancers(&mut p, c);
+    route_tables(&mut p, c);
+    // Nodes an edge names but nothing declared (a target of another kind): declare them.
+    let named: Vec<String> = p
+        .edges
+        .iter()
+        .flat_map(|e| [e.0.clone(), e.1.clone()])
+        .collect();
+    for n in named {
+        if !p.nodes.iter().any(|x| x.0 == n) {
+            let label = n.trim_start_matches("n_").to_string();
+            p.node(&n, vec![label]);
+        }
+    }
+    p
+}
+
+/// The VPC (a box) of the subnet `s`, as a node id.
+fn vpc_of_subnet(c: &Config, s: &str) -> Option<String> {
+    c.subnets
+        .iter()
+        .find(|x| x.id == s)
+        .map(|x| node_id(&x.vpc))
+}
+
+/// NAT gateways and instances, in their subnets.
+fn machines(p: &mut Picture, c: &Config) {
     for n in &c.nat_gateways {
         let id = node_id(&n.id);
         p.node(
             &id,
             vec!["NAT gateway".into(), n.id.clone(), n.private_ip.to_string()],
         );
-        if let Some(v) = vpc_of_subnet(&n.subnet) {
+        if let Some(v) = vpc_of_subnet(c, &n.subnet) {
             p.place(&v, &id);
         }
         p.edge(&id, &node_id(&n.subnet), "");
@@ -271,11 +294,16 @@ fn topology(c: &Config) -> Picture {
             &id,
             vec!["instance".into(), i.id.clone(), i.private_ip.to_string()],
         );
-        if let Some(v) = vpc_of_subnet(&i.subnet) {
+        if let Some(v) = vpc_of_subnet(c, &i.subnet) {
             p.place(&v, &id);
         }
         p.edge(&id, &node_id(&i.subnet), "");
     }
+}
+
+/// Endpoints in their subnets (or route tables) and to their services; endpoint services to
+/// their load balancers.
+fn endpoints(p: &mut Picture, c: &Config) {
     for e in &c.endpoints {
         let id = node_id(&e.id);
         p.node(
@@ -300,6 +328,10 @@ fn topology(c: &Config) -> Picture {
             p.edge(&svc, &node_id(lb), "");
         }
     }
+}
+
+/// Load balancers to their targets, labelled with the target group.
+fn load_balancers(p: &mut Picture, c: &Config) {
     for lb in &c.load_balancers {
         let id = node_id(&lb.id);
         p.node(
@@ -325,6 +357,11 @@ fn topology(c: &Config) -> Picture {
             }
         }
     }
+}
+
+/// Subnets to their route tables (explicit, or the main one), gateways to their edge
+/// tables, routes to their targets labelled with the destination.
+fn route_tables(p: &mut Picture, c: &Config) {
     for rt in &c.route_tables {
         let id = node_id(&rt.id);
         let what = if rt.main {
@@ -368,19 +405,6 @@ fn topology(c: &Config) -> Picture {
             p.edge(&node_id(rt), &node_id(&e.id), "service prefix lists");
         }
     }
-    // Nodes an edge names but nothing declared (a target of another kind): declare them.
-    let named: Vec<String> = p
-        .edges
-        .iter()
-        .flat_map(|e| [e.0.clone(), e.1.clone()])
-        .collect();
-    for n in named {
-        if !p.nodes.iter().any(|x| x.0 == n) {
-            let label = n.trim_start_matches("n_").to_string();
-            p.node(&n, vec![label]);
-        }
-    }
-    p
 }
 
 /// `vpcectl show topology -o dot`.
