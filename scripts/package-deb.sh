@@ -37,6 +37,9 @@ done
 # vpced configures its devices over netlink (issue 20): iproute2 is a test tool, not a runtime
 # dependency.
 ! dpkg-deb --field "$deb" Depends | grep -q iproute2 || { echo "package-deb: Depends names iproute2" >&2; exit 1; }
+# The sample configuration is a conffile, listed once (an upgrade keeps the user's edits).
+n=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles 2>/dev/null | grep -cx /etc/vpce/vpce.toml || true)
+[ "$n" = 1 ] || { echo "package-deb: /etc/vpce/vpce.toml is listed $n times in conffiles" >&2; exit 1; }
 # Unpacked, its programs run.
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
