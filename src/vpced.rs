@@ -43,6 +43,12 @@ pub struct Cli {
     /// standard output).
     #[arg(long, value_name = "FILE")]
     flow_log: Option<PathBuf>,
+    /// The flow logs' fields, as AWS's custom format: `${field}` tokens separated by spaces,
+    /// any of versions 2 to 5 (`${version} ${vpc-id} ${subnet-id} ${instance-id} ${srcaddr}
+    /// … ${flow-direction} ${traffic-path}`). Default: the version 2 fields, then
+    /// pkt-srcaddr, pkt-dstaddr, flow-direction, traffic-path.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_flow_log_format)]
+    flow_log_format: Option<dataplane::flowlog::Format>,
     /// The flow logs' aggregation interval in seconds (AWS offers 60 and 600).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
     flow_log_interval: u64,
@@ -81,6 +87,10 @@ pub struct Cli {
 enum LogFormat {
     Text,
     Json,
+}
+
+fn parse_flow_log_format(s: &str) -> Result<dataplane::flowlog::Format, String> {
+    dataplane::flowlog::Format::parse(s).map_err(|e| e.to_string())
 }
 
 /// The command-line definition (for man pages and completions).
@@ -142,6 +152,9 @@ pub fn main() -> ExitCode {
         metrics_listen: cli.metrics_listen,
         flow_log: cli.flow_log,
         flow_log_interval: std::time::Duration::from_secs(cli.flow_log_interval),
+        flow_log_format: cli
+            .flow_log_format
+            .unwrap_or_else(dataplane::flowlog::Format::default_v5),
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

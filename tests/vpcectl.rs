@@ -923,3 +923,20 @@ fn topology_pictures_are_current_and_render() {
         Some(2)
     );
 }
+
+/// A flow-log format with a field AWS does not have is bad input, named.
+#[test]
+fn vpced_refuses_an_unknown_flow_log_field() {
+    let o = Command::cargo_bin("vpced")
+        .unwrap()
+        .args(["--config", "/nonexistent.toml", "--flow-log", "-"])
+        .args(["--flow-log-format", "${version} ${vpc_id}"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown field `vpc_id`"),
+        "{}",
+        stderr(&o)
+    );
+}

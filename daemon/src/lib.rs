@@ -67,6 +67,8 @@ pub struct Options {
     pub flow_log: Option<PathBuf>,
     /// The flow logs' aggregation interval.
     pub flow_log_interval: std::time::Duration,
+    /// The flow logs' fields (AWS's custom format).
+    pub flow_log_format: dataplane::flowlog::Format,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -342,8 +344,10 @@ fn spawn_threads(
     if let Some(path) = &opts.flow_log {
         let file = (path.as_os_str() != "-").then(|| path.clone());
         // Opened here, so that a path vpced cannot write stops start-up.
-        let sink = open_flow_log(file.as_deref())?;
+        let header = opts.flow_log_format.header();
+        let sink = open_flow_log(file.as_deref(), &header)?;
         let log = FlowLog {
+            format: opts.flow_log_format.clone(),
             plans: state.plans.clone(),
             shared: shared.clone(),
             control: state.flow_log.clone(),
@@ -380,10 +384,13 @@ fn release(plans: Arc<SnapshotCell<Plan>>, state: Arc<State>) {
 
 /// The flow log's sink: a file appended to (its header written when it is new), or standard
 /// output (`None`).
-fn open_flow_log(file: Option<&Path>) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+fn open_flow_log(
+    file: Option<&Path>,
+    header: &str,
+) -> std::io::Result<Box<dyn std::io::Write + Send>> {
     let Some(path) = file else {
         let mut out = std::io::stdout();
-        writeln!(out, "{}", dataplane::flowlog::HEADER)?;
+        writeln!(out, "{header}")?;
         return Ok(Box::new(out));
     };
     let mut f = std::fs::OpenOptions::new()
@@ -391,7 +398,7 @@ fn open_flow_log(file: Option<&Path>) -> std::io::Result<Box<dyn std::io::Write 
         .append(true)
         .open(path)?;
     if f.metadata()?.len() == 0 {
-        writeln!(f, "{}", dataplane::flowlog::HEADER)?;
+        writeln!(f, "{header}")?;
     }
     Ok(Box::new(f))
 }
@@ -409,6 +416,7 @@ pub struct FlowLogControl {
 
 /// The flow-log writer thread's state.
 struct FlowLog {
+    format: dataplane::flowlog::Format,
     plans: Arc<SnapshotCell<Plan>>,
     shared: Arc<Shared>,
     control: Arc<FlowLogControl>,
@@ -437,12 +445,16 @@ impl FlowLog {
             }
             next += self.every;
             if self.control.reopen.swap(false, Ordering::AcqRel) && self.file.is_some() {
-                match open_flow_log(self.file.as_deref()) {
+                match open_flow_log(self.file.as_deref(), &self.format.header()) {
                     Ok(s) => sink = s,
                     Err(e) => tracing::warn!(error = %e, "cannot reopen the flow log"),
                 }
             }
             let plan = self.plans.load_full();
+            let writer = dataplane::flowlog::Writer {
+                format: self.format.clone(),
+                region: plan.fabric.snapshot.config.region.clone(),
+            };
             let lost_now = plan.fabric.registry.rejects.lost();
             let new_rejects_lost = lost_now.saturating_sub(rejects_lost);
             rejects_lost = lost_now;
@@ -452,13 +464,13 @@ impl FlowLog {
             let lost = unwritten + new_rejects_lost;
             out.clear();
             if lost > 0 {
-                dataplane::flowlog::write_skipdata(
+                writer.skipdata(
                     &mut out,
                     epoch + u64::from(since),
                     epoch + u64::from(self.shared.now()),
                 );
             }
-            let records = self.records(&plan, &mut out, epoch, since);
+            let records = self.records(&writer, &plan, &mut out, epoch, since);
             since = self.shared.now();
             if sink
                 .write_all(out.as_bytes())
@@ -478,19 +490,26 @@ impl FlowLog {
     }
 
     /// Appends the interval's ACCEPT and REJECT records; returns how many.
-    fn records(&self, plan: &Plan, out: &mut String, epoch: u64, since: u32) -> u64 {
+    fn records(
+        &self,
+        writer: &dataplane::flowlog::Writer,
+        plan: &Plan,
+        out: &mut String,
+        epoch: u64,
+        since: u32,
+    ) -> u64 {
         let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
         let before = out.lines().count();
         self.shared.flows.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                dataplane::flowlog::write_records(out, r, i, epoch, since, |dst| {
+                writer.records(out, r, i, epoch, since, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
         });
         plan.fabric.registry.rejects.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                dataplane::flowlog::write_reject(out, r, i, epoch, |dst| {
+                writer.reject(out, r, i, epoch, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }

@@ -583,3 +583,43 @@ fn top_shows_the_busiest_flows_endpoints_and_drops() {
     }
     assert!(!still, "q did not quit:\n{screen}");
 }
+
+/// A custom flow-log format (AWS's `${field}` string): the header names its fields, and the
+/// instance's records carry its VPC, subnet, instance id, the address type and the region.
+#[test]
+fn flow_logs_in_a_custom_format() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("flows.log");
+    let format = "${version} ${vpc-id} ${subnet-id} ${instance-id} ${interface-id} ${srcaddr} ${dstaddr} ${type} ${region} ${flow-direction} ${action} ${log-status}";
+    let mut lab = Lab::start_args(
+        &example("s3-endpoints.toml"),
+        &[
+            "--flow-log",
+            log.to_str().unwrap(),
+            "--flow-log-interval",
+            "1",
+            "--flow-log-format",
+            format,
+        ],
+    );
+    lab.http_server("s3", "hello from s3\n");
+    lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
+    assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
+    let want = "5 vpc-09efc2534d3f29483 subnet-0a0000000000000a1 i-08c0b194dec370347 eni-08c0b194dec370347 10.0.0.176 52.216.39.26 IPv4 us-east-1 egress ACCEPT OK";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        if t.contains(want) || std::time::Instant::now() > deadline {
+            break t;
+        }
+    };
+    assert_eq!(
+        text.lines().next(),
+        Some("version vpc-id subnet-id instance-id interface-id srcaddr dstaddr type region flow-direction action log-status")
+    );
+    assert!(text.contains(want), "{text}");
+}

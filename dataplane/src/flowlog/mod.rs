@@ -25,9 +25,13 @@
 //! pipeline notes it there (bounded: 4,096 denied flows per interval, more are counted as
 //! lost). `account-id` is `-` (the model has no accounts).
 //!
+//! Those are the default fields; `vpced --flow-log-format` takes AWS's custom format string
+//! instead ([`format`]: every field of versions 2 to 5 vpced can fill — `vpc-id`,
+//! `subnet-id`, `instance-id`, `type`, `region` among them). An interval whose records were
+//! lost gets a SKIPDATA record ([`Writer::skipdata`]).
+//!
 //! This module formats; the daemon's flow-log thread does the I/O.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
@@ -35,6 +39,9 @@ use smallvec::SmallVec;
 
 use crate::conntrack::FlowRecord;
 use crate::fabric::{Action, Fabric};
+
+pub mod format;
+pub use format::{Format, FormatError, Record};
 
 /// The header line (AWS's field names, in the order written).
 pub const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status pkt-srcaddr pkt-dstaddr flow-direction traffic-path";
@@ -49,6 +56,10 @@ pub struct Interface {
     pub route_table: Option<u32>,
     /// Traffic passes through the interface between other addresses (a GWLB endpoint).
     pub intermediate: bool,
+    /// Where it is (`vpc-id`, `subnet-id`) and whose it is (`instance-id`), when known.
+    pub vpc: Option<String>,
+    pub subnet: Option<String>,
+    pub instance: Option<String>,
 }
 
 /// AWS's `traffic-path` values this dataplane has paths for.
@@ -99,74 +110,205 @@ fn as_seen_by(iface: &Interface, src: IpAddr, dst: IpAddr) -> (&'static str, IpA
     }
 }
 
-/// `traffic-path` as written: the number, or `-`.
-struct PathField(Option<TrafficPath>);
-
-impl std::fmt::Display for PathField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(p) => write!(f, "{}", p as u8),
-            None => f.write_str("-"),
-        }
-    }
-}
-
 /// The interfaces of a fabric by connection-tracking zone.
 pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
+    let c = &f.snapshot.config;
+    let vpc_of = |subnet: &Option<String>| {
+        let s = subnet.as_deref()?;
+        c.subnets.iter().find(|x| x.id == s).map(|x| x.vpc.clone())
+    };
+    let iface = |id: String, addrs: SmallVec<[IpAddr; 2]>, route_table, subnet: Option<String>| {
+        let instance = c
+            .instances
+            .iter()
+            .find(|i| i.eni_id() == id)
+            .map(|i| i.id.clone());
+        Interface {
+            vpc: vpc_of(&subnet),
+            subnet,
+            instance,
+            id,
+            addrs,
+            route_table,
+            intermediate: false,
+        }
+    };
     let mut m = FxHashMap::default();
     for e in &f.enis {
         let mut addrs: SmallVec<[IpAddr; 2]> = e.ipv4.iter().map(|a| IpAddr::V4(*a)).collect();
         addrs.extend(e.ipv6.map(IpAddr::V6));
+        let subnet = c
+            .instances
+            .iter()
+            .find(|i| i.eni_id() == e.id)
+            .map(|i| i.subnet.clone())
+            .or_else(|| {
+                let n = c.network_interfaces.iter().find(|n| n.id == e.id)?;
+                Some(n.subnet.clone())
+            });
         m.insert(
             e.zone,
-            Interface {
-                id: e.id.clone(),
-                addrs,
-                route_table: Some(e.route_table),
-                intermediate: false,
-            },
+            iface(e.id.clone(), addrs, Some(e.route_table), subnet),
         );
     }
     for e in &f.endpoint_enis {
-        m.insert(
-            e.zone,
-            Interface {
-                id: e.id.clone(),
-                addrs: SmallVec::from_slice(&[IpAddr::V4(e.ip)]),
-                route_table: None,
-                intermediate: false,
-            },
-        );
+        let subnet = c.endpoints.iter().find_map(|ep| {
+            (0..ep.network_interfaces.len())
+                .find(|&k| ep.eni_id(k) == e.id)
+                .map(|k| ep.network_interfaces[k].subnet.clone())
+        });
+        let addrs = SmallVec::from_slice(&[IpAddr::V4(e.ip)]);
+        m.insert(e.zone, iface(e.id.clone(), addrs, None, subnet));
     }
     for n in &f.lb_nodes {
-        m.insert(
-            n.zone,
-            Interface {
-                id: format!("{}@{}", f.load_balancers[n.lb as usize].id, n.ip),
-                addrs: SmallVec::from_slice(&[IpAddr::V4(n.ip)]),
-                route_table: Some(n.route_table),
-                intermediate: false,
-            },
-        );
+        let lb = &f.load_balancers[n.lb as usize];
+        let subnet = c
+            .load_balancers
+            .iter()
+            .find(|l| l.id == lb.id)
+            .and_then(|l| l.subnet_mappings.iter().find(|m| m.private_ip == n.ip))
+            .map(|m| m.subnet.clone());
+        let addrs = SmallVec::from_slice(&[IpAddr::V4(n.ip)]);
+        let id = format!("{}@{}", lb.id, n.ip);
+        m.insert(n.zone, iface(id, addrs, Some(n.route_table), subnet));
     }
     for g in &f.gwlb_endpoints {
-        m.insert(
-            g.zone,
-            Interface {
-                id: g.eni.clone(),
-                addrs: SmallVec::from_slice(&[IpAddr::V4(g.ip)]),
-                route_table: Some(g.route_table),
-                intermediate: true,
-            },
-        );
+        let subnet = c
+            .endpoints
+            .iter()
+            .find(|e| e.id == g.id)
+            .and_then(|e| e.network_interfaces.first())
+            .map(|n| n.subnet.clone());
+        let addrs = SmallVec::from_slice(&[IpAddr::V4(g.ip)]);
+        let mut i = iface(g.eni.clone(), addrs, Some(g.route_table), subnet);
+        i.intermediate = true;
+        m.insert(g.zone, i);
     }
     m
 }
 
-/// Appends the records of `r` (one per direction that carried packets) to `out`. `epoch` is
-/// the Unix time of the flow table's second 0; `since` the start of the interval, in the
-/// table's seconds (a flow older than the interval starts its record there); `path` the
-/// [`traffic_path`] of an egress record's destination.
+/// How records are written: the format and the region (`${region}`).
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub format: Format,
+    pub region: String,
+}
+
+impl Default for Writer {
+    /// The default format ([`HEADER`]); no region.
+    fn default() -> Writer {
+        Writer {
+            format: Format::default_v5(),
+            region: String::new(),
+        }
+    }
+}
+
+impl Writer {
+    fn base<'a>(&'a self, iface: &'a Interface) -> Record<'a> {
+        Record {
+            interface_id: Some(&iface.id),
+            vpc_id: iface.vpc.as_deref(),
+            subnet_id: iface.subnet.as_deref(),
+            instance_id: iface.instance.as_deref(),
+            region: (!self.region.is_empty()).then_some(self.region.as_str()),
+            log_status: "OK",
+            ..Record::default()
+        }
+    }
+
+    /// Appends the records of `r` (one per direction that carried packets) to `out`. `epoch`
+    /// is the Unix time of the flow table's second 0; `since` the start of the interval, in
+    /// the table's seconds (a flow older than the interval starts its record there); `path`
+    /// the [`traffic_path`] of an egress record's destination.
+    pub fn records(
+        &self,
+        out: &mut String,
+        r: &FlowRecord,
+        iface: &Interface,
+        epoch: u64,
+        since: u32,
+        path: impl Fn(IpAddr) -> Option<TrafficPath>,
+    ) {
+        let start = epoch + u64::from(r.first_seen.max(since));
+        let end = epoch + u64::from(r.last_seen);
+        for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes)) in
+            [(r.lo, r.hi, r.lo_to_hi), (r.hi, r.lo, r.hi_to_lo)]
+        {
+            if packets == 0 {
+                continue;
+            }
+            let (direction, src, dst) = as_seen_by(iface, pkt_src, pkt_dst);
+            let traffic_path = (direction == "egress").then(|| path(pkt_dst)).flatten();
+            let rec = Record {
+                srcaddr: Some(src),
+                dstaddr: Some(dst),
+                srcport: Some(sport),
+                dstport: Some(dport),
+                protocol: Some(r.proto),
+                packets: Some(packets),
+                bytes: Some(bytes),
+                start,
+                end,
+                action: Some("ACCEPT"),
+                pkt_srcaddr: Some(pkt_src),
+                pkt_dstaddr: Some(pkt_dst),
+                flow_direction: Some(direction),
+                traffic_path: traffic_path.map(|p| p as u8),
+                ..self.base(iface)
+            };
+            self.format.write(out, &rec);
+        }
+    }
+
+    /// Appends the REJECT record of a denied flow; `path` as for [`Writer::records`].
+    pub fn reject(
+        &self,
+        out: &mut String,
+        r: &Rejected,
+        iface: &Interface,
+        epoch: u64,
+        path: impl Fn(IpAddr) -> Option<TrafficPath>,
+    ) {
+        let t = &r.tuple;
+        let (direction, src, dst) = as_seen_by(iface, t.src, t.dst);
+        let traffic_path = (direction == "egress").then(|| path(t.dst)).flatten();
+        let rec = Record {
+            srcaddr: Some(src),
+            dstaddr: Some(dst),
+            srcport: Some(t.sport),
+            dstport: Some(t.dport),
+            protocol: Some(t.proto),
+            packets: Some(r.packets),
+            bytes: Some(r.bytes),
+            start: epoch + u64::from(r.first),
+            end: epoch + u64::from(r.last),
+            action: Some("REJECT"),
+            pkt_srcaddr: Some(t.src),
+            pkt_dstaddr: Some(t.dst),
+            flow_direction: Some(direction),
+            traffic_path: traffic_path.map(|p| p as u8),
+            ..self.base(iface)
+        };
+        self.format.write(out, &rec);
+    }
+
+    /// Appends AWS's SKIPDATA record for an interval (`start`..`end`, Unix time) whose
+    /// records were lost, in part or whole: `log-status` SKIPDATA, the fields no record has
+    /// `-`.
+    pub fn skipdata(&self, out: &mut String, start: u64, end: u64) {
+        let rec = Record {
+            start,
+            end,
+            log_status: "SKIPDATA",
+            region: (!self.region.is_empty()).then_some(self.region.as_str()),
+            ..Record::default()
+        };
+        self.format.write(out, &rec);
+    }
+}
+
+/// [`Writer::records`] in the default format.
 pub fn write_records(
     out: &mut String,
     r: &FlowRecord,
@@ -175,33 +317,12 @@ pub fn write_records(
     since: u32,
     path: impl Fn(IpAddr) -> Option<TrafficPath>,
 ) {
-    let start = epoch + u64::from(r.first_seen.max(since));
-    let end = epoch + u64::from(r.last_seen);
-    for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes)) in
-        [(r.lo, r.hi, r.lo_to_hi), (r.hi, r.lo, r.hi_to_lo)]
-    {
-        if packets == 0 {
-            continue;
-        }
-        let (direction, src, dst) = as_seen_by(iface, pkt_src, pkt_dst);
-        let traffic_path = PathField((direction == "egress").then(|| path(pkt_dst)).flatten());
-        let _ = writeln!(
-            out,
-            "5 - {} {src} {dst} {sport} {dport} {} {packets} {bytes} {start} {end} ACCEPT OK {pkt_src} {pkt_dst} {direction} {traffic_path}",
-            iface.id, r.proto
-        );
-    }
+    Writer::default().records(out, r, iface, epoch, since, path);
 }
 
 pub use crate::rejects::{RejectLog, Rejected};
 
-/// Appends AWS's SKIPDATA record for an interval (`start`..`end`, Unix time) whose records were
-/// lost, in part or whole: the fields no record has are `-`, `log-status` is `SKIPDATA`.
-pub fn write_skipdata(out: &mut String, start: u64, end: u64) {
-    let _ = writeln!(out, "5 - - - - - - - - - {start} {end} - SKIPDATA - - - -");
-}
-
-/// Appends the REJECT record of a denied flow; `path` as for [`write_records`].
+/// [`Writer::reject`] in the default format.
 pub fn write_reject(
     out: &mut String,
     r: &Rejected,
@@ -209,23 +330,12 @@ pub fn write_reject(
     epoch: u64,
     path: impl Fn(IpAddr) -> Option<TrafficPath>,
 ) {
-    let t = &r.tuple;
-    let (direction, src, dst) = as_seen_by(iface, t.src, t.dst);
-    let traffic_path = PathField((direction == "egress").then(|| path(t.dst)).flatten());
-    let _ = writeln!(
-        out,
-        "5 - {} {src} {dst} {} {} {} {} {} {} {} REJECT OK {} {} {direction} {traffic_path}",
-        iface.id,
-        t.sport,
-        t.dport,
-        t.proto,
-        r.packets,
-        r.bytes,
-        epoch + u64::from(r.first),
-        epoch + u64::from(r.last),
-        t.src,
-        t.dst
-    );
+    Writer::default().reject(out, r, iface, epoch, path);
+}
+
+/// [`Writer::skipdata`] in the default format.
+pub fn write_skipdata(out: &mut String, start: u64, end: u64) {
+    Writer::default().skipdata(out, start, end);
 }
 
 #[cfg(test)]
@@ -267,6 +377,9 @@ mod tests {
             addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
             route_table: Some(0),
             intermediate: false,
+            vpc: None,
+            subnet: None,
+            instance: None,
         };
         let mut out = String::new();
         write_records(&mut out, &r, &iface, 1_700_000_000, 0, |_| {
@@ -307,6 +420,9 @@ mod tests {
             addrs: SmallVec::from_slice(&["10.0.9.20".parse().unwrap()]),
             route_table: Some(0),
             intermediate: true,
+            vpc: None,
+            subnet: None,
+            instance: None,
         };
         let mut out = String::new();
         write_records(&mut out, &r, &gwlbe, 1_700_000_000, 0, |_| {
@@ -347,6 +463,9 @@ mod tests {
             addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
             route_table: Some(0),
             intermediate: false,
+            vpc: None,
+            subnet: None,
+            instance: None,
         };
         let mut out = String::new();
         write_reject(&mut out, &got[0], &iface, 1_700_000_000, |_| {
