@@ -26,7 +26,7 @@
 //! lost). `account-id` is `-` (the model has no accounts).
 //!
 //! Those are the default fields; `vpced --flow-log-format` takes AWS's custom format string
-//! instead ([`format`]: every field of versions 2 to 5 vpced can fill — `vpc-id`,
+//! instead ([`mod@format`]: every field of versions 2 to 5 vpced can fill — `vpc-id`,
 //! `subnet-id`, `instance-id`, `type`, `region` among them). An interval whose records were
 //! lost gets a SKIPDATA record ([`Writer::skipdata`]).
 //!
