@@ -302,8 +302,24 @@ fn haproxy_with_accept_proxy_sees_the_consumer() {
         "ec2-b",
         &["haproxy", "-db", "-f", haproxy_cfg.to_str().unwrap()],
     );
-    std::thread::sleep(Duration::from_millis(800));
-    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    // Until HAProxy listens (bounded), then until the path answers (the target's health
+    // checks pass once it listens).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lab
+        .exec("ec2-b", &["ss", "-Hltn", "sport = :80"])
+        .stdout
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "HAProxy does not listen on :80");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, body) = loop {
+        let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+        if code == "200" || Instant::now() > deadline {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
     assert_eq!(
         (code.as_str(), body.as_str()),
         ("200", "Hello 10.0.128.10\n"),
