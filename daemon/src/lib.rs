@@ -499,10 +499,10 @@ impl FlowLog {
         since: u32,
     ) -> u64 {
         let ifaces = dataplane::flowlog::interfaces(&plan.fabric);
-        let before = out.lines().count();
+        let mut written = 0;
         self.shared.flows.drain(|r| {
             if let Some(i) = ifaces.get(&r.zone) {
-                writer.records(out, r, i, epoch, since, |dst| {
+                written += writer.records(out, r, i, epoch, since, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
             }
@@ -512,9 +512,10 @@ impl FlowLog {
                 writer.reject(out, r, i, epoch, |dst| {
                     dataplane::flowlog::traffic_path(&plan.fabric, i, dst)
                 });
+                written += 1;
             }
         });
-        (out.lines().count() - before) as u64
+        written
     }
 }
 

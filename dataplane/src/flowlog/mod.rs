@@ -220,7 +220,7 @@ impl Writer {
     /// Appends the records of `r` (one per direction that carried packets) to `out`. `epoch`
     /// is the Unix time of the flow table's second 0; `since` the start of the interval, in
     /// the table's seconds (a flow older than the interval starts its record there); `path`
-    /// the [`traffic_path`] of an egress record's destination.
+    /// the [`traffic_path`] of an egress record's destination. Returns how many it wrote.
     pub fn records(
         &self,
         out: &mut String,
@@ -229,7 +229,8 @@ impl Writer {
         epoch: u64,
         since: u32,
         path: impl Fn(IpAddr) -> Option<TrafficPath>,
-    ) {
+    ) -> u64 {
+        let mut written = 0;
         let start = epoch + u64::from(r.first_seen.max(since));
         let end = epoch + u64::from(r.last_seen);
         for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes)) in
@@ -258,7 +259,9 @@ impl Writer {
                 ..self.base(iface)
             };
             self.format.write(out, &rec);
+            written += 1;
         }
+        written
     }
 
     /// Appends the REJECT record of a denied flow; `path` as for [`Writer::records`].

@@ -8,12 +8,14 @@ use std::fmt::Write as _;
 use control::model::{Config, EndpointType};
 use dataplane::trace::{Leg, Trace};
 
+/// A node: its id, its label's lines, whether it is where the path stops.
+type Node = (String, Vec<String>, bool);
+
 /// One picture's nodes and edges, before it is written in either language.
 #[derive(Default)]
 struct Picture {
     title: String,
-    /// (node id, label lines, blocked)
-    nodes: Vec<(String, Vec<String>, bool)>,
+    nodes: Vec<Node>,
     /// (from, to, label)
     edges: Vec<(String, String, String)>,
     /// (cluster id, label, its nodes' ids): a VPC and what lies in it.
@@ -30,6 +32,30 @@ impl Picture {
         self.edges
             .push((from.to_string(), to.to_string(), label.into()));
     }
+    /// The nodes as both languages lay them out: each cluster (id, label) with its nodes,
+    /// then the nodes in no cluster.
+    #[allow(clippy::type_complexity)]
+    fn grouped(&self) -> (Vec<(&str, &str, Vec<&Node>)>, Vec<&Node>) {
+        let clusters = self
+            .clusters
+            .iter()
+            .map(|(id, label, members)| {
+                let nodes = self
+                    .nodes
+                    .iter()
+                    .filter(|n| members.contains(&n.0))
+                    .collect();
+                (id.as_str(), label.as_str(), nodes)
+            })
+            .collect();
+        let free = self
+            .nodes
+            .iter()
+            .filter(|n| !self.clusters.iter().any(|c| c.2.contains(&n.0)))
+            .collect();
+        (clusters, free)
+    }
+
     fn place(&mut self, cluster: &str, node: &str) {
         if let Some(c) = self.clusters.iter_mut().find(|c| c.0 == cluster) {
             c.2.push(node.to_string());
@@ -108,32 +134,28 @@ fn dot(p: &Picture, name: &str) -> String {
     if !p.title.is_empty() {
         let _ = writeln!(s, "  label=\"{}\"; labelloc=t;", dot_escape(&p.title));
     }
-    let node =
-        |s: &mut String, (id, lines, blocked): &(String, Vec<String>, bool), indent: &str| {
-            let label: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
-            let style = if *blocked {
-                ", color=\"#c00000\", fillcolor=\"#ffe0e0\", penwidth=2"
-            } else {
-                ""
-            };
-            let _ = writeln!(s, "{indent}{id} [label=\"{}\"{style}];", label.join("\\n"));
+    let node = |s: &mut String, (id, lines, blocked): &Node, indent: &str| {
+        let label: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
+        let style = if *blocked {
+            ", color=\"#c00000\", fillcolor=\"#ffe0e0\", penwidth=2"
+        } else {
+            ""
         };
-    for (i, (_, label, members)) in p.clusters.iter().enumerate() {
+        let _ = writeln!(s, "{indent}{id} [label=\"{}\"{style}];", label.join("\\n"));
+    };
+    let (clusters, free) = p.grouped();
+    for (i, (_, label, members)) in clusters.into_iter().enumerate() {
         let _ = writeln!(
             s,
             "  subgraph cluster_{i} {{\n    label=\"{}\"; style=rounded;",
             dot_escape(label)
         );
-        for n in p.nodes.iter().filter(|n| members.contains(&n.0)) {
+        for n in members {
             node(&mut s, n, "    ");
         }
         s.push_str("  }\n");
     }
-    for n in p
-        .nodes
-        .iter()
-        .filter(|n| !p.clusters.iter().any(|c| c.2.contains(&n.0)))
-    {
+    for n in free {
         node(&mut s, n, "  ");
     }
     for (from, to, label) in &p.edges {
@@ -174,22 +196,19 @@ fn mermaid(p: &Picture) -> String {
         let _ = writeln!(s, "---\ntitle: \"{title}\"\n---");
     }
     s.push_str("flowchart LR\n");
-    let node = |s: &mut String, (id, lines, _): &(String, Vec<String>, bool), indent: &str| {
+    let node = |s: &mut String, (id, lines, _): &Node, indent: &str| {
         let label: Vec<String> = lines.iter().map(|l| mermaid_escape(l)).collect();
         let _ = writeln!(s, "{indent}{id}[\"{}\"]", label.join("<br/>"));
     };
-    for (id, label, members) in &p.clusters {
+    let (clusters, free) = p.grouped();
+    for (id, label, members) in clusters {
         let _ = writeln!(s, "  subgraph {id}[\"{}\"]", mermaid_escape(label));
-        for n in p.nodes.iter().filter(|n| members.contains(&n.0)) {
+        for n in members {
             node(&mut s, n, "    ");
         }
         s.push_str("  end\n");
     }
-    for n in p
-        .nodes
-        .iter()
-        .filter(|n| !p.clusters.iter().any(|c| c.2.contains(&n.0)))
-    {
+    for n in free {
         node(&mut s, n, "  ");
     }
     for (from, to, label) in &p.edges {
