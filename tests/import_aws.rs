@@ -548,6 +548,11 @@ fn a_gwlb_inspection_export_imports_and_traces_like_the_example() {
 
     let text = std::fs::read_to_string(&cfg).unwrap();
     let v: toml::Table = text.parse().unwrap();
+    // The subnets' zone ids, for flow logs' az-id.
+    assert_eq!(
+        v["availability_zone_ids"]["us-east-1a"].as_str(),
+        Some("use1-az1")
+    );
     let gwlb = &v["load_balancers"][0];
     assert_eq!(gwlb["type"].as_str(), Some("gateway"));
     // The node's address from its `ELB gwy/…` interface, which is not an ENI of its own.

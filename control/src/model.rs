@@ -48,6 +48,12 @@ pub struct Config {
     /// Availability zones of the region that this deployment uses, e.g. `["us-east-1a"]`.
     #[serde(default)]
     pub availability_zones: Vec<String>,
+    /// AWS's zone ids by zone name (`us-east-1a = "use1-az6"`): the account's mapping of
+    /// names to the physical zones (the same name is a different zone in another account),
+    /// written to flow logs' `az-id`. Optional; `import aws` fills it from the subnets'
+    /// `AvailabilityZoneId`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub availability_zone_ids: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub vpcs: Vec<Vpc>,
     #[serde(default)]

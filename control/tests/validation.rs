@@ -356,6 +356,25 @@ fn availability_zone_of_another_region() {
 }
 
 #[test]
+fn availability_zone_ids_are_well_formed_and_distinct() {
+    let with = |ids: &str| {
+        BASE.replace(
+            "availability_zones = [\"us-east-1a\", \"us-east-1b\"]\n",
+            &format!("availability_zones = [\"us-east-1a\", \"us-east-1b\"]\n{ids}\n"),
+        )
+    };
+    let ok = with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az1" }"#);
+    assert!(diagnostics(&ok).is_empty(), "{:?}", diagnostics(&ok));
+    let bad = with(r#"availability_zone_ids = { us-east-1a = "az6" }"#);
+    let d = error_with(&bad, "us-east-1a = `az6` is not an availability zone id");
+    assert_eq!(d.location.line, line_of(&bad, "availability_zone_ids"));
+    let twice = with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az6" }"#);
+    error_with(&twice, "use1-az6 is already the id of us-east-1a");
+    let foreign = with(r#"availability_zone_ids = { eu-west-1a = "euw1-az1" }"#);
+    error_with(&foreign, "`eu-west-1a` is not an availability zone of region us-east-1");
+}
+
+#[test]
 fn private_dns_needs_dns_hostnames() {
     let text = format!(
         "{BASE}{S3}\n[[endpoints]]\nid = \"vpce-if\"\ntype = \"interface\"\nvpc = \"vpc-1\"\nservice = \"com.amazonaws.us-east-1.s3\"\nnetwork_interfaces = [{{ subnet = \"subnet-a\", private_ip = \"10.0.1.125\" }}]\nprivate_dns_enabled = true\n"

@@ -451,10 +451,7 @@ impl FlowLog {
                 }
             }
             let plan = self.plans.load_full();
-            let writer = dataplane::flowlog::Writer {
-                format: self.format.clone(),
-                region: plan.fabric.snapshot.config.region.clone(),
-            };
+            let writer = dataplane::flowlog::Writer::new(self.format.clone(), &plan.fabric);
             let lost_now = plan.fabric.registry.rejects.lost();
             let new_rejects_lost = lost_now.saturating_sub(rejects_lost);
             rejects_lost = lost_now;

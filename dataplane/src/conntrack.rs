@@ -29,7 +29,8 @@
 //!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone
 //!                    (or, steered: appliance, target index, cookie, TCP idle timeout u16),
 //!                    PROXY protocol shift (first data seq u32, header length u16),
-//!                    counters: packets u32 and bytes u64 each way, first_seen u32
+//!                    counters: packets u32 and bytes u64 each way, first_seen u32,
+//!                    flow-log TCP flags u8 (4 bits each way); no byte left over
 //! shards of 2^k slots, k = log2(capacity / 32) within 6..=15, as many as make the load 0.6
 //! at capacity; the table holds `capacity` entries (a count shared by the shards), no shard
 //! more than 7/8 of its slots
@@ -238,6 +239,31 @@ pub struct TcpSignal {
     /// Refresh the flow and note FIN/RST, count nothing: a segment of a split superpacket
     /// the flow already counted whole.
     pub uncounted: bool,
+    /// The flags flow logs report ([`TcpSignal::log_flags`]), OR-ed into the flow's direction
+    /// until the next drain.
+    pub logged: u8,
+}
+
+impl TcpSignal {
+    /// The TCP flags a flow-log record reports, as one direction's 4 bits of a slot: FIN 1,
+    /// SYN 2, RST 4, and 8 for an ACK that comes with a SYN. AWS: "FIN – 1, SYN – 2, RST – 4,
+    /// SYN-ACK – 18 … ACK is reported only when it's accompanied with SYN" ("Flow log records",
+    /// Available fields, `tcp-flags`); [`aws_tcp_flags`] turns the bits into that value.
+    pub fn log_flags(flags: u8) -> u8 {
+        use crate::wire::tcp_flags::{ACK, FIN, RST, SYN};
+        let syn = flags & SYN != 0;
+        u8::from(flags & FIN != 0)
+            | u8::from(syn) << 1
+            | u8::from(flags & RST != 0) << 2
+            | u8::from(syn && flags & ACK != 0) << 3
+    }
+}
+
+/// AWS's `tcp-flags` value of one direction's 4 bits ([`TcpSignal::log_flags`]): 1, 2, 4 as
+/// they are, the SYN-with-ACK bit as ACK's 16 (so a SYN-ACK is 18, and a short connection's
+/// SYN-ACK and FIN 19).
+pub fn aws_tcp_flags(bits: u8) -> u8 {
+    (bits & 7) | (bits & 8) << 1
 }
 
 const FIN_INITIATOR: u8 = 1;
@@ -267,6 +293,9 @@ struct Slot {
     hi_packets: u32,
     proxy_len: u16,
     flags: u8,
+    /// Flow-log TCP flags since the last drain: low nibble low → high, high nibble the other
+    /// way ([`TcpSignal::log_flags`]).
+    logged: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 128);
@@ -339,6 +368,7 @@ impl Slot {
         if tcp.rst {
             self.flags |= RST;
         }
+        self.logged |= if forward { tcp.logged } else { tcp.logged << 4 };
     }
 }
 
@@ -355,6 +385,9 @@ pub struct FlowRecord {
     pub initiator_lo: bool,
     pub lo_to_hi: (u64, u64),
     pub hi_to_lo: (u64, u64),
+    /// AWS `tcp-flags` each way since the previous drain ([`aws_tcp_flags`]).
+    pub lo_to_hi_flags: u8,
+    pub hi_to_lo_flags: u8,
     pub first_seen: u32,
     pub last_seen: u32,
     /// The entry is gone (expired) — the flow's last record.
@@ -371,6 +404,8 @@ impl FlowRecord {
             initiator_lo: s.flags & INITIATOR_LO != 0,
             lo_to_hi: (u64::from(s.lo_packets), s.lo_bytes),
             hi_to_lo: (u64::from(s.hi_packets), s.hi_bytes),
+            lo_to_hi_flags: aws_tcp_flags(s.logged & 15),
+            hi_to_lo_flags: aws_tcp_flags(s.logged >> 4),
             first_seen: s.first_seen,
             last_seen: s.last_seen,
             ended,
@@ -827,6 +862,7 @@ impl FlowTable {
             slot.hi_packets = slot.hi_packets.wrapping_add(old.hi_packets);
             slot.lo_bytes += old.lo_bytes;
             slot.hi_bytes += old.hi_bytes;
+            slot.logged |= old.logged;
             shard.slots[i] = slot;
             return Ok(true);
         }
@@ -881,6 +917,7 @@ impl FlowTable {
                     s.hi_packets = 0;
                     s.lo_bytes = 0;
                     s.hi_bytes = 0;
+                    s.logged = 0;
                 }
             }
             for r in shard.retired.drain(..) {
@@ -962,6 +999,7 @@ mod tests {
         rst: false,
         bytes: 100,
         uncounted: false,
+        logged: 0,
     };
 
     /// An uncounted signal (a segment of a superpacket the flow counted whole) refreshes the
@@ -1271,5 +1309,33 @@ mod tests {
         assert!(last[0].ended);
         assert_eq!(last[0].lo_to_hi, (1, 40));
         assert_eq!(t.records_lost(), 0);
+    }
+
+    /// Flow logs' `tcp-flags`: each direction's flags OR-ed over the interval (SYN 2, then
+    /// FIN 1: 3; SYN-ACK 18, then FIN: 19), a bare ACK not reported, and a new interval after
+    /// a drain.
+    #[test]
+    fn tcp_flags_are_ored_per_direction_and_interval() {
+        use crate::wire::tcp_flags::{ACK, FIN, PSH, RST, SYN};
+        let t = FlowTable::new(64);
+        let f = tcp("10.0.0.1", 40000, "10.0.0.2", 80);
+        let sig = |flags| TcpSignal {
+            bytes: 40,
+            logged: TcpSignal::log_flags(flags),
+            ..TcpSignal::default()
+        };
+        t.insert(1, &f, None, sig(SYN), 0).unwrap();
+        t.lookup(1, &f.reversed(), sig(SYN | ACK), 0).unwrap();
+        t.lookup(1, &f, sig(ACK | PSH), 0).unwrap();
+        t.lookup(1, &f, sig(FIN | ACK), 1).unwrap();
+        t.lookup(1, &f.reversed(), sig(FIN | ACK), 1).unwrap();
+        let mut got = Vec::new();
+        t.drain(|r| got.push(*r));
+        assert_eq!((got[0].lo_to_hi_flags, got[0].hi_to_lo_flags), (3, 19));
+        t.lookup(1, &f, sig(ACK), 2).unwrap();
+        t.lookup(1, &f.reversed(), sig(RST), 2).unwrap();
+        got.clear();
+        t.drain(|r| got.push(*r));
+        assert_eq!((got[0].lo_to_hi_flags, got[0].hi_to_lo_flags), (0, 4));
     }
 }

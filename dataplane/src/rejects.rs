@@ -41,6 +41,8 @@ pub struct Rejected {
     pub bytes: u64,
     pub first: u32,
     pub last: u32,
+    /// AWS `tcp-flags` of the denied packets, OR-ed ([`crate::conntrack::aws_tcp_flags`]).
+    pub tcp_flags: u8,
 }
 
 impl Default for RejectLog {
@@ -61,8 +63,10 @@ impl Default for RejectLog {
 }
 
 impl RejectLog {
-    /// Notes a denied packet of `bytes` on the interface of `zone` at `now`.
-    pub fn record(&self, zone: u32, t: &Tuple, bytes: usize, now: u32) {
+    /// Notes a denied packet of `bytes` with flow-log TCP flag bits `logged`
+    /// ([`crate::conntrack::TcpSignal::log_flags`]) on the interface of `zone` at `now`.
+    pub fn record(&self, zone: u32, t: &Tuple, bytes: usize, logged: u8, now: u32) {
+        let flags = crate::conntrack::aws_tcp_flags(logged);
         let h = crate::conntrack::keyed_hash(&self.key, zone, t);
         let mut shard = self.shards[(h >> 61) as usize % REJECT_SHARDS].lock();
         let mask = REJECT_SLOTS - 1;
@@ -73,6 +77,7 @@ impl RejectLog {
                     r.packets += 1;
                     r.bytes += bytes as u64;
                     r.last = now;
+                    r.tcp_flags |= flags;
                     return;
                 }
                 Some(_) => i = (i + 1) & mask,
@@ -90,6 +95,7 @@ impl RejectLog {
             bytes: bytes as u64,
             first: now,
             last: now,
+            tcp_flags: flags,
         });
         shard.len += 1;
     }

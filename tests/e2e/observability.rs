@@ -585,7 +585,9 @@ fn top_shows_the_busiest_flows_endpoints_and_drops() {
 }
 
 /// A custom flow-log format (AWS's `${field}` string): the header names its fields, and the
-/// instance's records carry its VPC, subnet, instance id, the address type and the region.
+/// instance's records carry its VPC, subnet, instance id, the address type, the region, the
+/// zone's id, S3 as the far end's AWS service, and the TCP flags each way (OR-ed over the
+/// flow's intervals: SYN and FIN out, 3; SYN-ACK and FIN back, 19).
 #[test]
 fn flow_logs_in_a_custom_format() {
     if !can_run() {
@@ -593,7 +595,7 @@ fn flow_logs_in_a_custom_format() {
     }
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("flows.log");
-    let format = "${version} ${vpc-id} ${subnet-id} ${instance-id} ${interface-id} ${srcaddr} ${dstaddr} ${type} ${region} ${flow-direction} ${action} ${log-status}";
+    let format = "${version} ${vpc-id} ${subnet-id} ${instance-id} ${interface-id} ${srcaddr} ${dstaddr} ${type} ${region} ${flow-direction} ${action} ${log-status} ${az-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${tcp-flags}";
     let mut lab = Lab::start_args(
         &example("s3-endpoints.toml"),
         &[
@@ -608,18 +610,27 @@ fn flow_logs_in_a_custom_format() {
     lab.http_server("s3", "hello from s3\n");
     lab.check_isolation(&[(INSTANCE, "52.216.39.26")]);
     assert_eq!(lab.curl(INSTANCE, "http://52.216.39.26/").0, "200");
-    let want = "5 vpc-09efc2534d3f29483 subnet-0a0000000000000a1 i-08c0b194dec370347 eni-08c0b194dec370347 10.0.0.176 52.216.39.26 IPv4 us-east-1 egress ACCEPT OK";
+    let out = "5 vpc-09efc2534d3f29483 subnet-0a0000000000000a1 i-08c0b194dec370347 eni-08c0b194dec370347 10.0.0.176 52.216.39.26 IPv4 us-east-1 egress ACCEPT OK use1-az6 - S3 ";
+    let back = "5 vpc-09efc2534d3f29483 subnet-0a0000000000000a1 i-08c0b194dec370347 eni-08c0b194dec370347 52.216.39.26 10.0.0.176 IPv4 us-east-1 ingress ACCEPT OK use1-az6 S3 - ";
+    let flags = |text: &str, prefix: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .filter_map(|f| f.parse::<u8>().ok())
+            .fold(0, |a, f| a | f)
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let text = loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
         let t = std::fs::read_to_string(&log).unwrap_or_default();
-        if t.contains(want) || std::time::Instant::now() > deadline {
+        let done = flags(&t, out) & 3 == 3 && flags(&t, back) & 19 == 19;
+        if done || std::time::Instant::now() > deadline {
             break t;
         }
     };
     assert_eq!(
         text.lines().next(),
-        Some("version vpc-id subnet-id instance-id interface-id srcaddr dstaddr type region flow-direction action log-status")
+        Some("version vpc-id subnet-id instance-id interface-id srcaddr dstaddr type region flow-direction action log-status az-id pkt-src-aws-service pkt-dst-aws-service tcp-flags")
     );
-    assert!(text.contains(want), "{text}");
+    assert_eq!(flags(&text, out) & 3, 3, "SYN and FIN out:\n{text}");
+    assert_eq!(flags(&text, back) & 19, 19, "SYN-ACK and FIN back:\n{text}");
 }

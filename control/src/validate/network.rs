@@ -29,6 +29,46 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        self.check_zone_ids();
+    }
+
+    /// `availability_zone_ids`: a zone of the region to an id such as `use1-az6`, each id
+    /// once (one account maps one name to one physical zone).
+    fn check_zone_ids(&mut self) {
+        let r = &self.c.region;
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, id) in &self.c.availability_zone_ids {
+            let at = path!["availability_zone_ids"];
+            if !name.starts_with(r.as_str()) || name.len() == r.len() {
+                self.err(
+                    "deployment".into(),
+                    at.clone(),
+                    format!("`{name}` is not an availability zone of region {r}"),
+                    None,
+                );
+            }
+            let well_formed = id.split_once("-az").is_some_and(|(pre, n)| {
+                !pre.is_empty()
+                    && pre.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && !n.is_empty()
+                    && n.chars().all(|c| c.is_ascii_digit())
+            });
+            if !well_formed {
+                self.err(
+                    "deployment".into(),
+                    at.clone(),
+                    format!("{name} = `{id}` is not an availability zone id"),
+                    Some("zone ids look like use1-az6 (DescribeAvailabilityZones' ZoneId)".into()),
+                );
+            } else if let Some(other) = seen.insert(id, name) {
+                self.err(
+                    "deployment".into(),
+                    at,
+                    format!("{id} is already the id of {other}; each zone has its own id"),
+                    None,
+                );
+            }
+        }
     }
 
     pub(super) fn check_vpcs(&mut self) {

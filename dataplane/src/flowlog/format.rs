@@ -3,9 +3,9 @@
 //! fill, and the default that [`super::HEADER`] names.
 //!
 //! A field vpced has no value for is written `-`, as AWS writes a field that does not apply:
-//! `account-id` (no accounts in the model), `az-id` (the model knows zone names, not AWS's
-//! zone ids), `tcp-flags` (flows keep no flag history), the sublocation and ECS fields,
-//! `pkt-src-aws-service`/`pkt-dst-aws-service` (no service ranges in the flow record).
+//! `account-id` (no accounts in the model), the sublocation fields (no Wavelength or Outposts),
+//! `az-id` when the deployment gives no `availability_zone_ids`, `pkt-*-aws-service` for an
+//! address outside every AWS range the configuration names ([`super::Services`]).
 
 use std::fmt::Write as _;
 
@@ -131,9 +131,15 @@ pub struct Record<'a> {
     pub vpc_id: Option<&'a str>,
     pub subnet_id: Option<&'a str>,
     pub instance_id: Option<&'a str>,
+    /// AWS's `tcp-flags`: the flags seen in the interval, OR-ed (0 when none, and for other
+    /// protocols).
+    pub tcp_flags: Option<u8>,
     pub pkt_srcaddr: Option<std::net::IpAddr>,
     pub pkt_dstaddr: Option<std::net::IpAddr>,
     pub region: Option<&'a str>,
+    pub az_id: Option<&'a str>,
+    pub pkt_src_aws_service: Option<&'a str>,
+    pub pkt_dst_aws_service: Option<&'a str>,
     pub flow_direction: Option<&'static str>,
     pub traffic_path: Option<u8>,
 }
@@ -166,6 +172,7 @@ impl Record<'_> {
             "vpc-id" => put(out, self.vpc_id),
             "subnet-id" => put(out, self.subnet_id),
             "instance-id" => put(out, self.instance_id),
+            "tcp-flags" => put(out, self.tcp_flags),
             "type" => put(
                 out,
                 self.pkt_srcaddr
@@ -174,10 +181,12 @@ impl Record<'_> {
             "pkt-srcaddr" => put(out, self.pkt_srcaddr),
             "pkt-dstaddr" => put(out, self.pkt_dstaddr),
             "region" => put(out, self.region),
+            "az-id" => put(out, self.az_id),
+            "pkt-src-aws-service" => put(out, self.pkt_src_aws_service),
+            "pkt-dst-aws-service" => put(out, self.pkt_dst_aws_service),
             "flow-direction" => put(out, self.flow_direction),
             "traffic-path" => put(out, self.traffic_path),
-            // account-id, tcp-flags, az-id, sublocation-*, pkt-*-aws-service: see the module
-            // documentation.
+            // account-id, sublocation-*: see the module documentation.
             _ => out.push('-'),
         }
     }

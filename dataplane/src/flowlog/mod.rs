@@ -60,6 +60,9 @@ pub struct Interface {
     pub vpc: Option<String>,
     pub subnet: Option<String>,
     pub instance: Option<String>,
+    /// AWS's id of the subnet's zone (`az-id`), from the deployment's
+    /// `availability_zone_ids`.
+    pub az_id: Option<String>,
 }
 
 /// AWS's `traffic-path` values this dataplane has paths for.
@@ -113,9 +116,9 @@ fn as_seen_by(iface: &Interface, src: IpAddr, dst: IpAddr) -> (&'static str, IpA
 /// The interfaces of a fabric by connection-tracking zone.
 pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
     let c = &f.snapshot.config;
-    let vpc_of = |subnet: &Option<String>| {
+    let subnet_of = |subnet: &Option<String>| {
         let s = subnet.as_deref()?;
-        c.subnets.iter().find(|x| x.id == s).map(|x| x.vpc.clone())
+        c.subnets.iter().find(|x| x.id == s)
     };
     let iface = |id: String, addrs: SmallVec<[IpAddr; 2]>, route_table, subnet: Option<String>| {
         let instance = c
@@ -123,8 +126,10 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             .iter()
             .find(|i| i.eni_id() == id)
             .map(|i| i.id.clone());
+        let sn = subnet_of(&subnet);
         Interface {
-            vpc: vpc_of(&subnet),
+            vpc: sn.map(|s| s.vpc.clone()),
+            az_id: sn.and_then(|s| c.availability_zone_ids.get(&s.availability_zone).cloned()),
             subnet,
             instance,
             id,
@@ -187,30 +192,98 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
     m
 }
 
-/// How records are written: the format and the region (`${region}`).
+/// AWS services' address ranges, for `pkt-src-aws-service` and `pkt-dst-aws-service`: AWS
+/// writes "the name of the subset of IP address ranges" (ip-ranges.json's `service`: `S3`,
+/// `DYNAMODB`, …) when the packet's address belongs to an AWS service. vpced knows the ranges
+/// the configuration names: prefix lists filled `from_ip_ranges` (that file's service), and
+/// every `[[aws_services]]` entry's prefix lists and `service_addresses` (the service of its
+/// lists' ranges, or the last label of its name upper-cased: `com.amazonaws.us-east-1.s3` is
+/// `S3`). The most specific range wins. Looked up off the hot path, when records are written.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// Longest prefix first.
+    ranges: Vec<(ipnet::IpNet, String)>,
+}
+
+impl Services {
+    pub fn of(c: &control::model::Config) -> Services {
+        let mut ranges = Vec::new();
+        let list = |id: &str| c.prefix_lists.iter().find(|p| p.id == id);
+        for p in &c.prefix_lists {
+            if let Some(src) = &p.from_ip_ranges {
+                ranges.extend(p.entries.iter().map(|e| (e.cidr().0, src.service.clone())));
+            }
+        }
+        for svc in &c.aws_services {
+            let lists: Vec<_> = [&svc.prefix_list, &svc.ipv6_prefix_list]
+                .into_iter()
+                .flatten()
+                .filter_map(|id| list(id))
+                .collect();
+            let name = lists
+                .iter()
+                .find_map(|p| p.from_ip_ranges.as_ref().map(|s| s.service.clone()))
+                .unwrap_or_else(|| svc.name.rsplit('.').next().unwrap_or("").to_uppercase());
+            for p in lists.iter().filter(|p| p.from_ip_ranges.is_none()) {
+                ranges.extend(p.entries.iter().map(|e| (e.cidr().0, name.clone())));
+            }
+            ranges.extend(
+                svc.service_addresses
+                    .iter()
+                    .map(|a| (ipnet::IpNet::from(*a), name.clone())),
+            );
+        }
+        ranges.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
+        Services { ranges }
+    }
+
+    /// The service whose range holds `a`, if any.
+    pub fn of_addr(&self, a: IpAddr) -> Option<&str> {
+        self.ranges
+            .iter()
+            .find(|(net, _)| net.contains(&a))
+            .map(|(_, s)| s.as_str())
+    }
+}
+
+/// How records are written: the format, the region (`${region}`) and the AWS services'
+/// ranges ([`Services`]).
 #[derive(Debug, Clone)]
 pub struct Writer {
     pub format: Format,
     pub region: String,
+    pub services: Services,
 }
 
 impl Default for Writer {
-    /// The default format ([`HEADER`]); no region.
+    /// The default format ([`HEADER`]); no region, no services.
     fn default() -> Writer {
         Writer {
             format: Format::default_v5(),
             region: String::new(),
+            services: Services::default(),
         }
     }
 }
 
 impl Writer {
+    /// Records in `format` for the deployment `f` runs (its region and services).
+    pub fn new(format: Format, f: &Fabric) -> Writer {
+        let c = &f.snapshot.config;
+        Writer {
+            format,
+            region: c.region.clone(),
+            services: Services::of(c),
+        }
+    }
+
     fn base<'a>(&'a self, iface: &'a Interface) -> Record<'a> {
         Record {
             interface_id: Some(&iface.id),
             vpc_id: iface.vpc.as_deref(),
             subnet_id: iface.subnet.as_deref(),
             instance_id: iface.instance.as_deref(),
+            az_id: iface.az_id.as_deref(),
             region: (!self.region.is_empty()).then_some(self.region.as_str()),
             log_status: "OK",
             ..Record::default()
@@ -233,9 +306,10 @@ impl Writer {
         let mut written = 0;
         let start = epoch + u64::from(r.first_seen.max(since));
         let end = epoch + u64::from(r.last_seen);
-        for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes)) in
-            [(r.lo, r.hi, r.lo_to_hi), (r.hi, r.lo, r.hi_to_lo)]
-        {
+        for ((pkt_src, sport), (pkt_dst, dport), (packets, bytes), flags) in [
+            (r.lo, r.hi, r.lo_to_hi, r.lo_to_hi_flags),
+            (r.hi, r.lo, r.hi_to_lo, r.hi_to_lo_flags),
+        ] {
             if packets == 0 {
                 continue;
             }
@@ -249,11 +323,14 @@ impl Writer {
                 protocol: Some(r.proto),
                 packets: Some(packets),
                 bytes: Some(bytes),
+                tcp_flags: Some(flags),
                 start,
                 end,
                 action: Some("ACCEPT"),
                 pkt_srcaddr: Some(pkt_src),
                 pkt_dstaddr: Some(pkt_dst),
+                pkt_src_aws_service: self.services.of_addr(pkt_src),
+                pkt_dst_aws_service: self.services.of_addr(pkt_dst),
                 flow_direction: Some(direction),
                 traffic_path: traffic_path.map(|p| p as u8),
                 ..self.base(iface)
@@ -284,11 +361,14 @@ impl Writer {
             protocol: Some(t.proto),
             packets: Some(r.packets),
             bytes: Some(r.bytes),
+            tcp_flags: Some(r.tcp_flags),
             start: epoch + u64::from(r.first),
             end: epoch + u64::from(r.last),
             action: Some("REJECT"),
             pkt_srcaddr: Some(t.src),
             pkt_dstaddr: Some(t.dst),
+            pkt_src_aws_service: self.services.of_addr(t.src),
+            pkt_dst_aws_service: self.services.of_addr(t.dst),
             flow_direction: Some(direction),
             traffic_path: traffic_path.map(|p| p as u8),
             ..self.base(iface)
@@ -371,6 +451,8 @@ mod tests {
             initiator_lo: true,
             lo_to_hi: (6, 473),
             hi_to_lo: (4, 1200),
+            lo_to_hi_flags: 3,
+            hi_to_lo_flags: 19,
             first_seen: 10,
             last_seen: 12,
             ended: true,
@@ -383,6 +465,7 @@ mod tests {
             vpc: None,
             subnet: None,
             instance: None,
+            az_id: None,
         };
         let mut out = String::new();
         write_records(&mut out, &r, &iface, 1_700_000_000, 0, |_| {
@@ -414,6 +497,8 @@ mod tests {
             initiator_lo: true,
             lo_to_hi: (3, 180),
             hi_to_lo: (2, 120),
+            lo_to_hi_flags: 0,
+            hi_to_lo_flags: 0,
             first_seen: 10,
             last_seen: 12,
             ended: false,
@@ -426,6 +511,7 @@ mod tests {
             vpc: None,
             subnet: None,
             instance: None,
+            az_id: None,
         };
         let mut out = String::new();
         write_records(&mut out, &r, &gwlbe, 1_700_000_000, 0, |_| {
@@ -452,7 +538,7 @@ mod tests {
             dport: 22,
         };
         for now in 5..8 {
-            log.record(7, &t, 60, now);
+            log.record(7, &t, 60, 2, now);
         }
         let mut got = Vec::new();
         log.drain(|r| got.push(*r));
@@ -461,6 +547,7 @@ mod tests {
             (got[0].packets, got[0].bytes, got[0].first, got[0].last),
             (3, 180, 5, 7)
         );
+        assert_eq!(got[0].tcp_flags, 2, "three SYNs");
         let iface = Interface {
             id: "eni-08c0b194dec370347".into(),
             addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
@@ -469,6 +556,7 @@ mod tests {
             vpc: None,
             subnet: None,
             instance: None,
+            az_id: None,
         };
         let mut out = String::new();
         write_reject(&mut out, &got[0], &iface, 1_700_000_000, |_| {
@@ -483,11 +571,82 @@ mod tests {
         log.drain(|_| n += 1);
         assert_eq!(n, 0);
         for port in 0..10_000u16 {
-            log.record(7, &Tuple { sport: port, ..t }, 60, 9);
+            log.record(7, &Tuple { sport: port, ..t }, 60, 0, 9);
         }
         let mut kept = 0u64;
         log.drain(|_| kept += 1);
         assert!(kept <= crate::rejects::CAPACITY as u64);
         assert_eq!(kept + log.lost(), 10_000);
+    }
+
+    /// A custom format with the fields the default leaves out: the flags each way (OR-ed,
+    /// SYN-ACK as 18, SYN-ACK with FIN 19), the zone id, the AWS service of each end.
+    #[test]
+    fn a_custom_format_writes_flags_zone_ids_and_services() {
+        let c = control::load_str(
+            "flow-log.toml",
+            r#"
+region = "us-east-1"
+[[prefix_lists]]
+id = "pl-63a5400a"
+name = "com.amazonaws.us-east-1.s3"
+address_family = "IPv4"
+entries = ["52.216.0.0/15"]
+[[aws_services]]
+name = "com.amazonaws.us-east-1.s3"
+endpoint_types = ["gateway"]
+prefix_list = "pl-63a5400a"
+[[aws_services]]
+name = "com.amazonaws.us-east-1.dynamodb"
+endpoint_types = ["gateway"]
+service_addresses = ["3.218.182.10"]
+"#
+            .to_string(),
+            std::path::Path::new("."),
+        )
+        .unwrap()
+        .config;
+        let services = Services::of(&c);
+        assert_eq!(services.of_addr("52.216.39.26".parse().unwrap()), Some("S3"));
+        assert_eq!(services.of_addr("3.218.182.10".parse().unwrap()), Some("DYNAMODB"));
+        assert_eq!(services.of_addr("10.0.0.176".parse().unwrap()), None);
+        let w = Writer {
+            format: Format::parse(
+                "${srcaddr} ${tcp-flags} ${az-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${account-id}",
+            )
+            .unwrap(),
+            region: "us-east-1".into(),
+            services,
+        };
+        let r = FlowRecord {
+            zone: 7,
+            proto: 6,
+            lo: ("10.0.0.176".parse().unwrap(), 40312),
+            hi: ("52.216.39.26".parse().unwrap(), 80),
+            initiator_lo: true,
+            lo_to_hi: (6, 473),
+            hi_to_lo: (4, 1200),
+            lo_to_hi_flags: 3,
+            hi_to_lo_flags: 19,
+            first_seen: 10,
+            last_seen: 12,
+            ended: true,
+        };
+        let iface = Interface {
+            id: "eni-08c0b194dec370347".into(),
+            addrs: SmallVec::from_slice(&["10.0.0.176".parse().unwrap()]),
+            route_table: Some(0),
+            intermediate: false,
+            vpc: None,
+            subnet: None,
+            instance: None,
+            az_id: Some("use1-az6".into()),
+        };
+        let mut out = String::new();
+        assert_eq!(w.records(&mut out, &r, &iface, 0, 0, |_| None), 2);
+        assert_eq!(
+            out,
+            "10.0.0.176 3 use1-az6 - S3 -\n52.216.39.26 19 use1-az6 S3 - -\n"
+        );
     }
 }

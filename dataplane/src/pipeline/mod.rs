@@ -418,6 +418,11 @@ fn signal(cx: &Ctx<'_>, p: &Parsed) -> TcpSignal {
         rst: tcp && p.tcp_flags & tcp_flags::RST != 0,
         bytes: p.len as u32,
         uncounted: cx.lane & crate::stats::SEGMENT != 0,
+        logged: if tcp {
+            TcpSignal::log_flags(p.tcp_flags)
+        } else {
+            0
+        },
     }
 }
 
@@ -486,7 +491,9 @@ fn security_group<O: Observer>(
     });
     if outcome == SgOutcome::Denied {
         count_denial(f, cx, set, direction);
-        f.registry.rejects.record(zone, &tuple(p), p.len, cx.now);
+        f.registry
+            .rejects
+            .record(zone, &tuple(p), p.len, signal(cx, p).logged, cx.now);
         return Err(match direction {
             Direction::Ingress => DropReason::SecurityGroupIngress,
             Direction::Egress => DropReason::SecurityGroupEgress,

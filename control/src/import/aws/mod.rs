@@ -204,6 +204,8 @@ struct Import<'d> {
     warnings: Vec<String>,
     /// Availability zones of the exported subnets.
     zones: BTreeSet<String>,
+    /// Their ids (`AvailabilityZoneId`), where the export gives them.
+    zone_ids: BTreeMap<String, String>,
     /// ENIs that belong to something imported on its own (endpoints, NAT gateways, load
     /// balancer nodes).
     owned_enis: BTreeSet<String>,
@@ -230,6 +232,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
         dir,
         warnings: Vec::new(),
         zones: BTreeSet::new(),
+        zone_ids: BTreeMap::new(),
         owned_enis: BTreeSet::new(),
         primary_enis: BTreeSet::new(),
         dns_vpcs: BTreeSet::new(),
@@ -267,6 +270,10 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
     let mut out = Table::new();
     out.insert("region".into(), T::String(region_of(region, &im.zones)));
     out.insert("availability_zones".into(), strings(im.zones));
+    if !im.zone_ids.is_empty() {
+        let ids = im.zone_ids.into_iter().map(|(k, v)| (k, T::String(v)));
+        out.insert("availability_zone_ids".into(), T::Table(ids.collect()));
+    }
     for (k, v) in [
         ("vpcs", vpcs),
         ("subnets", subnets),

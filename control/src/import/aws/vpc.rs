@@ -65,6 +65,9 @@ pub(super) fn subnets(im: &mut Import) -> Result<(Vec<T>, SubnetCidrs), ImportEr
             cidrs.insert(d.str(x, &p, "SubnetId")?.to_string(), (net, az.to_string()));
         }
         im.zones.insert(az.to_string());
+        if let Some(id) = opt(x, "AvailabilityZoneId") {
+            im.zone_ids.insert(az.to_string(), id.to_string());
+        }
         let mut t = vec![
             ("id", s(d.str(x, &p, "SubnetId")?)),
             ("vpc", s(d.str(x, &p, "VpcId")?)),
