@@ -7,8 +7,9 @@
 #                             release build of the binaries
 #   scripts/setup.sh --test   and what the tests drive besides: iperf3, HAProxy, dnsmasq, tmux,
 #                             valgrind, g++ (libFuzzer), xz, promtool (Debian's prometheus, its
-#                             service not started), Graphviz; moto, awscli and prometheus-client
-#                             from PyPI (in .venv); rustfmt and clippy
+#                             service not started), Graphviz, Node.js; moto, awscli and
+#                             prometheus-client from PyPI (in .venv); Mermaid's parser from npm
+#                             (in scripts/mermaid); rustfmt and clippy
 #
 # VPCE_SETUP_NO_BUILD=1 skips the build (scripts/test.sh: `cargo test` builds what it runs).
 set -euo pipefail
@@ -25,7 +26,10 @@ esac
 packages=(gcc libc6-dev iproute2 iputils-ping curl dnsutils tshark python3 ca-certificates)
 # The programs the tests run: every one a test starts is here (a test that finds one missing
 # names its package and fails).
-[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus graphviz)
+[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus graphviz nodejs)
+# Debian's npm, unless npm is there already (NodeSource's nodejs carries its own, and
+# conflicts with Debian's).
+[ -n "$tests" ] && ! command -v npm >/dev/null 2>&1 && packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -64,6 +68,15 @@ if [ -n "$tests" ]; then
   if ! .venv/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1; then
     echo "setup: installing prometheus-client (PyPI) into .venv"
     .venv/bin/pip install -q prometheus-client
+  fi
+  # Mermaid's own parser, which checks vpcectl's Mermaid pictures (tests/vpcectl.rs), at the
+  # versions scripts/mermaid/package-lock.json pins. Node trusts its own CA list only; the
+  # system's (with any local CA a network needs) is added to it.
+  if [ ! -d scripts/mermaid/node_modules/mermaid ]; then
+    echo "setup: installing Mermaid's parser (npm) into scripts/mermaid"
+    ca=/etc/ssl/certs/ca-certificates.crt
+    (cd scripts/mermaid && NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS:-$ca} \
+      npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi
 

@@ -6,6 +6,8 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -785,8 +787,9 @@ fn import_aws_prints_json_with_dash_o() {
 }
 
 /// `trace -o dot|mermaid` (issue 21): the path as a picture, the blocking component marked.
-/// The DOT renders with Graphviz; the Mermaid flowchart declares every node an edge names and
-/// keeps quotes out of its labels. The exit status stays the trace's (3: blocked).
+/// The DOT renders with Graphviz; the Mermaid flowchart parses with Mermaid's own parser,
+/// declares every node an edge names and keeps quotes out of its labels. The exit status
+/// stays the trace's (3: blocked).
 #[test]
 fn trace_pictures_render() {
     let pl = example("privatelink-hands-on.toml");
@@ -854,6 +857,10 @@ fn trace_pictures_render() {
     }
     assert!(nodes.len() >= 3, "{m}");
     assert!(m.contains("class ") && m.contains(" blocked"), "{m}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trace.mmd");
+    std::fs::write(&file, &m).unwrap();
+    common::mermaid_check(&[&file]);
 
     // A reachable path has the way back too, ending where it started.
     let s3 = example("s3-endpoints.toml");
@@ -882,9 +889,10 @@ fn trace_pictures_render() {
 
 /// `show topology -o dot|mermaid` (issue 21): the pictures in docs/ are what the examples draw
 /// today (regenerate: `vpcectl show topology examples/X.toml -o dot > docs/topology-X.dot`,
-/// then `dot -Tsvg`), and only topology draws.
+/// then `dot -Tsvg`), they render (Graphviz) and parse (Mermaid), and only topology draws.
 #[test]
 fn topology_pictures_are_current_and_render() {
+    let mut mermaid = Vec::new();
     for ex in [
         "s3-endpoints",
         "privatelink-hands-on",
@@ -898,6 +906,9 @@ fn topology_pictures_are_current_and_render() {
             let doc = root().join(format!("docs/topology-{ex}.{ext}"));
             let committed = std::fs::read_to_string(&doc).unwrap_or_default();
             assert_eq!(stdout(&out), committed, "{} is stale", doc.display());
+            if ext == "mmd" {
+                mermaid.push(doc);
+            }
         }
         let svg = std::process::Command::new("dot")
             .args([
@@ -915,6 +926,7 @@ fn topology_pictures_are_current_and_render() {
             String::from_utf8_lossy(&svg.stderr)
         );
     }
+    common::mermaid_check(&mermaid.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let s3 = example("s3-endpoints.toml");
     let s3 = s3.to_str().unwrap();
     assert_eq!(vpcectl(&["show", "topology", s3]).status.code(), Some(2));

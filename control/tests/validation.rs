@@ -363,15 +363,20 @@ fn availability_zone_ids_are_well_formed_and_distinct() {
             &format!("availability_zones = [\"us-east-1a\", \"us-east-1b\"]\n{ids}\n"),
         )
     };
-    let ok = with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az1" }"#);
+    let ok =
+        with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az1" }"#);
     assert!(diagnostics(&ok).is_empty(), "{:?}", diagnostics(&ok));
     let bad = with(r#"availability_zone_ids = { us-east-1a = "az6" }"#);
     let d = error_with(&bad, "us-east-1a = `az6` is not an availability zone id");
     assert_eq!(d.location.line, line_of(&bad, "availability_zone_ids"));
-    let twice = with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az6" }"#);
+    let twice =
+        with(r#"availability_zone_ids = { us-east-1a = "use1-az6", us-east-1b = "use1-az6" }"#);
     error_with(&twice, "use1-az6 is already the id of us-east-1a");
     let foreign = with(r#"availability_zone_ids = { eu-west-1a = "euw1-az1" }"#);
-    error_with(&foreign, "`eu-west-1a` is not an availability zone of region us-east-1");
+    error_with(
+        &foreign,
+        "`eu-west-1a` is not an availability zone of region us-east-1",
+    );
 }
 
 #[test]

@@ -73,7 +73,32 @@ const PACKAGES: &[(&str, &str)] = &[
     ("valgrind", "valgrind"),
     ("promtool", "prometheus"),
     ("dot", "graphviz"),
+    ("node", "nodejs"),
 ];
+
+/// Parses `files` with Mermaid's own parser (`scripts/mermaid/check.mjs`, under Node; the
+/// packages `scripts/setup.sh --test` installs with npm): panics with the parser's message
+/// for each file that does not parse, or naming what to install when the checker is absent.
+pub fn mermaid_check(files: &[&Path]) {
+    need("node");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mermaid");
+    assert!(
+        dir.join("node_modules/mermaid").is_dir(),
+        "Mermaid's parser is not installed in {}: scripts/setup.sh --test (npm ci there)",
+        dir.display()
+    );
+    let o = Command::new("node")
+        .arg(dir.join("check.mjs"))
+        .args(files)
+        .output()
+        .expect("node runs");
+    assert!(
+        o.status.success(),
+        "Mermaid does not parse:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
 
 /// Fails the test, naming the Debian package, when `program` is not on the PATH: a missing
 /// tool is a clear failure, never a hang or an `unwrap` on "No such file".

@@ -49,7 +49,9 @@ impl<'a> Validator<'a> {
             }
             let well_formed = id.split_once("-az").is_some_and(|(pre, n)| {
                 !pre.is_empty()
-                    && pre.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && pre
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
                     && !n.is_empty()
                     && n.chars().all(|c| c.is_ascii_digit())
             });

@@ -607,8 +607,14 @@ service_addresses = ["3.218.182.10"]
         .unwrap()
         .config;
         let services = Services::of(&c);
-        assert_eq!(services.of_addr("52.216.39.26".parse().unwrap()), Some("S3"));
-        assert_eq!(services.of_addr("3.218.182.10".parse().unwrap()), Some("DYNAMODB"));
+        assert_eq!(
+            services.of_addr("52.216.39.26".parse().unwrap()),
+            Some("S3")
+        );
+        assert_eq!(
+            services.of_addr("3.218.182.10".parse().unwrap()),
+            Some("DYNAMODB")
+        );
         assert_eq!(services.of_addr("10.0.0.176".parse().unwrap()), None);
         let w = Writer {
             format: Format::parse(
