@@ -121,6 +121,60 @@ fn seed_004_the_articles_failures_in_order_then_reachable() {
     }
 }
 
+/// The peered consumer of issue 22's bug: an instance in a VPC peered with the endpoint's VPC
+/// reaches the interface endpoint, and the endpoint's reply is routed back over the peering
+/// connection by the endpoint subnet's route table (it used to be delivered only inside the
+/// endpoint's VPC, and dropped as CANNOT_ROUTE).
+#[test]
+fn a_peered_consumer_reaches_an_interface_endpoint_and_gets_its_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = std::fs::read_to_string(root().join("tests/fixtures/peered-consumer.toml")).unwrap()
+        + "\n# ---- provider: privatelink-B";
+    let file = variant(
+        dir.path(),
+        &[
+            (
+                "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+                "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+            ),
+            ("cross_zone = false", "cross_zone = true"),
+            (
+                "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }]",
+                "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }, { destination = \"10.9.0.0/16\", target = \"pcx-0c000000000000001\" }]",
+            ),
+            (
+                "description = \"HTTP from EC2-A-sg\" },",
+                "description = \"HTTP from EC2-A-sg\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"10.9.0.0/16\", description = \"HTTP from the peered VPC\" },",
+            ),
+            ("# ---- provider: privatelink-B", &peer),
+        ],
+    );
+    let (status, v) = trace(&file, "EC2-C", "vpce-0a000000000000001", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    assert_eq!(v["trace"]["reply"]["delivered_to"], "eni-0c00000000000000a");
+    // Without the route back, the endpoint subnet's table sends the reply where its default
+    // route goes (here a NAT gateway), and the trace shows that table deciding.
+    let sub = tempfile::tempdir_in(dir.path()).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        ", { destination = \"10.9.0.0/16\", target = \"pcx-0c000000000000001\" }",
+        "",
+    );
+    let no_route = sub.path().join("no-route.toml");
+    std::fs::write(&no_route, text).unwrap();
+    let (status, v) = trace(&no_route, "EC2-C", "vpce-0a000000000000001", "80");
+    assert_eq!(status, Some(3), "{v:#}");
+    let blocked = &v["trace"]["reply"]["blocked"];
+    assert!(!blocked.is_null(), "the reply is what fails: {v:#}");
+    assert_eq!(blocked["code"], "NAT_GATEWAY_NOT_SUPPORTED", "{v:#}");
+    let hops = v["trace"]["reply"]["hops"].as_array().unwrap();
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (&last["component"], &last["id"]),
+        (&"route_table".into(), &"rtb-0a000000000000002".into()),
+        "{v:#}"
+    );
+}
+
 #[test]
 fn seed_000_paths() {
     let f = example("s3-endpoints.toml");

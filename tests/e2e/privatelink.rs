@@ -186,6 +186,54 @@ fn the_hands_on_build_its_two_mistakes_and_the_fixes() {
     assert_eq!(target_state(&lab), "healthy");
 }
 
+/// Issue 22's peering bug, over namespaces: EC2-C, in a VPC peered with the endpoint's,
+/// curls the interface endpoint and gets EC2-B's answer — the endpoint's reply goes back over
+/// the peering connection by the endpoint subnet's routes — and `trace --daemon` agrees.
+#[test]
+fn a_peered_consumer_gets_the_endpoints_reply() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let peer = std::fs::read_to_string(root().join("tests/fixtures/peered-consumer.toml")).unwrap()
+        + "\n# ---- provider: privatelink-B";
+    let cfg = variant(
+        dir.path(),
+        "peered.toml",
+        &[
+            NO_ENFORCE,
+            CROSS_ZONE,
+            (
+                "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }]",
+                "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }, { destination = \"10.9.0.0/16\", target = \"pcx-0c000000000000001\" }]",
+            ),
+            (
+                "description = \"HTTP from EC2-A-sg\" },",
+                "description = \"HTTP from EC2-A-sg\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"10.9.0.0/16\", description = \"HTTP from the peered VPC\" },",
+            ),
+            ("# ---- provider: privatelink-B", &peer),
+        ],
+    );
+    let mut lab = Lab::start(&cfg);
+    let _server = lab.http_server("ec2-b", "Hello!\n");
+    let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    lab.check_isolation(&[("ec2-c", ENDPOINT_IP)]);
+    let o = lab.vpcectl(&[
+        "trace", "--daemon", "--from", "EC2-C", "--to", ENDPOINT, "--port", "80", "-o", "json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["trace"]["reachable"], true, "{v:#}");
+    assert_eq!(v["trace"]["reply"]["delivered_to"], "eni-0c00000000000000a");
+    let (code, body) = lab.curl("ec2-c", &format!("http://{ENDPOINT_IP}/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello!\n"),
+        "{}",
+        lab.daemon_log()
+    );
+}
+
 /// A server that speaks PROXY protocol v2 (what a provider behind PrivateLink runs to learn
 /// its consumers): it reads the header, then answers with the endpoint id and the consumer's
 /// address it found there.

@@ -482,12 +482,14 @@ impl<'a> FabricBuilder<'a> {
                 self.claim(vpc, IpAddr::V4(n.private_ip), Owner::EndpointEni(x));
                 self.parts.endpoint_eni_by_zone.insert(zone, x);
                 let az = self.subnet(&n.subnet).map(|s| s.availability_zone.clone());
+                let route_table = self.subnet_route_table(&n.subnet);
                 self.parts.endpoint_enis.push(EndpointEni {
                     id,
                     endpoint: ei,
                     ip: n.private_ip,
                     az: az.unwrap_or_default(),
                     zone,
+                    route_table,
                 });
             }
             self.parts.endpoints.push(InterfaceEndpoint {

@@ -178,6 +178,11 @@ pub struct EndpointEni {
     pub ip: Ipv4Addr,
     pub az: String,
     pub zone: u32,
+    /// The route table of the ENI's subnet (`snapshot.route_tables[i]`): the endpoint's
+    /// replies are routed from there like any packet from the subnet, so that consumers in a
+    /// peered VPC (or behind a transit gateway) get them. `None`: a subnet with no table
+    /// (validation refuses that), replies delivered in the VPC only.
+    pub route_table: Option<u32>,
 }
 
 /// An endpoint service (PrivateLink provider side).

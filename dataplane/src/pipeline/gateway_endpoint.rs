@@ -52,13 +52,14 @@ pub(super) fn from_service_network<O: Observer>(
             fl.nat
                 .and_then(|n| f.endpoint_eni_by_zone.get(&n.peer_zone)),
         ) {
-            let ep = &f.endpoints[f.endpoint_enis[x as usize].endpoint as usize];
+            let eni = &f.endpoint_enis[x as usize];
+            let ep = &f.endpoints[eni.endpoint as usize];
             let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
             if sig.fin || sig.rst {
                 cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
             }
             ep.counters.rx(cx.lane, q.len);
-            return deliver(f, cx, ep.vpc, &q, buf, obs);
+            return endpoint_reply(f, cx, ep.vpc, eni.route_table, &q, buf, obs);
         }
     }
     for &ge in &svc.endpoints {

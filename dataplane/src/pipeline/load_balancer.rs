@@ -99,7 +99,8 @@ pub(super) fn to_load_balancer_node<O: Observer>(
     let Some(&x) = f.endpoint_eni_by_zone.get(&nat.peer_zone) else {
         return Verdict::Drop(DropReason::NoFlow);
     };
-    let ep = &f.endpoints[f.endpoint_enis[x as usize].endpoint as usize];
+    let eni = &f.endpoint_enis[x as usize];
+    let ep = &f.endpoints[eni.endpoint as usize];
     f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
     let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
     if sig.fin || sig.rst {
@@ -125,5 +126,5 @@ pub(super) fn to_load_balancer_node<O: Observer>(
         wire::tcp_edit::map_sack(l4, back);
     }
     ep.counters.tx(cx.lane, q.len);
-    deliver(f, cx, ep.vpc, &q, buf, obs)
+    endpoint_reply(f, cx, ep.vpc, eni.route_table, &q, buf, obs)
 }

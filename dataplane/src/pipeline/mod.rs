@@ -21,6 +21,9 @@
 //!   behind it, then the gateway's edge route table (ingress routing) or local delivery.
 //! * **From a service network** (replies behind a gateway endpoint): delivered to the owner of
 //!   the destination in a VPC that has a gateway endpoint to that service.
+//! * **An interface endpoint's replies** leave the endpoint's ENI by its subnet's route table,
+//!   like any packet from that subnet: a consumer in a peered VPC gets them over the peering
+//!   connection.
 //!
 //! # Cost per packet
 //!
@@ -34,6 +37,8 @@
 //! ENI -> gateway endpoint               1        1 (egress SG)  endpoint policy CIDRs      none
 //! service network -> ENI (reply)        0        2 (service zone, ingress SG)  owners      none
 //! ENI -> interface endpoint -> target   2        3 (egress SG, endpoint zone, target SG)   addresses and ports
+//!                                                               owners (2)                 in one pass
+//! target -> endpoint -> consumer (reply) 2       3 (egress SG, node zone, consumer's SG)   addresses and ports
 //!                                                               owners (2)                 in one pass
 //! ENI -> GWLB endpoint -> appliance     2        3 (egress SG, steering, appliance's SG)  GENEVE encapsulation
 //!                                                               owners                     (outer IPv4 + UDP)
@@ -76,7 +81,7 @@ pub use gwlb::GWLB_MTU;
 use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
 use load_balancer::{admitted, no_target, pick_target, to_load_balancer_node, to_target};
-use privatelink::interface_endpoint;
+use privatelink::{endpoint_reply, interface_endpoint};
 
 /// How the device handed the packet over (TUN offloads, `virtio_net_hdr`).
 ///

@@ -126,6 +126,27 @@ fn tracked_flow<O: Observer>(
     to_target(f, cx, n, &q, buf, obs)
 }
 
+/// An interface endpoint's reply (from its target, or from the AWS service behind it) leaving
+/// the endpoint's ENI in `vpc`: routed by the route table of the ENI's subnet (`table`) like
+/// any packet from that subnet. AWS's PrivateLink documentation has consumers reach interface
+/// endpoints from peered VPCs, through transit gateways and from on-premises over VPN or
+/// Direct Connect; the replies go back by the endpoint subnet's routes, not only to the VPC's
+/// own addresses.
+pub(super) fn endpoint_reply<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    vpc: u32,
+    table: Option<u32>,
+    q: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    match table {
+        Some(t) => route(f, cx, vpc, t, q, buf, obs),
+        None => deliver(f, cx, vpc, q, buf, obs),
+    }
+}
+
 /// The first load balancer of endpoint service `svc` with a listener for the packet's
 /// protocol and port.
 fn listener_for<'f>(f: &'f Fabric, svc: u32, p: &Parsed) -> Option<(u32, &'f Listener)> {
