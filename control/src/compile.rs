@@ -134,6 +134,8 @@ pub struct Snapshot {
     gateway_route_table: HashMap<String, usize>,
     /// The security groups of every ENI, compiled.
     pub security: crate::secgroups::SecurityTables,
+    /// The network ACLs, and which one each subnet has.
+    pub nacls: crate::nacl::NetworkAcls,
     /// What the resolver of each VPC answers privately.
     pub dns: crate::dns::PrivateDns,
 }
@@ -545,6 +547,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             subnet_route_table,
             gateway_route_table,
             security: crate::secgroups::SecurityTables::compile(config),
+            nacls: crate::nacl::NetworkAcls::compile(config),
             dns: crate::dns::PrivateDns::compile(config),
         },
         warnings: report.diagnostics,

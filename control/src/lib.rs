@@ -28,6 +28,7 @@ pub mod ip_ranges;
 pub mod load;
 pub mod lpm;
 pub mod model;
+pub mod nacl;
 pub mod net;
 pub mod secgroups;
 pub mod validate;

@@ -73,6 +73,8 @@ pub struct Config {
     #[serde(default)]
     pub security_groups: Vec<SecurityGroup>,
     #[serde(default)]
+    pub network_acls: Vec<NetworkAcl>,
+    #[serde(default)]
     pub instances: Vec<Instance>,
     #[serde(default)]
     pub network_interfaces: Vec<NetworkInterface>,
@@ -298,6 +300,63 @@ pub struct PeeringConnection {
 pub struct VpnGateway {
     pub id: String,
     pub vpc: String,
+}
+
+/// A network ACL: stateless, numbered rules evaluated in order on traffic entering and leaving
+/// its subnets (AWS: "Control subnet traffic with network access control lists").
+///
+/// Rules are checked from the lowest number up; the first whose protocol, ports and CIDR match
+/// decides (allow or deny); a packet no rule matches is denied (AWS's `*` rule). Stateless: a
+/// reply is judged by the rules of its own direction, so a subnet whose clients open
+/// connections needs an inbound rule for the ephemeral ports the replies come back to. Each
+/// subnet is associated with exactly one ACL: the one that lists it, else the VPC's default
+/// ACL (`default = true`); a VPC with no ACL in the configuration has AWS's default ACL, which
+/// allows everything in both directions. Traffic within one subnet is not evaluated, nor is
+/// traffic to and from the VPC's resolver (AWS: network ACLs do not filter it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAcl {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub vpc: String,
+    /// The VPC's default ACL: subnets no other ACL lists are associated with it.
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    #[serde(default)]
+    pub ingress: Vec<NetworkAclRule>,
+    #[serde(default)]
+    pub egress: Vec<NetworkAclRule>,
+}
+
+/// One numbered rule of a network ACL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAclRule {
+    /// The rule number, 1 to 32766: lower numbers are evaluated first.
+    pub rule: u16,
+    pub action: AclAction,
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, `all` (AWS `-1`), or an IP protocol number.
+    pub protocol: String,
+    /// The destination port or range (`80`, `"1024-65535"`); TCP and UDP only, required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortRange>,
+    /// ICMP type and code (ICMP/ICMPv6 only; absent = all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    /// The remote network: the source of inbound traffic, the destination of outbound.
+    pub cidr: Cidr,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum AclAction {
+    Allow,
+    Deny,
 }
 
 /// A security group: stateful allow rules (a reply to an allowed flow is allowed).
@@ -936,6 +995,7 @@ impl Config {
             Collection::PeeringConnections => of(&self.peering_connections, |x| &x.id),
             Collection::VpnGateways => of(&self.vpn_gateways, |x| &x.id),
             Collection::SecurityGroups => of(&self.security_groups, |x| &x.id),
+            Collection::NetworkAcls => of(&self.network_acls, |x| &x.id),
             Collection::Instances => of(&self.instances, |x| &x.id),
             Collection::NetworkInterfaces => of(&self.network_interfaces, |x| &x.id),
             Collection::Endpoints => of(&self.endpoints, |x| &x.id),
@@ -1109,6 +1169,7 @@ collections! {
     PeeringConnections "peering_connections" "peering connection" "pcx-";
     VpnGateways "vpn_gateways" "virtual private gateway" "vgw-";
     SecurityGroups "security_groups" "security group" "sg-";
+    NetworkAcls "network_acls" "network ACL" "acl-";
     Instances "instances" "instance" "i-";
     NetworkInterfaces "network_interfaces" "network interface" "eni-";
     Endpoints "endpoints" "endpoint" "vpce-";

@@ -559,3 +559,35 @@ fn an_internet_gateway_on_an_interface_needs_its_next_hop_and_no_namespace() {
         "is not an interface name",
     );
 }
+
+/// Network ACLs: a subnet in one ACL of its own VPC, one default per VPC, rule numbers in
+/// range and unique per direction, rules AWS would accept.
+#[test]
+fn network_acl_rules_and_associations() {
+    let acl = |extra: &str| {
+        format!(
+            "{BASE}\n[[network_acls]]\nid = \"acl-1\"\nvpc = \"vpc-1\"\ndefault = true\nsubnets = [\"subnet-a\"]\ningress = [\n  {{ rule = 100, action = \"allow\", protocol = \"tcp\", ports = \"1024-65535\", cidr = \"0.0.0.0/0\" }},\n]\n{extra}"
+        )
+    };
+    let ok = acl("");
+    assert!(diagnostics(&ok).is_empty(), "{:?}", diagnostics(&ok));
+    let twice = acl("[[network_acls]]\nid = \"acl-2\"\nvpc = \"vpc-1\"\ndefault = true\nsubnets = [\"subnet-a\"]\n");
+    error_with(&twice, "subnet-a is already associated with acl-1");
+    error_with(&twice, "acl-1 is already the default network ACL of vpc-1");
+    let numbers = acl("[[network_acls]]\nid = \"acl-3\"\nvpc = \"vpc-1\"\negress = [\n  { rule = 5, action = \"deny\", protocol = \"all\", cidr = \"0.0.0.0/0\" },\n  { rule = 5, action = \"allow\", protocol = \"udp\", cidr = \"0.0.0.0/0\" },\n  { rule = 40000, action = \"allow\", protocol = \"gre\", cidr = \"::/0\" },\n]\n");
+    let d = error_with(&numbers, "rule number 5 is already egress[0]'s");
+    assert_eq!(d.field, "egress[1].rule");
+    error_with(&numbers, "a udp rule needs ports");
+    error_with(&numbers, "rule number 40000 is outside 1-32766");
+    error_with(&numbers, "`gre` is not a protocol");
+    let many: String = (1..=41)
+        .map(|n| format!("  {{ rule = {n}, action = \"allow\", protocol = \"all\", cidr = \"0.0.0.0/0\" }},\n"))
+        .collect();
+    let many = acl(&format!(
+        "[[network_acls]]\nid = \"acl-4\"\nvpc = \"vpc-1\"\ningress = [\n{many}]\n"
+    ));
+    error_with(
+        &many,
+        "41 ingress rules; AWS allows at most 40 per direction",
+    );
+}

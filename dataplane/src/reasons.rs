@@ -78,6 +78,10 @@ pub enum DropReason {
     SecurityGroupIngress,
     /// No outbound rule of the source ENI's security groups allows a new flow.
     SecurityGroupEgress,
+    /// The network ACL of the subnet the packet enters denies it (a deny rule, or no rule).
+    NetworkAclIngress,
+    /// The network ACL of the subnet the packet leaves denies it.
+    NetworkAclEgress,
     /// The load balancer's security groups, enforced on PrivateLink traffic, allow no
     /// inbound flow from the consumer's address.
     LoadBalancerSecurityGroup,
@@ -229,9 +233,11 @@ vocabulary! {
     43 (DropReason::FragmentOverlap) => "fragment_overlap", "FRAGMENT_OVERLAP";
     44 (DropReason::FragmentOutOfOrder) => "fragment_out_of_order", "FRAGMENT_OUT_OF_ORDER";
     45 (DropReason::FlowQuotaExceeded) => "flow_quota_exceeded", "FLOW_QUOTA_EXCEEDED";
+    46 (DropReason::NetworkAclIngress) => "network_acl_ingress", "NETWORK_ACL_INGRESS_DENIED";
+    47 (DropReason::NetworkAclEgress) => "network_acl_egress", "NETWORK_ACL_EGRESS_DENIED";
 }
 
-const REASONS: usize = 46;
+const REASONS: usize = 48;
 
 #[cfg(test)]
 mod tests {

@@ -144,12 +144,69 @@ pub struct Denials {
     pub egress_denied: u64,
 }
 
+/// Packets each rule of a network ACL decided, per direction; the last slot of a direction is
+/// the `*` rule (no rule matched: denied).
+#[derive(Debug)]
+pub struct AclCounters {
+    /// Rules per direction, `*` included: `[ingress, egress]`.
+    shape: [usize; 2],
+    /// `[lane][ingress slots, then egress slots]`.
+    shards: Box<[Box<[AtomicU64]>]>,
+}
+
+impl AclCounters {
+    /// Counters for `ingress` and `egress` rules (each direction gets one more, its `*`).
+    pub fn new(ingress: usize, egress: usize) -> AclCounters {
+        let shape = [ingress + 1, egress + 1];
+        AclCounters {
+            shape,
+            shards: (0..MAX_LANES)
+                .map(|_| {
+                    (0..shape[0] + shape[1])
+                        .map(|_| AtomicU64::new(0))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts a packet rule `rule` of direction `egress` decided (`None`: the `*` rule).
+    #[inline]
+    pub fn hit(&self, lane: Lane, egress: bool, rule: Option<u16>) {
+        let Some(s) = self.shards.get(lane) else {
+            return;
+        };
+        let dir = usize::from(egress);
+        let slot = rule
+            .map_or(self.shape[dir] - 1, usize::from)
+            .min(self.shape[dir] - 1);
+        bump(&s[dir * self.shape[0] + slot], 1);
+    }
+
+    /// Packets per rule, `*` last: `(ingress, egress)`.
+    pub fn read(&self) -> (Vec<u64>, Vec<u64>) {
+        let mut all = vec![0u64; self.shape[0] + self.shape[1]];
+        for s in self.shards.iter() {
+            for (a, c) in all.iter_mut().zip(s.iter()) {
+                *a += c.load(Relaxed);
+            }
+        }
+        let egress = all.split_off(self.shape[0]);
+        (all, egress)
+    }
+
+    fn fits(&self, ingress: usize, egress: usize) -> bool {
+        self.shape == [ingress + 1, egress + 1]
+    }
+}
+
 /// All counters of a daemon, and the other runtime state that outlives a configuration:
 /// target health.
 #[derive(Debug)]
 pub struct Registry {
     entities: Mutex<BTreeMap<(&'static str, String), Arc<EntityCounters>>>,
     denials: Mutex<BTreeMap<String, Arc<DenialCounters>>>,
+    acls: Mutex<BTreeMap<String, Arc<AclCounters>>>,
     /// `drops[lane][reason]`.
     drops: Box<[[AtomicU64; DropReason::COUNT]]>,
     pub health: crate::health::HealthBook,
@@ -213,6 +270,7 @@ impl Default for Registry {
         Registry {
             entities: Mutex::new(BTreeMap::new()),
             denials: Mutex::new(BTreeMap::new()),
+            acls: Mutex::new(BTreeMap::new()),
             drops: (0..MAX_LANES)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
@@ -234,6 +292,26 @@ impl Registry {
     pub fn denials(&self, group: &str) -> Arc<DenialCounters> {
         let mut m = self.denials.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(group.to_string()).or_default().clone()
+    }
+
+    /// The rule counters of network ACL `id` with `ingress` and `egress` rules, created on
+    /// first use; an ACL whose number of rules changed starts again from zero (its old
+    /// counters would name other rules).
+    pub fn acl(&self, id: &str, ingress: usize, egress: usize) -> Arc<AclCounters> {
+        let mut m = self.acls.lock().unwrap_or_else(|p| p.into_inner());
+        let e = m
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(AclCounters::new(ingress, egress)));
+        if !e.fits(ingress, egress) {
+            *e = Arc::new(AclCounters::new(ingress, egress));
+        }
+        e.clone()
+    }
+
+    /// Every network ACL's counters by id.
+    pub fn acl_counters(&self) -> Vec<(String, Arc<AclCounters>)> {
+        let m = self.acls.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     #[inline]

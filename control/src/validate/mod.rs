@@ -46,6 +46,7 @@ mod endpoints;
 mod ids;
 mod interfaces;
 mod load_balancing;
+mod nacl;
 mod network;
 mod routes;
 mod security;
@@ -176,6 +177,7 @@ impl<'a> Validator<'a> {
         self.check_gateways();
         self.check_prefix_lists();
         self.check_security_groups();
+        self.check_network_acls();
         self.check_interfaces();
         self.check_aws_services();
         self.check_endpoint_services();

@@ -98,51 +98,14 @@ impl<'a> Validator<'a> {
         r: &SecurityGroupRule,
         vpc: Option<&str>,
     ) {
-        let proto = r.protocol.to_ascii_lowercase();
-        let number: Option<u8> = proto.parse().ok();
-        let kind = match (proto.as_str(), number) {
-            ("tcp", _) | (_, Some(6)) => "ports",
-            ("udp", _) | (_, Some(17)) => "ports",
-            ("icmp", _) | (_, Some(1)) => "icmp",
-            ("icmpv6", _) | (_, Some(58)) => "icmpv6",
-            ("all", _) | ("-1", _) => "none",
-            (_, Some(_)) => "none",
-            _ => {
-                self.err(
-                    ent.to_string(),
-                    base.at("protocol"),
-                    format!("`{}` is not a protocol", r.protocol),
-                    Some(
-                        "tcp, udp, icmp, icmpv6, all (or -1), or an IP protocol number 0-255"
-                            .into(),
-                    ),
-                );
-                return;
-            }
+        let fields = RuleFields {
+            protocol: &r.protocol,
+            ports: r.ports,
+            icmp: (r.icmp_type, r.icmp_code),
+            cidr: r.cidr,
         };
-        match kind {
-            "ports" if r.ports.is_none() => self.err(
-                ent.to_string(),
-                base.at("ports"),
-                format!("a {} rule needs ports", r.protocol),
-                Some("ports = 80, or ports = \"0-65535\" for all".into()),
-            ),
-            "ports" => {}
-            _ if r.ports.is_some() => self.err(
-                ent.to_string(),
-                base.at("ports"),
-                format!("ports apply only to tcp and udp, not to `{}`", r.protocol),
-                None,
-            ),
-            _ => {}
-        }
-        if (r.icmp_type.is_some() || r.icmp_code.is_some()) && !kind.starts_with("icmp") {
-            self.err(
-                ent.to_string(),
-                base.at("icmp_type"),
-                "icmp_type and icmp_code apply only to icmp and icmpv6 rules",
-                None,
-            );
+        if !self.check_rule_fields(ent, &base, &fields) {
+            return;
         }
         let peers = r.cidr.is_some() as u8
             + r.prefix_list.is_some() as u8
@@ -154,24 +117,6 @@ impl<'a> Validator<'a> {
                 format!("a rule names exactly one peer, this one names {peers}"),
                 Some("write one of cidr = \"…\", prefix_list = \"pl-…\" or security_group = \"sg-…\"".into()),
             );
-        }
-        if let Some(cidr) = r.cidr {
-            if kind == "icmp" && !cidr.is_ipv4() {
-                self.err(
-                    ent.to_string(),
-                    base.at("cidr"),
-                    "icmp is IPv4; use protocol icmpv6 for an IPv6 peer",
-                    None,
-                );
-            }
-            if kind == "icmpv6" && cidr.is_ipv4() {
-                self.err(
-                    ent.to_string(),
-                    base.at("cidr"),
-                    "icmpv6 is IPv6; use protocol icmp for an IPv4 peer",
-                    None,
-                );
-            }
         }
         if let Some(pl) = &r.prefix_list {
             self.require(ent, base.at("prefix_list"), pl, Collection::PrefixLists);
@@ -204,4 +149,88 @@ impl<'a> Validator<'a> {
                 || (p.requester_vpc == b && p.accepter_vpc == a)
         })
     }
+
+    /// Protocol, ports, ICMP type and code, and the CIDR's family, as a security group rule
+    /// and a network ACL rule share them; `false` when the protocol is not one (the rest is
+    /// not checked then).
+    pub(super) fn check_rule_fields(
+        &mut self,
+        ent: &str,
+        base: &FieldPath,
+        r: &RuleFields<'_>,
+    ) -> bool {
+        let proto = r.protocol.to_ascii_lowercase();
+        let number: Option<u8> = proto.parse().ok();
+        let kind = match (proto.as_str(), number) {
+            ("tcp", _) | (_, Some(6)) => "ports",
+            ("udp", _) | (_, Some(17)) => "ports",
+            ("icmp", _) | (_, Some(1)) => "icmp",
+            ("icmpv6", _) | (_, Some(58)) => "icmpv6",
+            ("all", _) | ("-1", _) => "none",
+            (_, Some(_)) => "none",
+            _ => {
+                self.err(
+                    ent.to_string(),
+                    base.at("protocol"),
+                    format!("`{}` is not a protocol", r.protocol),
+                    Some(
+                        "tcp, udp, icmp, icmpv6, all (or -1), or an IP protocol number 0-255"
+                            .into(),
+                    ),
+                );
+                return false;
+            }
+        };
+        match kind {
+            "ports" if r.ports.is_none() => self.err(
+                ent.to_string(),
+                base.at("ports"),
+                format!("a {} rule needs ports", r.protocol),
+                Some("ports = 80, or ports = \"0-65535\" for all".into()),
+            ),
+            "ports" => {}
+            _ if r.ports.is_some() => self.err(
+                ent.to_string(),
+                base.at("ports"),
+                format!("ports apply only to tcp and udp, not to `{}`", r.protocol),
+                None,
+            ),
+            _ => {}
+        }
+        if (r.icmp.0.is_some() || r.icmp.1.is_some()) && !kind.starts_with("icmp") {
+            self.err(
+                ent.to_string(),
+                base.at("icmp_type"),
+                "icmp_type and icmp_code apply only to icmp and icmpv6 rules",
+                None,
+            );
+        }
+        if let Some(cidr) = r.cidr {
+            if kind == "icmp" && !cidr.is_ipv4() {
+                self.err(
+                    ent.to_string(),
+                    base.at("cidr"),
+                    "icmp is IPv4; use protocol icmpv6 for an IPv6 peer",
+                    None,
+                );
+            }
+            if kind == "icmpv6" && cidr.is_ipv4() {
+                self.err(
+                    ent.to_string(),
+                    base.at("cidr"),
+                    "icmpv6 is IPv6; use protocol icmp for an IPv4 peer",
+                    None,
+                );
+            }
+        }
+        true
+    }
+}
+
+/// The fields a security group rule and a network ACL rule have in common.
+pub(super) struct RuleFields<'r> {
+    pub protocol: &'r str,
+    pub ports: Option<PortRange>,
+    pub icmp: (Option<u8>, Option<u8>),
+    pub cidr: Option<Cidr>,
 }

@@ -53,6 +53,7 @@ struct FabricBuilder<'a> {
     vpc_index: FxHashMap<&'a str, u32>,
     rt_index: FxHashMap<&'a str, u32>,
     tg_index: FxHashMap<&'a str, u32>,
+    subnet_index: FxHashMap<&'a str, u32>,
     parts: Parts,
 }
 
@@ -77,6 +78,8 @@ struct Parts {
     service_by_zone: FxHashMap<u32, u32>,
     lb_node_by_zone: FxHashMap<u32, u32>,
     upstream: Option<Upstream>,
+    subnets: Vec<Subnet>,
+    acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     route_table_counters: Vec<Arc<EntityCounters>>,
 }
@@ -116,7 +119,26 @@ impl<'a> FabricBuilder<'a> {
                     .chain(v.ipv6_cidr_blocks.iter().map(|c| IpNet::V6(c.0)))
                     .collect(),
                 owners: FxHashMap::default(),
+                resolver: match (v.enable_dns_support, v.cidr_blocks.first()) {
+                    (true, Some(cidr)) => Some(crate::resolver::resolver_address(cidr.0)),
+                    _ => None,
+                },
             })
+            .collect();
+        let subnets = c
+            .subnets
+            .iter()
+            .map(|s| Subnet {
+                id: s.id.clone(),
+                v4: s.cidr.0,
+                v6: s.ipv6_cidr.map(|n| n.0),
+                acl: snapshot.nacls.of_subnet(&s.id),
+            })
+            .collect();
+        let acl_counters = c
+            .network_acls
+            .iter()
+            .map(|a| registry.acl(&a.id, a.ingress.len(), a.egress.len()))
             .collect();
         FabricBuilder {
             snapshot,
@@ -127,8 +149,11 @@ impl<'a> FabricBuilder<'a> {
                 t.id.as_str()
             }),
             tg_index: index_of(&c.target_groups, |t| t.id.as_str()),
+            subnet_index: index_of(&c.subnets, |s| s.id.as_str()),
             parts: Parts {
                 vpcs,
+                subnets,
+                acl_counters,
                 ..Parts::default()
             },
         }
@@ -273,6 +298,7 @@ impl<'a> FabricBuilder<'a> {
                 ipv6: s.ipv6,
                 public_ipv4: s.public,
                 source_dest_check: s.source_dest_check,
+                subnet: self.subnet_index[sn.id.as_str()],
             });
         }
         Ok(())
@@ -359,6 +385,7 @@ impl<'a> FabricBuilder<'a> {
                 az: sn.availability_zone.clone(),
                 route_table: rt,
                 zone: zone_of(&format!("{}@{}", lb.id, m.private_ip)),
+                subnet: self.subnet_index[sn.id.as_str()],
             });
         }
         nodes
@@ -490,6 +517,7 @@ impl<'a> FabricBuilder<'a> {
                     az: az.unwrap_or_default(),
                     zone,
                     route_table,
+                    subnet: self.subnet_index.get(n.subnet.as_str()).copied(),
                 });
             }
             self.parts.endpoints.push(InterfaceEndpoint {
@@ -547,6 +575,7 @@ impl<'a> FabricBuilder<'a> {
                 vpc,
                 az: sn.availability_zone.clone(),
                 route_table: rt,
+                subnet: self.subnet_index[sn.id.as_str()],
                 state: c.connection_state(e),
                 load_balancer,
                 option_endpoint,
@@ -890,6 +919,8 @@ impl Parts {
             service_by_zone: self.service_by_zone,
             lb_node_by_zone: self.lb_node_by_zone,
             upstream: self.upstream,
+            subnets: self.subnets,
+            acl_counters: self.acl_counters,
             sg_denials: self.sg_denials,
             actions,
             route_table_counters: self.route_table_counters,

@@ -75,6 +75,32 @@ pub struct Vpc {
     pub id: String,
     pub cidrs: SmallVec<[IpNet; 2]>,
     pub owners: FxHashMap<IpAddr, Owner>,
+    /// The VPC's resolver address (base + 2), when DNS support is on: network ACLs do not
+    /// filter traffic to and from it.
+    pub resolver: Option<IpAddr>,
+}
+
+/// A subnet: its blocks (traffic between two of its addresses crosses no network ACL) and its
+/// network ACL.
+#[derive(Debug)]
+pub struct Subnet {
+    pub id: String,
+    pub v4: ipnet::Ipv4Net,
+    pub v6: Option<ipnet::Ipv6Net>,
+    /// `snapshot.nacls.acls[i]` (and `acl_counters[i]`); `None`: AWS's default ACL, which
+    /// allows everything, so nothing is checked.
+    pub acl: Option<u32>,
+}
+
+impl Subnet {
+    /// Whether `a` is one of the subnet's addresses.
+    #[inline]
+    pub fn contains(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(a) => self.v4.contains(&a),
+            IpAddr::V6(a) => self.v6.is_some_and(|n| n.contains(&a)),
+        }
+    }
 }
 
 /// The resolvers' upstream DNS server, reached through an internet gateway's internet side.
@@ -103,6 +129,8 @@ pub struct Eni {
     /// Compiled security groups (`snapshot.security.sets[i]`); `None`: the ENI has no group
     /// and nothing is filtered.
     pub sg: Option<u32>,
+    /// Its subnet, `subnets[i]`.
+    pub subnet: u32,
 }
 
 impl Eni {
@@ -183,6 +211,8 @@ pub struct EndpointEni {
     /// peered VPC (or behind a transit gateway) get them. `None`: a subnet with no table
     /// (validation refuses that), replies delivered in the VPC only.
     pub route_table: Option<u32>,
+    /// Its subnet, `subnets[i]`; `None` if the configuration names none known.
+    pub subnet: Option<u32>,
 }
 
 /// An endpoint service (PrivateLink provider side).
@@ -228,6 +258,8 @@ pub struct LbNode {
     /// Route table of the node's subnet.
     pub route_table: u32,
     pub zone: u32,
+    /// The node's subnet, `subnets[i]`.
+    pub subnet: u32,
 }
 
 #[derive(Debug)]
@@ -285,6 +317,8 @@ pub struct GwlbEndpoint {
     pub az: String,
     pub zone: u32,
     pub route_table: u32,
+    /// Its subnet, `subnets[i]`.
+    pub subnet: u32,
     /// Connection state with the endpoint service (acceptance applies to GWLB endpoints too).
     pub state: ConnectionState,
     /// `load_balancers[i]`, the service's gateway load balancer; `None`: the service is not
@@ -391,6 +425,9 @@ pub struct Fabric {
     pub lb_node_by_zone: FxHashMap<u32, u32>,
     /// Where the resolvers forward names they do not answer.
     pub upstream: Option<Upstream>,
+    pub subnets: Vec<Subnet>,
+    /// Rule counters of each network ACL (`snapshot.nacls.acls` order).
+    pub acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     /// Denial counters of the groups of each compiled security-group set.
     pub sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     /// `actions[route_table][route]`.

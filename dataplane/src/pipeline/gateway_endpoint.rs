@@ -59,7 +59,7 @@ pub(super) fn from_service_network<O: Observer>(
                 cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
             }
             ep.counters.rx(cx.lane, q.len);
-            return endpoint_reply(f, cx, ep.vpc, eni.route_table, &q, buf, obs);
+            return endpoint_reply(f, cx, eni, ep.vpc, &q, buf, obs);
         }
     }
     for &ge in &svc.endpoints {

@@ -43,6 +43,9 @@ pub(super) fn to_gwlb_endpoint<O: Observer>(
     obs: &mut O,
 ) -> Verdict {
     let ge = &f.gwlb_endpoints[g as usize];
+    if let Err(r) = network_acl(f, cx, ge.subnet, Direction::Ingress, p, obs) {
+        return Verdict::Drop(r);
+    }
     ge.counters.rx(cx.lane, p.len);
     obs.step(Step::GwlbEndpoint {
         endpoint: g,
@@ -230,6 +233,9 @@ fn encapsulate<O: Observer>(
         fragment: None,
         quoted: None,
     };
+    if let Err(r) = network_acl(f, cx, n.subnet, Direction::Egress, &q, obs) {
+        return Verdict::Drop(r);
+    }
     route(f, cx, lb.vpc, n.route_table, &q, buf, obs)
 }
 
@@ -318,5 +324,8 @@ pub(super) fn from_appliance<O: Observer>(
     tg.counters.rx(cx.lane, p.len);
     ge.counters.tx(cx.lane, inner.len);
     buf.copy_within(inner_at..inner_at + inner.len, 0);
+    if let Err(r) = network_acl(f, cx, ge.subnet, Direction::Egress, &inner, obs) {
+        return Verdict::Drop(r);
+    }
     route_from(f, cx, ge.vpc, ge.route_table, &inner, buf, true, obs)
 }

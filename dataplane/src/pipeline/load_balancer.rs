@@ -61,6 +61,9 @@ pub(super) fn to_target<O: Observer>(
 ) -> Verdict {
     let n = &f.lb_nodes[node as usize];
     let lb = &f.load_balancers[n.lb as usize];
+    if let Err(r) = network_acl(f, cx, n.subnet, Direction::Egress, q, obs) {
+        return Verdict::Drop(r);
+    }
     lb.counters.tx(cx.lane, q.len);
     route(f, cx, lb.vpc, n.route_table, q, buf, obs)
 }
@@ -126,5 +129,5 @@ pub(super) fn to_load_balancer_node<O: Observer>(
         wire::tcp_edit::map_sack(l4, back);
     }
     ep.counters.tx(cx.lane, q.len);
-    endpoint_reply(f, cx, ep.vpc, eni.route_table, &q, buf, obs)
+    endpoint_reply(f, cx, eni, ep.vpc, &q, buf, obs)
 }

@@ -144,6 +144,19 @@ pub enum Step {
         direction: Direction,
         outcome: SgOutcome,
     },
+    /// The network ACL of subnet `subnet` (`subnets[i]`), whose ACL is `acl`, judged a
+    /// packet crossing the subnet's edge in `direction`, with remote address `remote` (the
+    /// source inbound, the destination outbound).
+    NetworkAcl {
+        subnet: u32,
+        acl: u32,
+        direction: Direction,
+        remote: IpAddr,
+        /// The packet's protocol and destination port (what the rules matched).
+        protocol: u8,
+        port: u16,
+        verdict: control::nacl::AclVerdict,
+    },
     /// Route lookup of `destination` in `table` (snapshot index); `route` is the winning
     /// route's index.
     RouteLookup {
@@ -338,7 +351,10 @@ pub fn process_from_node<O: Observer>(
         Ok(p) => {
             let n = &f.lb_nodes[node as usize];
             let vpc = f.load_balancers[n.lb as usize].vpc;
-            route(f, cx, vpc, n.route_table, &p, &mut buf[..p.len], obs)
+            match network_acl(f, cx, n.subnet, Direction::Egress, &p, obs) {
+                Ok(()) => route(f, cx, vpc, n.route_table, &p, &mut buf[..p.len], obs),
+                Err(r) => Verdict::Drop(r),
+            }
         }
         Err(e) => Verdict::Drop(DropReason::Malformed(e)),
     };
@@ -389,6 +405,9 @@ fn decide<O: Observer>(
                 return Verdict::Drop(DropReason::SourceDestCheck);
             }
             if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, obs) {
+                return Verdict::Drop(r);
+            }
+            if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Egress, &p, obs) {
                 return Verdict::Drop(r);
             }
             route(f, cx, eni.vpc, eni.route_table, &p, buf, obs)
@@ -507,6 +526,52 @@ fn security_group<O: Observer>(
     Ok(())
 }
 
+/// The network ACL of subnet `subnet` on a packet crossing its edge in `direction`: leaving
+/// (`Egress`) for a destination outside the subnet, or entering (`Ingress`) from a source
+/// outside it. Stateless: every packet, replies included, is judged by the rules of the
+/// direction it travels in; traffic within the subnet and to or from the VPC's resolver is
+/// not filtered (AWS). A subnet with AWS's default ACL (`acl: None`) costs one branch.
+#[inline]
+fn network_acl<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    subnet: u32,
+    direction: Direction,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
+    let sn = &f.subnets[subnet as usize];
+    let Some(acl) = sn.acl else {
+        return Ok(());
+    };
+    let (remote, reason) = match direction {
+        Direction::Ingress => (p.src, DropReason::NetworkAclIngress),
+        Direction::Egress => (p.dst, DropReason::NetworkAclEgress),
+    };
+    if sn.contains(remote) || f.vpcs.iter().any(|v| v.resolver == Some(remote)) {
+        return Ok(());
+    }
+    let key = secgroups::key_of(p.protocol, p.dst_port, p.icmp_type, p.icmp_code);
+    let verdict = f.snapshot.nacls.acls[acl as usize]
+        .rules(direction)
+        .check(p.protocol, remote, key);
+    f.acl_counters[acl as usize].hit(cx.lane, direction == Direction::Egress, verdict.rule);
+    obs.step(Step::NetworkAcl {
+        subnet,
+        acl,
+        direction,
+        remote,
+        protocol: p.protocol,
+        port: p.dst_port,
+        verdict,
+    });
+    if verdict.allow {
+        Ok(())
+    } else {
+        Err(reason)
+    }
+}
+
 /// Counts a denial against every group of set `set` (none of them allowed the packet).
 fn count_denial(f: &Fabric, cx: &Ctx<'_>, set: u32, direction: Direction) {
     for c in &f.sg_denials[set as usize] {
@@ -616,6 +681,9 @@ fn to_attachment<O: Observer>(
 ) -> Verdict {
     if let AttachmentKind::Eni(e) = f.attachments[a as usize].kind {
         let eni = &f.enis[e as usize];
+        if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Ingress, p, obs) {
+            return Verdict::Drop(r);
+        }
         if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Ingress, p, obs) {
             return Verdict::Drop(r);
         }
@@ -643,8 +711,21 @@ fn deliver<O: Observer>(
     });
     match owner {
         Some(Owner::Attachment(a)) => to_attachment(f, cx, a, p, obs),
-        Some(Owner::EndpointEni(x)) => interface_endpoint(f, cx, x, p, buf, obs),
-        Some(Owner::LoadBalancerNode(n)) => to_load_balancer_node(f, cx, n, p, buf, obs),
+        Some(Owner::EndpointEni(x)) => {
+            if let Some(sn) = f.endpoint_enis[x as usize].subnet {
+                if let Err(r) = network_acl(f, cx, sn, Direction::Ingress, p, obs) {
+                    return Verdict::Drop(r);
+                }
+            }
+            interface_endpoint(f, cx, x, p, buf, obs)
+        }
+        Some(Owner::LoadBalancerNode(n)) => {
+            let sn = f.lb_nodes[n as usize].subnet;
+            if let Err(r) = network_acl(f, cx, sn, Direction::Ingress, p, obs) {
+                return Verdict::Drop(r);
+            }
+            to_load_balancer_node(f, cx, n, p, buf, obs)
+        }
         // DNS over UDP and TCP to the resolver; security groups do not apply to it (as in AWS).
         Some(Owner::Resolver(v))
             if matches!(p.protocol, proto::UDP | proto::TCP)

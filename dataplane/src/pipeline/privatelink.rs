@@ -5,7 +5,7 @@
 //! service's network instead.
 
 use super::*;
-use crate::fabric::{LbNode, Listener};
+use crate::fabric::{EndpointEni, LbNode, Listener};
 
 /// A packet to an interface endpoint's ENI: a flow the endpoint carries is translated and
 /// sent on; a new one passes the endpoint's security groups, its connection state, a
@@ -135,13 +135,18 @@ fn tracked_flow<O: Observer>(
 pub(super) fn endpoint_reply<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
+    eni: &EndpointEni,
     vpc: u32,
-    table: Option<u32>,
     q: &Parsed,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    match table {
+    if let Some(sn) = eni.subnet {
+        if let Err(r) = network_acl(f, cx, sn, Direction::Egress, q, obs) {
+            return Verdict::Drop(r);
+        }
+    }
+    match eni.route_table {
         Some(t) => route(f, cx, vpc, t, q, buf, obs),
         None => deliver(f, cx, vpc, q, buf, obs),
     }

@@ -9,6 +9,7 @@ pub(super) fn describe(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
     match *s {
         Step::SourceDestCheck { .. }
         | Step::SecurityGroup { .. }
+        | Step::NetworkAcl { .. }
         | Step::RouteLookup { .. }
         | Step::Deliver { .. } => vpc_hops(f, s),
         Step::Translated { .. } => internet_hops(f, s),
@@ -66,6 +67,39 @@ fn vpc_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                 SgOutcome::Allowed(r) => format!("allowed by {}", rule_label(f, r, dir)),
                 SgOutcome::Denied => format!("{}: no rule allows it", dir.as_str()),
             },
+        }],
+        Step::NetworkAcl {
+            subnet,
+            acl,
+            direction: dir,
+            remote,
+            verdict,
+            ..
+        } => vec![Hop {
+            component: "network_acl".into(),
+            id: f.snapshot.nacls.acls[acl as usize].id.clone(),
+            detail: format!(
+                "{} {} {}: {}",
+                if dir == Direction::Ingress {
+                    "entering"
+                } else {
+                    "leaving"
+                },
+                f.subnets[subnet as usize].id,
+                if dir == Direction::Ingress {
+                    format!("from {remote}")
+                } else {
+                    format!("to {remote}")
+                },
+                match verdict.rule {
+                    Some(_) => format!(
+                        "{} by {}",
+                        if verdict.allow { "allowed" } else { "denied" },
+                        acl_rule_label(f, acl, dir, verdict.rule)
+                    ),
+                    None => "no rule matches: denied by the final * rule".into(),
+                }
+            ),
         }],
         Step::RouteLookup {
             table,
@@ -343,4 +377,36 @@ fn gwlb_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
         }],
         _ => Vec::new(),
     }
+}
+
+/// A network ACL rule as AWS's console lists it: `rule 100 (allow tcp 1024-65535 from
+/// 0.0.0.0/0)`; `rule *` for the final deny.
+pub(super) fn acl_rule_label(f: &Fabric, acl: u32, dir: Direction, rule: Option<u16>) -> String {
+    let a = &f.snapshot.config.network_acls[acl as usize];
+    let rules = match dir {
+        Direction::Ingress => &a.ingress,
+        Direction::Egress => &a.egress,
+    };
+    let Some(r) = rule.and_then(|i| rules.get(usize::from(i))) else {
+        return "rule * (deny all)".into();
+    };
+    let action = match r.action {
+        control::model::AclAction::Allow => "allow",
+        control::model::AclAction::Deny => "deny",
+    };
+    let ports = r.ports.map(|p| format!(" {p}")).unwrap_or_default();
+    let icmp = match (r.icmp_type, r.icmp_code) {
+        (Some(t), Some(c)) => format!(" type {t} code {c}"),
+        (Some(t), None) => format!(" type {t}"),
+        _ => String::new(),
+    };
+    let side = if dir == Direction::Ingress {
+        "from"
+    } else {
+        "to"
+    };
+    format!(
+        "rule {} ({action} {}{ports}{icmp} {side} {})",
+        r.rule, r.protocol, r.cidr
+    )
 }

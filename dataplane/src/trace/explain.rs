@@ -12,6 +12,8 @@ struct Context<'f> {
     q: &'f Question,
     last_route: Option<(u32, Option<usize>, IpAddr)>,
     last_sg: Option<(u32, Direction)>,
+    /// The last network ACL that denied: (subnet, acl, direction, remote, rule, what).
+    last_acl: Option<(u32, u32, Direction, IpAddr, Option<u16>, String)>,
     endpoint: Option<&'f InterfaceEndpoint>,
     lb: Option<(&'f LoadBalancer, u32)>,
     gwlb: Option<&'f GwlbEndpoint>,
@@ -21,6 +23,34 @@ struct Context<'f> {
 }
 
 impl Context<'_> {
+    /// A network ACL's deny: which ACL, subnet, direction and rule, and what to change.
+    /// Stateless, so a denied reply is the usual cause: say so.
+    fn network_acl(&self, r: DropReason) -> (&'static str, String) {
+        let Some((subnet, acl, dir, remote, rule, what)) = &self.last_acl else {
+            return (r.code(), "a network ACL denies the packet".into());
+        };
+        let f = self.f;
+        let (edge, side) = match *dir {
+            Direction::Ingress => ("entering", "from"),
+            Direction::Egress => ("leaving", "to"),
+        };
+        let which = format!(
+            "network ACL {} of {} denies {} {edge} the subnet {side} {remote}",
+            f.snapshot.nacls.acls[*acl as usize].id, f.subnets[*subnet as usize].id, what,
+        );
+        let fix = match rule {
+            Some(_) => format!(
+                "{} matches first; allow it with a lower-numbered rule, or narrow the deny",
+                super::describe::acl_rule_label(f, *acl, *dir, *rule)
+            ),
+            None => format!(
+                "no rule matches, so the final * rule denies; add an {} allow rule (network ACLs are stateless: replies need their own rule, e.g. tcp 1024-65535 for the ephemeral ports clients use)",
+                if *dir == Direction::Ingress { "inbound" } else { "outbound" }
+            ),
+        };
+        (r.code(), format!("{which}: {fix}"))
+    }
+
     fn table(&self, t: u32) -> String {
         self.f.snapshot.route_tables[t as usize].id.clone()
     }
@@ -39,6 +69,7 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         DropReason::EndpointPolicy => cx.gateway_endpoint(r),
         DropReason::NoReturnPath => cx.gateway_endpoint(r),
         DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => cx.vpc(r),
+        DropReason::NetworkAclIngress | DropReason::NetworkAclEgress => cx.network_acl(r),
         DropReason::LoadBalancerSecurityGroup => cx.privatelink(r),
         DropReason::EndpointConnectionNotAccepted => cx.privatelink(r),
         DropReason::EndpointConnectionRejected => cx.privatelink(r),
@@ -100,6 +131,26 @@ fn context<'f>(f: &'f Fabric, steps: &[Step], q: &'f Question) -> Context<'f> {
         } => Some((set, Direction::Ingress)),
         _ => None,
     });
+    let last_acl = steps.iter().rev().find_map(|s| match *s {
+        Step::NetworkAcl {
+            subnet,
+            acl,
+            direction,
+            remote,
+            protocol,
+            port,
+            verdict,
+        } if !verdict.allow => {
+            let what = match protocol {
+                6 => format!("tcp to port {port}"),
+                17 => format!("udp to port {port}"),
+                1 | 58 => "icmp".into(),
+                n => format!("protocol {n}"),
+            };
+            Some((subnet, acl, direction, remote, verdict.rule, what))
+        }
+        _ => None,
+    });
     let endpoint = steps.iter().rev().find_map(|s| match *s {
         Step::InterfaceEndpoint { eni: x, .. } => {
             Some(&f.endpoints[f.endpoint_enis[x as usize].endpoint as usize])
@@ -136,6 +187,7 @@ fn context<'f>(f: &'f Fabric, steps: &[Step], q: &'f Question) -> Context<'f> {
         q,
         last_route,
         last_sg,
+        last_acl,
         endpoint,
         lb,
         gwlb,
