@@ -48,7 +48,7 @@ ids() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(sorted(set(eval(sys.argv[2])))))' "$dir/$1.json" "$2"
 }
 
-for op in vpcs subnets route-tables managed-prefix-lists security-groups network-interfaces \
+for op in vpcs subnets route-tables managed-prefix-lists security-groups network-acls network-interfaces \
           instances vpc-endpoints vpc-endpoint-service-configurations vpc-endpoint-connections \
           internet-gateways nat-gateways; do
   call "ec2-describe-$op" ec2 "describe-$op"

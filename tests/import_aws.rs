@@ -340,6 +340,31 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
     w(&format!("ec2 authorize-security-group-ingress --group-id {epsg} --protocol tcp --port 80 --cidr 10.0.0.0/16"));
     let pep = w(&format!("ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface --service-name {svc_name} --subnet-ids {sub} --security-group-ids {epsg} --query VpcEndpoint.VpcEndpointId"));
 
+    // A network ACL of the subnet's own, replacing the default one there: an ephemeral-ports
+    // rule in, a deny before an allow-all out.
+    let acl = w(&format!(
+        "ec2 create-network-acl --vpc-id {vpc} --query NetworkAcl.NetworkAclId"
+    ));
+    w(&format!("ec2 create-network-acl-entry --network-acl-id {acl} --ingress --rule-number 100 --protocol 6 --port-range From=1024,To=65535 --cidr-block 0.0.0.0/0 --rule-action allow"));
+    w(&format!("ec2 create-network-acl-entry --network-acl-id {acl} --egress --rule-number 90 --protocol 17 --port-range From=53,To=53 --cidr-block 192.0.2.0/24 --rule-action deny"));
+    w(&format!("ec2 create-network-acl-entry --network-acl-id {acl} --egress --rule-number 100 --protocol -1 --cidr-block 0.0.0.0/0 --rule-action allow"));
+    let assoc = aws(
+        e,
+        &[
+            "ec2",
+            "describe-network-acls",
+            "--filters",
+            &format!("Name=association.subnet-id,Values={sub}"),
+            "--query",
+            &format!(
+                "NetworkAcls[0].Associations[?SubnetId=='{sub}'].NetworkAclAssociationId | [0]"
+            ),
+        ],
+    );
+    w(&format!(
+        "ec2 replace-network-acl-association --association-id {assoc} --network-acl-id {acl}"
+    ));
+
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     let o = Command::new(root().join("scripts/export-aws.sh"))
@@ -422,6 +447,19 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
     assert!(
         !text.contains(&node),
         "{node} imported as an ENI of its own:\n{text}"
+    );
+    // The ACL with its subnet and rules (AWS's `*` left implicit); the VPC's default ACL.
+    let acls = v["network_acls"].as_array().unwrap();
+    let mine = acls
+        .iter()
+        .find(|a| a["id"].as_str() == Some(&acl))
+        .unwrap();
+    assert_eq!(mine["subnets"][0].as_str(), Some(sub.as_str()), "{text}");
+    assert_eq!(mine["ingress"][0]["ports"].as_str(), Some("1024-65535"));
+    assert_eq!(mine["egress"].as_array().unwrap().len(), 2, "{text}");
+    assert!(
+        acls.iter().any(|a| a["default"].as_bool() == Some(true)),
+        "{text}"
     );
     let group = &v["target_groups"][0];
     assert_eq!(group["proxy_protocol_v2"].as_bool(), Some(true));

@@ -108,6 +108,7 @@ impl Collector for StateCollector {
         traffic(&mut e, &report)?;
         drops(&mut e, state)?;
         denied(&mut e, &report)?;
+        network_acls(&mut e, &report)?;
         flow_table(&mut e, state)?;
         target_health(&mut e, state)?;
         config(&mut e, state)?;
@@ -177,6 +178,32 @@ fn denied(e: &mut DescriptorEncoder, report: &StatsReport) -> Result<(), std::fm
         )?;
     }
 
+    Ok(())
+}
+
+/// `vpce_network_acl_packets_total` per ACL, direction and rule number (`*`: the final deny).
+fn network_acls(e: &mut DescriptorEncoder, report: &StatsReport) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_network_acl_packets",
+        "Packets a network ACL rule decided, by ACL, direction and rule number (* is the final deny).",
+        None,
+        MetricType::Counter,
+    )?;
+    for (acl, s) in &report.network_acls {
+        for (direction, rules) in [("ingress", &s.ingress), ("egress", &s.egress)] {
+            for (rule, n) in rules {
+                counter(
+                    &mut m,
+                    &[
+                        ("network_acl", acl.as_str()),
+                        ("direction", direction),
+                        ("rule", rule.as_str()),
+                    ],
+                    *n,
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 

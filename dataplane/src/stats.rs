@@ -148,56 +148,68 @@ pub struct Denials {
 /// the `*` rule (no rule matched: denied).
 #[derive(Debug)]
 pub struct AclCounters {
-    /// Rules per direction, `*` included: `[ingress, egress]`.
-    shape: [usize; 2],
-    /// `[lane][ingress slots, then egress slots]`.
+    /// The rule numbers of each direction, in the configuration's order: `[ingress, egress]`.
+    numbers: [Vec<u16>; 2],
+    /// `[lane][ingress rules, ingress *, egress rules, egress *]`.
     shards: Box<[Box<[AtomicU64]>]>,
 }
 
 impl AclCounters {
-    /// Counters for `ingress` and `egress` rules (each direction gets one more, its `*`).
-    pub fn new(ingress: usize, egress: usize) -> AclCounters {
-        let shape = [ingress + 1, egress + 1];
+    /// Counters for rules numbered `ingress` and `egress` (in the configuration's order);
+    /// each direction gets one more, its `*`.
+    pub fn new(ingress: Vec<u16>, egress: Vec<u16>) -> AclCounters {
+        let slots = ingress.len() + egress.len() + 2;
         AclCounters {
-            shape,
+            numbers: [ingress, egress],
             shards: (0..MAX_LANES)
-                .map(|_| {
-                    (0..shape[0] + shape[1])
-                        .map(|_| AtomicU64::new(0))
-                        .collect()
-                })
+                .map(|_| (0..slots).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
         }
     }
 
-    /// Counts a packet rule `rule` of direction `egress` decided (`None`: the `*` rule).
+    /// Counts a packet rule `rule` (its index in the direction's list) of direction `egress`
+    /// decided; `None`: the `*` rule.
     #[inline]
     pub fn hit(&self, lane: Lane, egress: bool, rule: Option<u16>) {
         let Some(s) = self.shards.get(lane) else {
             return;
         };
-        let dir = usize::from(egress);
-        let slot = rule
-            .map_or(self.shape[dir] - 1, usize::from)
-            .min(self.shape[dir] - 1);
-        bump(&s[dir * self.shape[0] + slot], 1);
+        let n = self.numbers[usize::from(egress)].len();
+        let slot = rule.map_or(n, |r| usize::from(r).min(n));
+        let base = if egress { self.numbers[0].len() + 1 } else { 0 };
+        bump(&s[base + slot], 1);
     }
 
-    /// Packets per rule, `*` last: `(ingress, egress)`.
-    pub fn read(&self) -> (Vec<u64>, Vec<u64>) {
-        let mut all = vec![0u64; self.shape[0] + self.shape[1]];
+    /// Packets per rule, by rule number (`*` last), `(ingress, egress)`.
+    pub fn read(&self) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+        let mut all = vec![0u64; self.numbers[0].len() + self.numbers[1].len() + 2];
         for s in self.shards.iter() {
             for (a, c) in all.iter_mut().zip(s.iter()) {
                 *a += c.load(Relaxed);
             }
         }
-        let egress = all.split_off(self.shape[0]);
-        (all, egress)
+        let label = |numbers: &[u16], counts: &[u64]| {
+            numbers
+                .iter()
+                .map(|n| n.to_string())
+                .chain(std::iter::once("*".to_string()))
+                .zip(counts.iter().copied())
+                .collect::<Vec<_>>()
+        };
+        let egress = all.split_off(self.numbers[0].len() + 1);
+        (
+            label(&self.numbers[0], &all),
+            label(&self.numbers[1], &egress),
+        )
     }
+}
 
-    fn fits(&self, ingress: usize, egress: usize) -> bool {
-        self.shape == [ingress + 1, egress + 1]
-    }
+/// What the rules of one network ACL decided: packets per rule number (`*` for the final
+/// deny), per direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AclStats {
+    pub ingress: BTreeMap<String, u64>,
+    pub egress: BTreeMap<String, u64>,
 }
 
 /// All counters of a daemon, and the other runtime state that outlives a configuration:
@@ -296,22 +308,18 @@ impl Registry {
 
     /// The rule counters of network ACL `id` with `ingress` and `egress` rules, created on
     /// first use; an ACL whose number of rules changed starts again from zero (its old
-    /// counters would name other rules).
-    pub fn acl(&self, id: &str, ingress: usize, egress: usize) -> Arc<AclCounters> {
+    /// counters would name other rules). `ingress` and `egress` are the rule numbers in the
+    /// configuration's order.
+    pub fn acl(&self, id: &str, ingress: Vec<u16>, egress: Vec<u16>) -> Arc<AclCounters> {
         let mut m = self.acls.lock().unwrap_or_else(|p| p.into_inner());
-        let e = m
-            .entry(id.to_string())
-            .or_insert_with(|| Arc::new(AclCounters::new(ingress, egress)));
-        if !e.fits(ingress, egress) {
-            *e = Arc::new(AclCounters::new(ingress, egress));
+        match m.get(id) {
+            Some(c) if c.numbers == [ingress.as_slice(), egress.as_slice()] => c.clone(),
+            _ => {
+                let c = Arc::new(AclCounters::new(ingress, egress));
+                m.insert(id.to_string(), c.clone());
+                c
+            }
         }
-        e.clone()
-    }
-
-    /// Every network ACL's counters by id.
-    pub fn acl_counters(&self) -> Vec<(String, Arc<AclCounters>)> {
-        let m = self.acls.lock().unwrap_or_else(|p| p.into_inner());
-        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     #[inline]
@@ -350,6 +358,20 @@ impl Registry {
             .iter()
             .map(|(g, c)| (g.clone(), c.read()))
             .collect();
+        let network_acls = self
+            .acls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(id, c)| {
+                let (ingress, egress) = c.read();
+                let stats = AclStats {
+                    ingress: ingress.into_iter().collect(),
+                    egress: egress.into_iter().collect(),
+                };
+                (id.clone(), stats)
+            })
+            .collect();
         let dns = DnsStats {
             responses: self
                 .dns
@@ -363,6 +385,7 @@ impl Registry {
             entities,
             drops,
             security_groups,
+            network_acls,
             dns,
             flows: None,
             control: None,
@@ -388,6 +411,9 @@ pub struct StatsReport {
     /// Security group -> packets it denied, by direction.
     #[serde(default)]
     pub security_groups: BTreeMap<String, Denials>,
+    /// Network ACL -> packets each of its rules decided.
+    #[serde(default)]
+    pub network_acls: BTreeMap<String, AclStats>,
     /// The VPC resolvers' responses.
     #[serde(default)]
     pub dns: DnsStats,

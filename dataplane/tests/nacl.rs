@@ -44,6 +44,10 @@ fn run(f: &Fabric, flows: &FlowTable, from: &str, mut pkt: Vec<u8>) -> Verdict {
     process(f, &ctx(flows), a, &mut pkt, &mut NoObserver)
 }
 
+fn counts(c: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+    c.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
 const SYN: u8 = 0x02;
 const SYN_ACK: u8 = 0x12;
 const ALLOW_ALL_OUT: &str =
@@ -71,9 +75,10 @@ fn a_reply_needs_its_own_inbound_rule() {
         tcp("52.216.39.26", "10.0.0.176", 80, 40000, SYN_ACK),
     );
     assert_eq!(back, Verdict::Drop(DropReason::NetworkAclIngress));
-    let counts = f.acl_counters[0].read();
-    assert_eq!(counts.0, vec![0, 1], "ingress: rule 100 none, * one");
-    assert_eq!(counts.1, vec![1, 0], "egress: rule 100 one");
+    let report = f.registry.report();
+    let acl = &report.network_acls[ACL];
+    assert_eq!(acl.ingress, counts(&[("100", 0), ("*", 1)]), "{acl:?}");
+    assert_eq!(acl.egress, counts(&[("100", 1), ("*", 0)]), "{acl:?}");
     assert_eq!(f.registry.drops(DropReason::NetworkAclIngress), 1);
 
     // The ephemeral ports allowed: the reply gets through.
@@ -118,8 +123,8 @@ fn the_lowest_numbered_match_decides_and_egress_is_checked() {
         tcp("10.0.0.176", "52.216.39.26", 40000, 443, SYN),
     );
     assert!(matches!(out, Verdict::Forward { .. }), "{out:?}");
-    // Rules count in the file's order: egress[0] (rule 200) once, egress[1] (rule 90) once.
-    assert_eq!(f.acl_counters[0].read().1, vec![1, 1, 0]);
+    let acl = &f.registry.report().network_acls[ACL];
+    assert_eq!(acl.egress, counts(&[("90", 1), ("200", 1), ("*", 0)]));
 }
 
 #[test]
@@ -147,5 +152,6 @@ fn the_resolver_and_the_subnet_itself_are_not_filtered() {
         tcp("10.0.0.176", "10.0.1.125", 40000, 443, SYN),
     );
     assert_eq!(v, Verdict::Drop(DropReason::NetworkAclEgress));
-    assert!(f.acl_counters[0].read().1 == vec![1]);
+    let acl = &f.registry.report().network_acls[ACL];
+    assert_eq!(acl.egress, counts(&[("*", 1)]));
 }

@@ -355,6 +355,9 @@ pub enum Noun {
     NatGateways,
     #[value(alias = "security-group")]
     SecurityGroups,
+    /// Network ACLs: their subnets (a subnet no ACL lists has its VPC's default) and rules.
+    #[value(alias = "network-acl")]
+    NetworkAcls,
     #[value(alias = "instance")]
     Instances,
     #[value(alias = "network-interface")]
@@ -380,7 +383,7 @@ pub enum Noun {
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// From an AWS export: VPCs, subnets, route tables, internet gateways, prefix lists,
-    /// security groups, instances, NAT gateways, load balancers, target groups, endpoint services
+    /// security groups, network ACLs, instances, NAT gateways, load balancers, target groups, endpoint services
     /// and endpoints. What cannot be mapped is listed on stderr, resource by resource.
     Aws {
         /// The directory scripts/export-aws.sh wrote.

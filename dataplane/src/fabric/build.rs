@@ -138,7 +138,11 @@ impl<'a> FabricBuilder<'a> {
         let acl_counters = c
             .network_acls
             .iter()
-            .map(|a| registry.acl(&a.id, a.ingress.len(), a.egress.len()))
+            .map(|a| {
+                let numbers =
+                    |rules: &[model::NetworkAclRule]| rules.iter().map(|r| r.rule).collect();
+                registry.acl(&a.id, numbers(&a.ingress), numbers(&a.egress))
+            })
             .collect();
         FabricBuilder {
             snapshot,

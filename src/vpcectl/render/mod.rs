@@ -397,6 +397,7 @@ fn stats_text(out: &mut impl Write, report: &dataplane::stats::StatsReport) -> s
         print_table(out, &t)?;
     }
     denials_text(out, report)?;
+    network_acls_text(out, report)?;
     dns_text(out, report)?;
     if let Some(f) = &report.flows {
         writeln!(out)?;
@@ -432,6 +433,31 @@ fn denials_text(
             d.egress_denied.to_string(),
         ]);
     }
+    print_table(out, &t)
+}
+
+/// Per network ACL rule that decided something: ACL, direction, rule number, packets.
+fn network_acls_text(
+    out: &mut impl Write,
+    report: &dataplane::stats::StatsReport,
+) -> std::io::Result<()> {
+    let mut t = table(&["network acl", "direction", "rule", "packets"]);
+    let mut any = false;
+    for (acl, s) in &report.network_acls {
+        for (dir, rules) in [("ingress", &s.ingress), ("egress", &s.egress)] {
+            let mut rules: Vec<_> = rules.iter().filter(|(_, n)| **n > 0).collect();
+            // In evaluation order: by number, `*` last.
+            rules.sort_by_key(|(r, _)| r.parse::<u32>().unwrap_or(u32::MAX));
+            for (rule, n) in rules {
+                any = true;
+                t.add_row(vec![acl.clone(), dir.into(), rule.clone(), n.to_string()]);
+            }
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    writeln!(out)?;
     print_table(out, &t)
 }
 

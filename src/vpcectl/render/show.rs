@@ -102,6 +102,13 @@ pub fn show(
             SECURITY_GROUP,
             security_group_row,
         ),
+        Noun::NetworkAcls => l.print(
+            &c.network_acls,
+            |x| &x.id,
+            "network ACL",
+            NETWORK_ACL,
+            network_acl_row,
+        ),
         Noun::Instances => l.print(&c.instances, |x| &x.id, "instance", INSTANCE, instance_row),
         Noun::NetworkInterfaces => l.print(
             &c.network_interfaces,
@@ -239,6 +246,42 @@ fn security_group_row(g: &SecurityGroup) -> Vec<String> {
             .as_ref()
             .map(|e| e.len().to_string())
             .unwrap_or_else(|| "all (default)".into()),
+    ]
+}
+
+const NETWORK_ACL: &[&str] = &[
+    "id", "name", "vpc", "default", "subnets", "ingress", "egress",
+];
+
+/// Rules in evaluation order, AWS's console style: `100 allow tcp 1024-65535 0.0.0.0/0`, the
+/// final `* deny` last.
+fn acl_rules(rules: &[control::model::NetworkAclRule]) -> String {
+    let mut sorted: Vec<_> = rules.iter().collect();
+    sorted.sort_by_key(|r| r.rule);
+    sorted
+        .iter()
+        .map(|r| {
+            let action = match r.action {
+                control::model::AclAction::Allow => "allow",
+                control::model::AclAction::Deny => "deny",
+            };
+            let ports = r.ports.map(|p| format!(" {p}")).unwrap_or_default();
+            format!("{} {action} {}{ports} {}", r.rule, r.protocol, r.cidr)
+        })
+        .chain(std::iter::once("* deny".to_string()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn network_acl_row(a: &control::model::NetworkAcl) -> Vec<String> {
+    vec![
+        a.id.clone(),
+        opt(&a.name),
+        a.vpc.clone(),
+        if a.default { "yes" } else { "no" }.into(),
+        a.subnets.join(","),
+        acl_rules(&a.ingress),
+        acl_rules(&a.egress),
     ]
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Mapped: VPCs, subnets, internet gateways, route tables (associations, static routes;
 //! gateway-endpoint routes come from the endpoints' associations, as the model wants),
-//! managed prefix lists with their entries, security groups, instances (with their primary
+//! managed prefix lists with their entries, security groups, network ACLs, instances (with their primary
 //! ENI), ENIs of their own, NAT gateways, network and gateway load balancers with their
 //! listeners, target groups with their attributes and registered targets, this account's
 //! endpoint services with their connections, and gateway, interface and GWLB endpoints.
@@ -21,7 +21,7 @@
 //! load balancer, an endpoint to a service not in the export, a route to an endpoint left out.
 //!
 //! The parts live in rooms by AWS API family: `vpc` (VPCs, subnets, gateways, prefix lists,
-//! route tables, security groups), `compute` (instances, NAT gateways, ENIs), `elb`
+//! route tables, security groups), `nacl` (network ACLs), `compute` (instances, NAT gateways, ENIs), `elb`
 //! (target groups and load balancers) and `endpoints` (endpoint services, VPC endpoints and
 //! the AWS services they name). This module holds the shared reading helpers and the order.
 
@@ -34,6 +34,7 @@ use toml::{Table, Value as T};
 mod compute;
 mod elb;
 mod endpoints;
+mod nacl;
 mod vpc;
 
 /// The result of an import.
@@ -244,6 +245,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
     let lists = vpc::prefix_lists(&mut im)?;
     let mut tables = vpc::route_tables(&mut im)?;
     let groups = vpc::security_groups(&mut im)?;
+    let acls = nacl::network_acls(&mut im)?;
     let eni_doc = im.read("ec2-describe-network-interfaces")?;
     let mut seen = Seen {
         vpcs: vpc_blocks,
@@ -284,6 +286,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
         ("prefix_lists", lists),
         ("route_tables", tables),
         ("security_groups", groups),
+        ("network_acls", acls),
         ("aws_services", vpc_endpoints.aws_services),
         ("load_balancers", load_balancers),
         ("target_groups", target_groups),
