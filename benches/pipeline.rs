@@ -21,7 +21,7 @@ use dataplane::wire::{self, build};
 
 fn bench(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s3-endpoints.toml");
-    let loaded = control::load_file(path).unwrap();
+    let loaded = control::load_file(&path).unwrap();
     let f = Fabric::build(
         control::compile(&loaded).unwrap().snapshot,
         Arc::new(Registry::default()),
@@ -76,6 +76,36 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    // The gateway-endpoint path again, the instance's subnet now behind a network ACL whose
+    // matching outbound rule is the tenth (nine denies for other networks first): the
+    // difference to `gateway_endpoint` is one NACL crossing (issue 22: at most 15 ns).
+    let mut rules = String::new();
+    for k in 1..10 {
+        rules += &format!(
+            "  {{ rule = {k}0, action = \"deny\", protocol = \"tcp\", ports = \"0-65535\", cidr = \"198.51.{k}.0/24\" }},\n"
+        );
+    }
+    rules += "  { rule = 100, action = \"allow\", protocol = \"all\", cidr = \"0.0.0.0/0\" },\n";
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[[security_groups]]\nid = \"sg-0a00000000000ec21\"",
+        &format!("[[network_acls]]\nid = \"acl-0a000000000000001\"\nvpc = \"vpc-09efc2534d3f29483\"\nsubnets = [\"subnet-0a0000000000000a1\"]\ningress = [\n{rules}]\negress = [\n{rules}]\n\n[[security_groups]]\nid = \"sg-0a00000000000ec21\""),
+    );
+    let loaded = control::load_str("acl.toml", text, path.parent().unwrap()).unwrap();
+    let acl = Fabric::build(
+        control::compile(&loaded).unwrap().snapshot,
+        Arc::new(Registry::default()),
+    )
+    .unwrap();
+    let (_, gw) = &cases[0];
+    let mut buf = gw.clone();
+    assert!(matches!(
+        process(&acl, &cx, eni, &mut buf, &mut NoObserver),
+        dataplane::pipeline::Verdict::Forward { .. }
+    ));
+    g.bench_function("gateway_endpoint_nacl_10th_rule", |b| {
+        b.iter(|| black_box(process(&acl, &cx, eni, black_box(&mut buf), &mut NoObserver)))
+    });
 
     // The interface-endpoint path of seed 004 (fixed: no NLB group enforcement, cross-zone
     // on), an established flow: endpoint zone lookup, translation of both addresses and

@@ -124,7 +124,7 @@ impl<'a> FabricBuilder<'a> {
                     _ => None,
                 },
             })
-            .collect();
+            .collect::<Vec<Vpc>>();
         let subnets = c
             .subnets
             .iter()
@@ -133,6 +133,11 @@ impl<'a> FabricBuilder<'a> {
                 v4: s.cidr.0,
                 v6: s.ipv6_cidr.map(|n| n.0),
                 acl: snapshot.nacls.of_subnet(&s.id),
+                resolver: c
+                    .vpcs
+                    .iter()
+                    .position(|v| v.id == s.vpc)
+                    .and_then(|i| vpcs[i].resolver),
             })
             .collect();
         let acl_counters = c

@@ -90,6 +90,8 @@ pub struct Subnet {
     /// `snapshot.nacls.acls[i]` (and `acl_counters[i]`); `None`: AWS's default ACL, which
     /// allows everything, so nothing is checked.
     pub acl: Option<u32>,
+    /// Its VPC's resolver address, which no network ACL filters.
+    pub resolver: Option<IpAddr>,
 }
 
 impl Subnet {

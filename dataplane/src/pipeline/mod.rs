@@ -21,6 +21,9 @@
 //!   behind it, then the gateway's edge route table (ingress routing) or local delivery.
 //! * **From a service network** (replies behind a gateway endpoint): delivered to the owner of
 //!   the destination in a VPC that has a gateway endpoint to that service.
+//! * **Network ACLs** judge every packet (replies too: they are stateless) where it leaves a
+//!   subnet for an address outside it and where it enters one from outside: an ENI, an
+//!   interface endpoint's ENI, a load-balancer node, a GWLB endpoint.
 //! * **An interface endpoint's replies** leave the endpoint's ENI by its subnet's route table,
 //!   like any packet from that subnet: a consumer in a peered VPC gets them over the peering
 //!   connection.
@@ -43,6 +46,12 @@
 //! ENI -> GWLB endpoint -> appliance     2        3 (egress SG, steering, appliance's SG)  GENEVE encapsulation
 //!                                                               owners                     (outer IPv4 + UDP)
 //! ```
+//!
+//! A **network ACL** adds, per subnet edge crossed (leaving the source's subnet, entering the
+//! destination's; none within a subnet, none where the subnet has AWS's default ACL), a scan
+//! of that ACL's rules of the direction and family up to the first match (at most 40 entries of
+//! 20 bytes, IPv4: `control::nacl`) and one counter: 5 ns for a match at the tenth rule
+//! (BENCHMARKS.md, "Network ACLs").
 //!
 //! A route LPM lookup is one Poptrie descent (`control::lpm::poptrie`: 2–3 memory reads for a
 //! typical table; a table past 65,534 routes asks each of its slices, `control::compile`); a
@@ -548,7 +557,7 @@ fn network_acl<O: Observer>(
         Direction::Ingress => (p.src, DropReason::NetworkAclIngress),
         Direction::Egress => (p.dst, DropReason::NetworkAclEgress),
     };
-    if sn.contains(remote) || f.vpcs.iter().any(|v| v.resolver == Some(remote)) {
+    if sn.contains(remote) || sn.resolver == Some(remote) {
         return Ok(());
     }
     let key = secgroups::key_of(p.protocol, p.dst_port, p.icmp_type, p.icmp_code);
