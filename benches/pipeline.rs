@@ -104,7 +104,15 @@ fn bench(c: &mut Criterion) {
         dataplane::pipeline::Verdict::Forward { .. }
     ));
     g.bench_function("gateway_endpoint_nacl_10th_rule", |b| {
-        b.iter(|| black_box(process(&acl, &cx, eni, black_box(&mut buf), &mut NoObserver)))
+        b.iter(|| {
+            black_box(process(
+                &acl,
+                &cx,
+                eni,
+                black_box(&mut buf),
+                &mut NoObserver,
+            ))
+        })
     });
 
     // The interface-endpoint path of seed 004 (fixed: no NLB group enforcement, cross-zone

@@ -136,6 +136,8 @@ pub struct Snapshot {
     pub security: crate::secgroups::SecurityTables,
     /// The network ACLs, and which one each subnet has.
     pub nacls: crate::nacl::NetworkAcls,
+    /// Transit gateway route tables and the attachments' associations.
+    pub transit: crate::transit::Transit,
     /// What the resolver of each VPC answers privately.
     pub dns: crate::dns::PrivateDns,
 }
@@ -161,6 +163,9 @@ pub enum RouteTarget {
     NetworkInterface(String),
     PeeringConnection(String),
     VpnGateway(String),
+    TransitGateway(String),
+    /// In a transit gateway route table: an attachment (`tgw-attach-…`).
+    TransitGatewayAttachment(String),
 }
 
 impl fmt::Display for RouteTarget {
@@ -174,7 +179,9 @@ impl fmt::Display for RouteTarget {
             | RouteTarget::GatewayLoadBalancerEndpoint(id)
             | RouteTarget::NetworkInterface(id)
             | RouteTarget::PeeringConnection(id)
-            | RouteTarget::VpnGateway(id) => f.write_str(id),
+            | RouteTarget::VpnGateway(id)
+            | RouteTarget::TransitGateway(id)
+            | RouteTarget::TransitGatewayAttachment(id) => f.write_str(id),
         }
     }
 }
@@ -200,6 +207,8 @@ pub enum RouteOrigin {
     },
     /// Learned from a virtual private gateway (`routes[index]`, `propagated = true`).
     Propagated { index: usize },
+    /// In a transit gateway route table: propagated from `attachment`, a `vpc` or `vpn` one.
+    TgwPropagated { attachment: String, vpn: bool },
 }
 
 impl RouteOrigin {
@@ -210,6 +219,8 @@ impl RouteOrigin {
             RouteOrigin::Static { .. } => 1,
             RouteOrigin::PrefixList { .. } => 2,
             RouteOrigin::Propagated { .. } => 3,
+            // AWS: for the same prefix, a VPC attachment's propagated route beats a VPN's.
+            RouteOrigin::TgwPropagated { vpn, .. } => 3 + u8::from(*vpn),
         }
     }
 
@@ -218,7 +229,7 @@ impl RouteOrigin {
             RouteOrigin::Local => "local",
             RouteOrigin::Static { .. } => "static",
             RouteOrigin::PrefixList { .. } => "prefix list",
-            RouteOrigin::Propagated { .. } => "propagated",
+            RouteOrigin::Propagated { .. } | RouteOrigin::TgwPropagated { .. } => "propagated",
         }
     }
 }
@@ -391,6 +402,9 @@ impl CompiledRouteTable {
             RouteOrigin::Propagated { index } => {
                 format!("{} (propagated route routes[{index}])", r.destination)
             }
+            RouteOrigin::TgwPropagated { attachment, .. } => {
+                format!("{} (propagated from {attachment})", r.destination)
+            }
         };
         let mut s = format!("{what} is the longest matching prefix (/{len})");
         let losers: Vec<&EffectiveRoute> = candidates
@@ -512,6 +526,16 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             }
         })?);
     }
+    let transit =
+        crate::transit::Transit::compile(config).map_err(|message| ConfigError::Invalid {
+            diagnostics: vec![loaded.diagnostic(
+                crate::diag::Severity::Error,
+                "transit gateway route tables".to_string(),
+                &crate::path!["transit_gateway_route_tables"],
+                message,
+                None,
+            )],
+        })?;
     let route_table_by_id: HashMap<String, usize> = config
         .route_tables
         .iter()
@@ -548,6 +572,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             gateway_route_table,
             security: crate::secgroups::SecurityTables::compile(config),
             nacls: crate::nacl::NetworkAcls::compile(config),
+            transit,
             dns: crate::dns::PrivateDns::compile(config),
         },
         warnings: report.diagnostics,
@@ -565,6 +590,7 @@ fn resolve_target(config: &Config, target: &str) -> Result<RouteTarget, String> 
         TargetRef::NetworkInterface(id) => RouteTarget::NetworkInterface(id.into()),
         TargetRef::PeeringConnection(id) => RouteTarget::PeeringConnection(id.into()),
         TargetRef::VpnGateway(id) => RouteTarget::VpnGateway(id.into()),
+        TargetRef::TransitGateway(id) => RouteTarget::TransitGateway(id.into()),
         TargetRef::Endpoint(id) => match config.endpoints.iter().find(|e| e.id == id) {
             Some(e) if e.endpoint_type == EndpointType::Gateway => {
                 RouteTarget::GatewayEndpoint(id.into())
@@ -577,9 +603,9 @@ fn resolve_target(config: &Config, target: &str) -> Result<RouteTarget, String> 
 
 /// A prefix-list route before expansion: the list, the target, the index of the written
 /// route (none for a gateway endpoint's own routes) and the gateway endpoint it stands for.
-type ListRoute = (String, RouteTarget, Option<usize>, Option<String>);
+pub(crate) type ListRoute = (String, RouteTarget, Option<usize>, Option<String>);
 
-fn route(
+pub(crate) fn route(
     destination: IpNet,
     target: RouteTarget,
     origin: RouteOrigin,
@@ -616,6 +642,17 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
     let mut list_routes = written_routes(config, rt, &vpc_nets, &mut routes)?;
     list_routes.extend(gateway_endpoint_routes(config, rt)?);
     expand_prefix_lists(config, list_routes, &vpc_nets, &mut routes)?;
+    finish_table(&rt.id, &rt.vpc, !rt.gateways.is_empty(), routes)
+}
+
+/// Ranks a table's effective routes and builds its LPM over the winners. `owner`: the VPC (or
+/// the transit gateway) the table belongs to.
+pub(crate) fn finish_table(
+    id: &str,
+    owner: &str,
+    edge: bool,
+    mut routes: Vec<EffectiveRoute>,
+) -> Result<CompiledRouteTable, String> {
     let winners = rank(&mut routes);
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
@@ -628,9 +665,9 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
     }
     let routes_len = routes.len();
     Ok(CompiledRouteTable {
-        id: rt.id.clone(),
-        vpc: rt.vpc.clone(),
-        edge: !rt.gateways.is_empty(),
+        id: id.to_string(),
+        vpc: owner.to_string(),
+        edge,
         routes,
         v4: Lpm4::build(&v4, routes_len)?,
         v6: Lpm6::build(&v6, routes_len)?,
@@ -715,7 +752,7 @@ fn gateway_endpoint_routes(config: &Config, rt: &RouteTable) -> Result<Vec<ListR
 }
 
 /// Step 4: every prefix-list route, one route per entry.
-fn expand_prefix_lists(
+pub(crate) fn expand_prefix_lists(
     config: &Config,
     list_routes: Vec<ListRoute>,
     vpc_nets: &[IpNet],

@@ -31,6 +31,7 @@ pub mod model;
 pub mod nacl;
 pub mod net;
 pub mod secgroups;
+pub mod transit;
 pub mod validate;
 
 pub use compile::{compile, Compiled, Snapshot};

@@ -71,6 +71,16 @@ pub struct Config {
     #[serde(default)]
     pub vpn_gateways: Vec<VpnGateway>,
     #[serde(default)]
+    pub transit_gateways: Vec<TransitGateway>,
+    #[serde(default)]
+    pub transit_gateway_attachments: Vec<TransitGatewayAttachment>,
+    #[serde(default)]
+    pub transit_gateway_route_tables: Vec<TransitGatewayRouteTable>,
+    #[serde(default)]
+    pub on_premises: Vec<OnPremises>,
+    #[serde(default)]
+    pub vpn_connections: Vec<VpnConnection>,
+    #[serde(default)]
     pub security_groups: Vec<SecurityGroup>,
     #[serde(default)]
     pub network_acls: Vec<NetworkAcl>,
@@ -300,6 +310,134 @@ pub struct PeeringConnection {
 pub struct VpnGateway {
     pub id: String,
     pub vpc: String,
+}
+
+/// A transit gateway: a regional router between its attachments (VPCs, VPN connections, other
+/// transit gateways), each associated with one of its route tables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TransitGateway {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// What a transit gateway attachment connects.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TgwAttachmentType {
+    /// A VPC, through an ENI in one subnet per availability zone.
+    Vpc,
+    /// A Site-to-Site VPN connection (`vpn_connection`).
+    Vpn,
+    /// Another transit gateway (`peer_transit_gateway`).
+    Peering,
+}
+
+/// An attachment of a transit gateway (AWS: "Transit gateway attachments").
+///
+/// Traffic from the attachment is routed by the route table it is associated with
+/// (`association`); the attachment's routes — a VPC's CIDRs, the prefixes a VPN connection
+/// carries — are propagated into the tables it lists in `propagations`. A peering attachment
+/// propagates nothing (AWS: static routes only) and is associated on both sides
+/// (`association` on `transit_gateway`, `peer_association` on `peer_transit_gateway`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TransitGatewayAttachment {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub transit_gateway: String,
+    #[serde(rename = "type")]
+    pub attachment_type: TgwAttachmentType,
+    /// VPC attachments: the VPC and one subnet per availability zone the attachment serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// VPC attachments: appliance mode, which keeps both directions of a flow on one zone's
+    /// attachment ENI (for stateful appliances in the VPC).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub appliance_mode: bool,
+    /// VPN attachments: the VPN connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpn_connection: Option<String>,
+    /// Peering attachments: the other transit gateway, and the route table there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_transit_gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_association: Option<String>,
+    /// The transit gateway route table traffic from this attachment is routed by; without
+    /// one, the transit gateway drops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association: Option<String>,
+    /// Route tables this attachment's routes propagate to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub propagations: Vec<String>,
+}
+
+/// A transit gateway route table: static routes (to an attachment or `blackhole`; a CIDR or a
+/// prefix list) and the routes its propagating attachments bring.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TransitGatewayRouteTable {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub transit_gateway: String,
+    #[serde(default)]
+    pub routes: Vec<TgwRoute>,
+}
+
+/// A static route of a transit gateway route table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TgwRoute {
+    /// A CIDR or a managed prefix list id (`pl-…`).
+    pub destination: String,
+    /// `tgw-attach-…` or `blackhole`.
+    pub target: String,
+}
+
+/// An on-premises network (a data centre) reached over a Site-to-Site VPN connection. In the
+/// lab a namespace stands for it: its `hosts` live there, and everything it sends to AWS goes
+/// through the VPN connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OnPremises {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The data centre's networks: what its customer gateway advertises (propagated into the
+    /// route tables its VPN connections propagate to).
+    pub cidrs: Vec<Cidr>,
+    /// Addresses of machines there (servers, a DNS server), inside `cidrs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<IpAddr>,
+    /// The customer gateway: its id (`cgw-…`) and public address.
+    pub customer_gateway: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_gateway_ip: Option<Ipv4Addr>,
+    /// Network namespace standing for the data centre (lab topology).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A Site-to-Site VPN connection between an on-premises network's customer gateway and a
+/// transit gateway (through a `vpn` attachment) or a virtual private gateway. BGP is not run:
+/// the on-premises network's `cidrs` stand for what it would advertise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VpnConnection {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The `[[on_premises]]` network on the customer gateway's side.
+    pub on_premises: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpn_gateway: Option<String>,
 }
 
 /// A network ACL: stateless, numbered rules evaluated in order on traffic entering and leaving
@@ -994,6 +1132,15 @@ impl Config {
             Collection::NatGateways => of(&self.nat_gateways, |x| &x.id),
             Collection::PeeringConnections => of(&self.peering_connections, |x| &x.id),
             Collection::VpnGateways => of(&self.vpn_gateways, |x| &x.id),
+            Collection::TransitGateways => of(&self.transit_gateways, |x| &x.id),
+            Collection::TransitGatewayAttachments => {
+                of(&self.transit_gateway_attachments, |x| &x.id)
+            }
+            Collection::TransitGatewayRouteTables => {
+                of(&self.transit_gateway_route_tables, |x| &x.id)
+            }
+            Collection::OnPremises => of(&self.on_premises, |x| &x.id),
+            Collection::VpnConnections => of(&self.vpn_connections, |x| &x.id),
             Collection::SecurityGroups => of(&self.security_groups, |x| &x.id),
             Collection::NetworkAcls => of(&self.network_acls, |x| &x.id),
             Collection::Instances => of(&self.instances, |x| &x.id),
@@ -1053,11 +1200,12 @@ pub enum TargetRef<'a> {
     NetworkInterface(&'a str),
     PeeringConnection(&'a str),
     VpnGateway(&'a str),
+    TransitGateway(&'a str),
 }
 
 /// The target forms, for messages.
 pub const TARGET_FORMS: &str =
-    "local, blackhole, igw-…, nat-…, vpce-… (Gateway Load Balancer endpoint), eni-…, pcx-…, vgw-…";
+    "local, blackhole, igw-…, nat-…, vpce-… (Gateway Load Balancer endpoint), eni-…, pcx-…, vgw-…, tgw-…";
 
 impl<'a> TargetRef<'a> {
     pub fn parse(s: &'a str) -> Result<TargetRef<'a>, String> {
@@ -1075,6 +1223,12 @@ impl<'a> TargetRef<'a> {
             _ if s.starts_with("eni-") => TargetRef::NetworkInterface(s),
             _ if s.starts_with("pcx-") => TargetRef::PeeringConnection(s),
             _ if s.starts_with("vgw-") => TargetRef::VpnGateway(s),
+            _ if s.starts_with("tgw-attach-") || s.starts_with("tgw-rtb-") => {
+                return Err(format!(
+                    "`{s}` is part of a transit gateway; a VPC route targets the transit gateway itself (tgw-…)"
+                ))
+            }
+            _ if s.starts_with("tgw-") => TargetRef::TransitGateway(s),
             _ => return Err(format!("`{s}` is not a route target")),
         };
         Ok(t)
@@ -1089,7 +1243,8 @@ impl<'a> TargetRef<'a> {
             | TargetRef::Endpoint(s)
             | TargetRef::NetworkInterface(s)
             | TargetRef::PeeringConnection(s)
-            | TargetRef::VpnGateway(s) => Some(s),
+            | TargetRef::VpnGateway(s)
+            | TargetRef::TransitGateway(s) => Some(s),
         }
     }
 }
@@ -1168,6 +1323,11 @@ collections! {
     NatGateways "nat_gateways" "NAT gateway" "nat-";
     PeeringConnections "peering_connections" "peering connection" "pcx-";
     VpnGateways "vpn_gateways" "virtual private gateway" "vgw-";
+    TransitGatewayRouteTables "transit_gateway_route_tables" "transit gateway route table" "tgw-rtb-";
+    TransitGatewayAttachments "transit_gateway_attachments" "transit gateway attachment" "tgw-attach-";
+    TransitGateways "transit_gateways" "transit gateway" "tgw-";
+    OnPremises "on_premises" "on-premises network" "";
+    VpnConnections "vpn_connections" "VPN connection" "vpn-";
     SecurityGroups "security_groups" "security group" "sg-";
     NetworkAcls "network_acls" "network ACL" "acl-";
     Instances "instances" "instance" "i-";

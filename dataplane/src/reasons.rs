@@ -82,6 +82,18 @@ pub enum DropReason {
     NetworkAclIngress,
     /// The network ACL of the subnet the packet leaves denies it.
     NetworkAclEgress,
+    /// The transit gateway attachment the packet enters by has no subnet in the source's
+    /// availability zone (AWS: such resources cannot reach the transit gateway).
+    TgwNotInZone,
+    /// The attachment the packet enters by is associated with no transit gateway route table.
+    TgwNotAssociated,
+    /// No route of the transit gateway route table covers the destination.
+    TgwNoRoute,
+    /// The transit gateway route is a blackhole.
+    TgwBlackhole,
+    /// The packet would cross a transit gateway again (a routing loop), or peered transit
+    /// gateways send it round.
+    TgwRouteLoop,
     /// The load balancer's security groups, enforced on PrivateLink traffic, allow no
     /// inbound flow from the consumer's address.
     LoadBalancerSecurityGroup,
@@ -235,9 +247,14 @@ vocabulary! {
     45 (DropReason::FlowQuotaExceeded) => "flow_quota_exceeded", "FLOW_QUOTA_EXCEEDED";
     46 (DropReason::NetworkAclIngress) => "network_acl_ingress", "NETWORK_ACL_INGRESS_DENIED";
     47 (DropReason::NetworkAclEgress) => "network_acl_egress", "NETWORK_ACL_EGRESS_DENIED";
+    48 (DropReason::TgwNotInZone) => "tgw_attachment_not_in_zone", "TRANSIT_GATEWAY_ATTACHMENT_NOT_IN_ZONE";
+    49 (DropReason::TgwNotAssociated) => "tgw_attachment_not_associated", "TRANSIT_GATEWAY_ATTACHMENT_NOT_ASSOCIATED";
+    50 (DropReason::TgwNoRoute) => "tgw_no_route", "TRANSIT_GATEWAY_NO_ROUTE";
+    51 (DropReason::TgwBlackhole) => "tgw_blackhole_route", "TRANSIT_GATEWAY_BLACKHOLE_ROUTE";
+    52 (DropReason::TgwRouteLoop) => "tgw_route_loop", "TRANSIT_GATEWAY_ROUTE_LOOP";
 }
 
-const REASONS: usize = 48;
+const REASONS: usize = 53;
 
 #[cfg(test)]
 mod tests {

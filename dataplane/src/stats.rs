@@ -181,7 +181,7 @@ impl AclCounters {
     }
 
     /// Packets per rule, by rule number (`*` last), `(ingress, egress)`.
-    pub fn read(&self) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+    pub fn read(&self) -> (RuleCounts, RuleCounts) {
         let mut all = vec![0u64; self.numbers[0].len() + self.numbers[1].len() + 2];
         for s in self.shards.iter() {
             for (a, c) in all.iter_mut().zip(s.iter()) {
@@ -203,6 +203,9 @@ impl AclCounters {
         )
     }
 }
+
+/// Packets per rule number (`*` last), in the configuration's order.
+pub type RuleCounts = Vec<(String, u64)>;
 
 /// What the rules of one network ACL decided: packets per rule number (`*` for the final
 /// deny), per direction.

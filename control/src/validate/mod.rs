@@ -50,6 +50,7 @@ mod nacl;
 mod network;
 mod routes;
 mod security;
+mod transit;
 
 pub use dns::check_dns_name;
 
@@ -178,6 +179,7 @@ impl<'a> Validator<'a> {
         self.check_prefix_lists();
         self.check_security_groups();
         self.check_network_acls();
+        self.check_transit();
         self.check_interfaces();
         self.check_aws_services();
         self.check_endpoint_services();

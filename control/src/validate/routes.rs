@@ -364,6 +364,22 @@ impl<'a> Validator<'a> {
             }
             TargetRef::NetworkInterface(id) => self.check_eni_target(t, tp, id),
             TargetRef::Endpoint(id) => self.check_endpoint_target(t, tp, id),
+            TargetRef::TransitGateway(id) => {
+                if self.require(ent, tp.clone(), id, Collection::TransitGateways) {
+                    let attached = c
+                        .transit_gateway_attachments
+                        .iter()
+                        .any(|a| a.transit_gateway == id && a.vpc.as_deref() == Some(vpc.as_str()));
+                    if !attached {
+                        self.err(
+                            ent.clone(),
+                            tp,
+                            format!("transit gateway {id} has no attachment to {vpc}"),
+                            Some("add a [[transit_gateway_attachments]] entry of type \"vpc\" for this VPC".into()),
+                        );
+                    }
+                }
+            }
         }
     }
 

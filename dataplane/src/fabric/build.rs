@@ -20,6 +20,8 @@ use smallvec::SmallVec;
 use super::*;
 use crate::conntrack::zone_of;
 
+mod transit;
+
 /// Builds the fabric of `snapshot` (see [`Fabric::build`]).
 pub(super) fn build(
     snapshot: Arc<Snapshot>,
@@ -35,6 +37,8 @@ pub(super) fn build(
     b.virtual_owners();
     b.internet_gateways()?;
     b.service_networks()?;
+    b.on_premises();
+    b.transit();
     b.check_device_names()?;
     let actions = b.route_actions();
     let parts = b.finish();
@@ -79,6 +83,12 @@ struct Parts {
     lb_node_by_zone: FxHashMap<u32, u32>,
     upstream: Option<Upstream>,
     subnets: Vec<Subnet>,
+    zones: Vec<String>,
+    tgw_attachments: Vec<TgwAttachment>,
+    tgw_actions: Vec<Vec<TgwAction>>,
+    tgw_by_vpc: FxHashMap<(u32, u32), u32>,
+    on_prem: Vec<OnPrem>,
+    vgws: Vec<Vgw>,
     acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     route_table_counters: Vec<Arc<EntityCounters>>,
@@ -123,8 +133,22 @@ impl<'a> FabricBuilder<'a> {
                     (true, Some(cidr)) => Some(crate::resolver::resolver_address(cidr.0)),
                     _ => None,
                 },
+                subnets: c
+                    .subnets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.vpc == v.id)
+                    .map(|(i, _)| i as u32)
+                    .collect(),
             })
             .collect::<Vec<Vpc>>();
+        let mut zones: Vec<String> = c
+            .subnets
+            .iter()
+            .map(|s| s.availability_zone.clone())
+            .collect();
+        zones.sort();
+        zones.dedup();
         let subnets = c
             .subnets
             .iter()
@@ -138,6 +162,9 @@ impl<'a> FabricBuilder<'a> {
                     .iter()
                     .position(|v| v.id == s.vpc)
                     .and_then(|i| vpcs[i].resolver),
+                az: zones
+                    .binary_search(&s.availability_zone)
+                    .map_or(0, |i| i as u16),
             })
             .collect();
         let acl_counters = c
@@ -162,6 +189,7 @@ impl<'a> FabricBuilder<'a> {
             parts: Parts {
                 vpcs,
                 subnets,
+                zones,
                 acl_counters,
                 ..Parts::default()
             },
@@ -863,7 +891,16 @@ impl<'a> FabricBuilder<'a> {
                 None => Action::Blackhole,
             },
             RouteTarget::NatGateway(_) => Action::Unsupported(Unsupported::NatGateway),
-            RouteTarget::VpnGateway(_) => Action::Unsupported(Unsupported::VpnGateway),
+            RouteTarget::VpnGateway(id) => match p.vgws.iter().position(|g| &g.id == id) {
+                Some(i) if !p.vgws[i].on_prem.is_empty() => Action::VpnGateway(i as u32),
+                _ => Action::Unsupported(Unsupported::VpnGateway),
+            },
+            RouteTarget::TransitGateway(id) => pos(
+                self.c.transit_gateways.iter().position(|t| &t.id == id),
+                Action::TransitGateway,
+            ),
+            // Only in transit gateway route tables (`transit`).
+            RouteTarget::TransitGatewayAttachment(_) => Action::Blackhole,
         }
     }
 
@@ -929,6 +966,12 @@ impl Parts {
             lb_node_by_zone: self.lb_node_by_zone,
             upstream: self.upstream,
             subnets: self.subnets,
+            zones: self.zones,
+            tgw_attachments: self.tgw_attachments,
+            tgw_actions: self.tgw_actions,
+            tgw_by_vpc: self.tgw_by_vpc,
+            on_prem: self.on_prem,
+            vgws: self.vgws,
             acl_counters: self.acl_counters,
             sg_denials: self.sg_denials,
             actions,

@@ -50,6 +50,11 @@ pub enum Action {
     NetworkInterface(AttachmentIdx),
     /// Deliver to the owner of the destination in VPC `vpcs[i]` (a peering connection).
     Peering(u32),
+    /// Into transit gateway `transit_gateways[i]`, through the table's VPC's attachment.
+    TransitGateway(u32),
+    /// Out through virtual private gateway `vgws[i]` to the on-premises network behind one of
+    /// its VPN connections.
+    VpnGateway(u32),
     /// A target this build does not forward to yet.
     Unsupported(Unsupported),
 }
@@ -78,6 +83,8 @@ pub struct Vpc {
     /// The VPC's resolver address (base + 2), when DNS support is on: network ACLs do not
     /// filter traffic to and from it.
     pub resolver: Option<IpAddr>,
+    /// Its subnets, `subnets[i]` (which zone a source address is in).
+    pub subnets: SmallVec<[u32; 8]>,
 }
 
 /// A subnet: its blocks (traffic between two of its addresses crosses no network ACL) and its
@@ -92,6 +99,8 @@ pub struct Subnet {
     pub acl: Option<u32>,
     /// Its VPC's resolver address, which no network ACL filters.
     pub resolver: Option<IpAddr>,
+    /// Its availability zone, `zones[i]`.
+    pub az: u16,
 }
 
 impl Subnet {
@@ -357,6 +366,83 @@ pub enum AttachmentKind {
     Eni(u32),
     Internet(u32),
     ServiceNetwork(u32),
+    /// The far side of a VPN connection: on-premises network `on_prem[i]`.
+    OnPremises(u32),
+}
+
+/// A transit gateway attachment, resolved.
+#[derive(Debug)]
+pub struct TgwAttachment {
+    pub id: String,
+    /// `transit_gateways[i]` (the configuration's order).
+    pub tgw: u32,
+    pub link: TgwLink,
+    /// The transit gateway route table it is associated with (`snapshot.transit.tables[i]`).
+    pub table: Option<u32>,
+    /// A peering attachment: the table on the peer transit gateway's side.
+    pub peer_table: Option<u32>,
+    pub counters: Arc<EntityCounters>,
+}
+
+/// What a transit gateway attachment leads to.
+#[derive(Debug)]
+pub enum TgwLink {
+    /// A VPC, through one subnet per zone; appliance mode keeps a flow on one zone.
+    Vpc {
+        vpc: u32,
+        zones: SmallVec<[TgwZone; 3]>,
+        appliance_mode: bool,
+    },
+    /// A VPN connection to on-premises network `on_prem[i]`.
+    Vpn { on_prem: u32 },
+    /// Another transit gateway, `transit_gateways[i]`.
+    Peering { peer: u32 },
+}
+
+/// A VPC attachment's subnet in one zone: where traffic enters and leaves the VPC there.
+#[derive(Debug, Clone, Copy)]
+pub struct TgwZone {
+    pub az: u16,
+    pub subnet: u32,
+    /// The subnet's route table: traffic from the transit gateway into the VPC is routed by it.
+    pub route_table: u32,
+}
+
+/// What a transit gateway route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TgwAction {
+    Attachment(u32),
+    Blackhole,
+}
+
+/// An on-premises network behind a VPN connection.
+#[derive(Debug)]
+pub struct OnPrem {
+    pub id: String,
+    pub attachment: AttachmentIdx,
+    pub cidrs: SmallVec<[IpNet; 2]>,
+    pub via: OnPremVia,
+}
+
+/// Where an on-premises network's traffic enters AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPremVia {
+    /// A transit gateway, through attachment `tgw_attachments[i]`.
+    TransitGateway(u32),
+    /// A virtual private gateway of VPC `vpcs[i]`, `vgws[gateway]`.
+    VpnGateway { vpc: u32, gateway: u32 },
+    /// No VPN connection names it.
+    Nowhere,
+}
+
+/// A virtual private gateway with the on-premises networks of its VPN connections.
+#[derive(Debug)]
+pub struct Vgw {
+    pub id: String,
+    pub vpc: u32,
+    pub on_prem: SmallVec<[u32; 2]>,
+    /// Its edge route table (ingress routing), if one is associated with it.
+    pub edge_route_table: Option<u32>,
 }
 
 impl AttachmentKind {
@@ -366,6 +452,7 @@ impl AttachmentKind {
             AttachmentKind::Eni(_) => "network_interface",
             AttachmentKind::Internet(_) => "internet",
             AttachmentKind::ServiceNetwork(_) => "service_network",
+            AttachmentKind::OnPremises(_) => "on_premises",
         }
     }
 }
@@ -428,6 +515,15 @@ pub struct Fabric {
     /// Where the resolvers forward names they do not answer.
     pub upstream: Option<Upstream>,
     pub subnets: Vec<Subnet>,
+    /// Availability zone names (`Subnet::az`, `TgwZone::az` index them).
+    pub zones: Vec<String>,
+    pub tgw_attachments: Vec<TgwAttachment>,
+    /// `tgw_actions[table][route]` (`snapshot.transit.tables`).
+    pub tgw_actions: Vec<Vec<TgwAction>>,
+    /// The attachment of VPC `vpcs[v]` to transit gateway `t`: `(v, t) -> tgw_attachments[i]`.
+    pub tgw_by_vpc: FxHashMap<(u32, u32), u32>,
+    pub on_prem: Vec<OnPrem>,
+    pub vgws: Vec<Vgw>,
     /// Rule counters of each network ACL (`snapshot.nacls.acls` order).
     pub acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     /// Denial counters of the groups of each compiled security-group set.

@@ -71,6 +71,8 @@ pub struct Interface {
 pub enum TrafficPath {
     /// Through another resource in the same VPC (the local route, an ENI, an endpoint).
     SameVpc = 1,
+    /// Through a virtual private gateway.
+    VirtualPrivateGateway = 3,
     /// Through an intra-region VPC peering connection.
     Peering = 4,
     /// Through a gateway VPC endpoint.
@@ -97,7 +99,9 @@ pub fn traffic_path(f: &Fabric, iface: &Interface, dst: IpAddr) -> Option<Traffi
         Action::Peering(_) => Some(TrafficPath::Peering),
         Action::GatewayEndpoint(_) => Some(TrafficPath::GatewayEndpoint),
         Action::InternetGateway(_) => Some(TrafficPath::InternetGateway),
-        Action::Blackhole | Action::Unsupported(_) => None,
+        Action::VpnGateway(_) => Some(TrafficPath::VirtualPrivateGateway),
+        // AWS has no traffic-path value for a transit gateway.
+        Action::TransitGateway(_) | Action::Blackhole | Action::Unsupported(_) => None,
     }
 }
 

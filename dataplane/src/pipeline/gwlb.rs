@@ -327,5 +327,14 @@ pub(super) fn from_appliance<O: Observer>(
     if let Err(r) = network_acl(f, cx, ge.subnet, Direction::Egress, &inner, obs) {
         return Verdict::Drop(r);
     }
-    route_from(f, cx, ge.vpc, ge.route_table, &inner, buf, true, obs)
+    route_from(
+        f,
+        cx,
+        ge.vpc,
+        ge.route_table,
+        &inner,
+        buf,
+        Via::Appliance,
+        obs,
+    )
 }

@@ -81,6 +81,7 @@ mod gwlb;
 mod internet;
 mod load_balancer;
 mod privatelink;
+mod transit;
 
 use crate::stats::Lane;
 use crate::wire::geneve::{self, GenevePacket};
@@ -91,6 +92,8 @@ use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
 use load_balancer::{admitted, no_target, pick_target, to_load_balancer_node, to_target};
 use privatelink::{endpoint_reply, interface_endpoint};
+pub use transit::MAX_TGW_HOPS;
+use transit::{from_on_premises, to_transit_gateway, to_vpn_gateway};
 
 /// How the device handed the packet over (TUN offloads, `virtio_net_hdr`).
 ///
@@ -165,6 +168,25 @@ pub enum Step {
         protocol: u8,
         port: u16,
         verdict: control::nacl::AclVerdict,
+    },
+    /// A packet entered (`entering`) or left a transit gateway through attachment
+    /// `tgw_attachments[attachment]`, in zone `zones[az]` when known.
+    TgwAttachment {
+        attachment: u32,
+        az: Option<u16>,
+        entering: bool,
+    },
+    /// Route lookup of `destination` in transit gateway route table `table`
+    /// (`snapshot.transit.tables`); `route` is the winning route's index.
+    TgwRouteLookup {
+        table: u32,
+        destination: IpAddr,
+        route: Option<usize>,
+    },
+    /// Out to on-premises network `on_prem[i]`, through a VPN connection.
+    OnPremises {
+        network: u32,
+        inbound: bool,
     },
     /// Route lookup of `destination` in `table` (snapshot index); `route` is the winning
     /// route's index.
@@ -422,6 +444,7 @@ fn decide<O: Observer>(
             route(f, cx, eni.vpc, eni.route_table, &p, buf, obs)
         }
         AttachmentKind::Internet(g) => from_internet(f, cx, g, p, buf, obs),
+        AttachmentKind::OnPremises(o) => from_on_premises(f, cx, o, &p, buf, obs),
         AttachmentKind::ServiceNetwork(s) => from_service_network(f, cx, s, &p, buf, obs),
     }
 }
@@ -630,11 +653,20 @@ fn route<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    route_from(f, cx, vpc, table, p, buf, false, obs)
+    route_from(f, cx, vpc, table, p, buf, Via::Start, obs)
 }
 
-/// [`route`]; `returned`: the packet comes back from an appliance, and a route to a GWLB
-/// endpoint would send it round again.
+/// Where a packet being routed comes from, when that forbids a route: back from an appliance
+/// (a route to a GWLB endpoint would send it round again), or out of a transit gateway (a
+/// route to a transit gateway would too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Start,
+    Appliance,
+    TransitGateway,
+}
+
+/// [`route`] for a packet that arrives `via` an appliance or a transit gateway.
 #[allow(clippy::too_many_arguments)]
 fn route_from<O: Observer>(
     f: &Fabric,
@@ -643,7 +675,7 @@ fn route_from<O: Observer>(
     table: u32,
     p: &Parsed,
     buf: &mut [u8],
-    returned: bool,
+    via: Via,
     obs: &mut O,
 ) -> Verdict {
     let t = &f.snapshot.route_tables[table as usize];
@@ -662,7 +694,9 @@ fn route_from<O: Observer>(
         Action::Blackhole => Verdict::Drop(DropReason::BlackholeRoute),
         Action::InternetGateway(g) => to_internet(f, cx, g, p, buf, obs),
         Action::GatewayEndpoint(ge) => to_gateway_endpoint(f, cx, ge, p, obs),
-        Action::GwlbEndpoint(_) if returned => Verdict::Drop(DropReason::GwlbRouteLoop),
+        Action::GwlbEndpoint(_) if via == Via::Appliance => {
+            Verdict::Drop(DropReason::GwlbRouteLoop)
+        }
         Action::GwlbEndpoint(g) => to_gwlb_endpoint(f, cx, g, p, buf, obs),
         Action::NetworkInterface(a) => to_attachment(f, cx, a, p, obs),
         Action::Peering(peer) => {
@@ -676,6 +710,11 @@ fn route_from<O: Observer>(
                 Verdict::Drop(DropReason::NoSuchAddress)
             }
         }
+        Action::TransitGateway(_) if via == Via::TransitGateway => {
+            Verdict::Drop(DropReason::TgwRouteLoop)
+        }
+        Action::TransitGateway(t) => to_transit_gateway(f, cx, vpc, t, p, buf, obs),
+        Action::VpnGateway(g) => to_vpn_gateway(f, g, p, obs),
         Action::Unsupported(u) => Verdict::Drop(DropReason::Unsupported(u)),
     }
 }

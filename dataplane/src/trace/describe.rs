@@ -23,6 +23,9 @@ pub(super) fn describe(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
         | Step::Appliance { .. }
         | Step::Encapsulated { .. }
         | Step::Decapsulated { .. } => gwlb_hops(f, s),
+        Step::TgwAttachment { .. } | Step::TgwRouteLookup { .. } | Step::OnPremises { .. } => {
+            transit_hops(f, s)
+        }
         // Where the packet came in, its headers and the verdict are the leg's own fields.
         Step::Ingress { .. } | Step::Parsed(_) | Step::Verdict(_) => Vec::new(),
     }
@@ -150,6 +153,100 @@ fn vpc_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                 None => format!("nothing in the VPC has {address}"),
             },
         }],
+        _ => Vec::new(),
+    }
+}
+
+/// Transit gateways (attachments in and out, route tables) and the VPN to on-premises.
+fn transit_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
+    let snap = &f.snapshot;
+    let c = &snap.config;
+    let zone =
+        |az: Option<u16>| az.map_or_else(String::new, |z| format!(" in {}", f.zones[z as usize]));
+    match *s {
+        Step::TgwAttachment {
+            attachment,
+            az,
+            entering,
+        } => {
+            let a = &f.tgw_attachments[attachment as usize];
+            let tgw = &c.transit_gateways[a.tgw as usize].id;
+            let detail = match (&a.link, entering) {
+                (_, true) => format!("enters {tgw}{}", zone(az)),
+                (crate::fabric::TgwLink::Vpc { vpc, zones, .. }, false) => {
+                    let subnet = zones
+                        .iter()
+                        .find(|z| Some(z.az) == az)
+                        .map(|z| f.subnets[z.subnet as usize].id.as_str())
+                        .unwrap_or("?");
+                    format!(
+                        "leaves {tgw} into {} through {subnet}{}",
+                        f.vpcs[*vpc as usize].id,
+                        zone(az)
+                    )
+                }
+                (crate::fabric::TgwLink::Vpn { on_prem }, false) => format!(
+                    "leaves {tgw} into the VPN connection to {}",
+                    f.on_prem[*on_prem as usize].id
+                ),
+                (crate::fabric::TgwLink::Peering { peer }, false) => {
+                    format!("leaves {tgw} for {}", c.transit_gateways[*peer as usize].id)
+                }
+            };
+            vec![Hop {
+                component: "transit_gateway_attachment".into(),
+                id: a.id.clone(),
+                detail,
+            }]
+        }
+        Step::TgwRouteLookup {
+            table,
+            destination,
+            route,
+        } => {
+            let t = &snap.transit.tables[table as usize];
+            let ex = t.explain(c, destination);
+            vec![Hop {
+                component: "transit_gateway_route_table".into(),
+                id: t.id.clone(),
+                detail: match route {
+                    Some(i) => {
+                        let r = &t.routes[i];
+                        format!(
+                            "{} -> {} ({} route): {}",
+                            r.destination_label(),
+                            r.target,
+                            r.origin.class_name(),
+                            ex.reason
+                        )
+                    }
+                    None => ex.reason,
+                },
+            }]
+        }
+        Step::OnPremises { network, inbound } => {
+            let o = &c.on_premises[network as usize];
+            let conn = c
+                .vpn_connections
+                .iter()
+                .find(|v| v.on_premises == o.id)
+                .map_or("no VPN connection", |v| v.id.as_str());
+            vec![Hop {
+                component: "on_premises".into(),
+                id: o.id.clone(),
+                detail: if inbound {
+                    format!(
+                        "sends it through {conn} (customer gateway {})",
+                        o.customer_gateway
+                    )
+                } else {
+                    format!(
+                        "receives it through {conn} (customer gateway {})",
+                        o.customer_gateway
+                    )
+                },
+            }]
+        }
         _ => Vec::new(),
     }
 }

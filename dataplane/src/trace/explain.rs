@@ -12,6 +12,10 @@ struct Context<'f> {
     q: &'f Question,
     last_route: Option<(u32, Option<usize>, IpAddr)>,
     last_sg: Option<(u32, Direction)>,
+    /// The last transit gateway attachment entered (attachment, zone) and route table asked
+    /// (table, destination, route).
+    last_tgw: Option<(u32, Option<u16>)>,
+    last_tgw_route: Option<(u32, IpAddr, Option<usize>)>,
     /// The last network ACL that denied: (subnet, acl, direction, remote, rule, what).
     last_acl: Option<(u32, u32, Direction, IpAddr, Option<u16>, String)>,
     endpoint: Option<&'f InterfaceEndpoint>,
@@ -23,6 +27,48 @@ struct Context<'f> {
 }
 
 impl Context<'_> {
+    /// Transit gateway drops: the zone without an attachment subnet, the attachment without an
+    /// association, the route table without a route (and, when an attachment owns the
+    /// destination but does not propagate to the table, that it is not propagated), the
+    /// blackhole, the loop.
+    fn transit(&self, r: DropReason) -> (&'static str, String) {
+        let f = self.f;
+        let c = &f.snapshot.config;
+        let att = self.last_tgw.map(|(a, _)| &f.tgw_attachments[a as usize]);
+        let att_id = att.map_or("?", |a| a.id.as_str());
+        let table = self
+            .last_tgw_route
+            .map(|(t, _, _)| f.snapshot.transit.tables[t as usize].id.clone())
+            .unwrap_or_default();
+        match r {
+            DropReason::TgwNotInZone => {
+                let az = self
+                    .last_tgw
+                    .and_then(|(_, z)| z)
+                    .map_or("?", |z| f.zones[z as usize].as_str());
+                (r.code(), format!("{att_id} has no subnet in {az}, where the source is: AWS lets no resource in a zone without an attachment subnet reach the transit gateway; add a subnet in {az} to the attachment"))
+            }
+            DropReason::TgwNotAssociated => (r.code(), format!("{att_id} is associated with no transit gateway route table, so the transit gateway drops what enters through it; set its association")),
+            DropReason::TgwNoRoute => {
+                let dst = self.last_tgw_route.map_or(self.q.dst, |(_, d, _)| d);
+                let owner = c.transit_gateway_attachments.iter().find(|a| {
+                    let nets: Vec<ipnet::IpNet> = match a.attachment_type {
+                        control::model::TgwAttachmentType::Vpc => c.vpcs.iter().find(|v| Some(&v.id) == a.vpc.as_ref()).map(|v| v.networks()).unwrap_or_default(),
+                        control::model::TgwAttachmentType::Vpn => c.vpn_connections.iter().find(|v| Some(&v.id) == a.vpn_connection.as_ref()).and_then(|v| c.on_premises.iter().find(|o| o.id == v.on_premises)).map(|o| o.cidrs.iter().map(|x| x.0).collect()).unwrap_or_default(),
+                        control::model::TgwAttachmentType::Peering => Vec::new(),
+                    };
+                    nets.iter().any(|n| n.contains(&dst)) && !a.propagations.contains(&table)
+                });
+                match owner {
+                    Some(a) => ("TRANSIT_GATEWAY_ROUTE_NOT_PROPAGATED", format!("{table} has no route to {dst}: {} holds it but does not propagate to {table}; add {table} to its propagations, or a static route", a.id)),
+                    None => (r.code(), format!("{table} has no route covering {dst}; add a static route or a propagation")),
+                }
+            }
+            DropReason::TgwBlackhole => (r.code(), format!("the route in {table} for {} is a blackhole", self.last_tgw_route.map_or(self.q.dst, |(_, d, _)| d))),
+            _ => (r.code(), format!("the packet would cross a transit gateway again (after leaving through a VPC whose route sends it back, or round peered transit gateways: at most {} in a row); fix the routes", crate::pipeline::MAX_TGW_HOPS)),
+        }
+    }
+
     /// A network ACL's deny: which ACL, subnet, direction and rule, and what to change.
     /// Stateless, so a denied reply is the usual cause: say so.
     fn network_acl(&self, r: DropReason) -> (&'static str, String) {
@@ -70,6 +116,11 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         DropReason::NoReturnPath => cx.gateway_endpoint(r),
         DropReason::SecurityGroupIngress | DropReason::SecurityGroupEgress => cx.vpc(r),
         DropReason::NetworkAclIngress | DropReason::NetworkAclEgress => cx.network_acl(r),
+        DropReason::TgwNotInZone
+        | DropReason::TgwNotAssociated
+        | DropReason::TgwNoRoute
+        | DropReason::TgwBlackhole
+        | DropReason::TgwRouteLoop => cx.transit(r),
         DropReason::LoadBalancerSecurityGroup => cx.privatelink(r),
         DropReason::EndpointConnectionNotAccepted => cx.privatelink(r),
         DropReason::EndpointConnectionRejected => cx.privatelink(r),
@@ -131,6 +182,22 @@ fn context<'f>(f: &'f Fabric, steps: &[Step], q: &'f Question) -> Context<'f> {
         } => Some((set, Direction::Ingress)),
         _ => None,
     });
+    let last_tgw = steps.iter().rev().find_map(|s| match *s {
+        Step::TgwAttachment {
+            attachment,
+            az,
+            entering: true,
+        } => Some((attachment, az)),
+        _ => None,
+    });
+    let last_tgw_route = steps.iter().rev().find_map(|s| match *s {
+        Step::TgwRouteLookup {
+            table,
+            destination,
+            route,
+        } => Some((table, destination, route)),
+        _ => None,
+    });
     let last_acl = steps.iter().rev().find_map(|s| match *s {
         Step::NetworkAcl {
             subnet,
@@ -187,6 +254,8 @@ fn context<'f>(f: &'f Fabric, steps: &[Step], q: &'f Question) -> Context<'f> {
         q,
         last_route,
         last_sg,
+        last_tgw,
+        last_tgw_route,
         last_acl,
         endpoint,
         lb,

@@ -489,6 +489,7 @@ fn kind_of(f: &Fabric, a: AttachmentIdx) -> &'static str {
         AttachmentKind::Eni(_) => "network_interface",
         AttachmentKind::Internet(_) => "internet",
         AttachmentKind::ServiceNetwork(_) => "service_network",
+        AttachmentKind::OnPremises(_) => "on_premises",
     }
 }
 

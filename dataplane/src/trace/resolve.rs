@@ -28,10 +28,18 @@ pub fn resolve(
         f.attachment(&eni)
     };
     let owner_of = |a: IpAddr| -> Option<AttachmentIdx> {
-        f.vpcs.iter().find_map(|v| match v.owners.get(&a) {
-            Some(Owner::Attachment(x)) => Some(*x),
-            _ => None,
-        })
+        f.vpcs
+            .iter()
+            .find_map(|v| match v.owners.get(&a) {
+                Some(Owner::Attachment(x)) => Some(*x),
+                _ => None,
+            })
+            .or_else(|| {
+                f.on_prem
+                    .iter()
+                    .find(|o| o.cidrs.iter().any(|n| n.contains(&a)))
+                    .map(|o| o.attachment)
+            })
     };
     let from_internet = from == "internet" || from == "0.0.0.0/0";
     // The source's VPC (for private DNS and for an instance's public address).
@@ -67,8 +75,23 @@ pub fn resolve(
                 })?,
         }
     } else if let Some(a) = eni_attachment(to) {
-        let AttachmentKind::Eni(e) = f.attachments[a as usize].kind else {
-            return Err(format!("--to {to}: not an instance or network interface"));
+        let e = match f.attachments[a as usize].kind {
+            AttachmentKind::Eni(e) => e,
+            AttachmentKind::OnPremises(o) => {
+                let dst = on_prem_host(f, o, true)?;
+                return finish(
+                    f,
+                    (from, src_att, from_internet),
+                    dst,
+                    (protocol, port),
+                    how,
+                );
+            }
+            _ => {
+                return Err(format!(
+                    "--to {to}: not an instance, network interface or on-premises network"
+                ))
+            }
         };
         let eni = &f.enis[e as usize];
         match (from_internet, eni.public_ipv4) {
@@ -84,6 +107,23 @@ pub fn resolve(
             "--to {to}: no instance, network interface or endpoint with that id, and not an address or a DNS name"
         ));
     };
+    finish(
+        f,
+        (from, src_att, from_internet),
+        dst,
+        (protocol, port),
+        how,
+    )
+}
+
+/// The source attachment and address for a question to `dst`, and the question.
+fn finish(
+    f: &Fabric,
+    (from, src_att, from_internet): (&str, Option<AttachmentIdx>, bool),
+    dst: IpAddr,
+    (protocol, port): (Protocol, u16),
+    how: Option<String>,
+) -> Result<(Question, Option<String>), String> {
     // The source attachment and address.
     let (att, src) = if from_internet {
         let vpc = f
@@ -115,19 +155,24 @@ pub fn resolve(
         }
     } else {
         let x = src_att.expect("resolved above");
-        let AttachmentKind::Eni(e) = f.attachments[x as usize].kind else {
-            return Err(format!(
-                "--from {from}: give an instance, a network interface, an address or `internet`"
-            ));
-        };
-        let eni = &f.enis[e as usize];
-        let src = match dst {
-            IpAddr::V4(_) => IpAddr::V4(eni.ipv4[0]),
-            IpAddr::V6(_) => IpAddr::V6(eni.ipv6.ok_or_else(|| {
-                format!("--from {from}: the ENI has no IPv6 address to reach {dst} with")
-            })?),
-        };
-        (x, src)
+        match f.attachments[x as usize].kind {
+            AttachmentKind::Eni(e) => {
+                let eni = &f.enis[e as usize];
+                let src = match dst {
+                    IpAddr::V4(_) => IpAddr::V4(eni.ipv4[0]),
+                    IpAddr::V6(_) => IpAddr::V6(eni.ipv6.ok_or_else(|| {
+                        format!("--from {from}: the ENI has no IPv6 address to reach {dst} with")
+                    })?),
+                };
+                (x, src)
+            }
+            AttachmentKind::OnPremises(o) => (x, on_prem_host(f, o, dst.is_ipv4())?),
+            _ => {
+                return Err(format!(
+                    "--from {from}: give an instance, a network interface, an on-premises network, an address or `internet`"
+                ))
+            }
+        }
     };
     Ok((
         Question {
@@ -140,6 +185,27 @@ pub fn resolve(
         },
         how,
     ))
+}
+
+/// A host of on-premises network `o` of the family asked for: its first listed host, else the
+/// tenth address of its first network.
+fn on_prem_host(f: &Fabric, o: u32, v4: bool) -> Result<IpAddr, String> {
+    let cfg = &f.snapshot.config.on_premises[o as usize];
+    cfg.hosts
+        .iter()
+        .find(|h| h.is_ipv4() == v4)
+        .copied()
+        .or_else(|| {
+            let n = cfg.cidrs.iter().find(|c| c.is_ipv4() == v4)?;
+            n.0.hosts().nth(9)
+        })
+        .ok_or_else(|| {
+            format!(
+                "on-premises network {} has no {} address",
+                cfg.id,
+                if v4 { "IPv4" } else { "IPv6" }
+            )
+        })
 }
 
 /// A name as the VPC's resolver answers it for a client in `vpc`: the private answer of
@@ -202,13 +268,19 @@ pub fn detached(live: &Fabric) -> Result<Fabric, crate::fabric::FabricError> {
     Ok(copy)
 }
 
-/// Every instance to every endpoint: interface endpoints on the first listener port of their
-/// service's load balancers (443 for AWS services), gateway endpoints to the service's first
-/// address on 443.
+/// Every instance and every on-premises network to every endpoint: interface endpoints on the
+/// first listener port of their service's load balancers (443 for AWS services), gateway
+/// endpoints to the service's first address on 443.
 pub fn all_pairs(f: &Fabric) -> Vec<Pair> {
     let c = &f.snapshot.config;
     let mut out = Vec::new();
-    for i in &c.instances {
+    // Sources: every instance, and every on-premises network (through its VPN connection).
+    let sources = c
+        .instances
+        .iter()
+        .map(|i| &i.id)
+        .chain(c.on_premises.iter().map(|o| &o.id));
+    for from in sources {
         for e in &c.endpoints {
             let port = c
                 .endpoint_services
@@ -219,7 +291,7 @@ pub fn all_pairs(f: &Fabric) -> Vec<Pair> {
                 .and_then(|l| l.listeners.first())
                 .and_then(|l| l.port)
                 .unwrap_or(443);
-            let (reachable, code) = match resolve(f, &i.id, &e.id, Protocol::Tcp, port) {
+            let (reachable, code) = match resolve(f, from, &e.id, Protocol::Tcp, port) {
                 Ok((q, _)) => {
                     let t = trace(f, &q);
                     let code = t
@@ -233,7 +305,7 @@ pub fn all_pairs(f: &Fabric) -> Vec<Pair> {
                 Err(_) => (false, Some("CANNOT_RESOLVE".into())),
             };
             out.push(Pair {
-                from: i.id.clone(),
+                from: from.clone(),
                 to: e.id.clone(),
                 protocol: Protocol::Tcp,
                 port,

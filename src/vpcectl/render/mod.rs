@@ -98,6 +98,7 @@ fn origin_text(o: &RouteOrigin) -> String {
             _ => format!("{list}[{entry}]"),
         },
         RouteOrigin::Propagated { index } => format!("propagated routes[{index}]"),
+        RouteOrigin::TgwPropagated { attachment, .. } => format!("propagated from {attachment}"),
     }
 }
 
@@ -120,6 +121,8 @@ fn target_kind(t: &RouteTarget) -> &'static str {
         RouteTarget::NetworkInterface(_) => "network interface",
         RouteTarget::PeeringConnection(_) => "peering connection",
         RouteTarget::VpnGateway(_) => "virtual private gateway",
+        RouteTarget::TransitGateway(_) => "transit gateway",
+        RouteTarget::TransitGatewayAttachment(_) => "transit gateway attachment",
     }
 }
 

@@ -1,0 +1,180 @@
+//! The builder's steps for what lies beyond one VPC: on-premises networks (an attachment each,
+//! in their namespace), virtual private gateways with the networks of their VPN connections,
+//! and transit gateways — attachments resolved to VPCs, zones, VPN connections and peers, and
+//! each route table's routes to actions.
+
+use super::*;
+
+impl FabricBuilder<'_> {
+    /// On-premises networks (attachments after the service networks) and the virtual private
+    /// gateways their VPN connections end on.
+    pub(super) fn on_premises(&mut self) {
+        let c = self.c;
+        for g in &c.vpn_gateways {
+            let Some(&vpc) = self.vpc_index.get(g.vpc.as_str()) else {
+                continue;
+            };
+            self.parts.vgws.push(Vgw {
+                id: g.id.clone(),
+                vpc,
+                on_prem: SmallVec::new(),
+                edge_route_table: self
+                    .snapshot
+                    .gateway_route_table(&g.id)
+                    .and_then(|t| self.rt_index.get(t.id.as_str()).copied()),
+            });
+        }
+        for o in &c.on_premises {
+            let att = self.parts.attachments.len() as AttachmentIdx;
+            let index = self.parts.on_prem.len() as u32;
+            let conn = c.vpn_connections.iter().find(|v| v.on_premises == o.id);
+            let via = match conn {
+                Some(v) if v.vpn_gateway.is_some() => {
+                    let gw = self
+                        .parts
+                        .vgws
+                        .iter()
+                        .position(|g| Some(&g.id) == v.vpn_gateway.as_ref());
+                    match gw {
+                        Some(i) => {
+                            self.parts.vgws[i].on_prem.push(index);
+                            OnPremVia::VpnGateway {
+                                vpc: self.parts.vgws[i].vpc,
+                                gateway: i as u32,
+                            }
+                        }
+                        None => OnPremVia::Nowhere,
+                    }
+                }
+                // Resolved to the attachment in `transit`, which comes next.
+                _ => OnPremVia::Nowhere,
+            };
+            let v6 = o.cidrs.iter().any(|c| !c.is_ipv4());
+            self.parts.attachments.push(Attachment {
+                device: tun_name('o', &o.id),
+                counters: self.registry.entity("attachment", &o.id),
+                id: o.id.clone(),
+                kind: AttachmentKind::OnPremises(index),
+                namespace: o.namespace.clone(),
+                uplink: None,
+                link: LinkConfig {
+                    addresses: Vec::new(),
+                    loopback: o.hosts.clone(),
+                    default_v4: true,
+                    default_v6: v6,
+                    mtu: MTU,
+                },
+            });
+            self.parts.on_prem.push(OnPrem {
+                id: o.id.clone(),
+                attachment: att,
+                cidrs: o.cidrs.iter().map(|c| c.0).collect(),
+                via,
+            });
+        }
+    }
+
+    /// Transit gateway attachments, the VPCs' attachments by transit gateway, and each
+    /// transit gateway route table's actions.
+    pub(super) fn transit(&mut self) {
+        let c = self.c;
+        let tgw_index = |id: &str| c.transit_gateways.iter().position(|t| t.id == id);
+        let table_index = |id: &Option<String>| {
+            let id = id.as_deref()?;
+            self.snapshot
+                .transit
+                .tables
+                .iter()
+                .position(|t| t.id == id)
+                .map(|i| i as u32)
+        };
+        let mut attachments = Vec::new();
+        for a in &c.transit_gateway_attachments {
+            let Some(tgw) = tgw_index(&a.transit_gateway) else {
+                continue;
+            };
+            let link = match a.attachment_type {
+                model::TgwAttachmentType::Vpc => {
+                    let Some(&vpc) = a.vpc.as_deref().and_then(|v| self.vpc_index.get(v)) else {
+                        continue;
+                    };
+                    let zones = a
+                        .subnets
+                        .iter()
+                        .filter_map(|s| {
+                            let subnet = *self.subnet_index.get(s.as_str())?;
+                            Some(TgwZone {
+                                az: self.parts.subnets[subnet as usize].az,
+                                subnet,
+                                route_table: self.subnet_route_table(s)?,
+                            })
+                        })
+                        .collect();
+                    TgwLink::Vpc {
+                        vpc,
+                        zones,
+                        appliance_mode: a.appliance_mode,
+                    }
+                }
+                model::TgwAttachmentType::Vpn => {
+                    let conn = c
+                        .vpn_connections
+                        .iter()
+                        .find(|v| Some(&v.id) == a.vpn_connection.as_ref());
+                    let on_prem = conn.and_then(|v| {
+                        self.parts
+                            .on_prem
+                            .iter()
+                            .position(|o| o.id == v.on_premises)
+                    });
+                    let Some(o) = on_prem else { continue };
+                    TgwLink::Vpn { on_prem: o as u32 }
+                }
+                model::TgwAttachmentType::Peering => {
+                    let Some(peer) = a.peer_transit_gateway.as_deref().and_then(tgw_index) else {
+                        continue;
+                    };
+                    TgwLink::Peering { peer: peer as u32 }
+                }
+            };
+            attachments.push(TgwAttachment {
+                id: a.id.clone(),
+                tgw: tgw as u32,
+                link,
+                table: table_index(&a.association),
+                peer_table: table_index(&a.peer_association),
+                counters: self.registry.entity("transit_gateway_attachment", &a.id),
+            });
+        }
+        for (i, a) in attachments.iter().enumerate() {
+            match a.link {
+                TgwLink::Vpc { vpc, .. } => {
+                    self.parts.tgw_by_vpc.insert((vpc, a.tgw), i as u32);
+                }
+                TgwLink::Vpn { on_prem } => {
+                    self.parts.on_prem[on_prem as usize].via = OnPremVia::TransitGateway(i as u32);
+                }
+                TgwLink::Peering { .. } => {}
+            }
+        }
+        self.parts.tgw_actions = self
+            .snapshot
+            .transit
+            .tables
+            .iter()
+            .map(|t| {
+                t.routes
+                    .iter()
+                    .map(|r| match &r.target {
+                        RouteTarget::TransitGatewayAttachment(id) => attachments
+                            .iter()
+                            .position(|a| &a.id == id)
+                            .map_or(TgwAction::Blackhole, |i| TgwAction::Attachment(i as u32)),
+                        _ => TgwAction::Blackhole,
+                    })
+                    .collect()
+            })
+            .collect();
+        self.parts.tgw_attachments = attachments;
+    }
+}

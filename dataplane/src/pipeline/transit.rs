@@ -1,0 +1,216 @@
+//! Beyond one VPC: transit gateways and Site-to-Site VPN.
+//!
+//! A packet a VPC route sends to a transit gateway enters through the VPC's attachment, in the
+//! source's availability zone — AWS: resources in a zone where the attachment has no subnet
+//! cannot reach the transit gateway. The attachment's associated route table decides (one LPM
+//! lookup, `control::transit`); the chosen attachment leads to a VPC (the packet leaves through
+//! the attachment's subnet in the same zone when there is one, else the first; with appliance
+//! mode, in the zone a symmetric flow hash picks, so both directions of a flow use the same
+//! one — and is routed there by that subnet's route table), to a VPN connection (out to the
+//! on-premises network) or to a peered transit gateway (its table for the peering
+//! attachment decides next, at most [`MAX_TGW_HOPS`] transit gateways in all). Transit
+//! gateways keep no flow state: both directions are routed on their own.
+//!
+//! An on-premises network's packets enter AWS through its VPN connection: a transit gateway
+//! attachment (routed as above, from no zone) or a virtual private gateway (delivered in its
+//! VPC, through the gateway's edge route table when one is associated).
+
+use super::*;
+use crate::fabric::{OnPremVia, TgwAction, TgwLink};
+
+/// Transit gateways one packet may cross (peering attachments chain them).
+pub const MAX_TGW_HOPS: usize = 4;
+
+/// The zone of `addr` in VPC `vpc`: its subnet's.
+fn source_zone(f: &Fabric, vpc: u32, addr: IpAddr) -> Option<u16> {
+    f.vpcs[vpc as usize]
+        .subnets
+        .iter()
+        .map(|&s| &f.subnets[s as usize])
+        .find(|s| s.contains(addr))
+        .map(|s| s.az)
+}
+
+/// A VPC route to transit gateway `tgw`: into it through the VPC's attachment.
+pub(super) fn to_transit_gateway<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    vpc: u32,
+    tgw: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let Some(&a) = f.tgw_by_vpc.get(&(vpc, tgw)) else {
+        return Verdict::Drop(DropReason::BlackholeRoute);
+    };
+    let att = &f.tgw_attachments[a as usize];
+    let az = source_zone(f, vpc, p.src);
+    if let (TgwLink::Vpc { zones, .. }, Some(z)) = (&att.link, az) {
+        if !zones.iter().any(|x| x.az == z) {
+            obs.step(Step::TgwAttachment {
+                attachment: a,
+                az,
+                entering: true,
+            });
+            return Verdict::Drop(DropReason::TgwNotInZone);
+        }
+    }
+    obs.step(Step::TgwAttachment {
+        attachment: a,
+        az,
+        entering: true,
+    });
+    att.counters.rx(cx.lane, p.len);
+    through(f, cx, a, az, p, buf, obs)
+}
+
+/// Routes a packet that entered a transit gateway through attachment `from` (in zone `az`,
+/// when it came from a VPC).
+fn through<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    from: u32,
+    az: Option<u16>,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let first = &f.tgw_attachments[from as usize];
+    let (mut tgw, mut table) = (first.tgw, first.table);
+    for _ in 0..MAX_TGW_HOPS {
+        let Some(t) = table else {
+            return Verdict::Drop(DropReason::TgwNotAssociated);
+        };
+        let hit = f.snapshot.transit.tables[t as usize].lookup_index(p.dst);
+        obs.step(Step::TgwRouteLookup {
+            table: t,
+            destination: p.dst,
+            route: hit,
+        });
+        let Some(i) = hit else {
+            return Verdict::Drop(DropReason::TgwNoRoute);
+        };
+        let out = match f.tgw_actions[t as usize][i] {
+            TgwAction::Blackhole => return Verdict::Drop(DropReason::TgwBlackhole),
+            TgwAction::Attachment(o) => o,
+        };
+        let oa = &f.tgw_attachments[out as usize];
+        match oa.link {
+            TgwLink::Peering { peer } => {
+                // Over to the other side; its table for this attachment decides next.
+                (tgw, table) = if tgw == oa.tgw {
+                    (peer, oa.peer_table)
+                } else {
+                    (oa.tgw, oa.table)
+                };
+                oa.counters.tx(cx.lane, p.len);
+            }
+            TgwLink::Vpc {
+                vpc,
+                ref zones,
+                appliance_mode,
+            } => {
+                let Some(z) = exit_zone(zones, az, appliance_mode, p) else {
+                    return Verdict::Drop(DropReason::TgwNoRoute);
+                };
+                obs.step(Step::TgwAttachment {
+                    attachment: out,
+                    az: Some(z.az),
+                    entering: false,
+                });
+                oa.counters.tx(cx.lane, p.len);
+                return route_from(f, cx, vpc, z.route_table, p, buf, Via::TransitGateway, obs);
+            }
+            TgwLink::Vpn { on_prem } => {
+                obs.step(Step::TgwAttachment {
+                    attachment: out,
+                    az: None,
+                    entering: false,
+                });
+                oa.counters.tx(cx.lane, p.len);
+                return to_on_premises(f, on_prem, p, obs);
+            }
+        }
+    }
+    Verdict::Drop(DropReason::TgwRouteLoop)
+}
+
+/// The zone a VPC attachment delivers in: with appliance mode, the one a symmetric hash of
+/// the flow picks (both directions agree); else the packet's own zone when the attachment has
+/// a subnet there, else the first.
+fn exit_zone(
+    zones: &[crate::fabric::TgwZone],
+    az: Option<u16>,
+    appliance_mode: bool,
+    p: &Parsed,
+) -> Option<crate::fabric::TgwZone> {
+    if zones.is_empty() {
+        return None;
+    }
+    if appliance_mode {
+        let h = conntrack::symmetric_hash(&tuple(p));
+        return Some(zones[(h % zones.len() as u64) as usize]);
+    }
+    az.and_then(|a| zones.iter().find(|z| z.az == a))
+        .or(zones.first())
+        .copied()
+}
+
+/// Out to on-premises network `o`.
+fn to_on_premises<O: Observer>(f: &Fabric, o: u32, p: &Parsed, obs: &mut O) -> Verdict {
+    obs.step(Step::OnPremises {
+        network: o,
+        inbound: false,
+    });
+    Verdict::Forward {
+        egress: f.on_prem[o as usize].attachment,
+        len: p.len,
+    }
+}
+
+/// A VPC route to virtual private gateway `g`: out through the VPN connection whose
+/// on-premises network holds the destination.
+pub(super) fn to_vpn_gateway<O: Observer>(f: &Fabric, g: u32, p: &Parsed, obs: &mut O) -> Verdict {
+    let found = f.vgws[g as usize].on_prem.iter().copied().find(|&o| {
+        f.on_prem[o as usize]
+            .cidrs
+            .iter()
+            .any(|n| n.contains(&p.dst))
+    });
+    match found {
+        Some(o) => to_on_premises(f, o, p, obs),
+        None => Verdict::Drop(DropReason::NoRoute),
+    }
+}
+
+/// A packet from on-premises network `o`, into AWS through its VPN connection.
+pub(super) fn from_on_premises<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    o: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    obs.step(Step::OnPremises {
+        network: o,
+        inbound: true,
+    });
+    match f.on_prem[o as usize].via {
+        OnPremVia::TransitGateway(a) => {
+            obs.step(Step::TgwAttachment {
+                attachment: a,
+                az: None,
+                entering: true,
+            });
+            f.tgw_attachments[a as usize].counters.rx(cx.lane, p.len);
+            through(f, cx, a, None, p, buf, obs)
+        }
+        OnPremVia::VpnGateway { vpc, gateway } => match f.vgws[gateway as usize].edge_route_table {
+            Some(t) => route(f, cx, vpc, t, p, buf, obs),
+            None => deliver(f, cx, vpc, p, buf, obs),
+        },
+        OnPremVia::Nowhere => Verdict::Drop(DropReason::NoRoute),
+    }
+}
