@@ -4,7 +4,7 @@
 #   scripts/check-isolation.sh PREFIX [NAMESPACE=ADDRESS ...]
 #
 # Every network namespace whose name starts with PREFIX may hold only the loopback device,
-# vpced's TUN devices (vp?-xxxxxxxx) and veths named vk* whose peer is in another namespace of
+# vpced's TUN devices (vp?-xxxxxxxx: e ENI, i internet, s service, o on-premises) and veths named vk* whose peer is in another namespace of
 # the lab — no physical interface, no veth to the host, so no path to the machine's real
 # network exists. Each NAMESPACE=ADDRESS pair must route ADDRESS through a TUN
 # device or deliver it locally. Exits 1 naming the first offence.
@@ -17,7 +17,7 @@ for ns in $(ip netns list | awk '{print $1}'); do
   found=1
   while read -r link; do
     case "$link" in
-      lo|vp[eis]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+      lo|vp[eiso]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
       vk*)
         # A benchmark's veth: allowed only if its peer is in another namespace of the lab.
         peer_ns=$(ip -n "$ns" -d -o link show dev "$link" | sed -n 's/.* link-netns \([^ ]*\).*/\1/p')
@@ -42,7 +42,7 @@ for pair in "$@"; do
   fi
   dev=$(sed -n 's/.* dev \([^ ]*\).*/\1/p' <<<"$route" | head -n1)
   case "$dev" in
-    lo|vp[eis]-*|vk*) ;;
+    lo|vp[eiso]-*|vk*) ;;
     *) echo "check-isolation: $ns routes $addr via '$dev', not through vpced: $route" >&2; exit 1 ;;
   esac
 done

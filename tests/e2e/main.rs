@@ -18,4 +18,5 @@ mod gwlb_connections;
 mod hardening;
 mod observability;
 mod privatelink;
+mod transit;
 mod uplink;
