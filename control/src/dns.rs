@@ -89,6 +89,14 @@ impl Answer {
 pub struct PrivateDns {
     /// VPC id -> (exact names, wildcard suffixes), names lower-case without the final dot.
     vpcs: HashMap<String, Zone>,
+    /// Records only queries through an inbound Resolver endpoint see (interface endpoints
+    /// with `private_dns_only_for_inbound_resolver_endpoint`), by VPC.
+    inbound: HashMap<String, Zone>,
+    /// Resolver rules by VPC: (domain, rule index in the configuration, forward).
+    rules: HashMap<String, Vec<(String, u32, bool)>>,
+    /// Private hosted zone apexes by VPC (a rule for a parent domain does not take names of a
+    /// more specific zone).
+    apexes: HashMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -281,6 +289,11 @@ impl PrivateDns {
                     },
                 );
             }
+            let zone = if e.private_dns_only_for_inbound_resolver_endpoint {
+                out.inbound.entry(e.vpc.clone()).or_default()
+            } else {
+                zone
+            };
             for name in names.private {
                 zone.add(
                     &name,
@@ -294,6 +307,12 @@ impl PrivateDns {
             }
         }
         for z in &c.hosted_zones {
+            for vpc in &z.vpcs {
+                out.apexes
+                    .entry(vpc.clone())
+                    .or_default()
+                    .push(normalize(&z.name));
+            }
             for r in &z.records {
                 let full = if r.name == "@" {
                     z.name.clone()
@@ -343,54 +362,109 @@ impl PrivateDns {
                 }
             }
         }
+        for (i, r) in c.resolver_rules.iter().enumerate() {
+            let forward = r.rule_type == crate::model::ResolverRuleType::Forward;
+            for vpc in &r.vpcs {
+                out.rules.entry(vpc.clone()).or_default().push((
+                    normalize(&r.domain),
+                    i as u32,
+                    forward,
+                ));
+            }
+        }
         out
+    }
+
+    /// The Resolver rule (its index in the configuration) that forwards `name` for clients of
+    /// `vpc`: the rule with the most specific domain that matches (AWS), unless that one is a
+    /// `system` rule, or a private hosted zone of the VPC is more specific still (the most
+    /// specific match wins; at equal names the rule does).
+    pub fn forward_rule(&self, vpc: &str, name: &str) -> Option<u32> {
+        let name = normalize(name);
+        let covers = |domain: &str| name == domain || name.ends_with(&format!(".{domain}"));
+        let (domain, rule, forward) = self
+            .rules
+            .get(vpc)?
+            .iter()
+            .filter(|(d, _, _)| covers(d))
+            .max_by_key(|(d, _, _)| d.len())?;
+        let zone_more_specific = self
+            .apexes
+            .get(vpc)
+            .is_some_and(|a| a.iter().any(|z| covers(z) && z.len() > domain.len()));
+        (*forward && !zone_more_specific).then_some(*rule)
+    }
+
+    /// [`Self::resolve`] for a query that came through an inbound Resolver endpoint
+    /// (`inbound`): it also sees the records kept for such queries.
+    pub fn resolve_via(
+        &self,
+        vpc: &str,
+        name: &str,
+        qtype: QueryType,
+        inbound: bool,
+    ) -> Option<Answer> {
+        if inbound {
+            if let Some(a) = self
+                .inbound
+                .get(vpc)
+                .and_then(|z| resolve_in(z, name, qtype))
+            {
+                return Some(a);
+            }
+        }
+        self.resolve(vpc, name, qtype)
     }
 
     /// The private answer for `name` asked from `vpc`, following CNAMEs; `None` if the name is
     /// not private there (the resolver then forwards or refuses it).
     pub fn resolve(&self, vpc: &str, name: &str, qtype: QueryType) -> Option<Answer> {
-        let zone = self.vpcs.get(vpc)?;
-        let mut name = normalize(name);
-        let mut chain: Vec<RecordSet> = Vec::new();
-        for _ in 0..8 {
-            let Some(set) = zone.find(&name) else {
-                // A CNAME pointed outside the private records.
-                return (!chain.is_empty()).then_some(Answer {
-                    chain,
-                    continues_at: Some(name),
-                });
-            };
-            let mut set = set.clone();
-            // A wildcard answers with the asked name.
-            set.name = name.clone();
-            let cname = set.data.iter().find_map(|d| match d {
-                Rdata::CNAME(t) => Some(t.clone()),
-                _ => None,
+        resolve_in(self.vpcs.get(vpc)?, name, qtype)
+    }
+}
+
+/// The answer for `name` in `zone`, following CNAMEs.
+fn resolve_in(zone: &Zone, name: &str, qtype: QueryType) -> Option<Answer> {
+    let mut name = normalize(name);
+    let mut chain: Vec<RecordSet> = Vec::new();
+    for _ in 0..8 {
+        let Some(set) = zone.find(&name) else {
+            // A CNAME pointed outside the private records.
+            return (!chain.is_empty()).then_some(Answer {
+                chain,
+                continues_at: Some(name),
             });
-            let wanted = match qtype {
-                QueryType::A => set.data.iter().any(|d| matches!(d, Rdata::A(_))),
-                QueryType::AAAA => set.data.iter().any(|d| matches!(d, Rdata::AAAA(_))),
-                _ => false,
-            };
-            match cname {
-                Some(target) if qtype != QueryType::CNAME && !wanted => {
-                    chain.push(set);
-                    name = target;
-                }
-                _ => {
-                    chain.push(set);
-                    return Some(Answer {
-                        chain,
-                        continues_at: None,
-                    });
-                }
+        };
+        let mut set = set.clone();
+        // A wildcard answers with the asked name.
+        set.name = name.clone();
+        let cname = set.data.iter().find_map(|d| match d {
+            Rdata::CNAME(t) => Some(t.clone()),
+            _ => None,
+        });
+        let wanted = match qtype {
+            QueryType::A => set.data.iter().any(|d| matches!(d, Rdata::A(_))),
+            QueryType::AAAA => set.data.iter().any(|d| matches!(d, Rdata::AAAA(_))),
+            _ => false,
+        };
+        match cname {
+            Some(target) if qtype != QueryType::CNAME && !wanted => {
+                chain.push(set);
+                name = target;
+            }
+            _ => {
+                chain.push(set);
+                return Some(Answer {
+                    chain,
+                    continues_at: None,
+                });
             }
         }
-        Some(Answer {
-            chain,
-            continues_at: None,
-        })
     }
+    Some(Answer {
+        chain,
+        continues_at: None,
+    })
 }
 
 #[cfg(test)]

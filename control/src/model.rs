@@ -100,6 +100,10 @@ pub struct Config {
     pub target_groups: Vec<TargetGroup>,
     #[serde(default)]
     pub hosted_zones: Vec<HostedZone>,
+    #[serde(default)]
+    pub resolver_endpoints: Vec<ResolverEndpoint>,
+    #[serde(default)]
+    pub resolver_rules: Vec<ResolverRule>,
     /// Where the VPC resolvers forward names they do not answer privately; absent: such names
     /// get REFUSED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -703,6 +707,11 @@ pub struct Endpoint {
     /// Interface endpoints: the security groups of its ENIs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// Interface endpoints with private DNS: answer the private DNS names with the endpoint
+    /// only to queries arriving through an inbound Resolver endpoint; the VPC's own clients
+    /// keep the service's public names (AWS: for S3, whose gateway endpoint the VPC uses).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private_dns_only_for_inbound_resolver_endpoint: bool,
     /// Interface endpoints: the service's private DNS name resolves to the ENIs in this VPC.
     #[serde(default)]
     pub private_dns_enabled: bool,
@@ -1052,6 +1061,64 @@ pub struct HostedZone {
     pub records: Vec<DnsRecord>,
 }
 
+/// A Route 53 Resolver endpoint: ENIs in a VPC through which the VPC's resolver is reached
+/// from outside (`inbound`: on-premises queries get the VPC's private view) or reaches out
+/// (`outbound`: forwarding rules send queries from these addresses).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverEndpoint {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub direction: ResolverDirection,
+    pub vpc: String,
+    /// One address per ENI (AWS asks for two or more, in different zones, for availability).
+    pub ip_addresses: Vec<ResolverAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolverDirection {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverAddress {
+    pub subnet: String,
+    pub ip: Ipv4Addr,
+}
+
+/// A Resolver rule, associated with VPCs: `forward` sends queries for `domain` (and its
+/// subdomains) to `target_ips` through an outbound endpoint; `system` answers them as the
+/// resolver otherwise would (it overrides a forward rule of a parent domain).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverRule {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub domain: String,
+    pub rule_type: ResolverRuleType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver_endpoint: Option<String>,
+    /// DNS servers (port 53) the queries go to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_ips: Vec<IpAddr>,
+    /// VPCs the rule is associated with (shared rules associated in other accounts' VPCs too).
+    pub vpcs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolverRuleType {
+    Forward,
+    System,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DnsRecord {
@@ -1150,6 +1217,8 @@ impl Config {
             Collection::LoadBalancers => of(&self.load_balancers, |x| &x.id),
             Collection::TargetGroups => of(&self.target_groups, |x| &x.id),
             Collection::HostedZones => of(&self.hosted_zones, |x| &x.id),
+            Collection::ResolverRules => of(&self.resolver_rules, |x| &x.id),
+            Collection::ResolverEndpoints => of(&self.resolver_endpoints, |x| &x.id),
             Collection::AwsServices => of(&self.aws_services, |x| &x.name),
         }
     }
@@ -1337,6 +1406,8 @@ collections! {
     LoadBalancers "load_balancers" "load balancer" "";
     TargetGroups "target_groups" "target group" "";
     HostedZones "hosted_zones" "hosted zone" "";
+    ResolverRules "resolver_rules" "Resolver rule" "rslvr-rr-";
+    ResolverEndpoints "resolver_endpoints" "Resolver endpoint" "rslvr-";
     AwsServices "aws_services" "AWS service" "";
 }
 

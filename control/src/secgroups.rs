@@ -194,6 +194,12 @@ impl SecurityTables {
                 .iter()
                 .map(|l| l.security_groups.as_slice()),
         );
+        lists.extend(
+            config
+                .resolver_endpoints
+                .iter()
+                .map(|r| r.security_groups.as_slice()),
+        );
         for list in lists {
             let key = t.key(list);
             if !t.by_groups.contains_key(&key) {

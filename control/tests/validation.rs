@@ -115,7 +115,7 @@ fn compile_rejects_invalid_configs_whole() {
 
 #[test]
 fn unknown_target_form_lists_the_allowed_ones() {
-    let text = BASE.replace(r#"target = "igw-1""#, r#"target = "tgw-1""#);
+    let text = BASE.replace(r#"target = "igw-1""#, r#"target = "gw-1""#);
     let d = error_with(&text, "not a route target");
     assert!(d.help.unwrap().contains("blackhole"));
 }
@@ -589,5 +589,32 @@ fn network_acl_rules_and_associations() {
     error_with(
         &many,
         "41 ingress rules; AWS allows at most 40 per direction",
+    );
+}
+
+/// Transit gateways: a VPC route to one needs the VPC attached; attachments name a route
+/// table of their own transit gateway and one subnet per zone of their VPC.
+#[test]
+fn transit_gateway_routes_and_attachments() {
+    let tgw = |extra: &str| {
+        BASE.replace(r#"target = "igw-1""#, r#"target = "tgw-1""#)
+            + "\n[[transit_gateways]]\nid = \"tgw-1\"\n\n[[transit_gateways]]\nid = \"tgw-2\"\n\n[[transit_gateway_route_tables]]\nid = \"tgw-rtb-1\"\ntransit_gateway = \"tgw-1\"\n\n[[transit_gateway_route_tables]]\nid = \"tgw-rtb-2\"\ntransit_gateway = \"tgw-2\"\nroutes = [{ destination = \"10.0.0.0/16\", target = \"tgw-attach-1\" }]\n"
+            + extra
+    };
+    error_with(&tgw(""), "transit gateway tgw-1 has no attachment to vpc-1");
+    let ok = tgw("[[transit_gateway_attachments]]\nid = \"tgw-attach-1\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\", \"subnet-b\"]\nassociation = \"tgw-rtb-1\"\npropagations = [\"tgw-rtb-1\"]\n");
+    // tgw-rtb-2 routes to an attachment of tgw-1: said.
+    let d = error_with(&ok, "tgw-attach-1 is an attachment of tgw-1, not of tgw-2");
+    assert_eq!(d.field, "routes[0].target");
+    let wrong = tgw("[[transit_gateway_attachments]]\nid = \"tgw-attach-1\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\"]\nassociation = \"tgw-rtb-2\"\nvpn_connection = \"vpn-1\"\n");
+    error_with(&wrong, "tgw-rtb-2 is a route table of tgw-2, not of tgw-1");
+    error_with(
+        &wrong,
+        "`vpn_connection` does not apply to a vpc attachment",
+    );
+    let no_subnet = tgw("[[transit_gateway_attachments]]\nid = \"tgw-attach-1\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-1\"\n");
+    error_with(
+        &no_subnet,
+        "a vpc attachment needs a subnet in at least one availability zone",
     );
 }

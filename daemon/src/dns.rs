@@ -233,6 +233,7 @@ impl Resolver {
             addr: w.client,
             instance: w.instance.as_deref(),
             tcp: w.tcp.is_some(),
+            inbound: false,
         };
         let region = &plan.fabric.snapshot.config.region;
         self.write_log(upstream_log(region, &client, &answer, now_unix()));
@@ -253,11 +254,14 @@ impl Resolver {
                 .map(|i| i.id.as_str()),
             _ => None,
         };
+        // A query to an address other than base + 2 came through an inbound endpoint.
+        let inbound = f.vpcs[vpc as usize].resolver != Some(q.resolver);
         let client = Client {
             vpc_id: &f.vpcs[vpc as usize].id,
             addr: q.client,
             instance,
             tcp: q.tcp.is_some(),
+            inbound,
         };
         let outcome = handle(
             &f.snapshot.dns,
@@ -280,24 +284,82 @@ impl Resolver {
                     &r,
                 );
                 // A private answer to a well-formed UDP query: the workers answer the same
-                // query themselves from now on (this generation).
-                if let (Some(cache), None, Some(_)) = (&self.shared.answers, q.tcp, &line) {
+                // query themselves from now on (this generation) — not one through an inbound
+                // endpoint, whose view may differ from the VPC's own.
+                if let (Some(cache), None, Some(_), false) =
+                    (&self.shared.answers, q.tcp, &line, inbound)
+                {
                     cache.insert(f.generation, vpc, q.dns, &r);
                 }
                 self.write_log(line.map(|l| *l));
             }
             Some(Outcome::Forward) => self.forward(q, &client),
+            Some(Outcome::ForwardRule(rule)) => self.forward_by_rule(q, &client, rule),
         }
     }
 
     /// Sends the query to the upstream server under a fresh id and remembers it.
     fn forward(&mut self, q: &Query<'_>, client: &Client<'_>) {
-        let f = &q.plan.fabric;
-        let Some(u) = f.upstream else { return };
-        if self.pending.len() >= MAX_PENDING {
-            f.registry
-                .drop_packet(0, dataplane::pipeline::DropReason::LocalServiceBusy);
+        let Some(u) = q.plan.fabric.upstream else {
             return;
+        };
+        let Some((id, pkt)) = self.forwarded(q, IpAddr::V4(u.source), IpAddr::V4(u.server)) else {
+            return;
+        };
+        if self.shared.send_own(q.plan, u.attachment, &pkt, OWN_LANE) {
+            self.remember(q, client, id);
+        }
+    }
+
+    /// Sends the query as Resolver rule `resolver_rules[rule]` says: from an ENI of its
+    /// outbound endpoint to its first target, routed through the fabric like any packet from
+    /// that ENI's subnet (over a transit gateway and a VPN to a data centre's DNS server).
+    fn forward_by_rule(&mut self, q: &Query<'_>, client: &Client<'_>, rule: u32) {
+        let f = &q.plan.fabric;
+        let c = &f.snapshot.config;
+        let Some(r) = c.resolver_rules.get(rule as usize) else {
+            return;
+        };
+        let eni = f
+            .resolver_enis
+            .iter()
+            .position(|e| e.outbound && Some(&e.endpoint) == r.resolver_endpoint.as_ref());
+        let (Some(x), Some(&target)) = (eni, r.target_ips.first()) else {
+            return;
+        };
+        let src = IpAddr::V4(f.resolver_enis[x].ip);
+        let Some((id, mut pkt)) = self.forwarded(q, src, target) else {
+            return;
+        };
+        let cx = dataplane::pipeline::Ctx {
+            lane: OWN_LANE,
+            now: self.shared.now(),
+            flows: &self.shared.flows,
+            offload: dataplane::pipeline::Offload::NONE,
+        };
+        let v = dataplane::pipeline::process_from_resolver_endpoint(
+            f,
+            &cx,
+            x as u32,
+            &mut pkt,
+            &mut dataplane::pipeline::NoObserver,
+        );
+        if let dataplane::pipeline::Verdict::Forward { egress, len } = v {
+            if self.shared.send_own(q.plan, egress, &pkt[..len], OWN_LANE) {
+                self.remember(q, client, id);
+            }
+        }
+    }
+
+    /// The query under a fresh id, as a UDP datagram from `src` to `server`:53; `None` when
+    /// too many are pending (counted) or the packet cannot be built.
+    fn forwarded(&mut self, q: &Query<'_>, src: IpAddr, server: IpAddr) -> Option<(u16, Vec<u8>)> {
+        if self.pending.len() >= MAX_PENDING {
+            q.plan
+                .fabric
+                .registry
+                .drop_packet(0, dataplane::pipeline::DropReason::LocalServiceBusy);
+            return None;
         }
         while self.pending.contains_key(&self.next_id) {
             self.next_id = self.next_id.wrapping_add(1);
@@ -306,20 +368,20 @@ impl Resolver {
         self.next_id = self.next_id.wrapping_add(1);
         let mut fwd = q.dns.to_vec();
         set_message_id(&mut fwd, id);
-        let Some(pkt) = build::packet(
-            IpAddr::V4(u.source),
-            IpAddr::V4(u.server),
+        let pkt = build::packet(
+            src,
+            server,
             build::Transport::Udp {
                 src_port: FORWARD_PORT,
                 dst_port: 53,
                 payload: &fwd,
             },
-        ) else {
-            return;
-        };
-        if !self.shared.send_own(q.plan, u.attachment, &pkt, OWN_LANE) {
-            return;
-        }
+        )?;
+        Some((id, pkt))
+    }
+
+    /// Remembers a forwarded query under `id` until its answer comes back.
+    fn remember(&mut self, q: &Query<'_>, client: &Client<'_>, id: u16) {
         self.pending.insert(
             id,
             Pending {

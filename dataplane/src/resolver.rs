@@ -97,6 +97,9 @@ pub struct Client<'a> {
     pub instance: Option<&'a str>,
     /// Asked over TCP (for the log's `transport`).
     pub tcp: bool,
+    /// Asked through an inbound Resolver endpoint (it sees the records kept for such
+    /// queries: `control::dns::PrivateDns::resolve_via`).
+    pub inbound: bool,
 }
 
 /// The response to send back and the log line; `None` when the bytes are not a DNS query
@@ -110,7 +113,7 @@ pub fn answer(
 ) -> Option<(Vec<u8>, Option<QueryLog>)> {
     match handle(dns, region, client, query, unix_seconds, false)? {
         Outcome::Answer(bytes, log) => Some((bytes, log.map(|l| *l))),
-        Outcome::Forward => None,
+        Outcome::Forward | Outcome::ForwardRule(_) => None,
     }
 }
 
@@ -121,6 +124,9 @@ pub enum Outcome {
     Answer(Vec<u8>, Option<Box<QueryLog>>),
     /// Not private here: ask the upstream server.
     Forward,
+    /// A Resolver rule (`resolver_rules[i]`) forwards the name: ask its target through its
+    /// outbound endpoint.
+    ForwardRule(u32),
 }
 
 /// Like [`answer`], but a name outside the private records is [`Outcome::Forward`] when
@@ -172,7 +178,10 @@ pub fn handle(
     let rcode = if msg.op_code() != OpCode::Query {
         ResponseCode::NotImp
     } else {
-        match dns.resolve(client.vpc_id, &qname, qtype) {
+        if let Some(rule) = dns.forward_rule(client.vpc_id, &qname) {
+            return Some(Outcome::ForwardRule(rule));
+        }
+        match dns.resolve_via(client.vpc_id, &qname, qtype, client.inbound) {
             None if forward => return Some(Outcome::Forward),
             None => ResponseCode::Refused,
             Some(a) => {
@@ -402,6 +411,7 @@ mod tests {
             addr: "10.0.0.176:60954".parse().unwrap(),
             instance: Some("i-08c0b194dec370347"),
             tcp: false,
+            inbound: false,
         };
         let (bytes, log) = answer(
             &d,
@@ -517,6 +527,7 @@ mod tests {
             addr: "10.0.0.176:1".parse().unwrap(),
             instance: None,
             tcp: false,
+            inbound: false,
         };
         assert!(answer(&d, "r", &client, &[1, 2, 3], 0).is_none());
         let mut bad = query("a.example.", RecordType::A);

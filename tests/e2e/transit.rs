@@ -153,3 +153,96 @@ fn a_network_acl_without_the_return_rule_breaks_the_path() {
     let acl = &lab.stats()["network_acls"]["acl-0c000000000000100"];
     assert!(acl["egress"]["*"].as_u64().unwrap() > 0, "{acl}");
 }
+
+/// `dig` answer lines (the last field of each) and the status.
+fn dig(lab: &Lab, ns: &str, server: &str, name: &str) -> (String, Vec<String>) {
+    let o = lab.exec(
+        ns,
+        &[
+            "dig",
+            &format!("@{server}"),
+            "+time=3",
+            "+tries=1",
+            name,
+            "A",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let status = out
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("no answer")
+        .to_string();
+    let mut answers: Vec<String> = out
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .map(|s| {
+            s.lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    answers.sort();
+    (status, answers)
+}
+
+/// Route 53 Resolver across the hub, with real dig: the data centre asks the shared VPC's
+/// resolver through the inbound endpoint and gets its private view (the api endpoint's
+/// addresses); a spoke asks its own resolver for corp.example, which a forwarding rule sends
+/// out of the shared VPC's outbound endpoint, over the transit gateway and the VPN, to the
+/// data centre's DNS server (dnsmasq) — and back. Then curl uses the name.
+#[test]
+fn resolver_endpoints_answer_the_data_centre_and_forward_to_it() {
+    if !can_run() {
+        return;
+    }
+    need("dnsmasq");
+    let mut lab = Lab::start(&hub());
+    lab.http_server("api-web", "hello from the api\n");
+    lab.spawn(
+        "dc-1",
+        &[
+            "dnsmasq",
+            "--no-daemon",
+            "--no-resolv",
+            "--no-hosts",
+            "--listen-address=192.168.10.53",
+            "--bind-interfaces",
+            "--host-record=db.corp.example,192.168.10.20",
+        ],
+    );
+    lab.check_isolation(&[("dc-1", "10.100.1.53"), ("spoke-1", "10.1.0.2")]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // From the data centre, through the inbound endpoint: the shared VPC's private view.
+    let want = vec!["10.100.1.20".to_string(), "10.100.2.20".to_string()];
+    assert_eq!(
+        dig(&lab, "dc-1", "10.100.1.53", "api.example.internal"),
+        ("NOERROR".to_string(), want.clone()),
+        "{}",
+        lab.daemon_log()
+    );
+    assert_eq!(
+        dig(&lab, "dc-1", "10.100.2.53", "api.example.internal").1,
+        want
+    );
+    // From a spoke, forwarded to the data centre by the rule.
+    assert_eq!(
+        dig(&lab, "spoke-1", "10.1.0.2", "db.corp.example"),
+        ("NOERROR".to_string(), vec!["192.168.10.20".to_string()]),
+        "{}",
+        lab.daemon_log()
+    );
+    // And the address the spoke's resolver gives for the name answers curl.
+    let (_, a) = dig(&lab, "spoke-1", "10.1.0.2", "api.example.internal");
+    let (code, body) = lab.curl(
+        "spoke-1",
+        &format!("http://{}/", a.first().expect("an answer")),
+    );
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "hello from the api\n")
+    );
+}

@@ -48,6 +48,7 @@ mod interfaces;
 mod load_balancing;
 mod nacl;
 mod network;
+mod resolver;
 mod routes;
 mod security;
 mod transit;
@@ -180,6 +181,7 @@ impl<'a> Validator<'a> {
         self.check_security_groups();
         self.check_network_acls();
         self.check_transit();
+        self.check_resolver();
         self.check_interfaces();
         self.check_aws_services();
         self.check_endpoint_services();

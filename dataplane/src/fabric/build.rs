@@ -20,6 +20,7 @@ use smallvec::SmallVec;
 use super::*;
 use crate::conntrack::zone_of;
 
+mod resolver;
 mod transit;
 
 /// Builds the fabric of `snapshot` (see [`Fabric::build`]).
@@ -34,6 +35,7 @@ pub(super) fn build(
     b.endpoint_services();
     b.interface_endpoints();
     b.gwlb_endpoints();
+    b.resolver_endpoints();
     b.virtual_owners();
     b.internet_gateways()?;
     b.service_networks()?;
@@ -89,6 +91,7 @@ struct Parts {
     tgw_by_vpc: FxHashMap<(u32, u32), u32>,
     on_prem: Vec<OnPrem>,
     vgws: Vec<Vgw>,
+    resolver_enis: Vec<ResolverEni>,
     acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     sg_denials: Vec<SmallVec<[Arc<DenialCounters>; 2]>>,
     route_table_counters: Vec<Arc<EntityCounters>>,
@@ -972,6 +975,7 @@ impl Parts {
             tgw_by_vpc: self.tgw_by_vpc,
             on_prem: self.on_prem,
             vgws: self.vgws,
+            resolver_enis: self.resolver_enis,
             acl_counters: self.acl_counters,
             sg_denials: self.sg_denials,
             actions,

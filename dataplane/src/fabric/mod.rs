@@ -71,6 +71,8 @@ pub enum Owner {
     LoadBalancerNode(u32),
     /// The VPC's resolver (base + 2): `vpcs[i]`.
     Resolver(u32),
+    /// An ENI of a Route 53 Resolver endpoint: `resolver_enis[i]`.
+    ResolverEndpoint(u32),
     /// Something vpced does not terminate yet (a NAT gateway).
     Virtual,
 }
@@ -435,6 +437,23 @@ pub enum OnPremVia {
     Nowhere,
 }
 
+/// An ENI of a Route 53 Resolver endpoint.
+#[derive(Debug)]
+pub struct ResolverEni {
+    /// The endpoint's id (`rslvr-…`).
+    pub endpoint: String,
+    /// `vpcs[i]`, whose resolver it reaches (inbound) or speaks for (outbound).
+    pub vpc: u32,
+    pub ip: Ipv4Addr,
+    pub subnet: u32,
+    /// Its subnet's route table (where forwarded queries leave by).
+    pub route_table: u32,
+    /// Its security groups (`snapshot.security.sets[i]`): unlike the VPC's resolver (at
+    /// base + 2), an endpoint's ENIs are filtered by them.
+    pub sg: Option<u32>,
+    pub outbound: bool,
+}
+
 /// A virtual private gateway with the on-premises networks of its VPN connections.
 #[derive(Debug)]
 pub struct Vgw {
@@ -524,6 +543,7 @@ pub struct Fabric {
     pub tgw_by_vpc: FxHashMap<(u32, u32), u32>,
     pub on_prem: Vec<OnPrem>,
     pub vgws: Vec<Vgw>,
+    pub resolver_enis: Vec<ResolverEni>,
     /// Rule counters of each network ACL (`snapshot.nacls.acls` order).
     pub acl_counters: Vec<Arc<crate::stats::AclCounters>>,
     /// Denial counters of the groups of each compiled security-group set.

@@ -81,6 +81,7 @@ mod gwlb;
 mod internet;
 mod load_balancer;
 mod privatelink;
+mod resolver;
 mod transit;
 
 use crate::stats::Lane;
@@ -92,6 +93,8 @@ use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
 use load_balancer::{admitted, no_target, pick_target, to_load_balancer_node, to_target};
 use privatelink::{endpoint_reply, interface_endpoint};
+pub use resolver::process_from_resolver_endpoint;
+use resolver::to_resolver_endpoint;
 pub use transit::MAX_TGW_HOPS;
 use transit::{from_on_premises, to_transit_gateway, to_vpn_gateway};
 
@@ -786,6 +789,7 @@ fn deliver<O: Observer>(
             }
         }
         Some(Owner::Resolver(_)) => Verdict::Drop(DropReason::ResolverProtocol),
+        Some(Owner::ResolverEndpoint(x)) => to_resolver_endpoint(f, cx, x, p, obs),
         Some(Owner::Virtual) => {
             Verdict::Drop(DropReason::Unsupported(Unsupported::VirtualInterface))
         }

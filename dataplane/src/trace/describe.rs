@@ -150,6 +150,14 @@ fn vpc_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                 ),
                 Some(Owner::Virtual) => format!("{address} belongs to a NAT gateway"),
                 Some(Owner::Resolver(_)) => format!("{address} is the VPC's resolver"),
+                Some(Owner::ResolverEndpoint(x)) => {
+                    let e = &f.resolver_enis[x as usize];
+                    let dir = if e.outbound { "outbound" } else { "inbound" };
+                    format!(
+                        "{address} is an ENI of {dir} Resolver endpoint {}",
+                        e.endpoint
+                    )
+                }
                 None => format!("nothing in the VPC has {address}"),
             },
         }],

@@ -259,10 +259,25 @@ fn finish(
     out: Option<(AttachmentIdx, usize)>,
 ) -> Trace {
     let Some((egress, len)) = out else {
+        // A DNS question vpced answers itself, as the VPC's resolver: its answer is written
+        // back to where the question came in (that way back is not routed).
+        let answered = forward.blocked.is_none()
+            && forward.delivered_to.as_deref() == Some("vpced")
+            && q.port == 53;
+        let reply = answered.then(|| Leg {
+            hops: vec![Hop {
+                component: "resolver".into(),
+                id: "vpced".into(),
+                detail: "answers; the answer goes back out where the question came in".into(),
+            }],
+            delivered_to: Some(f.attachments[q.from as usize].id.clone()),
+            blocked: None,
+            appliance: None,
+        });
         return Trace {
-            reachable: false,
+            reachable: answered,
             forward,
-            reply: None,
+            reply,
         };
     };
     // The way back, from where the packet arrived.
