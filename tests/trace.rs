@@ -356,3 +356,127 @@ fn fragmented_requests_follow_their_first_fragment() {
     assert_eq!(status, Some(3), "{v}");
     assert_eq!(code(&v), "BAD_QUESTION");
 }
+
+/// The hub example (issue 22) in memory: each transit-gateway blocking case with its code —
+/// no route because a spoke does not propagate to the table, a blackhole, an attachment with
+/// no association, a source in a zone the attachment has no subnet in — and two peered
+/// transit gateways carrying a spoke to the shared VPC.
+#[test]
+fn transit_gateway_paths_and_their_blocking_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = |name: &str, edits: &[(&str, &str)]| {
+        let mut text = std::fs::read_to_string(example("centralized-endpoints.toml")).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{from}");
+            text = text.replacen(from, to, 1);
+        }
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let api = "vpce-0c00000000000a001";
+    let plain = hub("plain.toml", &[]);
+    let (_, v) = trace(&plain, "spoke-1-web", "spoke-2-web", "80");
+    assert_eq!(code(&v), "TRANSIT_GATEWAY_ROUTE_NOT_PROPAGATED", "{v:#}");
+    // A blackhole for the shared VPC in the spokes' table.
+    let blackhole = hub(
+        "blackhole.toml",
+        &[(
+            "name = \"spokes\"\ntransit_gateway = \"tgw-0c0000000000000001\"\n",
+            "name = \"spokes\"\ntransit_gateway = \"tgw-0c0000000000000001\"\nroutes = [{ destination = \"10.100.1.0/24\", target = \"blackhole\" }]\n",
+        )],
+    );
+    let (_, v) = trace(&blackhole, "spoke-1-web", api, "80");
+    assert_eq!(code(&v), "TRANSIT_GATEWAY_BLACKHOLE_ROUTE", "{v:#}");
+    // The more specific blackhole spares the other zone's address.
+    let (_, v) = trace(&blackhole, "spoke-1-web", "10.100.2.20", "80");
+    assert_eq!(code(&v), "reachable", "{v:#}");
+    // Spoke 1's attachment associated with no table.
+    let unassociated = hub(
+        "unassociated.toml",
+        &[(
+            "subnets = [\"subnet-0c00000000000011a\"]\nassociation = \"tgw-rtb-0c00000000000001\"\n",
+            "subnets = [\"subnet-0c00000000000011a\"]\n",
+        )],
+    );
+    let (_, v) = trace(&unassociated, "spoke-1-web", api, "80");
+    assert_eq!(
+        code(&v),
+        "TRANSIT_GATEWAY_ATTACHMENT_NOT_ASSOCIATED",
+        "{v:#}"
+    );
+    // Spoke 1's instance in a second subnet, in a zone its attachment does not cover.
+    let other_zone = hub(
+        "other-zone.toml",
+        &[
+            (
+                "[[route_tables]]\nid = \"rtb-0c000000000000011\"",
+                "[[subnets]]\nid = \"subnet-0c00000000000011b\"\nvpc = \"vpc-0c000000000000011\"\navailability_zone = \"us-east-1b\"\ncidr = \"10.1.2.0/24\"\n\n[[route_tables]]\nid = \"rtb-0c000000000000011\"",
+            ),
+            (
+                "subnet = \"subnet-0c00000000000011a\"\nprivate_ip = \"10.1.1.10\"",
+                "subnet = \"subnet-0c00000000000011b\"\nprivate_ip = \"10.1.2.10\"",
+            ),
+        ],
+    );
+    let (_, v) = trace(&other_zone, "spoke-1-web", api, "80");
+    assert_eq!(code(&v), "TRANSIT_GATEWAY_ATTACHMENT_NOT_IN_ZONE", "{v:#}");
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("us-east-1b"), "{why}");
+    // Spoke 1 on a second transit gateway peered with the hub: there and back over the
+    // peering attachment (static routes both sides).
+    let peered = hub(
+        "peered.toml",
+        &[
+            (
+                "\n[[transit_gateway_attachments]]\nid = \"tgw-attach-0c00000000000011\"\ntransit_gateway = \"tgw-0c0000000000000001\"\ntype = \"vpc\"\nvpc = \"vpc-0c000000000000011\"\nsubnets = [\"subnet-0c00000000000011a\"]\nassociation = \"tgw-rtb-0c00000000000001\"\npropagations = [\"tgw-rtb-0c00000000000002\"]\n",
+                "\n[[transit_gateways]]\nid = \"tgw-0c0000000000000002\"\n\n[[transit_gateway_route_tables]]\nid = \"tgw-rtb-0c00000000000021\"\ntransit_gateway = \"tgw-0c0000000000000002\"\nroutes = [{ destination = \"10.100.0.0/16\", target = \"tgw-attach-0c00000000000077\" }]\n\n[[transit_gateway_attachments]]\nid = \"tgw-attach-0c00000000000011\"\ntransit_gateway = \"tgw-0c0000000000000002\"\ntype = \"vpc\"\nvpc = \"vpc-0c000000000000011\"\nsubnets = [\"subnet-0c00000000000011a\"]\nassociation = \"tgw-rtb-0c00000000000021\"\npropagations = [\"tgw-rtb-0c00000000000021\"]\n\n[[transit_gateway_attachments]]\nid = \"tgw-attach-0c00000000000077\"\ntransit_gateway = \"tgw-0c0000000000000002\"\ntype = \"peering\"\npeer_transit_gateway = \"tgw-0c0000000000000001\"\nassociation = \"tgw-rtb-0c00000000000021\"\npeer_association = \"tgw-rtb-0c00000000000002\"\n",
+            ),
+            (
+                "routes = [\n  { destination = \"10.0.0.0/8\", target = \"tgw-0c0000000000000001\" },\n  { destination = \"192.168.0.0/16\", target = \"tgw-0c0000000000000001\" },\n]",
+                "routes = [\n  { destination = \"10.0.0.0/8\", target = \"tgw-0c0000000000000002\" },\n]",
+            ),
+            (
+                "name = \"shared\"\ntransit_gateway = \"tgw-0c0000000000000001\"\n",
+                "name = \"shared\"\ntransit_gateway = \"tgw-0c0000000000000001\"\nroutes = [{ destination = \"10.1.0.0/16\", target = \"tgw-attach-0c00000000000077\" }]\n",
+            ),
+        ],
+    );
+    let (status, v) = trace(&peered, "spoke-1-web", api, "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let there = components(&v, "forward");
+    let tables = there
+        .iter()
+        .filter(|c| *c == "transit_gateway_route_table")
+        .count();
+    assert_eq!(tables, 2, "both transit gateways' tables: {there:?}");
+}
+
+/// A data centre behind a virtual private gateway (issue 22): the public table propagates
+/// the gateway's routes, so the on-premises network's prefix appears as a propagated route
+/// and the instance's reply goes back over the VPN; without propagation there is no route.
+#[test]
+fn a_virtual_private_gateway_carries_a_data_centre_with_route_propagation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let base = std::fs::read_to_string(example("s3-endpoints.toml")).unwrap()
+        + "\n[[vpn_gateways]]\nid = \"vgw-0a000000000000001\"\nvpc = \"vpc-09efc2534d3f29483\"\n\n[[on_premises]]\nid = \"dc-9\"\ncidrs = [\"172.16.0.0/16\"]\nhosts = [\"172.16.0.10\"]\ncustomer_gateway = \"cgw-0a000000000000009\"\nnamespace = \"dc-9\"\n\n[[vpn_connections]]\nid = \"vpn-0a000000000000009\"\non_premises = \"dc-9\"\nvpn_gateway = \"vgw-0a000000000000001\"\n";
+    let with = base.replace(
+        "subnets = [\"subnet-0a0000000000000a1\"]\n",
+        "subnets = [\"subnet-0a0000000000000a1\"]\npropagating_gateways = [\"vgw-0a000000000000001\"]\n",
+    );
+    let (on, off) = (dir.path().join("on.toml"), dir.path().join("off.toml"));
+    std::fs::write(&on, with).unwrap();
+    std::fs::write(&off, base).unwrap();
+    let (status, v) = trace(&on, "dc-9", "i-08c0b194dec370347", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    assert_eq!(v["trace"]["reply"]["delivered_to"], "dc-9");
+    let (_, v) = trace(&off, "dc-9", "i-08c0b194dec370347", "80");
+    assert_eq!(code(&v), "ASYMMETRIC_RETURN_PATH", "{v:#}");
+}

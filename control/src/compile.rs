@@ -207,8 +207,10 @@ pub enum RouteOrigin {
     },
     /// Learned from a virtual private gateway (`routes[index]`, `propagated = true`).
     Propagated { index: usize },
-    /// In a transit gateway route table: propagated from `attachment`, a `vpc` or `vpn` one.
-    TgwPropagated { attachment: String, vpn: bool },
+    /// Propagated from `source`: in a transit gateway route table, an attachment (a VPC's or,
+    /// `vpn`, a VPN connection's); in a VPC route table, a virtual private gateway
+    /// (`propagating_gateways`) bringing its VPN connections' on-premises prefixes.
+    PropagatedFrom { source: String, vpn: bool },
 }
 
 impl RouteOrigin {
@@ -220,7 +222,7 @@ impl RouteOrigin {
             RouteOrigin::PrefixList { .. } => 2,
             RouteOrigin::Propagated { .. } => 3,
             // AWS: for the same prefix, a VPC attachment's propagated route beats a VPN's.
-            RouteOrigin::TgwPropagated { vpn, .. } => 3 + u8::from(*vpn),
+            RouteOrigin::PropagatedFrom { vpn, .. } => 3 + u8::from(*vpn),
         }
     }
 
@@ -229,7 +231,7 @@ impl RouteOrigin {
             RouteOrigin::Local => "local",
             RouteOrigin::Static { .. } => "static",
             RouteOrigin::PrefixList { .. } => "prefix list",
-            RouteOrigin::Propagated { .. } | RouteOrigin::TgwPropagated { .. } => "propagated",
+            RouteOrigin::Propagated { .. } | RouteOrigin::PropagatedFrom { .. } => "propagated",
         }
     }
 }
@@ -402,8 +404,8 @@ impl CompiledRouteTable {
             RouteOrigin::Propagated { index } => {
                 format!("{} (propagated route routes[{index}])", r.destination)
             }
-            RouteOrigin::TgwPropagated { attachment, .. } => {
-                format!("{} (propagated from {attachment})", r.destination)
+            RouteOrigin::PropagatedFrom { source, .. } => {
+                format!("{} (propagated from {source})", r.destination)
             }
         };
         let mut s = format!("{what} is the longest matching prefix (/{len})");
@@ -640,6 +642,7 @@ fn compile_route_table(config: &Config, rt: &RouteTable) -> Result<CompiledRoute
     let vpc_nets: Vec<IpNet> = vpc.networks();
     let mut routes = local_routes(rt, &vpc_nets);
     let mut list_routes = written_routes(config, rt, &vpc_nets, &mut routes)?;
+    propagated_routes(config, rt, &vpc_nets, &mut routes);
     list_routes.extend(gateway_endpoint_routes(config, rt)?);
     expand_prefix_lists(config, list_routes, &vpc_nets, &mut routes)?;
     finish_table(&rt.id, &rt.vpc, !rt.gateways.is_empty(), routes)
@@ -723,6 +726,37 @@ fn written_routes(
         }
     }
     Ok(list_routes)
+}
+
+/// Step 2b: route propagation from virtual private gateways: each VPN connection's
+/// on-premises prefixes, to the gateway.
+fn propagated_routes(
+    config: &Config,
+    rt: &RouteTable,
+    vpc_nets: &[IpNet],
+    routes: &mut Vec<EffectiveRoute>,
+) {
+    for g in &rt.propagating_gateways {
+        let networks = config
+            .vpn_connections
+            .iter()
+            .filter(|v| v.vpn_gateway.as_ref() == Some(g))
+            .filter_map(|v| config.on_premises.iter().find(|o| o.id == v.on_premises))
+            .flat_map(|o| o.cidrs.iter().map(|c| c.0));
+        for net in networks {
+            let state = unless_local(vpc_nets, &net, "a propagated route never overrides local");
+            let origin = RouteOrigin::PropagatedFrom {
+                source: g.clone(),
+                vpn: true,
+            };
+            routes.push(route(
+                net,
+                RouteTarget::VpnGateway(g.clone()),
+                origin,
+                state,
+            ));
+        }
+    }
 }
 
 /// Step 3: the gateway endpoints associated with this table: a route to each prefix list of

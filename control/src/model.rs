@@ -198,6 +198,10 @@ pub struct RouteTable {
     pub gateways: Vec<String>,
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// Route propagation: virtual private gateways whose VPN connections' on-premises prefixes
+    /// appear in this table as propagated routes (AWS: "Enable route propagation").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub propagating_gateways: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

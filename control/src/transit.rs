@@ -122,8 +122,8 @@ fn compile_table(
             routes.push(route(
                 net,
                 RouteTarget::TransitGatewayAttachment(a.id.clone()),
-                RouteOrigin::TgwPropagated {
-                    attachment: a.id.clone(),
+                RouteOrigin::PropagatedFrom {
+                    source: a.id.clone(),
                     vpn: a.attachment_type == TgwAttachmentType::Vpn,
                 },
                 RouteState::Active,

@@ -9,6 +9,29 @@ impl<'a> Validator<'a> {
         self.check_tgw_route_tables();
         self.check_on_premises();
         self.check_vpn_connections();
+        self.check_route_propagation();
+    }
+
+    /// A VPC route table propagates from virtual private gateways of its own VPC.
+    fn check_route_propagation(&mut self) {
+        let c = self.c;
+        for (i, rt) in c.route_tables.iter().enumerate() {
+            let ent = entity(Collection::RouteTables, &rt.id);
+            for (k, g) in rt.propagating_gateways.iter().enumerate() {
+                let at = path![Collection::RouteTables, i, "propagating_gateways", k];
+                if self.require(&ent, at.clone(), g, Collection::VpnGateways) {
+                    let gw = &c.vpn_gateways[self.def(g, Collection::VpnGateways).unwrap()];
+                    if gw.vpc != rt.vpc {
+                        self.err(
+                            ent.clone(),
+                            at,
+                            format!("{g} is attached to {}, not to {}", gw.vpc, rt.vpc),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// `table` must be a route table of transit gateway `tgw`.

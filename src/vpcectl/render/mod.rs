@@ -98,7 +98,7 @@ fn origin_text(o: &RouteOrigin) -> String {
             _ => format!("{list}[{entry}]"),
         },
         RouteOrigin::Propagated { index } => format!("propagated routes[{index}]"),
-        RouteOrigin::TgwPropagated { attachment, .. } => format!("propagated from {attachment}"),
+        RouteOrigin::PropagatedFrom { source, .. } => format!("propagated from {source}"),
     }
 }
 
