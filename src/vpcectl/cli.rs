@@ -355,6 +355,23 @@ pub enum Noun {
     NatGateways,
     #[value(alias = "security-group")]
     SecurityGroups,
+    /// Transit gateways with their attachments and route tables.
+    #[value(alias = "transit-gateway")]
+    TransitGateways,
+    /// Transit gateway attachments: what each connects, its association and propagations.
+    #[value(alias = "transit-gateway-attachment")]
+    TransitGatewayAttachments,
+    /// Transit gateway route tables: associations, propagations and every effective route.
+    #[value(alias = "transit-gateway-route-table")]
+    TransitGatewayRouteTables,
+    /// On-premises networks and the VPN connections that reach them.
+    OnPremises,
+    /// Route 53 Resolver endpoints (inbound and outbound).
+    #[value(alias = "resolver-endpoint")]
+    ResolverEndpoints,
+    /// Route 53 Resolver rules and the VPCs they are associated with.
+    #[value(alias = "resolver-rule")]
+    ResolverRules,
     /// Network ACLs: their subnets (a subnet no ACL lists has its VPC's default) and rules.
     #[value(alias = "network-acl")]
     NetworkAcls,

@@ -13,18 +13,27 @@ pub(super) fn cmd_lookup(
 ) -> Result<(), Failure> {
     let snap = &compiled.snapshot;
     let table = match (&route_table, &subnet) {
-        (Some(id), _) => snap.route_table(id).ok_or_else(|| {
-            let ids: Vec<&str> = snap.route_tables.iter().map(|t| t.id.as_str()).collect();
-            Failure::bad_input(format!(
-                "{}: no route table `{id}`; known: {}",
-                file.display(),
-                if ids.is_empty() {
-                    "none".to_string()
-                } else {
-                    ids.join(", ")
-                }
-            ))
-        })?,
+        // A VPC's route table, or a transit gateway's.
+        (Some(id), _) => snap
+            .route_table(id)
+            .or_else(|| snap.transit.table(id))
+            .ok_or_else(|| {
+                let ids: Vec<&str> = snap
+                    .route_tables
+                    .iter()
+                    .chain(&snap.transit.tables)
+                    .map(|t| t.id.as_str())
+                    .collect();
+                Failure::bad_input(format!(
+                    "{}: no route table `{id}`; known: {}",
+                    file.display(),
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                ))
+            })?,
         (None, Some(s)) => snap.subnet_route_table(s).ok_or_else(|| {
             Failure::bad_input(format!(
                 "{}: no subnet `{s}` with a route table",

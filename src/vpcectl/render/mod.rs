@@ -157,6 +157,11 @@ fn route_table_text(
             format!(": {}", assoc.join("; "))
         }
     )?;
+    routes_text(out, t)
+}
+
+/// A compiled table's effective routes, one row each.
+fn routes_text(out: &mut impl Write, t: &CompiledRouteTable) -> std::io::Result<()> {
     let mut tab = table(&["destination", "target", "status", "origin", "state"]);
     for r in &t.routes {
         tab.add_row(vec![
@@ -168,6 +173,74 @@ fn route_table_text(
         ]);
     }
     print_table(out, &tab)
+}
+
+/// A transit gateway route table: its associations and propagations, then its routes.
+pub(crate) fn tgw_route_table_text(
+    out: &mut impl Write,
+    compiled: &Compiled,
+    t: &CompiledRouteTable,
+) -> std::io::Result<()> {
+    let (assoc, prop) = tgw_links(compiled, &t.id);
+    writeln!(
+        out,
+        "{} ({}): associated with {}; propagations from {}",
+        t.id,
+        t.vpc,
+        if assoc.is_empty() {
+            "nothing".into()
+        } else {
+            assoc.join(",")
+        },
+        if prop.is_empty() {
+            "nothing".into()
+        } else {
+            prop.join(",")
+        },
+    )?;
+    routes_text(out, t)
+}
+
+/// The attachments associated with, and propagating to, transit gateway route table `id`.
+fn tgw_links(compiled: &Compiled, id: &str) -> (Vec<String>, Vec<String>) {
+    let c = &compiled.snapshot.config;
+    let assoc = c
+        .transit_gateway_attachments
+        .iter()
+        .filter(|a| {
+            a.association.as_deref() == Some(id) || a.peer_association.as_deref() == Some(id)
+        })
+        .map(|a| a.id.clone())
+        .collect();
+    let prop = c
+        .transit_gateway_attachments
+        .iter()
+        .filter(|a| a.propagations.iter().any(|p| p == id))
+        .map(|a| a.id.clone())
+        .collect();
+    (assoc, prop)
+}
+
+pub(crate) fn tgw_route_table_json(compiled: &Compiled, t: &CompiledRouteTable) -> Value {
+    let (assoc, prop) = tgw_links(compiled, &t.id);
+    json!({
+        "id": t.id,
+        "transit_gateway": t.vpc,
+        "associations": assoc,
+        "propagations": prop,
+        "routes": routes_json(t),
+    })
+}
+
+fn routes_json(t: &CompiledRouteTable) -> Vec<Value> {
+    t.routes.iter().map(|r| with_state(json!({
+        "destination": r.destination,
+        "destination_prefix_list": match &r.origin { RouteOrigin::PrefixList { list, .. } => Some(list), _ => None },
+        "target": r.target.to_string(),
+        "target_kind": r.target,
+        "status": r.status(),
+        "origin": r.origin,
+    }), &r.state)).collect()
 }
 
 /// A route's JSON with its state's fields beside the others: `"state": "shadowed", "by": 3`
@@ -188,14 +261,8 @@ fn route_table_json(compiled: &Compiled, t: &CompiledRouteTable) -> Value {
         "main": rt.map(|r| r.main).unwrap_or(false),
         "subnets": compiled.snapshot.subnets_using(&t.id),
         "gateways": rt.map(|r| r.gateways.clone()).unwrap_or_default(),
-        "routes": t.routes.iter().map(|r| with_state(json!({
-            "destination": r.destination,
-            "destination_prefix_list": match &r.origin { RouteOrigin::PrefixList { list, .. } => Some(list), _ => None },
-            "target": r.target.to_string(),
-            "target_kind": r.target,
-            "status": r.status(),
-            "origin": r.origin,
-        }), &r.state)).collect::<Vec<_>>(),
+        "propagating_gateways": rt.map(|r| r.propagating_gateways.clone()).unwrap_or_default(),
+        "routes": routes_json(t),
     })
 }
 

@@ -147,6 +147,42 @@ pub fn show(
             hosted_zone_row,
         ),
         Noun::RouteTables => route_tables(&mut l, compiled),
+        Noun::TransitGatewayRouteTables => tgw_route_tables(&mut l, compiled),
+        Noun::TransitGateways => l.print(
+            &c.transit_gateways,
+            |x| &x.id,
+            "transit gateway",
+            TRANSIT_GATEWAY,
+            |t| transit_gateway_row(c, t),
+        ),
+        Noun::TransitGatewayAttachments => l.print(
+            &c.transit_gateway_attachments,
+            |x| &x.id,
+            "transit gateway attachment",
+            TGW_ATTACHMENT,
+            tgw_attachment_row,
+        ),
+        Noun::OnPremises => l.print(
+            &c.on_premises,
+            |x| &x.id,
+            "on-premises network",
+            ON_PREMISES,
+            |o| on_premises_row(c, o),
+        ),
+        Noun::ResolverEndpoints => l.print(
+            &c.resolver_endpoints,
+            |x| &x.id,
+            "Resolver endpoint",
+            RESOLVER_ENDPOINT,
+            resolver_endpoint_row,
+        ),
+        Noun::ResolverRules => l.print(
+            &c.resolver_rules,
+            |x| &x.id,
+            "Resolver rule",
+            RESOLVER_RULE,
+            resolver_rule_row,
+        ),
     }
 }
 
@@ -512,6 +548,160 @@ fn hosted_zone_row(z: &HostedZone) -> Vec<String> {
 }
 
 /// Route tables show their compiled routes (state, origin, target) rather than the model.
+fn tgw_route_tables<W: Write>(l: &mut Listing<'_, W>, compiled: &Compiled) -> Result<(), Failure> {
+    let snap = &compiled.snapshot;
+    let tables = pick(
+        &snap.transit.tables,
+        |t| t.id.as_str(),
+        l.id,
+        "transit gateway route table",
+    )?;
+    match l.output {
+        Output::Json => {
+            let v: Vec<Value> = tables
+                .iter()
+                .map(|t| super::tgw_route_table_json(compiled, t))
+                .collect();
+            print_json(l.out, &v)
+        }
+        Output::Table => {
+            for (n, t) in tables.iter().enumerate() {
+                if n > 0 {
+                    writeln!(l.out)?;
+                }
+                super::tgw_route_table_text(l.out, compiled, t)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+const TRANSIT_GATEWAY: &[&str] = &["id", "name", "attachments", "route tables"];
+
+fn transit_gateway_row(c: &Config, t: &control::model::TransitGateway) -> Vec<String> {
+    let ids = |v: Vec<&str>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    vec![
+        t.id.clone(),
+        opt(&t.name),
+        ids(c
+            .transit_gateway_attachments
+            .iter()
+            .filter(|a| a.transit_gateway == t.id)
+            .map(|a| a.id.as_str())
+            .collect()),
+        ids(c
+            .transit_gateway_route_tables
+            .iter()
+            .filter(|r| r.transit_gateway == t.id)
+            .map(|r| r.id.as_str())
+            .collect()),
+    ]
+}
+
+const TGW_ATTACHMENT: &[&str] = &[
+    "id",
+    "transit gateway",
+    "type",
+    "resource",
+    "association",
+    "propagations",
+    "appliance mode",
+];
+
+fn tgw_attachment_row(a: &control::model::TransitGatewayAttachment) -> Vec<String> {
+    let resource = match a.attachment_type {
+        control::model::TgwAttachmentType::Vpc => format!(
+            "{} ({})",
+            a.vpc.as_deref().unwrap_or("-"),
+            a.subnets.join(",")
+        ),
+        control::model::TgwAttachmentType::Vpn => a.vpn_connection.clone().unwrap_or_default(),
+        control::model::TgwAttachmentType::Peering => {
+            a.peer_transit_gateway.clone().unwrap_or_default()
+        }
+    };
+    vec![
+        a.id.clone(),
+        a.transit_gateway.clone(),
+        format!("{:?}", a.attachment_type).to_lowercase(),
+        resource,
+        opt(&a.association),
+        if a.propagations.is_empty() {
+            "-".into()
+        } else {
+            a.propagations.join(",")
+        },
+        if a.appliance_mode { "on" } else { "off" }.into(),
+    ]
+}
+
+const ON_PREMISES: &[&str] = &["id", "name", "cidrs", "customer gateway", "vpn connection"];
+
+fn on_premises_row(c: &Config, o: &control::model::OnPremises) -> Vec<String> {
+    vec![
+        o.id.clone(),
+        opt(&o.name),
+        o.cidrs
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        o.customer_gateway.clone(),
+        c.vpn_connections
+            .iter()
+            .find(|v| v.on_premises == o.id)
+            .map_or("-".into(), |v| {
+                format!(
+                    "{} to {}",
+                    v.id,
+                    v.transit_gateway
+                        .as_deref()
+                        .or(v.vpn_gateway.as_deref())
+                        .unwrap_or("-")
+                )
+            }),
+    ]
+}
+
+const RESOLVER_ENDPOINT: &[&str] = &["id", "direction", "vpc", "addresses", "security groups"];
+
+fn resolver_endpoint_row(e: &control::model::ResolverEndpoint) -> Vec<String> {
+    vec![
+        e.id.clone(),
+        format!("{:?}", e.direction).to_lowercase(),
+        e.vpc.clone(),
+        e.ip_addresses
+            .iter()
+            .map(|a| format!("{} ({})", a.ip, a.subnet))
+            .collect::<Vec<_>>()
+            .join(","),
+        e.security_groups.join(","),
+    ]
+}
+
+const RESOLVER_RULE: &[&str] = &["id", "domain", "type", "endpoint", "targets", "vpcs"];
+
+fn resolver_rule_row(r: &control::model::ResolverRule) -> Vec<String> {
+    vec![
+        r.id.clone(),
+        r.domain.clone(),
+        format!("{:?}", r.rule_type).to_lowercase(),
+        opt(&r.resolver_endpoint),
+        r.target_ips
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        r.vpcs.join(","),
+    ]
+}
+
 fn route_tables<W: Write>(l: &mut Listing<'_, W>, compiled: &Compiled) -> Result<(), Failure> {
     let snap = &compiled.snapshot;
     let tables = pick(&snap.route_tables, |t| t.id.as_str(), l.id, "route table")?;
