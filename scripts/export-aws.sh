@@ -4,8 +4,9 @@
 #
 #   scripts/export-aws.sh [--region R] [--endpoint-url URL] DIR
 #
-# Needs the AWS CLI and credentials allowed to describe (ec2:Describe*, ec2:Get*,
-# elasticloadbalancing:Describe*). Nothing is changed in the account. A call that fails (no
+# Needs the AWS CLI and credentials allowed to describe (ec2:Describe*, ec2:Get*, ec2:Search*,
+# elasticloadbalancing:Describe*, route53resolver:List*, route53:List*, route53:Get*). Nothing
+# is changed in the account. A call that fails (no
 # permission, a service not offered) is reported and skipped: its part of the model stays
 # empty. --endpoint-url points every call at another endpoint (a local moto_server in tests).
 set -euo pipefail
@@ -17,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --region) region=${2:?--region needs a value}; shift 2 ;;
     --endpoint-url) endpoint=${2:?--endpoint-url needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "export-aws.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "$dir" ] || { echo "export-aws.sh: one DIR only" >&2; exit 2; }; dir=$1; shift ;;
   esac
@@ -50,8 +51,29 @@ ids() {
 
 for op in vpcs subnets route-tables managed-prefix-lists security-groups network-acls network-interfaces \
           instances vpc-endpoints vpc-endpoint-service-configurations vpc-endpoint-connections \
-          internet-gateways nat-gateways; do
+          internet-gateways nat-gateways vpc-peering-connections vpn-gateways vpn-connections \
+          customer-gateways transit-gateways transit-gateway-attachments \
+          transit-gateway-vpc-attachments transit-gateway-peering-attachments \
+          transit-gateway-route-tables; do
   call "ec2-describe-$op" ec2 "describe-$op"
+done
+# Each transit gateway route table's propagations and static routes.
+for t in $(ids ec2-describe-transit-gateway-route-tables '[t["TransitGatewayRouteTableId"] for t in d["TransitGatewayRouteTables"]]'); do
+  call "ec2-get-transit-gateway-route-table-propagations-$t" ec2 get-transit-gateway-route-table-propagations --transit-gateway-route-table-id "$t"
+  call "ec2-search-transit-gateway-routes-$t" ec2 search-transit-gateway-routes --transit-gateway-route-table-id "$t" --filters Name=type,Values=static
+done
+# Route 53 Resolver endpoints (with their addresses), rules and the rules' VPC associations;
+# private hosted zones with their VPCs and records.
+call route53resolver-list-resolver-endpoints route53resolver list-resolver-endpoints
+for e in $(ids route53resolver-list-resolver-endpoints '[e["Id"] for e in d["ResolverEndpoints"]]'); do
+  call "route53resolver-list-resolver-endpoint-ip-addresses-$e" route53resolver list-resolver-endpoint-ip-addresses --resolver-endpoint-id "$e"
+done
+call route53resolver-list-resolver-rules route53resolver list-resolver-rules
+call route53resolver-list-resolver-rule-associations route53resolver list-resolver-rule-associations
+call route53-list-hosted-zones route53 list-hosted-zones
+for z in $(ids route53-list-hosted-zones '[z["Id"].split("/")[-1] for z in d["HostedZones"] if z.get("Config", {}).get("PrivateZone")]'); do
+  call "route53-get-hosted-zone-$z" route53 get-hosted-zone --id "$z"
+  call "route53-list-resource-record-sets-$z" route53 list-resource-record-sets --hosted-zone-id "$z"
 done
 # Entries of every prefix list the route tables or security groups use.
 lists=$( { ids ec2-describe-route-tables '[r["DestinationPrefixListId"] for t in d["RouteTables"] for r in t.get("Routes", []) if r.get("DestinationPrefixListId")]'

@@ -53,6 +53,46 @@ fn aws(endpoint: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// A moto_server on a free loopback port, and its endpoint URL; stopped when the guard drops.
+fn start_moto() -> (Moto, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moto = Moto(
+        Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (moto, format!("http://127.0.0.1:{port}"))
+}
+
+/// Saves moto's account with scripts/export-aws.sh into `export`.
+fn export(e: &str, export: &Path) {
+    let o = Command::new(root().join("scripts/export-aws.sh"))
+        .args([
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            e,
+            export.to_str().unwrap(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn vpcectl(args: &[&str]) -> Output {
     Command::new(bin("vpcectl")).args(args).output().unwrap()
 }
@@ -110,25 +150,7 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         eprintln!("SKIPPED: moto_server and the AWS CLI are not installed (scripts/setup.sh installs them)");
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_moto, endpoint) = start_moto();
     let e = endpoint.as_str();
     let vpc = aws(
         e,
@@ -682,5 +704,206 @@ fn a_gwlb_inspection_export_imports_and_traces_like_the_example() {
             && e.contains("VpcEndpointConnections[1].VpcEndpointState")
             && e.contains("sleeping"),
         "{e}"
+    );
+}
+
+/// Issue 22's resources from moto: a transit gateway with two VPC attachments (one in
+/// appliance mode), a route table with an association, a propagation and a blackhole route;
+/// a VPN connection to it (moto cannot add the connection's static route: it is written into
+/// the export as AWS returns it); an inbound and an outbound Resolver endpoint, a forward rule
+/// associated with a VPC; a private hosted zone with a record. Imported, valid, and traced.
+#[test]
+fn a_moto_hub_imports_transit_gateways_vpn_and_route_53() {
+    if !(have("moto_server") && have("aws")) {
+        eprintln!("SKIPPED: moto_server and the AWS CLI are not installed (scripts/setup.sh installs them)");
+        return;
+    }
+    let (_moto, endpoint) = start_moto();
+    let e = endpoint.as_str();
+    let w = |cmd: &str| aws(e, &cmd.split_whitespace().collect::<Vec<_>>());
+    let spoke = w("ec2 create-vpc --cidr-block 10.1.0.0/16 --query Vpc.VpcId");
+    let shared = w("ec2 create-vpc --cidr-block 10.100.0.0/16 --query Vpc.VpcId");
+    let s1 = w(&format!("ec2 create-subnet --vpc-id {spoke} --cidr-block 10.1.1.0/24 --availability-zone us-east-1a --query Subnet.SubnetId"));
+    let s2 = w(&format!("ec2 create-subnet --vpc-id {shared} --cidr-block 10.100.1.0/24 --availability-zone us-east-1a --query Subnet.SubnetId"));
+    let tgw = w("ec2 create-transit-gateway --options DefaultRouteTableAssociation=disable,DefaultRouteTablePropagation=disable --query TransitGateway.TransitGatewayId");
+    let a1 = w(&format!("ec2 create-transit-gateway-vpc-attachment --transit-gateway-id {tgw} --vpc-id {spoke} --subnet-ids {s1} --query TransitGatewayVpcAttachment.TransitGatewayAttachmentId"));
+    let a2 = w(&format!("ec2 create-transit-gateway-vpc-attachment --transit-gateway-id {tgw} --vpc-id {shared} --subnet-ids {s2} --options ApplianceModeSupport=enable --query TransitGatewayVpcAttachment.TransitGatewayAttachmentId"));
+    let rt = w(&format!("ec2 create-transit-gateway-route-table --transit-gateway-id {tgw} --query TransitGatewayRouteTable.TransitGatewayRouteTableId"));
+    for a in [&a1, &a2] {
+        w(&format!("ec2 associate-transit-gateway-route-table --transit-gateway-route-table-id {rt} --transit-gateway-attachment-id {a}"));
+        w(&format!("ec2 enable-transit-gateway-route-table-propagation --transit-gateway-route-table-id {rt} --transit-gateway-attachment-id {a}"));
+    }
+    w(&format!("ec2 create-transit-gateway-route --transit-gateway-route-table-id {rt} --destination-cidr-block 192.0.2.0/24 --blackhole"));
+    for (vpc, dst) in [(&spoke, "10.100.0.0/16"), (&shared, "10.1.0.0/16")] {
+        let main = aws(
+            e,
+            &[
+                "ec2",
+                "describe-route-tables",
+                "--filters",
+                &format!("Name=vpc-id,Values={vpc}"),
+                "--query",
+                "RouteTables[0].RouteTableId",
+            ],
+        );
+        w(&format!("ec2 create-route --route-table-id {main} --destination-cidr-block {dst} --transit-gateway-id {tgw}"));
+    }
+    let cgw = w("ec2 create-customer-gateway --type ipsec.1 --public-ip 198.51.100.1 --bgp-asn 65000 --query CustomerGateway.CustomerGatewayId");
+    let vpn = w(&format!("ec2 create-vpn-connection --type ipsec.1 --customer-gateway-id {cgw} --transit-gateway-id {tgw} --options StaticRoutesOnly=true --query VpnConnection.VpnConnectionId"));
+    let sg = w(&format!("ec2 create-security-group --group-name dns --description dns --vpc-id {shared} --query GroupId"));
+    w(&format!("ec2 authorize-security-group-ingress --group-id {sg} --protocol udp --port 53 --cidr 10.0.0.0/8"));
+    let ami = aws(
+        e,
+        &["ec2", "describe-images", "--query", "Images[0].ImageId"],
+    );
+    w(&format!("ec2 run-instances --image-id {ami} --subnet-id {s1} --count 1 --instance-type t3.micro --private-ip-address 10.1.1.10 --query Instances[0].InstanceId"));
+    let inbound = w(&format!("route53resolver create-resolver-endpoint --creator-request-id in --security-group-ids {sg} --direction INBOUND --ip-addresses SubnetId={s2},Ip=10.100.1.53 SubnetId={s2},Ip=10.100.1.54 --query ResolverEndpoint.Id"));
+    let outbound = w(&format!("route53resolver create-resolver-endpoint --creator-request-id out --security-group-ids {sg} --direction OUTBOUND --ip-addresses SubnetId={s2},Ip=10.100.1.60 SubnetId={s2},Ip=10.100.1.61 --query ResolverEndpoint.Id"));
+    let rule = w(&format!("route53resolver create-resolver-rule --creator-request-id rr --rule-type FORWARD --domain-name corp.example --resolver-endpoint-id {outbound} --target-ips Ip=192.168.10.53,Port=53 --query ResolverRule.Id"));
+    w(&format!(
+        "route53resolver associate-resolver-rule --resolver-rule-id {rule} --vpc-id {spoke}"
+    ));
+    let zone = w(&format!("route53 create-hosted-zone --name example.internal --caller-reference z1 --vpc VPCRegion=us-east-1,VPCId={spoke} --hosted-zone-config PrivateZone=true --query HostedZone.Id"));
+    let batch = r#"{"Changes":[{"Action":"CREATE","ResourceRecordSet":{"Name":"db.example.internal","Type":"A","TTL":300,"ResourceRecords":[{"Value":"10.100.1.9"}]}}]}"#;
+    aws(
+        e,
+        &[
+            "route53",
+            "change-resource-record-sets",
+            "--hosted-zone-id",
+            &zone,
+            "--change-batch",
+            batch,
+        ],
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export");
+    export(e, &out);
+    // The VPN connection's static route, as AWS lists it (moto cannot create one).
+    let file = out.join("ec2-describe-vpn-connections.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for c in v["VpnConnections"].as_array_mut().unwrap() {
+        c["Routes"] = serde_json::json!([{ "DestinationCidrBlock": "192.168.0.0/16", "Source": "Static", "State": "available" }]);
+    }
+    std::fs::write(&file, v.to_string()).unwrap();
+    // moto answers list-resolver-endpoints with an error once an outbound endpoint exists:
+    // the endpoints as AWS lists them.
+    let eps = out.join("route53resolver-list-resolver-endpoints.json");
+    if !eps.exists() {
+        let ep = |id: &str, dir: &str| serde_json::json!({"Id": id, "Direction": dir, "HostVPCId": shared, "SecurityGroupIds": [sg], "IpAddressCount": 2, "Status": "OPERATIONAL"});
+        let list = serde_json::json!({"ResolverEndpoints": [ep(&inbound, "INBOUND"), ep(&outbound, "OUTBOUND")]});
+        std::fs::write(&eps, list.to_string()).unwrap();
+        for (id, ips) in [
+            (&inbound, ["10.100.1.53", "10.100.1.54"]),
+            (&outbound, ["10.100.1.60", "10.100.1.61"]),
+        ] {
+            let file = out.join(format!(
+                "route53resolver-list-resolver-endpoint-ip-addresses-{id}.json"
+            ));
+            if !file.exists() {
+                let a: Vec<Value> = ips
+                    .iter()
+                    .map(|ip| serde_json::json!({"SubnetId": s2, "Ip": ip, "Status": "ATTACHED"}))
+                    .collect();
+                std::fs::write(&file, serde_json::json!({"IpAddresses": a}).to_string()).unwrap();
+            }
+        }
+    }
+    let cfg = dir.path().join("imported.toml");
+    let o = vpcectl(&[
+        "import",
+        "aws",
+        out.to_str().unwrap(),
+        "-O",
+        cfg.to_str().unwrap(),
+    ]);
+    let warnings = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{warnings}");
+    let o = vpcectl(&["validate", cfg.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let c: toml::Table = text.parse().unwrap();
+    let atts = c["transit_gateway_attachments"].as_array().unwrap();
+    let shared_att = atts.iter().find(|a| a["id"].as_str() == Some(&a2)).unwrap();
+    assert_eq!(shared_att["appliance_mode"].as_bool(), Some(true), "{text}");
+    // moto associates every attachment with the transit gateway's default table first (AWS
+    // would refuse the second association): the import keeps what the export says.
+    let tables: Vec<&str> = c["transit_gateway_route_tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(
+        tables.contains(&shared_att["association"].as_str().unwrap_or("-")),
+        "{text}"
+    );
+    assert!(
+        atts.iter().any(
+            |a| a["type"].as_str() == Some("vpn") && a["vpn_connection"].as_str() == Some(&vpn)
+        ),
+        "{text}"
+    );
+    let table = c["transit_gateway_route_tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"].as_str() == Some(&rt))
+        .unwrap();
+    assert_eq!(
+        table["routes"][0]["target"].as_str(),
+        Some("blackhole"),
+        "{text}"
+    );
+    assert_eq!(
+        c["on_premises"][0]["cidrs"][0].as_str(),
+        Some("192.168.0.0/16")
+    );
+    assert_eq!(
+        c["on_premises"][0]["customer_gateway"].as_str(),
+        Some(cgw.as_str())
+    );
+    let eps = c["resolver_endpoints"].as_array().unwrap();
+    assert!(eps
+        .iter()
+        .any(|x| x["id"].as_str() == Some(&inbound) && x["direction"].as_str() == Some("inbound")));
+    let r = &c["resolver_rules"][0];
+    assert_eq!(
+        (r["domain"].as_str(), r["vpcs"][0].as_str()),
+        (Some("corp.example"), Some(spoke.as_str()))
+    );
+    let z = &c["hosted_zones"][0];
+    assert_eq!(z["vpcs"][0].as_str(), Some(spoke.as_str()), "{text}");
+    assert!(text.contains("10.100.1.9"), "{text}");
+    // The spoke reaches the shared VPC through the transit gateway (the resolver endpoint's
+    // address: a DNS question the VPC's resolver answers).
+    let o = vpcectl(&[
+        "trace",
+        cfg.to_str().unwrap(),
+        "--from",
+        "10.1.1.10",
+        "--to",
+        "10.100.1.53",
+        "--protocol",
+        "udp",
+        "--port",
+        "53",
+        "-o",
+        "json",
+    ]);
+    let t: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let hops: Vec<&str> = t["trace"]["forward"]["hops"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|x| x["component"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        hops.contains(&"transit_gateway_route_table"),
+        "{t:#}\n{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }

@@ -10,7 +10,9 @@
 //!
 //! Mapped: VPCs, subnets, internet gateways, route tables (associations, static routes;
 //! gateway-endpoint routes come from the endpoints' associations, as the model wants),
-//! managed prefix lists with their entries, security groups, network ACLs, instances (with their primary
+//! managed prefix lists with their entries, security groups, network ACLs, VPC peering
+//! connections, virtual private gateways, VPN connections (as on-premises networks), transit
+//! gateways with attachments and route tables, instances (with their primary
 //! ENI), ENIs of their own, NAT gateways, network and gateway load balancers with their
 //! listeners, target groups with their attributes and registered targets, this account's
 //! endpoint services with their connections, and gateway, interface and GWLB endpoints.
@@ -21,7 +23,8 @@
 //! load balancer, an endpoint to a service not in the export, a route to an endpoint left out.
 //!
 //! The parts live in rooms by AWS API family: `vpc` (VPCs, subnets, gateways, prefix lists,
-//! route tables, security groups), `nacl` (network ACLs), `compute` (instances, NAT gateways, ENIs), `elb`
+//! route tables, security groups), `nacl` (network ACLs), `transit` (peering, VPN, transit
+//! gateways), `resolver` (Route 53 Resolver endpoints and rules, private hosted zones), `compute` (instances, NAT gateways, ENIs), `elb`
 //! (target groups and load balancers) and `endpoints` (endpoint services, VPC endpoints and
 //! the AWS services they name). This module holds the shared reading helpers and the order.
 
@@ -35,6 +38,8 @@ mod compute;
 mod elb;
 mod endpoints;
 mod nacl;
+mod resolver;
+mod transit;
 mod vpc;
 
 /// The result of an import.
@@ -246,6 +251,8 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
     let mut tables = vpc::route_tables(&mut im)?;
     let groups = vpc::security_groups(&mut im)?;
     let acls = nacl::network_acls(&mut im)?;
+    let tr = transit::transit(&mut im)?;
+    let dns = resolver::dns(&mut im)?;
     let eni_doc = im.read("ec2-describe-network-interfaces")?;
     let mut seen = Seen {
         vpcs: vpc_blocks,
@@ -287,6 +294,16 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
         ("route_tables", tables),
         ("security_groups", groups),
         ("network_acls", acls),
+        ("peering_connections", tr.peering),
+        ("vpn_gateways", tr.vgws),
+        ("on_premises", tr.on_premises),
+        ("vpn_connections", tr.vpn_connections),
+        ("transit_gateways", tr.tgws),
+        ("transit_gateway_route_tables", tr.tables),
+        ("transit_gateway_attachments", tr.attachments),
+        ("hosted_zones", dns.zones),
+        ("resolver_endpoints", dns.endpoints),
+        ("resolver_rules", dns.rules),
         ("aws_services", vpc_endpoints.aws_services),
         ("load_balancers", load_balancers),
         ("target_groups", target_groups),

@@ -194,6 +194,12 @@ pub(super) fn route_tables(im: &mut Import) -> Result<Vec<T>, ImportError> {
         if !gws.is_empty() {
             t.push(("gateways", strings(gws)));
         }
+        let propagating: Vec<String> = items(x, "PropagatingVgws")
+            .filter_map(|g| opt(g, "GatewayId").map(str::to_string))
+            .collect();
+        if !propagating.is_empty() {
+            t.push(("propagating_gateways", strings(propagating)));
+        }
         if let Some(n) = name_tag(x) {
             t.push(("name", T::String(n)));
         }
@@ -229,6 +235,7 @@ fn route(
         gw.or(opt(r, "NatGatewayId"))
             .or(opt(r, "NetworkInterfaceId"))
             .or(opt(r, "VpcPeeringConnectionId"))
+            .or(opt(r, "TransitGatewayId"))
     };
     match target {
         Some(t) => Ok(Some(table(vec![
@@ -238,8 +245,7 @@ fn route(
         None => {
             im.warn(format!(
                 "route table {id}: route {dest} -> {} not imported (target kind not modelled)",
-                opt(r, "TransitGatewayId")
-                    .or(opt(r, "InstanceId"))
+                opt(r, "InstanceId")
                     .or(opt(r, "CarrierGatewayId"))
                     .or(opt(r, "LocalGatewayId"))
                     .unwrap_or("?")
