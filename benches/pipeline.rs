@@ -189,7 +189,97 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    transit(c, &payload);
     gwlb(c, &payload);
+}
+
+/// Two VPCs joined by a VPC peering connection, and the same two joined by a transit gateway
+/// (one route table, both attachments associated and propagating): an established flow's
+/// 1,400-byte segment from one instance to the other. The difference is the transit gateway
+/// hop (issue 22: at most one LPM lookup plus 10 ns).
+fn transit(c: &mut Criterion, payload: &[u8]) {
+    let vpcs = r#"region = "us-east-1"
+[[vpcs]]
+id = "vpc-a"
+cidr_blocks = ["10.0.0.0/16"]
+[[vpcs]]
+id = "vpc-b"
+cidr_blocks = ["10.1.0.0/16"]
+[[subnets]]
+id = "subnet-a"
+vpc = "vpc-a"
+availability_zone = "us-east-1a"
+cidr = "10.0.1.0/24"
+[[subnets]]
+id = "subnet-b"
+vpc = "vpc-b"
+availability_zone = "us-east-1a"
+cidr = "10.1.1.0/24"
+[[instances]]
+id = "i-a"
+subnet = "subnet-a"
+private_ip = "10.0.1.10"
+[[instances]]
+id = "i-b"
+subnet = "subnet-b"
+private_ip = "10.1.1.10"
+"#;
+    let peering = format!(
+        "{vpcs}[[peering_connections]]\nid = \"pcx-ab\"\nrequester_vpc = \"vpc-a\"\naccepter_vpc = \"vpc-b\"\n[[route_tables]]\nid = \"rtb-a\"\nvpc = \"vpc-a\"\nmain = true\nroutes = [{{ destination = \"10.1.0.0/16\", target = \"pcx-ab\" }}]\n[[route_tables]]\nid = \"rtb-b\"\nvpc = \"vpc-b\"\nmain = true\nroutes = [{{ destination = \"10.0.0.0/16\", target = \"pcx-ab\" }}]\n"
+    );
+    let tgw = format!(
+        "{vpcs}[[route_tables]]\nid = \"rtb-a\"\nvpc = \"vpc-a\"\nmain = true\nroutes = [{{ destination = \"10.1.0.0/16\", target = \"tgw-1\" }}]\n[[route_tables]]\nid = \"rtb-b\"\nvpc = \"vpc-b\"\nmain = true\nroutes = [{{ destination = \"10.0.0.0/16\", target = \"tgw-1\" }}]\n[[transit_gateways]]\nid = \"tgw-1\"\n[[transit_gateway_route_tables]]\nid = \"tgw-rtb-1\"\ntransit_gateway = \"tgw-1\"\n[[transit_gateway_attachments]]\nid = \"tgw-attach-a\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-a\"\nsubnets = [\"subnet-a\"]\nassociation = \"tgw-rtb-1\"\npropagations = [\"tgw-rtb-1\"]\n[[transit_gateway_attachments]]\nid = \"tgw-attach-b\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-b\"\nsubnets = [\"subnet-b\"]\nassociation = \"tgw-rtb-1\"\npropagations = [\"tgw-rtb-1\"]\n"
+    );
+    let fabric = |text: String| {
+        let loaded = control::load_str("t.toml", text, Path::new(".")).unwrap();
+        Fabric::build(
+            control::compile(&loaded).unwrap().snapshot,
+            Arc::new(Registry::default()),
+        )
+        .unwrap()
+    };
+    let flows = FlowTable::new(1 << 16);
+    let cx = Ctx {
+        lane: 0,
+        now: 0,
+        flows: &flows,
+        offload: dataplane::pipeline::Offload::NONE,
+    };
+    let seg = |flags| {
+        build::packet(
+            "10.0.1.10".parse().unwrap(),
+            "10.1.1.10".parse().unwrap(),
+            build::Transport::Tcp {
+                src_port: 40000,
+                dst_port: 80,
+                flags,
+                payload,
+            },
+        )
+        .unwrap()
+    };
+    let mut g = c.benchmark_group("pipeline_per_packet");
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(4));
+    let t = fabric(tgw);
+    let table = &t.snapshot.transit.tables[0];
+    let dst: std::net::IpAddr = "10.1.1.10".parse().unwrap();
+    g.bench_function("one_route_lpm_lookup", |b| {
+        b.iter(|| black_box(table.lookup_index(black_box(dst))))
+    });
+    for (name, f) in [("vpc_peering", fabric(peering)), ("transit_gateway", t)] {
+        let a = f.attachment("eni-a").unwrap();
+        let mut syn = seg(0x02);
+        assert!(matches!(
+            process(&f, &cx, a, &mut syn, &mut NoObserver),
+            dataplane::pipeline::Verdict::Forward { .. }
+        ));
+        let mut ack = seg(0x10);
+        g.bench_function(format!("{name}_established"), |b| {
+            b.iter(|| black_box(process(&f, &cx, a, black_box(&mut ack), &mut NoObserver)))
+        });
+    }
+    g.finish();
 }
 
 /// The GWLB path of seed 001 (`examples/gwlb-inspection.toml`), an established flow of

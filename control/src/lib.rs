@@ -18,6 +18,8 @@
 #![warn(missing_debug_implementations)]
 
 pub mod compile;
+/// Transit gateway route tables, compiled (part of [`mod@compile`]).
+pub use compile::transit;
 pub mod diag;
 pub mod dns;
 pub mod error;
@@ -31,7 +33,6 @@ pub mod model;
 pub mod nacl;
 pub mod net;
 pub mod secgroups;
-pub mod transit;
 pub mod validate;
 
 pub use compile::{compile, Compiled, Snapshot};

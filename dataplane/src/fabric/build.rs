@@ -898,10 +898,17 @@ impl<'a> FabricBuilder<'a> {
                 Some(i) if !p.vgws[i].on_prem.is_empty() => Action::VpnGateway(i as u32),
                 _ => Action::Unsupported(Unsupported::VpnGateway),
             },
-            RouteTarget::TransitGateway(id) => pos(
-                self.c.transit_gateways.iter().position(|t| &t.id == id),
-                Action::TransitGateway,
-            ),
+            // Resolved to the table's VPC's attachment to that transit gateway.
+            RouteTarget::TransitGateway(id) => {
+                let tgw = self.c.transit_gateways.iter().position(|t| &t.id == id);
+                match (tgw, table_vpc) {
+                    (Some(t), Some(v)) => match p.tgw_by_vpc.get(&(v, t as u32)) {
+                        Some(&a) => Action::TransitGateway(a),
+                        None => Action::Blackhole,
+                    },
+                    _ => Action::Blackhole,
+                }
+            }
             // Only in transit gateway route tables (`transit`).
             RouteTarget::TransitGatewayAttachment(_) => Action::Blackhole,
         }

@@ -50,7 +50,8 @@ pub enum Action {
     NetworkInterface(AttachmentIdx),
     /// Deliver to the owner of the destination in VPC `vpcs[i]` (a peering connection).
     Peering(u32),
-    /// Into transit gateway `transit_gateways[i]`, through the table's VPC's attachment.
+    /// Into a transit gateway through the table's VPC's attachment to it,
+    /// `tgw_attachments[i]`.
     TransitGateway(u32),
     /// Out through virtual private gateway `vgws[i]` to the on-premises network behind one of
     /// its VPN connections.
@@ -383,6 +384,9 @@ pub struct TgwAttachment {
     pub table: Option<u32>,
     /// A peering attachment: the table on the peer transit gateway's side.
     pub peer_table: Option<u32>,
+    /// A VPC attachment with a subnet in every zone the VPC has subnets in: no source can be
+    /// in a zone it does not serve.
+    pub all_zones: bool,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -392,7 +396,7 @@ pub enum TgwLink {
     /// A VPC, through one subnet per zone; appliance mode keeps a flow on one zone.
     Vpc {
         vpc: u32,
-        zones: SmallVec<[TgwZone; 3]>,
+        zones: Vec<TgwZone>,
         appliance_mode: bool,
     },
     /// A VPN connection to on-premises network `on_prem[i]`.
@@ -402,12 +406,17 @@ pub enum TgwLink {
 }
 
 /// A VPC attachment's subnet in one zone: where traffic enters and leaves the VPC there.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TgwZone {
     pub az: u16,
     pub subnet: u32,
     /// The subnet's route table: traffic from the transit gateway into the VPC is routed by it.
     pub route_table: u32,
+    /// When every address of the VPC is routed `local` by that table (no more specific route
+    /// sends part of it elsewhere — the common case): each VPC network with its local route's
+    /// index, so a packet for the VPC is delivered without the lookup, whose answer is known.
+    /// Empty otherwise.
+    pub local: SmallVec<[(IpNet, u32); 2]>,
 }
 
 /// What a transit gateway route does.

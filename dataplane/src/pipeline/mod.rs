@@ -43,6 +43,13 @@
 //!                                                               owners (2)                 in one pass
 //! target -> endpoint -> consumer (reply) 2       3 (egress SG, node zone, consumer's SG)   addresses and ports
 //!                                                               owners (2)                 in one pass
+//! ENI -> VPC peering -> ENI             1        2 (egress SG, ingress SG) peer CIDRs, owners  none
+//! ENI -> transit gateway -> ENI         2        2 (egress SG, ingress SG) source zone (a scan none
+//!                                                  of the VPC's subnets), TGW actions, the
+//!                                                  exit zone, owners; the destination
+//!                                                  subnet's table only when it routes part
+//!                                                  of the VPC elsewhere (else its answer,
+//!                                                  local, is known: `TgwZone::local`)
 //! ENI -> GWLB endpoint -> appliance     2        3 (egress SG, steering, appliance's SG)  GENEVE encapsulation
 //!                                                               owners                     (outer IPv4 + UDP)
 //! ```
@@ -293,6 +300,10 @@ pub enum ApplianceFlow {
 
 /// Receives every step of a decision.
 pub trait Observer {
+    /// Whether steps are kept: a detail only a recorded step needs (the zone a packet entered
+    /// a transit gateway in, when nothing else asks for it) is worked out only then.
+    const RECORDS: bool = false;
+
     #[inline(always)]
     fn step(&mut self, _step: Step) {}
 }
@@ -317,6 +328,8 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
+    const RECORDS: bool = true;
+
     fn step(&mut self, step: Step) {
         self.steps.push(step);
     }
@@ -566,7 +579,7 @@ fn security_group<O: Observer>(
 /// outside it. Stateless: every packet, replies included, is judged by the rules of the
 /// direction it travels in; traffic within the subnet and to or from the VPC's resolver is
 /// not filtered (AWS). A subnet with AWS's default ACL (`acl: None`) costs one branch.
-#[inline]
+#[inline(always)]
 fn network_acl<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -575,10 +588,24 @@ fn network_acl<O: Observer>(
     p: &Parsed,
     obs: &mut O,
 ) -> Result<(), DropReason> {
+    match f.subnets[subnet as usize].acl {
+        None => Ok(()),
+        Some(acl) => acl_check(f, cx, subnet, acl, direction, p, obs),
+    }
+}
+
+/// [`network_acl`] for a subnet with an ACL of its own.
+#[allow(clippy::too_many_arguments)]
+fn acl_check<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    subnet: u32,
+    acl: u32,
+    direction: Direction,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
     let sn = &f.subnets[subnet as usize];
-    let Some(acl) = sn.acl else {
-        return Ok(());
-    };
     let (remote, reason) = match direction {
         Direction::Ingress => (p.src, DropReason::NetworkAclIngress),
         Direction::Egress => (p.dst, DropReason::NetworkAclEgress),

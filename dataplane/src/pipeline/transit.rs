@@ -22,6 +22,7 @@ use crate::fabric::{OnPremVia, TgwAction, TgwLink};
 pub const MAX_TGW_HOPS: usize = 4;
 
 /// The zone of `addr` in VPC `vpc`: its subnet's.
+#[inline]
 fn source_zone(f: &Fabric, vpc: u32, addr: IpAddr) -> Option<u16> {
     f.vpcs[vpc as usize]
         .subnets
@@ -31,21 +32,25 @@ fn source_zone(f: &Fabric, vpc: u32, addr: IpAddr) -> Option<u16> {
         .map(|s| s.az)
 }
 
-/// A VPC route to transit gateway `tgw`: into it through the VPC's attachment.
+/// A VPC route to a transit gateway: into it through the VPC's attachment `a`.
+#[inline]
 pub(super) fn to_transit_gateway<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     vpc: u32,
-    tgw: u32,
+    a: u32,
     p: &Parsed,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let Some(&a) = f.tgw_by_vpc.get(&(vpc, tgw)) else {
-        return Verdict::Drop(DropReason::BlackholeRoute);
-    };
     let att = &f.tgw_attachments[a as usize];
-    let az = source_zone(f, vpc, p.src);
+    // The source's zone: checked when the attachment may not serve it (and worked out for a
+    // trace); otherwise only an exit with a choice of zones asks for it.
+    let az = if O::RECORDS || !att.all_zones {
+        source_zone(f, vpc, p.src)
+    } else {
+        None
+    };
     if let (TgwLink::Vpc { zones, .. }, Some(z)) = (&att.link, az) {
         if !zones.iter().any(|x| x.az == z) {
             obs.step(Step::TgwAttachment {
@@ -62,16 +67,46 @@ pub(super) fn to_transit_gateway<O: Observer>(
         entering: true,
     });
     att.counters.rx(cx.lane, p.len);
-    through(f, cx, a, az, p, buf, obs)
+    through(f, cx, a, Entry { vpc: Some(vpc), az }, p, buf, obs)
 }
 
-/// Routes a packet that entered a transit gateway through attachment `from` (in zone `az`,
-/// when it came from a VPC).
+/// Whether `net` holds `a`: [`ipnet::IpNet::contains`] in a few instructions, inlined (the
+/// crate's goes through a generic trait call per packet).
+#[inline(always)]
+fn net_contains(net: &ipnet::IpNet, a: IpAddr) -> bool {
+    match (net, a) {
+        (ipnet::IpNet::V4(n), IpAddr::V4(a)) => {
+            u32::from(a) & u32::from(n.netmask()) == u32::from(n.network())
+        }
+        (ipnet::IpNet::V6(n), IpAddr::V6(a)) => {
+            u128::from(a) & u128::from(n.netmask()) == u128::from(n.network())
+        }
+        _ => false,
+    }
+}
+
+/// Where a packet entered a transit gateway from: the source VPC (none from a VPN) and, when
+/// already known, the zone.
+#[derive(Clone, Copy)]
+struct Entry {
+    vpc: Option<u32>,
+    az: Option<u16>,
+}
+
+impl Entry {
+    /// The source's zone, worked out now if it was not before.
+    fn zone(self, f: &Fabric, p: &Parsed) -> Option<u16> {
+        self.az.or_else(|| source_zone(f, self.vpc?, p.src))
+    }
+}
+
+/// Routes a packet that entered a transit gateway through attachment `from`.
+#[inline(always)]
 fn through<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     from: u32,
-    az: Option<u16>,
+    entry: Entry,
     p: &Parsed,
     buf: &mut [u8],
     obs: &mut O,
@@ -111,16 +146,10 @@ fn through<O: Observer>(
                 ref zones,
                 appliance_mode,
             } => {
-                let Some(z) = exit_zone(zones, az, appliance_mode, p) else {
+                let Some(z) = exit_zone(zones, || entry.zone(f, p), appliance_mode, p) else {
                     return Verdict::Drop(DropReason::TgwNoRoute);
                 };
-                obs.step(Step::TgwAttachment {
-                    attachment: out,
-                    az: Some(z.az),
-                    entering: false,
-                });
-                oa.counters.tx(cx.lane, p.len);
-                return route_from(f, cx, vpc, z.route_table, p, buf, Via::TransitGateway, obs);
+                return into_vpc(f, cx, out, vpc, z, p, buf, obs);
             }
             TgwLink::Vpn { on_prem } => {
                 obs.step(Step::TgwAttachment {
@@ -136,25 +165,60 @@ fn through<O: Observer>(
     Verdict::Drop(DropReason::TgwRouteLoop)
 }
 
+/// Out of a transit gateway into VPC `vpc` through attachment `out`'s subnet in zone `z`:
+/// routed by that subnet's table — or, when it routes all of the VPC locally, delivered with
+/// the answer it would give.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn into_vpc<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    out: u32,
+    vpc: u32,
+    z: &crate::fabric::TgwZone,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    obs.step(Step::TgwAttachment {
+        attachment: out,
+        az: Some(z.az),
+        entering: false,
+    });
+    f.tgw_attachments[out as usize].counters.tx(cx.lane, p.len);
+    if let Some(&(_, route)) = z.local.iter().find(|(n, _)| net_contains(n, p.dst)) {
+        f.route_table_counters[z.route_table as usize].rx(cx.lane, p.len);
+        obs.step(Step::RouteLookup {
+            table: z.route_table,
+            destination: p.dst,
+            route: Some(route as usize),
+        });
+        return deliver(f, cx, vpc, p, buf, obs);
+    }
+    route_from(f, cx, vpc, z.route_table, p, buf, Via::TransitGateway, obs)
+}
+
 /// The zone a VPC attachment delivers in: with appliance mode, the one a symmetric hash of
 /// the flow picks (both directions agree); else the packet's own zone when the attachment has
 /// a subnet there, else the first.
-fn exit_zone(
-    zones: &[crate::fabric::TgwZone],
-    az: Option<u16>,
+#[inline]
+fn exit_zone<'z>(
+    zones: &'z [crate::fabric::TgwZone],
+    az: impl FnOnce() -> Option<u16>,
     appliance_mode: bool,
     p: &Parsed,
-) -> Option<crate::fabric::TgwZone> {
-    if zones.is_empty() {
-        return None;
+) -> Option<&'z crate::fabric::TgwZone> {
+    match zones {
+        [] => None,
+        [only] => Some(only),
+        _ if appliance_mode => {
+            let h = conntrack::symmetric_hash(&tuple(p));
+            Some(&zones[(h % zones.len() as u64) as usize])
+        }
+        _ => az()
+            .and_then(|a| zones.iter().find(|z| z.az == a))
+            .or(zones.first()),
     }
-    if appliance_mode {
-        let h = conntrack::symmetric_hash(&tuple(p));
-        return Some(zones[(h % zones.len() as u64) as usize]);
-    }
-    az.and_then(|a| zones.iter().find(|z| z.az == a))
-        .or(zones.first())
-        .copied()
 }
 
 /// Out to on-premises network `o`.
@@ -205,7 +269,18 @@ pub(super) fn from_on_premises<O: Observer>(
                 entering: true,
             });
             f.tgw_attachments[a as usize].counters.rx(cx.lane, p.len);
-            through(f, cx, a, None, p, buf, obs)
+            through(
+                f,
+                cx,
+                a,
+                Entry {
+                    vpc: None,
+                    az: None,
+                },
+                p,
+                buf,
+                obs,
+            )
         }
         OnPremVia::VpnGateway { vpc, gateway } => match f.vgws[gateway as usize].edge_route_table {
             Some(t) => route(f, cx, vpc, t, p, buf, obs),

@@ -103,10 +103,12 @@ impl FabricBuilder<'_> {
                         .iter()
                         .filter_map(|s| {
                             let subnet = *self.subnet_index.get(s.as_str())?;
+                            let route_table = self.subnet_route_table(s)?;
                             Some(TgwZone {
                                 az: self.parts.subnets[subnet as usize].az,
                                 subnet,
-                                route_table: self.subnet_route_table(s)?,
+                                route_table,
+                                local: self.local_only(vpc, route_table),
                             })
                         })
                         .collect();
@@ -137,9 +139,20 @@ impl FabricBuilder<'_> {
                     TgwLink::Peering { peer: peer as u32 }
                 }
             };
+            let all_zones = match &link {
+                TgwLink::Vpc { vpc, zones, .. } => {
+                    self.parts.vpcs[*vpc as usize].subnets.iter().all(|&s| {
+                        zones
+                            .iter()
+                            .any(|z| z.az == self.parts.subnets[s as usize].az)
+                    })
+                }
+                _ => true,
+            };
             attachments.push(TgwAttachment {
                 id: a.id.clone(),
                 tgw: tgw as u32,
+                all_zones,
                 link,
                 table: table_index(&a.association),
                 peer_table: table_index(&a.peer_association),
@@ -176,5 +189,27 @@ impl FabricBuilder<'_> {
             })
             .collect();
         self.parts.tgw_attachments = attachments;
+    }
+
+    /// [`TgwZone::local`] of route table `table` in VPC `vpc`.
+    fn local_only(&self, vpc: u32, table: u32) -> SmallVec<[(IpNet, u32); 2]> {
+        use control::compile::RouteState;
+        let t = &self.snapshot.route_tables[table as usize];
+        let nets = &self.parts.vpcs[vpc as usize].cidrs;
+        let inside = |d: &IpNet| nets.iter().any(|n| n.contains(d));
+        let elsewhere = t.routes.iter().any(|r| {
+            r.state == RouteState::Active
+                && r.target != RouteTarget::Local
+                && inside(&r.destination)
+        });
+        if elsewhere {
+            return SmallVec::new();
+        }
+        t.routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.state == RouteState::Active && r.target == RouteTarget::Local)
+            .map(|(i, r)| (r.destination, i as u32))
+            .collect()
     }
 }

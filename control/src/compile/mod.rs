@@ -37,6 +37,8 @@ use crate::lpm::{Family, Lpm, Poptrie, Prefix, V4, V6};
 use crate::model::*;
 use crate::validate::validate;
 
+pub mod transit;
+
 /// The LPM engine of compiled route tables: [`Poptrie`], differentially tested against
 /// [`crate::lpm::ReferenceLpm`]. Values are route indexes, so a table holds at most 65,535
 /// effective routes (AWS allows 1,000 per table; a prefix list counts its max entries).
@@ -137,7 +139,7 @@ pub struct Snapshot {
     /// The network ACLs, and which one each subnet has.
     pub nacls: crate::nacl::NetworkAcls,
     /// Transit gateway route tables and the attachments' associations.
-    pub transit: crate::transit::Transit,
+    pub transit: transit::Transit,
     /// What the resolver of each VPC answers privately.
     pub dns: crate::dns::PrivateDns,
 }
@@ -528,16 +530,15 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Compiled, ConfigError> {
             }
         })?);
     }
-    let transit =
-        crate::transit::Transit::compile(config).map_err(|message| ConfigError::Invalid {
-            diagnostics: vec![loaded.diagnostic(
-                crate::diag::Severity::Error,
-                "transit gateway route tables".to_string(),
-                &crate::path!["transit_gateway_route_tables"],
-                message,
-                None,
-            )],
-        })?;
+    let transit = transit::Transit::compile(config).map_err(|message| ConfigError::Invalid {
+        diagnostics: vec![loaded.diagnostic(
+            crate::diag::Severity::Error,
+            "transit gateway route tables".to_string(),
+            &crate::path!["transit_gateway_route_tables"],
+            message,
+            None,
+        )],
+    })?;
     let route_table_by_id: HashMap<String, usize> = config
         .route_tables
         .iter()

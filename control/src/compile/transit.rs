@@ -28,7 +28,7 @@ use std::collections::HashMap;
 
 use ipnet::IpNet;
 
-use crate::compile::{
+use super::{
     expand_prefix_lists, finish_table, route, CompiledRouteTable, EffectiveRoute, ListRoute,
     RouteOrigin, RouteState, RouteTarget,
 };
