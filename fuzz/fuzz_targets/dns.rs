@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         addr: "10.0.0.176:5353".parse().unwrap(),
         instance: Some("i-08c0b194dec370347"),
         tcp: false,
+        inbound: false,
     };
     if let Some((reply, _)) = answer(dns(), "us-east-1", &client, data, 0) {
         assert!(reply.len() >= 12);
