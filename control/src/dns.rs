@@ -613,4 +613,60 @@ records = [
             .unwrap();
         assert_eq!(a.continues_at.as_deref(), Some("blob.elsewhere.example"));
     }
+
+    /// `private_dns_only_for_inbound_resolver_endpoint`: the VPC's own clients do not get the
+    /// endpoint for the service's name, queries through an inbound endpoint do.
+    #[test]
+    fn inbound_only_private_dns_answers_only_through_an_inbound_endpoint() {
+        let c = config(&BASE.replace(
+            "private_dns_enabled = true",
+            "private_dns_enabled = true\nprivate_dns_only_for_inbound_resolver_endpoint = true",
+        ));
+        let d = PrivateDns::compile(&c);
+        let name = "ssm.ap-northeast-1.amazonaws.com";
+        assert!(d.resolve("vpc-1", name, QueryType::A).is_none());
+        assert!(d.resolve_via("vpc-1", name, QueryType::A, false).is_none());
+        let a = d.resolve_via("vpc-1", name, QueryType::A, true).unwrap();
+        assert_eq!(a.addresses().len(), 2);
+    }
+
+    /// Resolver rules: the most specific domain decides; a system rule takes its names back
+    /// from a forward rule of a parent domain; a private zone more specific than the rule
+    /// keeps its names.
+    #[test]
+    fn forward_rules_by_the_most_specific_domain() {
+        let c = config(
+            &(BASE.to_string()
+                + r#"
+[[resolver_endpoints]]
+id = "rslvr-out-1"
+direction = "outbound"
+vpc = "vpc-1"
+ip_addresses = [{ subnet = "subnet-a", ip = "172.20.128.60" }]
+[[resolver_rules]]
+id = "rslvr-rr-1"
+domain = "corp.example"
+rule_type = "forward"
+resolver_endpoint = "rslvr-out-1"
+target_ips = ["192.168.10.53"]
+vpcs = ["vpc-1"]
+[[resolver_rules]]
+id = "rslvr-rr-2"
+domain = "aws.corp.example"
+rule_type = "system"
+vpcs = ["vpc-1"]
+[[hosted_zones]]
+id = "Z1"
+name = "lab.corp.example"
+vpcs = ["vpc-1"]
+"#),
+        );
+        let d = PrivateDns::compile(&c);
+        assert_eq!(d.forward_rule("vpc-1", "db.corp.example."), Some(0));
+        assert_eq!(d.forward_rule("vpc-1", "CORP.example"), Some(0));
+        assert_eq!(d.forward_rule("vpc-1", "x.aws.corp.example"), None);
+        assert_eq!(d.forward_rule("vpc-1", "host.lab.corp.example"), None);
+        assert_eq!(d.forward_rule("vpc-1", "example"), None);
+        assert_eq!(d.forward_rule("vpc-2", "db.corp.example"), None);
+    }
 }

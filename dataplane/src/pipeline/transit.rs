@@ -289,3 +289,54 @@ pub(super) fn from_on_premises<O: Observer>(
         OnPremVia::Nowhere => Verdict::Drop(DropReason::NoRoute),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::TgwZone;
+
+    fn zone(az: u16) -> TgwZone {
+        TgwZone {
+            az,
+            subnet: u32::from(az),
+            route_table: 0,
+            local: Default::default(),
+        }
+    }
+
+    fn packet(src: &str, sport: u16, dst: &str, dport: u16) -> Parsed {
+        let b = crate::wire::build::packet(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            crate::wire::build::Transport::Tcp {
+                src_port: sport,
+                dst_port: dport,
+                flags: 0x10,
+                payload: b"",
+            },
+        )
+        .unwrap();
+        crate::wire::parse(&b).unwrap()
+    }
+
+    /// Appliance mode: both directions of a flow leave in the same zone, whatever zone they
+    /// came from; without it, a packet stays in its own zone when the attachment has one.
+    #[test]
+    fn appliance_mode_keeps_a_flow_on_one_zone_both_ways() {
+        let zones = [zone(0), zone(1), zone(2)];
+        let mut seen = std::collections::HashSet::new();
+        for port in 40000..40064u16 {
+            let there = packet("10.1.1.10", port, "10.2.1.10", 80);
+            let back = packet("10.2.1.10", 80, "10.1.1.10", port);
+            let a = exit_zone(&zones, || Some(0), true, &there).unwrap().az;
+            let b = exit_zone(&zones, || Some(1), true, &back).unwrap().az;
+            assert_eq!(a, b, "port {port}");
+            seen.insert(a);
+        }
+        assert_eq!(seen.len(), 3, "flows spread over the zones");
+        let p = packet("10.1.1.10", 40000, "10.2.1.10", 80);
+        assert_eq!(exit_zone(&zones, || Some(2), false, &p).unwrap().az, 2);
+        assert_eq!(exit_zone(&zones, || Some(7), false, &p).unwrap().az, 0);
+        assert_eq!(exit_zone(&zones[..1], || Some(2), false, &p).unwrap().az, 0);
+    }
+}
