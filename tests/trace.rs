@@ -480,3 +480,41 @@ fn a_virtual_private_gateway_carries_a_data_centre_with_route_propagation() {
     let (_, v) = trace(&off, "dc-9", "i-08c0b194dec370347", "80");
     assert_eq!(code(&v), "ASYMMETRIC_RETURN_PATH", "{v:#}");
 }
+
+/// A transit gateway route to a prefix list (expanded entry by entry, static), and a name a
+/// Resolver rule forwards: trace says which rule, endpoint and server answer it (exit 2: it
+/// cannot know the answer).
+#[test]
+fn transit_gateway_prefix_list_routes_and_forwarded_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("centralized-endpoints.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"spokes\"\ntransit_gateway = \"tgw-0c0000000000000001\"\n",
+            "name = \"spokes\"\ntransit_gateway = \"tgw-0c0000000000000001\"\nroutes = [{ destination = \"pl-0c000000000000001\", target = \"blackhole\" }]\n",
+            1,
+        )
+        + "\n[[prefix_lists]]\nid = \"pl-0c000000000000001\"\nname = \"quarantine\"\naddress_family = \"IPv4\"\nmax_entries = 5\nentries = [\"10.100.2.0/24\"]\n";
+    let file = dir.path().join("pl.toml");
+    std::fs::write(&file, text).unwrap();
+    let (_, v) = trace(&file, "spoke-1-web", "10.100.2.20", "80");
+    assert_eq!(code(&v), "TRANSIT_GATEWAY_BLACKHOLE_ROUTE", "{v:#}");
+    let (_, v) = trace(&file, "spoke-1-web", "10.100.1.20", "80");
+    assert_eq!(code(&v), "reachable", "{v:#}");
+    let o = vpcectl(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--from",
+        "spoke-1-web",
+        "--to",
+        "db.corp.example",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rslvr-rr-0c00000000000001") && err.contains("192.168.10.53"),
+        "{err}"
+    );
+}

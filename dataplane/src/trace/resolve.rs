@@ -217,6 +217,22 @@ fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, Str
     let matches = |pattern: &str| control::dns::name_matches(pattern, &name);
     if let Some(v) = vpc {
         let vpc_id = &f.vpcs[v as usize].id;
+        // A Resolver rule forwards the name: the answer is another DNS server's.
+        if let Some(r) = f
+            .snapshot
+            .dns
+            .forward_rule(vpc_id, &name)
+            .and_then(|i| c.resolver_rules.get(i as usize))
+        {
+            let targets: Vec<String> = r.target_ips.iter().map(|a| a.to_string()).collect();
+            return Err(format!(
+                "{name}: Resolver rule {} forwards {} from {vpc_id} to {} through outbound endpoint {}; the answer is that server's, which a trace cannot know — trace the address it gives (--to ADDRESS)",
+                r.id,
+                r.domain,
+                targets.join(", "),
+                r.resolver_endpoint.as_deref().unwrap_or("-")
+            ));
+        }
         if let Some(a) = f
             .snapshot
             .dns
