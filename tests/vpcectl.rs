@@ -898,6 +898,7 @@ fn topology_pictures_are_current_and_render() {
         "privatelink-hands-on",
         "gwlb-inspection",
         "azure-private-link",
+        "centralized-endpoints",
     ] {
         let file = example(&format!("{ex}.toml"));
         for (o, ext) in [("dot", "dot"), ("mermaid", "mmd")] {

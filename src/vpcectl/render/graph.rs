@@ -270,6 +270,7 @@ fn topology(c: &Config) -> Picture {
     machines(&mut p, c);
     endpoints(&mut p, c);
     load_balancers(&mut p, c);
+    transit(&mut p, c);
     route_tables(&mut p, c);
     // Nodes an edge names but nothing declared (a target of another kind): declare them.
     let named: Vec<String> = p
@@ -380,6 +381,61 @@ fn load_balancers(p: &mut Picture, c: &Config) {
 
 /// Subnets to their route tables (explicit, or the main one), gateways to their edge
 /// tables, routes to their targets labelled with the destination.
+/// Transit gateways (with their route tables) joined to their VPC attachments' subnets,
+/// on-premises networks at the end of their VPN connections, Resolver endpoints in their
+/// subnets.
+fn transit(p: &mut Picture, c: &Config) {
+    for t in &c.transit_gateways {
+        let mut lines = vec!["transit gateway".to_string(), t.id.clone()];
+        lines.extend(
+            c.transit_gateway_route_tables
+                .iter()
+                .filter(|r| r.transit_gateway == t.id)
+                .map(|r| format!("table {}", r.id)),
+        );
+        p.node(&node_id(&t.id), lines);
+    }
+    for a in &c.transit_gateway_attachments {
+        let tgw = node_id(&a.transit_gateway);
+        for s in &a.subnets {
+            p.edge(&tgw, &node_id(s), a.id.clone());
+        }
+        if let Some(peer) = &a.peer_transit_gateway {
+            p.edge(&tgw, &node_id(peer), format!("{} (peering)", a.id));
+        }
+    }
+    for o in &c.on_premises {
+        let id = node_id(&o.id);
+        let cidrs: Vec<String> = o.cidrs.iter().map(|x| x.to_string()).collect();
+        p.node(
+            &id,
+            vec!["on-premises".into(), o.id.clone(), cidrs.join(" ")],
+        );
+        for v in c.vpn_connections.iter().filter(|v| v.on_premises == o.id) {
+            if let Some(to) = v.transit_gateway.as_ref().or(v.vpn_gateway.as_ref()) {
+                p.edge(&id, &node_id(to), format!("{} (VPN)", v.id));
+            }
+        }
+    }
+    for e in &c.resolver_endpoints {
+        let id = node_id(&e.id);
+        let dir = format!("{:?}", e.direction).to_lowercase();
+        let ips: Vec<String> = e.ip_addresses.iter().map(|a| a.ip.to_string()).collect();
+        p.node(
+            &id,
+            vec![
+                format!("Resolver endpoint ({dir})"),
+                e.id.clone(),
+                ips.join(" "),
+            ],
+        );
+        p.place(&node_id(&e.vpc), &id);
+        for a in &e.ip_addresses {
+            p.edge(&id, &node_id(&a.subnet), "");
+        }
+    }
+}
+
 fn route_tables(p: &mut Picture, c: &Config) {
     for rt in &c.route_tables {
         let id = node_id(&rt.id);
