@@ -389,19 +389,7 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
 
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
-    let o = Command::new(root().join("scripts/export-aws.sh"))
-        .args([
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            e,
-            export.to_str().unwrap(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::export(e, &export);
     // moto gives an interface endpoint's network interface an address outside its subnet (AWS
     // takes one from the subnet): put the private-link endpoint's where AWS would.
     let enis_file = export.join("ec2-describe-network-interfaces.json");

@@ -169,16 +169,10 @@ impl CompiledAcl {
     }
 }
 
-/// The protocol of a rule (`ANY_PROTOCOL` for `all`); `None` for one validation refuses.
+/// The protocol of a rule (`ANY_PROTOCOL` for `all`), read as a security group rule's is;
+/// `None` for one validation refuses.
 fn protocol(p: &str) -> Option<u16> {
-    match p.to_ascii_lowercase().as_str() {
-        "all" | "-1" => Some(ANY_PROTOCOL),
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        "icmp" => Some(1),
-        "icmpv6" => Some(58),
-        n => n.parse::<u8>().ok().map(u16::from),
-    }
+    crate::secgroups::protocol_number(p).map(|n| n.map_or(ANY_PROTOCOL, u16::from))
 }
 
 /// The keys a rule matches: its ports (TCP, UDP), its ICMP type and code, or every key.

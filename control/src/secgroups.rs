@@ -280,7 +280,8 @@ struct Flat {
     rule: RuleRef,
 }
 
-fn protocol_number(p: &str) -> Option<Option<u8>> {
+/// A rule's protocol: `None` inside for `all` (AWS `-1`); `None` outside for no protocol.
+pub(crate) fn protocol_number(p: &str) -> Option<Option<u8>> {
     match p.to_ascii_lowercase().as_str() {
         "all" | "-1" => Some(None),
         "tcp" => Some(Some(PROTO_TCP)),

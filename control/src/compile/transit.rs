@@ -135,7 +135,7 @@ fn compile_table(
 
 /// What an attachment propagates: its VPC's networks, or its VPN connection's on-premises
 /// prefixes; nothing for a peering attachment.
-fn propagated(config: &Config, a: &crate::model::TransitGatewayAttachment) -> Vec<IpNet> {
+pub fn propagated(config: &Config, a: &crate::model::TransitGatewayAttachment) -> Vec<IpNet> {
     match a.attachment_type {
         TgwAttachmentType::Vpc => config
             .vpcs

@@ -110,24 +110,7 @@ fn vpc_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
             destination: dst,
         } => {
             let t = &snap.route_tables[table as usize];
-            let ex = t.explain(&snap.config, dst);
-            vec![Hop {
-                component: "route_table".into(),
-                id: t.id.clone(),
-                detail: match route {
-                    Some(i) => {
-                        let r = &t.routes[i];
-                        format!(
-                            "{} -> {} ({} route): {}",
-                            r.destination_label(),
-                            r.target,
-                            r.origin.class_name(),
-                            ex.reason
-                        )
-                    }
-                    None => ex.reason,
-                },
-            }]
+            vec![route_hop("route_table", t, &snap.config, dst, route)]
         }
         Step::Deliver {
             vpc,
@@ -162,6 +145,35 @@ fn vpc_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
             },
         }],
         _ => Vec::new(),
+    }
+}
+
+/// A route table's decision for `dst` (a VPC's or a transit gateway's): the winning route and
+/// why it won, or why none did.
+fn route_hop(
+    component: &str,
+    t: &control::compile::CompiledRouteTable,
+    config: &control::model::Config,
+    dst: IpAddr,
+    route: Option<usize>,
+) -> Hop {
+    let ex = t.explain(config, dst);
+    Hop {
+        component: component.into(),
+        id: t.id.clone(),
+        detail: match route {
+            Some(i) => {
+                let r = &t.routes[i];
+                format!(
+                    "{} -> {} ({} route): {}",
+                    r.destination_label(),
+                    r.target,
+                    r.origin.class_name(),
+                    ex.reason
+                )
+            }
+            None => ex.reason,
+        },
     }
 }
 
@@ -213,24 +225,13 @@ fn transit_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
             route,
         } => {
             let t = &snap.transit.tables[table as usize];
-            let ex = t.explain(c, destination);
-            vec![Hop {
-                component: "transit_gateway_route_table".into(),
-                id: t.id.clone(),
-                detail: match route {
-                    Some(i) => {
-                        let r = &t.routes[i];
-                        format!(
-                            "{} -> {} ({} route): {}",
-                            r.destination_label(),
-                            r.target,
-                            r.origin.class_name(),
-                            ex.reason
-                        )
-                    }
-                    None => ex.reason,
-                },
-            }]
+            vec![route_hop(
+                "transit_gateway_route_table",
+                t,
+                c,
+                destination,
+                route,
+            )]
         }
         Step::OnPremises { network, inbound } => {
             let o = &c.on_premises[network as usize];

@@ -51,13 +51,10 @@ impl Context<'_> {
             DropReason::TgwNotAssociated => (r.code(), format!("{att_id} is associated with no transit gateway route table, so the transit gateway drops what enters through it; set its association")),
             DropReason::TgwNoRoute => {
                 let dst = self.last_tgw_route.map_or(self.q.dst, |(_, d, _)| d);
+                // An attachment that holds the destination but does not propagate here.
                 let owner = c.transit_gateway_attachments.iter().find(|a| {
-                    let nets: Vec<ipnet::IpNet> = match a.attachment_type {
-                        control::model::TgwAttachmentType::Vpc => c.vpcs.iter().find(|v| Some(&v.id) == a.vpc.as_ref()).map(|v| v.networks()).unwrap_or_default(),
-                        control::model::TgwAttachmentType::Vpn => c.vpn_connections.iter().find(|v| Some(&v.id) == a.vpn_connection.as_ref()).and_then(|v| c.on_premises.iter().find(|o| o.id == v.on_premises)).map(|o| o.cidrs.iter().map(|x| x.0).collect()).unwrap_or_default(),
-                        control::model::TgwAttachmentType::Peering => Vec::new(),
-                    };
-                    nets.iter().any(|n| n.contains(&dst)) && !a.propagations.contains(&table)
+                    control::transit::propagated(c, a).iter().any(|n| n.contains(&dst))
+                        && !a.propagations.contains(&table)
                 });
                 match owner {
                     Some(a) => ("TRANSIT_GATEWAY_ROUTE_NOT_PROPAGATED", format!("{table} has no route to {dst}: {} holds it but does not propagate to {table}; add {table} to its propagations, or a static route", a.id)),

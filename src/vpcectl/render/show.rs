@@ -146,8 +146,22 @@ pub fn show(
             HOSTED_ZONE,
             hosted_zone_row,
         ),
-        Noun::RouteTables => route_tables(&mut l, compiled),
-        Noun::TransitGatewayRouteTables => tgw_route_tables(&mut l, compiled),
+        Noun::RouteTables => tables(
+            &mut l,
+            compiled,
+            &snap.route_tables,
+            "route table",
+            route_table_json,
+            route_table_text,
+        ),
+        Noun::TransitGatewayRouteTables => tables(
+            &mut l,
+            compiled,
+            &snap.transit.tables,
+            "transit gateway route table",
+            super::tgw_route_table_json,
+            super::tgw_route_table_text,
+        ),
         Noun::TransitGateways => l.print(
             &c.transit_gateways,
             |x| &x.id,
@@ -547,35 +561,6 @@ fn hosted_zone_row(z: &HostedZone) -> Vec<String> {
     ]
 }
 
-/// Route tables show their compiled routes (state, origin, target) rather than the model.
-fn tgw_route_tables<W: Write>(l: &mut Listing<'_, W>, compiled: &Compiled) -> Result<(), Failure> {
-    let snap = &compiled.snapshot;
-    let tables = pick(
-        &snap.transit.tables,
-        |t| t.id.as_str(),
-        l.id,
-        "transit gateway route table",
-    )?;
-    match l.output {
-        Output::Json => {
-            let v: Vec<Value> = tables
-                .iter()
-                .map(|t| super::tgw_route_table_json(compiled, t))
-                .collect();
-            print_json(l.out, &v)
-        }
-        Output::Table => {
-            for (n, t) in tables.iter().enumerate() {
-                if n > 0 {
-                    writeln!(l.out)?;
-                }
-                super::tgw_route_table_text(l.out, compiled, t)?;
-            }
-            Ok(())
-        }
-    }
-}
-
 const TRANSIT_GATEWAY: &[&str] = &["id", "name", "attachments", "route tables"];
 
 fn transit_gateway_row(c: &Config, t: &control::model::TransitGateway) -> Vec<String> {
@@ -702,15 +687,21 @@ fn resolver_rule_row(r: &control::model::ResolverRule) -> Vec<String> {
     ]
 }
 
-fn route_tables<W: Write>(l: &mut Listing<'_, W>, compiled: &Compiled) -> Result<(), Failure> {
-    let snap = &compiled.snapshot;
-    let tables = pick(&snap.route_tables, |t| t.id.as_str(), l.id, "route table")?;
+/// Compiled route tables (a VPC's or a transit gateway's) of `what`: each as JSON, or as a
+/// heading and its routes — their compiled routes (state, origin, target) rather than the
+/// model.
+fn tables<W: Write>(
+    l: &mut Listing<'_, W>,
+    compiled: &Compiled,
+    all: &[control::compile::CompiledRouteTable],
+    what: &str,
+    json: fn(&Compiled, &control::compile::CompiledRouteTable) -> Value,
+    text: fn(&mut W, &Compiled, &control::compile::CompiledRouteTable) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let tables = pick(all, |t| t.id.as_str(), l.id, what)?;
     match l.output {
         Output::Json => {
-            let v: Vec<Value> = tables
-                .iter()
-                .map(|t| route_table_json(compiled, t))
-                .collect();
+            let v: Vec<Value> = tables.iter().map(|t| json(compiled, t)).collect();
             print_json(l.out, &v)
         }
         Output::Table => {
@@ -718,7 +709,7 @@ fn route_tables<W: Write>(l: &mut Listing<'_, W>, compiled: &Compiled) -> Result
                 if n > 0 {
                     writeln!(l.out)?;
                 }
-                route_table_text(l.out, compiled, t)?;
+                text(l.out, compiled, t)?;
             }
             Ok(())
         }
