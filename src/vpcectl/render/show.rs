@@ -162,6 +162,18 @@ pub fn show(
             super::tgw_route_table_json,
             super::tgw_route_table_text,
         ),
+        Noun::TransitGateways
+        | Noun::TransitGatewayAttachments
+        | Noun::OnPremises
+        | Noun::ResolverEndpoints
+        | Noun::ResolverRules => beyond_one_vpc(&mut l, c, what),
+    }
+}
+
+/// The listings of what lies beyond one VPC: transit gateways and their attachments,
+/// on-premises networks, Resolver endpoints and rules.
+fn beyond_one_vpc<W: Write>(l: &mut Listing<'_, W>, c: &Config, what: Noun) -> Result<(), Failure> {
+    match what {
         Noun::TransitGateways => l.print(
             &c.transit_gateways,
             |x| &x.id,
@@ -197,6 +209,11 @@ pub fn show(
             RESOLVER_RULE,
             resolver_rule_row,
         ),
+        _ => Err(Failure {
+            code: 1,
+            message: "internal: not a noun beyond one VPC".into(),
+            json: None,
+        }),
     }
 }
 
