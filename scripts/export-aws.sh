@@ -62,6 +62,13 @@ for t in $(ids ec2-describe-transit-gateway-route-tables '[t["TransitGatewayRout
   call "ec2-get-transit-gateway-route-table-propagations-$t" ec2 get-transit-gateway-route-table-propagations --transit-gateway-route-table-id "$t"
   call "ec2-search-transit-gateway-routes-$t" ec2 search-transit-gateway-routes --transit-gateway-route-table-id "$t" --filters Name=type,Values=static
 done
+# Direct Connect gateways, their associations (per gateway: the API wants one named) and the
+# virtual interfaces attached to them.
+call directconnect-describe-direct-connect-gateways directconnect describe-direct-connect-gateways
+for g in $(ids directconnect-describe-direct-connect-gateways '[g["directConnectGatewayId"] for g in d["directConnectGateways"]]'); do
+  call "directconnect-describe-direct-connect-gateway-associations-$g" directconnect describe-direct-connect-gateway-associations --direct-connect-gateway-id "$g"
+done
+call directconnect-describe-virtual-interfaces directconnect describe-virtual-interfaces
 # Route 53 Resolver endpoints (with their addresses), rules and the rules' VPC associations;
 # private hosted zones with their VPCs and records.
 call route53resolver-list-resolver-endpoints route53resolver list-resolver-endpoints

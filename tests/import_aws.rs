@@ -93,6 +93,47 @@ fn export(e: &str, export: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+const DXGW: &str = "5f294f92-bafb-4011-916d-9b0b0000dc01";
+
+/// Direct Connect in the AWS CLI's own shape (moto has no Direct Connect gateways): a gateway
+/// associated with transit gateway `tgw` (allowed prefix 10.100.0.0/16), a transit virtual
+/// interface, and the transit gateway's attachment for it, associated with and propagating to
+/// `table`.
+fn direct_connect_export(out: &Path, tgw: &str, table: &str) {
+    let write = |name: &str, v: Value| {
+        std::fs::write(out.join(format!("{name}.json")), v.to_string()).unwrap();
+    };
+    write(
+        "directconnect-describe-direct-connect-gateways",
+        serde_json::json!({"directConnectGateways": [{"directConnectGatewayId": DXGW, "directConnectGatewayName": "dc-dx", "amazonSideAsn": 64512, "directConnectGatewayState": "available"}]}),
+    );
+    write(
+        &format!("directconnect-describe-direct-connect-gateway-associations-{DXGW}"),
+        serde_json::json!({"directConnectGatewayAssociations": [{"directConnectGatewayId": DXGW, "associationState": "associated", "associatedGateway": {"id": tgw, "type": "transitGateway", "region": "us-east-1"}, "allowedPrefixesToDirectConnectGateway": [{"cidr": "10.100.0.0/16"}]}]}),
+    );
+    write(
+        "directconnect-describe-virtual-interfaces",
+        serde_json::json!({"virtualInterfaces": [{"virtualInterfaceId": "dxvif-ffabc123", "virtualInterfaceType": "transit", "virtualInterfaceState": "available", "directConnectGatewayId": DXGW}]}),
+    );
+    let att = "tgw-attach-0dc0000000000001";
+    let edit = |name: &str, key: &str, item: Value| {
+        let file = out.join(format!("{name}.json"));
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        v[key].as_array_mut().unwrap().push(item);
+        std::fs::write(&file, v.to_string()).unwrap();
+    };
+    edit(
+        "ec2-describe-transit-gateway-attachments",
+        "TransitGatewayAttachments",
+        serde_json::json!({"TransitGatewayAttachmentId": att, "TransitGatewayId": tgw, "ResourceType": "direct-connect-gateway", "ResourceId": DXGW, "State": "available", "Association": {"TransitGatewayRouteTableId": table, "State": "associated"}}),
+    );
+    edit(
+        &format!("ec2-get-transit-gateway-route-table-propagations-{table}"),
+        "TransitGatewayRouteTablePropagations",
+        serde_json::json!({"TransitGatewayAttachmentId": att, "ResourceId": DXGW, "ResourceType": "direct-connect-gateway", "State": "enabled"}),
+    );
+}
+
 fn vpcectl(args: &[&str]) -> Output {
     Command::new(bin("vpcectl")).args(args).output().unwrap()
 }
@@ -798,6 +839,7 @@ fn a_moto_hub_imports_transit_gateways_vpn_and_route_53() {
             }
         }
     }
+    direct_connect_export(&out, &tgw, &rt);
     let cfg = dir.path().join("imported.toml");
     let o = vpcectl(&[
         "import",
@@ -809,6 +851,7 @@ fn a_moto_hub_imports_transit_gateways_vpn_and_route_53() {
     let warnings = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{warnings}");
     let o = vpcectl(&["validate", cfg.to_str().unwrap()]);
+    assert!(warnings.contains("dxvif-ffabc123"), "{warnings}");
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(
         o.status.success(),
@@ -867,6 +910,23 @@ fn a_moto_hub_imports_transit_gateways_vpn_and_route_53() {
     );
     let z = &c["hosted_zones"][0];
     assert_eq!(z["vpcs"][0].as_str(), Some(spoke.as_str()), "{text}");
+    let dx = &c["direct_connect_gateways"][0];
+    assert_eq!(dx["id"].as_str(), Some(DXGW), "{text}");
+    assert_eq!(
+        dx["associations"][0]["gateway"].as_str(),
+        Some(tgw.as_str())
+    );
+    assert_eq!(
+        dx["associations"][0]["allowed_prefixes"][0].as_str(),
+        Some("10.100.0.0/16")
+    );
+    assert!(
+        atts.iter()
+            .any(|a| a["type"].as_str() == Some("direct_connect_gateway")
+                && a["direct_connect_gateway"].as_str() == Some(DXGW)
+                && a["association"].as_str() == Some(rt.as_str())),
+        "{text}"
+    );
     assert!(text.contains("10.100.1.9"), "{text}");
     // The spoke reaches the shared VPC through the transit gateway (the resolver endpoint's
     // address: a DNS question the VPC's resolver answers).

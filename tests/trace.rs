@@ -518,3 +518,142 @@ fn transit_gateway_prefix_list_routes_and_forwarded_names() {
         "{err}"
     );
 }
+
+/// The hub example with `edits` (each replacing its first occurrence) and `extra` appended,
+/// written to `dir/name`.
+fn hub_variant(dir: &Path, name: &str, edits: &[(&str, &str)], extra: &str) -> PathBuf {
+    let mut text = std::fs::read_to_string(example("centralized-endpoints.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text + extra).unwrap();
+    p
+}
+
+/// The hop of `component` on leg `leg`, its detail.
+fn hop_detail(v: &Value, leg: &str, component: &str) -> Vec<String> {
+    v["trace"][leg]["hops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["component"] == component)
+        .map(|h| h["detail"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The Direct Connect addition to the hub example.
+fn dx_to_hub() -> String {
+    "\n".to_string()
+        + &std::fs::read_to_string(root().join("tests/fixtures/direct-connect-hub.toml")).unwrap()
+}
+
+/// Direct Connect with a VPN as the backup (issue 22): the data centre reaches the shared
+/// VPC, which the Direct Connect gateway advertises, over its transit virtual interface, and
+/// the reply comes back the same way (a Direct Connect gateway's propagated route beats the
+/// VPN's for the same prefix); a spoke, which it does not advertise, over the VPN. Without the
+/// VPN the spoke is unreachable: `DIRECT_CONNECT_PREFIX_NOT_ALLOWED`.
+#[test]
+fn direct_connect_carries_the_data_centre_with_the_vpn_as_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = hub_variant(dir.path(), "both.toml", &[], &dx_to_hub());
+    let api = "vpce-0c00000000000a001";
+    let (status, v) = trace(&both, "dc-1", api, "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let out = hop_detail(&v, "forward", "on_premises").join(" ");
+    assert!(out.contains("Direct Connect gateway dc-dx"), "{out}");
+    let table = hop_detail(&v, "reply", "transit_gateway_route_table").join(" ");
+    assert!(
+        table.contains("a Direct Connect gateway's, which beats a VPN's"),
+        "{table}"
+    );
+    let back = hop_detail(&v, "reply", "transit_gateway_attachment").join(" ");
+    assert!(back.contains("for Direct Connect gateway dc-dx"), "{back}");
+    let back = hop_detail(&v, "reply", "on_premises").join(" ");
+    assert!(back.contains("virtual interface"), "{back}");
+    // The spoke is not advertised over Direct Connect: the VPN carries it.
+    let (_, v) = trace(&both, "dc-1", "10.1.1.10", "80");
+    let out = hop_detail(&v, "forward", "on_premises").join(" ");
+    assert!(out.contains("vpn-0c0000000000000001"), "{v:#}");
+    // The shared table shows both propagated routes for the data centre; Direct Connect's wins.
+    let o = vpcectl(&[
+        "show",
+        "transit-gateway-route-tables",
+        both.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let tables: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = tables.to_string();
+    assert!(text.contains("direct_connect"), "{text}");
+    // Direct Connect only.
+    let dx_only = hub_variant(
+        dir.path(),
+        "dx-only.toml",
+        &[
+            ("\n[[transit_gateway_attachments]]\nid = \"tgw-attach-0c00000000000900\"\ntransit_gateway = \"tgw-0c0000000000000001\"\ntype = \"vpn\"\nvpn_connection = \"vpn-0c0000000000000001\"\nassociation = \"tgw-rtb-0c00000000000002\"\npropagations = [\"tgw-rtb-0c00000000000001\", \"tgw-rtb-0c00000000000002\"]\n", ""),
+            ("\n[[vpn_connections]]\nid = \"vpn-0c0000000000000001\"\non_premises = \"dc-1\"\ntransit_gateway = \"tgw-0c0000000000000001\"", ""),
+        ],
+        &dx_to_hub(),
+    );
+    let (status, v) = trace(&dx_only, "dc-1", api, "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let (status, v) = trace(&dx_only, "dc-1", "10.1.1.10", "80");
+    assert_eq!(code(&v), "DIRECT_CONNECT_PREFIX_NOT_ALLOWED", "{v:#}");
+    assert_eq!(status, Some(3), "{v:#}");
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("10.100.0.0/16") && why.contains("allowed prefixes"),
+        "{why}"
+    );
+}
+
+/// A Direct Connect gateway associated with a virtual private gateway (a private virtual
+/// interface): the VPC's table propagates the data centre's prefix from the gateway, and
+/// trace names Direct Connect both ways. An allowed prefix narrower than the VPC CIDR
+/// advertises nothing (a validation warning) and the data centre has no way in.
+#[test]
+fn direct_connect_to_a_virtual_private_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let base = std::fs::read_to_string(example("s3-endpoints.toml"))
+        .unwrap()
+        .replace(
+            "subnets = [\"subnet-0a0000000000000a1\"]\n",
+            "subnets = [\"subnet-0a0000000000000a1\"]\npropagating_gateways = [\"vgw-0a000000000000001\"]\n",
+        )
+        + "\n[[vpn_gateways]]\nid = \"vgw-0a000000000000001\"\nvpc = \"vpc-09efc2534d3f29483\"\n\n[[on_premises]]\nid = \"dc-9\"\ncidrs = [\"172.16.0.0/16\"]\nhosts = [\"172.16.0.10\"]\ncustomer_gateway = \"cgw-0a000000000000009\"\nnamespace = \"dc-9\"\n\n[[direct_connect_gateways]]\nid = \"5f294f92-bafb-4011-916d-9b0b00000009\"\non_premises = [\"dc-9\"]\n";
+    let open = dir.path().join("open.toml");
+    std::fs::write(
+        &open,
+        base.clone() + "associations = [{ gateway = \"vgw-0a000000000000001\" }]\n",
+    )
+    .unwrap();
+    let (status, v) = trace(&open, "dc-9", "i-08c0b194dec370347", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    for leg in ["forward", "reply"] {
+        let d = hop_detail(&v, leg, "on_premises").join(" ");
+        assert!(
+            d.contains("Direct Connect gateway 5f294f92"),
+            "{leg}: {v:#}"
+        );
+    }
+    let narrow = dir.path().join("narrow.toml");
+    std::fs::write(
+        &narrow,
+        base + "associations = [{ gateway = \"vgw-0a000000000000001\", allowed_prefixes = [\"10.0.1.0/24\"] }]\n",
+    )
+    .unwrap();
+    let o = vpcectl(&["validate", narrow.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("advertises nothing"), "{text}");
+    let (_, v) = trace(&narrow, "dc-9", "i-08c0b194dec370347", "80");
+    assert_eq!(code(&v), "DIRECT_CONNECT_PREFIX_NOT_ALLOWED", "{v:#}");
+}

@@ -81,6 +81,8 @@ pub struct Config {
     #[serde(default)]
     pub vpn_connections: Vec<VpnConnection>,
     #[serde(default)]
+    pub direct_connect_gateways: Vec<DirectConnectGateway>,
+    #[serde(default)]
     pub security_groups: Vec<SecurityGroup>,
     #[serde(default)]
     pub network_acls: Vec<NetworkAcl>,
@@ -340,6 +342,20 @@ pub enum TgwAttachmentType {
     Vpn,
     /// Another transit gateway (`peer_transit_gateway`).
     Peering,
+    /// A Direct Connect gateway (`direct_connect_gateway`) with transit virtual interfaces.
+    DirectConnectGateway,
+}
+
+impl TgwAttachmentType {
+    /// The type as written in the configuration (`direct_connect_gateway`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TgwAttachmentType::Vpc => "vpc",
+            TgwAttachmentType::Vpn => "vpn",
+            TgwAttachmentType::Peering => "peering",
+            TgwAttachmentType::DirectConnectGateway => "direct_connect_gateway",
+        }
+    }
 }
 
 /// An attachment of a transit gateway (AWS: "Transit gateway attachments").
@@ -375,6 +391,10 @@ pub struct TransitGatewayAttachment {
     pub peer_transit_gateway: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_association: Option<String>,
+    /// Direct Connect gateway attachments: the gateway (`[[direct_connect_gateways]]`, which
+    /// lists this transit gateway among its associations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_connect_gateway: Option<String>,
     /// The transit gateway route table traffic from this attachment is routed by; without
     /// one, the transit gateway drops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -407,9 +427,11 @@ pub struct TgwRoute {
     pub target: String,
 }
 
-/// An on-premises network (a data centre) reached over a Site-to-Site VPN connection. In the
-/// lab a namespace stands for it: its `hosts` live there, and everything it sends to AWS goes
-/// through the VPN connection.
+/// An on-premises network (a data centre) reached over a Site-to-Site VPN connection or a
+/// Direct Connect gateway's virtual interface. In the lab a namespace stands for it: its `hosts`
+/// live there, and everything it sends to AWS goes over Direct Connect when a Direct Connect
+/// gateway advertises the destination to it (customers prefer it, VPN being the backup), else
+/// through its VPN connection.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OnPremises {
@@ -446,6 +468,48 @@ pub struct VpnConnection {
     pub transit_gateway: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpn_gateway: Option<String>,
+}
+
+/// A Direct Connect gateway: the on-premises networks with a virtual interface to it, and the
+/// gateways on the AWS side it is associated with (AWS Direct Connect User Guide, "Direct
+/// Connect gateways").
+///
+/// Associated with virtual private gateways (private virtual interfaces), its data centres reach
+/// those gateways' VPCs; associated with transit gateways (transit virtual interfaces, and a
+/// `direct_connect_gateway` attachment on each transit gateway), they reach whatever those
+/// transit gateways route to. Never both: AWS, "You cannot attach a Direct Connect gateway to a
+/// transit gateway when the Direct Connect gateway is already associated with a virtual private
+/// gateway". BGP is not run: each data centre's `cidrs` stand for what it advertises (propagated
+/// to the VPC route tables that propagate from an associated virtual private gateway, and to the
+/// transit gateway route tables the attachment propagates to), and each association's
+/// `allowed_prefixes` for what AWS advertises back — a data centre sends a destination over
+/// Direct Connect only when an allowed prefix covers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectConnectGateway {
+    /// AWS's id (a UUID).
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The `[[on_premises]]` networks with a virtual interface to this gateway.
+    pub on_premises: Vec<String>,
+    #[serde(default)]
+    pub associations: Vec<DirectConnectAssociation>,
+}
+
+/// A Direct Connect gateway's association with a virtual private gateway or a transit gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectConnectAssociation {
+    /// `vgw-…` or `tgw-…`.
+    pub gateway: String,
+    /// What AWS advertises to the data centres over this association. A transit gateway
+    /// association needs them (AWS: "required when you create an association to a transit
+    /// gateway") and they are advertised as written; for a virtual private gateway they filter
+    /// the VPC's CIDRs — a CIDR is advertised only when an allowed prefix is the same or wider —
+    /// and, left out, the VPC's CIDRs are advertised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_prefixes: Vec<Cidr>,
 }
 
 /// A network ACL: stateless, numbered rules evaluated in order on traffic entering and leaving
@@ -1212,6 +1276,7 @@ impl Config {
             }
             Collection::OnPremises => of(&self.on_premises, |x| &x.id),
             Collection::VpnConnections => of(&self.vpn_connections, |x| &x.id),
+            Collection::DirectConnectGateways => of(&self.direct_connect_gateways, |x| &x.id),
             Collection::SecurityGroups => of(&self.security_groups, |x| &x.id),
             Collection::NetworkAcls => of(&self.network_acls, |x| &x.id),
             Collection::Instances => of(&self.instances, |x| &x.id),
@@ -1401,6 +1466,7 @@ collections! {
     TransitGateways "transit_gateways" "transit gateway" "tgw-";
     OnPremises "on_premises" "on-premises network" "";
     VpnConnections "vpn_connections" "VPN connection" "vpn-";
+    DirectConnectGateways "direct_connect_gateways" "Direct Connect gateway" "";
     SecurityGroups "security_groups" "security group" "sg-";
     NetworkAcls "network_acls" "network ACL" "acl-";
     Instances "instances" "instance" "i-";

@@ -618,3 +618,53 @@ fn transit_gateway_routes_and_attachments() {
         "a vpc attachment needs a subnet in at least one availability zone",
     );
 }
+
+/// Direct Connect gateways: associated with virtual private gateways or transit gateways, not
+/// both; a transit gateway association needs allowed prefixes and the transit gateway's
+/// `direct_connect_gateway` attachment, which needs the association.
+#[test]
+fn direct_connect_gateways() {
+    let base = BASE.to_string()
+        + "\n[[vpn_gateways]]\nid = \"vgw-1\"\nvpc = \"vpc-1\"\n\n[[transit_gateways]]\nid = \"tgw-1\"\n\n[[on_premises]]\nid = \"dc-1\"\ncidrs = [\"192.168.0.0/16\"]\ncustomer_gateway = \"cgw-1\"\n";
+    let dx = |assoc: &str, extra: &str| {
+        base.clone()
+            + "\n[[direct_connect_gateways]]\nid = \"dx-1\"\non_premises = [\"dc-1\", \"dc-2\"]\nassociations = ["
+            + assoc
+            + "]\n"
+            + extra
+    };
+    let both = dx("{ gateway = \"vgw-1\" }, { gateway = \"tgw-1\" }", "");
+    error_with(&both, "dc-2");
+    error_with(
+        &both,
+        "associated with both virtual private gateways and transit gateways",
+    );
+    error_with(&both, "the association with tgw-1 advertises nothing");
+    let d = error_with(
+        &both,
+        "no direct_connect_gateway attachment of tgw-1 carries dx-1",
+    );
+    assert_eq!(d.field, "associations[1].gateway");
+    let attachment = "\n[[transit_gateway_attachments]]\nid = \"tgw-attach-9\"\ntransit_gateway = \"tgw-1\"\ntype = \"direct_connect_gateway\"\ndirect_connect_gateway = \"dx-1\"\nvpc = \"vpc-1\"\n";
+    let unassociated = dx("{ gateway = \"vgw-1\" }", attachment);
+    error_with(
+        &unassociated,
+        "Direct Connect gateway dx-1 is not associated with tgw-1",
+    );
+    error_with(
+        &unassociated,
+        "`vpc, subnets, appliance_mode` does not apply to a direct_connect_gateway attachment",
+    );
+    let odd = dx("{ gateway = \"igw-1\" }", "");
+    error_with(&odd, "`igw-1` is neither a virtual private gateway");
+    let narrow = dx(
+        "{ gateway = \"vgw-1\", allowed_prefixes = [\"10.0.1.0/24\"] }",
+        "",
+    );
+    let all = diagnostics(&narrow);
+    assert!(
+        all.iter().any(|d| d.severity == Severity::Warning
+            && d.message.contains("covers none of vpc-1's CIDRs")),
+        "{all:#?}"
+    );
+}

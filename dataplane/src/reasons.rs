@@ -94,6 +94,10 @@ pub enum DropReason {
     /// The packet would cross a transit gateway again (a routing loop), or peered transit
     /// gateways send it round.
     TgwRouteLoop,
+    /// A data centre with Direct Connect and no VPN connection sends to a destination no
+    /// allowed prefix of its Direct Connect gateway's associations covers (AWS advertises it
+    /// no route there).
+    DirectConnectNotAdvertised,
     /// The load balancer's security groups, enforced on PrivateLink traffic, allow no
     /// inbound flow from the consumer's address.
     LoadBalancerSecurityGroup,
@@ -252,9 +256,10 @@ vocabulary! {
     50 (DropReason::TgwNoRoute) => "tgw_no_route", "TRANSIT_GATEWAY_NO_ROUTE";
     51 (DropReason::TgwBlackhole) => "tgw_blackhole_route", "TRANSIT_GATEWAY_BLACKHOLE_ROUTE";
     52 (DropReason::TgwRouteLoop) => "tgw_route_loop", "TRANSIT_GATEWAY_ROUTE_LOOP";
+    53 (DropReason::DirectConnectNotAdvertised) => "direct_connect_not_advertised", "DIRECT_CONNECT_PREFIX_NOT_ALLOWED";
 }
 
-const REASONS: usize = 53;
+const REASONS: usize = 54;
 
 #[cfg(test)]
 mod tests {

@@ -364,8 +364,11 @@ pub enum Noun {
     /// Transit gateway route tables: associations, propagations and every effective route.
     #[value(alias = "transit-gateway-route-table")]
     TransitGatewayRouteTables,
-    /// On-premises networks and the VPN connections that reach them.
+    /// On-premises networks and the VPN connections and Direct Connect gateways that reach them.
     OnPremises,
+    /// Direct Connect gateways: their data centres and associations with allowed prefixes.
+    #[value(alias = "direct-connect-gateway")]
+    DirectConnectGateways,
     /// Route 53 Resolver endpoints (inbound and outbound).
     #[value(alias = "resolver-endpoint")]
     ResolverEndpoints,

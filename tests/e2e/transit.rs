@@ -154,6 +154,80 @@ fn a_network_acl_without_the_return_rule_breaks_the_path() {
     assert!(acl["egress"]["*"].as_u64().unwrap() > 0, "{acl}");
 }
 
+/// Direct Connect with the VPN as the backup (`tests/fixtures/direct-connect-hub.toml`): curl
+/// from the data centre reaches the shared VPC over the Direct Connect gateway's attachment,
+/// both ways (the VPN attachment carries nothing), and trace --daemon agrees; without the VPN,
+/// a destination the gateway does not advertise is dropped and counted.
+#[test]
+fn direct_connect_carries_the_data_centre_and_the_vpn_backs_it_up() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dx =
+        std::fs::read_to_string(root().join("tests/fixtures/direct-connect-hub.toml")).unwrap();
+    let text = std::fs::read_to_string(hub()).unwrap() + "\n" + &dx;
+    let cfg = dir.path().join("dx.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let mut lab = Lab::start(&cfg);
+    lab.http_server("api-web", "hello from the api\n");
+    lab.check_isolation(&[("dc-1", "10.100.1.20")]);
+    let (code, body) = lab.curl("dc-1", "http://10.100.1.20/");
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "hello from the api\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    assert_eq!(daemon_trace(&lab, "dc-1", API, 80), "reachable");
+    let stats = lab.stats();
+    let attach = &stats["entities"]["transit_gateway_attachment"];
+    let count = |id: &str, k: &str| attach[id][k].as_u64().unwrap_or(0);
+    assert!(
+        count("tgw-attach-0c00000000000d00", "rx_packets") > 0,
+        "{attach}"
+    );
+    assert!(
+        count("tgw-attach-0c00000000000d00", "tx_packets") > 0,
+        "{attach}"
+    );
+    assert_eq!(
+        count("tgw-attach-0c00000000000900", "rx_packets"),
+        0,
+        "{attach}"
+    );
+    assert_eq!(
+        count("tgw-attach-0c00000000000900", "tx_packets"),
+        0,
+        "{attach}"
+    );
+    drop(lab);
+    // Direct Connect alone: the spokes are not advertised to the data centre.
+    let vpn_attachment = "\n[[transit_gateway_attachments]]\nid = \"tgw-attach-0c00000000000900\"\ntransit_gateway = \"tgw-0c0000000000000001\"\ntype = \"vpn\"\nvpn_connection = \"vpn-0c0000000000000001\"\nassociation = \"tgw-rtb-0c00000000000002\"\npropagations = [\"tgw-rtb-0c00000000000001\", \"tgw-rtb-0c00000000000002\"]\n";
+    let vpn = "\n[[vpn_connections]]\nid = \"vpn-0c0000000000000001\"\non_premises = \"dc-1\"\ntransit_gateway = \"tgw-0c0000000000000001\"";
+    assert!(text.contains(vpn_attachment) && text.contains(vpn));
+    let cfg = dir.path().join("dx-only.toml");
+    std::fs::write(
+        &cfg,
+        text.replacen(vpn_attachment, "", 1).replacen(vpn, "", 1),
+    )
+    .unwrap();
+    let mut lab = Lab::start(&cfg);
+    lab.http_server("spoke-2", "hello from spoke-2\n");
+    lab.check_isolation(&[("dc-1", "10.2.1.10")]);
+    let (code, _) = lab.curl("dc-1", "http://10.2.1.10/");
+    assert_ne!(code, "200");
+    assert!(
+        lab.drops("direct_connect_not_advertised") > 0,
+        "{}",
+        lab.stats()
+    );
+    assert_eq!(
+        daemon_trace(&lab, "dc-1", "spoke-2-web", 80),
+        "DIRECT_CONNECT_PREFIX_NOT_ALLOWED"
+    );
+}
+
 /// `dig` answer lines (the last field of each) and the status.
 fn dig(lab: &Lab, ns: &str, server: &str, name: &str) -> (String, Vec<String>) {
     let o = lab.exec(

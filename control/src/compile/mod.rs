@@ -16,7 +16,8 @@
 //! the route's kind — a /15 from a prefix list beats a static 0.0.0.0/0, and a static /16
 //! beats a prefix-list /8. Older AWS documentation said a static route beat an overlapping
 //! prefix-list route regardless of length; we follow the current rule. Between routes for the
-//! *same* prefix: local > static > prefix list > propagated. Two prefix lists holding the same
+//! *same* prefix: local > static > prefix list > propagated (and among propagated ones, a
+//! VPC's > a Direct Connect gateway's > a VPN's: [`PropagatedVia`]). Two prefix lists holding the same
 //! CIDR with different targets: AWS picks one at random and sticks to it; we pick the lowest
 //! prefix-list id, deterministically (and `validate` warns). Two propagated routes: the lowest
 //! target id. Nothing may override `local` from a prefix list or propagation: such entries
@@ -209,10 +210,23 @@ pub enum RouteOrigin {
     },
     /// Learned from a virtual private gateway (`routes[index]`, `propagated = true`).
     Propagated { index: usize },
-    /// Propagated from `source`: in a transit gateway route table, an attachment (a VPC's or,
-    /// `vpn`, a VPN connection's); in a VPC route table, a virtual private gateway
-    /// (`propagating_gateways`) bringing its VPN connections' on-premises prefixes.
-    PropagatedFrom { source: String, vpn: bool },
+    /// Propagated from `source`: in a transit gateway route table, an attachment (a VPC's, a
+    /// Direct Connect gateway's or a VPN connection's: `via`); in a VPC route table, a virtual
+    /// private gateway (`propagating_gateways`) bringing the on-premises prefixes of its VPN
+    /// connections and of the Direct Connect gateway it is associated with.
+    PropagatedFrom { source: String, via: PropagatedVia },
+}
+
+/// What a propagated route came over; for the same prefix the earlier wins (AWS, transit
+/// gateway "Route evaluation order": VPC-propagated, then Direct Connect gateway-propagated,
+/// then Site-to-Site VPN-propagated routes; for a VPC route table, "Route priority": Direct
+/// Connect BGP routes before VPN routes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropagatedVia {
+    Vpc,
+    DirectConnect,
+    Vpn,
 }
 
 impl RouteOrigin {
@@ -223,8 +237,7 @@ impl RouteOrigin {
             RouteOrigin::Static { .. } => 1,
             RouteOrigin::PrefixList { .. } => 2,
             RouteOrigin::Propagated { .. } => 3,
-            // AWS: for the same prefix, a VPC attachment's propagated route beats a VPN's.
-            RouteOrigin::PropagatedFrom { vpn, .. } => 3 + u8::from(*vpn),
+            RouteOrigin::PropagatedFrom { via, .. } => 3 + *via as u8,
         }
     }
 
@@ -434,6 +447,12 @@ impl CompiledRouteTable {
                     RouteOrigin::PrefixList { .. } => "the lowest prefix-list id wins a tie",
                     _ => "the lowest target id wins a tie",
                 }
+            } else if matches!(r.origin, RouteOrigin::PropagatedFrom { .. })
+                && equal
+                    .iter()
+                    .all(|l| matches!(l.origin, RouteOrigin::PropagatedFrom { .. }))
+            {
+                "between propagated routes of equal length a VPC's beats a Direct Connect gateway's, which beats a VPN's"
             } else {
                 "at equal length local > static > prefix list > propagated"
             };
@@ -729,26 +748,36 @@ fn written_routes(
     Ok(list_routes)
 }
 
-/// Step 2b: route propagation from virtual private gateways: each VPN connection's
-/// on-premises prefixes, to the gateway.
+/// Step 2b: route propagation from virtual private gateways: the on-premises prefixes of each
+/// VPN connection and of the Direct Connect gateway associated with the gateway.
 fn propagated_routes(
     config: &Config,
     rt: &RouteTable,
     vpc_nets: &[IpNet],
     routes: &mut Vec<EffectiveRoute>,
 ) {
+    let on_prem = |id: &String| config.on_premises.iter().find(|o| &o.id == id);
     for g in &rt.propagating_gateways {
-        let networks = config
+        let vpn = config
             .vpn_connections
             .iter()
             .filter(|v| v.vpn_gateway.as_ref() == Some(g))
-            .filter_map(|v| config.on_premises.iter().find(|o| o.id == v.on_premises))
-            .flat_map(|o| o.cidrs.iter().map(|c| c.0));
-        for net in networks {
+            .filter_map(|v| on_prem(&v.on_premises))
+            .map(|o| (o, PropagatedVia::Vpn));
+        let dx = config
+            .direct_connect_gateways
+            .iter()
+            .filter(|d| d.associations.iter().any(|a| &a.gateway == g))
+            .flat_map(|d| d.on_premises.iter().filter_map(on_prem))
+            .map(|o| (o, PropagatedVia::DirectConnect));
+        let networks = vpn
+            .chain(dx)
+            .flat_map(|(o, via)| o.cidrs.iter().map(move |c| (c.0, via)));
+        for (net, via) in networks {
             let state = unless_local(vpc_nets, &net, "a propagated route never overrides local");
             let origin = RouteOrigin::PropagatedFrom {
                 source: g.clone(),
-                vpn: true,
+                via,
             };
             routes.push(route(
                 net,

@@ -5,10 +5,11 @@
 //!
 //! The most specific route wins. For the same prefix, static routes (a CIDR or a prefix-list
 //! reference, to an attachment or `blackhole`) win over propagated ones; between propagated
-//! routes, a VPC attachment's wins over a VPN attachment's. Propagated routes are what each
-//! attachment listing the table in `propagations` brings: a VPC attachment its VPC's CIDRs
-//! (IPv4 and IPv6), a VPN attachment the prefixes of the on-premises network behind its
-//! connection. A peering attachment propagates nothing: routes to another transit gateway are
+//! routes, a VPC attachment's wins over a Direct Connect gateway's, which wins over a VPN
+//! attachment's. Propagated routes are what each attachment listing the table in
+//! `propagations` brings: a VPC attachment its VPC's CIDRs (IPv4 and IPv6), a VPN attachment
+//! the prefixes of the on-premises network behind its connection, a Direct Connect gateway
+//! attachment those of the data centres with a virtual interface to the gateway. A peering attachment propagates nothing: routes to another transit gateway are
 //! static.
 //!
 //! # Layout
@@ -30,7 +31,7 @@ use ipnet::IpNet;
 
 use super::{
     expand_prefix_lists, finish_table, route, CompiledRouteTable, EffectiveRoute, ListRoute,
-    RouteOrigin, RouteState, RouteTarget,
+    PropagatedVia, RouteOrigin, RouteState, RouteTarget,
 };
 use crate::model::{Config, DestinationRef, TgwAttachmentType, TransitGatewayRouteTable};
 
@@ -124,7 +125,11 @@ fn compile_table(
                 RouteTarget::TransitGatewayAttachment(a.id.clone()),
                 RouteOrigin::PropagatedFrom {
                     source: a.id.clone(),
-                    vpn: a.attachment_type == TgwAttachmentType::Vpn,
+                    via: match a.attachment_type {
+                        TgwAttachmentType::Vpn => PropagatedVia::Vpn,
+                        TgwAttachmentType::DirectConnectGateway => PropagatedVia::DirectConnect,
+                        _ => PropagatedVia::Vpc,
+                    },
                 },
                 RouteState::Active,
             ));
@@ -133,8 +138,9 @@ fn compile_table(
     finish_table(&t.id, &t.transit_gateway, false, routes)
 }
 
-/// What an attachment propagates: its VPC's networks, or its VPN connection's on-premises
-/// prefixes; nothing for a peering attachment.
+/// What an attachment propagates: its VPC's networks, its VPN connection's on-premises
+/// prefixes, or those of its Direct Connect gateway's data centres; nothing for a peering
+/// attachment.
 pub fn propagated(config: &Config, a: &crate::model::TransitGatewayAttachment) -> Vec<IpNet> {
     match a.attachment_type {
         TgwAttachmentType::Vpc => config
@@ -150,6 +156,15 @@ pub fn propagated(config: &Config, a: &crate::model::TransitGatewayAttachment) -
             .and_then(|v| config.on_premises.iter().find(|o| o.id == v.on_premises))
             .map(|o| o.cidrs.iter().map(|c| c.0).collect())
             .unwrap_or_default(),
+        TgwAttachmentType::DirectConnectGateway => config
+            .direct_connect_gateways
+            .iter()
+            .find(|d| Some(&d.id) == a.direct_connect_gateway.as_ref())
+            .into_iter()
+            .flat_map(|d| &d.on_premises)
+            .filter_map(|id| config.on_premises.iter().find(|o| &o.id == id))
+            .flat_map(|o| o.cidrs.iter().map(|c| c.0))
+            .collect(),
         TgwAttachmentType::Peering => Vec::new(),
     }
 }

@@ -41,6 +41,7 @@ use crate::net::Cidr;
 use crate::path;
 
 mod addresses;
+mod direct_connect;
 mod dns;
 mod endpoints;
 mod ids;

@@ -1,5 +1,5 @@
 //! Transit gateways, their attachments and route tables; on-premises networks and the VPN
-//! connections that reach them.
+//! connections that reach them (Direct Connect gateways: `direct_connect`).
 
 use super::*;
 
@@ -9,6 +9,7 @@ impl<'a> Validator<'a> {
         self.check_tgw_route_tables();
         self.check_on_premises();
         self.check_vpn_connections();
+        self.check_direct_connect();
         self.check_route_propagation();
     }
 
@@ -82,10 +83,9 @@ impl<'a> Validator<'a> {
             }
             let wrong = |field: &str| {
                 format!(
-                    "`{field}` does not apply to a {:?} attachment",
-                    a.attachment_type
+                    "`{field}` does not apply to a {} attachment",
+                    a.attachment_type.as_str()
                 )
-                .to_lowercase()
             };
             match a.attachment_type {
                 TgwAttachmentType::Vpc => {
@@ -125,6 +125,7 @@ impl<'a> Validator<'a> {
                         }
                     }
                 },
+                TgwAttachmentType::DirectConnectGateway => self.check_dx_attachment(&ent, i, a),
                 TgwAttachmentType::Peering => {
                     match a.peer_transit_gateway.as_deref() {
                         None => self.err(
@@ -172,6 +173,16 @@ impl<'a> Validator<'a> {
                     ent.clone(),
                     at("vpn_connection"),
                     wrong("vpn_connection"),
+                    None,
+                );
+            }
+            if a.attachment_type != TgwAttachmentType::DirectConnectGateway
+                && a.direct_connect_gateway.is_some()
+            {
+                self.err(
+                    ent.clone(),
+                    at("direct_connect_gateway"),
+                    wrong("direct_connect_gateway"),
                     None,
                 );
             }

@@ -401,6 +401,13 @@ pub enum TgwLink {
     },
     /// A VPN connection to on-premises network `on_prem[i]`.
     Vpn { on_prem: u32 },
+    /// A Direct Connect gateway (`direct_connect_gateways[gateway]` of the configuration) and
+    /// the on-premises networks with a virtual interface to it (the one holding the
+    /// destination receives the packet).
+    DirectConnect {
+        gateway: u32,
+        on_prem: SmallVec<[u32; 2]>,
+    },
     /// Another transit gateway, `transit_gateways[i]`.
     Peering { peer: u32 },
 }
@@ -426,12 +433,29 @@ pub enum TgwAction {
     Blackhole,
 }
 
-/// An on-premises network behind a VPN connection.
+/// An on-premises network behind a VPN connection or a Direct Connect gateway.
 #[derive(Debug)]
 pub struct OnPrem {
     pub id: String,
     pub attachment: AttachmentIdx,
     pub cidrs: SmallVec<[IpNet; 2]>,
+    /// Its VPN connection's way in.
+    pub via: OnPremVia,
+    /// What Direct Connect gateways advertise to it, each prefix with where it leads: a
+    /// destination one of them covers (the longest) goes over Direct Connect, any other over
+    /// the VPN connection (`via`).
+    pub dx: SmallVec<[DxRoute; 2]>,
+    /// It has a virtual interface to a Direct Connect gateway (whether or not that advertises
+    /// anything).
+    pub has_dx: bool,
+}
+
+/// A prefix a Direct Connect gateway advertises to a data centre, and where it leads.
+#[derive(Debug, Clone, Copy)]
+pub struct DxRoute {
+    pub prefix: IpNet,
+    /// `direct_connect_gateways[i]` of the configuration.
+    pub gateway: u32,
     pub via: OnPremVia,
 }
 
@@ -468,7 +492,10 @@ pub struct ResolverEni {
 pub struct Vgw {
     pub id: String,
     pub vpc: u32,
-    pub on_prem: SmallVec<[u32; 2]>,
+    /// The on-premises networks it reaches, each with the Direct Connect gateway it reaches
+    /// them through (AWS prefers Direct Connect to a VPN connection to the same network), or
+    /// none for a VPN connection.
+    pub on_prem: SmallVec<[(u32, Option<u32>); 2]>,
     /// Its edge route table (ingress routing), if one is associated with it.
     pub edge_route_table: Option<u32>,
 }

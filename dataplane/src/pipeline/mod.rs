@@ -193,10 +193,13 @@ pub enum Step {
         destination: IpAddr,
         route: Option<usize>,
     },
-    /// Out to on-premises network `on_prem[i]`, through a VPN connection.
+    /// Into AWS from (`inbound`), or out to, on-premises network `on_prem[i]`: over Direct
+    /// Connect gateway `direct_connect_gateways[i]` of the configuration, or its VPN
+    /// connection.
     OnPremises {
         network: u32,
         inbound: bool,
+        direct_connect: Option<u32>,
     },
     /// Route lookup of `destination` in `table` (snapshot index); `route` is the winning
     /// route's index.

@@ -11,9 +11,13 @@
 //! attachment decides next, at most [`MAX_TGW_HOPS`] transit gateways in all). Transit
 //! gateways keep no flow state: both directions are routed on their own.
 //!
-//! An on-premises network's packets enter AWS through its VPN connection: a transit gateway
-//! attachment (routed as above, from no zone) or a virtual private gateway (delivered in its
-//! VPC, through the gateway's edge route table when one is associated).
+//! An on-premises network's packets enter AWS over a Direct Connect gateway that advertises the
+//! destination to it (the longest allowed prefix covering it; AWS advertises nothing else), else
+//! through its VPN connection: either way by a transit gateway attachment (routed as above, from
+//! no zone) or a virtual private gateway (delivered in its VPC, through the gateway's edge route
+//! table when one is associated). Out of AWS, a transit gateway's Direct Connect gateway
+//! attachment delivers to the data centre holding the destination; a virtual private gateway
+//! prefers Direct Connect to a VPN connection to the same network.
 
 use super::*;
 use crate::fabric::{OnPremVia, TgwAction, TgwLink};
@@ -158,7 +162,26 @@ fn through<O: Observer>(
                     entering: false,
                 });
                 oa.counters.tx(cx.lane, p.len);
-                return to_on_premises(f, on_prem, p, obs);
+                return to_on_premises(f, on_prem, None, p, obs);
+            }
+            TgwLink::DirectConnect {
+                gateway,
+                ref on_prem,
+            } => {
+                obs.step(Step::TgwAttachment {
+                    attachment: out,
+                    az: None,
+                    entering: false,
+                });
+                let o = match on_prem.as_slice() {
+                    [only] => Some(*only),
+                    many => many.iter().copied().find(|&o| holds(f, o, p.dst)),
+                };
+                let Some(o) = o else {
+                    return Verdict::Drop(DropReason::TgwNoRoute);
+                };
+                oa.counters.tx(cx.lane, p.len);
+                return to_on_premises(f, o, Some(gateway), p, obs);
             }
         }
     }
@@ -221,11 +244,26 @@ fn exit_zone<'z>(
     }
 }
 
-/// Out to on-premises network `o`.
-fn to_on_premises<O: Observer>(f: &Fabric, o: u32, p: &Parsed, obs: &mut O) -> Verdict {
+/// Whether on-premises network `o` holds `addr`.
+fn holds(f: &Fabric, o: u32, addr: IpAddr) -> bool {
+    f.on_prem[o as usize]
+        .cidrs
+        .iter()
+        .any(|n| net_contains(n, addr))
+}
+
+/// Out to on-premises network `o`, over Direct Connect gateway `dx` or its VPN connection.
+fn to_on_premises<O: Observer>(
+    f: &Fabric,
+    o: u32,
+    dx: Option<u32>,
+    p: &Parsed,
+    obs: &mut O,
+) -> Verdict {
     obs.step(Step::OnPremises {
         network: o,
         inbound: false,
+        direct_connect: dx,
     });
     Verdict::Forward {
         egress: f.on_prem[o as usize].attachment,
@@ -233,22 +271,41 @@ fn to_on_premises<O: Observer>(f: &Fabric, o: u32, p: &Parsed, obs: &mut O) -> V
     }
 }
 
-/// A VPC route to virtual private gateway `g`: out through the VPN connection whose
-/// on-premises network holds the destination.
+/// A VPC route to virtual private gateway `g`: out to the on-premises network that holds the
+/// destination, over Direct Connect when the gateway reaches it so, else its VPN connection.
 pub(super) fn to_vpn_gateway<O: Observer>(f: &Fabric, g: u32, p: &Parsed, obs: &mut O) -> Verdict {
-    let found = f.vgws[g as usize].on_prem.iter().copied().find(|&o| {
-        f.on_prem[o as usize]
-            .cidrs
-            .iter()
-            .any(|n| n.contains(&p.dst))
-    });
+    let found = f.vgws[g as usize]
+        .on_prem
+        .iter()
+        .copied()
+        .find(|&(o, _)| holds(f, o, p.dst));
     match found {
-        Some(o) => to_on_premises(f, o, p, obs),
+        Some((o, dx)) => to_on_premises(f, o, dx, p, obs),
         None => Verdict::Drop(DropReason::NoRoute),
     }
 }
 
-/// A packet from on-premises network `o`, into AWS through its VPN connection.
+/// How on-premises network `o` sends to `dst`: over the Direct Connect route with the longest
+/// prefix covering it, else its VPN connection; `Err` when only Direct Connect could carry it
+/// and no allowed prefix covers it.
+#[inline]
+fn way_in(f: &Fabric, o: u32, dst: IpAddr) -> Result<(OnPremVia, Option<u32>), DropReason> {
+    let o = &f.on_prem[o as usize];
+    if !o.has_dx {
+        return Ok((o.via, None));
+    }
+    let best =
+        o.dx.iter()
+            .filter(|r| net_contains(&r.prefix, dst))
+            .max_by_key(|r| r.prefix.prefix_len());
+    match best {
+        Some(r) => Ok((r.via, Some(r.gateway))),
+        None if o.via != OnPremVia::Nowhere => Ok((o.via, None)),
+        None => Err(DropReason::DirectConnectNotAdvertised),
+    }
+}
+
+/// A packet from on-premises network `o`, into AWS over Direct Connect or its VPN connection.
 pub(super) fn from_on_premises<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -257,11 +314,16 @@ pub(super) fn from_on_premises<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
+    let (via, dx) = match way_in(f, o, p.dst) {
+        Ok(w) => w,
+        Err(r) => return Verdict::Drop(r),
+    };
     obs.step(Step::OnPremises {
         network: o,
         inbound: true,
+        direct_connect: dx,
     });
-    match f.on_prem[o as usize].via {
+    match via {
         OnPremVia::TransitGateway(a) => {
             obs.step(Step::TgwAttachment {
                 attachment: a,

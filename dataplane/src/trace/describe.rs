@@ -209,6 +209,10 @@ fn transit_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                     "leaves {tgw} into the VPN connection to {}",
                     f.on_prem[*on_prem as usize].id
                 ),
+                (crate::fabric::TgwLink::DirectConnect { gateway, .. }, false) => format!(
+                    "leaves {tgw} for Direct Connect gateway {}",
+                    dx_label(c, *gateway)
+                ),
                 (crate::fabric::TgwLink::Peering { peer }, false) => {
                     format!("leaves {tgw} for {}", c.transit_gateways[*peer as usize].id)
                 }
@@ -233,30 +237,43 @@ fn transit_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                 route,
             )]
         }
-        Step::OnPremises { network, inbound } => {
+        Step::OnPremises {
+            network,
+            inbound,
+            direct_connect,
+        } => {
             let o = &c.on_premises[network as usize];
-            let conn = c
-                .vpn_connections
-                .iter()
-                .find(|v| v.on_premises == o.id)
-                .map_or("no VPN connection", |v| v.id.as_str());
+            let link = match direct_connect {
+                Some(d) => format!(
+                    "a virtual interface to Direct Connect gateway {}",
+                    dx_label(c, d)
+                ),
+                None => c
+                    .vpn_connections
+                    .iter()
+                    .find(|v| v.on_premises == o.id)
+                    .map_or("no VPN connection".into(), |v| v.id.clone()),
+            };
+            let verb = if inbound { "sends it" } else { "receives it" };
             vec![Hop {
                 component: "on_premises".into(),
                 id: o.id.clone(),
-                detail: if inbound {
-                    format!(
-                        "sends it through {conn} (customer gateway {})",
-                        o.customer_gateway
-                    )
-                } else {
-                    format!(
-                        "receives it through {conn} (customer gateway {})",
-                        o.customer_gateway
-                    )
-                },
+                detail: format!(
+                    "{verb} through {link} (customer gateway {})",
+                    o.customer_gateway
+                ),
             }]
         }
         _ => Vec::new(),
+    }
+}
+
+/// A Direct Connect gateway as people know it: its name and id, or its id.
+pub(super) fn dx_label(c: &control::model::Config, d: u32) -> String {
+    let g = &c.direct_connect_gateways[d as usize];
+    match &g.name {
+        Some(n) => format!("{n} ({})", g.id),
+        None => g.id.clone(),
     }
 }
 

@@ -66,6 +66,32 @@ impl Context<'_> {
         }
     }
 
+    /// A data centre's destination that no Direct Connect gateway advertises to it.
+    fn direct_connect(&self, r: DropReason) -> (&'static str, String) {
+        let f = self.f;
+        let c = &f.snapshot.config;
+        let Some(o) = f
+            .on_prem
+            .iter()
+            .find(|o| o.cidrs.iter().any(|n| n.contains(&self.q.src)))
+        else {
+            return (
+                r.code(),
+                "no Direct Connect gateway advertises the destination".into(),
+            );
+        };
+        let mut allowed: Vec<String> = o.dx.iter().map(|d| d.prefix.to_string()).collect();
+        allowed.dedup();
+        let gateways: Vec<String> = c
+            .direct_connect_gateways
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.on_premises.contains(&o.id))
+            .map(|(i, _)| super::describe::dx_label(c, i as u32))
+            .collect();
+        (r.code(), format!("{} reaches AWS only over Direct Connect ({}), whose associations advertise {} and not {}: the data centre has no route there; add it to the association's allowed prefixes", o.id, gateways.join(", "), allowed.join(", "), self.q.dst))
+    }
+
     /// A network ACL's deny: which ACL, subnet, direction and rule, and what to change.
     /// Stateless, so a denied reply is the usual cause: say so.
     fn network_acl(&self, r: DropReason) -> (&'static str, String) {
@@ -118,6 +144,7 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         | DropReason::TgwNoRoute
         | DropReason::TgwBlackhole
         | DropReason::TgwRouteLoop => cx.transit(r),
+        DropReason::DirectConnectNotAdvertised => cx.direct_connect(r),
         DropReason::LoadBalancerSecurityGroup => cx.privatelink(r),
         DropReason::EndpointConnectionNotAccepted => cx.privatelink(r),
         DropReason::EndpointConnectionRejected => cx.privatelink(r),

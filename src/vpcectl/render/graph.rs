@@ -417,6 +417,19 @@ fn transit(p: &mut Picture, c: &Config) {
             }
         }
     }
+    for d in &c.direct_connect_gateways {
+        let id = node_id(&d.id);
+        let mut lines = vec!["Direct Connect gateway".to_string(), d.id.clone()];
+        lines.extend(d.name.clone());
+        p.node(&id, lines);
+        for o in &d.on_premises {
+            p.edge(&node_id(o), &id, "virtual interface");
+        }
+        for a in &d.associations {
+            let allowed: Vec<String> = a.allowed_prefixes.iter().map(|x| x.to_string()).collect();
+            p.edge(&id, &node_id(&a.gateway), allowed.join(" "));
+        }
+    }
     for e in &c.resolver_endpoints {
         let id = node_id(&e.id);
         let dir = format!("{:?}", e.direction).to_lowercase();

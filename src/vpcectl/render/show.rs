@@ -165,6 +165,7 @@ pub fn show(
         Noun::TransitGateways
         | Noun::TransitGatewayAttachments
         | Noun::OnPremises
+        | Noun::DirectConnectGateways
         | Noun::ResolverEndpoints
         | Noun::ResolverRules => beyond_one_vpc(&mut l, c, what),
     }
@@ -194,6 +195,13 @@ fn beyond_one_vpc<W: Write>(l: &mut Listing<'_, W>, c: &Config, what: Noun) -> R
             "on-premises network",
             ON_PREMISES,
             |o| on_premises_row(c, o),
+        ),
+        Noun::DirectConnectGateways => l.print(
+            &c.direct_connect_gateways,
+            |x| &x.id,
+            "Direct Connect gateway",
+            DX_GATEWAY,
+            dx_gateway_row,
         ),
         Noun::ResolverEndpoints => l.print(
             &c.resolver_endpoints,
@@ -580,14 +588,16 @@ fn hosted_zone_row(z: &HostedZone) -> Vec<String> {
 
 const TRANSIT_GATEWAY: &[&str] = &["id", "name", "attachments", "route tables"];
 
+/// A list of ids, or `-` for none.
+fn ids(v: Vec<&str>) -> String {
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        v.join(",")
+    }
+}
+
 fn transit_gateway_row(c: &Config, t: &control::model::TransitGateway) -> Vec<String> {
-    let ids = |v: Vec<&str>| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.join(",")
-        }
-    };
     vec![
         t.id.clone(),
         opt(&t.name),
@@ -627,11 +637,14 @@ fn tgw_attachment_row(a: &control::model::TransitGatewayAttachment) -> Vec<Strin
         control::model::TgwAttachmentType::Peering => {
             a.peer_transit_gateway.clone().unwrap_or_default()
         }
+        control::model::TgwAttachmentType::DirectConnectGateway => {
+            a.direct_connect_gateway.clone().unwrap_or_default()
+        }
     };
     vec![
         a.id.clone(),
         a.transit_gateway.clone(),
-        format!("{:?}", a.attachment_type).to_lowercase(),
+        a.attachment_type.as_str().into(),
         resource,
         opt(&a.association),
         if a.propagations.is_empty() {
@@ -643,7 +656,41 @@ fn tgw_attachment_row(a: &control::model::TransitGatewayAttachment) -> Vec<Strin
     ]
 }
 
-const ON_PREMISES: &[&str] = &["id", "name", "cidrs", "customer gateway", "vpn connection"];
+const DX_GATEWAY: &[&str] = &[
+    "id",
+    "name",
+    "on-premises",
+    "associations (allowed prefixes)",
+];
+
+fn dx_gateway_row(d: &control::model::DirectConnectGateway) -> Vec<String> {
+    let assoc: Vec<String> = d
+        .associations
+        .iter()
+        .map(|a| {
+            if a.allowed_prefixes.is_empty() {
+                format!("{} (the VPC's CIDRs)", a.gateway)
+            } else {
+                format!("{} ({})", a.gateway, joined(&a.allowed_prefixes))
+            }
+        })
+        .collect();
+    vec![
+        d.id.clone(),
+        opt(&d.name),
+        d.on_premises.join(","),
+        ids(assoc.iter().map(String::as_str).collect()),
+    ]
+}
+
+const ON_PREMISES: &[&str] = &[
+    "id",
+    "name",
+    "cidrs",
+    "customer gateway",
+    "vpn connection",
+    "direct connect gateways",
+];
 
 fn on_premises_row(c: &Config, o: &control::model::OnPremises) -> Vec<String> {
     vec![
@@ -668,6 +715,12 @@ fn on_premises_row(c: &Config, o: &control::model::OnPremises) -> Vec<String> {
                         .unwrap_or("-")
                 )
             }),
+        ids(c
+            .direct_connect_gateways
+            .iter()
+            .filter(|d| d.on_premises.contains(&o.id))
+            .map(|d| d.id.as_str())
+            .collect()),
     ]
 }
 

@@ -35,6 +35,7 @@ use serde_json::Value;
 use toml::{Table, Value as T};
 
 mod compute;
+mod direct_connect;
 mod elb;
 mod endpoints;
 mod nacl;
@@ -252,6 +253,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
     let groups = vpc::security_groups(&mut im)?;
     let acls = nacl::network_acls(&mut im)?;
     let tr = transit::transit(&mut im)?;
+    let dx = direct_connect::direct_connect_gateways(&mut im)?;
     let dns = resolver::dns(&mut im)?;
     let eni_doc = im.read("ec2-describe-network-interfaces")?;
     let mut seen = Seen {
@@ -298,6 +300,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
         ("vpn_gateways", tr.vgws),
         ("on_premises", tr.on_premises),
         ("vpn_connections", tr.vpn_connections),
+        ("direct_connect_gateways", dx),
         ("transit_gateways", tr.tgws),
         ("transit_gateway_route_tables", tr.tables),
         ("transit_gateway_attachments", tr.attachments),

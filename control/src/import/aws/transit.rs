@@ -1,6 +1,6 @@
 //! Beyond one VPC: VPC peering connections, virtual private gateways, customer gateways and
 //! Site-to-Site VPN connections (as on-premises networks), transit gateways with their
-//! attachments (VPC, VPN, peering) and route tables (associations, propagations, static and
+//! attachments (VPC, VPN, peering, Direct Connect gateway) and route tables (associations, propagations, static and
 //! blackhole routes).
 //!
 //! An on-premises network is made per customer gateway: its CIDRs are the VPN connections'
@@ -234,6 +234,10 @@ fn tgw_attachments_and_tables(im: &mut Import) -> Result<(Vec<T>, Vec<T>), Impor
             "vpn" => {
                 t.push(("type", s("vpn")));
                 t.push(("vpn_connection", s(d.str(x, &p, "ResourceId")?)));
+            }
+            "direct-connect-gateway" => {
+                t.push(("type", s("direct_connect_gateway")));
+                t.push(("direct_connect_gateway", s(d.str(x, &p, "ResourceId")?)));
             }
             "peering" => {
                 let pa = peer_atts.as_ref().and_then(|v| {

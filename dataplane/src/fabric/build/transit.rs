@@ -1,13 +1,14 @@
 //! The builder's steps for what lies beyond one VPC: on-premises networks (an attachment each,
-//! in their namespace), virtual private gateways with the networks of their VPN connections,
-//! and transit gateways — attachments resolved to VPCs, zones, VPN connections and peers, and
-//! each route table's routes to actions.
+//! in their namespace), virtual private gateways with the networks of their VPN connections and
+//! Direct Connect gateways, and transit gateways — attachments resolved to VPCs, zones, VPN
+//! connections, Direct Connect gateways and peers, and each route table's routes to actions.
 
 use super::*;
 
 impl FabricBuilder<'_> {
-    /// On-premises networks (attachments after the service networks) and the virtual private
-    /// gateways their VPN connections end on.
+    /// On-premises networks (attachments after the service networks), the virtual private
+    /// gateways their VPN connections end on, and what Direct Connect gateways associated with
+    /// those gateways advertise to them.
     pub(super) fn on_premises(&mut self) {
         let c = self.c;
         for g in &c.vpn_gateways {
@@ -28,26 +29,20 @@ impl FabricBuilder<'_> {
             let att = self.parts.attachments.len() as AttachmentIdx;
             let index = self.parts.on_prem.len() as u32;
             let conn = c.vpn_connections.iter().find(|v| v.on_premises == o.id);
-            let via = match conn {
-                Some(v) if v.vpn_gateway.is_some() => {
-                    let gw = self
-                        .parts
-                        .vgws
-                        .iter()
-                        .position(|g| Some(&g.id) == v.vpn_gateway.as_ref());
-                    match gw {
-                        Some(i) => {
-                            self.parts.vgws[i].on_prem.push(index);
-                            OnPremVia::VpnGateway {
-                                vpc: self.parts.vgws[i].vpc,
-                                gateway: i as u32,
-                            }
-                        }
-                        None => OnPremVia::Nowhere,
+            let vgw = conn.and_then(|v| {
+                let id = v.vpn_gateway.as_ref()?;
+                self.parts.vgws.iter().position(|g| &g.id == id)
+            });
+            // Resolved to the attachment in `transit`, which comes next, for a transit gateway.
+            let via = match vgw {
+                Some(i) => {
+                    self.parts.vgws[i].on_prem.push((index, None));
+                    OnPremVia::VpnGateway {
+                        vpc: self.parts.vgws[i].vpc,
+                        gateway: i as u32,
                     }
                 }
-                // Resolved to the attachment in `transit`, which comes next.
-                _ => OnPremVia::Nowhere,
+                None => OnPremVia::Nowhere,
             };
             let v6 = o.cidrs.iter().any(|c| !c.is_ipv4());
             self.parts.attachments.push(Attachment {
@@ -70,7 +65,57 @@ impl FabricBuilder<'_> {
                 attachment: att,
                 cidrs: o.cidrs.iter().map(|c| c.0).collect(),
                 via,
+                dx: SmallVec::new(),
+                has_dx: c
+                    .direct_connect_gateways
+                    .iter()
+                    .any(|d| d.on_premises.contains(&o.id)),
             });
+            self.direct_connect_to_vgws(index);
+        }
+    }
+
+    /// On-premises network `o`'s Direct Connect gateways' virtual private gateway
+    /// associations: the VPC CIDRs each advertises (those an allowed prefix covers, all when
+    /// none is given), and the gateway reaching `o` over Direct Connect.
+    fn direct_connect_to_vgws(&mut self, o: u32) {
+        let c = self.c;
+        let id = &c.on_premises[o as usize].id;
+        for (d, gw) in c.direct_connect_gateways.iter().enumerate() {
+            if !gw.on_premises.contains(id) {
+                continue;
+            }
+            for a in &gw.associations {
+                let Some(g) = self.parts.vgws.iter().position(|v| v.id == a.gateway) else {
+                    continue;
+                };
+                let vgw = &mut self.parts.vgws[g];
+                let vpc = vgw.vpc;
+                match vgw.on_prem.iter_mut().find(|(x, _)| *x == o) {
+                    Some(entry) => entry.1 = Some(d as u32),
+                    None => vgw.on_prem.push((o, Some(d as u32))),
+                }
+                let advertised: Vec<IpNet> = self.parts.vpcs[vpc as usize]
+                    .cidrs
+                    .iter()
+                    .copied()
+                    .filter(|n| {
+                        a.allowed_prefixes.is_empty()
+                            || a.allowed_prefixes.iter().any(|p| p.0.contains(n))
+                    })
+                    .collect();
+                let via = OnPremVia::VpnGateway {
+                    vpc,
+                    gateway: g as u32,
+                };
+                self.parts.on_prem[o as usize]
+                    .dx
+                    .extend(advertised.into_iter().map(|prefix| DxRoute {
+                        prefix,
+                        gateway: d as u32,
+                        via,
+                    }));
+            }
         }
     }
 
@@ -132,6 +177,23 @@ impl FabricBuilder<'_> {
                     let Some(o) = on_prem else { continue };
                     TgwLink::Vpn { on_prem: o as u32 }
                 }
+                model::TgwAttachmentType::DirectConnectGateway => {
+                    let gw = c
+                        .direct_connect_gateways
+                        .iter()
+                        .position(|d| Some(&d.id) == a.direct_connect_gateway.as_ref());
+                    let Some(gateway) = gw else { continue };
+                    let on_prem = c.direct_connect_gateways[gateway]
+                        .on_premises
+                        .iter()
+                        .filter_map(|id| self.parts.on_prem.iter().position(|o| &o.id == id))
+                        .map(|i| i as u32)
+                        .collect();
+                    TgwLink::DirectConnect {
+                        gateway: gateway as u32,
+                        on_prem,
+                    }
+                }
                 model::TgwAttachmentType::Peering => {
                     let Some(peer) = a.peer_transit_gateway.as_deref().and_then(tgw_index) else {
                         continue;
@@ -166,6 +228,25 @@ impl FabricBuilder<'_> {
                 }
                 TgwLink::Vpn { on_prem } => {
                     self.parts.on_prem[on_prem as usize].via = OnPremVia::TransitGateway(i as u32);
+                }
+                TgwLink::DirectConnect {
+                    gateway,
+                    ref on_prem,
+                } => {
+                    let allowed = c.direct_connect_gateways[gateway as usize]
+                        .associations
+                        .iter()
+                        .filter(|x| x.gateway == c.transit_gateways[a.tgw as usize].id)
+                        .flat_map(|x| x.allowed_prefixes.iter().map(|p| p.0));
+                    for prefix in allowed {
+                        for &o in on_prem {
+                            self.parts.on_prem[o as usize].dx.push(DxRoute {
+                                prefix,
+                                gateway,
+                                via: OnPremVia::TransitGateway(i as u32),
+                            });
+                        }
+                    }
                 }
                 TgwLink::Peering { .. } => {}
             }
