@@ -657,3 +657,101 @@ fn direct_connect_to_a_virtual_private_gateway() {
     let (_, v) = trace(&narrow, "dc-9", "i-08c0b194dec370347", "80");
     assert_eq!(code(&v), "DIRECT_CONNECT_PREFIX_NOT_ALLOWED", "{v:#}");
 }
+
+/// Network ACLs around a transit gateway, as AWS documents them ("Network ACLs for transit
+/// gateways"): the attachment subnet's inbound rules judge what enters the transit gateway
+/// there, its outbound rules what leaves it for another subnet — so an attachment subnet
+/// that denies everything outbound passes the spoke's requests and stops the replies to it —
+/// and a resource in the attachment's own subnet receives from the transit gateway with no
+/// rule evaluated, while one in another subnet meets its subnet's inbound rules.
+#[test]
+fn network_acls_on_transit_gateway_attachment_subnets() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = "vpce-0c00000000000a001";
+    // Spoke 1's attachment in a subnet of its own, with an ACL.
+    let own_subnet = |ingress: &str, egress: &str| {
+        vec![
+            (
+                "[[route_tables]]\nid = \"rtb-0c000000000000011\"".to_string(),
+                format!("[[subnets]]\nid = \"subnet-0c00000000000011t\"\nvpc = \"vpc-0c000000000000011\"\navailability_zone = \"us-east-1a\"\ncidr = \"10.1.255.0/28\"\n\n[[network_acls]]\nid = \"acl-0c000000000000011\"\nvpc = \"vpc-0c000000000000011\"\nsubnets = [\"subnet-0c00000000000011t\"]\ningress = [{ingress}]\negress = [{egress}]\n\n[[route_tables]]\nid = \"rtb-0c000000000000011\""),
+            ),
+            (
+                "vpc = \"vpc-0c000000000000011\"\nsubnets = [\"subnet-0c00000000000011a\"]".to_string(),
+                "vpc = \"vpc-0c000000000000011\"\nsubnets = [\"subnet-0c00000000000011t\"]".to_string(),
+            ),
+        ]
+    };
+    let write = |name: &str, edits: Vec<(String, String)>| {
+        let e: Vec<(&str, &str)> = edits
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        hub_variant(dir.path(), name, &e, "")
+    };
+    let all = "{ rule = 100, action = \"allow\", protocol = \"all\", cidr = \"0.0.0.0/0\" }";
+    // Open both ways: reachable, and the attachment subnet's ACL is met entering and leaving.
+    let open = write("open.toml", own_subnet(all, all));
+    let (status, v) = trace(&open, "spoke-1-web", api, "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let acls = hop_detail(&v, "forward", "network_acl").join(" | ");
+    assert!(
+        acls.contains("entering subnet-0c00000000000011t from 10.1.1.10"),
+        "{acls}"
+    );
+    let acls = hop_detail(&v, "reply", "network_acl").join(" | ");
+    assert!(
+        acls.contains("leaving subnet-0c00000000000011t to 10.1.1.10"),
+        "{acls}"
+    );
+    // Inbound denies the spoke's instance subnet: the request never enters the transit gateway.
+    let deny_in = format!(
+        "{{ rule = 90, action = \"deny\", protocol = \"all\", cidr = \"10.1.1.0/24\" }}, {all}"
+    );
+    let (_, v) = trace(
+        &write("deny-in.toml", own_subnet(&deny_in, all)),
+        "spoke-1-web",
+        api,
+        "80",
+    );
+    assert_eq!(code(&v), "NETWORK_ACL_INGRESS_DENIED", "{v:#}");
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("acl-0c000000000000011") && why.contains("rule 90"),
+        "{why}"
+    );
+    // Nothing allowed outbound: the request still gets through (outbound rules are not used on
+    // what enters the transit gateway), the reply does not.
+    let (_, v) = trace(
+        &write("deny-out.toml", own_subnet(all, "")),
+        "spoke-1-web",
+        api,
+        "80",
+    );
+    assert!(v["trace"]["forward"]["blocked"].is_null(), "{v:#}");
+    assert_eq!(
+        v["trace"]["reply"]["blocked"]["code"], "NETWORK_ACL_EGRESS_DENIED",
+        "{v:#}"
+    );
+    // The shared VPC's attachment shares the endpoints' subnets. Without the rule that lets
+    // port 80 in, the endpoint in the attachment's own subnet (zone a, where the spoke enters)
+    // still answers; the one in the other zone's subnet does not.
+    let shared = hub_variant(
+        dir.path(),
+        "shared.toml",
+        &[(
+            "  { rule = 100, action = \"allow\", protocol = \"tcp\", ports = 80, cidr = \"10.0.0.0/8\" },\n",
+            "",
+        )],
+        "",
+    );
+    let (status, v) = trace(&shared, "spoke-1-web", "10.100.1.20", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let (_, v) = trace(&shared, "spoke-1-web", "10.100.2.20", "80");
+    assert_eq!(code(&v), "NETWORK_ACL_INGRESS_DENIED", "{v:#}");
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("subnet-0c00000000000100b"), "{why}");
+}

@@ -387,6 +387,8 @@ pub struct TgwAttachment {
     /// A VPC attachment with a subnet in every zone the VPC has subnets in: no source can be
     /// in a zone it does not serve.
     pub all_zones: bool,
+    /// A VPC attachment one of whose subnets has a network ACL: entering needs the zone.
+    pub any_acl: bool,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -417,6 +419,10 @@ pub enum TgwLink {
 pub struct TgwZone {
     pub az: u16,
     pub subnet: u32,
+    /// The subnet's network ACL (`None`: AWS's default, which allows everything). AWS
+    /// evaluates its inbound rules on what enters the transit gateway here and its outbound
+    /// rules on what leaves the transit gateway here for another subnet.
+    pub acl: Option<u32>,
     /// The subnet's route table: traffic from the transit gateway into the VPC is routed by it.
     pub route_table: u32,
     /// When every address of the VPC is routed `local` by that table (no more specific route

@@ -58,7 +58,10 @@
 //! destination's; none within a subnet, none where the subnet has AWS's default ACL), a scan
 //! of that ACL's rules of the direction and family up to the first match (at most 40 entries of
 //! 20 bytes, IPv4: `control::nacl`) and one counter: 5 ns for a match at the tenth rule
-//! (BENCHMARKS.md, "Network ACLs").
+//! (BENCHMARKS.md, "Network ACLs"). Through a transit gateway, the attachment subnets' ACLs
+//! add the same scan where AWS applies them (`transit`): inbound where the packet enters the
+//! transit gateway, outbound where it leaves it for another subnet; with no ACL on the
+//! attachment subnets, one flag and one branch.
 //!
 //! A route LPM lookup is one Poptrie descent (`control::lpm::poptrie`: 2–3 memory reads for a
 //! typical table; a table past 65,534 routes asks each of its slices, `control::compile`); a
@@ -609,13 +612,32 @@ fn acl_check<O: Observer>(
     obs: &mut O,
 ) -> Result<(), DropReason> {
     let sn = &f.subnets[subnet as usize];
-    let (remote, reason) = match direction {
-        Direction::Ingress => (p.src, DropReason::NetworkAclIngress),
-        Direction::Egress => (p.dst, DropReason::NetworkAclEgress),
+    let remote = match direction {
+        Direction::Ingress => p.src,
+        Direction::Egress => p.dst,
     };
     if sn.contains(remote) || sn.resolver == Some(remote) {
         return Ok(());
     }
+    acl_rules(f, cx, subnet, acl, direction, p, obs)
+}
+
+/// The rules of ACL `acl` (of subnet `subnet`) on `p` in `direction`, counted and observed,
+/// wherever the packet's other end is.
+#[allow(clippy::too_many_arguments)]
+fn acl_rules<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    subnet: u32,
+    acl: u32,
+    direction: Direction,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
+    let (remote, reason) = match direction {
+        Direction::Ingress => (p.src, DropReason::NetworkAclIngress),
+        Direction::Egress => (p.dst, DropReason::NetworkAclEgress),
+    };
     let key = secgroups::key_of(p.protocol, p.dst_port, p.icmp_type, p.icmp_code);
     let verdict = f.snapshot.nacls.acls[acl as usize]
         .rules(direction)
@@ -635,6 +657,24 @@ fn acl_check<O: Observer>(
     } else {
         Err(reason)
     }
+}
+
+/// [`network_acl`] inbound at subnet `subnet`, except for a packet handed over inside it:
+/// `from` is the subnet a transit gateway delivered it through (AWS evaluates no rule on
+/// traffic from a transit gateway to a resource in the attachment's own subnet).
+#[inline(always)]
+fn ingress_acl<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    subnet: u32,
+    from: Option<u32>,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
+    if from == Some(subnet) {
+        return Ok(());
+    }
+    network_acl(f, cx, subnet, Direction::Ingress, p, obs)
 }
 
 /// Counts a denial against every group of set `set` (none of them allowed the packet).
@@ -690,13 +730,23 @@ fn route<O: Observer>(
 }
 
 /// Where a packet being routed comes from, when that forbids a route: back from an appliance
-/// (a route to a GWLB endpoint would send it round again), or out of a transit gateway (a
-/// route to a transit gateway would too).
+/// (a route to a GWLB endpoint would send it round again), or out of a transit gateway through
+/// its attachment's subnet `subnet` (a route to a transit gateway would too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
     Start,
     Appliance,
-    TransitGateway,
+    TransitGateway { subnet: u32 },
+}
+
+impl Via {
+    /// The subnet a transit gateway handed the packet over in.
+    fn subnet(self) -> Option<u32> {
+        match self {
+            Via::TransitGateway { subnet } => Some(subnet),
+            _ => None,
+        }
+    }
 }
 
 /// [`route`] for a packet that arrives `via` an appliance or a transit gateway.
@@ -723,7 +773,7 @@ fn route_from<O: Observer>(
         return Verdict::Drop(DropReason::NoRoute);
     };
     match f.actions[table as usize][i] {
-        Action::Local => deliver(f, cx, vpc, p, buf, obs),
+        Action::Local => deliver_from(f, cx, vpc, p, buf, via.subnet(), obs),
         Action::Blackhole => Verdict::Drop(DropReason::BlackholeRoute),
         Action::InternetGateway(g) => to_internet(f, cx, g, p, buf, obs),
         Action::GatewayEndpoint(ge) => to_gateway_endpoint(f, cx, ge, p, obs),
@@ -731,7 +781,7 @@ fn route_from<O: Observer>(
             Verdict::Drop(DropReason::GwlbRouteLoop)
         }
         Action::GwlbEndpoint(g) => to_gwlb_endpoint(f, cx, g, p, buf, obs),
-        Action::NetworkInterface(a) => to_attachment(f, cx, a, p, obs),
+        Action::NetworkInterface(a) => to_attachment(f, cx, a, via.subnet(), p, obs),
         Action::Peering(peer) => {
             if f.vpcs[peer as usize]
                 .cidrs
@@ -743,7 +793,7 @@ fn route_from<O: Observer>(
                 Verdict::Drop(DropReason::NoSuchAddress)
             }
         }
-        Action::TransitGateway(_) if via == Via::TransitGateway => {
+        Action::TransitGateway(_) if matches!(via, Via::TransitGateway { .. }) => {
             Verdict::Drop(DropReason::TgwRouteLoop)
         }
         Action::TransitGateway(t) => to_transit_gateway(f, cx, vpc, t, p, buf, obs),
@@ -752,17 +802,19 @@ fn route_from<O: Observer>(
     }
 }
 
-/// Out of an ENI's attachment: through the ENI's inbound security groups first.
+/// Out of an ENI's attachment: through its subnet's network ACL (unless handed over inside
+/// that subnet, `from`) and the ENI's inbound security groups first.
 fn to_attachment<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     a: AttachmentIdx,
+    from: Option<u32>,
     p: &Parsed,
     obs: &mut O,
 ) -> Verdict {
     if let AttachmentKind::Eni(e) = f.attachments[a as usize].kind {
         let eni = &f.enis[e as usize];
-        if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Ingress, p, obs) {
+        if let Err(r) = ingress_acl(f, cx, eni.subnet, from, p, obs) {
             return Verdict::Drop(r);
         }
         if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Ingress, p, obs) {
@@ -776,12 +828,27 @@ fn to_attachment<O: Observer>(
 }
 
 /// Local delivery: the owner of `p.dst` in `vpc`.
+#[inline(always)]
 fn deliver<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     vpc: u32,
     p: &Parsed,
     buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    deliver_from(f, cx, vpc, p, buf, None, obs)
+}
+
+/// [`deliver`] of a packet a transit gateway handed over in subnet `from`.
+#[allow(clippy::too_many_arguments)]
+fn deliver_from<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    vpc: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    from: Option<u32>,
     obs: &mut O,
 ) -> Verdict {
     let owner = f.vpcs[vpc as usize].owners.get(&p.dst).copied();
@@ -791,10 +858,10 @@ fn deliver<O: Observer>(
         owner,
     });
     match owner {
-        Some(Owner::Attachment(a)) => to_attachment(f, cx, a, p, obs),
+        Some(Owner::Attachment(a)) => to_attachment(f, cx, a, from, p, obs),
         Some(Owner::EndpointEni(x)) => {
             if let Some(sn) = f.endpoint_enis[x as usize].subnet {
-                if let Err(r) = network_acl(f, cx, sn, Direction::Ingress, p, obs) {
+                if let Err(r) = ingress_acl(f, cx, sn, from, p, obs) {
                     return Verdict::Drop(r);
                 }
             }
@@ -802,7 +869,7 @@ fn deliver<O: Observer>(
         }
         Some(Owner::LoadBalancerNode(n)) => {
             let sn = f.lb_nodes[n as usize].subnet;
-            if let Err(r) = network_acl(f, cx, sn, Direction::Ingress, p, obs) {
+            if let Err(r) = ingress_acl(f, cx, sn, from, p, obs) {
                 return Verdict::Drop(r);
             }
             to_load_balancer_node(f, cx, n, p, buf, obs)
@@ -819,7 +886,7 @@ fn deliver<O: Observer>(
             }
         }
         Some(Owner::Resolver(_)) => Verdict::Drop(DropReason::ResolverProtocol),
-        Some(Owner::ResolverEndpoint(x)) => to_resolver_endpoint(f, cx, x, p, obs),
+        Some(Owner::ResolverEndpoint(x)) => to_resolver_endpoint(f, cx, x, from, p, obs),
         Some(Owner::Virtual) => {
             Verdict::Drop(DropReason::Unsupported(Unsupported::VirtualInterface))
         }

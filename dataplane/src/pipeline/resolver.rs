@@ -9,16 +9,17 @@
 
 use super::*;
 
-/// A packet to Resolver endpoint ENI `x`.
+/// A packet to Resolver endpoint ENI `x` (handed over by a transit gateway in subnet `from`).
 pub(super) fn to_resolver_endpoint<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     x: u32,
+    from: Option<u32>,
     p: &Parsed,
     obs: &mut O,
 ) -> Verdict {
     let eni = &f.resolver_enis[x as usize];
-    if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Ingress, p, obs) {
+    if let Err(r) = ingress_acl(f, cx, eni.subnet, from, p, obs) {
         return Verdict::Drop(r);
     }
     let dns = matches!(p.protocol, proto::UDP | proto::TCP) && !p.is_fragment();

@@ -11,6 +11,12 @@
 //! attachment decides next, at most [`MAX_TGW_HOPS`] transit gateways in all). Transit
 //! gateways keep no flow state: both directions are routed on their own.
 //!
+//! Network ACLs (AWS, "Network ACLs for transit gateways"): the attachment subnet's inbound
+//! rules judge what enters the transit gateway in that zone (whatever subnet the source is
+//! in), its outbound rules what leaves the transit gateway there for another subnet; a resource
+//! in the attachment's own subnet receives from the transit gateway with no rule evaluated.
+//! The source's and destination's subnets apply their own rules as on any crossing.
+//!
 //! An on-premises network's packets enter AWS over a Direct Connect gateway that advertises the
 //! destination to it (the longest allowed prefix covering it; AWS advertises nothing else), else
 //! through its VPN connection: either way by a transit gateway attachment (routed as above, from
@@ -50,19 +56,28 @@ pub(super) fn to_transit_gateway<O: Observer>(
     let att = &f.tgw_attachments[a as usize];
     // The source's zone: checked when the attachment may not serve it (and worked out for a
     // trace); otherwise only an exit with a choice of zones asks for it.
-    let az = if O::RECORDS || !att.all_zones {
+    let az = if O::RECORDS || !att.all_zones || att.any_acl {
         source_zone(f, vpc, p.src)
     } else {
         None
     };
+    let mut acl = None;
     if let (TgwLink::Vpc { zones, .. }, Some(z)) = (&att.link, az) {
-        if !zones.iter().any(|x| x.az == z) {
+        let Some(zone) = zones.iter().find(|x| x.az == z) else {
             obs.step(Step::TgwAttachment {
                 attachment: a,
                 az,
                 entering: true,
             });
             return Verdict::Drop(DropReason::TgwNotInZone);
+        };
+        acl = zone.acl.map(|x| (zone.subnet, x));
+    }
+    // AWS evaluates the attachment subnet's inbound rules on what enters the transit gateway
+    // there, the source's subnet being that one or not.
+    if let Some((subnet, acl)) = acl {
+        if let Err(r) = acl_rules(f, cx, subnet, acl, Direction::Ingress, p, obs) {
+            return Verdict::Drop(r);
         }
     }
     obs.step(Step::TgwAttachment {
@@ -209,6 +224,12 @@ fn into_vpc<O: Observer>(
         entering: false,
     });
     f.tgw_attachments[out as usize].counters.tx(cx.lane, p.len);
+    // The attachment subnet's outbound rules, for a destination outside it (AWS).
+    if let Some(acl) = z.acl {
+        if let Err(r) = acl_check(f, cx, z.subnet, acl, Direction::Egress, p, obs) {
+            return Verdict::Drop(r);
+        }
+    }
     if let Some(&(_, route)) = z.local.iter().find(|(n, _)| net_contains(n, p.dst)) {
         f.route_table_counters[z.route_table as usize].rx(cx.lane, p.len);
         obs.step(Step::RouteLookup {
@@ -216,9 +237,10 @@ fn into_vpc<O: Observer>(
             destination: p.dst,
             route: Some(route as usize),
         });
-        return deliver(f, cx, vpc, p, buf, obs);
+        return deliver_from(f, cx, vpc, p, buf, Some(z.subnet), obs);
     }
-    route_from(f, cx, vpc, z.route_table, p, buf, Via::TransitGateway, obs)
+    let via = Via::TransitGateway { subnet: z.subnet };
+    route_from(f, cx, vpc, z.route_table, p, buf, via, obs)
 }
 
 /// The zone a VPC attachment delivers in: with appliance mode, the one a symmetric hash of
@@ -361,6 +383,7 @@ mod tests {
         TgwZone {
             az,
             subnet: u32::from(az),
+            acl: None,
             route_table: 0,
             local: Default::default(),
         }

@@ -138,68 +138,8 @@ impl FabricBuilder<'_> {
             let Some(tgw) = tgw_index(&a.transit_gateway) else {
                 continue;
             };
-            let link = match a.attachment_type {
-                model::TgwAttachmentType::Vpc => {
-                    let Some(&vpc) = a.vpc.as_deref().and_then(|v| self.vpc_index.get(v)) else {
-                        continue;
-                    };
-                    let zones = a
-                        .subnets
-                        .iter()
-                        .filter_map(|s| {
-                            let subnet = *self.subnet_index.get(s.as_str())?;
-                            let route_table = self.subnet_route_table(s)?;
-                            Some(TgwZone {
-                                az: self.parts.subnets[subnet as usize].az,
-                                subnet,
-                                route_table,
-                                local: self.local_only(vpc, route_table),
-                            })
-                        })
-                        .collect();
-                    TgwLink::Vpc {
-                        vpc,
-                        zones,
-                        appliance_mode: a.appliance_mode,
-                    }
-                }
-                model::TgwAttachmentType::Vpn => {
-                    let conn = c
-                        .vpn_connections
-                        .iter()
-                        .find(|v| Some(&v.id) == a.vpn_connection.as_ref());
-                    let on_prem = conn.and_then(|v| {
-                        self.parts
-                            .on_prem
-                            .iter()
-                            .position(|o| o.id == v.on_premises)
-                    });
-                    let Some(o) = on_prem else { continue };
-                    TgwLink::Vpn { on_prem: o as u32 }
-                }
-                model::TgwAttachmentType::DirectConnectGateway => {
-                    let gw = c
-                        .direct_connect_gateways
-                        .iter()
-                        .position(|d| Some(&d.id) == a.direct_connect_gateway.as_ref());
-                    let Some(gateway) = gw else { continue };
-                    let on_prem = c.direct_connect_gateways[gateway]
-                        .on_premises
-                        .iter()
-                        .filter_map(|id| self.parts.on_prem.iter().position(|o| &o.id == id))
-                        .map(|i| i as u32)
-                        .collect();
-                    TgwLink::DirectConnect {
-                        gateway: gateway as u32,
-                        on_prem,
-                    }
-                }
-                model::TgwAttachmentType::Peering => {
-                    let Some(peer) = a.peer_transit_gateway.as_deref().and_then(tgw_index) else {
-                        continue;
-                    };
-                    TgwLink::Peering { peer: peer as u32 }
-                }
+            let Some(link) = self.tgw_link(a) else {
+                continue;
             };
             let all_zones = match &link {
                 TgwLink::Vpc { vpc, zones, .. } => {
@@ -211,10 +151,15 @@ impl FabricBuilder<'_> {
                 }
                 _ => true,
             };
+            let any_acl = match &link {
+                TgwLink::Vpc { zones, .. } => zones.iter().any(|z| z.acl.is_some()),
+                _ => false,
+            };
             attachments.push(TgwAttachment {
                 id: a.id.clone(),
                 tgw: tgw as u32,
                 all_zones,
+                any_acl,
                 link,
                 table: table_index(&a.association),
                 peer_table: table_index(&a.peer_association),
@@ -270,6 +215,74 @@ impl FabricBuilder<'_> {
             })
             .collect();
         self.parts.tgw_attachments = attachments;
+    }
+
+    /// What attachment `a` leads to, resolved to the fabric's indexes; `None` when what it
+    /// names is missing.
+    fn tgw_link(&self, a: &model::TransitGatewayAttachment) -> Option<TgwLink> {
+        let c = self.c;
+        let tgw_index = |id: &str| c.transit_gateways.iter().position(|t| t.id == id);
+        let link = match a.attachment_type {
+            model::TgwAttachmentType::Vpc => {
+                let &vpc = a.vpc.as_deref().and_then(|v| self.vpc_index.get(v))?;
+                let zones = a
+                    .subnets
+                    .iter()
+                    .filter_map(|s| {
+                        let subnet = *self.subnet_index.get(s.as_str())?;
+                        let route_table = self.subnet_route_table(s)?;
+                        Some(TgwZone {
+                            az: self.parts.subnets[subnet as usize].az,
+                            subnet,
+                            acl: self.parts.subnets[subnet as usize].acl,
+                            route_table,
+                            local: self.local_only(vpc, route_table),
+                        })
+                    })
+                    .collect();
+                TgwLink::Vpc {
+                    vpc,
+                    zones,
+                    appliance_mode: a.appliance_mode,
+                }
+            }
+            model::TgwAttachmentType::Vpn => {
+                let conn = c
+                    .vpn_connections
+                    .iter()
+                    .find(|v| Some(&v.id) == a.vpn_connection.as_ref());
+                let on_prem = conn.and_then(|v| {
+                    self.parts
+                        .on_prem
+                        .iter()
+                        .position(|o| o.id == v.on_premises)
+                });
+                let o = on_prem?;
+                TgwLink::Vpn { on_prem: o as u32 }
+            }
+            model::TgwAttachmentType::DirectConnectGateway => {
+                let gw = c
+                    .direct_connect_gateways
+                    .iter()
+                    .position(|d| Some(&d.id) == a.direct_connect_gateway.as_ref());
+                let gateway = gw?;
+                let on_prem = c.direct_connect_gateways[gateway]
+                    .on_premises
+                    .iter()
+                    .filter_map(|id| self.parts.on_prem.iter().position(|o| &o.id == id))
+                    .map(|i| i as u32)
+                    .collect();
+                TgwLink::DirectConnect {
+                    gateway: gateway as u32,
+                    on_prem,
+                }
+            }
+            model::TgwAttachmentType::Peering => {
+                let peer = a.peer_transit_gateway.as_deref().and_then(tgw_index)?;
+                TgwLink::Peering { peer: peer as u32 }
+            }
+        };
+        Some(link)
     }
 
     /// [`TgwZone::local`] of route table `table` in VPC `vpc`.
