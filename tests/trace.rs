@@ -755,3 +755,40 @@ fn network_acls_on_transit_gateway_attachment_subnets() {
         .unwrap();
     assert!(why.contains("subnet-0c00000000000100b"), "{why}");
 }
+
+/// A consumer in a peered VPC and a workload behind a Gateway Load Balancer endpoint (seed
+/// 001): routed over the peering connection both ways, the flow does not cross the appliances
+/// (AWS inspects only what a route sends to the endpoint); when the workload's table lacks the
+/// peer's route, its replies follow 0.0.0.0/0 into the endpoint and never reach the peer.
+#[test]
+fn a_peered_consumer_and_a_gwlb_protected_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = "\n[[vpcs]]\nid = \"vpc-0c000000000000003\"\nname = \"peer\"\ncidr_blocks = [\"10.50.0.0/16\"]\n\n[[subnets]]\nid = \"subnet-0c0000000000000p1\"\nvpc = \"vpc-0c000000000000003\"\navailability_zone = \"us-east-1a\"\ncidr = \"10.50.1.0/24\"\n\n[[route_tables]]\nid = \"rtb-0c0000000000000p1\"\nvpc = \"vpc-0c000000000000003\"\nmain = true\nroutes = [{ destination = \"10.0.0.0/16\", target = \"pcx-0c000000000000001\" }]\n\n[[security_groups]]\nid = \"sg-0c000000000000p01\"\nvpc = \"vpc-0c000000000000003\"\n\n[[instances]]\nid = \"i-0c0000000000000p1\"\nname = \"peer-client\"\nsubnet = \"subnet-0c0000000000000p1\"\nprivate_ip = \"10.50.1.10\"\nsecurity_groups = [\"sg-0c000000000000p01\"]\nnamespace = \"peer\"\n\n[[peering_connections]]\nid = \"pcx-0c000000000000001\"\nrequester_vpc = \"vpc-0c000000000000003\"\naccepter_vpc = \"vpc-0c000000000000001\"\n";
+    let base = std::fs::read_to_string(example("gwlb-inspection.toml")).unwrap() + peer;
+    let routed = dir.path().join("routed.toml");
+    std::fs::write(
+        &routed,
+        base.replacen(
+            "routes = [{ destination = \"0.0.0.0/0\", target = \"vpce-0c000000000000001\" }]",
+            "routes = [\n  { destination = \"0.0.0.0/0\", target = \"vpce-0c000000000000001\" },\n  { destination = \"10.50.0.0/16\", target = \"pcx-0c000000000000001\" },\n]",
+            1,
+        ),
+    )
+    .unwrap();
+    let (status, v) = trace(&routed, "peer-client", "application-server", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    for leg in ["forward", "reply"] {
+        let hops = components(&v, leg);
+        assert!(
+            !hops.iter().any(|c| c.contains("gwlb") || c.contains("appliance")),
+            "{leg}: {hops:?}"
+        );
+    }
+    let unrouted = dir.path().join("unrouted.toml");
+    std::fs::write(&unrouted, &base).unwrap();
+    let (status, v) = trace(&unrouted, "peer-client", "application-server", "80");
+    assert_ne!(status, Some(0), "{v:#}");
+    assert!(v["trace"]["reply"]["blocked"].is_object(), "{v:#}");
+    let reply = components(&v, "reply").join(" ");
+    assert!(reply.contains("vpc_endpoint") || reply.contains("gwlb"), "{v:#}");
+}
