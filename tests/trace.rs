@@ -780,7 +780,9 @@ fn a_peered_consumer_and_a_gwlb_protected_workload() {
     for leg in ["forward", "reply"] {
         let hops = components(&v, leg);
         assert!(
-            !hops.iter().any(|c| c.contains("gwlb") || c.contains("appliance")),
+            !hops
+                .iter()
+                .any(|c| c.contains("gwlb") || c.contains("appliance")),
             "{leg}: {hops:?}"
         );
     }
@@ -790,5 +792,8 @@ fn a_peered_consumer_and_a_gwlb_protected_workload() {
     assert_ne!(status, Some(0), "{v:#}");
     assert!(v["trace"]["reply"]["blocked"].is_object(), "{v:#}");
     let reply = components(&v, "reply").join(" ");
-    assert!(reply.contains("vpc_endpoint") || reply.contains("gwlb"), "{v:#}");
+    assert!(
+        reply.contains("vpc_endpoint") || reply.contains("gwlb"),
+        "{v:#}"
+    );
 }

@@ -668,3 +668,47 @@ fn direct_connect_gateways() {
         "{all:#?}"
     );
 }
+
+/// GWLB target group combinations AWS refuses: a changed idle timeout with 3- or 2-tuple
+/// stickiness, failover attributes that differ; 3-tuple stickiness behind a transit gateway
+/// attachment in appliance mode is warned about.
+#[test]
+fn gwlb_target_group_combinations() {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gwlb-inspection.toml"),
+    )
+    .unwrap();
+    let ok = example.replace(
+        "stickiness = \"5-tuple\"",
+        "stickiness = \"5-tuple\"\ntcp_idle_timeout = 1800",
+    );
+    assert!(
+        !diagnostics(&ok)
+            .iter()
+            .any(|d| d.severity == Severity::Error),
+        "{:#?}",
+        diagnostics(&ok)
+    );
+    let three = example.replace(
+        "stickiness = \"5-tuple\"",
+        "stickiness = \"3-tuple\"\ntcp_idle_timeout = 1800",
+    );
+    let d = error_with(&three, "a 1800 s idle timeout with 3-tuple stickiness");
+    assert_eq!(d.field, "tcp_idle_timeout");
+    let failover = example.replace(
+        "on_deregistration = \"no_rebalance\"",
+        "on_deregistration = \"rebalance\"",
+    );
+    error_with(
+        &failover,
+        "AWS requires both target failover attributes to have the same value",
+    );
+    let appliance = example.replace("stickiness = \"5-tuple\"", "stickiness = \"2-tuple\"")
+        + "\n[[transit_gateways]]\nid = \"tgw-1\"\n\n[[transit_gateway_route_tables]]\nid = \"tgw-rtb-1\"\ntransit_gateway = \"tgw-1\"\n\n[[transit_gateway_attachments]]\nid = \"tgw-attach-1\"\ntransit_gateway = \"tgw-1\"\ntype = \"vpc\"\nvpc = \"vpc-0c000000000000002\"\nsubnets = [\"subnet-0c0000000000000f1\"]\nappliance_mode = true\nassociation = \"tgw-rtb-1\"\n";
+    let all = diagnostics(&appliance);
+    assert!(
+        all.iter().any(|d| d.severity == Severity::Warning
+            && d.message.contains("does not work with appliance mode")),
+        "{all:#?}"
+    );
+}

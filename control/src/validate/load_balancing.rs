@@ -273,6 +273,53 @@ impl<'a> Validator<'a> {
                 None,
             );
         }
+        if geneve {
+            self.check_geneve_options(ent, base, tg);
+        }
+    }
+
+    /// A GENEVE target group's combinations, as AWS's Gateway Load Balancer guide states them:
+    /// "You can update the idle timeout of a Gateway Load Balancer only when you use 5-tuple
+    /// stickiness; with 3-tuple or 2-tuple stickiness the default idle timeout is used", and
+    /// "the values of target_failover.on_deregistration and target_failover.on_unhealthy must be
+    /// the same".
+    fn check_geneve_options(&mut self, ent: &str, base: &FieldPath, tg: &TargetGroup) {
+        if tg.stickiness != Stickiness::FiveTuple && tg.tcp_idle_timeout != 350 {
+            self.err(
+                ent.to_string(),
+                base.at("tcp_idle_timeout"),
+                format!(
+                    "a {} s idle timeout with {} stickiness: AWS lets the idle timeout change only with 5-tuple stickiness (3- and 2-tuple flows keep the default 350 s)",
+                    tg.tcp_idle_timeout,
+                    stickiness_name(tg.stickiness)
+                ),
+                Some("remove tcp_idle_timeout, or use 5-tuple stickiness".into()),
+            );
+        }
+        if tg.failover.on_deregistration != tg.failover.on_unhealthy {
+            self.err(
+                ent.to_string(),
+                base.at("failover"),
+                "on_deregistration and on_unhealthy differ: AWS requires both target failover attributes to have the same value",
+                None,
+            );
+        }
+        let appliance_mode = self
+            .c
+            .transit_gateway_attachments
+            .iter()
+            .any(|a| a.appliance_mode && a.vpc.as_deref() == Some(tg.vpc.as_str()));
+        if tg.stickiness != Stickiness::FiveTuple && appliance_mode {
+            self.warn(
+                ent.to_string(),
+                base.at("stickiness"),
+                format!(
+                    "{} stickiness in a VPC attached to a transit gateway in appliance mode: AWS says configurable flow stickiness does not work with appliance mode (the transit gateway keeps 5-tuple symmetry itself)",
+                    stickiness_name(tg.stickiness)
+                ),
+                None,
+            );
+        }
     }
 
     /// AWS's ranges for a health check: thresholds 2–10, interval 5–300 s, a timeout of
@@ -400,5 +447,14 @@ impl<'a> Validator<'a> {
                 None,
             );
         }
+    }
+}
+
+/// The stickiness as AWS's console names it.
+fn stickiness_name(s: Stickiness) -> &'static str {
+    match s {
+        Stickiness::FiveTuple => "5-tuple",
+        Stickiness::ThreeTuple => "3-tuple",
+        Stickiness::TwoTuple => "2-tuple",
     }
 }
