@@ -797,3 +797,109 @@ fn a_peered_consumer_and_a_gwlb_protected_workload() {
         "{v:#}"
     );
 }
+
+/// `trace --action`: the request a connection to S3 carries, judged by the endpoint policy and
+/// seed 000's bucket policy (`examples/s3-endpoints.toml`): through the interface endpoint a
+/// read is allowed (both statements named); through the gateway endpoint the bucket policy's
+/// deny for anything not from the interface endpoint blocks it; a delete, which the endpoint
+/// policy does not list, is denied there.
+#[test]
+fn trace_judges_the_request_by_endpoint_and_bucket_policy() {
+    let file = example("s3-endpoints.toml");
+    let run = |to: &str, action: &str| {
+        let o = vpcectl(&[
+            "trace",
+            file.to_str().unwrap(),
+            "--from",
+            "i-08c0b194dec370347",
+            "--to",
+            to,
+            "--port",
+            "443",
+            "--action",
+            action,
+            "--resource",
+            "arn:aws:s3:::zenn-privatelink/report.csv",
+            "--principal",
+            "arn:aws:iam::111122223333:role/app",
+            "-o",
+            "json",
+        ]);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), v)
+    };
+    let interface = "zenn-privatelink.s3.us-east-1.amazonaws.com";
+    let (status, v) = run(interface, "s3:GetObject");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let e = hop_detail(&v, "forward", "endpoint_policy").join(" ");
+    assert!(e.contains("Sid Only-zenn-privatelink"), "{e}");
+    let b = hop_detail(&v, "forward", "bucket_policy").join(" ");
+    assert!(b.contains("Sid Account-reads-and-writes"), "{b}");
+    let (status, v) = run("52.216.39.26", "s3:GetObject");
+    assert_eq!(
+        (status, code(&v)),
+        (Some(3), "BUCKET_POLICY_DENIES_REQUEST"),
+        "{v:#}"
+    );
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("Access-to-specific-VPCE-only"), "{why}");
+    let (_, v) = run(interface, "s3:DeleteObject");
+    assert_eq!(code(&v), "ENDPOINT_POLICY_DENIES_REQUEST", "{v:#}");
+    // --action needs --resource.
+    let o = vpcectl(&[
+        "trace",
+        file.to_str().unwrap(),
+        "--from",
+        "i-08c0b194dec370347",
+        "--to",
+        interface,
+        "--action",
+        "s3:GetObject",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// An endpoint service's allowed principals gate a consumer's connection request: the
+/// hands-on endpoint, requested by another account's role, is rejected (and trace says which
+/// principal and what to add) until that account is allowed.
+#[test]
+fn allowed_principals_gate_the_connection_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |name: &str, allowed: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        variant(
+            &sub,
+            &[
+                (
+                    "security_groups = [\"sg-0a000000000000e01\"]\n",
+                    "security_groups = [\"sg-0a000000000000e01\"]\nprincipal = \"arn:aws:iam::444455556666:role/consumer\"\n",
+                ),
+                ("enforce_security_group_inbound_rules_on_private_link_traffic = true", "enforce_security_group_inbound_rules_on_private_link_traffic = false"),
+                ("cross_zone = false", "cross_zone = true"),
+                ("acceptance_required = true", &format!("acceptance_required = true\nallowed_principals = [{allowed}]")),
+            ],
+        )
+    };
+    let refused = with("refused", "\"arn:aws:iam::111122223333:root\"");
+    let (status, v) = trace(&refused, "EC2-A", "vpce-0a000000000000001", "80");
+    assert_eq!(
+        (status, code(&v)),
+        (Some(3), "ENDPOINT_PRINCIPAL_NOT_ALLOWED"),
+        "{v:#}"
+    );
+    let why = v["trace"]["forward"]["blocked"]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("arn:aws:iam::444455556666:role/consumer"),
+        "{why}"
+    );
+    let o = vpcectl(&["validate", refused.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the connection request is rejected"));
+    let allowed = with("allowed", "\"444455556666\"");
+    let (status, v) = trace(&allowed, "EC2-A", "vpce-0a000000000000001", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+}

@@ -953,3 +953,74 @@ fn vpced_refuses_an_unknown_flow_log_field() {
         stderr(&o)
     );
 }
+
+/// `vpcectl policy check` on seed 000's policies: allowed through the interface endpoint (exit
+/// 0, both statements named in JSON), denied through the gateway endpoint by the bucket
+/// policy (exit 3), bad input (exit 2); a policy that does not parse is a validation error
+/// naming the statement and field.
+#[test]
+fn policy_check_judges_endpoint_and_bucket_policies() {
+    let file = example("s3-endpoints.toml");
+    let check = |endpoint: &str, action: &str| {
+        vpcectl(&[
+            "policy",
+            "check",
+            file.to_str().unwrap(),
+            "--endpoint",
+            endpoint,
+            "--principal",
+            "arn:aws:iam::111122223333:role/app",
+            "--action",
+            action,
+            "--resource",
+            "arn:aws:s3:::zenn-privatelink/report.csv",
+            "--source-ip",
+            "10.0.0.176",
+            "-o",
+            "json",
+        ])
+    };
+    let o = check("s3-interface", "s3:GetObject");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"], "allowed");
+    assert_eq!(v["policies"][0]["statement"], 0);
+    assert_eq!(v["policies"][1]["statement"], 1);
+    let o = check("vpce-0abcdef0123456789", "s3:GetObject");
+    assert_eq!(o.status.code(), Some(3));
+    let v = json(&o);
+    assert_eq!(
+        (v["outcome"].as_str(), v["policies"][1]["decision"].as_str()),
+        (Some("denied"), Some("explicit_deny"))
+    );
+    let o = check("vpce-nope", "s3:GetObject");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no endpoint `vpce-nope`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = check("s3-interface", "GetObject");
+    assert_eq!(o.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "\"Effect\": \"Allow\",\n      \"Principal\": { \"AWS\": \"111122223333\" }",
+        "\"Effect\": \"Permit\",\n      \"Principal\": { \"AWS\": \"111122223333\" }",
+        1,
+    );
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for e in std::fs::read_dir(root().join("examples/data")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("data").join(e.file_name())).unwrap();
+    }
+    let bad = write_temp(dir.path(), "bad.toml", &text);
+    let o = vpcectl(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "statement 0 (Sid Only-zenn-privatelink), Effect: `Permit` is neither Allow nor Deny"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

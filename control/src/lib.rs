@@ -32,6 +32,7 @@ pub mod lpm;
 pub mod model;
 pub mod nacl;
 pub mod net;
+pub mod policy;
 pub mod secgroups;
 pub mod validate;
 

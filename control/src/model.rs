@@ -97,6 +97,8 @@ pub struct Config {
     #[serde(default)]
     pub aws_services: Vec<AwsService>,
     #[serde(default)]
+    pub s3_buckets: Vec<S3Bucket>,
+    #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
     pub target_groups: Vec<TargetGroup>,
@@ -512,6 +514,18 @@ pub struct DirectConnectAssociation {
     pub allowed_prefixes: Vec<Cidr>,
 }
 
+/// An S3 bucket and its bucket policy (an IAM policy document, JSON): what `vpcectl policy
+/// check` and `trace --action … --resource arn:aws:s3:::bucket/…` evaluate after the endpoint
+/// policy, with the request's `aws:SourceVpce` and `aws:SourceVpc` set by the endpoint it came
+/// through (AWS: "Controlling access from VPC endpoints with bucket policies").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct S3Bucket {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
 /// A network ACL: stateless, numbered rules evaluated in order on traffic entering and leaving
 /// its subnets (AWS: "Control subnet traffic with network access control lists").
 ///
@@ -787,6 +801,15 @@ pub struct Endpoint {
     /// full access, AWS's default policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_destinations: Option<Vec<Cidr>>,
+    /// The endpoint policy: an IAM policy document (JSON), evaluated by `vpcectl policy check`
+    /// and `trace --action`; absent = AWS's default, full access. (What it lets packets reach
+    /// is `allowed_destinations`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The principal that requested the endpoint (an ARN or an account id): checked against
+    /// the endpoint service's `allowed_principals`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -1289,6 +1312,7 @@ impl Config {
             Collection::ResolverRules => of(&self.resolver_rules, |x| &x.id),
             Collection::ResolverEndpoints => of(&self.resolver_endpoints, |x| &x.id),
             Collection::AwsServices => of(&self.aws_services, |x| &x.name),
+            Collection::S3Buckets => of(&self.s3_buckets, |x| &x.name),
         }
     }
 
@@ -1305,6 +1329,7 @@ impl Config {
             .iter()
             .find(|s| s.service_name(&self.region) == e.service)
         {
+            Some(s) if s.refuses(e).is_some() => ConnectionState::Rejected,
             Some(s) => match s.connections.iter().find(|k| k.endpoint == e.id) {
                 Some(conn) => conn.state,
                 None if s.acceptance_required => ConnectionState::PendingAcceptance,
@@ -1313,9 +1338,35 @@ impl Config {
             None => ConnectionState::Available,
         }
     }
+
+    /// Why endpoint `e`'s connection request is refused by its service's allowed principals,
+    /// if it is.
+    pub fn connection_refusal(&self, e: &Endpoint) -> Option<String> {
+        self.endpoint_services
+            .iter()
+            .find(|s| s.service_name(&self.region) == e.service)?
+            .refuses(e)
+    }
 }
 
 impl EndpointService {
+    /// Why the service refuses endpoint `e`'s connection request: an endpoint that names its
+    /// `principal` may connect only when `allowed_principals` has `*`, that principal's ARN
+    /// (patterns allowed) or its account (id or root ARN) — AWS: consumers must be allowed
+    /// principals to find and connect to the service. Endpoints naming no principal are not
+    /// checked.
+    pub fn refuses(&self, e: &Endpoint) -> Option<String> {
+        let p = e.principal.as_deref()?;
+        if crate::policy::principal_allowed(&self.allowed_principals, p) {
+            return None;
+        }
+        Some(if self.allowed_principals.is_empty() {
+            format!("{} allows no principals, so {p}'s request from {} is rejected; add it to allowed_principals", self.id, e.id)
+        } else {
+            format!("{p} (of {}) is not among {}'s allowed principals ({}); add it, its account's root ARN, or *", e.id, self.id, self.allowed_principals.join(", "))
+        })
+    }
+
     /// The service name consumers put in an endpoint's `service`.
     pub fn service_name(&self, region: &str) -> String {
         match &self.name {
@@ -1479,6 +1530,7 @@ collections! {
     ResolverRules "resolver_rules" "Resolver rule" "rslvr-rr-";
     ResolverEndpoints "resolver_endpoints" "Resolver endpoint" "rslvr-";
     AwsServices "aws_services" "AWS service" "";
+    S3Buckets "s3_buckets" "S3 bucket" "";
 }
 
 /// Singular human name of a top-level collection by its TOML key (`route_tables` → `route

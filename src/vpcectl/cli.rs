@@ -88,6 +88,10 @@ pub enum Command {
     /// them, accept or reject one (like the provider's "Endpoint connections" tab).
     #[command(name = "endpoint-connections", subcommand)]
     EndpointConnections(ConnectionsCommand),
+    /// IAM policies: whether a request through a VPC endpoint is allowed by the endpoint's
+    /// policy and the bucket's, and which statement decided.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Which route a route table uses for an address, and why it wins.
     Lookup {
         /// The deployment's configuration (TOML).
@@ -196,12 +200,61 @@ pub struct TraceArgs {
     /// Ask the running vpced (its configuration, decisions and targets' health).
     #[arg(long)]
     pub daemon: bool,
+    /// With --resource: the API request the connection carries (`s3:GetObject`); the
+    /// endpoint hop then judges it by the endpoint policy and the bucket policy.
+    #[arg(long, requires = "resource", conflicts_with_all = ["daemon", "all_pairs"])]
+    pub action: Option<String>,
+    /// The resource of --action's request (`arn:aws:s3:::bucket/key`).
+    #[arg(long, requires = "action")]
+    pub resource: Option<String>,
+    /// The caller of --action's request (an IAM ARN or account id); without it, only
+    /// statements for any principal (`"Principal": "*"`) can allow.
+    #[arg(long, requires = "action", default_value = "anonymous")]
+    pub principal: String,
     /// vpced's control socket (with --daemon).
     #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Output format: a table, JSON, or a picture (dot, mermaid; not for --all-pairs).
     #[arg(short, long, value_enum, default_value_t = PictureOutput::Table)]
     pub output: PictureOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Judge one request through an endpoint: the endpoint policy, then the bucket policy of
+    /// an S3 resource the configuration lists. Exit 0 when allowed, 3 when denied or
+    /// undecided, 2 on bad input.
+    Check {
+        /// The deployment's configuration (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        ask: PolicyAsk,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+/// A request to judge: through which endpoint, by whom, what, on what.
+#[derive(Debug, Args, Clone)]
+pub struct PolicyAsk {
+    /// The endpoint the request goes through (`vpce-…`).
+    #[arg(long)]
+    pub endpoint: String,
+    /// The caller: an IAM ARN (`arn:aws:iam::123456789012:role/app`) or an account id.
+    #[arg(long)]
+    pub principal: String,
+    /// The API action, e.g. `s3:GetObject`.
+    #[arg(long)]
+    pub action: String,
+    /// The resource's ARN, e.g. `arn:aws:s3:::bucket/key`.
+    #[arg(long)]
+    pub resource: String,
+    /// The caller's private address (`aws:VpcSourceIp`).
+    #[arg(long)]
+    pub source_ip: Option<IpAddr>,
+    /// The caller's AWS Organizations id (`aws:PrincipalOrgID`).
+    #[arg(long)]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

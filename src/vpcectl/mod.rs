@@ -11,6 +11,7 @@ mod cli;
 mod import;
 mod lookup;
 mod man;
+mod policy;
 mod prefix_list;
 mod render;
 mod top;
@@ -24,6 +25,7 @@ use {
     import::cmd_import_aws,
     lookup::cmd_lookup,
     man::cmd_man,
+    policy::cmd_policy,
     prefix_list::cmd_from_ip_ranges,
     trace::cmd_trace,
     validate::{cmd_validate, config_error_json},
@@ -85,6 +87,7 @@ pub fn main() -> ExitCode {
         &cli.command,
         Command::Validate { out, .. }
             | Command::Lookup { out, .. }
+            | Command::Policy(PolicyCommand::Check { out, .. })
             | Command::Apply { out, .. }
             | Command::Stats { out, .. }
             | Command::Status { out, .. }
@@ -179,6 +182,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 o.output,
             )
         }
+        Command::Policy(c) => cmd_policy(&mut out, c),
         Command::PrefixList(PrefixListCommand::FromIpRanges(a)) => cmd_from_ip_ranges(&mut out, &a),
         Command::Bench(BenchCommand::Lpm(args)) => bench::lpm(&args, &mut out),
         Command::Import(ImportCommand::Aws {

@@ -85,7 +85,18 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
     )
     .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     q.fragmented = args.fragmented;
-    let t = trace::trace(&f, &q);
+    let mut t = trace::trace(&f, &q);
+    if let (Some(action), Some(resource)) = (&args.action, &args.resource) {
+        let ask = control::policy::access::Ask {
+            principal: &args.principal,
+            action,
+            resource,
+            source_ip: Some(q.src),
+            org_id: None,
+        };
+        trace::authorize(&f, &mut t, &ask)
+            .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    }
     if picture {
         show(out, &t, resolved.as_deref())?;
     } else {

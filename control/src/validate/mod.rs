@@ -49,6 +49,7 @@ mod interfaces;
 mod load_balancing;
 mod nacl;
 mod network;
+mod policies;
 mod resolver;
 mod routes;
 mod security;
@@ -187,6 +188,7 @@ impl<'a> Validator<'a> {
         self.check_aws_services();
         self.check_endpoint_services();
         self.check_endpoints();
+        self.check_policies();
         self.check_load_balancers();
         self.check_target_groups();
         self.check_route_tables();

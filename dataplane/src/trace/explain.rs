@@ -419,10 +419,19 @@ impl Context<'_> {
                 r.code(),
                 format!("the endpoint service has not accepted {}'s connection; accept it: vpcectl endpoint-connections accept {}", endpoint_id.unwrap_or("the endpoint"), endpoint_id.unwrap_or("vpce-…")),
             ),
-            DropReason::EndpointConnectionRejected => (
-                r.code(),
-                format!("{}'s connection is {}; the service must accept it again", endpoint_id.unwrap_or("the endpoint"), endpoint.map(|e| e.state).or(gwlb.map(|g| g.state)).map_or("rejected".to_string(), |s| s.to_string())),
-            ),
+            DropReason::EndpointConnectionRejected => {
+                let c = &f.snapshot.config;
+                let refusal = endpoint_id
+                    .and_then(|id| c.endpoints.iter().find(|e| e.id == id))
+                    .and_then(|e| c.connection_refusal(e));
+                match refusal {
+                    Some(why) => ("ENDPOINT_PRINCIPAL_NOT_ALLOWED", format!("the connection request was rejected: {why}")),
+                    None => (
+                        r.code(),
+                        format!("{}'s connection is {}; the service must accept it again", endpoint_id.unwrap_or("the endpoint"), endpoint.map(|e| e.state).or(gwlb.map(|g| g.state)).map_or("rejected".to_string(), |s| s.to_string())),
+                    ),
+                }
+            }
             DropReason::EndpointServiceNotFound => (
                 r.code(),
                 "the endpoint's service is not in this configuration".into(),

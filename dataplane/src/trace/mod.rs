@@ -32,10 +32,12 @@ use crate::wire::{self, tcp_flags};
 
 mod describe;
 mod explain;
+mod policy;
 mod resolve;
 
 use describe::describe;
 use explain::explain;
+pub use policy::authorize;
 pub use resolve::{all_pairs, detached, resolve};
 
 /// What to send.

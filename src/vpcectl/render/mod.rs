@@ -41,6 +41,29 @@ fn print_table(out: &mut impl Write, t: &Table) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `vpcectl policy check`'s answer: each policy's decision and statement, then the outcome.
+pub(super) fn policy_access(
+    out: &mut impl Write,
+    a: &control::policy::access::Access,
+    output: Output,
+) -> Result<(), Failure> {
+    if output == Output::Json {
+        return print_json(out, a);
+    }
+    let mut t = table(&["policy", "id", "decision", "why"]);
+    for j in &a.policies {
+        t.add_row(vec![
+            j.policy.replace('_', " "),
+            j.id.clone(),
+            j.decision.replace('_', " "),
+            j.explanation.clone(),
+        ]);
+    }
+    print_table(out, &t)?;
+    writeln!(out, "\n{}", a.outcome)?;
+    Ok(())
+}
+
 fn print_json(out: &mut impl Write, v: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Failure {
         code: 1,
