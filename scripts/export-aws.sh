@@ -90,6 +90,16 @@ for pl in $lists; do
   call "ec2-get-managed-prefix-list-entries-$pl" ec2 get-managed-prefix-list-entries --prefix-list-id "$pl"
 done
 
+# Who may connect to each endpoint service; S3 buckets and their policies (a bucket without a
+# policy answers NoSuchBucketPolicy: skipped).
+for svc in $(ids ec2-describe-vpc-endpoint-service-configurations '[s["ServiceId"] for s in d["ServiceConfigurations"]]'); do
+  call "ec2-describe-vpc-endpoint-service-permissions-$svc" ec2 describe-vpc-endpoint-service-permissions --service-id "$svc"
+done
+call s3api-list-buckets s3api list-buckets
+for b in $(ids s3api-list-buckets '[b["Name"] for b in d.get("Buckets", [])]'); do
+  call "s3api-get-bucket-policy-$b" s3api get-bucket-policy --bucket "$b"
+done
+
 call elbv2-describe-load-balancers elbv2 describe-load-balancers
 call elbv2-describe-target-groups elbv2 describe-target-groups
 for arn in $(ids elbv2-describe-load-balancers '[l["LoadBalancerArn"] for l in d["LoadBalancers"]]'); do

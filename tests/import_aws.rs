@@ -428,6 +428,37 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         "ec2 replace-network-acl-association --association-id {assoc} --network-acl-id {acl}"
     ));
 
+    // Policies: the gateway endpoint's, a bucket's (seed 000: only through that endpoint), and
+    // who may connect to the endpoint service.
+    let endpoint_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"One-bucket","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::moto-bucket/*"}]}"#;
+    aws(
+        e,
+        &[
+            "ec2",
+            "modify-vpc-endpoint",
+            "--vpc-endpoint-id",
+            &gwe,
+            "--policy-document",
+            endpoint_policy,
+        ],
+    );
+    aws(e, &["s3api", "create-bucket", "--bucket", "moto-bucket"]);
+    let bucket_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Only-through-the-endpoint","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::moto-bucket","arn:aws:s3:::moto-bucket/*"],"Condition":{{"StringNotEquals":{{"aws:SourceVpce":"{gwe}"}}}}}},{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::moto-bucket/*"}}]}}"#
+    );
+    aws(
+        e,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "moto-bucket",
+            "--policy",
+            &bucket_policy,
+        ],
+    );
+    w(&format!("ec2 modify-vpc-endpoint-service-permissions --service-id {svc_id} --add-allowed-principals arn:aws:iam::444455556666:root"));
+
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
     crate::export(e, &export);
@@ -489,6 +520,36 @@ fn a_moto_vpc_imports_and_routes_like_aws() {
         service["connections"][0]["endpoint"].as_str(),
         Some(pep.as_str())
     );
+    assert_eq!(
+        service["allowed_principals"][0].as_str(),
+        Some("arn:aws:iam::444455556666:root"),
+        "{text}"
+    );
+    // The policies are kept, and judged: the bucket refuses what does not come through the
+    // gateway endpoint, whose own policy allows reads of that bucket only.
+    assert!(
+        text.contains("Only-through-the-endpoint") && text.contains("One-bucket"),
+        "{text}"
+    );
+    let judge = |endpoint: &str, action: &str| {
+        vpcectl(&[
+            "policy",
+            "check",
+            cfg.to_str().unwrap(),
+            "--endpoint",
+            endpoint,
+            "--principal",
+            "arn:aws:iam::123456789012:role/app",
+            "--action",
+            action,
+            "--resource",
+            "arn:aws:s3:::moto-bucket/k",
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(judge(&gwe, "s3:GetObject"), Some(0));
+    assert_eq!(judge(&gwe, "s3:PutObject"), Some(3));
     let nlb = &v["load_balancers"][0];
     assert_eq!(
         nlb["subnet_mappings"][0]["private_ip"].as_str(),

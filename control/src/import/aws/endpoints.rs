@@ -117,6 +117,18 @@ fn endpoint_service(
     if let Some(n) = private_dns {
         t.push(("private_dns_name", s(n)));
     }
+    if let Some(perm) = im.read(&format!(
+        "ec2-describe-vpc-endpoint-service-permissions-{id}"
+    ))? {
+        let allowed: Vec<String> = perm
+            .list("AllowedPrincipals")?
+            .into_iter()
+            .filter_map(|(_, a)| opt(a, "Principal").map(str::to_string))
+            .collect();
+        if !allowed.is_empty() {
+            t.push(("allowed_principals", strings(allowed)));
+        }
+    }
     Ok(Some(Service {
         id: id.to_string(),
         name: name.to_string(),
@@ -277,6 +289,15 @@ fn endpoint<'x>(
         ("vpc", s(vpc)),
         ("service", s(svc)),
     ];
+    // The endpoint policy, kept as written (a GWLB endpoint has none).
+    if let Some(doc) = opt(x, "PolicyDocument").filter(|_| kind != "gateway_load_balancer") {
+        match crate::policy::Policy::parse_resource_policy(doc) {
+            Ok(_) => t.push(("policy", s(doc))),
+            Err(e) => im.warn(format!(
+                "endpoint {id}: its policy is left out ({e}); AWS's default (full access) stands in"
+            )),
+        }
+    }
     if kind == "gateway" {
         let rts: Vec<String> = items(x, "RouteTableIds")
             .filter_map(Value::as_str)

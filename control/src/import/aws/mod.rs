@@ -40,6 +40,7 @@ mod elb;
 mod endpoints;
 mod nacl;
 mod resolver;
+mod s3;
 mod transit;
 mod vpc;
 
@@ -254,6 +255,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
     let acls = nacl::network_acls(&mut im)?;
     let tr = transit::transit(&mut im)?;
     let dx = direct_connect::direct_connect_gateways(&mut im)?;
+    let buckets = s3::buckets(&mut im)?;
     let dns = resolver::dns(&mut im)?;
     let eni_doc = im.read("ec2-describe-network-interfaces")?;
     let mut seen = Seen {
@@ -312,6 +314,7 @@ pub fn import_from(dir: &dyn Source, region: Option<&str>) -> Result<Imported, I
         ("target_groups", target_groups),
         ("endpoint_services", endpoint_services),
         ("endpoints", vpc_endpoints.tables),
+        ("s3_buckets", buckets),
     ] {
         if !v.is_empty() {
             out.insert(k.into(), T::Array(v));
