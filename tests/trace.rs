@@ -903,3 +903,52 @@ fn allowed_principals_gate_the_connection_request() {
     let (status, v) = trace(&allowed, "EC2-A", "vpce-0a000000000000001", "80");
     assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
 }
+
+/// An endpoint service's private DNS name is usable only once its domain is verified (AWS
+/// keeps it `pendingVerification`): trace cannot resolve it before and says why; verified, it
+/// answers the endpoint and the path is the endpoint's.
+#[test]
+fn an_unverified_private_dns_name_does_not_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |name: &str, state: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        variant(
+            &sub,
+            &[
+                (
+                    "security_groups = [\"sg-0a000000000000e01\"]\n",
+                    "security_groups = [\"sg-0a000000000000e01\"]\nprivate_dns_enabled = true\n",
+                ),
+                ("enforce_security_group_inbound_rules_on_private_link_traffic = true", "enforce_security_group_inbound_rules_on_private_link_traffic = false"),
+                ("cross_zone = false", "cross_zone = true"),
+                ("acceptance_required = true", &format!("acceptance_required = true\nprivate_dns_name = \"api.provider.example\"\n{state}")),
+            ],
+        )
+    };
+    let pending = with(
+        "pending",
+        "private_dns_name_state = \"pendingVerification\"",
+    );
+    let o = vpcectl(&[
+        "trace",
+        pending.to_str().unwrap(),
+        "--from",
+        "EC2-A",
+        "--to",
+        "api.provider.example",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pendingVerification") && err.contains("vpce-svc-0b000000000000001"),
+        "{err}"
+    );
+    let o = vpcectl(&["validate", pending.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not verified"));
+    let verified = with("verified", "");
+    let (status, v) = trace(&verified, "EC2-A", "api.provider.example", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+}

@@ -3,15 +3,19 @@
 //! One [`PrivateDns`] per snapshot holds, per VPC, the records only that VPC sees:
 //!
 //! * every interface endpoint's **regional** name (all its ENI addresses) and **zonal** names
-//!   (that zone's ENI), in AWS's shapes (seed 002):
+//!   (that zone's ENI) — public records in AWS, so every VPC resolves them (consulted after the
+//!   VPC's own records) — in AWS's shapes (seed 002):
 //!   `vpce-0bb20377a387ade86-njczioek.ssm.ap-northeast-1.vpce.amazonaws.com` and
 //!   `vpce-0bb20377a387ade86-njczioek-ap-northeast-1a.ssm.ap-northeast-1.vpce.amazonaws.com`
 //!   (AWS draws the 8-letter part at random; here it is derived from the endpoint's id, so it is
-//!   stable);
+//!   stable); an S3 interface endpoint's names are wildcards as well (AWS: the endpoint-specific
+//!   names `bucket.vpce-….s3.us-east-1.vpce.amazonaws.com`, `accesspoint.vpce-…`,
+//!   `control.vpce-…`);
 //! * with private DNS on (and the VPC's `enable_dns_support` and `enable_dns_hostnames`), the
 //!   service's own names — an AWS service's `private_dns_names`, wildcards included
-//!   (`*.s3.us-east-1.amazonaws.com`), or an endpoint service's `private_dns_name` — answering
-//!   the endpoint's ENI addresses;
+//!   (`*.s3.us-east-1.amazonaws.com`), or an endpoint service's `private_dns_name` once its
+//!   domain is verified (AWS: unusable while `pendingVerification`) — answering the endpoint's
+//!   ENI addresses;
 //! * private hosted zones associated with the VPC: A, AAAA and CNAME records, and aliases to
 //!   interface endpoints (Azure's `privatelink.` zones are such zones).
 //!
@@ -89,6 +93,9 @@ impl Answer {
 pub struct PrivateDns {
     /// VPC id -> (exact names, wildcard suffixes), names lower-case without the final dot.
     vpcs: HashMap<String, Zone>,
+    /// What AWS publishes in public DNS: the endpoints' regional and zonal names, seen from
+    /// every VPC after its own records.
+    public: Zone,
     /// Records only queries through an inbound Resolver endpoint see (interface endpoints
     /// with `private_dns_only_for_inbound_resolver_endpoint`), by VPC.
     inbound: HashMap<String, Zone>,
@@ -205,6 +212,9 @@ pub struct EndpointNames {
     /// In the order of the endpoint's network interfaces.
     pub zonal: Vec<ZonalName>,
     pub private: Vec<String>,
+    /// S3's endpoint-specific names: `*.` the regional name, then `*.` each zonal name (in
+    /// the zonal names' order); empty for other services.
+    pub endpoint_specific: Vec<String>,
 }
 
 /// A zonal name and its zone.
@@ -216,7 +226,7 @@ pub struct ZonalName {
 
 /// The DNS names of interface endpoint `e` in configuration `c`.
 pub fn endpoint_names(c: &Config, e: &crate::model::Endpoint) -> EndpointNames {
-    let zonal = e
+    let zonal: Vec<ZonalName> = e
         .network_interfaces
         .iter()
         .map(|n| {
@@ -241,16 +251,33 @@ pub fn endpoint_names(c: &Config, e: &crate::model::Endpoint) -> EndpointNames {
                 c.endpoint_services
                     .iter()
                     .filter(|s| s.service_name(&c.region) == e.service)
+                    .filter(|s| {
+                        s.private_dns_name_state == crate::model::PrivateDnsNameState::Verified
+                    })
                     .filter_map(|s| s.private_dns_name.clone()),
             )
             .collect()
     } else {
         Vec::new()
     };
+    let regional = regional_name(&e.id, &e.service, &c.region);
+    let s3 = c
+        .aws_services
+        .iter()
+        .any(|s| s.name == e.service && s.name.ends_with(".s3"));
+    let endpoint_specific = if s3 {
+        std::iter::once(&regional)
+            .chain(zonal.iter().map(|z: &ZonalName| &z.name))
+            .map(|n| format!("*.{n}"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     EndpointNames {
-        regional: regional_name(&e.id, &e.service, &c.region),
+        regional,
         zonal,
         private,
+        endpoint_specific,
     }
 }
 
@@ -262,33 +289,55 @@ impl PrivateDns {
             .iter()
             .filter(|e| e.endpoint_type == EndpointType::Interface)
         {
-            let zone = out.vpcs.entry(e.vpc.clone()).or_default();
             let all: Vec<Rdata> = e
                 .network_interfaces
                 .iter()
                 .map(|n| Rdata::A(n.private_ip))
                 .collect();
             let names = endpoint_names(c, e);
-            zone.add(
+            out.public.add(
                 &names.regional,
                 RecordSet {
                     name: names.regional.clone(),
                     ttl: 60,
                     data: all.clone(),
-                    source: format!("{} regional name", e.id),
+                    source: format!("{} regional name (public)", e.id),
                 },
             );
-            for (n, z) in e.network_interfaces.iter().zip(&names.zonal) {
-                zone.add(
+            for (k, (n, z)) in e.network_interfaces.iter().zip(&names.zonal).enumerate() {
+                out.public.add(
                     &z.name,
                     RecordSet {
                         name: z.name.clone(),
                         ttl: 60,
                         data: vec![Rdata::A(n.private_ip)],
-                        source: format!("{} zonal name ({})", e.id, z.zone),
+                        source: format!("{} zonal name ({}, public)", e.id, z.zone),
+                    },
+                );
+                if let Some(w) = names.endpoint_specific.get(k + 1) {
+                    out.public.add(
+                        w,
+                        RecordSet {
+                            name: w.clone(),
+                            ttl: 60,
+                            data: vec![Rdata::A(n.private_ip)],
+                            source: format!("{} endpoint-specific name ({}, public)", e.id, z.zone),
+                        },
+                    );
+                }
+            }
+            if let Some(w) = names.endpoint_specific.first() {
+                out.public.add(
+                    w,
+                    RecordSet {
+                        name: w.clone(),
+                        ttl: 60,
+                        data: all.clone(),
+                        source: format!("{} endpoint-specific name (public)", e.id),
                     },
                 );
             }
+            let zone = out.vpcs.entry(e.vpc.clone()).or_default();
             let zone = if e.private_dns_only_for_inbound_resolver_endpoint {
                 out.inbound.entry(e.vpc.clone()).or_default()
             } else {
@@ -419,7 +468,10 @@ impl PrivateDns {
     /// The private answer for `name` asked from `vpc`, following CNAMEs; `None` if the name is
     /// not private there (the resolver then forwards or refuses it).
     pub fn resolve(&self, vpc: &str, name: &str, qtype: QueryType) -> Option<Answer> {
-        resolve_in(self.vpcs.get(vpc)?, name, qtype)
+        self.vpcs
+            .get(vpc)
+            .and_then(|z| resolve_in(z, name, qtype))
+            .or_else(|| resolve_in(&self.public, name, qtype))
     }
 }
 
@@ -550,8 +602,14 @@ network_interfaces = [
             .unwrap();
         assert_eq!(a.addresses().len(), 2);
         assert!(a.chain[0].source.contains("private DNS"));
-        // Another VPC sees nothing private; private DNS off: only the endpoint's own names.
-        assert!(d.resolve("vpc-2", &regional, QueryType::A).is_none());
+        // Another VPC: the regional name is public (AWS publishes it), the private DNS name
+        // is not; private DNS off: only the endpoint's own names.
+        let a = d.resolve("vpc-2", &regional, QueryType::A).unwrap();
+        assert!(a.chain[0].source.contains("public"), "{:?}", a.chain);
+        assert_eq!(a.addresses().len(), 2);
+        assert!(d
+            .resolve("vpc-2", "ssm.ap-northeast-1.amazonaws.com", QueryType::A)
+            .is_none());
         let off =
             config(&BASE.replace("private_dns_enabled = true", "private_dns_enabled = false"));
         let d = PrivateDns::compile(&off);
@@ -559,6 +617,36 @@ network_interfaces = [
             .resolve("vpc-1", "ssm.ap-northeast-1.amazonaws.com", QueryType::A)
             .is_none());
         assert!(d.resolve("vpc-1", &regional, QueryType::A).is_some());
+    }
+
+    /// An S3 interface endpoint's endpoint-specific names (`bucket.vpce-…`, `accesspoint.…`,
+    /// `control.…`) answer its addresses, regional and zonal, from any VPC.
+    #[test]
+    fn s3_endpoint_specific_names_and_unverified_private_names() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/s3-endpoints.toml");
+        let c = crate::load::load_file(&file).unwrap().config;
+        let d = PrivateDns::compile(&c);
+        let e = c
+            .endpoints
+            .iter()
+            .find(|e| e.endpoint_type == EndpointType::Interface)
+            .unwrap();
+        let names = endpoint_names(&c, e);
+        assert_eq!(names.endpoint_specific.len(), 2, "{names:?}");
+        for prefix in ["bucket", "accesspoint", "control"] {
+            let n = format!("{prefix}.{}", names.regional);
+            let a = d.resolve("vpc-elsewhere", &n, QueryType::A).unwrap();
+            assert_eq!(
+                a.addresses(),
+                vec!["10.0.1.125".parse::<IpAddr>().unwrap()],
+                "{n}"
+            );
+        }
+        let zonal = format!("my-bucket.{}", names.zonal[0].name);
+        assert!(d
+            .resolve("vpc-09efc2534d3f29483", &zonal, QueryType::A)
+            .is_some());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 #![deny(unsafe_code)] // one fenced exception: the prefetch hint in lpm::poptrie
 #![warn(missing_debug_implementations)]
 
+pub mod arn;
 pub mod compile;
 /// Transit gateway route tables, compiled (part of [`mod@compile`]).
 pub use compile::transit;

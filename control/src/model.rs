@@ -840,9 +840,32 @@ pub struct EndpointService {
     pub allowed_principals: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_dns_name: Option<String>,
+    /// Whether the private DNS name's domain is verified (AWS: a TXT record the provider
+    /// publishes). Until it is `verified`, consumers' endpoints cannot use the name: AWS keeps it
+    /// `pendingVerification` (or `failed`) and creates no private record for it. Default
+    /// `verified`: a configuration describes a running service.
+    #[serde(default, skip_serializing_if = "PrivateDnsNameState::is_verified")]
+    pub private_dns_name_state: PrivateDnsNameState,
     /// Endpoint connections and their state, as `describe-vpc-endpoint-connections` shows them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<EndpointConnection>,
+}
+
+/// The verification state of an endpoint service's private DNS name (AWS's
+/// `PrivateDnsNameConfiguration.State`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum PrivateDnsNameState {
+    #[default]
+    Verified,
+    PendingVerification,
+    Failed,
+}
+
+impl PrivateDnsNameState {
+    pub fn is_verified(&self) -> bool {
+        *self == PrivateDnsNameState::Verified
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -1357,7 +1380,7 @@ impl EndpointService {
     /// checked.
     pub fn refuses(&self, e: &Endpoint) -> Option<String> {
         let p = e.principal.as_deref()?;
-        if crate::policy::principal_allowed(&self.allowed_principals, p) {
+        if crate::arn::principal_allowed(&self.allowed_principals, p) {
             return None;
         }
         Some(if self.allowed_principals.is_empty() {

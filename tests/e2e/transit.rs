@@ -302,6 +302,17 @@ fn resolver_endpoints_answer_the_data_centre_and_forward_to_it() {
         dig(&lab, "dc-1", "10.100.2.53", "api.example.internal").1,
         want
     );
+    // The endpoint's regional name is public (AWS publishes it): the spoke's own resolver
+    // answers it though the endpoint lives in the shared VPC.
+    let o = lab.vpcectl(&["show", "endpoints", "--daemon", "--id", API, "-o", "json"]);
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let regional = shown[0]["dns_names"]["regional"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, mut public) = dig(&lab, "spoke-1", "10.1.0.2", &regional);
+    public.sort();
+    assert_eq!((status.as_str(), public), ("NOERROR", want.clone()));
     // From a spoke, forwarded to the data centre by the rule.
     assert_eq!(
         dig(&lab, "spoke-1", "10.1.0.2", "db.corp.example"),

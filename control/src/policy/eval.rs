@@ -2,6 +2,7 @@
 
 use super::parse::parse_net;
 use super::{Condition, Effect, Matcher, Operator, Policy, PrincipalRef, SetQualifier, Statement};
+use crate::arn::{account_of, wildcard};
 
 /// One request as IAM sees it.
 #[derive(Debug, Clone, Default)]
@@ -40,10 +41,7 @@ impl Request {
 
     /// The principal's account: the ARN's fourth field, or the id itself.
     pub fn account(&self) -> &str {
-        match self.principal.split(':').nth(4) {
-            Some(a) if self.principal.starts_with("arn:") => a,
-            _ => &self.principal,
-        }
+        account_of(&self.principal)
     }
 }
 
@@ -200,33 +198,6 @@ fn compare(op: Operator, want: &str, v: &str) -> bool {
         Operator::Bool => want.eq_ignore_ascii_case(v),
         _ => false,
     }
-}
-
-/// IAM's wildcard match: `*` any run of characters, `?` one character.
-pub(crate) fn wildcard(pattern: &str, s: &str) -> bool {
-    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
-    let (mut pi, mut si) = (0usize, 0usize);
-    let (mut star, mut mark) = (None, 0usize);
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]

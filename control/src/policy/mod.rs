@@ -33,6 +33,7 @@ pub mod access;
 mod eval;
 mod parse;
 
+pub use crate::arn::{principal_allowed, PrincipalRef};
 pub use eval::{Decision, Request};
 pub use parse::PolicyError;
 
@@ -79,19 +80,6 @@ impl Statement {
 pub struct Matcher<T> {
     pub negated: bool,
     pub items: Vec<T>,
-}
-
-/// One entry of a `Principal`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PrincipalRef {
-    /// `"*"` or `{"AWS": "*"}`.
-    Anyone,
-    /// An account: `123456789012` or `arn:aws:iam::123456789012:root`.
-    Account(String),
-    /// A user's, role's or session's ARN (patterns allowed).
-    Arn(String),
-    /// `{"Service": "…"}`.
-    Service(String),
 }
 
 /// One operator over one key.
@@ -145,21 +133,6 @@ pub enum SetQualifier {
     None,
     ForAnyValue,
     ForAllValues,
-}
-
-/// Whether a principal (an ARN or account id) is one of an endpoint service's allowed
-/// principals: `*`, its ARN (patterns allowed), or its account's id or root ARN.
-pub fn principal_allowed(allowed: &[String], principal: &str) -> bool {
-    let r = Request {
-        principal: principal.to_string(),
-        ..Request::default()
-    };
-    allowed.iter().any(|a| match parse::aws_principal(a) {
-        Ok(PrincipalRef::Anyone) => true,
-        Ok(PrincipalRef::Account(acct)) => r.account() == acct,
-        Ok(PrincipalRef::Arn(pattern)) => eval::wildcard(&pattern, principal),
-        _ => false,
-    })
 }
 
 impl Policy {

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{Condition, Effect, Matcher, Operator, Policy, PrincipalRef, SetQualifier, Statement};
+use crate::arn::aws_principal;
 
 /// What is wrong with a policy document, and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -223,25 +224,6 @@ fn principals(v: &Value) -> Result<Vec<PrincipalRef>, String> {
         }
     }
     Ok(out)
-}
-
-pub(super) fn aws_principal(id: &str) -> Result<PrincipalRef, String> {
-    if id == "*" {
-        return Ok(PrincipalRef::Anyone);
-    }
-    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(PrincipalRef::Account(id.to_string()));
-    }
-    if let Some(rest) = id.strip_prefix("arn:aws:iam::") {
-        if let Some(acct) = rest.strip_suffix(":root") {
-            return Ok(PrincipalRef::Account(acct.to_string()));
-        }
-        return Ok(PrincipalRef::Arn(id.to_string()));
-    }
-    if id.starts_with("arn:") {
-        return Ok(PrincipalRef::Arn(id.to_string()));
-    }
-    Err(format!("`{id}` is neither \"*\", an account id nor an ARN"))
 }
 
 /// `{"Operator": {"key": value(s)}}`; errors carry `Operator.key`.

@@ -26,6 +26,17 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
+            let svc = c
+                .endpoint_services
+                .iter()
+                .find(|s| s.service_name(&c.region) == e.service);
+            if let Some(s) = svc.filter(|s| {
+                e.private_dns_enabled
+                    && s.private_dns_name.is_some()
+                    && !s.private_dns_name_state.is_verified()
+            }) {
+                self.warn(ent.clone(), path![Collection::Endpoints, i, "private_dns_enabled"], format!("{}'s private DNS name {} is not verified ({:?}): AWS creates no record for it until the provider verifies the domain", s.id, s.private_dns_name.as_deref().unwrap_or_default(), s.private_dns_name_state), None);
+            }
             if let Some(why) = c.connection_refusal(e) {
                 self.warn(
                     ent.clone(),

@@ -264,6 +264,20 @@ fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, Str
             }
         }
     }
+    let unverified = c.endpoint_services.iter().find(|s| {
+        !s.private_dns_name_state.is_verified()
+            && s.private_dns_name.as_deref().is_some_and(&matches)
+    });
+    if let Some(s) = unverified {
+        return Err(format!(
+            "cannot resolve {name}: it is {}'s private DNS name, whose domain is {} (not verified): AWS creates no private record for it until the provider verifies the domain (a TXT record), and it is not in public DNS",
+            s.id,
+            serde_json::to_value(s.private_dns_name_state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
+    }
     Err(format!(
         "cannot resolve {name}: no private DNS name, hosted zone record or known service matches"
     ))

@@ -116,6 +116,12 @@ fn endpoint_service(
     let private_dns = opt(x, "PrivateDnsName");
     if let Some(n) = private_dns {
         t.push(("private_dns_name", s(n)));
+        let state = x
+            .get("PrivateDnsNameConfiguration")
+            .and_then(|p| opt(p, "State"));
+        if let Some(st @ ("pendingVerification" | "failed")) = state {
+            t.push(("private_dns_name_state", s(st)));
+        }
     }
     if let Some(perm) = im.read(&format!(
         "ec2-describe-vpc-endpoint-service-permissions-{id}"
