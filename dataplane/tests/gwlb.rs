@@ -327,8 +327,8 @@ fn a_failed_appliance_gets_no_new_flows_and_keeps_old_ones_unless_rebalancing() 
     for rebalance in [false, true] {
         let edits: &[(&str, &str)] = if rebalance {
             &[(
-                "on_unhealthy = \"no_rebalance\"",
-                "on_unhealthy = \"rebalance\"",
+                "on_unhealthy = \"no_rebalance\", on_deregistration = \"no_rebalance\"",
+                "on_unhealthy = \"rebalance\", on_deregistration = \"rebalance\"",
             )]
         } else {
             &[]
@@ -390,15 +390,19 @@ const TWO_ZONES: [(&str, &str); 4] = [
     ),
 ];
 
+/// Every appliance unhealthy: the GWLB fails open (as AWS's load balancers do) and still
+/// sends the flow to one of them; appliances healthy only in another zone with cross-zone off
+/// leave this zone's traffic nowhere to go.
 #[test]
 fn no_healthy_appliance_in_the_zone_drops_the_zones_traffic() {
     let lab = Lab::new(&[]);
     lab.health("10.100.0.11", HealthState::Unhealthy);
     lab.health("10.100.0.12", HealthState::Unhealthy);
     let syn = tcp("198.51.100.7", 40000, PUBLIC, 80, tcp_flags::SYN);
-    assert_eq!(
-        lab.send(IGW, &syn).0,
-        Verdict::Drop(DropReason::NoHealthyTarget)
+    let (seen, _) = lab.to_appliance(IGW, &syn);
+    assert!(
+        [APPLIANCE_1, APPLIANCE_2].contains(&seen.appliance),
+        "{seen:?}"
     );
     // Both appliances in another zone (one healthy): this zone's traffic stops, unless
     // cross-zone is on.
@@ -691,13 +695,18 @@ fn trace_names_the_appliance_and_the_failures_of_health() {
         "i-0c0000000000000a2"
     };
     assert_eq!(a, expect);
-    // Both appliances down.
+    // Both appliances down: the GWLB fails open, and trace says so.
     lab.health("10.100.0.11", HealthState::Unhealthy);
     lab.health("10.100.0.12", HealthState::Unhealthy);
     let t = trace(&lab.f, &q);
-    let b = t.forward.blocked.unwrap();
-    assert_eq!(b.code, "GWLB_NO_HEALTHY_APPLIANCE", "{b:?}");
-    assert!(b.explanation.contains("appliances-geneve"), "{b:?}");
+    assert!(t.reachable, "{t:?}");
+    assert!(
+        t.forward
+            .hops
+            .iter()
+            .any(|h| h.detail.contains("failing open")),
+        "{t:?}"
+    );
     // One back: reachable through it.
     lab.health("10.100.0.12", HealthState::Healthy);
     let t = trace(&lab.f, &q);

@@ -103,7 +103,7 @@ pub(super) fn to_gwlb_endpoint<O: Observer>(
     // A tracked flow keeps its appliance unless it failed (or left the group) and the
     // group's failover moves flows.
     let kept = tracked.filter(|s| keeps_appliance(tg, s));
-    let (pick, count) = pick_target(tg, cross_zone, &ge.az, h >> 32);
+    let (pick, count, fail_open) = pick_target(tg, cross_zone, &ge.az, h >> 32);
     let (steer, flow) = match kept {
         Some(s) => (s, ApplianceFlow::Tracked),
         None => {
@@ -115,6 +115,7 @@ pub(super) fn to_gwlb_endpoint<O: Observer>(
                     target: None,
                     cross_zone,
                     eligible: 0,
+                    fail_open,
                     flow: ApplianceFlow::New,
                 });
                 return Verdict::Drop(no_target(tg, cross_zone));
@@ -144,6 +145,7 @@ pub(super) fn to_gwlb_endpoint<O: Observer>(
         target: Some(u32::from(steer.target)),
         cross_zone,
         eligible: count,
+        fail_open: fail_open && flow != ApplianceFlow::Tracked,
         flow,
     });
     encapsulate(f, cx, g, node, steer, h, p, buf, obs)

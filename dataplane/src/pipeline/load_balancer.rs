@@ -17,16 +17,28 @@ pub(super) fn admitted(state: ConnectionState) -> Result<(), DropReason> {
 }
 
 /// A target of `tg` for a flow of hash `h`: one of the eligible ones (healthy or not yet
-/// checked, in `az` unless `cross_zone`), by hash; and how many were eligible.
+/// checked, in `az` unless `cross_zone`), by hash; how many were eligible; and whether the
+/// group failed open.
+///
+/// **Fail open** (AWS, "Health checks for Network Load Balancer target groups"): "If all
+/// targets fail health checks at the same time in all enabled Availability Zones, the load
+/// balancer fails open … the effect of the fail open is to allow traffic to all targets in all
+/// enabled Availability Zones, regardless of their health status" — and the Gateway Load
+/// Balancer likewise. When no target of the group is eligible anywhere, every target is.
 #[inline]
 pub(super) fn pick_target(
     tg: &crate::fabric::TargetGroup,
     cross_zone: bool,
     az: &str,
     h: u64,
-) -> (Option<u32>, u32) {
-    let eligible = |k: &Target| k.health.eligible() && (cross_zone || k.az == az);
-    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
+) -> (Option<u32>, u32, bool) {
+    let in_reach = |k: &Target| k.health.eligible() && (cross_zone || k.az == az);
+    let mut count = tg.targets.iter().filter(|k| in_reach(k)).count() as u32;
+    let fail_open = count == 0 && !tg.targets.iter().any(|k| k.health.eligible());
+    if fail_open {
+        count = tg.targets.len() as u32;
+    }
+    let eligible = |k: &Target| fail_open || in_reach(k);
     let pick = (count > 0).then(|| {
         tg.targets
             .iter()
@@ -36,7 +48,7 @@ pub(super) fn pick_target(
             .map(|(i, _)| i as u32)
             .expect("count eligible targets")
     });
-    (pick, count)
+    (pick, count, fail_open)
 }
 
 /// Why [`pick_target`] found none: none healthy in the zone (others elsewhere, cross-zone

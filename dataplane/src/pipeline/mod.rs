@@ -248,6 +248,8 @@ pub enum Step {
         target: Option<u32>,
         cross_zone: bool,
         eligible: u32,
+        /// Every target of the group is unhealthy: the load balancer fails open.
+        fail_open: bool,
     },
     /// Addresses and ports rewritten by a load balancer (forward or back).
     Nat {
@@ -267,6 +269,8 @@ pub enum Step {
         target: Option<u32>,
         cross_zone: bool,
         eligible: u32,
+        /// Every appliance of the group is unhealthy: the GWLB fails open.
+        fail_open: bool,
         flow: ApplianceFlow,
     },
     /// The packet, GENEVE-encapsulated by node `node`, goes to `appliance`.

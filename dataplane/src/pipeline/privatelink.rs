@@ -213,13 +213,14 @@ fn new_flow<O: Observer>(
     let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
     let t = tuple(p);
     let h = flow_hash(&t);
-    let (pick, count) = pick_target(tg, cross_zone, &eni.az, h);
+    let (pick, count, fail_open) = pick_target(tg, cross_zone, &eni.az, h);
     obs.step(Step::Target {
         target_group: listener.target_group,
         node,
         target: pick,
         cross_zone,
         eligible: count,
+        fail_open,
     });
     let target = pick
         .map(|i| &tg.targets[i as usize])

@@ -277,6 +277,9 @@ pub(super) fn dx_label(c: &control::model::Config, d: u32) -> String {
     }
 }
 
+/// What a hop adds when its load balancer failed open.
+const FAIL_OPEN: &str = "; failing open: every target of the group is unhealthy, so the load balancer sends to all of them in all enabled zones, whatever their health (AWS)";
+
 /// The internet gateway's address translation.
 fn internet_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
     match *s {
@@ -356,7 +359,7 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                 }
             ),
         }],
-        Step::Target { target_group: tg, node, target, cross_zone, eligible } => {
+        Step::Target { target_group: tg, node, target, cross_zone, eligible, fail_open } => {
             let g = &f.target_groups[tg as usize];
             let n = &f.lb_nodes[node as usize];
             vec![Hop {
@@ -372,13 +375,14 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                     Some(t) => {
                         let t = &g.targets[t as usize];
                         format!(
-                            "node {} ({}) picks target {} in {} ({}) of {eligible} eligible; cross-zone {}",
+                            "node {} ({}) picks target {} in {} ({}) of {eligible} eligible; cross-zone {}{}",
                             n.ip,
                             n.az,
                             t.ip,
                             t.az,
                             t.health.state().as_str(),
-                            if cross_zone { "on" } else { "off" }
+                            if cross_zone { "on" } else { "off" },
+                            if fail_open { FAIL_OPEN } else { "" }
                         )
                     }
                     None => format!(
@@ -428,6 +432,7 @@ fn gwlb_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
             target,
             cross_zone,
             eligible,
+            fail_open,
             flow,
         } => {
             let ge = &f.gwlb_endpoints[endpoint as usize];
@@ -444,7 +449,7 @@ fn gwlb_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                 id: lb.id.clone(),
                 detail: match target.map(|t| &g.targets[t as usize]) {
                     Some(t) => format!(
-                        "node {} ({}) {} appliance {} in {} ({}){}; {sticky} stickiness, cross-zone {}",
+                        "node {} ({}) {} appliance {} in {} ({}){}; {sticky} stickiness, cross-zone {}{}",
                         n.ip,
                         n.az,
                         match flow {
@@ -460,7 +465,8 @@ fn gwlb_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
                         } else {
                             String::new()
                         },
-                        if cross_zone { "on" } else { "off" }
+                        if cross_zone { "on" } else { "off" },
+                        if fail_open { FAIL_OPEN } else { "" }
                     ),
                     None => format!(
                         "node {} ({}) finds no healthy appliance for {}'s zone {}; cross-zone {}; appliances of {}: {}",
