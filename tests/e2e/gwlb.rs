@@ -362,8 +362,8 @@ fn rebalance_moves_existing_flows_to_the_live_appliance() {
         dir.path(),
         "rebalance.toml",
         &[(
-            "on_unhealthy = \"no_rebalance\"",
-            "on_unhealthy = \"rebalance\"",
+            "on_unhealthy = \"no_rebalance\", on_deregistration = \"no_rebalance\"",
+            "on_unhealthy = \"rebalance\", on_deregistration = \"rebalance\"",
         )],
     );
     let mut g = Gwlb::start(&cfg);
