@@ -1048,6 +1048,38 @@ pub struct TargetGroup {
     /// Idle timeout of TCP flows in seconds (AWS: 350; GWLB allows 60 to 6000).
     #[serde(default = "default_tcp_idle")]
     pub tcp_idle_timeout: u32,
+    /// Target group health requirements (AWS: `target_group_health.unhealthy_state_routing`):
+    /// the routing failover thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_requirements: Option<HealthRequirements>,
+}
+
+/// When a load balancer stops trusting health checks and sends to every target (AWS, "Target
+/// group health": "routing failover"). The thresholds apply per Availability Zone when
+/// cross-zone load balancing is off, to the whole group when it is on; when the healthy targets
+/// there fall below either, the load balancer routes to all the targets there, healthy or not.
+/// Without requirements, AWS's default: only a group with no healthy target anywhere fails
+/// open.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthRequirements {
+    /// `unhealthy_state_routing.minimum_healthy_targets.count` (1 or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_healthy_targets: Option<u32>,
+    /// `unhealthy_state_routing.minimum_healthy_targets.percentage` (1–100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_healthy_percentage: Option<u8>,
+}
+
+impl HealthRequirements {
+    /// How many of `total` targets must be healthy: the higher of the two thresholds (a
+    /// percentage rounds up).
+    pub fn minimum(&self, total: u32) -> u32 {
+        let by_pct = self
+            .minimum_healthy_percentage
+            .map_or(0, |p| (u32::from(p) * total).div_ceil(100));
+        self.minimum_healthy_targets.unwrap_or(0).max(by_pct)
+    }
 }
 
 fn default_tcp_idle() -> u32 {

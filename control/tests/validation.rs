@@ -712,3 +712,35 @@ fn gwlb_target_group_combinations() {
         "{all:#?}"
     );
 }
+
+/// Health requirements name a threshold within AWS's ranges.
+#[test]
+fn target_group_health_requirements() {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gwlb-inspection.toml"),
+    )
+    .unwrap();
+    let with = |r: &str| {
+        example.replace(
+            "stickiness = \"5-tuple\"",
+            &format!("stickiness = \"5-tuple\"\nhealth_requirements = {r}"),
+        )
+    };
+    assert!(!diagnostics(&with(
+        "{ minimum_healthy_targets = 2, minimum_healthy_percentage = 50 }"
+    ))
+    .iter()
+    .any(|d| d.severity == Severity::Error));
+    error_with(
+        &with("{}"),
+        "health requirements name minimum_healthy_targets or minimum_healthy_percentage",
+    );
+    error_with(
+        &with("{ minimum_healthy_targets = 0 }"),
+        "minimum_healthy_targets is at least 1",
+    );
+    error_with(
+        &with("{ minimum_healthy_percentage = 101 }"),
+        "minimum_healthy_percentage is 1 to 100",
+    );
+}

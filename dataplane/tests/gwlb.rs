@@ -719,3 +719,30 @@ fn trace_names_the_appliance_and_the_failures_of_health() {
     assert_eq!(b.code, "GWLB_NO_HEALTHY_APPLIANCE_IN_ZONE", "{b:?}");
     assert!(b.explanation.contains("us-east-1a"), "{b:?}");
 }
+
+/// Target group health requirements (AWS's routing failover): with at least two healthy
+/// appliances required, one failing sends new flows to both again, the failed one included;
+/// with 50 % required, one healthy of two meets it and only it gets new flows.
+#[test]
+fn health_requirements_fail_open_below_the_minimum() {
+    let spread = |edit: &str| {
+        let edits = [("stickiness = \"5-tuple\"", edit)];
+        let lab = Lab::new(&edits);
+        lab.health("10.100.0.11", HealthState::Unhealthy);
+        let mut seen = std::collections::HashSet::new();
+        for port in 0..32u16 {
+            let syn = tcp("198.51.100.7", 20000 + port, PUBLIC, 80, tcp_flags::SYN);
+            seen.insert(lab.to_appliance(IGW, &syn).0.appliance);
+        }
+        seen
+    };
+    let both =
+        spread("stickiness = \"5-tuple\"\nhealth_requirements = { minimum_healthy_targets = 2 }");
+    assert_eq!(both.len(), 2, "{both:?}");
+    let one = spread(
+        "stickiness = \"5-tuple\"\nhealth_requirements = { minimum_healthy_percentage = 50 }",
+    );
+    assert_eq!(one.into_iter().collect::<Vec<_>>(), vec![APPLIANCE_2]);
+    let default = spread("stickiness = \"5-tuple\"");
+    assert_eq!(default.into_iter().collect::<Vec<_>>(), vec![APPLIANCE_2]);
+}

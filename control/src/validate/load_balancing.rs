@@ -276,6 +276,29 @@ impl<'a> Validator<'a> {
         if geneve {
             self.check_geneve_options(ent, base, tg);
         }
+        if let Some(r) = &tg.health_requirements {
+            let at = base.at("health_requirements");
+            if r.minimum_healthy_targets.is_none() && r.minimum_healthy_percentage.is_none() {
+                self.err(ent.to_string(), at, "health requirements name minimum_healthy_targets or minimum_healthy_percentage", None);
+            } else if r.minimum_healthy_targets == Some(0) {
+                self.err(
+                    ent.to_string(),
+                    at,
+                    "minimum_healthy_targets is at least 1 (AWS)",
+                    None,
+                );
+            } else if r
+                .minimum_healthy_percentage
+                .is_some_and(|p| !(1..=100).contains(&p))
+            {
+                self.err(
+                    ent.to_string(),
+                    at,
+                    "minimum_healthy_percentage is 1 to 100 (AWS)",
+                    None,
+                );
+            }
+        }
     }
 
     /// A GENEVE target group's combinations, as AWS's Gateway Load Balancer guide states them:

@@ -401,6 +401,7 @@ impl<'a> FabricBuilder<'a> {
                 failover: tg.failover,
                 // Validation keeps it within 60–6000.
                 tcp_idle_timeout: u16::try_from(tg.tcp_idle_timeout).unwrap_or(u16::MAX),
+                health_requirements: tg.health_requirements,
                 counters: self.registry.entity("target_group", &tg.id),
             });
         }

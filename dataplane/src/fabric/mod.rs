@@ -295,6 +295,8 @@ pub struct TargetGroup {
     pub failover: control::model::Failover,
     /// GENEVE groups: idle timeout of a TCP flow's appliance choice, seconds (60–6000).
     pub tcp_idle_timeout: u16,
+    /// Routing failover thresholds, if the group has health requirements.
+    pub health_requirements: Option<control::model::HealthRequirements>,
     pub counters: Arc<EntityCounters>,
 }
 

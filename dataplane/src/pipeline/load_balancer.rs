@@ -24,7 +24,10 @@ pub(super) fn admitted(state: ConnectionState) -> Result<(), DropReason> {
 /// targets fail health checks at the same time in all enabled Availability Zones, the load
 /// balancer fails open … the effect of the fail open is to allow traffic to all targets in all
 /// enabled Availability Zones, regardless of their health status" — and the Gateway Load
-/// Balancer likewise. When no target of the group is eligible anywhere, every target is.
+/// Balancer likewise. With **health requirements** (AWS, "Target group health": routing
+/// failover), the group fails open sooner and in a smaller scope: when the healthy targets in
+/// the zone (the whole group with cross-zone on) fall below the requirement, every target
+/// there is eligible.
 #[inline]
 pub(super) fn pick_target(
     tg: &crate::fabric::TargetGroup,
@@ -32,13 +35,32 @@ pub(super) fn pick_target(
     az: &str,
     h: u64,
 ) -> (Option<u32>, u32, bool) {
-    let in_reach = |k: &Target| k.health.eligible() && (cross_zone || k.az == az);
-    let mut count = tg.targets.iter().filter(|k| in_reach(k)).count() as u32;
-    let fail_open = count == 0 && !tg.targets.iter().any(|k| k.health.eligible());
-    if fail_open {
-        count = tg.targets.len() as u32;
-    }
-    let eligible = |k: &Target| fail_open || in_reach(k);
+    let in_scope = |k: &Target| cross_zone || k.az == az;
+    let healthy = |k: &Target| k.health.eligible();
+    let scope_healthy = tg
+        .targets
+        .iter()
+        .filter(|k| in_scope(k) && healthy(k))
+        .count() as u32;
+    let below_requirement = tg.health_requirements.is_some_and(|r| {
+        let total = tg.targets.iter().filter(|k| in_scope(k)).count() as u32;
+        total > 0 && scope_healthy < r.minimum(total).max(1)
+    });
+    // Which targets may take the flow: the healthy ones in scope; every one in scope (the
+    // requirement's routing failover); every one (no healthy target anywhere).
+    let set = if below_requirement {
+        Set::Scope
+    } else if scope_healthy == 0 && !tg.targets.is_empty() && !tg.targets.iter().any(healthy) {
+        Set::All
+    } else {
+        Set::Healthy
+    };
+    let eligible = |k: &Target| match set {
+        Set::Healthy => in_scope(k) && healthy(k),
+        Set::Scope => in_scope(k),
+        Set::All => true,
+    };
+    let count = tg.targets.iter().filter(|k| eligible(k)).count() as u32;
     let pick = (count > 0).then(|| {
         tg.targets
             .iter()
@@ -48,7 +70,15 @@ pub(super) fn pick_target(
             .map(|(i, _)| i as u32)
             .expect("count eligible targets")
     });
-    (pick, count, fail_open)
+    (pick, count, set != Set::Healthy)
+}
+
+/// The targets [`pick_target`] chooses among.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Set {
+    Healthy,
+    Scope,
+    All,
 }
 
 /// Why [`pick_target`] found none: none healthy in the zone (others elsewhere, cross-zone

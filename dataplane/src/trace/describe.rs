@@ -278,7 +278,7 @@ pub(super) fn dx_label(c: &control::model::Config, d: u32) -> String {
 }
 
 /// What a hop adds when its load balancer failed open.
-const FAIL_OPEN: &str = "; failing open: every target of the group is unhealthy, so the load balancer sends to all of them in all enabled zones, whatever their health (AWS)";
+const FAIL_OPEN: &str = "; failing open: every target of the group is unhealthy (or, with health requirements, too few in scope are healthy), so the load balancer sends to all of them, whatever their health (AWS)";
 
 /// The internet gateway's address translation.
 fn internet_hops(f: &Fabric, s: &Step) -> Vec<Hop> {

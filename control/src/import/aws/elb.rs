@@ -218,6 +218,24 @@ fn group_attributes(
         Some("false") => t.push(("cross_zone", T::Boolean(false))),
         _ => {}
     }
+    // Routing failover thresholds; AWS's defaults (count 1, percentage off) add nothing.
+    let count = attrs
+        .get("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count")
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|&c| c > 1);
+    let pct = attrs
+        .get("target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage")
+        .and_then(|v| v.parse::<i64>().ok());
+    if count.is_some() || pct.is_some() {
+        let mut req = Vec::new();
+        if let Some(c) = count {
+            req.push(("minimum_healthy_targets", T::Integer(c)));
+        }
+        if let Some(p) = pct {
+            req.push(("minimum_healthy_percentage", T::Integer(p)));
+        }
+        t.push(("health_requirements", table(req)));
+    }
     if protocol != "GENEVE" {
         if on("stickiness.enabled") {
             im.warn(format!(
