@@ -952,3 +952,62 @@ fn an_unverified_private_dns_name_does_not_resolve() {
     let (status, v) = trace(&verified, "EC2-A", "api.provider.example", "80");
     assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
 }
+
+/// A client in the NLB's own VPC using it directly (issue 23; before, `NO_FLOW`): the NLB's
+/// security groups judge the client, an instance target would keep the client's address (AWS's
+/// default, not modelled: said so), the zone rule applies to the node the client addressed;
+/// with `preserve_client_ip = false` and cross-zone on, the flow is translated to come from the
+/// node and the target's reply comes back through it.
+#[test]
+fn a_client_uses_the_nlb_directly() {
+    let dir = tempfile::tempdir().unwrap();
+    let sg = (
+        "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+        "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\" }]\n",
+    );
+    let no_preserve = (
+        "targets = [{ instance = \"i-0b00000000000000b\" }]",
+        "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
+    );
+    let cross_zone = ("cross_zone = false", "cross_zone = true");
+    let node = "10.1.128.50";
+    type Edits<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Edits, &str)> = vec![
+        ("a", vec![], "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED"),
+        (
+            "b",
+            vec![sg, cross_zone],
+            "CLIENT_IP_PRESERVATION_NOT_SUPPORTED",
+        ),
+        ("c", vec![sg, no_preserve], "ELB_NOT_CROSSZONE"),
+        ("d", vec![sg, no_preserve, cross_zone], "reachable"),
+    ];
+    for (name, edits, want) in cases {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        let file = variant(&sub, &edits);
+        let (_, v) = trace(&file, "EC2-B", node, "80");
+        assert_eq!(code(&v), want, "{v:#}");
+        let why = v["trace"]["forward"]["blocked"]["explanation"]
+            .as_str()
+            .unwrap_or_default();
+        match want {
+            "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED" => {
+                assert!(why.contains("from its client 10.1.144.10"), "{why}")
+            }
+            "CLIENT_IP_PRESERVATION_NOT_SUPPORTED" => {
+                assert!(why.contains("preserve_client_ip = false"), "{why}")
+            }
+            "ELB_NOT_CROSSZONE" => assert!(why.contains("ap-northeast-1a"), "{why}"),
+            _ => {
+                let nat = hop_detail(&v, "forward", "nat").join(" ");
+                assert!(nat.contains(&format!("becomes {node}:")), "{nat}");
+                let back = hop_detail(&v, "reply", "nat").join(" ");
+                assert!(
+                    back.contains(&format!("becomes {node}:80 -> 10.1.144.10:40000")),
+                    "{back}"
+                );
+            }
+        }
+    }
+}

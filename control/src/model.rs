@@ -1048,6 +1048,12 @@ pub struct TargetGroup {
     /// Idle timeout of TCP flows in seconds (AWS: 350; GWLB allows 60 to 6000).
     #[serde(default = "default_tcp_idle")]
     pub tcp_idle_timeout: u32,
+    /// Client IP preservation (AWS attribute `preserve_client_ip.enabled`) for the load
+    /// balancer's own clients: absent = AWS's default — on for instance targets and for UDP
+    /// groups, off for IP targets of TCP and TLS groups. PrivateLink traffic never has it
+    /// (AWS: the source is the load balancer's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserve_client_ip: Option<bool>,
     /// Target group health requirements (AWS: `target_group_health.unhealthy_state_routing`):
     /// the routing failover thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -166,6 +166,9 @@ pub enum Unsupported {
     VirtualInterface,
     /// A network interface that has no attachment.
     DetachedInterface,
+    /// A load balancer's own client to a target that would keep the client's address (client
+    /// IP preservation is not modelled yet).
+    ClientIpPreservation,
 }
 
 /// The table: `index (reason) => "counter name", "TRACE_CODE";`, rows in index order.
@@ -257,9 +260,10 @@ vocabulary! {
     51 (DropReason::TgwBlackhole) => "tgw_blackhole_route", "TRANSIT_GATEWAY_BLACKHOLE_ROUTE";
     52 (DropReason::TgwRouteLoop) => "tgw_route_loop", "TRANSIT_GATEWAY_ROUTE_LOOP";
     53 (DropReason::DirectConnectNotAdvertised) => "direct_connect_not_advertised", "DIRECT_CONNECT_PREFIX_NOT_ALLOWED";
+    54 (DropReason::Unsupported(Unsupported::ClientIpPreservation)) => "unsupported_client_ip_preservation", "CLIENT_IP_PRESERVATION_NOT_SUPPORTED";
 }
 
-const REASONS: usize = 54;
+const REASONS: usize = 55;
 
 #[cfg(test)]
 mod tests {

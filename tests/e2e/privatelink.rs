@@ -395,3 +395,64 @@ fn haproxy_with_accept_proxy_sees_the_consumer() {
         "health checks logged: {log}"
     );
 }
+
+/// A client in the NLB's own VPC uses it directly, over real curl: EC2-B asks the NLB node
+/// and is answered by the target — itself, which sees the node's address (client IP
+/// preservation off, as AWS for IP targets); `trace --daemon` agrees, the load balancer counts
+/// the flow.
+#[test]
+fn a_client_in_the_nlbs_vpc_uses_it_directly() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        dir.path(),
+        "direct.toml",
+        &[
+            CROSS_ZONE,
+            (
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\" }]\n",
+            ),
+            (
+                "targets = [{ instance = \"i-0b00000000000000b\" }]",
+                "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
+            ),
+        ],
+    );
+    let mut lab = Lab::start(&cfg);
+    let _server = lab.http_server("ec2-b", "Hello!\n");
+    lab.check_isolation(&[("ec2-b", "10.1.128.50")]);
+    let (code, body) = lab.curl("ec2-b", "http://10.1.128.50/");
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello!\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    let o = lab.vpcectl(&[
+        "trace",
+        "--daemon",
+        "--from",
+        "EC2-B",
+        "--to",
+        "10.1.128.50",
+        "--port",
+        "80",
+        "-o",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trace"]["reachable"], true, "{v:#}");
+    let log = lab.http_log("ec2-b");
+    assert!(
+        log.lines().any(
+            |l| l.trim_start_matches("::ffff:").starts_with("10.1.128.50 ")
+                && l.contains("\"GET / ")
+        ),
+        "the target sees the node's address: {log}"
+    );
+    let lb = &lab.stats()["entities"]["load_balancer"]["NLB-B"];
+    assert!(lb["rx_packets"].as_u64().unwrap() > 0, "{lb}");
+}

@@ -276,6 +276,9 @@ impl<'a> Validator<'a> {
         if geneve {
             self.check_geneve_options(ent, base, tg);
         }
+        if geneve && tg.preserve_client_ip.is_some() {
+            self.err(ent.to_string(), base.at("preserve_client_ip"), "client IP preservation applies to network load balancer target groups (a GWLB passes packets unchanged)", None);
+        }
         if let Some(r) = &tg.health_requirements {
             let at = base.at("health_requirements");
             if r.minimum_healthy_targets.is_none() && r.minimum_healthy_percentage.is_none() {

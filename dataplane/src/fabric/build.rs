@@ -380,10 +380,15 @@ impl<'a> FabricBuilder<'a> {
                 .filter_map(|t| {
                     let (ip, az) = self.target_place(tg, t)?;
                     let port = t.port.unwrap_or(tg.port);
+                    let preserve = tg.preserve_client_ip.unwrap_or(
+                        t.instance.is_some()
+                            || matches!(tg.protocol, Protocol::Udp | Protocol::TcpUdp),
+                    );
                     Some(Target {
                         ip,
                         port,
                         az,
+                        preserve_client_ip: preserve,
                         health: self.registry.health.cell(&tg.id, ip, port),
                         counters: self.registry.entity(kind, &target_label(&tg.id, ip, port)),
                     })
@@ -426,6 +431,7 @@ impl<'a> FabricBuilder<'a> {
                 az: sn.availability_zone.clone(),
                 route_table: rt,
                 zone: zone_of(&format!("{}@{}", lb.id, m.private_ip)),
+                client_zone: zone_of(&format!("{}@{} clients", lb.id, m.private_ip)),
                 subnet: self.subnet_index[sn.id.as_str()],
             });
         }

@@ -271,7 +271,11 @@ pub struct LbNode {
     pub az: String,
     /// Route table of the node's subnet.
     pub route_table: u32,
+    /// Flow zone of the node: its translations' ways back (targets' replies).
     pub zone: u32,
+    /// Flow zone of the load balancer's own clients' flows to this node (direct use, not
+    /// through an endpoint).
+    pub client_zone: u32,
     /// The node's subnet, `subnets[i]`.
     pub subnet: u32,
 }
@@ -305,6 +309,9 @@ pub struct Target {
     pub ip: IpAddr,
     pub port: u16,
     pub az: String,
+    /// The load balancer's own clients keep their address to this target (the group's
+    /// `preserve_client_ip`, or AWS's default for the target's type and the protocol).
+    pub preserve_client_ip: bool,
     pub health: Arc<TargetHealth>,
     /// `target` (NLB) or `appliance` (GWLB) counters, id `TARGET_GROUP/IP:PORT`: what the
     /// load balancer sends it (tx) and, for appliances, what comes back (rx).

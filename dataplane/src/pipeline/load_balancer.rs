@@ -111,7 +111,9 @@ pub(super) fn to_target<O: Observer>(
 }
 
 /// A packet to a load-balancer node: a target's reply on a translated flow goes back to the
-/// consumer; a reply to a health probe goes to vpced itself.
+/// consumer (through its endpoint, or to a client of the load balancer itself); a client's
+/// packet to a listener opens or follows a flow (`nlb`); a reply to a health probe goes to
+/// vpced itself.
 pub(super) fn to_load_balancer_node<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -133,26 +135,54 @@ pub(super) fn to_load_balancer_node<O: Observer>(
     let sig = signal(cx, p);
     let flow = cx.flows.lookup(n.zone, &tuple(p), sig, cx.now);
     let Some(nat) = flow.filter(|fl| fl.from_initiator).and_then(|fl| fl.nat) else {
+        // Not a target's reply: a client of the load balancer itself, or a probe's answer.
+        if let Some(v) = super::nlb::client_flow(f, cx, node, p, buf, obs) {
+            return v;
+        }
         if p.protocol == proto::TCP && PROBE_PORTS.contains(&p.dst_port) {
             return Verdict::Local {
                 len: p.len,
                 service: LocalService::HealthChecker,
             };
         }
-        return Verdict::Drop(DropReason::NoFlow);
+        return super::nlb::new_client_flow(f, cx, node, p, buf, obs)
+            .unwrap_or(Verdict::Drop(DropReason::NoFlow));
     };
     let Some(&x) = f.endpoint_eni_by_zone.get(&nat.peer_zone) else {
+        if nat.peer_zone == n.client_zone {
+            return to_client(f, cx, node, nat, sig, p, buf, obs);
+        }
         return Verdict::Drop(DropReason::NoFlow);
     };
     let eni = &f.endpoint_enis[x as usize];
     let ep = &f.endpoints[eni.endpoint as usize];
+    let q = reply_back(f, cx, node, nat, sig, p, buf, obs);
+    ep.counters.tx(cx.lane, q.len);
+    endpoint_reply(f, cx, eni, ep.vpc, &q, buf, obs)
+}
+
+/// A target's reply on a translated flow: addressed back to where the client sent (the
+/// endpoint's address, or the node's), the client's flow told of a close, and — after a PROXY
+/// v2 header — acknowledgements mapped back into the client's sequence space.
+#[allow(clippy::too_many_arguments)]
+fn reply_back<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    nat: Nat,
+    sig: TcpSignal,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Parsed {
+    let n = &f.lb_nodes[node as usize];
     f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
     let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
     if sig.fin || sig.rst {
         cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
     }
     if let (Some(pp), Some(off)) = (nat.proxy, q.l4_offset) {
-        // The target counts the header's bytes; the consumer never sent them.
+        // The target counts the header's bytes; the client never sent them.
         let back = |v: u32| -> u32 {
             let past = v.wrapping_sub(pp.seq) as i32;
             if past > i32::from(pp.len) {
@@ -170,6 +200,22 @@ pub(super) fn to_load_balancer_node<O: Observer>(
         }
         wire::tcp_edit::map_sack(l4, back);
     }
-    ep.counters.tx(cx.lane, q.len);
-    endpoint_reply(f, cx, eni, ep.vpc, &q, buf, obs)
+    q
+}
+
+/// A target's reply to a client of the load balancer itself: from the node's address, routed
+/// from the node's subnet.
+#[allow(clippy::too_many_arguments)]
+fn to_client<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    nat: Nat,
+    sig: TcpSignal,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Verdict {
+    let q = reply_back(f, cx, node, nat, sig, p, buf, obs);
+    to_target(f, cx, node, &q, buf, obs)
 }

@@ -43,6 +43,8 @@
 //!                                                               owners (2)                 in one pass
 //! target -> endpoint -> consumer (reply) 2       3 (egress SG, node zone, consumer's SG)   addresses and ports
 //!                                                               owners (2)                 in one pass
+//! client -> NLB node -> target         2        3 (egress SG, node's client zone or way   addresses and ports
+//!   (its own clients, `nlb`)                       back, target SG) owners (2)             in one pass
 //! ENI -> VPC peering -> ENI             1        2 (egress SG, ingress SG) peer CIDRs, owners  none
 //! ENI -> transit gateway -> ENI         2        2 (egress SG, ingress SG) source zone (a scan none
 //!                                                  of the VPC's subnets), TGW actions, the
@@ -90,6 +92,7 @@ mod gateway_endpoint;
 mod gwlb;
 mod internet;
 mod load_balancer;
+mod nlb;
 mod privatelink;
 mod resolver;
 mod transit;
@@ -235,11 +238,13 @@ pub enum Step {
         port: u16,
         target_group: u32,
     },
-    /// The load balancer's security groups, enforced on PrivateLink traffic.
+    /// The load balancer's security groups, on PrivateLink traffic (`privatelink`, when
+    /// enforced there) or on its own clients' traffic.
     LoadBalancerSecurityGroup {
         load_balancer: u32,
         set: u32,
         outcome: SgOutcome,
+        privatelink: bool,
     },
     /// Target choice: `target` (index in the group) or none; `cross_zone` as resolved.
     Target {

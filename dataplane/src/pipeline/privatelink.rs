@@ -75,7 +75,7 @@ pub(super) fn interface_endpoint<O: Observer>(
 /// header before its first data byte and the sequence numbers after it shifted, then on to
 /// the target (or the AWS service's network).
 #[allow(clippy::too_many_arguments)]
-fn tracked_flow<O: Observer>(
+pub(super) fn tracked_flow<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     endpoint: &str,
@@ -198,6 +198,7 @@ fn new_flow<O: Observer>(
             load_balancer: li,
             set,
             outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
+            privatelink: true,
         });
         if rule.is_none() {
             count_denial(f, cx, set, Direction::Ingress);
@@ -222,19 +223,54 @@ fn new_flow<O: Observer>(
         eligible: count,
         fail_open,
     });
-    let target = pick
-        .map(|i| &tg.targets[i as usize])
-        .ok_or_else(|| drop(no_target(tg, cross_zone)))?;
+    let ti = pick.ok_or_else(|| drop(no_target(tg, cross_zone)))?;
+    open_flow(
+        f,
+        cx,
+        node,
+        listener.target_group,
+        ti,
+        eni.zone,
+        &ep.id,
+        h,
+        p,
+        buf,
+        obs,
+    )
+}
+
+/// Opens a translated flow through node `node` to target `ti` of group `tgi`: a source port on
+/// the node taken with the way back (the target's packets become replies from the address the
+/// client asked, found again in flow zone `zone`), the forward entry in `zone`, counters, and
+/// the packet translated and on its way to the target — the PROXY v2 header (with endpoint
+/// id `endpoint`, none when empty) announced when the group sends one.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn open_flow<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    tgi: u32,
+    ti: u32,
+    zone: u32,
+    endpoint: &str,
+    h: u64,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Result<Verdict, Verdict> {
+    let drop = |r| Verdict::Drop(r);
     let n = &f.lb_nodes[node as usize];
-    let proxy = proxy_for(tg.proxy_protocol_v2, p, buf, &ep.id);
+    let lb = &f.load_balancers[n.lb as usize];
+    let tg = &f.target_groups[tgi as usize];
+    let target = &tg.targets[ti as usize];
+    let proxy = proxy_for(tg.proxy_protocol_v2, p, buf, endpoint);
     let sig = signal(cx, p);
-    // The way back: packets from the target become the endpoint's replies.
     let back = Nat {
         src: p.dst,
         sport: p.dst_port,
         dst: p.src,
         dport: p.src_port,
-        peer_zone: eni.zone,
+        peer_zone: zone,
         proxy,
     };
     let port = node_port(cx, n, target, p.protocol, back, h, sig).map_err(drop)?;
@@ -247,7 +283,7 @@ fn new_flow<O: Observer>(
         proxy,
     };
     cx.flows
-        .insert(eni.zone, &t, Some(nat), sig, cx.now)
+        .insert(zone, &tuple(p), Some(nat), sig, cx.now)
         .map_err(|e| drop(e.into()))?;
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);

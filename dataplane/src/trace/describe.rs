@@ -322,7 +322,9 @@ fn gateway_endpoint_hops(f: &Fabric, s: &Step) -> Vec<Hop> {
 /// An interface endpoint and its load balancer: the endpoint, listener, security groups, target, translation.
 fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
     match *s {
-        Step::InterfaceEndpoint { eni: x, tracked, .. } => {
+        Step::InterfaceEndpoint {
+            eni: x, tracked, ..
+        } => {
             let eni = &f.endpoint_enis[x as usize];
             let ep = &f.endpoints[eni.endpoint as usize];
             vec![Hop {
@@ -334,11 +336,19 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                     eni.ip,
                     eni.az,
                     ep.state,
-                    if tracked { "; flow already translated" } else { "" }
+                    if tracked {
+                        "; flow already translated"
+                    } else {
+                        ""
+                    }
                 ),
             }]
         }
-        Step::Listener { load_balancer: lb, port, target_group: tg } => vec![Hop {
+        Step::Listener {
+            load_balancer: lb,
+            port,
+            target_group: tg,
+        } => vec![Hop {
             component: "load_balancer_listener".into(),
             id: f.load_balancers[lb as usize].id.clone(),
             detail: format!(
@@ -346,20 +356,38 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                 f.target_groups[tg as usize].id
             ),
         }],
-        Step::LoadBalancerSecurityGroup { load_balancer: lb, set, outcome } => vec![Hop {
+        Step::LoadBalancerSecurityGroup {
+            load_balancer: lb,
+            set,
+            outcome,
+            privatelink,
+        } => vec![Hop {
             component: "security_group".into(),
             id: groups_of(f, set),
             detail: format!(
-                "{}'s groups, enforced on PrivateLink traffic (source: the consumer's address {}): {}",
+                "{}'s groups, {} {}: {}",
                 f.load_balancers[lb as usize].id,
-                q.src,
+                if privatelink {
+                    "enforced on PrivateLink traffic (source: the consumer's address"
+                } else {
+                    "on its client's traffic (source:"
+                },
+                format_args!("{})", q.src),
                 match outcome {
-                    SgOutcome::Allowed(r) => format!("allowed by {}", rule_label(f, r, Direction::Ingress)),
+                    SgOutcome::Allowed(r) =>
+                        format!("allowed by {}", rule_label(f, r, Direction::Ingress)),
                     _ => "no inbound rule allows it".into(),
                 }
             ),
         }],
-        Step::Target { target_group: tg, node, target, cross_zone, eligible, fail_open } => {
+        Step::Target {
+            target_group: tg,
+            node,
+            target,
+            cross_zone,
+            eligible,
+            fail_open,
+        } => {
             let g = &f.target_groups[tg as usize];
             let n = &f.lb_nodes[node as usize];
             vec![Hop {

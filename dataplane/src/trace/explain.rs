@@ -348,6 +348,10 @@ impl Context<'_> {
                 r.code(),
                 "multicast, broadcast, link-local and loopback addresses do not cross a VPC".into(),
             ),
+            DropReason::Unsupported(crate::reasons::Unsupported::ClientIpPreservation) => (
+                r.code(),
+                "the chosen target would see the client's own address (client IP preservation: AWS's default for instance targets and UDP), which vpced does not model yet; set preserve_client_ip = false on the target group to have the load balancer's node address as the source, as AWS does for IP targets".into(),
+            ),
             DropReason::Unsupported(_) => (
                 r.code(),
                 "this build of vpced does not forward along this target yet".into(),
@@ -410,10 +414,12 @@ impl Context<'_> {
             DropReason::LoadBalancerSecurityGroup => {
                 let groups = last_sg.map(|(s, _)| groups_of(f, s)).unwrap_or_default();
                 let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
-                (
-                    r.code(),
-                    format!("{name} enforces its security groups ({groups}) on PrivateLink traffic and no inbound rule allows {what} from the consumer's address {}: add one, or turn enforce_security_group_inbound_rules_on_private_link_traffic off (the endpoint's own groups then control access)", q.src),
-                )
+                let why = if endpoint_id.is_none() {
+                    format!("no inbound rule of {name}'s security groups ({groups}) allows {what} from its client {}: add one", q.src)
+                } else {
+                    format!("{name} enforces its security groups ({groups}) on PrivateLink traffic and no inbound rule allows {what} from the consumer's address {}: add one, or turn enforce_security_group_inbound_rules_on_private_link_traffic off (the endpoint's own groups then control access)", q.src)
+                };
+                (r.code(), why)
             }
             DropReason::EndpointConnectionNotAccepted => (
                 r.code(),
@@ -451,9 +457,12 @@ impl Context<'_> {
             DropReason::NoHealthyTargetInZone => {
                 let name = lb.map(|(l, _)| l.id.clone()).unwrap_or_default();
                 let tg = lb.map(|(_, t)| f.target_groups[t as usize].id.clone()).unwrap_or_default();
+                // The endpoint ENI's zone, or — for a client of the load balancer itself — the
+                // zone of the node it addressed.
                 let az = endpoint
                     .and_then(|e| f.endpoint_enis.iter().find(|x| f.endpoints[x.endpoint as usize].id == e.id))
                     .map(|x| x.az.clone())
+                    .or_else(|| f.lb_nodes.iter().find(|n| IpAddr::V4(n.ip) == q.dst).map(|n| n.az.clone()))
                     .unwrap_or_default();
                 (
                     r.code(),

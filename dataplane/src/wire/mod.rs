@@ -562,7 +562,8 @@ pub mod tcp_edit {
 }
 
 /// The PROXY protocol v2 header AWS PrivateLink sends (TCP over IPv4, with the `0xEA` TLV of
-/// subtype `0x01` carrying the endpoint id), written into `out`; returns its length.
+/// subtype `0x01` carrying the endpoint id; none for an empty id, as a load balancer's own
+/// clients get it), written into `out`; returns its length.
 pub fn proxy_v2_header(
     src: std::net::SocketAddrV4,
     dst: std::net::SocketAddrV4,
@@ -583,6 +584,10 @@ pub fn proxy_v2_header(
     out[20..24].copy_from_slice(&dst.ip().octets());
     out[24..26].copy_from_slice(&src.port().to_be_bytes());
     out[26..28].copy_from_slice(&dst.port().to_be_bytes());
+    if id.is_empty() {
+        out[14..16].copy_from_slice(&12u16.to_be_bytes());
+        return 16 + 12;
+    }
     out[28] = 0xEA;
     out[29..31].copy_from_slice(&(tlv_len as u16).to_be_bytes());
     out[31] = 0x01;

@@ -218,6 +218,11 @@ fn group_attributes(
         Some("false") => t.push(("cross_zone", T::Boolean(false))),
         _ => {}
     }
+    match attrs.get("preserve_client_ip.enabled").map(String::as_str) {
+        Some("true") if protocol != "GENEVE" => t.push(("preserve_client_ip", T::Boolean(true))),
+        Some("false") if protocol != "GENEVE" => t.push(("preserve_client_ip", T::Boolean(false))),
+        _ => {}
+    }
     // Routing failover thresholds; AWS's defaults (count 1, percentage off) add nothing.
     let count = attrs
         .get("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count")
