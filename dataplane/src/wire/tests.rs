@@ -631,3 +631,22 @@ fn the_destination_of_a_cut_packet_is_read_from_its_first_bytes() {
     icmp[9] = proto::ICMP;
     assert_eq!(ipv4_destination(&icmp), None);
 }
+
+/// The PROXY v2 header: with an endpoint id, AWS's `0xEA` TLV (subtype `0x01`) after the
+/// addresses; without one (a load balancer's own client), the addresses alone.
+#[test]
+fn proxy_v2_header_with_and_without_the_endpoint_tlv() {
+    let src = "10.0.128.10:40000".parse().unwrap();
+    let dst = "10.0.128.100:80".parse().unwrap();
+    let mut h = [0u8; 128];
+    let n = proxy_v2_header(src, dst, "vpce-0a000000000000001", &mut h);
+    assert_eq!(&h[12..14], &[0x21, 0x11]);
+    assert_eq!(usize::from(u16::from_be_bytes([h[14], h[15]])), n - 16);
+    assert_eq!(&h[16..20], &[10, 0, 128, 10]);
+    assert_eq!((h[28], h[31]), (0xEA, 0x01));
+    assert_eq!(&h[32..n], b"vpce-0a000000000000001");
+    let n = proxy_v2_header(src, dst, "", &mut h);
+    assert_eq!(n, 28);
+    assert_eq!(u16::from_be_bytes([h[14], h[15]]), 12);
+    assert_eq!(&h[24..28], &[0x9c, 0x40, 0, 80]);
+}
