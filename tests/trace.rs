@@ -1011,3 +1011,51 @@ fn a_client_uses_the_nlb_directly() {
         }
     }
 }
+
+/// An internet-facing NLB (issue 23): the internet gateway translates its node's public
+/// address, the node takes the internet client's flow to the target, and the reply leaves by
+/// the internet gateway from that public address. A public address on an internal load
+/// balancer is refused.
+#[test]
+fn an_internet_facing_nlb_takes_internet_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = variant(
+        dir.path(),
+        &[
+            (
+                "scheme = \"internal\"\nsubnet_mappings = [\n  { subnet = \"subnet-0b0000000000000b1\", private_ip = \"10.1.128.50\" },\n  { subnet = \"subnet-0b0000000000000b2\", private_ip = \"10.1.144.50\" },\n]",
+                "scheme = \"internet-facing\"\nsubnet_mappings = [\n  { subnet = \"subnet-0b0000000000000a1\", private_ip = \"10.1.0.50\", public_ip = \"203.0.113.50\" },\n]",
+            ),
+            (
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"0.0.0.0/0\" }]\n",
+            ),
+            (
+                "targets = [{ instance = \"i-0b00000000000000b\" }]",
+                "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
+            ),
+            ("cross_zone = false", "cross_zone = true"),
+        ],
+    );
+    let (status, v) = trace(&file, "internet", "203.0.113.50", "80");
+    assert_eq!((status, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let there = hop_detail(&v, "forward", "internet_gateway").join(" ");
+    assert!(
+        there.contains("203.0.113.50 translated to 10.1.0.50"),
+        "{there}"
+    );
+    let back = hop_detail(&v, "reply", "internet_gateway").join(" ");
+    assert!(
+        back.contains("10.1.0.50 translated to 203.0.113.50"),
+        "{back}"
+    );
+    let internal = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("scheme = \"internet-facing\"", "scheme = \"internal\"");
+    let bad = dir.path().join("internal.toml");
+    std::fs::write(&bad, internal).unwrap();
+    let o = vpcectl(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("internet-facing load balancer's subnet mapping"));
+}

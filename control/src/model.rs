@@ -982,6 +982,10 @@ pub enum Scheme {
 pub struct SubnetMapping {
     pub subnet: String,
     pub private_ip: Ipv4Addr,
+    /// An internet-facing load balancer's public address in this zone (AWS: the Elastic IP
+    /// of the subnet mapping): the internet gateway translates it to the node's `private_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
 }
 
 /// NLB listeners have a protocol and port; a GWLB's single listener has neither.

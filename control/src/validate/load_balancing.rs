@@ -49,6 +49,9 @@ impl<'a> Validator<'a> {
             if let Some(prev) = azs.insert(s.availability_zone.as_str(), k) {
                 self.err(ent.to_string(), mb.at("subnet"), format!("subnet_mappings[{prev}] is already in {}; one subnet per availability zone", s.availability_zone), None);
             }
+            if m.public_ip.is_some() && lb.scheme != Scheme::InternetFacing {
+                self.err(ent.to_string(), mb.at("public_ip"), "a public address belongs to an internet-facing load balancer's subnet mapping (scheme = \"internet-facing\")", None);
+            }
         }
     }
 

@@ -428,6 +428,9 @@ impl<'a> FabricBuilder<'a> {
             self.parts.lb_nodes.push(LbNode {
                 lb: li,
                 ip: m.private_ip,
+                public_ip: m
+                    .public_ip
+                    .filter(|_| lb.scheme == model::Scheme::InternetFacing),
                 az: sn.availability_zone.clone(),
                 route_table: rt,
                 zone: zone_of(&format!("{}@{}", lb.id, m.private_ip)),
@@ -685,7 +688,8 @@ impl<'a> FabricBuilder<'a> {
     }
 
     /// Internet gateways: the internet side is an attachment (a TUN device, or packet sockets
-    /// on an uplink); the public/private maps come from the ENIs of the gateway's VPC.
+    /// on an uplink); the public/private maps come from the ENIs of the gateway's VPC and the
+    /// nodes of its internet-facing load balancers.
     fn internet_gateways(&mut self) -> Result<(), FabricError> {
         for g in &self.c.internet_gateways {
             let vpc = self.vpc(&g.vpc)?;
@@ -696,6 +700,14 @@ impl<'a> FabricBuilder<'a> {
                 if let (Some(public), Some(private)) = (e.public_ipv4, e.ipv4.first()) {
                     inbound.insert(public, *private);
                     outbound.insert(*private, public);
+                }
+            }
+            // An internet-facing load balancer's nodes, by their public addresses.
+            for n in &self.parts.lb_nodes {
+                let in_vpc = self.parts.load_balancers[n.lb as usize].vpc == vpc;
+                if let (Some(public), true) = (n.public_ip, in_vpc) {
+                    inbound.insert(public, n.ip);
+                    outbound.insert(n.ip, public);
                 }
             }
             let uplink = match (&g.interface, g.next_hop) {

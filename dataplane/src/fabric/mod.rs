@@ -268,6 +268,8 @@ pub struct Listener {
 pub struct LbNode {
     pub lb: u32,
     pub ip: Ipv4Addr,
+    /// An internet-facing load balancer's public address of this node.
+    pub public_ip: Option<Ipv4Addr>,
     pub az: String,
     /// Route table of the node's subnet.
     pub route_table: u32,

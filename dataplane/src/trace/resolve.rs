@@ -130,10 +130,20 @@ fn finish(
             .vpcs
             .iter()
             .position(|v| v.owners.contains_key(&dst) || v.cidrs.iter().any(|n| n.contains(&dst)));
+        // The gateway that owns the public address asked for, else the destination VPC's.
+        let owns = |g: &&crate::fabric::InternetGateway| match dst {
+            IpAddr::V4(a) => g.inbound.contains_key(&a),
+            IpAddr::V6(_) => false,
+        };
         let igw = f
             .igws
             .iter()
-            .find(|g| vpc.is_none_or(|v| g.vpc as usize == v))
+            .find(owns)
+            .or_else(|| {
+                f.igws
+                    .iter()
+                    .find(|g| vpc.is_none_or(|v| g.vpc as usize == v))
+            })
             .or(f.igws.first())
             .ok_or("--from internet: the configuration has no internet gateway")?;
         let src = if dst.is_ipv4() {

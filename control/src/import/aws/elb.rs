@@ -509,7 +509,22 @@ fn node_mappings(
             continue;
         }
         zones.insert(seen.zone(subnet).unwrap_or_default().to_string());
-        mappings.push(table(vec![("subnet", s(subnet)), ("private_ip", s(ip))]));
+        let mut m = vec![("subnet", s(subnet)), ("private_ip", s(ip))];
+        // An internet-facing load balancer's public address in the zone (its Elastic IP, or
+        // the one AWS gave the node's interface).
+        let public = items(az, "LoadBalancerAddresses")
+            .find_map(|a| opt(a, "IpAddress"))
+            .or_else(|| {
+                node_enis
+                    .iter()
+                    .find(|n| opt(n, "SubnetId") == Some(subnet))
+                    .and_then(|n| n.get("Association"))
+                    .and_then(|a| opt(a, "PublicIp"))
+            });
+        if let Some(p) = public.filter(|_| opt(x, "Scheme") == Some("internet-facing")) {
+            m.push(("public_ip", s(p)));
+        }
+        mappings.push(table(m));
     }
     (mappings, zones)
 }
