@@ -456,3 +456,65 @@ fn a_client_in_the_nlbs_vpc_uses_it_directly() {
     let lb = &lab.stats()["entities"]["load_balancer"]["NLB-B"];
     assert!(lb["rx_packets"].as_u64().unwrap() > 0, "{lb}");
 }
+
+/// An internet-facing NLB, over real curl from the internet namespace: the internet gateway
+/// translates the node's public address, the node takes the flow to EC2-B (which sees the
+/// node's address), the answer goes back out from the public address.
+#[test]
+fn an_internet_facing_nlb_answers_the_internet() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        dir.path(),
+        "internet-facing.toml",
+        &[
+            CROSS_ZONE,
+            (
+                "scheme = \"internal\"\nsubnet_mappings = [\n  { subnet = \"subnet-0b0000000000000b1\", private_ip = \"10.1.128.50\" },\n  { subnet = \"subnet-0b0000000000000b2\", private_ip = \"10.1.144.50\" },\n]",
+                "scheme = \"internet-facing\"\nsubnet_mappings = [\n  { subnet = \"subnet-0b0000000000000a1\", private_ip = \"10.1.0.50\", public_ip = \"203.0.113.50\" },\n]",
+            ),
+            (
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"0.0.0.0/0\" }]\n",
+            ),
+            (
+                "targets = [{ instance = \"i-0b00000000000000b\" }]",
+                "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
+            ),
+            (
+                "id = \"igw-0b000000000000001\"\nvpc = \"vpc-0b000000000000001\"\n",
+                "id = \"igw-0b000000000000001\"\nvpc = \"vpc-0b000000000000001\"\nnamespace = \"internet\"\n",
+            ),
+        ],
+    );
+    let mut lab = Lab::start(&cfg);
+    let _server = lab.http_server("ec2-b", "Hello!\n");
+    lab.add_loopback("internet", "198.51.100.7");
+    lab.check_isolation(&[("internet", "203.0.113.50"), ("ec2-b", "10.1.0.50")]);
+    let o = lab.exec(
+        "internet",
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "--interface",
+            "198.51.100.7",
+            "http://203.0.113.50/",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "Hello!\n",
+        "{}",
+        lab.daemon_log()
+    );
+    let log = lab.http_log("ec2-b");
+    assert!(
+        log.lines()
+            .any(|l| l.trim_start_matches("::ffff:").starts_with("10.1.0.50 ")),
+        "the target sees the node's address: {log}"
+    );
+}
