@@ -58,12 +58,17 @@ fn components(v: &Value, leg: &str) -> Vec<String> {
 }
 
 fn variant(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    variant_as(dir, &format!("v{}", edits.len()), edits)
+}
+
+/// The hands-on example with `edits`, written to `dir/NAME.toml`.
+fn variant_as(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
     for (from, to) in edits {
         assert!(text.contains(from), "{from}");
         text = text.replace(from, to);
     }
-    let p = dir.join(format!("v{}.toml", edits.len()));
+    let p = dir.join(format!("{name}.toml"));
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -868,10 +873,9 @@ fn trace_judges_the_request_by_endpoint_and_bucket_policy() {
 fn allowed_principals_gate_the_connection_request() {
     let dir = tempfile::tempdir().unwrap();
     let with = |name: &str, allowed: &str| {
-        let sub = dir.path().join(name);
-        std::fs::create_dir(&sub).unwrap();
-        variant(
-            &sub,
+        variant_as(
+            dir.path(),
+            name,
             &[
                 (
                     "security_groups = [\"sg-0a000000000000e01\"]\n",
@@ -911,10 +915,9 @@ fn allowed_principals_gate_the_connection_request() {
 fn an_unverified_private_dns_name_does_not_resolve() {
     let dir = tempfile::tempdir().unwrap();
     let with = |name: &str, state: &str| {
-        let sub = dir.path().join(name);
-        std::fs::create_dir(&sub).unwrap();
-        variant(
-            &sub,
+        variant_as(
+            dir.path(),
+            name,
             &[
                 (
                     "security_groups = [\"sg-0a000000000000e01\"]\n",
@@ -983,9 +986,7 @@ fn a_client_uses_the_nlb_directly() {
         ("d", vec![sg, no_preserve, cross_zone], "reachable"),
     ];
     for (name, edits, want) in cases {
-        let sub = dir.path().join(name);
-        std::fs::create_dir(&sub).unwrap();
-        let file = variant(&sub, &edits);
+        let file = variant_as(dir.path(), name, &edits);
         let (_, v) = trace(&file, "EC2-B", node, "80");
         assert_eq!(code(&v), want, "{v:#}");
         let why = v["trace"]["forward"]["blocked"]["explanation"]
