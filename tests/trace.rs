@@ -57,6 +57,14 @@ fn components(v: &Value, leg: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The hands-on example's two fixes (seed 004): the NLB's groups not enforced on PrivateLink
+/// traffic, cross-zone load balancing on.
+const NO_ENFORCE: (&str, &str) = (
+    "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+    "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+);
+const CROSS_ZONE: (&str, &str) = ("cross_zone = false", "cross_zone = true");
+
 fn variant(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     variant_as(dir, &format!("v{}", edits.len()), edits)
 }
@@ -80,11 +88,7 @@ fn seed_004_the_articles_failures_in_order_then_reachable() {
         "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
         "",
     );
-    let no_enforce = (
-        "enforce_security_group_inbound_rules_on_private_link_traffic = true",
-        "enforce_security_group_inbound_rules_on_private_link_traffic = false",
-    );
-    let cross_zone = ("cross_zone = false", "cross_zone = true");
+    let (no_enforce, cross_zone) = (NO_ENFORCE, CROSS_ZONE);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![pending], "ENDPOINT_CONNECTION_NOT_ACCEPTED"),
         (vec![], "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED"),
@@ -142,7 +146,7 @@ fn a_peered_consumer_reaches_an_interface_endpoint_and_gets_its_reply() {
                 "enforce_security_group_inbound_rules_on_private_link_traffic = true",
                 "enforce_security_group_inbound_rules_on_private_link_traffic = false",
             ),
-            ("cross_zone = false", "cross_zone = true"),
+            CROSS_ZONE,
             (
                 "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }]",
                 "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-0a000000000000001\" }, { destination = \"10.9.0.0/16\", target = \"pcx-0c000000000000001\" }]",
@@ -881,8 +885,8 @@ fn allowed_principals_gate_the_connection_request() {
                     "security_groups = [\"sg-0a000000000000e01\"]\n",
                     "security_groups = [\"sg-0a000000000000e01\"]\nprincipal = \"arn:aws:iam::444455556666:role/consumer\"\n",
                 ),
-                ("enforce_security_group_inbound_rules_on_private_link_traffic = true", "enforce_security_group_inbound_rules_on_private_link_traffic = false"),
-                ("cross_zone = false", "cross_zone = true"),
+                NO_ENFORCE,
+                CROSS_ZONE,
                 ("acceptance_required = true", &format!("acceptance_required = true\nallowed_principals = [{allowed}]")),
             ],
         )
@@ -923,8 +927,8 @@ fn an_unverified_private_dns_name_does_not_resolve() {
                     "security_groups = [\"sg-0a000000000000e01\"]\n",
                     "security_groups = [\"sg-0a000000000000e01\"]\nprivate_dns_enabled = true\n",
                 ),
-                ("enforce_security_group_inbound_rules_on_private_link_traffic = true", "enforce_security_group_inbound_rules_on_private_link_traffic = false"),
-                ("cross_zone = false", "cross_zone = true"),
+                NO_ENFORCE,
+                CROSS_ZONE,
                 ("acceptance_required = true", &format!("acceptance_required = true\nprivate_dns_name = \"api.provider.example\"\n{state}")),
             ],
         )
@@ -972,7 +976,7 @@ fn a_client_uses_the_nlb_directly() {
         "targets = [{ instance = \"i-0b00000000000000b\" }]",
         "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
     );
-    let cross_zone = ("cross_zone = false", "cross_zone = true");
+    let cross_zone = CROSS_ZONE;
     let node = "10.1.128.50";
     type Edits<'a> = Vec<(&'a str, &'a str)>;
     let cases: Vec<(&str, Edits, &str)> = vec![
@@ -1035,7 +1039,7 @@ fn an_internet_facing_nlb_takes_internet_clients() {
                 "targets = [{ instance = \"i-0b00000000000000b\" }]",
                 "targets = [{ instance = \"i-0b00000000000000b\" }]\npreserve_client_ip = false",
             ),
-            ("cross_zone = false", "cross_zone = true"),
+            CROSS_ZONE,
         ],
     );
     let (status, v) = trace(&file, "internet", "203.0.113.50", "80");

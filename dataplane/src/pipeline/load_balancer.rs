@@ -16,6 +16,77 @@ pub(super) fn admitted(state: ConnectionState) -> Result<(), DropReason> {
     }
 }
 
+/// The listener of load balancer `li` for the packet's protocol and port.
+pub(super) fn listener_of<'f>(
+    f: &'f Fabric,
+    li: u32,
+    p: &Parsed,
+) -> Option<&'f crate::fabric::Listener> {
+    let tcp = p.protocol == proto::TCP;
+    f.load_balancers[li as usize]
+        .listeners
+        .iter()
+        .find(|k| k.port == p.dst_port && if tcp { k.tcp } else { k.udp })
+}
+
+/// A new flow's first packet against load balancer `li`'s security groups, when they apply:
+/// always to its own clients, to PrivateLink traffic (`privatelink`) only when enforced there
+/// (AWS evaluates the client's address against the inbound rules). Observed and counted.
+pub(super) fn load_balancer_groups<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    li: u32,
+    privatelink: bool,
+    p: &Parsed,
+    obs: &mut O,
+) -> Result<(), DropReason> {
+    let lb = &f.load_balancers[li as usize];
+    let Some(set) = lb
+        .sg
+        .filter(|_| !privatelink || lb.enforce_sg_on_private_link)
+    else {
+        return Ok(());
+    };
+    let rule = check_rules(f, set, Direction::Ingress, p);
+    obs.step(Step::LoadBalancerSecurityGroup {
+        load_balancer: li,
+        set,
+        outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
+        privatelink,
+    });
+    if rule.is_none() {
+        count_denial(f, cx, set, Direction::Ingress);
+        return Err(DropReason::LoadBalancerSecurityGroup);
+    }
+    Ok(())
+}
+
+/// A target of `listener`'s group for a new flow of hash `h` through node `node` (its zone,
+/// unless cross-zone is on; [`pick_target`]), observed; or why there is none.
+pub(super) fn choose_target<O: Observer>(
+    f: &Fabric,
+    listener: &crate::fabric::Listener,
+    node: u32,
+    h: u64,
+    obs: &mut O,
+) -> Result<u32, DropReason> {
+    let n = &f.lb_nodes[node as usize];
+    let tg = &f.target_groups[listener.target_group as usize];
+    let cross_zone = tg
+        .cross_zone
+        .unwrap_or(f.load_balancers[n.lb as usize].cross_zone);
+    let (pick, count, fail_open) = pick_target(tg, cross_zone, &n.az, h);
+    obs.step(Step::Target {
+        target_group: listener.target_group,
+        node,
+        target: pick,
+        cross_zone,
+        eligible: count,
+        fail_open,
+    });
+    pick.ok_or_else(|| no_target(tg, cross_zone))
+}
+
 /// A target of `tg` for a flow of hash `h`: one of the eligible ones (healthy or not yet
 /// checked, in `az` unless `cross_zone`), by hash; how many were eligible; and whether the
 /// group failed open.

@@ -104,7 +104,10 @@ use gateway_endpoint::{from_service_network, to_gateway_endpoint};
 pub use gwlb::GWLB_MTU;
 use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
-use load_balancer::{admitted, no_target, pick_target, to_load_balancer_node, to_target};
+use load_balancer::{
+    admitted, choose_target, listener_of, load_balancer_groups, no_target, pick_target,
+    to_load_balancer_node, to_target,
+};
 use privatelink::{endpoint_reply, interface_endpoint};
 pub use resolver::process_from_resolver_endpoint;
 use resolver::to_resolver_endpoint;

@@ -26,17 +26,12 @@ pub(super) fn new_client_flow<O: Observer>(
     obs: &mut O,
 ) -> Option<Verdict> {
     let n = &f.lb_nodes[node as usize];
-    let lb = &f.load_balancers[n.lb as usize];
     let opens = match p.protocol {
         proto::TCP => p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
         proto::UDP => true,
         _ => false,
     };
-    let tcp = p.protocol == proto::TCP;
-    let listener = lb
-        .listeners
-        .iter()
-        .find(|k| k.port == p.dst_port && if tcp { k.tcp } else { k.udp })?;
+    let listener = listener_of(f, n.lb, p)?;
     if !opens || p.is_fragment() || !p.is_ipv4() {
         return None;
     }
@@ -45,38 +40,18 @@ pub(super) fn new_client_flow<O: Observer>(
         port: listener.port,
         target_group: listener.target_group,
     });
-    if let Some(set) = lb.sg {
-        let rule = check_rules(f, set, Direction::Ingress, p);
-        obs.step(Step::LoadBalancerSecurityGroup {
-            load_balancer: n.lb,
-            set,
-            outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
-            privatelink: false,
-        });
-        if rule.is_none() {
-            count_denial(f, cx, set, Direction::Ingress);
-            return Some(Verdict::Drop(DropReason::LoadBalancerSecurityGroup));
-        }
+    let drop = |r| Some(Verdict::Drop(r));
+    if let Err(r) = load_balancer_groups(f, cx, n.lb, false, p, obs) {
+        return drop(r);
     }
-    let tg = &f.target_groups[listener.target_group as usize];
-    let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
     let h = flow_hash(&tuple(p));
-    let (pick, count, fail_open) = pick_target(tg, cross_zone, &n.az, h);
-    obs.step(Step::Target {
-        target_group: listener.target_group,
-        node,
-        target: pick,
-        cross_zone,
-        eligible: count,
-        fail_open,
-    });
-    let Some(ti) = pick else {
-        return Some(Verdict::Drop(no_target(tg, cross_zone)));
+    let ti = match choose_target(f, listener, node, h, obs) {
+        Ok(ti) => ti,
+        Err(r) => return drop(r),
     };
+    let tg = &f.target_groups[listener.target_group as usize];
     if tg.targets[ti as usize].preserve_client_ip {
-        return Some(Verdict::Drop(DropReason::Unsupported(
-            Unsupported::ClientIpPreservation,
-        )));
+        return drop(DropReason::Unsupported(Unsupported::ClientIpPreservation));
     }
     let opened = open_flow(
         f,

@@ -155,17 +155,10 @@ pub(super) fn endpoint_reply<O: Observer>(
 /// The first load balancer of endpoint service `svc` with a listener for the packet's
 /// protocol and port.
 fn listener_for<'f>(f: &'f Fabric, svc: u32, p: &Parsed) -> Option<(u32, &'f Listener)> {
-    let tcp = p.protocol == proto::TCP;
     f.endpoint_services[svc as usize]
         .load_balancers
         .iter()
-        .find_map(|&l| {
-            f.load_balancers[l as usize]
-                .listeners
-                .iter()
-                .find(|k| k.port == p.dst_port && if tcp { k.tcp } else { k.udp })
-                .map(|k| (l, k))
-        })
+        .find_map(|&l| listener_of(f, l, p).map(|k| (l, k)))
 }
 
 /// A new flow to endpoint service `svc` through endpoint ENI `x`: listener, the load
@@ -191,39 +184,14 @@ fn new_flow<O: Observer>(
         port: listener.port,
         target_group: listener.target_group,
     });
-    if let (Some(set), true) = (lb.sg, lb.enforce_sg_on_private_link) {
-        // AWS evaluates the consumer's private address against the inbound rules.
-        let rule = check_rules(f, set, Direction::Ingress, p);
-        obs.step(Step::LoadBalancerSecurityGroup {
-            load_balancer: li,
-            set,
-            outcome: rule.map_or(SgOutcome::Denied, SgOutcome::Allowed),
-            privatelink: true,
-        });
-        if rule.is_none() {
-            count_denial(f, cx, set, Direction::Ingress);
-            return Err(drop(DropReason::LoadBalancerSecurityGroup));
-        }
-    }
+    load_balancer_groups(f, cx, li, true, p, obs).map_err(drop)?;
     let node = *lb
         .nodes
         .iter()
         .find(|&&n| f.lb_nodes[n as usize].az == eni.az)
         .ok_or(drop(DropReason::LoadBalancerNotInZone))?;
-    let tg = &f.target_groups[listener.target_group as usize];
-    let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
-    let t = tuple(p);
-    let h = flow_hash(&t);
-    let (pick, count, fail_open) = pick_target(tg, cross_zone, &eni.az, h);
-    obs.step(Step::Target {
-        target_group: listener.target_group,
-        node,
-        target: pick,
-        cross_zone,
-        eligible: count,
-        fail_open,
-    });
-    let ti = pick.ok_or_else(|| drop(no_target(tg, cross_zone)))?;
+    let h = flow_hash(&tuple(p));
+    let ti = choose_target(f, listener, node, h, obs).map_err(drop)?;
     open_flow(
         f,
         cx,
