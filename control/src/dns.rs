@@ -165,6 +165,22 @@ fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// The records one endpoint ENI gives a name of its endpoint: A and AAAA as the endpoint's
+/// `DnsRecordIpType` says (`private`: the private DNS name, which `service-defined` gives A
+/// records only).
+fn eni_records(
+    n: &crate::model::EndpointNetworkInterface,
+    rt: crate::model::DnsRecordIpType,
+    private: bool,
+) -> impl Iterator<Item = Rdata> {
+    let a = rt.a().then_some(Rdata::A(n.private_ip));
+    let aaaa = n
+        .ipv6_address
+        .filter(|_| rt.aaaa(private))
+        .map(Rdata::AAAA);
+    a.into_iter().chain(aaaa)
+}
+
 /// The stable 8-letter part of an endpoint's DNS names (AWS draws it at random).
 pub fn endpoint_suffix(endpoint_id: &str) -> String {
     let h = crate::hash::fnv1a_64(endpoint_id.as_bytes());
@@ -289,10 +305,11 @@ impl PrivateDns {
             .iter()
             .filter(|e| e.endpoint_type == EndpointType::Interface)
         {
+            let rt = e.dns_records();
             let all: Vec<Rdata> = e
                 .network_interfaces
                 .iter()
-                .map(|n| Rdata::A(n.private_ip))
+                .flat_map(|n| eni_records(n, rt, false))
                 .collect();
             let names = endpoint_names(c, e);
             out.public.add(
@@ -310,7 +327,7 @@ impl PrivateDns {
                     RecordSet {
                         name: z.name.clone(),
                         ttl: 60,
-                        data: vec![Rdata::A(n.private_ip)],
+                        data: eni_records(n, rt, false).collect(),
                         source: format!("{} zonal name ({}, public)", e.id, z.zone),
                     },
                 );
@@ -320,7 +337,7 @@ impl PrivateDns {
                         RecordSet {
                             name: w.clone(),
                             ttl: 60,
-                            data: vec![Rdata::A(n.private_ip)],
+                            data: eni_records(n, rt, false).collect(),
                             source: format!("{} endpoint-specific name ({}, public)", e.id, z.zone),
                         },
                     );
@@ -343,13 +360,18 @@ impl PrivateDns {
             } else {
                 zone
             };
+            let private: Vec<Rdata> = e
+                .network_interfaces
+                .iter()
+                .flat_map(|n| eni_records(n, rt, true))
+                .collect();
             for name in names.private {
                 zone.add(
                     &name,
                     RecordSet {
                         name: normalize(&name),
                         ttl: 60,
-                        data: all.clone(),
+                        data: private.clone(),
                         source: format!("{} private DNS ({name})", e.id),
                     },
                 );

@@ -810,6 +810,91 @@ pub struct Endpoint {
     /// the endpoint service's `allowed_principals`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// Interface endpoints: the addresses its ENIs get (AWS `IpAddressType`; default `ipv4`).
+    /// `dualstack` gives every ENI an `ipv6_address` as well and needs subnets with IPv6 CIDRs
+    /// and a service that accepts IPv6 requests.
+    #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]
+    pub ip_address_type: IpAddressType,
+    /// Interface endpoints: which DNS records its names get (AWS `DnsOptions.DnsRecordIpType`);
+    /// absent: the endpoint's address type (`ipv4` → A, `dualstack` → A and AAAA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_record_ip_type: Option<DnsRecordIpType>,
+}
+
+/// The address families of an endpoint, a load balancer or a target group (AWS
+/// `IpAddressType`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+    Ipv6,
+}
+
+impl IpAddressType {
+    pub fn is_ipv4(&self) -> bool {
+        *self == IpAddressType::Ipv4
+    }
+
+    /// Whether addresses of this type include IPv4 / IPv6 ones.
+    pub fn has_v4(&self) -> bool {
+        *self != IpAddressType::Ipv6
+    }
+
+    pub fn has_v6(&self) -> bool {
+        *self != IpAddressType::Ipv4
+    }
+}
+
+impl std::fmt::Display for IpAddressType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Dualstack => "dualstack",
+            IpAddressType::Ipv6 => "ipv6",
+        })
+    }
+}
+
+/// Which records an interface endpoint's DNS names get (AWS `DnsRecordIpType`, as the EC2 API
+/// documents it): `ipv4` A records, `ipv6` AAAA records, `dualstack` both, for the private,
+/// regional and zonal names; `service-defined` A records for all three and AAAA records for
+/// the regional and zonal names only.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnsRecordIpType {
+    Ipv4,
+    Dualstack,
+    Ipv6,
+    ServiceDefined,
+}
+
+impl DnsRecordIpType {
+    /// Whether a name gets A / AAAA records (`private`: the private DNS name, not the regional
+    /// or a zonal one).
+    pub fn a(&self) -> bool {
+        *self != DnsRecordIpType::Ipv6
+    }
+
+    pub fn aaaa(&self, private: bool) -> bool {
+        match self {
+            DnsRecordIpType::Ipv4 => false,
+            DnsRecordIpType::Dualstack | DnsRecordIpType::Ipv6 => true,
+            DnsRecordIpType::ServiceDefined => !private,
+        }
+    }
+}
+
+impl std::fmt::Display for DnsRecordIpType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DnsRecordIpType::Ipv4 => "ipv4",
+            DnsRecordIpType::Dualstack => "dualstack",
+            DnsRecordIpType::Ipv6 => "ipv6",
+            DnsRecordIpType::ServiceDefined => "service-defined",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -817,6 +902,9 @@ pub struct Endpoint {
 pub struct EndpointNetworkInterface {
     pub subnet: String,
     pub private_ip: Ipv4Addr,
+    /// A dual-stack endpoint's IPv6 address in the subnet's IPv6 CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
     /// ENI id; derived from the endpoint id and the position when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -849,6 +937,18 @@ pub struct EndpointService {
     /// Endpoint connections and their state, as `describe-vpc-endpoint-connections` shows them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<EndpointConnection>,
+    /// The request families the service accepts (AWS `SupportedIpAddressTypes`: `ipv4`,
+    /// `ipv6`); default `["ipv4"]`. IPv6 needs dual-stack load balancers.
+    #[serde(default = "default_ipv4_only", skip_serializing_if = "is_ipv4_only")]
+    pub supported_ip_address_types: Vec<IpAddressType>,
+}
+
+fn default_ipv4_only() -> Vec<IpAddressType> {
+    vec![IpAddressType::Ipv4]
+}
+
+fn is_ipv4_only(v: &[IpAddressType]) -> bool {
+    v == [IpAddressType::Ipv4]
 }
 
 /// The verification state of an endpoint service's private DNS name (AWS's
@@ -967,6 +1067,10 @@ pub struct LoadBalancer {
     #[serde(default = "default_true")]
     pub enforce_security_group_inbound_rules_on_private_link_traffic: bool,
     pub listeners: Vec<Listener>,
+    /// `ipv4` (default) or `dualstack` (NLB): clients reach its nodes over IPv4 and IPv6;
+    /// every subnet mapping then has an `ipv6_address`.
+    #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]
+    pub ip_address_type: IpAddressType,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -986,6 +1090,9 @@ pub struct SubnetMapping {
     /// of the subnet mapping): the internet gateway translates it to the node's `private_ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<Ipv4Addr>,
+    /// A dual-stack load balancer's node address in the subnet's IPv6 CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
 }
 
 /// NLB listeners have a protocol and port; a GWLB's single listener has neither.
@@ -1062,6 +1169,12 @@ pub struct TargetGroup {
     /// the routing failover thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_requirements: Option<HealthRequirements>,
+    /// `ipv4` (default) or `ipv6`: the family of its targets' addresses, and so the family the
+    /// load balancer speaks to them in, whatever the client's (AWS: "The Network Load Balancer
+    /// communicates with targets based on the IP address type of the target group"). IPv6
+    /// groups take IP targets only, behind TCP or TLS listeners of dual-stack NLBs.
+    #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]
+    pub ip_address_type: IpAddressType,
 }
 
 /// When a load balancer stops trusting health checks and sends to every target (AWS, "Target
@@ -1314,6 +1427,16 @@ impl Instance {
 }
 
 impl Endpoint {
+    /// The records its DNS names get: `dns_record_ip_type`, else the endpoint's address type.
+    pub fn dns_records(&self) -> DnsRecordIpType {
+        self.dns_record_ip_type
+            .unwrap_or(match self.ip_address_type {
+                IpAddressType::Ipv4 => DnsRecordIpType::Ipv4,
+                IpAddressType::Dualstack => DnsRecordIpType::Dualstack,
+                IpAddressType::Ipv6 => DnsRecordIpType::Ipv6,
+            })
+    }
+
     /// The id of the endpoint's `index`-th ENI.
     pub fn eni_id(&self, index: usize) -> String {
         match self

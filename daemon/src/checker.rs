@@ -9,7 +9,7 @@
 //! to a node's probe ports to this thread.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ struct Checker {
     shared: Arc<Shared>,
     lane: Lane,
     /// Probes waiting for answers, by the node address and port they probe from.
-    inflight: HashMap<(Ipv4Addr, u16), InFlight>,
+    inflight: HashMap<(IpAddr, u16), InFlight>,
     /// When each target's next probe is due.
     due: HashMap<Key, Instant>,
     /// The last probe port used (they rotate through `PROBE_PORTS`).
@@ -120,7 +120,6 @@ impl Checker {
                 continue;
             }
             for t in &tg.targets {
-                let IpAddr::V4(to) = t.ip else { continue };
                 // Without a port: the traffic port, except for appliances (GENEVE), where
                 // AWS probes port 80.
                 let dport = tg
@@ -133,7 +132,7 @@ impl Checker {
                 {
                     continue;
                 }
-                self.start(plan, tg, t, to, key, now);
+                self.start(plan, tg, t, key, now);
             }
         }
     }
@@ -143,7 +142,6 @@ impl Checker {
         plan: &Plan,
         tg: &dataplane::fabric::TargetGroup,
         t: &dataplane::fabric::Target,
-        to: Ipv4Addr,
         key: Key,
         now: Instant,
     ) {
@@ -154,7 +152,11 @@ impl Checker {
             .copied()
             .find(|&n| plan.fabric.lb_nodes[n as usize].az == t.az)
             .unwrap_or(tg.probe_nodes[0]);
-        let from = plan.fabric.lb_nodes[node as usize].ip;
+        // The node's address of the target's family (validation gives IPv6 groups dual-stack
+        // load balancers).
+        let Some(from) = plan.fabric.lb_nodes[node as usize].address_for(t.ip) else {
+            return;
+        };
         self.port = if self.port >= *PROBE_PORTS.end() {
             *PROBE_PORTS.start()
         } else {
@@ -167,7 +169,7 @@ impl Checker {
             // HTTPS would need TLS; its TCP handshake is what vpced checks.
             _ => ProbeKind::Tcp,
         };
-        let mut probe = Probe::new(from, self.port, to, key.2, kind, self.isn);
+        let mut probe = Probe::new(from, self.port, t.ip, key.2, kind, self.isn);
         if tg.proxy_protocol_v2 {
             probe = probe.with_proxy_local();
         }
@@ -201,7 +203,7 @@ impl Checker {
     /// the probe it answers. Packets of an older generation's probe are not answered.
     fn on_answer(&mut self, plan: &Plan, bytes: &[u8]) {
         // The copy may be cut short: only its first bytes are read here.
-        let Some(at) = dataplane::wire::ipv4_destination(bytes) else {
+        let Some(at) = dataplane::wire::flow_destination(bytes) else {
             return;
         };
         let Some(f) = self.inflight.get_mut(&at) else {
@@ -227,7 +229,7 @@ impl Checker {
     /// Probes past their deadline count as their result so far (a failure, unless done).
     fn expire(&mut self) {
         let now = Instant::now();
-        let late: Vec<(Ipv4Addr, u16)> = self
+        let late: Vec<(IpAddr, u16)> = self
             .inflight
             .iter()
             .filter(|(_, f)| f.deadline <= now)

@@ -136,9 +136,10 @@ enum Phase {
 /// AWS health checks) and feeds it what the pipeline hands to vpced.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    pub from: std::net::Ipv4Addr,
+    /// The node's address of the target's family (IPv6 for an IPv6 target group's targets).
+    pub from: IpAddr,
     pub sport: u16,
-    pub to: std::net::Ipv4Addr,
+    pub to: IpAddr,
     pub dport: u16,
     kind: ProbeKind,
     isn: u32,
@@ -161,9 +162,9 @@ pub enum ProbeStep {
 
 impl Probe {
     pub fn new(
-        from: std::net::Ipv4Addr,
+        from: IpAddr,
         sport: u16,
-        to: std::net::Ipv4Addr,
+        to: IpAddr,
         dport: u16,
         kind: ProbeKind,
         isn: u32,
@@ -188,8 +189,8 @@ impl Probe {
 
     fn segment(&self, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         crate::wire::build::packet(
-            IpAddr::V4(self.from),
-            IpAddr::V4(self.to),
+            self.from,
+            self.to,
             crate::wire::build::Transport::TcpSegment {
                 src_port: self.sport,
                 dst_port: self.dport,
@@ -199,7 +200,7 @@ impl Probe {
                 payload,
             },
         )
-        .expect("both IPv4")
+        .expect("a node address of the target's family")
     }
 
     /// The result known so far (an HTTP status line arrived), for a probe that times out
@@ -226,7 +227,10 @@ impl Probe {
         match &self.kind {
             ProbeKind::Http(path) => [prefix, format!(
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n",
-                self.to
+                match self.to {
+                    IpAddr::V6(a) => format!("[{a}]"),
+                    a => a.to_string(),
+                }
             )
             .as_bytes()]
             .concat(),
@@ -238,20 +242,14 @@ impl Probe {
     /// length).
     pub fn on_packet(&mut self, bytes: &[u8]) -> ProbeStep {
         use crate::wire::tcp_flags::{ACK, PSH, RST, SYN};
-        let Ok(ip) = crate::wire::Ipv4Packet::new_checked(bytes).or_else(|_| {
-            // Cut packets fail the length check; read the header fields from what was kept.
-            if bytes.len() >= 40 && bytes[0] >> 4 == 4 {
-                Ok(crate::wire::Ipv4Packet::new_unchecked(bytes))
-            } else {
-                Err(())
-            }
-        }) else {
+        // The packet may have been cut: the header fields are read from what was kept.
+        let Some(ip) = crate::wire::head(bytes) else {
             return ProbeStep::Wait;
         };
-        if ip.src_addr() != self.to || ip.dst_addr() != self.from || ip.protocol() != 6 {
+        if ip.src != self.to || ip.dst != self.from || ip.protocol != 6 {
             return ProbeStep::Wait;
         }
-        let hl = ip.header_len();
+        let hl = ip.l4;
         let Some(tcp) = bytes.get(hl..) else {
             return ProbeStep::Wait;
         };
@@ -293,7 +291,7 @@ impl Probe {
                 use crate::wire::tcp_flags::FIN;
                 let off = t.header_len().min(tcp.len());
                 // The packet may have been cut; its length is in the IP header.
-                let data_len = ip.total_len().saturating_sub(hl + t.header_len()) as u32;
+                let data_len = ip.total_len.saturating_sub(hl + t.header_len()) as u32;
                 let healthy = match self.phase {
                     Phase::Responded(h) => h,
                     _ if data_len == 0 => return ProbeStep::Wait,
@@ -360,8 +358,8 @@ mod tests {
 
     fn reply(p: &Probe, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
         crate::wire::build::packet(
-            IpAddr::V4(p.to),
-            IpAddr::V4(p.from),
+            p.to,
+            p.from,
             crate::wire::build::Transport::TcpSegment {
                 src_port: p.dport,
                 dst_port: p.sport,
@@ -424,6 +422,33 @@ mod tests {
             "v2 LOCAL, no addresses"
         );
         assert!(data[16..].starts_with(b"GET / HTTP/1.1\r\n"));
+    }
+
+    /// An IPv6 target group's target is probed from the node's IPv6 address; the answer may
+    /// come cut after its first bytes (its length is in the IPv6 header).
+    #[test]
+    fn http_probe_over_ipv6() {
+        use crate::wire::tcp_flags::*;
+        let mut p = Probe::new(
+            "2600:1f18:0:80::50".parse().unwrap(),
+            61000,
+            "2600:1f18:0:90::10".parse().unwrap(),
+            80,
+            ProbeKind::Http("/".into()),
+            1000,
+        );
+        let syn = crate::wire::parse(&p.start()).unwrap();
+        assert_eq!((syn.src, syn.dst), (p.from, p.to));
+        let ProbeStep::Send(req) = p.on_packet(&reply(&p, SYN | ACK, 5, &[])) else {
+            panic!("request expected");
+        };
+        let q = crate::wire::parse(&req[0]).unwrap();
+        let data = &req[0][q.l4_offset.unwrap() + 20..];
+        assert!(String::from_utf8_lossy(data).contains("Host: [2600:1f18:0:90::10]\r\n"));
+        let body = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let answer = reply(&p, ACK | PSH, 6, body);
+        assert!(matches!(p.on_packet(&answer[..80]), ProbeStep::Send(_)));
+        assert_eq!(p.result(), Some(true));
     }
 
     #[test]

@@ -139,6 +139,10 @@ pub enum DropReason {
     ResolverProtocol,
     /// No room in the packet buffer to insert the PROXY protocol header.
     ProxyProtocolNoRoom,
+    /// A packet a dual-stack load balancer cannot carry between its client's family and its
+    /// target's: no node address of the target's family, or no room for IPv6's longer
+    /// header; or an endpoint to an AWS service with no address of the packet's family.
+    AddressFamily,
     /// A packet bigger than a Gateway Load Balancer carries (8500 bytes inside GENEVE).
     GwlbMtuExceeded,
     /// A fragment from an appliance (GWLB drops them).
@@ -261,9 +265,10 @@ vocabulary! {
     52 (DropReason::TgwRouteLoop) => "tgw_route_loop", "TRANSIT_GATEWAY_ROUTE_LOOP";
     53 (DropReason::DirectConnectNotAdvertised) => "direct_connect_not_advertised", "DIRECT_CONNECT_PREFIX_NOT_ALLOWED";
     54 (DropReason::Unsupported(Unsupported::ClientIpPreservation)) => "unsupported_client_ip_preservation", "CLIENT_IP_PRESERVATION_NOT_SUPPORTED";
+    55 (DropReason::AddressFamily) => "address_family", "ADDRESS_FAMILY_NOT_SUPPORTED";
 }
 
-const REASONS: usize = 55;
+const REASONS: usize = 56;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@ use super::*;
 
 /// An address someone holds: the scope it must be unique in (a VPC id, or the internet),
 /// the address, and who holds it (entity and field).
-type Claim = (String, Ipv4Addr, AddressOwner);
+type Claim = (String, IpAddr, AddressOwner);
 
 fn owner(collection: Collection, id: &str, path: FieldPath) -> AddressOwner {
     AddressOwner {
@@ -17,7 +17,7 @@ impl<'a> Validator<'a> {
     pub(super) fn check_address_uniqueness(&mut self) {
         let mut claims = self.private_claims();
         claims.extend(self.public_claims());
-        let mut owners: BTreeMap<(String, Ipv4Addr), AddressOwner> = BTreeMap::new();
+        let mut owners: BTreeMap<(String, IpAddr), AddressOwner> = BTreeMap::new();
         for (scope, ip, owner) in claims {
             match owners.get(&(scope.clone(), ip)) {
                 Some(prev) => {
@@ -46,7 +46,7 @@ impl<'a> Validator<'a> {
     fn private_claims(&self) -> Vec<Claim> {
         let c = self.c;
         let mut claims = Vec::new();
-        let mut claim = |v: &Self, subnet: &str, ip: Ipv4Addr, o: AddressOwner| {
+        let mut claim = |v: &Self, subnet: &str, ip: IpAddr, o: AddressOwner| {
             if let Some(s) = v.subnet(subnet) {
                 claims.push((s.vpc.clone(), ip, o));
             }
@@ -56,17 +56,30 @@ impl<'a> Validator<'a> {
             claim(
                 self,
                 &x.subnet,
-                x.private_ip,
+                x.private_ip.into(),
                 owner(Collection::Instances, &x.id, path),
             );
+            if let Some(a) = x.ipv6_address {
+                let path = path![Collection::Instances, i, "ipv6_address"];
+                claim(
+                    self,
+                    &x.subnet,
+                    a.into(),
+                    owner(Collection::Instances, &x.id, path),
+                );
+            }
         }
         for (i, x) in c.network_interfaces.iter().enumerate() {
             let of = |path| owner(Collection::NetworkInterfaces, &x.id, path);
             let path = path![Collection::NetworkInterfaces, i, "private_ip"];
-            claim(self, &x.subnet, x.private_ip, of(path));
+            claim(self, &x.subnet, x.private_ip.into(), of(path));
             for (k, ip) in x.secondary_private_ips.iter().enumerate() {
                 let path = path![Collection::NetworkInterfaces, i, "secondary_private_ips", k];
-                claim(self, &x.subnet, *ip, of(path));
+                claim(self, &x.subnet, (*ip).into(), of(path));
+            }
+            if let Some(a) = x.ipv6_address {
+                let path = path![Collection::NetworkInterfaces, i, "ipv6_address"];
+                claim(self, &x.subnet, a.into(), of(path));
             }
         }
         for (i, x) in c.nat_gateways.iter().enumerate() {
@@ -74,7 +87,7 @@ impl<'a> Validator<'a> {
             claim(
                 self,
                 &x.subnet,
-                x.private_ip,
+                x.private_ip.into(),
                 owner(Collection::NatGateways, &x.id, path),
             );
         }
@@ -90,9 +103,24 @@ impl<'a> Validator<'a> {
                 claim(
                     self,
                     &n.subnet,
-                    n.private_ip,
+                    n.private_ip.into(),
                     owner(Collection::Endpoints, &e.id, path),
                 );
+                if let Some(a) = n.ipv6_address {
+                    let path = path![
+                        Collection::Endpoints,
+                        i,
+                        "network_interfaces",
+                        k,
+                        "ipv6_address"
+                    ];
+                    claim(
+                        self,
+                        &n.subnet,
+                        a.into(),
+                        owner(Collection::Endpoints, &e.id, path),
+                    );
+                }
             }
         }
         for (i, lb) in c.load_balancers.iter().enumerate() {
@@ -105,7 +133,18 @@ impl<'a> Validator<'a> {
                     "private_ip"
                 ];
                 let o = owner(Collection::LoadBalancers, &lb.id, path);
-                claim(self, &m.subnet, m.private_ip, o);
+                claim(self, &m.subnet, m.private_ip.into(), o);
+                if let Some(a) = m.ipv6_address {
+                    let path = path![
+                        Collection::LoadBalancers,
+                        i,
+                        "subnet_mappings",
+                        k,
+                        "ipv6_address"
+                    ];
+                    let o = owner(Collection::LoadBalancers, &lb.id, path);
+                    claim(self, &m.subnet, a.into(), o);
+                }
             }
         }
         claims
@@ -120,7 +159,11 @@ impl<'a> Validator<'a> {
         for (i, x) in c.instances.iter().enumerate() {
             if let Some(ip) = x.public_ip {
                 let path = path![Collection::Instances, i, "public_ip"];
-                claims.push((internet(), ip, owner(Collection::Instances, &x.id, path)));
+                claims.push((
+                    internet(),
+                    ip.into(),
+                    owner(Collection::Instances, &x.id, path),
+                ));
             }
         }
         for (i, x) in c.network_interfaces.iter().enumerate() {
@@ -128,7 +171,7 @@ impl<'a> Validator<'a> {
                 let path = path![Collection::NetworkInterfaces, i, "public_ip"];
                 claims.push((
                     internet(),
-                    ip,
+                    ip.into(),
                     owner(Collection::NetworkInterfaces, &x.id, path),
                 ));
             }
@@ -136,7 +179,11 @@ impl<'a> Validator<'a> {
         for (i, x) in c.nat_gateways.iter().enumerate() {
             if let Some(ip) = x.public_ip {
                 let path = path![Collection::NatGateways, i, "public_ip"];
-                claims.push((internet(), ip, owner(Collection::NatGateways, &x.id, path)));
+                claims.push((
+                    internet(),
+                    ip.into(),
+                    owner(Collection::NatGateways, &x.id, path),
+                ));
             }
         }
         claims

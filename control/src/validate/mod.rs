@@ -43,6 +43,7 @@ use crate::path;
 mod addresses;
 mod direct_connect;
 mod dns;
+mod dual_stack;
 mod endpoints;
 mod ids;
 mod interfaces;
@@ -191,6 +192,7 @@ impl<'a> Validator<'a> {
         self.check_policies();
         self.check_load_balancers();
         self.check_target_groups();
+        self.check_address_types();
         self.check_route_tables();
         self.check_hosted_zones();
         self.check_address_uniqueness();

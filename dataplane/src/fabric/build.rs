@@ -424,10 +424,17 @@ impl<'a> FabricBuilder<'a> {
             };
             let n = self.parts.lb_nodes.len() as u32;
             self.claim(vpc, IpAddr::V4(m.private_ip), Owner::LoadBalancerNode(n));
+            let ip6 = m
+                .ipv6_address
+                .filter(|_| lb.ip_address_type == model::IpAddressType::Dualstack);
+            if let Some(a) = ip6 {
+                self.claim(vpc, IpAddr::V6(a), Owner::LoadBalancerNode(n));
+            }
             nodes.push(n);
             self.parts.lb_nodes.push(LbNode {
                 lb: li,
                 ip: m.private_ip,
+                ip6,
                 public_ip: m
                     .public_ip
                     .filter(|_| lb.scheme == model::Scheme::InternetFacing),
@@ -557,6 +564,10 @@ impl<'a> FabricBuilder<'a> {
                 let x = self.parts.endpoint_enis.len() as u32;
                 let zone = zone_of(&id);
                 self.claim(vpc, IpAddr::V4(n.private_ip), Owner::EndpointEni(x));
+                let ip6 = n.ipv6_address.filter(|_| e.ip_address_type.has_v6());
+                if let Some(a) = ip6 {
+                    self.claim(vpc, IpAddr::V6(a), Owner::EndpointEni(x));
+                }
                 self.parts.endpoint_eni_by_zone.insert(zone, x);
                 let az = self.subnet(&n.subnet).map(|s| s.availability_zone.clone());
                 let route_table = self.subnet_route_table(&n.subnet);
@@ -564,6 +575,7 @@ impl<'a> FabricBuilder<'a> {
                     id,
                     endpoint: ei,
                     ip: n.private_ip,
+                    ip6,
                     az: az.unwrap_or_default(),
                     zone,
                     route_table,
@@ -831,14 +843,7 @@ impl<'a> FabricBuilder<'a> {
                 continue;
             };
             ep.aws_service = Some(si);
-            ep.service_addresses = svc
-                .service_addresses
-                .iter()
-                .filter_map(|a| match a {
-                    IpAddr::V4(a) => Some(*a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect();
+            ep.service_addresses = svc.service_addresses.clone();
         }
         self.parts.service_by_zone = self
             .parts

@@ -208,7 +208,8 @@ pub struct InterfaceEndpoint {
     /// For an endpoint to an AWS service (S3, DynamoDB…): `services[i]`, the service's
     /// network, where the flow goes with its destination set to one of `service_addresses`.
     pub aws_service: Option<u32>,
-    pub service_addresses: Vec<Ipv4Addr>,
+    /// Both families: a flow goes to one of its own family.
+    pub service_addresses: Vec<IpAddr>,
     pub counters: Arc<EntityCounters>,
 }
 
@@ -218,6 +219,8 @@ pub struct EndpointEni {
     pub id: String,
     pub endpoint: u32,
     pub ip: Ipv4Addr,
+    /// A dual-stack endpoint's IPv6 address.
+    pub ip6: Option<Ipv6Addr>,
     pub az: String,
     pub zone: u32,
     /// The route table of the ENI's subnet (`snapshot.route_tables[i]`): the endpoint's
@@ -268,6 +271,8 @@ pub struct Listener {
 pub struct LbNode {
     pub lb: u32,
     pub ip: Ipv4Addr,
+    /// A dual-stack load balancer's IPv6 address of this node.
+    pub ip6: Option<Ipv6Addr>,
     /// An internet-facing load balancer's public address of this node.
     pub public_ip: Option<Ipv4Addr>,
     pub az: String,
@@ -280,6 +285,17 @@ pub struct LbNode {
     pub client_zone: u32,
     /// The node's subnet, `subnets[i]`.
     pub subnet: u32,
+}
+
+impl LbNode {
+    /// The node's address of `peer`'s family: what it sends to a target from (`None`: an IPv6
+    /// peer and a load balancer that is not dual-stack).
+    pub fn address_for(&self, peer: IpAddr) -> Option<IpAddr> {
+        match peer {
+            IpAddr::V4(_) => Some(IpAddr::V4(self.ip)),
+            IpAddr::V6(_) => self.ip6.map(IpAddr::V6),
+        }
+    }
 }
 
 #[derive(Debug)]

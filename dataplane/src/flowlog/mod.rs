@@ -166,7 +166,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
                 .find(|&k| ep.eni_id(k) == e.id)
                 .map(|k| ep.network_interfaces[k].subnet.clone())
         });
-        let addrs = SmallVec::from_slice(&[IpAddr::V4(e.ip)]);
+        let mut addrs = SmallVec::from_slice(&[IpAddr::V4(e.ip)]);
+        addrs.extend(e.ip6.map(IpAddr::V6));
         m.insert(e.zone, iface(e.id.clone(), addrs, None, subnet));
     }
     for n in &f.lb_nodes {
@@ -177,7 +178,8 @@ pub fn interfaces(f: &Fabric) -> FxHashMap<u32, Interface> {
             .find(|l| l.id == lb.id)
             .and_then(|l| l.subnet_mappings.iter().find(|m| m.private_ip == n.ip))
             .map(|m| m.subnet.clone());
-        let addrs = SmallVec::from_slice(&[IpAddr::V4(n.ip)]);
+        let mut addrs = SmallVec::from_slice(&[IpAddr::V4(n.ip)]);
+        addrs.extend(n.ip6.map(IpAddr::V6));
         let id = format!("{}@{}", lb.id, n.ip);
         m.insert(n.zone, iface(id, addrs, Some(n.route_table), subnet));
     }

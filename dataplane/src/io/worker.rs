@@ -53,6 +53,8 @@ const SWEEP_EVERY: Duration = Duration::from_millis(10);
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
 const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
+const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
+const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 
 /// A worker's buffers, allocated once at start: nothing is allocated per packet.
 pub struct Buffers {
@@ -371,12 +373,29 @@ fn leaving(pkt: &mut [u8], arrived: VirtioNetHdr, offload: Offload) -> VirtioNet
             } else {
                 8
             };
-            h.gso_type = arrived.gso_type;
+            h.gso_type = gso_type_of(arrived.gso_type, p.is_ipv4());
             h.gso_size = arrived.gso_size;
             h.hdr_len = (l4 + th) as u16;
         }
     }
     h
+}
+
+/// The segmentation type of a TCP superpacket that may have changed family on the way (a
+/// dual-stack load balancer translating between its client's and its target's): TCPv4 or
+/// TCPv6 as the packet now is, the ECN flag kept. Other types are family-neutral.
+fn gso_type_of(arrived: u8, v4: bool) -> u8 {
+    match arrived & !VIRTIO_NET_HDR_GSO_ECN {
+        VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6 => {
+            let t = if v4 {
+                VIRTIO_NET_HDR_GSO_TCPV4
+            } else {
+                VIRTIO_NET_HDR_GSO_TCPV6
+            };
+            t | (arrived & VIRTIO_NET_HDR_GSO_ECN)
+        }
+        _ => arrived,
+    }
 }
 
 /// Sends a decided frame, or gathers it into the worker's UDP train.

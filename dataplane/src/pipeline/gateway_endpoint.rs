@@ -54,7 +54,10 @@ pub(super) fn from_service_network<O: Observer>(
         ) {
             let eni = &f.endpoint_enis[x as usize];
             let ep = &f.endpoints[eni.endpoint as usize];
-            let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+            let q = match rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs) {
+                Ok(q) => q,
+                Err(r) => return Verdict::Drop(r),
+            };
             if sig.fin || sig.rst {
                 cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
             }

@@ -227,7 +227,10 @@ pub(super) fn to_load_balancer_node<O: Observer>(
     };
     let eni = &f.endpoint_enis[x as usize];
     let ep = &f.endpoints[eni.endpoint as usize];
-    let q = reply_back(f, cx, node, nat, sig, p, buf, obs);
+    let q = match reply_back(f, cx, node, nat, sig, p, buf, obs) {
+        Ok(q) => q,
+        Err(r) => return Verdict::Drop(r),
+    };
     ep.counters.tx(cx.lane, q.len);
     endpoint_reply(f, cx, eni, ep.vpc, &q, buf, obs)
 }
@@ -245,10 +248,10 @@ fn reply_back<O: Observer>(
     p: &Parsed,
     buf: &mut [u8],
     obs: &mut O,
-) -> Parsed {
+) -> Result<Parsed, DropReason> {
     let n = &f.lb_nodes[node as usize];
     f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
-    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs)?;
     if sig.fin || sig.rst {
         cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
     }
@@ -271,7 +274,7 @@ fn reply_back<O: Observer>(
         }
         wire::tcp_edit::map_sack(l4, back);
     }
-    q
+    Ok(q)
 }
 
 /// A target's reply to a client of the load balancer itself: from the node's address, routed
@@ -287,6 +290,8 @@ fn to_client<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let q = reply_back(f, cx, node, nat, sig, p, buf, obs);
-    to_target(f, cx, node, &q, buf, obs)
+    match reply_back(f, cx, node, nat, sig, p, buf, obs) {
+        Ok(q) => to_target(f, cx, node, &q, buf, obs),
+        Err(r) => Verdict::Drop(r),
+    }
 }

@@ -914,19 +914,29 @@ fn rewrite(
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
     obs: &mut impl Observer,
-) -> Parsed {
-    if let (IpAddr::V4(s), IpAddr::V4(d)) = (src.0, dst.0) {
-        wire::rewrite_v4_flow(buf, p.l4_offset, p.protocol, (s, src.1), (d, dst.1));
-    }
-    obs.step(Step::Nat {
-        from: (p.src, p.src_port, p.dst, p.dst_port),
-        to: (src.0, src.1, dst.0, dst.1),
-    });
-    Parsed {
+) -> Result<Parsed, DropReason> {
+    let same = Parsed {
         src: src.0,
         src_port: src.1,
         dst: dst.0,
         dst_port: dst.1,
         ..*p
-    }
+    };
+    let q = match (p.src, src.0, dst.0) {
+        (IpAddr::V4(_), IpAddr::V4(s), IpAddr::V4(d)) => {
+            wire::rewrite_v4_flow(buf, p.l4_offset, p.protocol, (s, src.1), (d, dst.1));
+            same
+        }
+        (IpAddr::V6(_), IpAddr::V6(s), IpAddr::V6(d)) => {
+            wire::family::rewrite_v6_flow(buf, p, (s, src.1), (d, dst.1));
+            same
+        }
+        // A dual-stack load balancer between a client and a target of different families.
+        _ => wire::family::translate_flow(buf, p, src, dst).ok_or(DropReason::AddressFamily)?,
+    };
+    obs.step(Step::Nat {
+        from: (p.src, p.src_port, p.dst, p.dst_port),
+        to: (src.0, src.1, dst.0, dst.1),
+    });
+    Ok(q)
 }

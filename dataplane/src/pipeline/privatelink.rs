@@ -5,7 +5,7 @@
 //! service's network instead.
 
 use super::*;
-use crate::fabric::{EndpointEni, LbNode, Listener};
+use crate::fabric::{EndpointEni, Listener};
 
 /// A packet to an interface endpoint's ENI: a flow the endpoint carries is translated and
 /// sent on; a new one passes the endpoint's security groups, its connection state, a
@@ -21,7 +21,7 @@ pub(super) fn interface_endpoint<O: Observer>(
     let eni = &f.endpoint_enis[x as usize];
     let ep = &f.endpoints[eni.endpoint as usize];
     ep.counters.rx(cx.lane, p.len);
-    if !matches!(p.protocol, proto::TCP | proto::UDP) || p.is_fragment() || !p.is_ipv4() {
+    if !matches!(p.protocol, proto::TCP | proto::UDP) || p.is_fragment() {
         return Verdict::Drop(DropReason::EndpointProtocol);
     }
     let t = tuple(p);
@@ -85,7 +85,10 @@ pub(super) fn tracked_flow<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Verdict {
-    let mut q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
+    let mut q = match rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs) {
+        Ok(q) => q,
+        Err(r) => return Verdict::Drop(r),
+    };
     if sig.fin || sig.rst {
         cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
     }
@@ -241,9 +244,11 @@ pub(super) fn open_flow<O: Observer>(
         peer_zone: zone,
         proxy,
     };
-    let port = node_port(cx, n, target, p.protocol, back, h, sig).map_err(drop)?;
+    // The node speaks to the target in the target group's family, whatever the client's.
+    let node_ip = n.address_for(target.ip).ok_or(drop(DropReason::AddressFamily))?;
+    let port = node_port(cx, node_ip, n.zone, target, p.protocol, back, h, sig).map_err(drop)?;
     let nat = Nat {
-        src: IpAddr::V4(n.ip),
+        src: node_ip,
         sport: port,
         dst: target.ip,
         dport: target.port,
@@ -256,10 +261,13 @@ pub(super) fn open_flow<O: Observer>(
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);
     target.counters.tx(cx.lane, p.len);
-    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs);
-    if let (Some(pp), Some(off)) = (proxy, q.l4_offset) {
-        // Room in the target's segments for the header.
-        wire::tcp_edit::clamp_mss(&mut buf[off..q.len], pp.len);
+    let q = rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs).map_err(drop)?;
+    // Room in the target's segments for the PROXY header, and for IPv6's longer header when
+    // an IPv4 client's flow goes to an IPv6 target.
+    let grown = if p.is_ipv4() && !q.is_ipv4() { 20 } else { 0 };
+    let room = proxy.map_or(0, |pp| pp.len) + grown;
+    if let (true, Some(off)) = (room > 0 && p.protocol == proto::TCP, q.l4_offset) {
+        wire::tcp_edit::clamp_mss(&mut buf[off..q.len], room);
     }
     Ok(to_target(f, cx, node, &q, buf, obs))
 }
@@ -283,11 +291,14 @@ fn proxy_for(enabled: bool, p: &Parsed, buf: &[u8], endpoint: &str) -> Option<Pr
     }
 }
 
-/// A source port on node `n` that no flow to `target` uses, taken by inserting the way back
-/// (`back`: packets from the target become the endpoint's replies) in the node's zone.
+/// A source port on the node (address `node_ip`, flow zone `zone`) that no flow to `target`
+/// uses, taken by inserting the way back (`back`: packets from the target become the
+/// endpoint's replies) in the node's zone.
+#[allow(clippy::too_many_arguments)]
 fn node_port(
     cx: &Ctx<'_>,
-    n: &LbNode,
+    node_ip: IpAddr,
+    zone: u32,
     target: &Target,
     protocol: u8,
     back: Nat,
@@ -302,12 +313,12 @@ fn node_port(
             proto: protocol,
             src: target.ip,
             sport: target.port,
-            dst: IpAddr::V4(n.ip),
+            dst: node_ip,
             dport: cand,
         };
         match cx
             .flows
-            .insert_new(n.zone, &way_back, Some(back), sig, cx.now)
+            .insert_new(zone, &way_back, Some(back), sig, cx.now)
         {
             Ok(true) => return Ok(cand),
             Ok(false) => continue,
@@ -335,12 +346,16 @@ pub(super) fn to_aws_service<O: Observer>(
     let svc = &f.services[si as usize];
     let t = tuple(p);
     let sig = signal(cx, p);
-    if ep.service_addresses.is_empty() {
-        return Verdict::Drop(DropReason::EndpointServiceNotFound);
-    }
-    let addr = IpAddr::V4(
-        ep.service_addresses[(flow_hash(&t) % ep.service_addresses.len() as u64) as usize],
-    );
+    // One of the service's addresses of the packet's family.
+    let family = ep.service_addresses.iter().filter(|a| a.is_ipv4() == p.is_ipv4());
+    let n = family.clone().count();
+    let Some(&addr) = family.clone().nth((flow_hash(&t) % n.max(1) as u64) as usize) else {
+        return Verdict::Drop(if ep.service_addresses.is_empty() {
+            DropReason::EndpointServiceNotFound
+        } else {
+            DropReason::AddressFamily
+        });
+    };
     let back = Tuple {
         proto: p.protocol,
         src: addr,
@@ -371,7 +386,10 @@ pub(super) fn to_aws_service<O: Observer>(
     {
         return Verdict::Drop(e.into());
     }
-    let q = rewrite(p, buf, (fwd.src, fwd.sport), (fwd.dst, fwd.dport), obs);
+    let q = match rewrite(p, buf, (fwd.src, fwd.sport), (fwd.dst, fwd.dport), obs) {
+        Ok(q) => q,
+        Err(r) => return Verdict::Drop(r),
+    };
     ep.counters.tx(cx.lane, q.len);
     Verdict::Forward {
         egress: svc.attachment,
@@ -382,15 +400,8 @@ pub(super) fn to_aws_service<O: Observer>(
 /// The PROXY protocol v2 header for a consumer's connection: the consumer's address and port
 /// as the endpoint saw them, the endpoint's address and port, the endpoint's id in the AWS TLV.
 pub(super) fn proxy_header(p: &Parsed, endpoint: &str, out: &mut [u8; 128]) -> usize {
-    match (p.src, p.dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => wire::proxy_v2_header(
-            std::net::SocketAddrV4::new(s, p.src_port),
-            std::net::SocketAddrV4::new(d, p.dst_port),
-            endpoint,
-            out,
-        ),
-        _ => 0,
-    }
+    let (src, dst) = ((p.src, p.src_port).into(), (p.dst, p.dst_port).into());
+    wire::proxy_v2_header(src, dst, endpoint, out).unwrap_or(0)
 }
 
 /// A flow's hash, the same for both directions' tuples in one zone (target choice and

@@ -404,7 +404,7 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                         let t = &g.targets[t as usize];
                         format!(
                             "node {} ({}) picks target {} in {} ({}) of {eligible} eligible; cross-zone {}{}",
-                            n.ip,
+                            n.address_for(t.ip).unwrap_or(IpAddr::V4(n.ip)),
                             n.az,
                             t.ip,
                             t.az,

@@ -163,7 +163,7 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         DropReason::FragmentOutOfOrder => cx.flows(r),
         DropReason::Malformed(crate::wire::WireError::TinyFragment) => cx.flows(r),
         DropReason::NoFlow => cx.privatelink(r),
-        DropReason::ProxyProtocolNoRoom => cx.privatelink(r),
+        DropReason::ProxyProtocolNoRoom | DropReason::AddressFamily => cx.privatelink(r),
         DropReason::ResolverProtocol => cx.vpc(r),
         DropReason::GwlbMtuExceeded => cx.gwlb(r),
         DropReason::GeneveFragment => cx.gwlb(r),
@@ -462,7 +462,7 @@ impl Context<'_> {
                 let az = endpoint
                     .and_then(|e| f.endpoint_enis.iter().find(|x| f.endpoints[x.endpoint as usize].id == e.id))
                     .map(|x| x.az.clone())
-                    .or_else(|| f.lb_nodes.iter().find(|n| IpAddr::V4(n.ip) == q.dst).map(|n| n.az.clone()))
+                    .or_else(|| f.lb_nodes.iter().find(|n| IpAddr::V4(n.ip) == q.dst || n.ip6.map(IpAddr::V6) == Some(q.dst)).map(|n| n.az.clone()))
                     .unwrap_or_default();
                 (
                     r.code(),
@@ -484,6 +484,10 @@ impl Context<'_> {
             DropReason::ProxyProtocolNoRoom => (
                 r.code(),
                 "no room to insert the PROXY protocol header into the segment".into(),
+            ),
+            DropReason::AddressFamily => (
+                r.code(),
+                "the load balancer cannot carry this packet between the client's address family and the target's: a target group of IPv6 targets needs a dualstack load balancer (and an endpoint to an AWS service needs a service address of the packet's family)".into(),
             ),
             _ => self.unexplained(r),
         }

@@ -49,10 +49,11 @@ pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u32) -> 
 }
 
 /// `checksum` updated for `old` bytes (even length, word aligned in the summed data) being
-/// replaced by `new` bytes of the same length.
+/// replaced by `new` bytes — of the same length, or another even one where summed data
+/// changes shape (a pseudo-header changing family: 4-byte addresses for 16-byte ones).
 pub fn adjust(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
-    debug_assert_eq!(old.len(), new.len());
     debug_assert_eq!(old.len() % 2, 0);
+    debug_assert_eq!(new.len() % 2, 0);
     // ~HC + ~m + m', where ~m summed word by word is the complement of the sum of m.
     let mut acc = u32::from(!checksum);
     acc += u32::from(!fold(sum(old)));

@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod checksum;
+pub mod family;
 pub mod geneve;
 pub mod ipv4;
 pub mod ipv6;
@@ -244,16 +245,52 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, WireError> {
     }
 }
 
-/// The destination address and port of a TCP or UDP packet over IPv4 read from its first
-/// bytes alone: a packet cut after its ports (a copy kept short) still answers. `None` for
-/// anything else.
-pub fn ipv4_destination(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, u16)> {
-    if bytes.len() < 20 || bytes[0] >> 4 != 4 || !matches!(bytes[9], proto::TCP | proto::UDP) {
-        return None;
+/// The IP header fields of a packet read from its first bytes alone (a copy kept short still
+/// answers): IPv4, or IPv6 without extension headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: u8,
+    /// Where the transport header starts.
+    pub l4: usize,
+    /// The packet's whole length, as its header says.
+    pub total_len: usize,
+}
+
+/// Reads [`Head`] from the start of `bytes`; `None` if too short or not IP.
+pub fn head(bytes: &[u8]) -> Option<Head> {
+    match bytes.first()? >> 4 {
+        4 if bytes.len() >= ipv4::HEADER_LEN => {
+            let ip = Ipv4Packet::new_unchecked(bytes);
+            Some(Head {
+                src: IpAddr::V4(ip.src_addr()),
+                dst: IpAddr::V4(ip.dst_addr()),
+                protocol: ip.protocol(),
+                l4: ip.header_len(),
+                total_len: ip.total_len(),
+            })
+        }
+        6 if bytes.len() >= ipv6::HEADER_LEN => {
+            let ip = Ipv6Packet::new_unchecked(bytes);
+            Some(Head {
+                src: IpAddr::V6(ip.src_addr()),
+                dst: IpAddr::V6(ip.dst_addr()),
+                protocol: ip.next_header(),
+                l4: ipv6::HEADER_LEN,
+                total_len: ip.total_len(),
+            })
+        }
+        _ => None,
     }
-    let ip = Ipv4Packet::new_unchecked(bytes);
-    let p = bytes.get(ip.header_len() + 2..ip.header_len() + 4)?;
-    Some((ip.dst_addr(), u16::from_be_bytes([p[0], p[1]])))
+}
+
+/// The destination address and port of a TCP or UDP packet read from its first bytes alone:
+/// a packet cut after its ports (a copy kept short) still answers. `None` for anything else.
+pub fn flow_destination(bytes: &[u8]) -> Option<(IpAddr, u16)> {
+    let h = head(bytes).filter(|h| matches!(h.protocol, proto::TCP | proto::UDP))?;
+    let p = bytes.get(h.l4 + 2..h.l4 + 4)?;
+    Some((h.dst, u16::from_be_bytes([p[0], p[1]])))
 }
 
 /// Reads the transport header at the start of `l4` into `out`. In a first fragment `l4` is
@@ -561,63 +598,73 @@ pub mod tcp_edit {
     }
 }
 
-/// The PROXY protocol v2 header AWS PrivateLink sends (TCP over IPv4, with the `0xEA` TLV of
-/// subtype `0x01` carrying the endpoint id; none for an empty id, as a load balancer's own
-/// clients get it), written into `out`; returns its length.
+/// The PROXY protocol v2 header AWS PrivateLink sends (TCP over IPv4 or IPv6 — the family of
+/// the client's connection, whatever the target's — with the `0xEA` TLV of subtype `0x01`
+/// carrying the endpoint id; none for an empty id, as a load balancer's own clients get it),
+/// written into `out`; returns its length. `None` for addresses of mixed families.
 pub fn proxy_v2_header(
-    src: std::net::SocketAddrV4,
-    dst: std::net::SocketAddrV4,
+    src: std::net::SocketAddr,
+    dst: std::net::SocketAddr,
     vpce_id: &str,
     out: &mut [u8; 128],
-) -> usize {
+) -> Option<usize> {
+    use std::net::SocketAddr::{V4, V6};
     const SIGNATURE: [u8; 12] = [
         0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
     ];
-    let id = &vpce_id.as_bytes()[..vpce_id.len().min(128 - 32)];
-    let tlv_len = 1 + id.len();
-    let body = 12 + 3 + tlv_len;
     out[..12].copy_from_slice(&SIGNATURE);
     out[12] = 0x21; // version 2, PROXY
-    out[13] = 0x11; // TCP over IPv4
-    out[14..16].copy_from_slice(&(body as u16).to_be_bytes());
-    out[16..20].copy_from_slice(&src.ip().octets());
-    out[20..24].copy_from_slice(&dst.ip().octets());
-    out[24..26].copy_from_slice(&src.port().to_be_bytes());
-    out[26..28].copy_from_slice(&dst.port().to_be_bytes());
-    if id.is_empty() {
-        out[14..16].copy_from_slice(&12u16.to_be_bytes());
-        return 16 + 12;
+    let addrs = match (src, dst) {
+        (V4(s), V4(d)) => {
+            out[13] = 0x11; // TCP over IPv4
+            out[16..20].copy_from_slice(&s.ip().octets());
+            out[20..24].copy_from_slice(&d.ip().octets());
+            8
+        }
+        (V6(s), V6(d)) => {
+            out[13] = 0x21; // TCP over IPv6
+            out[16..32].copy_from_slice(&s.ip().octets());
+            out[32..48].copy_from_slice(&d.ip().octets());
+            32
+        }
+        _ => return None,
+    };
+    let at = 16 + addrs;
+    out[at..at + 2].copy_from_slice(&src.port().to_be_bytes());
+    out[at + 2..at + 4].copy_from_slice(&dst.port().to_be_bytes());
+    let tlv = at + 4;
+    let id = &vpce_id.as_bytes()[..vpce_id.len().min(128 - tlv - 4)];
+    if !id.is_empty() {
+        out[tlv] = 0xEA;
+        out[tlv + 1..tlv + 3].copy_from_slice(&(1 + id.len() as u16).to_be_bytes());
+        out[tlv + 3] = 0x01;
+        out[tlv + 4..tlv + 4 + id.len()].copy_from_slice(id);
     }
-    out[28] = 0xEA;
-    out[29..31].copy_from_slice(&(tlv_len as u16).to_be_bytes());
-    out[31] = 0x01;
-    out[32..32 + id.len()].copy_from_slice(id);
-    16 + body
+    let end = if id.is_empty() { tlv } else { tlv + 4 + id.len() };
+    out[14..16].copy_from_slice(&((end - 16) as u16).to_be_bytes());
+    Some(end)
 }
 
-/// Inserts `prefix` at the start of an IPv4 TCP segment's payload, in place (`buf` must have
-/// room for it past the packet), and fixes lengths and checksums (recomputed: this happens
-/// once per connection). Returns the new packet length, or `None` without room.
+/// Inserts `prefix` at the start of a TCP segment's payload (IPv4 or IPv6), in place (`buf`
+/// must have room for it past the packet), and fixes lengths and checksums (recomputed: this
+/// happens once per connection). Returns the new packet length, or `None` without room.
 pub fn insert_tcp_payload(buf: &mut [u8], p: &Parsed, prefix: &[u8]) -> Option<usize> {
     let off = p.l4_offset?;
     let new_len = p.len + prefix.len();
-    if buf.len() < new_len || new_len > usize::from(u16::MAX) {
+    let limit = usize::from(u16::MAX) + if p.is_ipv4() { 0 } else { ipv6::HEADER_LEN };
+    if buf.len() < new_len || new_len > limit {
         return None;
     }
     let data = off + tcp_edit::header_len(&buf[off..p.len]);
     buf.copy_within(data..p.len, data + prefix.len());
     buf[data..data + prefix.len()].copy_from_slice(prefix);
-    buf[2..4].copy_from_slice(&(new_len as u16).to_be_bytes());
-    Ipv4Packet::new_unchecked(&mut buf[..new_len]).fill_checksum();
-    let (src, dst) = (
-        <[u8; 4]>::try_from(&buf[12..16]).expect("4"),
-        <[u8; 4]>::try_from(&buf[16..20]).expect("4"),
-    );
-    let l4 = &mut buf[off..new_len];
-    l4[16..18].copy_from_slice(&[0, 0]);
-    let pseudo = checksum::pseudo_v4(src, dst, proto::TCP, l4.len() as u16);
-    let c = !checksum::fold(checksum::sum(l4) + pseudo);
-    l4[16..18].copy_from_slice(&c.to_be_bytes());
+    if p.is_ipv4() {
+        buf[2..4].copy_from_slice(&(new_len as u16).to_be_bytes());
+        Ipv4Packet::new_unchecked(&mut buf[..new_len]).fill_checksum();
+    } else {
+        buf[4..6].copy_from_slice(&((new_len - ipv6::HEADER_LEN) as u16).to_be_bytes());
+    }
+    complete_checksum(buf, &Parsed { len: new_len, ..*p });
     Some(new_len)
 }
 

@@ -623,13 +623,22 @@ fn only_plain_udp_is_answered_in_place() {
 #[test]
 fn the_destination_of_a_cut_packet_is_read_from_its_first_bytes() {
     let q = udp_dns_query();
-    let want = Some((Ipv4Addr::new(10, 0, 0, 2), 53));
-    assert_eq!(ipv4_destination(&q), want);
-    assert_eq!(ipv4_destination(&q[..24]), want);
-    assert_eq!(ipv4_destination(&q[..23]), None);
+    let want = Some((IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 53));
+    assert_eq!(flow_destination(&q), want);
+    assert_eq!(flow_destination(&q[..24]), want);
+    assert_eq!(flow_destination(&q[..23]), None);
     let mut icmp = q.clone();
     icmp[9] = proto::ICMP;
-    assert_eq!(ipv4_destination(&icmp), None);
+    assert_eq!(flow_destination(&icmp), None);
+    let v6 = build::packet(
+        "2600:1f18::10".parse().unwrap(),
+        "2600:1f18::64".parse().unwrap(),
+        build::Transport::syn(61000, 80),
+    )
+    .unwrap();
+    let want = Some(("2600:1f18::64".parse().unwrap(), 80));
+    assert_eq!(flow_destination(&v6[..44]), want);
+    assert_eq!(flow_destination(&v6[..43]), None);
 }
 
 /// The PROXY v2 header: with an endpoint id, AWS's `0xEA` TLV (subtype `0x01`) after the
@@ -639,14 +648,175 @@ fn proxy_v2_header_with_and_without_the_endpoint_tlv() {
     let src = "10.0.128.10:40000".parse().unwrap();
     let dst = "10.0.128.100:80".parse().unwrap();
     let mut h = [0u8; 128];
-    let n = proxy_v2_header(src, dst, "vpce-0a000000000000001", &mut h);
+    let n = proxy_v2_header(src, dst, "vpce-0a000000000000001", &mut h).unwrap();
     assert_eq!(&h[12..14], &[0x21, 0x11]);
     assert_eq!(usize::from(u16::from_be_bytes([h[14], h[15]])), n - 16);
     assert_eq!(&h[16..20], &[10, 0, 128, 10]);
     assert_eq!((h[28], h[31]), (0xEA, 0x01));
     assert_eq!(&h[32..n], b"vpce-0a000000000000001");
-    let n = proxy_v2_header(src, dst, "", &mut h);
+    let n = proxy_v2_header(src, dst, "", &mut h).unwrap();
     assert_eq!(n, 28);
     assert_eq!(u16::from_be_bytes([h[14], h[15]]), 12);
     assert_eq!(&h[24..28], &[0x9c, 0x40, 0, 80]);
+    // TCP over IPv6: 36 bytes of addresses and ports, then the TLV.
+    let src6 = "[2600:1f18::10]:40000".parse().unwrap();
+    let dst6 = "[2600:1f18::100]:80".parse().unwrap();
+    let n = proxy_v2_header(src6, dst6, "vpce-0a000000000000001", &mut h).unwrap();
+    assert_eq!(&h[12..14], &[0x21, 0x21]);
+    assert_eq!(usize::from(u16::from_be_bytes([h[14], h[15]])), n - 16);
+    assert_eq!(&h[48..52], &[0x9c, 0x40, 0, 80]);
+    assert_eq!((h[52], h[55]), (0xEA, 0x01));
+    assert_eq!(&h[56..n], b"vpce-0a000000000000001");
+    assert_eq!(proxy_v2_header(src, dst6, "", &mut h), None);
+}
+
+/// TCP or UDP checksums of an IPv6 packet (no extension headers) are right by pnet.
+fn pnet_l4_v6_ok(v: &[u8]) -> bool {
+    let ip = pnet_packet::ipv6::Ipv6Packet::new(v).unwrap();
+    let (s, d) = (ip.get_source(), ip.get_destination());
+    match ip.get_next_header().0 {
+        proto::TCP => {
+            let t = pnet_packet::tcp::TcpPacket::new(ip.payload()).unwrap();
+            pnet_packet::tcp::ipv6_checksum(&t, &s, &d) == t.get_checksum()
+        }
+        proto::UDP => {
+            let u = pnet_packet::udp::UdpPacket::new(ip.payload()).unwrap();
+            let want = pnet_packet::udp::ipv6_checksum(&u, &s, &d);
+            want == u.get_checksum() || (want == 0 && u.get_checksum() == 0xffff)
+        }
+        _ => false,
+    }
+}
+
+/// A TCP header (no options) or a UDP header with `payload`, checksum left zero.
+fn l4(tcp: bool, ports: (u16, u16), payload: &[u8]) -> Vec<u8> {
+    let mut t = vec![0u8; if tcp { 20 } else { 8 }];
+    t[0..2].copy_from_slice(&ports.0.to_be_bytes());
+    t[2..4].copy_from_slice(&ports.1.to_be_bytes());
+    if tcp {
+        t[12] = 5 << 4;
+        t[13] = tcp_flags::ACK;
+    } else {
+        t[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    }
+    t.extend_from_slice(payload);
+    t
+}
+
+proptest! {
+    /// IPv6 flows rewritten in one step keep their transport checksums right by pnet.
+    #[test]
+    fn v6_flow_rewrites_match_pnet(
+        tcp in any::<bool>(),
+        payload in prop::collection::vec(any::<u8>(), 0..200),
+        ports in any::<(u16, u16, u16, u16)>(),
+        addrs in any::<(u128, u128, u128, u128)>(),
+    ) {
+        let protocol = if tcp { proto::TCP } else { proto::UDP };
+        let t = l4(tcp, (ports.0, ports.1), &payload);
+        let mut v = ipv6_packet(addrs.0.into(), addrs.1.into(), protocol, &t);
+        let p = parse(&v).unwrap();
+        family::rewrite_v6_flow(&mut v, &p, (addrs.2.into(), ports.2), (addrs.3.into(), ports.3));
+        prop_assert!(pnet_l4_v6_ok(&v));
+        let q = parse(&v).unwrap();
+        prop_assert_eq!((q.src, q.dst), (IpAddr::V6(addrs.2.into()), IpAddr::V6(addrs.3.into())));
+        prop_assert_eq!((q.src_port, q.dst_port), (ports.2, ports.3));
+    }
+
+    /// IPv4 → IPv6 → IPv4 (a dual-stack load balancer's two directions): each packet is valid
+    /// by pnet, TOS/traffic class and TTL/hop limit carry over, the transport header and
+    /// payload arrive unchanged but for ports and checksum, and the way back restores the
+    /// original transport bytes exactly.
+    #[test]
+    fn family_translation_round_trips(
+        tcp in any::<bool>(),
+        payload in prop::collection::vec(any::<u8>(), 0..300),
+        ports in any::<(u16, u16, u16, u16)>(),
+        v4 in any::<(u32, u32)>(),
+        v6 in any::<(u128, u128)>(),
+        tos in any::<u8>(),
+        ttl in 1u8..,
+    ) {
+        let protocol = if tcp { proto::TCP } else { proto::UDP };
+        let t = l4(tcp, (ports.0, ports.1), &payload);
+        let mut orig = ipv4_packet(v4.0.into(), v4.1.into(), protocol, &t);
+        orig[1] = tos;
+        orig[8] = ttl;
+        Ipv4Packet::new_unchecked(&mut orig[..]).fill_checksum();
+        let mut buf = orig.clone();
+        buf.resize(orig.len() + 64, 0);
+        let p = parse(&buf).unwrap();
+        let s6 = (IpAddr::V6(v6.0.into()), ports.2);
+        let d6 = (IpAddr::V6(v6.1.into()), ports.3);
+        let q = family::translate_flow(&mut buf, &p, s6, d6).unwrap();
+        prop_assert_eq!(q.len, orig.len() + 20);
+        prop_assert!(pnet_l4_v6_ok(&buf[..q.len]));
+        prop_assert_eq!(parse(&buf[..q.len]).unwrap(), q);
+        prop_assert_eq!((buf[0] << 4) | (buf[1] >> 4), tos);
+        prop_assert_eq!(buf[7], ttl);
+        let th = if tcp { 20 } else { 8 };
+        prop_assert_eq!(&buf[40 + th..q.len], &orig[20 + th..], "payload carried");
+        // And back, to the original addresses and ports.
+        let s4 = (p.src, p.src_port);
+        let d4 = (p.dst, p.dst_port);
+        let r = family::translate_flow(&mut buf, &q, s4, d4).unwrap();
+        prop_assert_eq!(r.len, orig.len());
+        if tcp {
+            prop_assert!(pnet_tcp_v4_ok(&buf[..r.len]));
+        } else {
+            prop_assert!(pnet_udp_v4_ok(&buf[..r.len]));
+        }
+        prop_assert_eq!(&buf[20..r.len], &orig[20..], "transport bytes restored");
+        prop_assert_eq!((buf[1], buf[8]), (tos, ttl));
+        prop_assert_eq!(parse(&buf[..r.len]).unwrap().src, p.src);
+    }
+}
+
+/// What cannot be translated is refused, not mangled: mixed families, no room for IPv6's
+/// longer header, a fragment. An IPv4 UDP datagram without a checksum gets one in IPv6.
+#[test]
+fn family_translation_refuses_what_it_cannot_carry() {
+    let t = l4(false, (5353, 53), b"query");
+    let mut v = ipv4_packet("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), proto::UDP, &t);
+    v[26..28].copy_from_slice(&[0, 0]); // no UDP checksum
+    let p = parse(&v).unwrap();
+    let s6: IpAddr = "2600::1".parse().unwrap();
+    let d4: IpAddr = "10.0.0.9".parse().unwrap();
+    let mut tight = v.clone();
+    assert_eq!(family::translate_flow(&mut tight, &p, (s6, 1), (s6, 2)), None, "no room");
+    assert_eq!(family::translate_flow(&mut v.clone(), &p, (s6, 1), (d4, 2)), None, "mixed");
+    let mut roomy = v.clone();
+    roomy.resize(v.len() + 20, 0);
+    let q = family::translate_flow(&mut roomy, &p, (s6, 1), (s6, 2)).unwrap();
+    assert_ne!(&roomy[46..48], &[0, 0]);
+    assert!(pnet_l4_v6_ok(&roomy[..q.len]));
+    let mut frag = roomy.clone();
+    let fp = Parsed {
+        fragment: Some(Fragment { id: 1, offset: 0, len: 8, more: true }),
+        ..q
+    };
+    assert_eq!(family::translate_flow(&mut frag, &fp, (d4, 1), (d4, 2)), None, "fragment");
+}
+
+/// PROXY v2 header inserted into an IPv6 segment: lengths and checksum right by pnet.
+#[test]
+fn a_proxy_header_goes_into_an_ipv6_segment() {
+    let mut t = l4(true, (40000, 80), b"GET / HTTP/1.1\r\n");
+    t[13] = tcp_flags::ACK | tcp_flags::PSH;
+    let mut v = ipv6_packet("2600::10".parse().unwrap(), "2600::20".parse().unwrap(), proto::TCP, &t);
+    let p = parse(&v).unwrap();
+    let mut h = [0u8; 128];
+    let n = proxy_v2_header(
+        "[2600::1]:4000".parse().unwrap(),
+        "[2600::2]:80".parse().unwrap(),
+        "vpce-1",
+        &mut h,
+    )
+    .unwrap();
+    v.resize(v.len() + n, 0);
+    let len = insert_tcp_payload(&mut v, &p, &h[..n]).unwrap();
+    assert_eq!(len, p.len + n);
+    assert!(pnet_l4_v6_ok(&v[..len]));
+    assert_eq!(&v[60..60 + n], &h[..n]);
+    assert!(v[60 + n..len].starts_with(b"GET /"));
 }
