@@ -671,6 +671,59 @@ network_interfaces = [
             .is_some());
     }
 
+    /// A dual-stack endpoint's names answer A and AAAA queries as its `dns_record_ip_type`
+    /// says: both by default, one family for `ipv4` or `ipv6`, and `service-defined` AAAA for
+    /// the regional and zonal names but not the private one (the EC2 API's definitions).
+    #[test]
+    fn aaaa_records_follow_the_dns_record_ip_type() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/privatelink-dual-stack.toml");
+        let text = std::fs::read_to_string(&file).unwrap().replace(
+            "supported_ip_address_types",
+            "private_dns_name = \"hello.example.com\"\nsupported_ip_address_types",
+        );
+        let (v4, v6): (IpAddr, IpAddr) = (
+            "10.0.128.100".parse().unwrap(),
+            "2600:1f18:a:a80::100".parse().unwrap(),
+        );
+        let vpc = "vpc-0a000000000000001";
+        let cases = [
+            ("", [true, true, true, true]),
+            ("dns_record_ip_type = \"ipv4\"\n", [true, false, true, false]),
+            ("dns_record_ip_type = \"ipv6\"\n", [false, true, false, true]),
+            ("dns_record_ip_type = \"service-defined\"\n", [true, true, true, false]),
+        ];
+        for (line, [reg_a, reg_aaaa, priv_a, priv_aaaa]) in cases {
+            let t = text.replace(
+                "ip_address_type = \"dualstack\"\n# dns",
+                &format!("ip_address_type = \"dualstack\"\nprivate_dns_enabled = true\n{line}# dns"),
+            );
+            let c = crate::load::load_str("t.toml", t, file.parent().unwrap())
+                .unwrap()
+                .config;
+            let d = PrivateDns::compile(&c);
+            let names = endpoint_names(&c, &c.endpoints[0]);
+            let got = |name: &str, q: QueryType| {
+                // What the resolver writes: the records of the type asked.
+                let all = d.resolve(vpc, name, q).map(|a| a.addresses());
+                let v6 = q == QueryType::AAAA;
+                let mut v = all.unwrap_or_default();
+                v.retain(|a| a.is_ipv6() == v6);
+                v
+            };
+            for (name, want_a, want_aaaa) in [
+                (names.regional.as_str(), reg_a, reg_aaaa),
+                (names.zonal[0].name.as_str(), reg_a, reg_aaaa),
+                ("hello.example.com", priv_a, priv_aaaa),
+            ] {
+                let a = if want_a { vec![v4] } else { vec![] };
+                let aaaa = if want_aaaa { vec![v6] } else { vec![] };
+                assert_eq!(got(name, QueryType::A), a, "{line}{name} A");
+                assert_eq!(got(name, QueryType::AAAA), aaaa, "{line}{name} AAAA");
+            }
+        }
+    }
+
     #[test]
     fn wildcards_zones_aliases_and_cname_chains() {
         let text = BASE.to_string()

@@ -260,13 +260,17 @@ fn members(config: &Config) -> HashMap<String, Vec<IpAddr>> {
             &mut e
                 .network_interfaces
                 .iter()
-                .map(|n| IpAddr::V4(n.private_ip)),
+                .flat_map(|n| {
+                    std::iter::once(IpAddr::V4(n.private_ip)).chain(n.ipv6_address.map(IpAddr::V6))
+                }),
         );
     }
     for l in &config.load_balancers {
         add(
             &l.security_groups,
-            &mut l.subnet_mappings.iter().map(|s| IpAddr::V4(s.private_ip)),
+            &mut l.subnet_mappings.iter().flat_map(|s| {
+                std::iter::once(IpAddr::V4(s.private_ip)).chain(s.ipv6_address.map(IpAddr::V6))
+            }),
         );
     }
     m

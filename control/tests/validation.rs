@@ -744,3 +744,114 @@ fn target_group_health_requirements() {
         "minimum_healthy_percentage is 1 to 100",
     );
 }
+
+/// The dual-stack example, and each requirement AWS states for dual-stack PrivateLink broken
+/// in turn: the error names the entity and field, and says what to change.
+#[test]
+fn dual_stack_privatelink_rules() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/privatelink-dual-stack.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        diagnostics(&text)
+            .iter()
+            .all(|d| d.severity != Severity::Error),
+        "the example is valid"
+    );
+    let broken = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        text.replacen(from, to, 1)
+    };
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // The service must accept IPv6 for a dual-stack endpoint.
+        (
+            "supported_ip_address_types = [\"ipv4\", \"ipv6\"]",
+            "",
+            "needs a service that accepts ipv6 requests",
+            "ip_address_type",
+        ),
+        // IPv6 requests need dual-stack load balancers.
+        (
+            "ip_address_type = \"dualstack\"\nsecurity_groups = [\"sg-0b000000000000001\"]",
+            "security_groups = [\"sg-0b000000000000001\"]",
+            "is not dualstack, so the service cannot accept IPv6",
+            "supported_ip_address_types",
+        ),
+        // A dual-stack endpoint's ENIs need IPv6 addresses in the subnet's IPv6 CIDR.
+        (
+            "ipv6_address = \"2600:1f18:a:a80::100\"",
+            "ipv6_address = \"2600:1f18:a:a90::100\"",
+            "is not in subnet subnet-0a0000000000000b1",
+            "network_interfaces[0].ipv6_address",
+        ),
+        (
+            ", ipv6_address = \"2600:1f18:a:a80::100\"",
+            "",
+            "need an ipv6_address",
+            "network_interfaces[0].ipv6_address",
+        ),
+        (
+            "ipv6_address = \"2600:1f18:b:b80::50\"",
+            "ipv6_address = \"2600:1f18:b:b80::2\"",
+            "reserved by AWS",
+            "subnet_mappings[0].ipv6_address",
+        ),
+        (
+            "ip_address_type = \"dualstack\"\n# dns_record_ip_type",
+            "ip_address_type = \"dualstack\"\ndns_record_ip_type = \"bogus\"\n# dns_record_ip_type",
+            "unknown variant",
+            "",
+        ),
+        (
+            "ip_address_type = \"dualstack\"\n# dns_record_ip_type",
+            "ip_address_type = \"ipv6\"\n# dns_record_ip_type",
+            "needs IPv6-only subnets",
+            "ip_address_type",
+        ),
+        // IPv6 target groups: IP targets of the family, TCP or TLS.
+        (
+            "targets = [{ ip = \"2600:1f18:b:b90::10\" }]",
+            "targets = [{ ip = \"10.1.144.10\" }]",
+            "is IPv4 but the group is ipv6",
+            "targets[0].ip",
+        ),
+        (
+            "port = 8080\nip_address_type = \"ipv6\"",
+            "port = 8080",
+            "is IPv6 but the group is ipv4",
+            "targets[0].ip",
+        ),
+        (
+            "protocol = \"TCP\"\nport = 8080",
+            "protocol = \"UDP\"\nport = 8080",
+            "IPv6 target groups are TCP or TLS",
+            "protocol",
+        ),
+        // An IPv6 address used twice in a VPC.
+        (
+            "ipv6_address = \"2600:1f18:a:a80::100\"",
+            "ipv6_address = \"2600:1f18:a:a80::10\"",
+            "is already used in vpc-0a000000000000001",
+            "network_interfaces[0].ipv6_address",
+        ),
+    ];
+    for (from, to, needle, field) in cases {
+        let t = broken(from, to);
+        if needle == &"unknown variant" {
+            let e = load_str("t.toml", t, Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains("unknown variant"), "{e}");
+            continue;
+        }
+        let d = error_with(&t, needle);
+        assert!(d.field.ends_with(field), "{needle}: field {} ({d})", d.field);
+    }
+    // DNS records that do not go with the endpoint's addresses.
+    let ipv4_endpoint = text
+        .replace(
+            "ip_address_type = \"dualstack\"\n# dns_record_ip_type",
+            "dns_record_ip_type = \"dualstack\"\n# dns_record_ip_type",
+        )
+        .replace(", ipv6_address = \"2600:1f18:a:a80::100\"", "");
+    let d = error_with(&ipv4_endpoint, "does not go with ip_address_type ipv4");
+    assert_eq!(d.field, "dns_record_ip_type");
+}

@@ -273,6 +273,9 @@ const RST: u8 = 4;
 const INITIATOR_LO: u8 = 8;
 const HAS_NAT: u8 = 16;
 const HAS_STEER: u8 = 32;
+/// The translation's addresses are IPv6 (they need not be of the key's family: a dual-stack
+/// load balancer's flow between an IPv6 client and an IPv4 target).
+const NAT_V6: u8 = 64;
 const USED: u8 = 128;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -325,9 +328,9 @@ impl Slot {
 
     fn nat(&self) -> Option<Nat> {
         (self.flags & HAS_NAT != 0).then(|| Nat {
-            src: addr(self.nat_src, self.key.v6),
+            src: addr(self.nat_src, self.flags & NAT_V6 != 0),
             sport: self.nat_sport,
-            dst: addr(self.nat_dst, self.key.v6),
+            dst: addr(self.nat_dst, self.flags & NAT_V6 != 0),
             dport: self.nat_dport,
             peer_zone: self.peer_zone,
             proxy: (self.proxy_len > 0).then_some(Proxy {
@@ -838,7 +841,7 @@ impl FlowTable {
             slot.peer_zone = st.cookie;
         }
         if let Payload::Nat(n) = payload {
-            slot.flags |= HAS_NAT;
+            slot.flags |= HAS_NAT | if n.src.is_ipv6() { NAT_V6 } else { 0 };
             slot.nat_src = bits(n.src);
             slot.nat_dst = bits(n.dst);
             slot.nat_sport = n.sport;
@@ -1142,6 +1145,19 @@ mod tests {
         };
         t.insert(5, &f, Some(nat), NONE, 0).unwrap();
         assert_eq!(t.lookup(5, &f, NONE, 0).unwrap().nat, Some(nat));
+        // A translation of the other family than the key's (a dual-stack load balancer): an
+        // IPv6 client's flow to an IPv4 target and the way back.
+        let f6 = tcp("2600:1f18:a:a80::10", 40000, "2600:1f18:a:a80::100", 80);
+        t.insert(5, &f6, Some(nat), NONE, 0).unwrap();
+        assert_eq!(t.lookup(5, &f6, NONE, 0).unwrap().nat, Some(nat));
+        let back = Nat {
+            src: "2600:1f18:a:a80::100".parse().unwrap(),
+            dst: "2600:1f18:a:a80::10".parse().unwrap(),
+            ..nat
+        };
+        let w = tcp("10.1.144.10", 80, "10.1.128.50", 1024);
+        t.insert(6, &w, Some(back), NONE, 0).unwrap();
+        assert_eq!(t.lookup(6, &w, NONE, 0).unwrap().nat, Some(back));
     }
 
     /// The table holds what was asked for, not what its power-of-two slots could: up to the

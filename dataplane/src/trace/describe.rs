@@ -331,9 +331,10 @@ fn privatelink_hops(f: &Fabric, s: &Step, q: &Question) -> Vec<Hop> {
                 component: "vpc_endpoint".into(),
                 id: ep.id.clone(),
                 detail: format!(
-                    "interface endpoint ENI {} ({}, {}); connection {}{}",
+                    "interface endpoint ENI {} ({}{}, {}); connection {}{}",
                     eni.id,
                     eni.ip,
+                    eni.ip6.map_or(String::new(), |a| format!(" and {a}")),
                     eni.az,
                     ep.state,
                     if tracked {
