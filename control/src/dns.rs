@@ -174,10 +174,7 @@ fn eni_records(
     private: bool,
 ) -> impl Iterator<Item = Rdata> {
     let a = rt.a().then_some(Rdata::A(n.private_ip));
-    let aaaa = n
-        .ipv6_address
-        .filter(|_| rt.aaaa(private))
-        .map(Rdata::AAAA);
+    let aaaa = n.ipv6_address.filter(|_| rt.aaaa(private)).map(Rdata::AAAA);
     a.into_iter().chain(aaaa)
 }
 
@@ -689,14 +686,25 @@ network_interfaces = [
         let vpc = "vpc-0a000000000000001";
         let cases = [
             ("", [true, true, true, true]),
-            ("dns_record_ip_type = \"ipv4\"\n", [true, false, true, false]),
-            ("dns_record_ip_type = \"ipv6\"\n", [false, true, false, true]),
-            ("dns_record_ip_type = \"service-defined\"\n", [true, true, true, false]),
+            (
+                "dns_record_ip_type = \"ipv4\"\n",
+                [true, false, true, false],
+            ),
+            (
+                "dns_record_ip_type = \"ipv6\"\n",
+                [false, true, false, true],
+            ),
+            (
+                "dns_record_ip_type = \"service-defined\"\n",
+                [true, true, true, false],
+            ),
         ];
         for (line, [reg_a, reg_aaaa, priv_a, priv_aaaa]) in cases {
             let t = text.replace(
                 "ip_address_type = \"dualstack\"\n# dns",
-                &format!("ip_address_type = \"dualstack\"\nprivate_dns_enabled = true\n{line}# dns"),
+                &format!(
+                    "ip_address_type = \"dualstack\"\nprivate_dns_enabled = true\n{line}# dns"
+                ),
             );
             let c = crate::load::load_str("t.toml", t, file.parent().unwrap())
                 .unwrap()

@@ -257,12 +257,9 @@ fn members(config: &Config) -> HashMap<String, Vec<IpAddr>> {
     for e in &config.endpoints {
         add(
             &e.security_groups,
-            &mut e
-                .network_interfaces
-                .iter()
-                .flat_map(|n| {
-                    std::iter::once(IpAddr::V4(n.private_ip)).chain(n.ipv6_address.map(IpAddr::V6))
-                }),
+            &mut e.network_interfaces.iter().flat_map(|n| {
+                std::iter::once(IpAddr::V4(n.private_ip)).chain(n.ipv6_address.map(IpAddr::V6))
+            }),
         );
     }
     for l in &config.load_balancers {

@@ -843,7 +843,11 @@ fn dual_stack_privatelink_rules() {
             continue;
         }
         let d = error_with(&t, needle);
-        assert!(d.field.ends_with(field), "{needle}: field {} ({d})", d.field);
+        assert!(
+            d.field.ends_with(field),
+            "{needle}: field {} ({d})",
+            d.field
+        );
     }
     // DNS records that do not go with the endpoint's addresses.
     let ipv4_endpoint = text

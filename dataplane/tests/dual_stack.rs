@@ -69,7 +69,14 @@ impl Lab {
         let n = v.len();
         v.resize(n + 256, 0);
         let a = self.f.attachment(from).unwrap();
-        let verdict = process_in(&self.f, &common::ctx(&self.flows), a, &mut v, n, &mut NoObserver);
+        let verdict = process_in(
+            &self.f,
+            &common::ctx(&self.flows),
+            a,
+            &mut v,
+            n,
+            &mut NoObserver,
+        );
         if let Verdict::Forward { len, .. } = verdict {
             v.truncate(len);
         }
@@ -122,7 +129,15 @@ fn an_ipv6_consumer_reaches_the_ipv4_target_group() {
             "{v:?}"
         );
     };
-    let (v, syn) = lab.send(EC2_A, (A6, 40000), (VPCE6, 80), 1000, 0, tcp_flags::SYN, b"");
+    let (v, syn) = lab.send(
+        EC2_A,
+        (A6, 40000),
+        (VPCE6, 80),
+        1000,
+        0,
+        tcp_flags::SYN,
+        b"",
+    );
     fwd(&v, EC2_B);
     let p = checksums_ok(&syn);
     // AWS: the NLB speaks to targets in the target group's family, from the node's address.
@@ -135,21 +150,40 @@ fn an_ipv6_consumer_reaches_the_ipv4_target_group() {
     let (v, synack) = lab.send(EC2_B, (B4, 80), (NODE4, port), 5000, 1001, 0x12, b"");
     fwd(&v, EC2_A);
     let r = checksums_ok(&synack);
-    assert_eq!((r.src, r.src_port, r.dst, r.dst_port), (ip(VPCE6), 80, ip(A6), 40000));
+    assert_eq!(
+        (r.src, r.src_port, r.dst, r.dst_port),
+        (ip(VPCE6), 80, ip(A6), 40000)
+    );
     // Data both ways keeps the translation; the payload arrives whole.
     let req = b"GET / HTTP/1.1\r\n\r\n";
     let (_, data) = lab.send(EC2_A, (A6, 40000), (VPCE6, 80), 1001, 5001, 0x18, req);
     let d = checksums_ok(&data);
     assert_eq!((d.src, d.src_port), (ip(NODE4), port));
     assert!(data.ends_with(req));
-    let (_, resp) = lab.send(EC2_B, (B4, 80), (NODE4, port), 5001, 1001 + req.len() as u32, 0x18, b"Hello!\n");
+    let (_, resp) = lab.send(
+        EC2_B,
+        (B4, 80),
+        (NODE4, port),
+        5001,
+        1001 + req.len() as u32,
+        0x18,
+        b"Hello!\n",
+    );
     assert!(checksums_ok(&resp).dst == ip(A6) && resp.ends_with(b"Hello!\n"));
 }
 
 #[test]
 fn an_ipv4_consumer_reaches_the_ipv6_target_group_with_proxy_v2() {
     let lab = Lab::new();
-    let (v, syn) = lab.send(EC2_A, (A4, 41000), (VPCE4, 8080), 1000, 0, tcp_flags::SYN, b"");
+    let (v, syn) = lab.send(
+        EC2_A,
+        (A4, 41000),
+        (VPCE4, 8080),
+        1000,
+        0,
+        tcp_flags::SYN,
+        b"",
+    );
     assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
     let p = checksums_ok(&syn);
     assert_eq!((p.src, p.dst, p.dst_port), (ip(NODE6), ip(B6), 8080));
@@ -170,7 +204,15 @@ fn an_ipv4_consumer_reaches_the_ipv6_target_group_with_proxy_v2() {
     assert!(payload.ends_with(req));
     // The target acknowledges header and request; the consumer sees its own bytes acked.
     let acked = 1001 + (proxy_len + req.len()) as u32;
-    let (_, ack) = lab.send(EC2_B, (B6, 8080), (NODE6, port), 5001, acked, tcp_flags::ACK, b"");
+    let (_, ack) = lab.send(
+        EC2_B,
+        (B6, 8080),
+        (NODE6, port),
+        5001,
+        acked,
+        tcp_flags::ACK,
+        b"",
+    );
     let a = checksums_ok(&ack);
     assert!(a.is_ipv4());
     let l4 = &ack[a.l4_offset.unwrap()..];
@@ -180,7 +222,15 @@ fn an_ipv4_consumer_reaches_the_ipv6_target_group_with_proxy_v2() {
 #[test]
 fn an_ipv6_consumer_reaches_the_ipv6_target_group_in_its_family() {
     let lab = Lab::new();
-    let (_, syn) = lab.send(EC2_A, (A6, 42000), (VPCE6, 8080), 1000, 0, tcp_flags::SYN, b"");
+    let (_, syn) = lab.send(
+        EC2_A,
+        (A6, 42000),
+        (VPCE6, 8080),
+        1000,
+        0,
+        tcp_flags::SYN,
+        b"",
+    );
     let p = checksums_ok(&syn);
     assert_eq!((p.src, p.dst), (ip(NODE6), ip(B6)));
     let port = p.src_port;
@@ -189,7 +239,14 @@ fn an_ipv6_consumer_reaches_the_ipv6_target_group_in_its_family() {
     let d = checksums_ok(&data);
     let payload = &data[d.l4_offset.unwrap() + 20..];
     assert_eq!(&payload[12..14], &[0x21, 0x21], "PROXY v2, TCP over IPv6");
-    assert_eq!(&payload[16..32], &ip(A6).to_string().parse::<std::net::Ipv6Addr>().unwrap().octets());
+    assert_eq!(
+        &payload[16..32],
+        &ip(A6)
+            .to_string()
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets()
+    );
     assert_eq!(u16::from_be_bytes([payload[48], payload[49]]), 42000);
 }
 
@@ -200,10 +257,19 @@ fn an_ipv4_endpoint_has_no_ipv6_address() {
     let lab = Lab {
         f: common::example_fabric(
             "privatelink-hands-on.toml",
-            &[("cidr_blocks = [\"10.0.0.0/16\"]", "cidr_blocks = [\"10.0.0.0/16\"]\nipv6_cidr_blocks = [\"2600:1f18:a:a00::/56\"]")],
+            &[(
+                "cidr_blocks = [\"10.0.0.0/16\"]",
+                "cidr_blocks = [\"10.0.0.0/16\"]\nipv6_cidr_blocks = [\"2600:1f18:a:a00::/56\"]",
+            )],
         ),
         flows: FlowTable::new(64),
     };
     let (v, _) = lab.send(EC2_A, (A6, 40000), (VPCE6, 80), 1, 0, tcp_flags::SYN, b"");
-    assert!(matches!(v, Verdict::Drop(DropReason::SourceDestCheck | DropReason::NoSuchAddress)), "{v:?}");
+    assert!(
+        matches!(
+            v,
+            Verdict::Drop(DropReason::SourceDestCheck | DropReason::NoSuchAddress)
+        ),
+        "{v:?}"
+    );
 }

@@ -518,3 +518,125 @@ fn an_internet_facing_nlb_answers_the_internet() {
         "the target sees the node's address: {log}"
     );
 }
+
+/// Every target of every group healthy, as the running vpced reports them.
+fn all_healthy(lab: &Lab, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
+        let states: Vec<&str> = v["targets"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|x| x["state"].as_str()).collect())
+            .unwrap_or_default();
+        if !states.is_empty() && states.iter().all(|s| *s == "healthy") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "targets not all healthy: {v}\n{}",
+            lab.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Dual-stack PrivateLink over real tools (`examples/privatelink-dual-stack.toml`): `dig`
+/// gets the endpoint's AAAA record; `curl -6` to the endpoint's IPv6 address reaches EC2-B's
+/// web server through the IPv4 target group (which sees the node's IPv4 address, AWS's
+/// family translation); HAProxy with `accept-proxy` behind the IPv6 target group on port 8080
+/// sees each consumer's own address in the family it connected with — IPv6 from `curl -6`,
+/// IPv4 from `curl -4` — and the IPv6 group's TCP health checks (over IPv6) keep it healthy.
+#[test]
+fn dual_stack_endpoint_over_ipv6_curl_and_haproxy() {
+    if !can_run() {
+        return;
+    }
+    need("haproxy");
+    need("dig");
+    const VPCE6: &str = "2600:1f18:a:a80::100";
+    let dir = tempfile::tempdir().unwrap();
+    let fast = "interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }";
+    let text = std::fs::read_to_string(example("privatelink-dual-stack.toml"))
+        .unwrap()
+        .replace(
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
+            &format!("health_check = {{ protocol = \"HTTP\", path = \"/index.html\", {fast}"),
+        )
+        .replace(
+            "health_check = { protocol = \"TCP\" }",
+            &format!("health_check = {{ protocol = \"TCP\", {fast}"),
+        );
+    let cfg = dir.path().join("dual.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let haproxy_cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &haproxy_cfg,
+        "global\n  log stdout format raw local0\ndefaults\n  mode http\n  log global\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend fe\n  bind [::]:8080 v6only accept-proxy\n  log-format \"client %[src] %HM %HU\"\n  http-request return status 200 content-type text/plain lf-string \"Hello %[src]\\n\"\n",
+    )
+    .unwrap();
+    let mut lab = Lab::start(&cfg);
+    lab.check_isolation(&[("ec2-a", ENDPOINT_IP), ("ec2-a", VPCE6)]);
+    lab.http_server("ec2-b", "Hello!\n");
+    let server = lab.spawn(
+        "ec2-b",
+        &["haproxy", "-db", "-f", haproxy_cfg.to_str().unwrap()],
+    );
+    all_healthy(&lab, Duration::from_secs(30));
+
+    // The endpoint's regional name has A and AAAA records.
+    let regional = control::dns::regional_name(
+        ENDPOINT,
+        "com.amazonaws.vpce.ap-northeast-1.vpce-svc-0b000000000000001",
+        "ap-northeast-1",
+    );
+    for (qtype, want) in [("AAAA", VPCE6), ("A", ENDPOINT_IP)] {
+        let o = lab.exec(
+            "ec2-a",
+            &[
+                "dig",
+                "@10.0.0.2",
+                "+short",
+                "+time=2",
+                "+tries=1",
+                &regional,
+                qtype,
+            ],
+        );
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), want, "{qtype}");
+    }
+
+    // Port 80: IPv6 consumer, IPv4 target group.
+    let (code, body) = lab.curl("ec2-a", &format!("http://[{VPCE6}]/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello!\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    let log = lab.http_log("ec2-b");
+    assert!(
+        log.contains("10.1.128.50"),
+        "the target sees the node's IPv4 address: {log}"
+    );
+
+    // Port 8080: the IPv6 target group with PROXY v2, from both families.
+    let (code, body) = lab.curl("ec2-a", &format!("http://[{VPCE6}]:8080/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello 2600:1f18:a:a80::10\n")
+    );
+    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}:8080/"));
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello 10.0.128.10\n")
+    );
+
+    // The running vpced explains the IPv6 path as it forwards it.
+    let o = lab.vpcectl(&[
+        "trace", "--daemon", "--from", "EC2-A", "--to", VPCE6, "--port", "80",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let log = String::from_utf8_lossy(&lab.kill(server).stdout).into_owned();
+    assert!(log.contains("client 2600:1f18:a:a80::10 GET /"), "{log}");
+    assert!(log.contains("client 10.0.128.10 GET /"), "{log}");
+}

@@ -245,7 +245,9 @@ pub(super) fn open_flow<O: Observer>(
         proxy,
     };
     // The node speaks to the target in the target group's family, whatever the client's.
-    let node_ip = n.address_for(target.ip).ok_or(drop(DropReason::AddressFamily))?;
+    let node_ip = n
+        .address_for(target.ip)
+        .ok_or(drop(DropReason::AddressFamily))?;
     let port = node_port(cx, node_ip, n.zone, target, p.protocol, back, h, sig).map_err(drop)?;
     let nat = Nat {
         src: node_ip,
@@ -347,9 +349,15 @@ pub(super) fn to_aws_service<O: Observer>(
     let t = tuple(p);
     let sig = signal(cx, p);
     // One of the service's addresses of the packet's family.
-    let family = ep.service_addresses.iter().filter(|a| a.is_ipv4() == p.is_ipv4());
+    let family = ep
+        .service_addresses
+        .iter()
+        .filter(|a| a.is_ipv4() == p.is_ipv4());
     let n = family.clone().count();
-    let Some(&addr) = family.clone().nth((flow_hash(&t) % n.max(1) as u64) as usize) else {
+    let Some(&addr) = family
+        .clone()
+        .nth((flow_hash(&t) % n.max(1) as u64) as usize)
+    else {
         return Verdict::Drop(if ep.service_addresses.is_empty() {
             DropReason::EndpointServiceNotFound
         } else {

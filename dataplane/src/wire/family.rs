@@ -79,7 +79,15 @@ pub fn translate_flow(
             }
             let (tos, ttl) = (buf[1], buf[8]);
             buf.copy_within(off..p.len, ipv6::HEADER_LEN);
-            v6_header(&mut buf[..ipv6::HEADER_LEN], tos, ttl, p.protocol, l4_len, s, d);
+            v6_header(
+                &mut buf[..ipv6::HEADER_LEN],
+                tos,
+                ttl,
+                p.protocol,
+                l4_len,
+                s,
+                d,
+            );
             new[..16].copy_from_slice(&s.octets());
             new[16..32].copy_from_slice(&d.octets());
             (ipv6::HEADER_LEN, 32)
@@ -88,7 +96,15 @@ pub fn translate_flow(
             let tclass = (buf[0] << 4) | (buf[1] >> 4);
             let hops = buf[7];
             buf.copy_within(off..p.len, ipv4::HEADER_LEN);
-            v4_header(&mut buf[..ipv4::HEADER_LEN], tclass, hops, p.protocol, l4_len, s, d);
+            v4_header(
+                &mut buf[..ipv4::HEADER_LEN],
+                tclass,
+                hops,
+                p.protocol,
+                l4_len,
+                s,
+                d,
+            );
             new[..4].copy_from_slice(&s.octets());
             new[4..8].copy_from_slice(&d.octets());
             (ipv4::HEADER_LEN, 8)
@@ -114,13 +130,27 @@ pub fn translate_flow(
     if no_udp_sum {
         complete_checksum(buf, &q);
     } else {
-        adjust_l4_checksum(l4, p.protocol, !q.is_ipv4(), &old[..n_old + 4], &new[..n_new + 4]);
+        adjust_l4_checksum(
+            l4,
+            p.protocol,
+            !q.is_ipv4(),
+            &old[..n_old + 4],
+            &new[..n_new + 4],
+        );
     }
     Some(q)
 }
 
 /// Writes the IPv6 header of a translated IPv4 packet.
-fn v6_header(h: &mut [u8], tos: u8, ttl: u8, protocol: u8, payload: usize, s: Ipv6Addr, d: Ipv6Addr) {
+fn v6_header(
+    h: &mut [u8],
+    tos: u8,
+    ttl: u8,
+    protocol: u8,
+    payload: usize,
+    s: Ipv6Addr,
+    d: Ipv6Addr,
+) {
     h[0] = 0x60 | (tos >> 4);
     h[1] = tos << 4;
     h[2] = 0;
@@ -133,7 +163,15 @@ fn v6_header(h: &mut [u8], tos: u8, ttl: u8, protocol: u8, payload: usize, s: Ip
 }
 
 /// Writes the IPv4 header of a translated IPv6 packet: no options, DF, identification 0.
-fn v4_header(h: &mut [u8], tos: u8, ttl: u8, protocol: u8, payload: usize, s: Ipv4Addr, d: Ipv4Addr) {
+fn v4_header(
+    h: &mut [u8],
+    tos: u8,
+    ttl: u8,
+    protocol: u8,
+    payload: usize,
+    s: Ipv4Addr,
+    d: Ipv4Addr,
+) {
     h[0] = 0x45;
     h[1] = tos;
     h[2..4].copy_from_slice(&((ipv4::HEADER_LEN + payload) as u16).to_be_bytes());

@@ -640,7 +640,11 @@ pub fn proxy_v2_header(
         out[tlv + 3] = 0x01;
         out[tlv + 4..tlv + 4 + id.len()].copy_from_slice(id);
     }
-    let end = if id.is_empty() { tlv } else { tlv + 4 + id.len() };
+    let end = if id.is_empty() {
+        tlv
+    } else {
+        tlv + 4 + id.len()
+    };
     out[14..16].copy_from_slice(&((end - 16) as u16).to_be_bytes());
     Some(end)
 }

@@ -777,14 +777,27 @@ proptest! {
 #[test]
 fn family_translation_refuses_what_it_cannot_carry() {
     let t = l4(false, (5353, 53), b"query");
-    let mut v = ipv4_packet("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), proto::UDP, &t);
+    let mut v = ipv4_packet(
+        "10.0.0.1".parse().unwrap(),
+        "10.0.0.2".parse().unwrap(),
+        proto::UDP,
+        &t,
+    );
     v[26..28].copy_from_slice(&[0, 0]); // no UDP checksum
     let p = parse(&v).unwrap();
     let s6: IpAddr = "2600::1".parse().unwrap();
     let d4: IpAddr = "10.0.0.9".parse().unwrap();
     let mut tight = v.clone();
-    assert_eq!(family::translate_flow(&mut tight, &p, (s6, 1), (s6, 2)), None, "no room");
-    assert_eq!(family::translate_flow(&mut v.clone(), &p, (s6, 1), (d4, 2)), None, "mixed");
+    assert_eq!(
+        family::translate_flow(&mut tight, &p, (s6, 1), (s6, 2)),
+        None,
+        "no room"
+    );
+    assert_eq!(
+        family::translate_flow(&mut v.clone(), &p, (s6, 1), (d4, 2)),
+        None,
+        "mixed"
+    );
     let mut roomy = v.clone();
     roomy.resize(v.len() + 20, 0);
     let q = family::translate_flow(&mut roomy, &p, (s6, 1), (s6, 2)).unwrap();
@@ -792,10 +805,19 @@ fn family_translation_refuses_what_it_cannot_carry() {
     assert!(pnet_l4_v6_ok(&roomy[..q.len]));
     let mut frag = roomy.clone();
     let fp = Parsed {
-        fragment: Some(Fragment { id: 1, offset: 0, len: 8, more: true }),
+        fragment: Some(Fragment {
+            id: 1,
+            offset: 0,
+            len: 8,
+            more: true,
+        }),
         ..q
     };
-    assert_eq!(family::translate_flow(&mut frag, &fp, (d4, 1), (d4, 2)), None, "fragment");
+    assert_eq!(
+        family::translate_flow(&mut frag, &fp, (d4, 1), (d4, 2)),
+        None,
+        "fragment"
+    );
 }
 
 /// PROXY v2 header inserted into an IPv6 segment: lengths and checksum right by pnet.
@@ -803,7 +825,12 @@ fn family_translation_refuses_what_it_cannot_carry() {
 fn a_proxy_header_goes_into_an_ipv6_segment() {
     let mut t = l4(true, (40000, 80), b"GET / HTTP/1.1\r\n");
     t[13] = tcp_flags::ACK | tcp_flags::PSH;
-    let mut v = ipv6_packet("2600::10".parse().unwrap(), "2600::20".parse().unwrap(), proto::TCP, &t);
+    let mut v = ipv6_packet(
+        "2600::10".parse().unwrap(),
+        "2600::20".parse().unwrap(),
+        proto::TCP,
+        &t,
+    );
     let p = parse(&v).unwrap();
     let mut h = [0u8; 128];
     let n = proxy_v2_header(
