@@ -1064,3 +1064,46 @@ fn an_internet_facing_nlb_takes_internet_clients() {
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("internet-facing load balancer's subnet mapping"));
 }
+
+/// Dual-stack PrivateLink (issue 23): trace follows an IPv6 consumer to the IPv4 target
+/// group — the NAT hop changes family, the node speaks IPv4 — and back to the consumer in
+/// IPv6; an IPv4 consumer to the IPv6 group on port 8080, from the node's IPv6 address; the
+/// endpoint's name resolves to both addresses.
+#[test]
+fn dual_stack_privatelink_changes_family_at_the_node() {
+    let file = root().join("examples/privatelink-dual-stack.toml");
+    let (rc, v) = trace(&file, "EC2-A", "2600:1f18:a:a80::100", "80");
+    assert_eq!((rc, code(&v)), (Some(0), "reachable"), "{v}");
+    let nat = hop_detail(&v, "forward", "nat");
+    assert!(
+        nat[0]
+            .contains("2600:1f18:a:a80::10:40000 -> 2600:1f18:a:a80::100:80 becomes 10.1.128.50:"),
+        "{nat:?}"
+    );
+    assert!(nat[0].ends_with("-> 10.1.144.10:80"), "{nat:?}");
+    let back = hop_detail(&v, "reply", "nat");
+    assert!(
+        back[0].ends_with("becomes 2600:1f18:a:a80::100:80 -> 2600:1f18:a:a80::10:40000"),
+        "{back:?}"
+    );
+    let ep = hop_detail(&v, "forward", "vpc_endpoint");
+    assert!(
+        ep[0].contains("10.0.128.100 and 2600:1f18:a:a80::100"),
+        "{ep:?}"
+    );
+
+    let (rc, v) = trace(&file, "EC2-A", "10.0.128.100", "8080");
+    assert_eq!((rc, code(&v)), (Some(0), "reachable"), "{v}");
+    let pick = hop_detail(&v, "forward", "load_balancer_target");
+    assert!(
+        pick[0].starts_with(
+            "node 2600:1f18:b:b80::50 (ap-northeast-1a) picks target 2600:1f18:b:b90::10"
+        ),
+        "{pick:?}"
+    );
+    let back = hop_detail(&v, "reply", "nat");
+    assert!(
+        back[0].ends_with("becomes 10.0.128.100:8080 -> 10.0.128.10:40000"),
+        "{back:?}"
+    );
+}

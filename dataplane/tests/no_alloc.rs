@@ -265,6 +265,108 @@ fn interface_endpoint_flows_allocate_nothing() {
     );
 }
 
+/// Dual-stack PrivateLink: an IPv6 consumer's flows to the IPv4 target group (translated
+/// down) and an IPv4 consumer's to the IPv6 group with PROXY v2 (translated up, the header
+/// inserted), new and established, both ways — in place, in the worker's buffers.
+#[test]
+fn dual_stack_translations_allocate_nothing() {
+    use dataplane::pipeline::process_in;
+    let f = example_fabric("privatelink-dual-stack.toml");
+    let a = f.attachment("eni-0a00000000000000a").unwrap();
+    let b = f.attachment("eni-0b00000000000000b").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = ctx(&flows);
+    // A segment in a buffer with room to grow, as the worker's frames have.
+    let seg = |src: &str, sport: u16, dst: &str, dport: u16, seq: u32, flags: u8, data: &[u8]| {
+        let t = Transport::TcpSegment {
+            src_port: sport,
+            dst_port: dport,
+            seq,
+            ack: 1,
+            flags,
+            payload: data,
+        };
+        let mut v = packet(src.parse().unwrap(), dst.parse().unwrap(), t).unwrap();
+        let n = v.len();
+        v.resize(n + 256, 0);
+        (v, n)
+    };
+    let client = |i: u16, syn: bool| {
+        let (flags, seq, data): (u8, u32, &[u8]) = if syn {
+            (0x02, 100, b"")
+        } else {
+            (0x18, 101, b"GET /")
+        };
+        if i % 2 == 0 {
+            seg(
+                "2600:1f18:a:a80::10",
+                20000 + i,
+                "2600:1f18:a:a80::100",
+                80,
+                seq,
+                flags,
+                data,
+            )
+        } else {
+            seg(
+                "10.0.128.10",
+                20000 + i,
+                "10.0.128.100",
+                8080,
+                seq,
+                flags,
+                data,
+            )
+        }
+    };
+    let run = |bufs: &mut Vec<(u32, (Vec<u8>, usize))>| {
+        COUNTING.with(|c| c.set(true));
+        let mut forwarded = 0;
+        for (from, (buf, n)) in bufs.iter_mut() {
+            if let Verdict::Forward { len, .. } =
+                process_in(&f, &cx, *from, buf, *n, &mut NoObserver)
+            {
+                *n = len;
+                forwarded += 1;
+            }
+        }
+        COUNTING.with(|c| c.set(false));
+        forwarded
+    };
+    let mut warm = client(1999, true);
+    process_in(&f, &cx, a, &mut warm.0, warm.1, &mut NoObserver);
+    let mut syns: Vec<(u32, (Vec<u8>, usize))> = (0..1000).map(|i| (a, client(i, true))).collect();
+    assert_eq!(run(&mut syns), 1000);
+    assert_eq!(COUNT.with(|n| n.get()), 0, "allocations on new flows");
+    // The targets' SYN-ACKs (built outside the count), then the consumers' first data
+    // (the PROXY header goes in on port 8080).
+    let mut rest: Vec<(u32, (Vec<u8>, usize))> = syns
+        .iter()
+        .map(|(_, (v, n))| {
+            let p = dataplane::wire::parse(&v[..*n]).unwrap();
+            (
+                b,
+                seg(
+                    &p.dst.to_string(),
+                    p.dst_port,
+                    &p.src.to_string(),
+                    p.src_port,
+                    500,
+                    0x12,
+                    b"",
+                ),
+            )
+        })
+        .chain((0..1000).map(|i| (a, client(i, false))))
+        .collect();
+    assert_eq!(run(&mut rest), 2000);
+    assert_eq!(
+        COUNT.with(|n| n.get()),
+        0,
+        "allocations on established flows"
+    );
+}
+
 #[test]
 fn gwlb_round_trips_allocate_nothing() {
     let f = example_fabric("gwlb-inspection.toml");
