@@ -127,6 +127,9 @@ fn target_group(
         ("protocol", s(protocol)),
         ("port", T::Integer(port)),
     ];
+    if opt(x, "IpAddressType") == Some("ipv6") {
+        t.push(("ip_address_type", s("ipv6")));
+    }
     t.push(("health_check", health_check(im, x, &what)));
     let part = arn_part(arn, "targetgroup");
     group_attributes(im, &mut t, &part, protocol, &what)?;
@@ -406,6 +409,14 @@ fn load_balancer(
     if kind == "network" {
         nlb_fields(&mut t, x);
     }
+    // `dualstack-without-public-ipv4` differs only in the public addresses, which an
+    // internal NLB does not have and vpce's internet-facing ones take from subnet mappings.
+    if matches!(
+        opt(x, "IpAddressType"),
+        Some("dualstack" | "dualstack-without-public-ipv4")
+    ) {
+        t.push(("ip_address_type", s("dualstack")));
+    }
     let part = arn_part(arn, "loadbalancer");
     let attrs = attributes(
         im,
@@ -510,6 +521,20 @@ fn node_mappings(
         }
         zones.insert(seen.zone(subnet).unwrap_or_default().to_string());
         let mut m = vec![("subnet", s(subnet)), ("private_ip", s(ip))];
+        // A dual-stack node's IPv6 address: listed, or its interface's.
+        let v6 = items(az, "LoadBalancerAddresses")
+            .find_map(|a| opt(a, "IPv6Address"))
+            .or_else(|| {
+                node_enis
+                    .iter()
+                    .find(|n| opt(n, "SubnetId") == Some(subnet))
+                    .and_then(|n| items(n, "Ipv6Addresses").find_map(|a| opt(a, "Ipv6Address")))
+            });
+        if let Some(a) =
+            v6.filter(|_| opt(x, "IpAddressType").is_some_and(|t| t.starts_with("dualstack")))
+        {
+            m.push(("ipv6_address", s(a)));
+        }
         // An internet-facing load balancer's public address in the zone (its Elastic IP, or
         // the one AWS gave the node's interface).
         let public = items(az, "LoadBalancerAddresses")

@@ -135,6 +135,13 @@ fn endpoint_service(
             t.push(("allowed_principals", strings(allowed)));
         }
     }
+    let families: Vec<String> = items(x, "SupportedIpAddressTypes")
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    if !families.is_empty() && families != ["ipv4"] {
+        t.push(("supported_ip_address_types", strings(families)));
+    }
     Ok(Some(Service {
         id: id.to_string(),
         name: name.to_string(),
@@ -321,6 +328,7 @@ fn endpoint<'x>(
         }
         t.push(("network_interfaces", T::Array(nics)));
         if kind == "interface" {
+            address_types(&mut t, x);
             let sgs = items(x, "Groups")
                 .filter_map(|g| opt(g, "GroupId"))
                 .map(str::to_string);
@@ -364,6 +372,7 @@ fn endpoint_interfaces(
             items(&e.v, "NetworkInterfaces").find(|n| opt(n, "NetworkInterfaceId") == Some(eni))
         });
         im.owned_enis.insert(eni.to_string());
+        let v6 = found.and_then(|n| items(n, "Ipv6Addresses").find_map(|a| opt(a, "Ipv6Address")));
         let Some((sn, ip)) =
             found.and_then(|n| Some((opt(n, "SubnetId")?, opt(n, "PrivateIpAddress")?)))
         else {
@@ -377,16 +386,29 @@ fn endpoint_interfaces(
         if uncovered {
             im.warn(format!("endpoint {id}: network interface {eni} is in {sn}, a zone where {svc} has no load balancer node in the export; left out"));
         } else if seen.in_subnet(sn, ip) {
-            nics.push(table(vec![
-                ("subnet", s(sn)),
-                ("private_ip", s(ip)),
-                ("id", s(eni)),
-            ]));
+            let mut n = vec![("subnet", s(sn)), ("private_ip", s(ip))];
+            if let Some(a) = v6.filter(|_| opt(x, "IpAddressType") == Some("dualstack")) {
+                n.push(("ipv6_address", s(a)));
+            }
+            n.push(("id", s(eni)));
+            nics.push(table(n));
         } else {
             im.warn(format!("endpoint {id}: network interface {eni} has {ip}, outside its subnet {sn} (an inconsistent export); left out"));
         }
     }
     nics
+}
+
+/// An interface endpoint's address type and DNS record type, when not AWS's IPv4 defaults.
+fn address_types(t: &mut Vec<(&'static str, T)>, x: &Value) {
+    let ip = opt(x, "IpAddressType").unwrap_or("ipv4");
+    if ip != "ipv4" {
+        t.push(("ip_address_type", s(ip)));
+    }
+    let records = x.get("DnsOptions").and_then(|d| opt(d, "DnsRecordIpType"));
+    if let Some(r) = records.filter(|r| *r != ip) {
+        t.push(("dns_record_ip_type", s(r)));
+    }
 }
 
 /// An AWS service's table: the endpoint types used, its prefix list, and for interface
