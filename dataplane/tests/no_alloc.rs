@@ -297,7 +297,7 @@ fn dual_stack_translations_allocate_nothing() {
         } else {
             (0x18, 101, b"GET /")
         };
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             seg(
                 "2600:1f18:a:a80::10",
                 20000 + i,
