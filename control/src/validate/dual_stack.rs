@@ -69,6 +69,34 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The `ipv6_address` of an interface in `subnet`: required (`want` says how, when
+    /// missing) and in the subnet's IPv6 CIDR, or absent when the holder is IPv4 only.
+    fn check_ipv6_field(
+        &mut self,
+        ent: &str,
+        at: FieldPath,
+        subnet: &str,
+        want: Option<&str>,
+        addr: Option<Ipv6Addr>,
+    ) {
+        match (want, addr) {
+            (Some(_), Some(a)) => self.check_v6_in_subnet(ent, at, subnet, a),
+            (Some(missing), None) => self.err(
+                ent.to_string(),
+                at,
+                missing,
+                Some("an address in the subnet's ipv6_cidr".into()),
+            ),
+            (None, Some(_)) => self.err(
+                ent.to_string(),
+                at,
+                "ipv6_address needs ip_address_type = \"dualstack\"",
+                None,
+            ),
+            (None, None) => {}
+        }
+    }
+
     fn check_endpoint_families(&mut self, base: &FieldPath, e: &'a Endpoint) {
         let ent = entity(Collection::Endpoints, &e.id);
         let t = e.ip_address_type;
@@ -101,22 +129,9 @@ impl<'a> Validator<'a> {
         }
         for (k, n) in e.network_interfaces.iter().enumerate() {
             let at = base.at("network_interfaces").at(k).at("ipv6_address");
-            match (t.has_v6(), n.ipv6_address) {
-                (true, Some(a)) => self.check_v6_in_subnet(&ent, at, &n.subnet, a),
-                (true, None) => self.err(
-                    ent.clone(),
-                    at,
-                    format!("a {t} endpoint's network interfaces need an ipv6_address"),
-                    Some("an address in the subnet's ipv6_cidr".into()),
-                ),
-                (false, Some(_)) => self.err(
-                    ent.clone(),
-                    at,
-                    "ipv6_address needs ip_address_type = \"dualstack\"",
-                    None,
-                ),
-                (false, None) => {}
-            }
+            let missing = format!("a {t} endpoint's network interfaces need an ipv6_address");
+            let want = t.has_v6().then_some(missing.as_str());
+            self.check_ipv6_field(&ent, at, &n.subnet, want, n.ipv6_address);
         }
         if let Some(r) = e.dns_record_ip_type {
             let ok = match r {
@@ -230,22 +245,10 @@ impl<'a> Validator<'a> {
         }
         for (k, m) in lb.subnet_mappings.iter().enumerate() {
             let at = base.at("subnet_mappings").at(k).at("ipv6_address");
-            match (t.has_v6(), m.ipv6_address) {
-                (true, Some(a)) => self.check_v6_in_subnet(&ent, at, &m.subnet, a),
-                (true, None) => self.err(
-                    ent.clone(),
-                    at,
-                    "a dualstack load balancer's subnet mappings need an ipv6_address",
-                    Some("the node's address in the subnet's ipv6_cidr".into()),
-                ),
-                (false, Some(_)) => self.err(
-                    ent.clone(),
-                    at,
-                    "ipv6_address needs ip_address_type = \"dualstack\"",
-                    None,
-                ),
-                (false, None) => {}
-            }
+            let want = t
+                .has_v6()
+                .then_some("a dualstack load balancer's subnet mappings need an ipv6_address");
+            self.check_ipv6_field(&ent, at, &m.subnet, want, m.ipv6_address);
         }
     }
 

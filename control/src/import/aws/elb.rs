@@ -521,13 +521,16 @@ fn node_mappings(
         }
         zones.insert(seen.zone(subnet).unwrap_or_default().to_string());
         let mut m = vec![("subnet", s(subnet)), ("private_ip", s(ip))];
+        let node_eni = || {
+            node_enis
+                .iter()
+                .find(|n| opt(n, "SubnetId") == Some(subnet))
+        };
         // A dual-stack node's IPv6 address: listed, or its interface's.
         let v6 = items(az, "LoadBalancerAddresses")
             .find_map(|a| opt(a, "IPv6Address"))
             .or_else(|| {
-                node_enis
-                    .iter()
-                    .find(|n| opt(n, "SubnetId") == Some(subnet))
+                node_eni()
                     .and_then(|n| items(n, "Ipv6Addresses").find_map(|a| opt(a, "Ipv6Address")))
             });
         if let Some(a) =
@@ -540,9 +543,7 @@ fn node_mappings(
         let public = items(az, "LoadBalancerAddresses")
             .find_map(|a| opt(a, "IpAddress"))
             .or_else(|| {
-                node_enis
-                    .iter()
-                    .find(|n| opt(n, "SubnetId") == Some(subnet))
+                node_eni()
                     .and_then(|n| n.get("Association"))
                     .and_then(|a| opt(a, "PublicIp"))
             });
