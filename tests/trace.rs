@@ -961,8 +961,9 @@ fn an_unverified_private_dns_name_does_not_resolve() {
 }
 
 /// A client in the NLB's own VPC using it directly (issue 23; before, `NO_FLOW`): the NLB's
-/// security groups judge the client, an instance target would keep the client's address (AWS's
-/// default, not modelled: said so), the zone rule applies to the node the client addressed;
+/// security groups judge the client; EC2-B is the only target, and with client IP preservation
+/// (AWS's default for instance targets) it cannot be its own client (AWS: no hairpinning);
+/// the zone rule applies to the node the client addressed;
 /// with `preserve_client_ip = false` and cross-zone on, the flow is translated to come from the
 /// node and the target's reply comes back through it.
 #[test]
@@ -984,7 +985,7 @@ fn a_client_uses_the_nlb_directly() {
         (
             "b",
             vec![sg, cross_zone],
-            "CLIENT_IP_PRESERVATION_NOT_SUPPORTED",
+            "ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION",
         ),
         ("c", vec![sg, no_preserve], "ELB_NOT_CROSSZONE"),
         ("d", vec![sg, no_preserve, cross_zone], "reachable"),
@@ -1000,8 +1001,8 @@ fn a_client_uses_the_nlb_directly() {
             "LOAD_BALANCER_SECURITY_GROUP_INGRESS_DENIED" => {
                 assert!(why.contains("from its client 10.1.144.10"), "{why}")
             }
-            "CLIENT_IP_PRESERVATION_NOT_SUPPORTED" => {
-                assert!(why.contains("preserve_client_ip = false"), "{why}")
+            "ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION" => {
+                assert!(why.contains("hairpinning"), "{why}")
             }
             "ELB_NOT_CROSSZONE" => assert!(why.contains("ap-northeast-1a"), "{why}"),
             _ => {
@@ -1105,5 +1106,48 @@ fn dual_stack_privatelink_changes_family_at_the_node() {
     assert!(
         back[0].ends_with("becomes 10.0.128.100:8080 -> 10.0.128.10:40000"),
         "{back:?}"
+    );
+}
+
+/// Client IP preservation (issue 23; AWS's default for instance targets): another client of
+/// the NLB reaches EC2-B, which sees the client's own address — so EC2-B's security group,
+/// which allows only the NLB's group, denies it (AWS: the targets' groups must allow the
+/// clients' addresses); allowed, the reply leaving EC2-B for the client is caught and goes
+/// back from the node's address and listener port.
+#[test]
+fn client_ip_preservation_keeps_the_clients_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\n";
+    let nlb_sg = (
+        "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+        "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\" }]\n",
+    );
+    let target_sg = (
+        "description = \"HTTP from NLB-B-sg\" },",
+        "description = \"HTTP from NLB-B-sg\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\", description = \"the NLB's clients, whose addresses it keeps\" },",
+    );
+    let mut base: Vec<(&str, &str)> = vec![nlb_sg, CROSS_ZONE];
+    let denied = variant_as(dir.path(), "denied", &base);
+    std::fs::write(&denied, std::fs::read_to_string(&denied).unwrap() + client).unwrap();
+    let (_, v) = trace(&denied, "EC2-C", "10.1.144.50", "80");
+    assert_eq!(code(&v), "SECURITY_GROUP_INGRESS_DENIED", "{v:#}");
+    base.push(target_sg);
+    let allowed = variant_as(dir.path(), "allowed", &base);
+    std::fs::write(
+        &allowed,
+        std::fs::read_to_string(&allowed).unwrap() + client,
+    )
+    .unwrap();
+    let (rc, v) = trace(&allowed, "EC2-C", "10.1.144.50", "80");
+    assert_eq!((rc, code(&v)), (Some(0), "reachable"), "{v:#}");
+    let nat = hop_detail(&v, "forward", "nat").join(" ");
+    assert!(
+        nat.contains("becomes 10.1.144.20:40000 -> 10.1.144.10:80"),
+        "{nat}"
+    );
+    let back = hop_detail(&v, "reply", "nat").join(" ");
+    assert!(
+        back.contains("becomes 10.1.144.50:80 -> 10.1.144.20:40000"),
+        "{back}"
     );
 }

@@ -143,6 +143,9 @@ pub enum DropReason {
     /// target's: no node address of the target's family, or no room for IPv6's longer
     /// header; or an endpoint to an AWS service with no address of the packet's family.
     AddressFamily,
+    /// A client of a load balancer sent to itself as the target with client IP preservation
+    /// on: AWS does not support NAT loopback (hairpinning) then.
+    LoadBalancerHairpin,
     /// A packet bigger than a Gateway Load Balancer carries (8500 bytes inside GENEVE).
     GwlbMtuExceeded,
     /// A fragment from an appliance (GWLB drops them).
@@ -170,8 +173,8 @@ pub enum Unsupported {
     VirtualInterface,
     /// A network interface that has no attachment.
     DetachedInterface,
-    /// A load balancer's own client to a target that would keep the client's address (client
-    /// IP preservation is not modelled yet).
+    /// A load balancer's own client to a target that would keep the client's address but
+    /// whose address no ENI of the configuration holds (its replies could not be caught).
     ClientIpPreservation,
 }
 
@@ -266,9 +269,10 @@ vocabulary! {
     53 (DropReason::DirectConnectNotAdvertised) => "direct_connect_not_advertised", "DIRECT_CONNECT_PREFIX_NOT_ALLOWED";
     54 (DropReason::Unsupported(Unsupported::ClientIpPreservation)) => "unsupported_client_ip_preservation", "CLIENT_IP_PRESERVATION_NOT_SUPPORTED";
     55 (DropReason::AddressFamily) => "address_family", "ADDRESS_FAMILY_NOT_SUPPORTED";
+    56 (DropReason::LoadBalancerHairpin) => "load_balancer_hairpin", "ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION";
 }
 
-const REASONS: usize = 56;
+const REASONS: usize = 57;
 
 #[cfg(test)]
 mod tests {

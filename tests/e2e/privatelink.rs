@@ -640,3 +640,59 @@ fn dual_stack_endpoint_over_ipv6_curl_and_haproxy() {
     assert!(log.contains("client 2600:1f18:a:a80::10 GET /"), "{log}");
     assert!(log.contains("client 10.0.128.10 GET /"), "{log}");
 }
+
+/// Client IP preservation (AWS's default for instance targets), over real curl: EC2-C, a
+/// client of the NLB in its VPC, gets EC2-B's answer through the node, and EC2-B's web server
+/// logs EC2-C's own address (its security group allows the VPC, as AWS says it must); EC2-B
+/// asking the NLB is sent to itself and fails (no hairpinning, AWS), counted as such.
+#[test]
+fn client_ip_preservation_shows_the_client_to_the_target() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(
+        dir.path(),
+        "preserve.toml",
+        &[
+            CROSS_ZONE,
+            (
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\n",
+                "name = \"NLB-B-sg\"\nvpc = \"vpc-0b000000000000001\"\ningress = [{ protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\" }]\n",
+            ),
+            (
+                "description = \"HTTP from NLB-B-sg\" },",
+                "description = \"HTTP from NLB-B-sg\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"10.1.0.0/16\", description = \"the NLB's clients\" },",
+            ),
+        ],
+    );
+    let client = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\nnamespace = \"ec2-c\"\n";
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + client).unwrap();
+    let mut lab = Lab::start(&cfg);
+    let _server = lab.http_server("ec2-b", "Hello!\n");
+    lab.check_isolation(&[("ec2-c", "10.1.144.50"), ("ec2-b", "10.1.144.50")]);
+    wait_for_state(&lab, "healthy", Duration::from_secs(20));
+    let (code, body) = lab.curl("ec2-c", "http://10.1.144.50/");
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", "Hello!\n"),
+        "{}",
+        lab.daemon_log()
+    );
+    let log = lab.http_log("ec2-b");
+    assert!(
+        log.lines().any(
+            |l| l.trim_start_matches("::ffff:").starts_with("10.1.144.20 ")
+                && l.contains("\"GET / ")
+        ),
+        "the target sees the client's address: {log}"
+    );
+    let before = lab.drops("load_balancer_hairpin");
+    let (code, _) = lab.curl("ec2-b", "http://10.1.144.50/");
+    assert_eq!(code, "000");
+    assert!(
+        lab.drops("load_balancer_hairpin") > before,
+        "{}",
+        lab.stats()
+    );
+}

@@ -83,6 +83,7 @@ struct Parts {
     endpoint_eni_by_zone: FxHashMap<u32, u32>,
     service_by_zone: FxHashMap<u32, u32>,
     lb_node_by_zone: FxHashMap<u32, u32>,
+    lb_node_by_client_zone: FxHashMap<u32, u32>,
     upstream: Option<Upstream>,
     subnets: Vec<Subnet>,
     zones: Vec<String>,
@@ -339,9 +340,22 @@ impl<'a> FabricBuilder<'a> {
                 public_ipv4: s.public,
                 source_dest_check: s.source_dest_check,
                 subnet: self.subnet_index[sn.id.as_str()],
+                client_ip_target: false,
             });
         }
         Ok(())
+    }
+
+    /// The ENI (`enis[i]`) that owns `ip` in the VPC of target group `tg`.
+    fn eni_owning(&self, tg: &model::TargetGroup, ip: IpAddr) -> Option<usize> {
+        let vpc = *self.vpc_index.get(tg.vpc.as_str())?;
+        match self.parts.vpcs[vpc as usize].owners.get(&ip)? {
+            Owner::Attachment(a) => match self.parts.attachments.get(*a as usize)?.kind {
+                AttachmentKind::Eni(e) => Some(e as usize),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Where a target is and in which zone; `None` for a target naming an unknown instance.
@@ -371,7 +385,8 @@ impl<'a> FabricBuilder<'a> {
 
     /// Target groups with their targets' health cells and counters.
     fn target_groups(&mut self) {
-        for tg in &self.c.target_groups {
+        let c = self.c;
+        for tg in &c.target_groups {
             let geneve = tg.protocol == Protocol::Geneve;
             let kind = if geneve { "appliance" } else { "target" };
             let targets = tg
@@ -384,11 +399,16 @@ impl<'a> FabricBuilder<'a> {
                         t.instance.is_some()
                             || matches!(tg.protocol, Protocol::Udp | Protocol::TcpUdp),
                     );
+                    let eni = self.eni_owning(tg, ip);
+                    if let (true, Some(e)) = (preserve && !geneve, eni) {
+                        self.parts.enis[e].client_ip_target = true;
+                    }
                     Some(Target {
                         ip,
                         port,
                         az,
                         preserve_client_ip: preserve,
+                        eni_zone: eni.map(|e| self.parts.enis[e].zone),
                         health: self.registry.health.cell(&tg.id, ip, port),
                         counters: self.registry.entity(kind, &target_label(&tg.id, ip, port)),
                     })
@@ -519,6 +539,13 @@ impl<'a> FabricBuilder<'a> {
             .iter()
             .enumerate()
             .map(|(i, n)| (n.zone, i as u32))
+            .collect();
+        self.parts.lb_node_by_client_zone = self
+            .parts
+            .lb_nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.client_zone, i as u32))
             .collect();
     }
 
@@ -998,6 +1025,7 @@ impl Parts {
             endpoint_eni_by_zone: self.endpoint_eni_by_zone,
             service_by_zone: self.service_by_zone,
             lb_node_by_zone: self.lb_node_by_zone,
+            lb_node_by_client_zone: self.lb_node_by_client_zone,
             upstream: self.upstream,
             subnets: self.subnets,
             zones: self.zones,

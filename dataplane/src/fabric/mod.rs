@@ -145,6 +145,9 @@ pub struct Eni {
     pub sg: Option<u32>,
     /// Its subnet, `subnets[i]`.
     pub subnet: u32,
+    /// A target of a group that preserves client addresses: its replies to a load balancer's
+    /// clients are found in its zone and go back through the node.
+    pub client_ip_target: bool,
 }
 
 impl Eni {
@@ -330,6 +333,9 @@ pub struct Target {
     /// The load balancer's own clients keep their address to this target (the group's
     /// `preserve_client_ip`, or AWS's default for the target's type and the protocol).
     pub preserve_client_ip: bool,
+    /// The flow zone of the ENI holding the target's address (`None`: no ENI of this
+    /// configuration holds it), where a preserved client's flow is tracked with the way back.
+    pub eni_zone: Option<u32>,
     pub health: Arc<TargetHealth>,
     /// `target` (NLB) or `appliance` (GWLB) counters, id `TARGET_GROUP/IP:PORT`: what the
     /// load balancer sends it (tx) and, for appliances, what comes back (rx).
@@ -600,6 +606,8 @@ pub struct Fabric {
     pub service_by_zone: FxHashMap<u32, u32>,
     /// Load-balancer node by conntrack zone (the way to a target of a translated flow).
     pub lb_node_by_zone: FxHashMap<u32, u32>,
+    /// Load-balancer node by its client zone (the way back of a preserved client's flow).
+    pub lb_node_by_client_zone: FxHashMap<u32, u32>,
     /// Where the resolvers forward names they do not answer.
     pub upstream: Option<Upstream>,
     pub subnets: Vec<Subnet>,

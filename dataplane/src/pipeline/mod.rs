@@ -469,11 +469,18 @@ fn decide<O: Observer>(
             if !passed {
                 return Verdict::Drop(DropReason::SourceDestCheck);
             }
-            if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, obs) {
-                return Verdict::Drop(r);
-            }
+            let tracked = match security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, obs)
+            {
+                Ok(t) => t,
+                Err(r) => return Verdict::Drop(r),
+            };
             if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Egress, &p, obs) {
                 return Verdict::Drop(r);
+            }
+            if eni.client_ip_target {
+                if let Some(v) = nlb::preserved_reply(f, cx, eni, tracked, &p, buf, obs) {
+                    return v;
+                }
             }
             route(f, cx, eni.vpc, eni.route_table, &p, buf, obs)
         }
@@ -547,6 +554,7 @@ fn tracking(p: &Parsed) -> Tracking {
 
 /// The stateful security-group check of an ENI: a packet of a flow tracked in `zone`
 /// passes; otherwise a rule of `sg` must allow it, and the flow is tracked from then on.
+/// Returns the tracked flow the packet belongs to, if it was found there.
 fn security_group<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -555,13 +563,18 @@ fn security_group<O: Observer>(
     direction: Direction,
     p: &Parsed,
     obs: &mut O,
-) -> Result<(), DropReason> {
+) -> Result<Option<crate::conntrack::Flow>, DropReason> {
     let Some(set) = sg else {
-        return Ok(());
+        return Ok(None);
     };
     let sig = signal(cx, p);
-    let outcome = match tracking(p) {
-        Tracking::Flow(t) if cx.flows.lookup(zone, &t, sig, cx.now).is_some() => SgOutcome::Tracked,
+    let how = tracking(p);
+    let found = match how {
+        Tracking::Flow(t) => cx.flows.lookup(zone, &t, sig, cx.now),
+        _ => None,
+    };
+    let outcome = match how {
+        Tracking::Flow(_) if found.is_some() => SgOutcome::Tracked,
         Tracking::Quoted(q) if cx.flows.contains(zone, &q, cx.now) => SgOutcome::Related,
         how => match check_rules(f, set, direction, p) {
             Some(rule) => {
@@ -589,7 +602,7 @@ fn security_group<O: Observer>(
             Direction::Egress => DropReason::SecurityGroupEgress,
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The network ACL of subnet `subnet` on a packet crossing its edge in `direction`: leaving

@@ -6,11 +6,19 @@
 //! PrivateLink flows do — in the node's zone unless cross-zone is on, failing open when no
 //! target is healthy — and is translated: the source becomes the node's address and a port of
 //! its own, the destination the target — what AWS does with client IP preservation off (its
-//! default for IP targets of TCP groups; `preserve_client_ip = false`). A target that would keep
-//! the client's address (AWS's default for instance targets and UDP) is not modelled yet: such
-//! flows are dropped as `CLIENT_IP_PRESERVATION_NOT_SUPPORTED`, saying what to set. The
-//! client's later packets are found in the node's client zone; the target's replies in the
-//! node's zone, translated back to come from the node and routed from its subnet.
+//! default for IP targets of TCP groups; `preserve_client_ip = false`). The client's later
+//! packets are found in the node's client zone; the target's replies in the node's zone,
+//! translated back to come from the node and routed from its subnet.
+//!
+//! With **client IP preservation** (AWS's default for instance targets and UDP groups) only
+//! the destination changes: the target sees the client's address — its security groups must
+//! allow the clients, as AWS says. Its replies are addressed to the client, so they are caught
+//! where they leave the target's ENI (`preserved_reply`): the flow is tracked in the ENI's
+//! zone with the way back, and the reply leaves as from the node, routed from the node's
+//! subnet. A client that is itself the chosen target fails, as AWS documents: "NAT loopback,
+//! also known as hairpinning, is not supported when client IP preservation is enabled"
+//! (`ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION`). Across families (an IPv6 client, an IPv4
+//! group) the address cannot be kept and the flow is translated as without preservation.
 
 use super::privatelink::{flow_hash, open_flow, tracked_flow};
 use super::*;
@@ -32,7 +40,7 @@ pub(super) fn new_client_flow<O: Observer>(
         _ => false,
     };
     let listener = listener_of(f, n.lb, p)?;
-    if !opens || p.is_fragment() || !p.is_ipv4() {
+    if !opens || p.is_fragment() {
         return None;
     }
     obs.step(Step::Listener {
@@ -50,8 +58,10 @@ pub(super) fn new_client_flow<O: Observer>(
         Err(r) => return drop(r),
     };
     let tg = &f.target_groups[listener.target_group as usize];
-    if tg.targets[ti as usize].preserve_client_ip {
-        return drop(DropReason::Unsupported(Unsupported::ClientIpPreservation));
+    let target = &tg.targets[ti as usize];
+    if target.preserve_client_ip && target.ip.is_ipv4() == p.is_ipv4() {
+        let kept = preserved_flow(f, cx, node, listener.target_group, ti, p, buf, obs);
+        return Some(kept.unwrap_or_else(Verdict::Drop));
     }
     let opened = open_flow(
         f,
@@ -84,4 +94,94 @@ pub(super) fn client_flow<O: Observer>(
     let flow = cx.flows.lookup(n.client_zone, &tuple(p), sig, cx.now)?;
     let nat = flow.nat.filter(|_| flow.from_initiator)?;
     Some(tracked_flow(f, cx, "", nat, sig, p, buf, obs))
+}
+
+/// A new flow to target `ti` of group `tgi` that keeps the client's address: the destination
+/// becomes the target, the flow is tracked in the node's client zone (the client's later
+/// packets) and — once the packet is on its way — in the target ENI's zone with the way back
+/// (the target's replies, caught by [`preserved_reply`]).
+#[allow(clippy::too_many_arguments)]
+fn preserved_flow<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    node: u32,
+    tgi: u32,
+    ti: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Result<Verdict, DropReason> {
+    let n = &f.lb_nodes[node as usize];
+    let tg = &f.target_groups[tgi as usize];
+    let target = &tg.targets[ti as usize];
+    if target.ip == p.src {
+        return Err(DropReason::LoadBalancerHairpin);
+    }
+    let eni_zone = target
+        .eni_zone
+        .ok_or(DropReason::Unsupported(Unsupported::ClientIpPreservation))?;
+    let sig = signal(cx, p);
+    let fwd = Nat {
+        src: p.src,
+        sport: p.src_port,
+        dst: target.ip,
+        dport: target.port,
+        peer_zone: n.zone,
+        proxy: None,
+    };
+    let back = Nat {
+        src: p.dst,
+        sport: p.dst_port,
+        dst: p.src,
+        dport: p.src_port,
+        peer_zone: n.client_zone,
+        proxy: None,
+    };
+    cx.flows
+        .insert(n.client_zone, &tuple(p), Some(fwd), sig, cx.now)?;
+    f.load_balancers[n.lb as usize].counters.rx(cx.lane, p.len);
+    tg.counters.tx(cx.lane, p.len);
+    target.counters.tx(cx.lane, p.len);
+    let q = rewrite(p, buf, (p.src, p.src_port), (target.ip, target.port), obs)?;
+    let v = to_target(f, cx, node, &q, buf, obs);
+    if matches!(v, Verdict::Forward { .. }) {
+        // After the target's security groups judged the client (and tracked the flow): the
+        // entry now carries the way back.
+        cx.flows
+            .insert(eni_zone, &tuple(&q), Some(back), sig, cx.now)?;
+    }
+    Ok(v)
+}
+
+/// A packet leaving target ENI `eni` that answers a preserved client's flow (`tracked`, as
+/// its security groups found it; looked up here when it has none): from the node's address
+/// and listener port, routed from the node's subnet to the client. `None` for any other
+/// packet.
+pub(super) fn preserved_reply<O: Observer>(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    eni: &crate::fabric::Eni,
+    tracked: Option<crate::conntrack::Flow>,
+    p: &Parsed,
+    buf: &mut [u8],
+    obs: &mut O,
+) -> Option<Verdict> {
+    let sig = signal(cx, p);
+    let flow = match (tracked, eni.sg) {
+        (Some(fl), _) => fl,
+        (None, None) => cx.flows.lookup(eni.zone, &tuple(p), sig, cx.now)?,
+        (None, Some(_)) => return None,
+    };
+    let nat = flow.nat.filter(|_| !flow.from_initiator)?;
+    let &node = f.lb_node_by_client_zone.get(&nat.peer_zone)?;
+    let q = match rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs) {
+        Ok(q) => q,
+        Err(r) => return Some(Verdict::Drop(r)),
+    };
+    if sig.fin || sig.rst {
+        cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
+    }
+    let lb = &f.load_balancers[f.lb_nodes[node as usize].lb as usize];
+    lb.counters.rx(cx.lane, p.len);
+    Some(to_target(f, cx, node, &q, buf, obs))
 }

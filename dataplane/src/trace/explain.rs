@@ -164,6 +164,10 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         DropReason::Malformed(crate::wire::WireError::TinyFragment) => cx.flows(r),
         DropReason::NoFlow => cx.privatelink(r),
         DropReason::ProxyProtocolNoRoom | DropReason::AddressFamily => cx.privatelink(r),
+        DropReason::LoadBalancerHairpin => (
+            r.code(),
+            "the load balancer chose the client itself as the target, and with client IP preservation on the target would see its own address as the source; AWS: \"NAT loopback, also known as hairpinning, is not supported when client IP preservation is enabled\" — turn preserve_client_ip off on the target group, or connect from another host".into(),
+        ),
         DropReason::ResolverProtocol => cx.vpc(r),
         DropReason::GwlbMtuExceeded => cx.gwlb(r),
         DropReason::GeneveFragment => cx.gwlb(r),
@@ -350,7 +354,7 @@ impl Context<'_> {
             ),
             DropReason::Unsupported(crate::reasons::Unsupported::ClientIpPreservation) => (
                 r.code(),
-                "the chosen target would see the client's own address (client IP preservation: AWS's default for instance targets and UDP), which vpced does not model yet; set preserve_client_ip = false on the target group to have the load balancer's node address as the source, as AWS does for IP targets".into(),
+                "the chosen target would see the client's own address (client IP preservation: AWS's default for instance targets and UDP), but no network interface of this configuration holds the target's address, so its replies could not be brought back through the load balancer; set preserve_client_ip = false on the target group, or give the address to an interface".into(),
             ),
             DropReason::Unsupported(_) => (
                 r.code(),
