@@ -1175,6 +1175,24 @@ pub struct TargetGroup {
     /// groups take IP targets only, behind TCP or TLS listeners of dual-stack NLBs.
     #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]
     pub ip_address_type: IpAddressType,
+    /// `target_health_state.unhealthy.connection_termination.enabled` (AWS default: on): when
+    /// a target turns unhealthy, the load balancer answers packets of its clients' existing
+    /// TCP connections with a RST — unless the group fails open.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub unhealthy_connection_termination: bool,
+    /// `target_health_state.unhealthy.draining_interval_seconds` (0–360000; only with
+    /// termination off): the target is `unhealthy.draining` that long — no new flows, its
+    /// connections kept — and its connections are terminated after.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unhealthy_draining_interval: u32,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// When a load balancer stops trusting health checks and sends to every target (AWS, "Target

@@ -2,7 +2,8 @@
 //! types, so the export is written here as AWS's CLI prints it): the endpoint's
 //! `IpAddressType` and `DnsOptions.DnsRecordIpType`, its interface's IPv6 address, the
 //! service's `SupportedIpAddressTypes`, the NLB's `IpAddressType` and node IPv6 addresses,
-//! an IPv6 target group — and what it writes validates.
+//! an IPv6 target group (with unhealthy connection termination off and a draining interval)
+//! — and what it writes validates.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,13 @@ fn export() -> Mem {
         {"Target": {"Id": "2600:1f18:a:a01::10", "Port": 80}, "TargetHealth": {"State": "healthy"}}
     ]}));
     m.insert(
+        "elbv2-describe-target-group-attributes-tg6_89abcdef01234567",
+        json!({"Attributes": [
+            {"Key": "target_health_state.unhealthy.connection_termination.enabled", "Value": "false"},
+            {"Key": "target_health_state.unhealthy.draining_interval_seconds", "Value": "120"}
+        ]}),
+    );
+    m.insert(
         "elbv2-describe-listeners-net_nlb_0123456789abcdef",
         json!({"Listeners": [{
             "LoadBalancerArn": LB, "Protocol": "TCP", "Port": 80,
@@ -102,6 +110,8 @@ fn a_dual_stack_privatelink_export_imports_whole() {
         "supported_ip_address_types = [\"ipv4\", \"ipv6\"]",
         "ipv6_address = \"2600:1f18:a:a01::50\"",
         "ip_address_type = \"ipv6\"",
+        "unhealthy_connection_termination = false",
+        "unhealthy_draining_interval = 120",
     ] {
         assert!(
             toml.contains(want),

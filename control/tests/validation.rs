@@ -859,3 +859,30 @@ fn dual_stack_privatelink_rules() {
     let d = error_with(&ipv4_endpoint, "does not go with ip_address_type ipv4");
     assert_eq!(d.field, "dns_record_ip_type");
 }
+
+/// AWS's unhealthy connection termination attributes: a draining interval of 0–360000 s, set
+/// only with termination off; NLB groups only.
+#[test]
+fn unhealthy_draining_rules() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/privatelink-hands-on.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let with = |lines: &str| {
+        text.replace(
+            "targets = [{ instance",
+            &format!("{lines}\ntargets = [{{ instance"),
+        )
+    };
+    let ok = with("unhealthy_connection_termination = false\nunhealthy_draining_interval = 300");
+    assert!(diagnostics(&ok)
+        .iter()
+        .all(|d| d.severity != Severity::Error));
+    let d = error_with(
+        &with("unhealthy_draining_interval = 300"),
+        "needs unhealthy_connection_termination = false",
+    );
+    assert_eq!(d.field, "unhealthy_draining_interval");
+    error_with(
+        &with("unhealthy_connection_termination = false\nunhealthy_draining_interval = 400000"),
+        "0 to 360000 seconds",
+    );
+}

@@ -181,7 +181,9 @@ impl Checker {
         if !self.send(plan, node, probe.start()) {
             // The probe cannot even reach the target (no route, a security group).
             let before = t.health.state();
-            let after = t.health.record(false, thresholds.0, thresholds.1);
+            let after = t
+                .health
+                .record_at(false, thresholds.0, thresholds.1, self.shared.now());
             self.changed |= log_change(&key, before, after);
             return;
         }
@@ -243,7 +245,9 @@ impl Checker {
 
     fn finish(&mut self, f: &InFlight, healthy: bool) {
         let before = f.cell.state();
-        let after = f.cell.record(healthy, f.thresholds.0, f.thresholds.1);
+        let after = f
+            .cell
+            .record_at(healthy, f.thresholds.0, f.thresholds.1, self.shared.now());
         self.changed |= log_change(&f.key, before, after);
     }
 }

@@ -962,7 +962,7 @@ fn answer(req: Request, state: &State) -> Response {
                         target: t.ip,
                         port: t.port,
                         availability_zone: t.az.clone(),
-                        state: t.health.state(),
+                        state: tg.reported_state(t, state.shared.now()),
                         checked: !tg.probe_nodes.is_empty(),
                     });
                 }

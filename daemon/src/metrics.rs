@@ -249,11 +249,12 @@ fn target_health(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fm
     for tg in &plan.fabric.target_groups {
         for t in &tg.targets {
             let label = dataplane::fabric::target_label(&tg.id, t.ip, t.port);
-            let now = t.health.state();
+            let now = tg.reported_state(t, state.shared.now());
             for s in [
                 HealthState::Initial,
                 HealthState::Healthy,
                 HealthState::Unhealthy,
+                HealthState::UnhealthyDraining,
             ] {
                 let labels = [
                     ("target_group", tg.id.as_str()),

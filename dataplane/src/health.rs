@@ -7,14 +7,19 @@
 //! fabric built for a new configuration finds the same cells — a reload does not reset health.
 //!
 //! States follow AWS: `initial` until the first checks conclude, then `healthy` or
-//! `unhealthy`. vpced sends traffic to `initial` and `healthy` targets (AWS waits for
-//! `healthy`; with no history to wait for, a lab would otherwise drop its first seconds), and
-//! does **not** fail open: when no target may take a flow, the flow is dropped and counted
-//! with the reason, so that a failure is visible rather than masked.
+//! `unhealthy` — reported as `unhealthy.draining` while a group that keeps connections
+//! drains them ([`TargetHealth::unhealthy_for`]). vpced sends traffic to `initial` and
+//! `healthy` targets (AWS waits for `healthy`; with no history to wait for, a lab would
+//! otherwise drop its first seconds); when none may take a flow the group fails open, as AWS
+//! does (`pipeline::load_balancer`).
+//!
+//! A process-wide count of unhealthy targets ([`any_unhealthy`]) lets the pipeline skip the
+//! question "is this established flow's target unhealthy?" with one relaxed load while every
+//! target is well.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +30,10 @@ pub enum HealthState {
     Initial,
     Healthy,
     Unhealthy,
+    /// Reported only (a cell holds `Unhealthy`): no new flows, existing connections kept
+    /// for the group's draining interval (AWS's `unhealthy.draining`).
+    #[serde(rename = "unhealthy.draining")]
+    UnhealthyDraining,
 }
 
 impl HealthState {
@@ -33,8 +42,19 @@ impl HealthState {
             HealthState::Initial => "initial",
             HealthState::Healthy => "healthy",
             HealthState::Unhealthy => "unhealthy",
+            HealthState::UnhealthyDraining => "unhealthy.draining",
         }
     }
+}
+
+/// Targets that are unhealthy now, in every fabric of the process.
+static UNHEALTHY: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any target anywhere is unhealthy: when not, no established flow needs its
+/// target's health looked at.
+#[inline]
+pub fn any_unhealthy() -> bool {
+    UNHEALTHY.load(Relaxed) != 0
 }
 
 /// One target's health, shared by the checker and the workers.
@@ -43,6 +63,16 @@ pub struct TargetHealth {
     state: AtomicU8,
     /// Consecutive results that agree with each other (for thresholds).
     streak: AtomicU32,
+    /// The pipeline clock (seconds) when the target last turned unhealthy.
+    since: AtomicU32,
+}
+
+impl Drop for TargetHealth {
+    fn drop(&mut self) {
+        if self.state.load(Relaxed) == 2 {
+            UNHEALTHY.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 impl TargetHealth {
@@ -61,30 +91,55 @@ impl TargetHealth {
         self.state.load(Relaxed) != 2
     }
 
-    pub fn set(&self, s: HealthState) {
-        self.state.store(
-            match s {
-                HealthState::Initial => 0,
-                HealthState::Healthy => 1,
-                HealthState::Unhealthy => 2,
-            },
-            Relaxed,
-        );
+    /// Sets the state (at clock `now`, for a target turning unhealthy).
+    pub fn set_at(&self, s: HealthState, now: u32) {
+        let v = match s {
+            HealthState::Initial => 0,
+            HealthState::Healthy => 1,
+            HealthState::Unhealthy | HealthState::UnhealthyDraining => 2,
+        };
+        let old = self.state.swap(v, Relaxed);
+        match (old == 2, v == 2) {
+            (false, true) => {
+                self.since.store(now, Relaxed);
+                UNHEALTHY.fetch_add(1, Relaxed);
+            }
+            (true, false) => {
+                UNHEALTHY.fetch_sub(1, Relaxed);
+            }
+            _ => {}
+        }
     }
 
-    /// Records one probe result; the state changes after `healthy` consecutive successes or
-    /// `unhealthy` consecutive failures. Returns the state after.
-    pub fn record(&self, ok: bool, healthy: u8, unhealthy: u8) -> HealthState {
+    pub fn set(&self, s: HealthState) {
+        self.set_at(s, 0);
+    }
+
+    /// How long (seconds of the pipeline clock) the target has been unhealthy at `now`;
+    /// `None` when it is not.
+    #[inline]
+    pub fn unhealthy_for(&self, now: u32) -> Option<u32> {
+        (self.state.load(Relaxed) == 2).then(|| now.saturating_sub(self.since.load(Relaxed)))
+    }
+
+    /// Records one probe result at clock `now`; the state changes after `healthy`
+    /// consecutive successes or `unhealthy` consecutive failures. Returns the state after.
+    pub fn record_at(&self, ok: bool, healthy: u8, unhealthy: u8, now: u32) -> HealthState {
         // The streak counts successes as positive, failures as negative.
         let s = self.streak.load(Relaxed) as i32;
         let s = if ok { s.max(0) + 1 } else { s.min(0) - 1 };
         self.streak.store(s as u32, Relaxed);
         if ok && s >= i32::from(healthy) {
-            self.set(HealthState::Healthy);
+            self.set_at(HealthState::Healthy, now);
         } else if !ok && -s >= i32::from(unhealthy) {
-            self.set(HealthState::Unhealthy);
+            self.set_at(HealthState::Unhealthy, now);
         }
         self.state()
+    }
+
+    /// [`Self::record_at`] at clock 0 (tests, and where no draining is asked).
+    pub fn record(&self, ok: bool, healthy: u8, unhealthy: u8) -> HealthState {
+        self.record_at(ok, healthy, unhealthy, 0)
     }
 }
 

@@ -146,6 +146,9 @@ pub enum DropReason {
     /// A client of a load balancer sent to itself as the target with client IP preservation
     /// on: AWS does not support NAT loopback (hairpinning) then.
     LoadBalancerHairpin,
+    /// A client's packet on a connection to a target that turned unhealthy: answered with a
+    /// TCP RST (AWS's unhealthy connection termination), not forwarded.
+    UnhealthyTargetReset,
     /// A packet bigger than a Gateway Load Balancer carries (8500 bytes inside GENEVE).
     GwlbMtuExceeded,
     /// A fragment from an appliance (GWLB drops them).
@@ -270,9 +273,10 @@ vocabulary! {
     54 (DropReason::Unsupported(Unsupported::ClientIpPreservation)) => "unsupported_client_ip_preservation", "CLIENT_IP_PRESERVATION_NOT_SUPPORTED";
     55 (DropReason::AddressFamily) => "address_family", "ADDRESS_FAMILY_NOT_SUPPORTED";
     56 (DropReason::LoadBalancerHairpin) => "load_balancer_hairpin", "ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION";
+    57 (DropReason::UnhealthyTargetReset) => "unhealthy_target_reset", "ELB_TARGET_UNHEALTHY_RESET";
 }
 
-const REASONS: usize = 57;
+const REASONS: usize = 58;
 
 #[cfg(test)]
 mod tests {

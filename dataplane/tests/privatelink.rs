@@ -409,3 +409,103 @@ fn proxy_protocol_v2_header_and_sequence_translation() {
     );
     assert_eq!(again.len(), data.len());
 }
+
+/// A target turning unhealthy (issue 23): AWS sends a TCP RST for packets of the client
+/// connections to it — unless the group fails open — or, with connection termination off and
+/// a draining interval, keeps them that long (`unhealthy.draining`) and resets them after.
+#[test]
+fn connections_to_a_target_that_turned_unhealthy_are_reset_or_drained() {
+    use dataplane::pipeline::Ctx;
+    let two_targets = (
+        "targets = [{ instance = \"i-0b00000000000000b\" }]",
+        "targets = [{ instance = \"i-0b00000000000000b\" }, { ip = \"10.1.144.11\" }]",
+    );
+    let drain = (
+        "targets = [{ instance",
+        "unhealthy_connection_termination = false\nunhealthy_draining_interval = 30\ntargets = [{ instance",
+    );
+    for draining in [false, true] {
+        let mut edits = vec![NO_ENFORCE, CROSS_ZONE, two_targets];
+        if draining {
+            edits.push(drain);
+        }
+        let lab = Lab::new(&edits);
+        let at = |now| Ctx {
+            now,
+            ..common::ctx(&lab.flows)
+        };
+        let send = |now: u32, pkt: &mut Vec<u8>| {
+            let a = lab.att(EC2_A);
+            process(&lab.f, &at(now), a, pkt, &mut NoObserver)
+        };
+        // Connections until one goes to EC2-B.
+        let mut port = 41000;
+        loop {
+            let mut syn = tcp("10.0.128.10", port, "10.0.128.100", 80, tcp_flags::SYN);
+            send(0, &mut syn);
+            if wire::parse(&syn).unwrap().dst == ip("10.1.144.10") {
+                break;
+            }
+            port += 1;
+        }
+        let tg = &lab.f.target_groups[0];
+        let b = tg
+            .targets
+            .iter()
+            .find(|t| t.ip == ip("10.1.144.10"))
+            .unwrap();
+        b.health.set_at(HealthState::Unhealthy, 100);
+        let resets = || {
+            let r = lab.f.registry.report();
+            r.drops.get("unhealthy_target_reset").copied().unwrap_or(0)
+        };
+        let before = resets();
+        let mut data = tcp("10.0.128.10", port, "10.0.128.100", 80, tcp_flags::ACK);
+        let v = send(110, &mut data);
+        let r = wire::parse(
+            &data[..match v {
+                Verdict::Forward { len, .. } => len,
+                other => panic!("{other:?}"),
+            }],
+        )
+        .unwrap();
+        if draining {
+            // Within the interval: the connection goes on, reported as draining.
+            assert_eq!(r.dst, ip("10.1.144.10"));
+            assert_eq!(tg.reported_state(b, 110), HealthState::UnhealthyDraining);
+            assert_eq!(tg.reported_state(b, 130), HealthState::Unhealthy);
+            let mut late = tcp("10.0.128.10", port, "10.0.128.100", 80, tcp_flags::ACK);
+            send(131, &mut late);
+            let r = wire::parse(&late).unwrap();
+            assert_eq!(r.tcp_flags, tcp_flags::RST, "reset once drained");
+            continue;
+        }
+        // The client gets a RST from the endpoint's address; the packet is counted.
+        assert_eq!((r.src, r.src_port), (ip("10.0.128.100"), 80));
+        assert_eq!((r.dst, r.dst_port), (ip("10.0.128.10"), port));
+        assert_eq!(r.tcp_flags, tcp_flags::RST);
+        assert!(matches!(v, Verdict::Forward { egress, .. } if egress == lab.att(EC2_A)));
+        assert_eq!(resets(), before + 1);
+        // Every target unhealthy: the group fails open, connections are not reset.
+        for t in &tg.targets {
+            t.health.set_at(HealthState::Unhealthy, 100);
+        }
+        let mut next = tcp(
+            "10.0.128.10",
+            port + 1000,
+            "10.0.128.100",
+            80,
+            tcp_flags::SYN,
+        );
+        send(120, &mut next);
+        let mut data = tcp(
+            "10.0.128.10",
+            port + 1000,
+            "10.0.128.100",
+            80,
+            tcp_flags::ACK,
+        );
+        send(121, &mut data);
+        assert_ne!(wire::parse(&data).unwrap().tcp_flags, tcp_flags::RST);
+    }
+}

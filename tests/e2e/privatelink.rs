@@ -696,3 +696,132 @@ fn client_ip_preservation_shows_the_client_to_the_target() {
         lab.stats()
     );
 }
+
+/// A TCP server that greets each connection with its name and echoes lines (argv: name).
+const NAMED_ECHO: &str = r#"
+import socket, sys, threading
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 80)); s.listen(64)
+def serve(c):
+    c.sendall(sys.argv[1].encode() + b"\n")
+    try:
+        while True:
+            d = c.recv(100)
+            if not d: break
+            c.sendall(d)
+    except OSError: pass
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// A client that keeps a connection to the target named argv[1] (greeting), says `held`,
+/// waits for the file argv[2], then sends a line and prints what happened: `echo`, `reset`.
+const HOLDING_CLIENT: &str = r#"
+import os, socket, sys, time
+for port in range(42000, 42100):
+    c = socket.socket(); c.settimeout(5); c.bind(("10.0.128.10", port))
+    c.connect(("10.0.128.100", 80))
+    if c.recv(100).strip() == sys.argv[1].encode(): break
+    c.close()
+print("held", port, flush=True)
+while not os.path.exists(sys.argv[2]): time.sleep(0.1)
+try:
+    c.sendall(b"ping\n"); d = c.recv(100)
+    print("echo" if d == b"ping\n" else "closed" if not d else "other", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except OSError as e:
+    print("error", e, flush=True)
+"#;
+
+/// A target turning unhealthy under a live connection (issue 23): with two targets (EC2-B and
+/// EC2-C, health checks on port 8081), the consumer's connection to EC2-B is answered with a
+/// TCP RST once EC2-B fails its checks — AWS's unhealthy connection termination, the other
+/// target keeping the group from failing open; with termination off (no draining interval)
+/// the same connection goes on.
+#[test]
+fn a_connection_to_a_target_that_turns_unhealthy_is_reset() {
+    if !can_run() {
+        return;
+    }
+    for terminate in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut edits = vec![
+            NO_ENFORCE,
+            CROSS_ZONE,
+            (
+                "targets = [{ instance = \"i-0b00000000000000b\" }]",
+                "targets = [{ instance = \"i-0b00000000000000b\" }, { instance = \"i-0b00000000000000c\" }]",
+            ),
+            ("protocol = \"HTTP\", path = \"/index.html\",", "protocol = \"HTTP\", port = 8081, path = \"/index.html\","),
+            (
+                "description = \"HTTP from NLB-B-sg\" },",
+                "description = \"HTTP from NLB-B-sg\" },\n  { protocol = \"tcp\", ports = 8081, security_group = \"sg-0b000000000000001\", description = \"health checks\" },",
+            ),
+        ];
+        if !terminate {
+            edits.push((
+                "targets = [{ instance",
+                "unhealthy_connection_termination = false\ntargets = [{ instance",
+            ));
+        }
+        let cfg = variant(dir.path(), "unhealthy.toml", &edits);
+        let second = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\nnamespace = \"ec2-c\"\n";
+        std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + second).unwrap();
+        let mut lab = Lab::start(&cfg);
+        let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        lab.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
+        let www = dir.path().join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("index.html"), "ok\n").unwrap();
+        let health_b = lab.serve("ec2-b", 8081, &www);
+        lab.serve("ec2-c", 8081, &www);
+        lab.spawn("ec2-b", &["python3", "-c", NAMED_ECHO, "B"]);
+        lab.spawn("ec2-c", &["python3", "-c", NAMED_ECHO, "C"]);
+        all_healthy(&lab, Duration::from_secs(30));
+        let go = dir.path().join("go");
+        let client = lab.spawn(
+            "ec2-a",
+            &["python3", "-c", HOLDING_CLIENT, "B", go.to_str().unwrap()],
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        // EC2-B stops answering its health checks: unhealthy after two intervals.
+        lab.kill(health_b);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = json(&lab.vpcectl(&["show", "target-health", "-o", "json"]));
+            let b = v["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["target"] == "10.1.144.10")
+                .cloned();
+            if b.is_some_and(|b| b["state"] == "unhealthy") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "EC2-B never turned unhealthy: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let before = lab.drops("unhealthy_target_reset");
+        std::fs::write(&go, "").unwrap();
+        let out = String::from_utf8_lossy(&lab.wait(client).stdout).into_owned();
+        assert!(out.starts_with("held "), "{out}");
+        if terminate {
+            assert!(out.contains("reset"), "{out}\n{}", lab.daemon_log());
+            assert!(
+                lab.drops("unhealthy_target_reset") > before,
+                "{}",
+                lab.stats()
+            );
+        } else {
+            assert!(
+                out.contains("echo"),
+                "termination off: the connection goes on: {out}"
+            );
+        }
+    }
+}

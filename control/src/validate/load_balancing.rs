@@ -226,6 +226,28 @@ impl<'a> Validator<'a> {
     }
 
     /// Port, stickiness, failover, PROXY v2 and idle timeout for the group's protocol.
+    /// AWS's target health state attributes: NLB groups only; a draining interval of
+    /// 0–360000 s, set only with connection termination off.
+    fn check_unhealthy_termination(&mut self, ent: &str, base: &FieldPath, tg: &TargetGroup) {
+        let at = base.at("unhealthy_draining_interval");
+        let d = tg.unhealthy_draining_interval;
+        let changed = !tg.unhealthy_connection_termination || d != 0;
+        let msg = if tg.protocol == Protocol::Geneve && changed {
+            Some("unhealthy connection termination and draining apply to Network Load Balancer target groups".to_string())
+        } else if d > 360_000 {
+            Some(format!(
+                "the draining interval is 0 to 360000 seconds, not {d}"
+            ))
+        } else if d != 0 && tg.unhealthy_connection_termination {
+            Some("a draining interval needs unhealthy_connection_termination = false (AWS: set it only with termination off)".to_string())
+        } else {
+            None
+        };
+        if let Some(m) = msg {
+            self.err(ent.to_string(), at, m, None);
+        }
+    }
+
     fn check_tg_options(&mut self, ent: &str, base: &FieldPath, tg: &TargetGroup) {
         let geneve = tg.protocol == Protocol::Geneve;
         if geneve && tg.port != 6081 {
@@ -254,6 +276,7 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        self.check_unhealthy_termination(ent, base, tg);
         if tg.proxy_protocol_v2 && !matches!(tg.protocol, Protocol::Tcp | Protocol::Tls) {
             self.err(
                 ent.to_string(),

@@ -427,6 +427,8 @@ impl<'a> FabricBuilder<'a> {
                 // Validation keeps it within 60–6000.
                 tcp_idle_timeout: u16::try_from(tg.tcp_idle_timeout).unwrap_or(u16::MAX),
                 health_requirements: tg.health_requirements,
+                terminate_unhealthy: tg.unhealthy_connection_termination,
+                draining_interval: tg.unhealthy_draining_interval,
                 counters: self.registry.entity("target_group", &tg.id),
             });
         }

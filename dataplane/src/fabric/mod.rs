@@ -322,7 +322,37 @@ pub struct TargetGroup {
     pub tcp_idle_timeout: u16,
     /// Routing failover thresholds, if the group has health requirements.
     pub health_requirements: Option<control::model::HealthRequirements>,
+    /// AWS's unhealthy connection termination: existing TCP connections to a target that
+    /// turned unhealthy get a RST (immediately, or after `draining_interval` seconds when
+    /// termination is off and an interval is set; never when off without one).
+    pub terminate_unhealthy: bool,
+    pub draining_interval: u32,
     pub counters: Arc<EntityCounters>,
+}
+
+impl TargetGroup {
+    /// Whether existing connections to `t` are to be reset at clock `now`: it is unhealthy
+    /// and the group terminates such connections now, or has drained them long enough.
+    #[inline]
+    pub fn resets(&self, t: &Target, now: u32) -> bool {
+        match t.health.unhealthy_for(now) {
+            None => false,
+            Some(_) if self.terminate_unhealthy => true,
+            Some(d) => self.draining_interval > 0 && d >= self.draining_interval,
+        }
+    }
+
+    /// The state AWS would report for target `t` at clock `now`: `unhealthy.draining` while
+    /// an unhealthy target's connections drain.
+    pub fn reported_state(&self, t: &Target, now: u32) -> crate::health::HealthState {
+        use crate::health::HealthState;
+        match t.health.unhealthy_for(now) {
+            Some(d) if !self.terminate_unhealthy && d < self.draining_interval => {
+                HealthState::UnhealthyDraining
+            }
+            _ => t.health.state(),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -144,6 +144,61 @@ pub(super) fn pick_target(
     (pick, count, set != Set::Healthy)
 }
 
+/// A client's packet `p` (as it arrived, on a flow translated by `nat`) to a target that
+/// turned unhealthy, answered as AWS does ("Health checks for Network Load Balancer target
+/// groups"): "If a target becomes unhealthy, the load balancer sends a TCP RST for packets
+/// received on the client connections associated with the target, unless the unhealthy target
+/// triggers the load balancer to fail open" — when the group terminates such connections
+/// (its default), or once its draining interval has passed. The packet becomes the RST, from
+/// the address the client sent to; both ends of the flow (the client's in `client_zone`) are
+/// closed and the packet counted as `unhealthy_target_reset`. `None`: the flow goes on.
+pub(super) fn unhealthy_reset(
+    f: &Fabric,
+    cx: &Ctx<'_>,
+    nat: &Nat,
+    client_zone: u32,
+    p: &Parsed,
+    buf: &mut [u8],
+) -> Option<Parsed> {
+    if p.protocol != proto::TCP || !crate::health::any_unhealthy() {
+        return None;
+    }
+    let &node = f.lb_node_by_zone.get(&nat.peer_zone)?;
+    let n = &f.lb_nodes[node as usize];
+    let listener = listener_of(f, n.lb, p)?;
+    let tg = &f.target_groups[listener.target_group as usize];
+    let t = tg
+        .targets
+        .iter()
+        .find(|t| t.ip == nat.dst && t.port == nat.dport)?;
+    if !tg.resets(t, cx.now) {
+        return None;
+    }
+    let cross_zone = tg
+        .cross_zone
+        .unwrap_or(f.load_balancers[n.lb as usize].cross_zone);
+    if pick_target(tg, cross_zone, &n.az, 0).2 {
+        return None; // failing open: the group sends to unhealthy targets
+    }
+    let sig = TcpSignal {
+        rst: true,
+        ..signal(cx, p)
+    };
+    cx.flows.signal(client_zone, &tuple(p), sig, cx.now);
+    let way_back = Tuple {
+        proto: p.protocol,
+        src: nat.dst,
+        sport: nat.dport,
+        dst: nat.src,
+        dport: nat.sport,
+    };
+    cx.flows.signal(nat.peer_zone, &way_back, sig, cx.now);
+    f.registry
+        .drop_packet(cx.lane, DropReason::UnhealthyTargetReset);
+    let len = wire::build::tcp_reset_in_place(buf, p)?;
+    wire::parse(&buf[..len]).ok()
+}
+
 /// The targets [`pick_target`] chooses among.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Set {

@@ -93,6 +93,9 @@ pub(super) fn client_flow<O: Observer>(
     let sig = signal(cx, p);
     let flow = cx.flows.lookup(n.client_zone, &tuple(p), sig, cx.now)?;
     let nat = flow.nat.filter(|_| flow.from_initiator)?;
+    if let Some(rst) = unhealthy_reset(f, cx, &nat, n.client_zone, p, buf) {
+        return Some(to_target(f, cx, node, &rst, buf, obs));
+    }
     Some(tracked_flow(f, cx, "", nat, sig, p, buf, obs))
 }
 

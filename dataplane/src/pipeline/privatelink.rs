@@ -33,6 +33,9 @@ pub(super) fn interface_endpoint<O: Observer>(
                 state: ep.state,
                 tracked: true,
             });
+            if let Some(rst) = unhealthy_reset(f, cx, &nat, eni.zone, p, buf) {
+                return endpoint_reply(f, cx, eni, ep.vpc, &rst, buf, obs);
+            }
             return tracked_flow(f, cx, &ep.id, nat, sig, p, buf, obs);
         }
     }

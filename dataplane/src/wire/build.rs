@@ -270,3 +270,75 @@ pub fn udp_reply_in_place(buf: &mut [u8], udp: usize, payload_len: usize) -> usi
     buf[ip + 6..ip + 8].copy_from_slice(&c.to_be_bytes());
     total
 }
+
+/// Turns the TCP segment in `buf` (parsed as `p`) into the RST that answers it, in place, as
+/// RFC 9293 3.10.7.1 has a closed connection answer: from its destination to its source, with
+/// sequence number the segment's acknowledgment if it carried one (no ACK flag), else 0 and
+/// an acknowledgment of everything the segment occupied. No options, no payload; checksums
+/// whole. Returns the RST's length, `None` for a packet that is not a TCP segment with its
+/// header (or is itself a RST: never answered).
+pub fn tcp_reset_in_place(buf: &mut [u8], p: &crate::wire::Parsed) -> Option<usize> {
+    use crate::wire::{tcp_edit, Parsed};
+    let off = p
+        .l4_offset
+        .filter(|_| p.protocol == proto::TCP && !p.is_fragment())?;
+    if p.tcp_flags & tcp_flags::RST != 0 || p.len < off + 20 {
+        return None;
+    }
+    let l4 = &buf[off..p.len];
+    let data = (p.len - off - tcp_edit::header_len(l4)) as u32;
+    let (seq, ack) = (tcp_edit::seq(l4), tcp_edit::ack(l4));
+    let syn_fin =
+        u32::from(p.tcp_flags & tcp_flags::SYN != 0) + u32::from(p.tcp_flags & tcp_flags::FIN != 0);
+    let (rst_seq, rst_ack, flags) = if p.tcp_flags & tcp_flags::ACK != 0 {
+        (ack, 0, tcp_flags::RST)
+    } else {
+        (
+            0,
+            seq.wrapping_add(data + syn_fin),
+            tcp_flags::RST | tcp_flags::ACK,
+        )
+    };
+    let hl = if p.is_ipv4() { 20 } else { 40 };
+    let len = hl + 20;
+    if buf.len() < len {
+        return None;
+    }
+    let mut t = [0u8; 20];
+    t[0..2].copy_from_slice(&p.dst_port.to_be_bytes());
+    t[2..4].copy_from_slice(&p.src_port.to_be_bytes());
+    t[4..8].copy_from_slice(&rst_seq.to_be_bytes());
+    t[8..12].copy_from_slice(&rst_ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    match (p.dst, p.src) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let h = [0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, proto::TCP, 0, 0];
+            buf[..12].copy_from_slice(&h);
+            buf[12..16].copy_from_slice(&s.octets());
+            buf[16..20].copy_from_slice(&d.octets());
+            crate::wire::Ipv4Packet::new_unchecked(&mut buf[..20]).fill_checksum();
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            buf[..8].copy_from_slice(&[0x60, 0, 0, 0, 0, 20, proto::TCP, 64]);
+            buf[8..24].copy_from_slice(&s.octets());
+            buf[24..40].copy_from_slice(&d.octets());
+        }
+        _ => return None,
+    }
+    buf[hl..len].copy_from_slice(&t);
+    let q = Parsed {
+        src: p.dst,
+        dst: p.src,
+        src_port: p.dst_port,
+        dst_port: p.src_port,
+        len,
+        l4_offset: Some(hl),
+        tcp_flags: flags,
+        fragment: None,
+        quoted: None,
+        ..*p
+    };
+    crate::wire::complete_checksum(buf, &q);
+    Some(len)
+}

@@ -847,3 +847,54 @@ fn a_proxy_header_goes_into_an_ipv6_segment() {
     assert_eq!(&v[60..60 + n], &h[..n]);
     assert!(v[60 + n..len].starts_with(b"GET /"));
 }
+
+/// The RST answering a segment (RFC 9293 3.10.7.1): with an ACK, sequence = its ack and no
+/// ACK flag; without, sequence 0 and an ack of everything it occupied; IPv4 and IPv6, valid
+/// by pnet; a RST is never answered.
+#[test]
+fn a_reset_answers_a_segment_in_place() {
+    let seg = |src: &str, dst: &str, flags: u8, payload: &[u8]| {
+        build::packet(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            build::Transport::TcpSegment {
+                src_port: 40000,
+                dst_port: 80,
+                seq: 1000,
+                ack: 7000,
+                flags,
+                payload,
+            },
+        )
+        .unwrap()
+    };
+    let mut v = seg(
+        "10.0.0.1",
+        "10.0.0.2",
+        tcp_flags::ACK | tcp_flags::PSH,
+        b"hello",
+    );
+    let p = parse(&v).unwrap();
+    let n = build::tcp_reset_in_place(&mut v, &p).unwrap();
+    assert!(pnet_tcp_v4_ok(&v[..n]));
+    let r = parse(&v[..n]).unwrap();
+    assert_eq!(
+        (r.src, r.src_port, r.dst, r.dst_port),
+        (p.dst, 80, p.src, 40000)
+    );
+    assert_eq!(r.tcp_flags, tcp_flags::RST);
+    assert_eq!(tcp_edit::seq(&v[20..n]), 7000);
+    let mut v = seg("2600::1", "2600::2", tcp_flags::SYN, b"");
+    let p = parse(&v).unwrap();
+    let n = build::tcp_reset_in_place(&mut v, &p).unwrap();
+    assert!(pnet_l4_v6_ok(&v[..n]));
+    let r = parse(&v[..n]).unwrap();
+    assert_eq!(r.tcp_flags, tcp_flags::RST | tcp_flags::ACK);
+    assert_eq!(
+        (tcp_edit::seq(&v[40..n]), tcp_edit::ack(&v[40..n])),
+        (0, 1001)
+    );
+    let mut v = seg("10.0.0.1", "10.0.0.2", tcp_flags::RST, b"");
+    let p = parse(&v).unwrap();
+    assert_eq!(build::tcp_reset_in_place(&mut v, &p), None);
+}

@@ -226,6 +226,18 @@ fn group_attributes(
         Some("false") if protocol != "GENEVE" => t.push(("preserve_client_ip", T::Boolean(false))),
         _ => {}
     }
+    // Unhealthy connection termination (default on) and the draining interval.
+    let termination = attrs.get("target_health_state.unhealthy.connection_termination.enabled");
+    if termination.map(String::as_str) == Some("false") && protocol != "GENEVE" {
+        t.push(("unhealthy_connection_termination", T::Boolean(false)));
+        let drain = attrs
+            .get("target_health_state.unhealthy.draining_interval_seconds")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|&d| d > 0);
+        if let Some(d) = drain {
+            t.push(("unhealthy_draining_interval", T::Integer(d)));
+        }
+    }
     // Routing failover thresholds; AWS's defaults (count 1, percentage off) add nothing.
     let count = attrs
         .get("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count")
