@@ -47,6 +47,10 @@ pub struct RecordSet {
     pub data: Vec<Rdata>,
     /// Who made it: `vpce-… regional name`, `vpce-… private DNS (*.s3.…)`, `zone …`.
     pub source: String,
+    /// A Network Load Balancer's DNS name (its id): the resolver leaves out the addresses of
+    /// nodes whose zone fails over in DNS (`dataplane::resolver::DnsHealth`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
 }
 
 /// What a query type asks for.
@@ -178,6 +182,64 @@ fn eni_records(
     a.into_iter().chain(aaaa)
 }
 
+/// A Network Load Balancer's DNS name: its `dns_name`, else `<name>-<16 hex>.elb.<region>.
+/// amazonaws.com` as AWS forms it (the hex part derived from the id, so it is stable).
+pub fn load_balancer_dns_name(lb: &crate::model::LoadBalancer, region: &str) -> String {
+    if let Some(n) = &lb.dns_name {
+        return normalize(n);
+    }
+    let base = lb.name.as_deref().unwrap_or(&lb.id);
+    let label: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(32)
+        .collect();
+    let h = crate::hash::fnv1a_64(lb.id.as_bytes());
+    format!(
+        "{}-{h:016x}.elb.{region}.amazonaws.com",
+        label.trim_matches('-')
+    )
+}
+
+/// The public records of every Network Load Balancer's DNS name: each node's address — the
+/// public one of an internet-facing load balancer, else the private — and its IPv6 address
+/// when dual-stack (AWS publishes both in public DNS, internal load balancers included).
+fn load_balancer_records(c: &Config, out: &mut PrivateDns) {
+    let nlbs = c
+        .load_balancers
+        .iter()
+        .filter(|l| l.lb_type == crate::model::LoadBalancerType::Network);
+    for lb in nlbs {
+        let internet = lb.scheme == crate::model::Scheme::InternetFacing;
+        let data: Vec<Rdata> = lb
+            .subnet_mappings
+            .iter()
+            .flat_map(|m| {
+                let v4 = m.public_ip.filter(|_| internet).unwrap_or(m.private_ip);
+                let v6 = m.ipv6_address.filter(|_| lb.ip_address_type.has_v6());
+                std::iter::once(Rdata::A(v4)).chain(v6.map(Rdata::AAAA))
+            })
+            .collect();
+        let name = load_balancer_dns_name(lb, &c.region);
+        out.public.add(
+            &name,
+            RecordSet {
+                name: name.clone(),
+                ttl: 60,
+                data,
+                source: format!("{} DNS name (public)", lb.id),
+                load_balancer: Some(lb.id.clone()),
+            },
+        );
+    }
+}
+
 /// The stable 8-letter part of an endpoint's DNS names (AWS draws it at random).
 pub fn endpoint_suffix(endpoint_id: &str) -> String {
     let h = crate::hash::fnv1a_64(endpoint_id.as_bytes());
@@ -295,6 +357,88 @@ pub fn endpoint_names(c: &Config, e: &crate::model::Endpoint) -> EndpointNames {
 }
 
 impl PrivateDns {
+    /// An interface endpoint's records: its regional, zonal and endpoint-specific names
+    /// (public) and its private DNS names (in its VPC, or for inbound-endpoint queries only).
+    fn endpoint_records(&mut self, c: &Config, e: &crate::model::Endpoint) {
+        let out = self;
+        let rt = e.dns_records();
+        let all: Vec<Rdata> = e
+            .network_interfaces
+            .iter()
+            .flat_map(|n| eni_records(n, rt, false))
+            .collect();
+        let names = endpoint_names(c, e);
+        out.public.add(
+            &names.regional,
+            RecordSet {
+                name: names.regional.clone(),
+                ttl: 60,
+                data: all.clone(),
+                source: format!("{} regional name (public)", e.id),
+                load_balancer: None,
+            },
+        );
+        for (k, (n, z)) in e.network_interfaces.iter().zip(&names.zonal).enumerate() {
+            out.public.add(
+                &z.name,
+                RecordSet {
+                    name: z.name.clone(),
+                    ttl: 60,
+                    data: eni_records(n, rt, false).collect(),
+                    source: format!("{} zonal name ({}, public)", e.id, z.zone),
+                    load_balancer: None,
+                },
+            );
+            if let Some(w) = names.endpoint_specific.get(k + 1) {
+                out.public.add(
+                    w,
+                    RecordSet {
+                        name: w.clone(),
+                        ttl: 60,
+                        data: eni_records(n, rt, false).collect(),
+                        source: format!("{} endpoint-specific name ({}, public)", e.id, z.zone),
+                        load_balancer: None,
+                    },
+                );
+            }
+        }
+        if let Some(w) = names.endpoint_specific.first() {
+            out.public.add(
+                w,
+                RecordSet {
+                    name: w.clone(),
+                    ttl: 60,
+                    data: all.clone(),
+                    source: format!("{} endpoint-specific name (public)", e.id),
+                    load_balancer: None,
+                },
+            );
+        }
+        let zone = out.vpcs.entry(e.vpc.clone()).or_default();
+        let zone = if e.private_dns_only_for_inbound_resolver_endpoint {
+            out.inbound.entry(e.vpc.clone()).or_default()
+        } else {
+            zone
+        };
+        let private: Vec<Rdata> = e
+            .network_interfaces
+            .iter()
+            .flat_map(|n| eni_records(n, rt, true))
+            .collect();
+        for name in names.private {
+            zone.add(
+                &name,
+                RecordSet {
+                    name: normalize(&name),
+                    ttl: 60,
+                    data: private.clone(),
+                    source: format!("{} private DNS ({name})", e.id),
+                    load_balancer: None,
+                },
+            );
+        }
+    }
+
     pub fn compile(c: &Config) -> PrivateDns {
         let mut out = PrivateDns::default();
         for e in c
@@ -302,78 +446,9 @@ impl PrivateDns {
             .iter()
             .filter(|e| e.endpoint_type == EndpointType::Interface)
         {
-            let rt = e.dns_records();
-            let all: Vec<Rdata> = e
-                .network_interfaces
-                .iter()
-                .flat_map(|n| eni_records(n, rt, false))
-                .collect();
-            let names = endpoint_names(c, e);
-            out.public.add(
-                &names.regional,
-                RecordSet {
-                    name: names.regional.clone(),
-                    ttl: 60,
-                    data: all.clone(),
-                    source: format!("{} regional name (public)", e.id),
-                },
-            );
-            for (k, (n, z)) in e.network_interfaces.iter().zip(&names.zonal).enumerate() {
-                out.public.add(
-                    &z.name,
-                    RecordSet {
-                        name: z.name.clone(),
-                        ttl: 60,
-                        data: eni_records(n, rt, false).collect(),
-                        source: format!("{} zonal name ({}, public)", e.id, z.zone),
-                    },
-                );
-                if let Some(w) = names.endpoint_specific.get(k + 1) {
-                    out.public.add(
-                        w,
-                        RecordSet {
-                            name: w.clone(),
-                            ttl: 60,
-                            data: eni_records(n, rt, false).collect(),
-                            source: format!("{} endpoint-specific name ({}, public)", e.id, z.zone),
-                        },
-                    );
-                }
-            }
-            if let Some(w) = names.endpoint_specific.first() {
-                out.public.add(
-                    w,
-                    RecordSet {
-                        name: w.clone(),
-                        ttl: 60,
-                        data: all.clone(),
-                        source: format!("{} endpoint-specific name (public)", e.id),
-                    },
-                );
-            }
-            let zone = out.vpcs.entry(e.vpc.clone()).or_default();
-            let zone = if e.private_dns_only_for_inbound_resolver_endpoint {
-                out.inbound.entry(e.vpc.clone()).or_default()
-            } else {
-                zone
-            };
-            let private: Vec<Rdata> = e
-                .network_interfaces
-                .iter()
-                .flat_map(|n| eni_records(n, rt, true))
-                .collect();
-            for name in names.private {
-                zone.add(
-                    &name,
-                    RecordSet {
-                        name: normalize(&name),
-                        ttl: 60,
-                        data: private.clone(),
-                        source: format!("{} private DNS ({name})", e.id),
-                    },
-                );
-            }
+            out.endpoint_records(c, e);
         }
+        load_balancer_records(c, &mut out);
         for z in &c.hosted_zones {
             for vpc in &z.vpcs {
                 out.apexes
@@ -425,6 +500,7 @@ impl PrivateDns {
                             ttl: r.ttl,
                             data: data.clone(),
                             source: format!("zone {} ({})", z.name, z.id),
+                            load_balancer: None,
                         },
                     );
                 }

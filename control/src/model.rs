@@ -1067,6 +1067,10 @@ pub struct LoadBalancer {
     #[serde(default = "default_true")]
     pub enforce_security_group_inbound_rules_on_private_link_traffic: bool,
     pub listeners: Vec<Listener>,
+    /// The NLB's DNS name (AWS's `DNSName`); absent: `<name>-<16 hex digits>.elb.<region>.
+    /// amazonaws.com`, derived from the id as AWS draws it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
     /// `ipv4` (default) or `dualstack` (NLB): clients reach its nodes over IPv4 and IPv6;
     /// every subnet mapping then has an `ipv6_address`.
     #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]

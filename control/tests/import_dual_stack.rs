@@ -56,6 +56,7 @@ fn export() -> Mem {
     m.insert("elbv2-describe-load-balancers", json!({"LoadBalancers": [{
         "LoadBalancerArn": LB, "LoadBalancerName": "nlb", "VpcId": "vpc-1", "Type": "network", "Scheme": "internal",
         "State": {"Code": "active"}, "IpAddressType": "dualstack",
+        "DNSName": "nlb-0123456789abcdef.elb.us-east-1.amazonaws.com",
         "AvailabilityZones": [{"ZoneName": "us-east-1a", "SubnetId": "subnet-1", "LoadBalancerAddresses": []}]
     }]}));
     m.insert("elbv2-describe-target-groups", json!({"TargetGroups": [{
@@ -112,6 +113,7 @@ fn a_dual_stack_privatelink_export_imports_whole() {
         "ip_address_type = \"ipv6\"",
         "unhealthy_connection_termination = false",
         "unhealthy_draining_interval = 120",
+        "dns_name = \"nlb-0123456789abcdef.elb.us-east-1.amazonaws.com\"",
     ] {
         assert!(
             toml.contains(want),

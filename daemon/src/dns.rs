@@ -234,6 +234,7 @@ impl Resolver {
             instance: w.instance.as_deref(),
             tcp: w.tcp.is_some(),
             inbound: false,
+            health: None,
         };
         let region = &plan.fabric.snapshot.config.region;
         self.write_log(upstream_log(region, &client, &answer, now_unix()));
@@ -262,6 +263,7 @@ impl Resolver {
             instance,
             tcp: q.tcp.is_some(),
             inbound,
+            health: Some(f),
         };
         let outcome = handle(
             &f.snapshot.dns,
@@ -286,8 +288,10 @@ impl Resolver {
                 // A private answer to a well-formed UDP query: the workers answer the same
                 // query themselves from now on (this generation) — not one through an inbound
                 // endpoint, whose view may differ from the VPC's own.
-                if let (Some(cache), None, Some(_), false) =
-                    (&self.shared.answers, q.tcp, &line, inbound)
+                // Nor one that follows load balancers' health (DNS failover).
+                let steady = line.as_ref().is_some_and(|l| !l.volatile);
+                if let (Some(cache), None, true, false) =
+                    (&self.shared.answers, q.tcp, steady, inbound)
                 {
                     cache.insert(f.generation, vpc, q.dns, &r);
                 }

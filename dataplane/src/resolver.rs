@@ -38,6 +38,9 @@ pub struct QueryLog {
     pub srcport: String,
     pub transport: &'static str,
     pub srcids: SrcIds,
+    /// The answer depends on load balancers' health (a DNS failover name): not to be cached.
+    #[serde(skip)]
+    pub volatile: bool,
 }
 
 impl QueryLog {
@@ -68,6 +71,7 @@ impl QueryLog {
             srcaddr: client.addr.ip().to_string(),
             srcport: client.addr.port().to_string(),
             transport: if client.tcp { "TCP" } else { "UDP" },
+            volatile: false,
             srcids: SrcIds {
                 instance: client.instance.map(str::to_string),
             },
@@ -89,8 +93,16 @@ pub struct SrcIds {
     pub instance: Option<String>,
 }
 
+/// DNS failover of load balancers' names (AWS, "Target group health": "When the healthy
+/// targets in a zone fall below the threshold, we mark the IP addresses of the load balancer
+/// node for the zone as unhealthy in DNS"): whether `addr`, a node address of load balancer
+/// `lb`, is answered now.
+pub trait DnsHealth {
+    fn answers(&self, lb: &str, addr: IpAddr) -> bool;
+}
+
 /// Who asked.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client<'a> {
     pub vpc_id: &'a str,
     pub addr: SocketAddr,
@@ -100,6 +112,20 @@ pub struct Client<'a> {
     /// Asked through an inbound Resolver endpoint (it sees the records kept for such
     /// queries: `control::dns::PrivateDns::resolve_via`).
     pub inbound: bool,
+    /// Load balancers' DNS failover; `None`: every node answered.
+    pub health: Option<&'a dyn DnsHealth>,
+}
+
+impl std::fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("vpc_id", &self.vpc_id)
+            .field("addr", &self.addr)
+            .field("instance", &self.instance)
+            .field("tcp", &self.tcp)
+            .field("inbound", &self.inbound)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The response to send back and the log line; `None` when the bytes are not a DNS query
@@ -175,6 +201,7 @@ pub fn handle(
         other => QueryType::Other(u16::from(other)),
     };
     let mut log_answers = Vec::new();
+    let mut volatile = false;
     let rcode = if msg.op_code() != OpCode::Query {
         ResponseCode::NotImp
     } else {
@@ -189,7 +216,9 @@ pub fn handle(
                     let Ok(name) = Name::from_ascii(format!("{}.", set.name)) else {
                         continue;
                     };
-                    for d in &set.data {
+                    let kept = failover(client, set);
+                    volatile |= set.load_balancer.is_some();
+                    for d in set.data.iter().filter(|d| kept(d)) {
                         let (rdata, ty, text) = match d {
                             Rdata::A(ip) if matches!(qtype, QueryType::A) => {
                                 (RData::A(A(*ip)), "A", ip.to_string())
@@ -220,7 +249,7 @@ pub fn handle(
     };
     resp.set_response_code(rcode);
     let bytes = resp.to_vec().ok()?;
-    let log = QueryLog::new(
+    let mut log = QueryLog::new(
         region,
         client,
         &qname,
@@ -229,7 +258,24 @@ pub fn handle(
         log_answers,
         unix_seconds,
     );
+    log.volatile = volatile;
     Some(Outcome::Answer(bytes, Some(Box::new(log))))
+}
+
+/// Which records of `set` are answered: all, except a load balancer's node addresses its DNS
+/// failover takes out — unless that takes out every one of them (then all are answered, as
+/// Route 53 does when every record of a name is unhealthy).
+fn failover<'s>(
+    client: &'s Client<'_>,
+    set: &'s control::dns::RecordSet,
+) -> impl Fn(&Rdata) -> bool + 's {
+    let up = move |d: &Rdata| match (client.health, &set.load_balancer, d) {
+        (Some(h), Some(lb), Rdata::A(a)) => h.answers(lb, IpAddr::V4(*a)),
+        (Some(h), Some(lb), Rdata::AAAA(a)) => h.answers(lb, IpAddr::V6(*a)),
+        _ => true,
+    };
+    let any_up = set.data.iter().any(up);
+    move |d| !any_up || up(d)
 }
 
 /// The log line of an answer that came from upstream: its rcode and answers as they are.
@@ -412,6 +458,7 @@ mod tests {
             instance: Some("i-08c0b194dec370347"),
             tcp: false,
             inbound: false,
+            health: None,
         };
         let (bytes, log) = answer(
             &d,
@@ -528,6 +575,7 @@ mod tests {
             instance: None,
             tcp: false,
             inbound: false,
+            health: None,
         };
         assert!(answer(&d, "r", &client, &[1, 2, 3], 0).is_none());
         let mut bad = query("a.example.", RecordType::A);

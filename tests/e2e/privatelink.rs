@@ -825,3 +825,48 @@ fn a_connection_to_a_target_that_turns_unhealthy_is_reset() {
         }
     }
 }
+
+/// DNS failover of the NLB's name (issue 23), asked with real `dig`: with cross-zone off only
+/// the node in EC2-B's zone is answered (the other has no healthy target it may use); when
+/// EC2-B fails its health checks no zone is healthy and both nodes are answered again — the
+/// same query, answered as health changes (not from the workers' cache).
+#[test]
+fn the_nlbs_dns_name_fails_over_by_zone() {
+    if !can_run() {
+        return;
+    }
+    need("dig");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = variant(dir.path(), "dns.toml", &[]);
+    let mut lab = Lab::start(&cfg);
+    let server = lab.http_server("ec2-b", "Hello!\n");
+    let config = control::load_file(&cfg).unwrap().config;
+    let name = control::dns::load_balancer_dns_name(&config.load_balancers[0], &config.region);
+    let dig = |lab: &Lab| {
+        let o = lab.exec(
+            "ec2-a",
+            &[
+                "dig",
+                "@10.0.0.2",
+                "+short",
+                "+time=2",
+                "+tries=1",
+                &name,
+                "A",
+            ],
+        );
+        let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    wait_for_state(&lab, "healthy", Duration::from_secs(20));
+    for _ in 0..2 {
+        assert_eq!(dig(&lab), vec!["10.1.144.50"], "{}", lab.daemon_log());
+    }
+    lab.kill(server);
+    wait_for_state(&lab, "unhealthy", Duration::from_secs(30));
+    assert_eq!(dig(&lab), vec!["10.1.128.50", "10.1.144.50"]);
+}

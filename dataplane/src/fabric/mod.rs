@@ -330,6 +330,42 @@ pub struct TargetGroup {
     pub counters: Arc<EntityCounters>,
 }
 
+/// DNS failover (AWS, "Target group health"): a node's addresses leave its load balancer's
+/// DNS name while, in any group its listeners use, the healthy targets the node may send to
+/// (its zone's; every zone's with cross-zone on) are fewer than the group's requirement (its
+/// `health_requirements`; without any, one).
+impl crate::resolver::DnsHealth for Fabric {
+    fn answers(&self, lb: &str, addr: IpAddr) -> bool {
+        let Some(l) = self.load_balancers.iter().find(|l| l.id == lb) else {
+            return true;
+        };
+        let owns = |n: &LbNode| {
+            IpAddr::V4(n.ip) == addr
+                || n.ip6.map(IpAddr::V6) == Some(addr)
+                || n.public_ip.map(IpAddr::V4) == Some(addr)
+        };
+        let Some(node) = l
+            .nodes
+            .iter()
+            .map(|&n| &self.lb_nodes[n as usize])
+            .find(|n| owns(n))
+        else {
+            return true;
+        };
+        l.listeners.iter().all(|k| {
+            let tg = &self.target_groups[k.target_group as usize];
+            let cross_zone = tg.cross_zone.unwrap_or(l.cross_zone);
+            let scope = tg.targets.iter().filter(|t| cross_zone || t.az == node.az);
+            let total = scope.clone().count() as u32;
+            let healthy = scope.filter(|t| t.health.eligible()).count() as u32;
+            let need = tg
+                .health_requirements
+                .map_or(1, |r| r.minimum(total).max(1));
+            healthy >= need
+        })
+    }
+}
+
 impl TargetGroup {
     /// Whether existing connections to `t` are to be reset at clock `now`: it is unhealthy
     /// and the group terminates such connections now, or has drained them long enough.

@@ -126,7 +126,7 @@ pub fn show(
             |s| endpoint_service_row(c, s),
         ),
         Noun::LoadBalancers => l.print(
-            &c.load_balancers,
+            &with_dns_names(c),
             |x| &x.id,
             "load balancer",
             LOAD_BALANCER,
@@ -494,10 +494,23 @@ fn endpoint_service_row(c: &Config, s: &EndpointService) -> Vec<String> {
     ]
 }
 
+/// The load balancers with each NLB's DNS name filled in (derived when not given).
+fn with_dns_names(c: &Config) -> Vec<LoadBalancer> {
+    let mut v = c.load_balancers.clone();
+    for lb in v
+        .iter_mut()
+        .filter(|l| l.lb_type == control::model::LoadBalancerType::Network)
+    {
+        lb.dns_name = Some(control::dns::load_balancer_dns_name(lb, &c.region));
+    }
+    v
+}
+
 const LOAD_BALANCER: &[&str] = &[
     "id",
     "type",
     "vpc",
+    "dns name",
     "nodes",
     "cross-zone",
     "security groups",
@@ -523,6 +536,7 @@ fn load_balancer_row(l: &LoadBalancer) -> Vec<String> {
         l.id.clone(),
         format!("{:?}", l.lb_type).to_lowercase(),
         l.vpc.clone(),
+        l.dns_name.clone().unwrap_or_else(|| "-".into()),
         nodes.join(","),
         if l.cross_zone { "on" } else { "off" }.into(),
         if l.security_groups.is_empty() {

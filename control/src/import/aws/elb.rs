@@ -420,6 +420,9 @@ fn load_balancer(
     ];
     if kind == "network" {
         nlb_fields(&mut t, x);
+        if let Some(d) = opt(x, "DNSName") {
+            t.push(("dns_name", s(d)));
+        }
     }
     // `dualstack-without-public-ipv4` differs only in the public addresses, which an
     // internal NLB does not have and vpce's internet-facing ones take from subnet mappings.
