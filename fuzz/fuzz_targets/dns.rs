@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         instance: Some("i-08c0b194dec370347"),
         tcp: false,
         inbound: false,
+        health: None,
     };
     if let Some((reply, _)) = answer(dns(), "us-east-1", &client, data, 0) {
         assert!(reply.len() >= 12);

@@ -666,8 +666,7 @@ fn client_ip_preservation_shows_the_client_to_the_target() {
             ),
         ],
     );
-    let client = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\nnamespace = \"ec2-c\"\n";
-    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + client).unwrap();
+    add_ec2_c(&cfg);
     let mut lab = Lab::start(&cfg);
     let _server = lab.http_server("ec2-b", "Hello!\n");
     lab.check_isolation(&[("ec2-c", "10.1.144.50"), ("ec2-b", "10.1.144.50")]);
@@ -695,6 +694,13 @@ fn client_ip_preservation_shows_the_client_to_the_target() {
         "{}",
         lab.stats()
     );
+}
+
+/// Appends EC2-C (10.1.144.20, namespace `ec2-c`, EC2-B's security group) to the
+/// configuration at `cfg`: another host in the provider VPC's 1c subnet.
+fn add_ec2_c(cfg: &Path) {
+    let ec2_c = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\nnamespace = \"ec2-c\"\n";
+    std::fs::write(cfg, std::fs::read_to_string(cfg).unwrap() + ec2_c).unwrap();
 }
 
 /// A TCP server that greets each connection with its name and echoes lines (argv: name).
@@ -766,8 +772,7 @@ fn a_connection_to_a_target_that_turns_unhealthy_is_reset() {
             ));
         }
         let cfg = variant(dir.path(), "unhealthy.toml", &edits);
-        let second = "\n[[instances]]\nid = \"i-0b00000000000000c\"\nname = \"EC2-C\"\nsubnet = \"subnet-0b0000000000000b2\"\nprivate_ip = \"10.1.144.20\"\nsecurity_groups = [\"sg-0b00000000000000b\"]\nnamespace = \"ec2-c\"\n";
-        std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + second).unwrap();
+        add_ec2_c(&cfg);
         let mut lab = Lab::start(&cfg);
         let o = lab.vpcectl(&["endpoint-connections", "accept", ENDPOINT]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
