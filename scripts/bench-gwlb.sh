@@ -9,7 +9,12 @@
 # port 80: TCP throughput (1 stream) and UDP packets per second (64-byte payloads, unlimited
 # rate, counting what arrives). Every namespace is checked sealed before traffic is sent.
 #
-#   sudo scripts/bench-gwlb.sh [ROUNDS=3] [SECONDS=5] [WORKERS=2]
+# The appliance is vpce-appliance (APPLIANCE=path to another build of it, for an A/B), or AWS's
+# own appliance-side handler with APPLIANCE=gwlbtun (GWLBTUN=its binary, default
+# /tmp/gwlbtun/gwlbtun: ../shared/tools/interop/build-gwlbtun.sh builds it), decapsulating to
+# its TUN devices with the passthrough hook joining them.
+#
+#   sudo [APPLIANCE=…] scripts/bench-gwlb.sh [ROUNDS=3] [SECONDS=5] [WORKERS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/lab.sh
@@ -37,8 +42,19 @@ sed -e 's|{ protocol = "tcp", ports = 80, cidr = "0.0.0.0/0" },|{ protocol = "tc
     examples/gwlb-inspection.toml >"$WORK/gwlb.toml"
 start_vpced "$U" "$WORK/gwlb.toml" "$SOCK" /dev/stderr --workers "$WORKERS" --log warn
 ip -n ${U}internet addr add 198.51.100.7/32 dev lo
-ip netns exec ${U}appliance-1 target/release/vpce-appliance --listen 10.100.0.11 >"$WORK/appliance.log" 2>&1 &
+APPLIANCE=${APPLIANCE:-target/release/vpce-appliance}
+if [ "$APPLIANCE" = gwlbtun ]; then
+  GWLBTUN=${GWLBTUN:-/tmp/gwlbtun/gwlbtun}
+  [ -x "$GWLBTUN" ] || { echo "no gwlbtun at $GWLBTUN (../shared/tools/interop/build-gwlbtun.sh)" >&2; exit 1; }
+  ip netns exec ${U}appliance-1 sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  ip netns exec ${U}appliance-1 "$GWLBTUN" -c "$(dirname "$GWLBTUN")/example-scripts/create-passthrough.sh" -p 80 \
+    >"$WORK/appliance.log" 2>&1 &
+else
+  ip netns exec ${U}appliance-1 "$APPLIANCE" --listen 10.100.0.11 >"$WORK/appliance.log" 2>&1 &
+fi
 disown $!
+echo "appliance: $APPLIANCE"
+sleep 1
 scripts/check-isolation.sh $U ${U}internet=203.0.113.10 ${U}web=198.51.100.7 ${U}appliance-1=10.100.0.50 >/dev/null
 
 ip netns exec ${K}server iperf3 -s -D -p 80 -B 203.0.113.10
