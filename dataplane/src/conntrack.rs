@@ -757,6 +757,29 @@ impl FlowTable {
         })
     }
 
+    /// [`FlowTable::lookup`] for a caller that only asks whether the packet answers a
+    /// translated flow: `Some(true)` for a packet from the responder on an entry that carries
+    /// a translation (the rest of the entry is not decoded; [`FlowTable::peek_nat`] reads it).
+    pub fn lookup_reply(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> Option<bool> {
+        let (key, forward) = FlowKey::of(zone, t);
+        let h = key.hash(&self.key);
+        let mut shard = self.shard(h);
+        let i = shard.find(&key, h, now)?;
+        let s = &mut shard.slots[i];
+        s.touch(forward, tcp, now);
+        let from_initiator = forward == (s.flags & INITIATOR_LO != 0);
+        Some(!from_initiator && s.flags & HAS_NAT != 0)
+    }
+
+    /// The translation of `t`'s entry in `zone`, read without refreshing it.
+    pub fn peek_nat(&self, zone: u32, t: &Tuple, now: u32) -> Option<Nat> {
+        let (key, _) = FlowKey::of(zone, t);
+        let h = key.hash(&self.key);
+        let mut shard = self.shard(h);
+        let i = shard.find(&key, h, now)?;
+        shard.slots[i].nat()
+    }
+
     /// Starts tracking `t` (its source is the initiator) in `zone`. An entry already there is
     /// replaced.
     pub fn insert(

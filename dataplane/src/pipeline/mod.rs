@@ -469,16 +469,17 @@ fn decide<O: Observer>(
             if !passed {
                 return Verdict::Drop(DropReason::SourceDestCheck);
             }
-            let tracked = match security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, obs)
-            {
-                Ok(t) => t,
-                Err(r) => return Verdict::Drop(r),
-            };
+            let keep = eni.client_ip_target;
+            let answers =
+                match security_group(f, cx, eni.zone, eni.sg, Direction::Egress, &p, keep, obs) {
+                    Ok(t) => t,
+                    Err(r) => return Verdict::Drop(r),
+                };
             if let Err(r) = network_acl(f, cx, eni.subnet, Direction::Egress, &p, obs) {
                 return Verdict::Drop(r);
             }
-            if eni.client_ip_target {
-                if let Some(v) = nlb::preserved_reply(f, cx, eni, tracked, &p, buf, obs) {
+            if eni.client_ip_target && (answers || eni.sg.is_none()) {
+                if let Some(v) = nlb::preserved_reply(f, cx, eni, answers, &p, buf, obs) {
                     return v;
                 }
             }
@@ -554,7 +555,9 @@ fn tracking(p: &Parsed) -> Tracking {
 
 /// The stateful security-group check of an ENI: a packet of a flow tracked in `zone`
 /// passes; otherwise a rule of `sg` must allow it, and the flow is tracked from then on.
-/// Returns the tracked flow the packet belongs to, if it was found there.
+/// With `keep`, says whether the packet answers a translated flow tracked there (a preserved
+/// client's, `nlb::preserved_reply`); the entry's translation is not decoded here.
+#[allow(clippy::too_many_arguments)]
 fn security_group<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -562,19 +565,26 @@ fn security_group<O: Observer>(
     sg: Option<u32>,
     direction: Direction,
     p: &Parsed,
+    keep: bool,
     obs: &mut O,
-) -> Result<Option<crate::conntrack::Flow>, DropReason> {
+) -> Result<bool, DropReason> {
     let Some(set) = sg else {
-        return Ok(None);
+        return Ok(false);
     };
     let sig = signal(cx, p);
-    let how = tracking(p);
-    let found = match how {
-        Tracking::Flow(t) => cx.flows.lookup(zone, &t, sig, cx.now),
-        _ => None,
-    };
-    let outcome = match how {
-        Tracking::Flow(_) if found.is_some() => SgOutcome::Tracked,
+    let mut found = None;
+    let outcome = match tracking(p) {
+        Tracking::Flow(t) if !keep && cx.flows.lookup(zone, &t, sig, cx.now).is_some() => {
+            SgOutcome::Tracked
+        }
+        Tracking::Flow(t)
+            if keep && {
+                found = cx.flows.lookup_reply(zone, &t, sig, cx.now);
+                found.is_some()
+            } =>
+        {
+            SgOutcome::Tracked
+        }
         Tracking::Quoted(q) if cx.flows.contains(zone, &q, cx.now) => SgOutcome::Related,
         how => match check_rules(f, set, direction, p) {
             Some(rule) => {
@@ -602,7 +612,7 @@ fn security_group<O: Observer>(
             Direction::Egress => DropReason::SecurityGroupEgress,
         });
     }
-    Ok(found)
+    Ok(found == Some(true))
 }
 
 /// The network ACL of subnet `subnet` on a packet crossing its edge in `direction`: leaving
@@ -842,7 +852,7 @@ fn to_attachment<O: Observer>(
         if let Err(r) = ingress_acl(f, cx, eni.subnet, from, p, obs) {
             return Verdict::Drop(r);
         }
-        if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Ingress, p, obs) {
+        if let Err(r) = security_group(f, cx, eni.zone, eni.sg, Direction::Ingress, p, false, obs) {
             return Verdict::Drop(r);
         }
     }
@@ -919,8 +929,11 @@ fn deliver_from<O: Observer>(
     }
 }
 
-/// Rewrites an IPv4 packet's addresses and ports (incremental checksums) and returns what
-/// the packet now says.
+/// Rewrites a packet's addresses and ports (incremental checksums) and returns what the
+/// packet now says: in place within its family, or translated to the other family when the
+/// new addresses are of it (a dual-stack load balancer; `wire::family`) — `AddressFamily`
+/// when that cannot be done.
+#[inline]
 fn rewrite(
     p: &Parsed,
     buf: &mut [u8],

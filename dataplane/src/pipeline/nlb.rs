@@ -156,26 +156,28 @@ fn preserved_flow<O: Observer>(
     Ok(v)
 }
 
-/// A packet leaving target ENI `eni` that answers a preserved client's flow (`tracked`, as
-/// its security groups found it; looked up here when it has none): from the node's address
-/// and listener port, routed from the node's subnet to the client. `None` for any other
-/// packet.
+/// A packet leaving target ENI `eni` that answers a preserved client's flow (`answers`, as
+/// its security groups' lookup found; looked up here when it has none): from the node's
+/// address and listener port, routed from the node's subnet to the client. `None` for any
+/// other packet.
 pub(super) fn preserved_reply<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     eni: &crate::fabric::Eni,
-    tracked: Option<crate::conntrack::Flow>,
+    answers: bool,
     p: &Parsed,
     buf: &mut [u8],
     obs: &mut O,
 ) -> Option<Verdict> {
+    if !answers && eni.sg.is_some() {
+        return None;
+    }
     let sig = signal(cx, p);
-    let flow = match (tracked, eni.sg) {
-        (Some(fl), _) => fl,
-        (None, None) => cx.flows.lookup(eni.zone, &tuple(p), sig, cx.now)?,
-        (None, Some(_)) => return None,
-    };
-    let nat = flow.nat.filter(|_| !flow.from_initiator)?;
+    let t = tuple(p);
+    if !answers && !cx.flows.lookup_reply(eni.zone, &t, sig, cx.now)? {
+        return None;
+    }
+    let nat = cx.flows.peek_nat(eni.zone, &t, cx.now)?;
     let &node = f.lb_node_by_client_zone.get(&nat.peer_zone)?;
     let q = match rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs) {
         Ok(q) => q,
