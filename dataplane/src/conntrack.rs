@@ -744,31 +744,40 @@ impl FlowTable {
 
     /// The flow of `t` in `zone`, refreshed with this packet; `None` if untracked or expired.
     pub fn lookup(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> Option<Flow> {
+        self.refreshed(zone, t, tcp, now, |s, from_initiator| Flow {
+            from_initiator,
+            nat: s.nat(),
+            steer: s.steer(),
+        })
+    }
+
+    /// Finds `t`'s entry in `zone`, refreshes it with this packet and reads `read` from it
+    /// (the slot, and whether the packet runs from the initiator).
+    #[inline(always)]
+    fn refreshed<R>(
+        &self,
+        zone: u32,
+        t: &Tuple,
+        tcp: TcpSignal,
+        now: u32,
+        read: impl FnOnce(&Slot, bool) -> R,
+    ) -> Option<R> {
         let (key, forward) = FlowKey::of(zone, t);
         let h = key.hash(&self.key);
         let mut shard = self.shard(h);
         let i = shard.find(&key, h, now)?;
         let s = &mut shard.slots[i];
         s.touch(forward, tcp, now);
-        Some(Flow {
-            from_initiator: forward == (s.flags & INITIATOR_LO != 0),
-            nat: s.nat(),
-            steer: s.steer(),
-        })
+        Some(read(s, forward == (s.flags & INITIATOR_LO != 0)))
     }
 
     /// [`FlowTable::lookup`] for a caller that only asks whether the packet answers a
     /// translated flow: `Some(true)` for a packet from the responder on an entry that carries
     /// a translation (the rest of the entry is not decoded; [`FlowTable::peek_nat`] reads it).
     pub fn lookup_reply(&self, zone: u32, t: &Tuple, tcp: TcpSignal, now: u32) -> Option<bool> {
-        let (key, forward) = FlowKey::of(zone, t);
-        let h = key.hash(&self.key);
-        let mut shard = self.shard(h);
-        let i = shard.find(&key, h, now)?;
-        let s = &mut shard.slots[i];
-        s.touch(forward, tcp, now);
-        let from_initiator = forward == (s.flags & INITIATOR_LO != 0);
-        Some(!from_initiator && s.flags & HAS_NAT != 0)
+        self.refreshed(zone, t, tcp, now, |s, from_initiator| {
+            !from_initiator && s.flags & HAS_NAT != 0
+        })
     }
 
     /// The translation of `t`'s entry in `zone`, read without refreshing it.

@@ -273,3 +273,80 @@ fn an_ipv4_endpoint_has_no_ipv6_address() {
         "{v:?}"
     );
 }
+
+/// A dual-stack interface endpoint to an AWS service (seed 000's S3 endpoint made dual-stack):
+/// an IPv6 request goes to the service's IPv6 address, source kept, and the answer comes back
+/// from the endpoint's IPv6 address; IPv4 requests still take an IPv4 service address.
+#[test]
+fn a_dual_stack_endpoint_to_an_aws_service_keeps_each_family() {
+    let f = common::example_fabric(
+        "s3-endpoints.toml",
+        &[
+            (
+                "{ subnet = \"subnet-0a0000000000000b1\", private_ip = \"10.0.1.125\" },\n]",
+                "{ subnet = \"subnet-0a0000000000000b1\", private_ip = \"10.0.1.125\", ipv6_address = \"2600:1f18:1234:5601::7d\" },\n]\nip_address_type = \"dualstack\"",
+            ),
+            (
+                "description = \"HTTP from the VPC (the lab's S3 answers plain HTTP)\" },",
+                "description = \"HTTP from the VPC (the lab's S3 answers plain HTTP)\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"2600:1f18:1234:5600::/56\" },",
+            ),
+        ],
+    );
+    let lab = Lab {
+        f,
+        flows: FlowTable::new(64),
+    };
+    let me = "eni-08c0b194dec370347";
+    let s3 = "com.amazonaws.us-east-1.s3";
+    let (v, syn) = lab.send(
+        me,
+        ("2600:1f18:1234:5600::b0", 40000),
+        ("2600:1f18:1234:5601::7d", 80),
+        1,
+        0,
+        tcp_flags::SYN,
+        b"",
+    );
+    assert!(
+        matches!(v, Verdict::Forward { egress, .. } if egress == lab.f.attachment(s3).unwrap()),
+        "{v:?}"
+    );
+    let p = checksums_ok(&syn);
+    assert_eq!(
+        (p.src, p.dst),
+        (ip("2600:1f18:1234:5600::b0"), ip("2600:1fa0:8000::1a"))
+    );
+    let (v, synack) = lab.send(
+        s3,
+        ("2600:1fa0:8000::1a", 80),
+        ("2600:1f18:1234:5600::b0", 40000),
+        5,
+        2,
+        0x12,
+        b"",
+    );
+    assert!(
+        matches!(v, Verdict::Forward { egress, .. } if egress == lab.f.attachment(me).unwrap()),
+        "{v:?}"
+    );
+    assert_eq!(checksums_ok(&synack).src, ip("2600:1f18:1234:5601::7d"));
+    let (v, syn4) = lab.send(
+        me,
+        ("10.0.0.176", 40001),
+        ("10.0.1.125", 80),
+        1,
+        0,
+        tcp_flags::SYN,
+        b"",
+    );
+    assert!(
+        matches!(v, Verdict::Forward { egress, .. } if egress == lab.f.attachment(s3).unwrap()),
+        "{v:?}"
+    );
+    let q = checksums_ok(&syn4);
+    assert_eq!(q.src, ip("10.0.0.176"));
+    assert!(
+        q.dst.is_ipv4() && q.dst != ip("10.0.1.125"),
+        "an IPv4 service address: {q:?}"
+    );
+}

@@ -33,7 +33,7 @@ impl<'a> Validator<'a> {
     }
 
     /// An address in the IPv6 CIDR of subnet `subnet`, outside the five AWS reserves (the
-    /// first four and the last). `what` names the holder in messages.
+    /// first four and the last).
     fn check_v6_in_subnet(&mut self, ent: &str, at: FieldPath, subnet: &str, a: Ipv6Addr) {
         let Some(s) = self.subnet(subnet) else { return };
         let Some(net) = s.ipv6_cidr.map(|c| c.0) else {

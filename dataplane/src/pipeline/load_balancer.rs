@@ -335,7 +335,7 @@ fn reply_back<O: Observer>(
 /// A target's reply to a client of the load balancer itself: from the node's address, routed
 /// from the node's subnet.
 #[allow(clippy::too_many_arguments)]
-fn to_client<O: Observer>(
+pub(super) fn to_client<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
     node: u32,

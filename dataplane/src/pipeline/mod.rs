@@ -105,7 +105,7 @@ pub use gwlb::GWLB_MTU;
 use gwlb::{from_appliance, to_gwlb_endpoint};
 use internet::{from_internet, to_internet};
 use load_balancer::{
-    admitted, choose_target, listener_of, load_balancer_groups, no_target, pick_target,
+    admitted, choose_target, listener_of, load_balancer_groups, no_target, pick_target, to_client,
     to_load_balancer_node, to_target, unhealthy_reset,
 };
 use privatelink::{endpoint_reply, interface_endpoint};

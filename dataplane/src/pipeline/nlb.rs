@@ -157,9 +157,10 @@ fn preserved_flow<O: Observer>(
 }
 
 /// A packet leaving target ENI `eni` that answers a preserved client's flow (`answers`, as
-/// its security groups' lookup found; looked up here when it has none): from the node's
-/// address and listener port, routed from the node's subnet to the client. `None` for any
-/// other packet.
+/// its security groups' lookup found; looked up here when the ENI has no group — the caller
+/// asks only then or when `answers`): from the node's address and listener port, routed from
+/// the node's subnet to the client, as any reply to the load balancer's own clients
+/// (`to_client`). `None` for any other packet.
 pub(super) fn preserved_reply<O: Observer>(
     f: &Fabric,
     cx: &Ctx<'_>,
@@ -169,9 +170,6 @@ pub(super) fn preserved_reply<O: Observer>(
     buf: &mut [u8],
     obs: &mut O,
 ) -> Option<Verdict> {
-    if !answers && eni.sg.is_some() {
-        return None;
-    }
     let sig = signal(cx, p);
     let t = tuple(p);
     if !answers && !cx.flows.lookup_reply(eni.zone, &t, sig, cx.now)? {
@@ -179,14 +177,5 @@ pub(super) fn preserved_reply<O: Observer>(
     }
     let nat = cx.flows.peek_nat(eni.zone, &t, cx.now)?;
     let &node = f.lb_node_by_client_zone.get(&nat.peer_zone)?;
-    let q = match rewrite(p, buf, (nat.src, nat.sport), (nat.dst, nat.dport), obs) {
-        Ok(q) => q,
-        Err(r) => return Some(Verdict::Drop(r)),
-    };
-    if sig.fin || sig.rst {
-        cx.flows.signal(nat.peer_zone, &tuple(&q), sig, cx.now);
-    }
-    let lb = &f.load_balancers[f.lb_nodes[node as usize].lb as usize];
-    lb.counters.rx(cx.lane, p.len);
-    Some(to_target(f, cx, node, &q, buf, obs))
+    Some(to_client(f, cx, node, nat, sig, p, buf, obs))
 }
