@@ -35,6 +35,11 @@ pub struct Cli {
     /// Pin worker i to CPU i (the flows the kernel steers to a queue then stay on one core).
     #[arg(long)]
     pin_workers: bool,
+    /// How workers read and write their queues: `epoll` (a read or write per packet) or
+    /// `uring` (io_uring: reads kept in flight on every queue, writes submitted in batches;
+    /// epoll is used, with a warning, where the kernel refuses io_uring).
+    #[arg(long, value_name = "MODE", default_value = "epoll")]
+    io: dataplane::io::IoMode,
     /// Serve Prometheus metrics at http://ADDR/metrics (in vpced's network namespace; off
     /// unless given), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
@@ -149,6 +154,7 @@ pub fn main() -> ExitCode {
         state_dir: (!cli.no_state).then_some(cli.state_dir),
         query_log: cli.query_log,
         pin_workers: cli.pin_workers,
+        io: cli.io,
         metrics_listen: cli.metrics_listen,
         flow_log: cli.flow_log,
         flow_log_interval: std::time::Duration::from_secs(cli.flow_log_interval),

@@ -61,6 +61,8 @@ pub struct Options {
     pub query_log: Option<PathBuf>,
     /// Pin worker `i` to CPU `i` (modulo the CPUs there are).
     pub pin_workers: bool,
+    /// How workers read and write their queues.
+    pub io: dataplane::io::IoMode,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (in vpced's namespace).
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Write VPC Flow Logs records here (`-`: standard output).
@@ -302,6 +304,13 @@ fn spawn_threads(
     let (plans, shared) = (&state.plans, &state.shared);
     let mut threads = Vec::new();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut io = opts.io;
+    if io == dataplane::io::IoMode::Uring {
+        if let Err(e) = dataplane::io::uring::available() {
+            tracing::warn!(error = %e, "io_uring unavailable; workers use epoll");
+            io = dataplane::io::IoMode::Epoll;
+        }
+    }
     for w in 0..state.workers {
         let (plans, stop, shared) = (plans.clone(), stop.clone(), shared.clone());
         let pin = opts.pin_workers.then_some(w % cpus);
@@ -316,7 +325,11 @@ fn spawn_threads(
                             tracing::warn!(worker = w, cpu, error = %e, "cannot pin the worker");
                         }
                     }
-                    if let Err(e) = worker::run(w, plans, shared, stop) {
+                    let run = match io {
+                        dataplane::io::IoMode::Epoll => worker::run,
+                        dataplane::io::IoMode::Uring => dataplane::io::uring::run,
+                    };
+                    if let Err(e) = run(w, plans, shared, stop) {
                         tracing::error!(worker = w, error = %e, "worker stopped");
                     }
                 })?,

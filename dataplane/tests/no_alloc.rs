@@ -489,7 +489,7 @@ mod offload {
             bufs.frame[..fr.len()].copy_from_slice(fr);
             handle_frame(f, cx, ingress, bufs, fr.len(), sink);
         }
-        dataplane::io::worker::flush(f, cx, bufs, sink);
+        dataplane::io::worker::flush(f, cx, &mut bufs.work, sink);
     }
 }
 
@@ -625,7 +625,7 @@ fn cached_dns_answers_leave_from_the_worker_and_allocate_nothing() {
         bufs.frame[..fr.len()].copy_from_slice(fr);
         handle_frame(&f, &cx, eni, &mut bufs, fr.len(), &mut out);
     }
-    dataplane::io::worker::flush(&f, &cx, &mut bufs, &mut out);
+    dataplane::io::worker::flush(&f, &cx, &mut bufs.work, &mut out);
     COUNTING.with(|c| c.set(false));
     assert_eq!(
         COUNT.with(|n| n.get()),
@@ -705,7 +705,7 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
     }
     let mut w = Whole(Vec::new());
     dataplane::io::worker::handle_frame(&f, &cx, igw, &mut b, fr.len(), &mut w);
-    dataplane::io::worker::flush(&f, &cx, &mut b, &mut w);
+    dataplane::io::worker::flush(&f, &cx, &mut b.work, &mut w);
     assert_eq!(w.0.len(), 1);
     let payload = &w.0[0][HDR + 28..];
     assert_eq!(payload.len(), 10 * datagram);

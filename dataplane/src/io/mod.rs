@@ -3,6 +3,8 @@
 //! * [`device`]: TUN devices, one multi-queue device per attachment with one queue per worker,
 //!   and their set-up inside network namespaces (on the control path only), through
 //!   [`netlink`] (links, addresses, routes over rtnetlink) and [`netns`] (named namespaces).
+//! * [`uring`]: the same loop on io_uring (`vpced --io uring`): reads kept in flight on every
+//!   queue, writes submitted in batches.
 //! * [`worker`]: the packet loop. One thread per worker; each owns one queue of every device,
 //!   waits on them with epoll, reads a bounded batch per ready queue into its own buffer, runs
 //!   the pipeline, and writes the result to its own queue of the egress device. No lock, no
@@ -20,6 +22,7 @@ pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod privilege;
+pub mod uring;
 pub mod worker;
 
 use std::sync::Arc;
@@ -30,6 +33,27 @@ use crate::conntrack::FlowTable;
 use crate::fabric::Fabric;
 
 pub use device::{Device, DeviceError, DeviceManager};
+
+/// How workers do their I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// epoll, then one `read`/`write` per packet ([`worker::run`]).
+    #[default]
+    Epoll,
+    /// io_uring: reads in flight on every queue, writes submitted in batches ([`uring::run`]).
+    Uring,
+}
+
+impl std::str::FromStr for IoMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<IoMode, String> {
+        match s {
+            "epoll" => Ok(IoMode::Epoll),
+            "uring" | "io_uring" => Ok(IoMode::Uring),
+            other => Err(format!("unknown I/O mode {other:?} (epoll, uring)")),
+        }
+    }
+}
 
 /// The virtio-net header in front of every frame on an offloading TUN device.
 pub const HDR: usize = tun_rs::VIRTIO_NET_HDR_LEN;

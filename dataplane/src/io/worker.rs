@@ -46,8 +46,8 @@ const SEGMENT: usize = 9216 + ROOM;
 /// Flow-table slots a worker sweeps for expired flows per [`SWEEP_EVERY`] (51 k slots a
 /// second per worker: a million-flow table in about 20 s; lookups remove the expired entries
 /// they meet in between). Per wakeup, it cost 5 % of a busy worker (profile in BENCHMARKS.md).
-const SWEEP: usize = 512;
-const SWEEP_EVERY: Duration = Duration::from_millis(10);
+pub(super) const SWEEP: usize = 512;
+pub(super) const SWEEP_EVERY: Duration = Duration::from_millis(10);
 
 // virtio-net header values (linux/virtio_net.h, an ABI).
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
@@ -57,19 +57,52 @@ const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 
 /// A worker's buffers, allocated once at start: nothing is allocated per packet.
+#[derive(Default)]
 pub struct Buffers {
-    /// virtio-net header, packet (or superpacket), room to grow.
-    pub frame: Vec<u8>,
+    /// virtio-net header, packet (or superpacket), room to grow: [`FRAME`] bytes.
+    pub frame: Frame,
+    pub work: Work,
+}
+
+/// Bytes of a frame buffer: virtio-net header, the largest packet read, room to grow.
+pub const FRAME: usize = HDR + BUFFER + ROOM;
+/// Bytes a read may fill (the room stays free for what the pipeline adds).
+pub const READ: usize = HDR + BUFFER;
+
+/// One frame buffer of [`FRAME`] bytes.
+pub struct Frame(pub Box<[u8]>);
+
+impl Default for Frame {
+    fn default() -> Self {
+        Frame(vec![0u8; FRAME].into_boxed_slice())
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Frame {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+/// What deciding a frame needs besides the frame: a superpacket's headers kept aside, the
+/// segments it may split into, the UDP train.
+pub struct Work {
     head: [u8; HEAD],
     segments: Vec<Vec<u8>>,
     sizes: Vec<usize>,
     train: Train,
 }
 
-impl Default for Buffers {
+impl Default for Work {
     fn default() -> Self {
-        Buffers {
-            frame: vec![0u8; HDR + BUFFER + ROOM],
+        Work {
             head: [0u8; HEAD],
             segments: vec![vec![0u8; HDR + SEGMENT]; MAX_SEGMENTS],
             sizes: vec![0; MAX_SEGMENTS],
@@ -177,8 +210,8 @@ impl Train {
 }
 
 /// Sends what the worker's UDP train holds (at the end of each batch of reads).
-pub fn flush<O: Output>(fabric: &Fabric, cx: &Ctx<'_>, bufs: &mut Buffers, out: &mut O) {
-    bufs.train.flush(fabric, cx, out);
+pub fn flush<O: Output>(fabric: &Fabric, cx: &Ctx<'_>, work: &mut Work, out: &mut O) {
+    work.train.flush(fabric, cx, out);
 }
 
 /// Where a worker's decided packets go: the devices' queues, or in tests a recorder.
@@ -212,6 +245,19 @@ pub fn handle_frame<O: Output>(
     n: usize,
     out: &mut O,
 ) {
+    handle_in(fabric, cx, ingress, &mut bufs.frame, &mut bufs.work, n, out)
+}
+
+/// [`handle_frame`] on any frame buffer (at least [`FRAME`] bytes: a ring's read slot).
+pub fn handle_in<O: Output>(
+    fabric: &Fabric,
+    cx: &Ctx<'_>,
+    ingress: u32,
+    frame: &mut [u8],
+    bufs: &mut Work,
+    n: usize,
+    out: &mut O,
+) {
     if n <= HDR {
         fabric.registry.drop_packet(
             cx.lane,
@@ -219,7 +265,7 @@ pub fn handle_frame<O: Output>(
         );
         return;
     }
-    let Ok(hdr) = VirtioNetHdr::decode(&bufs.frame[..HDR]) else {
+    let Ok(hdr) = VirtioNetHdr::decode(&frame[..HDR]) else {
         return;
     };
     let offload = Offload {
@@ -229,33 +275,33 @@ pub fn handle_frame<O: Output>(
     let len = n - HDR;
     let kept = if offload.superpacket {
         let k = usize::from(hdr.hdr_len).clamp(40, HEAD).min(len);
-        bufs.head[..k].copy_from_slice(&bufs.frame[HDR..HDR + k]);
+        bufs.head[..k].copy_from_slice(&frame[HDR..HDR + k]);
         k
     } else {
         0
     };
-    out.tap(ingress, Point::In, &bufs.frame[HDR..n]);
+    out.tap(ingress, Point::In, &frame[HDR..n]);
     let pcx = Ctx { offload, ..*cx };
     let v = process_in(
         fabric,
         &pcx,
         ingress,
-        &mut bufs.frame[HDR..],
+        &mut frame[HDR..],
         len,
         &mut NoObserver,
     );
     match v {
         Verdict::Forward { egress, len } => {
-            let h = leaving(&mut bufs.frame[HDR..HDR + len], hdr, offload);
-            out.tap(ingress, Point::Rewritten, &bufs.frame[HDR..HDR + len]);
-            out.tap(egress, Point::Out, &bufs.frame[HDR..HDR + len]);
+            let h = leaving(&mut frame[HDR..HDR + len], hdr, offload);
+            out.tap(ingress, Point::Rewritten, &frame[HDR..HDR + len]);
+            out.tap(egress, Point::Out, &frame[HDR..HDR + len]);
             emit(
                 fabric,
                 cx,
                 out,
                 &mut bufs.train,
                 egress,
-                &mut bufs.frame[..HDR + len],
+                &mut frame[..HDR + len],
                 h,
             );
         }
@@ -268,37 +314,37 @@ pub fn handle_frame<O: Output>(
                     cache,
                     fabric.generation,
                     vpc,
-                    &mut bufs.frame[HDR..],
+                    &mut frame[HDR..],
                     len,
                 )
             });
             match hit {
                 Some((n, rcode)) => {
                     fabric.registry.dns.answered_from_cache(rcode);
-                    out.tap(ingress, Point::Out, &bufs.frame[HDR..HDR + n]);
+                    out.tap(ingress, Point::Out, &frame[HDR..HDR + n]);
                     emit(
                         fabric,
                         cx,
                         out,
                         &mut bufs.train,
                         ingress,
-                        &mut bufs.frame[..HDR + n],
+                        &mut frame[..HDR + n],
                         VirtioNetHdr::default(),
                     );
                 }
                 None => out.local(
-                    &bufs.frame[HDR..HDR + len],
+                    &frame[HDR..HDR + len],
                     ingress,
                     LocalService::Resolver(vpc),
                 ),
             }
         }
-        Verdict::Local { len, service } => out.local(&bufs.frame[HDR..HDR + len], ingress, service),
+        Verdict::Local { len, service } => out.local(&frame[HDR..HDR + len], ingress, service),
         Verdict::Split => {
-            bufs.frame[HDR..HDR + kept].copy_from_slice(&bufs.head[..kept]);
-            let v6 = bufs.frame[HDR] >> 4 == 6;
+            frame[HDR..HDR + kept].copy_from_slice(&bufs.head[..kept]);
+            let v6 = frame[HDR] >> 4 == 6;
             let Ok(count) = tun_rs::gso_split(
-                &mut bufs.frame[HDR..HDR + len],
+                &mut frame[HDR..HDR + len],
                 hdr,
                 &mut bufs.segments,
                 &mut bufs.sizes,
@@ -450,16 +496,38 @@ fn send<O: Output>(
     }
 }
 
-/// The devices of a plan, from worker `index`'s queues.
-struct Queues<'a> {
+/// The devices of a plan, from worker `index`'s queues: written directly, or through the
+/// worker's io_uring ([`super::uring`]).
+pub(super) struct Queues<'a> {
     plan: &'a Arc<Plan>,
     index: usize,
     shared: &'a Shared,
+    ring: Option<&'a mut super::uring::Submit>,
+}
+
+impl<'a> Queues<'a> {
+    pub(super) fn new(
+        plan: &'a Arc<Plan>,
+        index: usize,
+        shared: &'a Shared,
+        ring: Option<&'a mut super::uring::Submit>,
+    ) -> Queues<'a> {
+        Queues {
+            plan,
+            index,
+            shared,
+            ring,
+        }
+    }
 }
 
 impl Output for Queues<'_> {
     fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize> {
-        self.plan.devices[egress as usize].queues[self.index].send(frame)
+        let queue = &self.plan.devices[egress as usize].queues[self.index];
+        match self.ring.as_deref_mut() {
+            Some(ring) => ring.send(queue, egress, frame),
+            None => queue.send(frame),
+        }
     }
 
     #[inline]
@@ -536,11 +604,7 @@ pub fn run(
             shared.flows.sweep(cx.now, SWEEP);
             swept = std::time::Instant::now();
         }
-        let mut out = Queues {
-            plan: &plan,
-            index,
-            shared: &shared,
-        };
+        let mut out = Queues::new(&plan, index, &shared, None);
         for ev in events.iter() {
             let ingress = ev.data.u64() as usize;
             let Some(dev) = plan.devices.get(ingress) else {
@@ -548,7 +612,7 @@ pub fn run(
             };
             let queue = &dev.queues[index];
             for _ in 0..BATCH {
-                let n = match queue.recv(&mut bufs.frame[..HDR + BUFFER]) {
+                let n = match queue.recv(&mut bufs.frame[..READ]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -578,7 +642,7 @@ pub fn run(
                 };
                 handle_frame(&plan.fabric, &cx, ingress as u32, &mut bufs, n, &mut out);
             }
-            flush(&plan.fabric, &cx, &mut bufs, &mut out);
+            flush(&plan.fabric, &cx, &mut bufs.work, &mut out);
         }
     }
     Ok(())
