@@ -40,6 +40,13 @@ pub struct Cli {
     /// epoll is used, with a warning, where the kernel refuses io_uring).
     #[arg(long, value_name = "MODE", default_value = "epoll")]
     io: dataplane::io::IoMode,
+    /// How flows are spread over the workers: `flows` (each new flow gets a worker,
+    /// round-robin, and both its directions are read by that worker from their first round
+    /// trip: vpced writes a flow's packets through that worker's queues, from which the
+    /// kernel's TUN devices learn where to send the flow) or `kernel` (each worker writes
+    /// through its own queues; the kernel's flow hash alone decides).
+    #[arg(long, value_name = "MODE", default_value = "flows")]
+    steer: dataplane::io::steer::Mode,
     /// Serve Prometheus metrics at http://ADDR/metrics (in vpced's network namespace; off
     /// unless given), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
@@ -155,6 +162,7 @@ pub fn main() -> ExitCode {
         query_log: cli.query_log,
         pin_workers: cli.pin_workers,
         io: cli.io,
+        steer: cli.steer,
         metrics_listen: cli.metrics_listen,
         flow_log: cli.flow_log,
         flow_log_interval: std::time::Duration::from_secs(cli.flow_log_interval),

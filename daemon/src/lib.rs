@@ -63,6 +63,8 @@ pub struct Options {
     pub pin_workers: bool,
     /// How workers read and write their queues.
     pub io: dataplane::io::IoMode,
+    /// How flows are spread over the workers.
+    pub steer: dataplane::io::steer::Mode,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (in vpced's namespace).
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Write VPC Flow Logs records here (`-`: standard output).
@@ -234,6 +236,10 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         answers: opts.query_log.is_none().then(Default::default),
         devices_lost: Default::default(),
         repair: Default::default(),
+        steer: match opts.steer {
+            dataplane::io::steer::Mode::Flows => dataplane::io::steer::Steering::new(opts.workers),
+            dataplane::io::steer::Mode::Kernel => None,
+        },
     });
     let query_log = open_query_log(opts.query_log.as_deref())?;
     let state = Arc::new(State {
@@ -882,6 +888,7 @@ fn top(state: &State, flows: usize) -> Response {
         })
         .collect();
     let mut report = state.registry.report();
+    report.workers.truncate(state.workers);
     report.flows = Some(flow_stats(&state.shared.flows));
     Response::Top {
         generation: state.plans.generation(),
@@ -928,6 +935,7 @@ fn answer(req: Request, state: &State) -> Response {
         Request::Top { flows } => top(state, flows),
         Request::Stats => {
             let mut report = state.registry.report();
+            report.workers.truncate(state.workers);
             report.flows = Some(flow_stats(&state.shared.flows));
             report.control = Some(dataplane::stats::ControlStats {
                 devices_lost: state.shared.devices_lost.load(Ordering::Relaxed),

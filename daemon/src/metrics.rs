@@ -17,6 +17,7 @@
 //! | `vpce_flow_table_entries`, `vpce_flow_table_capacity`, `vpce_flow_table_memory_bytes` | — |
 //! | `vpce_target_health` | `target_group`, `target`, `kind` (target, appliance), `state` (initial, healthy, unhealthy): 1 for the current state |
 //! | `vpce_config_generation`, `vpce_config_applies_total` (`result`), `vpce_config_apply_duration_seconds` | — |
+//! | `vpce_worker_packets_total` (packets each worker read from the attachments: how evenly flows are spread) | `worker` |
 //! | `vpce_dns_responses_total` | `rcode` |
 //! | `vpce_dns_cached_responses_total` (answered by a worker from the answer cache) | — |
 //! | `vpce_control_requests_total`, `vpce_control_refused_total` (`reason`) | — |
@@ -113,6 +114,7 @@ impl Collector for StateCollector {
         target_health(&mut e, state)?;
         config(&mut e, state)?;
         dns(&mut e, state)?;
+        workers(&mut e, state, &report)?;
         control(&mut e, state)?;
         build_info(&mut e)?;
         process(&mut e)
@@ -325,6 +327,24 @@ fn dns(e: &mut DescriptorEncoder, state: &State) -> Result<(), std::fmt::Error> 
     )?;
     ConstCounter::new(state.registry.dns.from_cache()).encode(m)?;
 
+    Ok(())
+}
+
+/// Packets each worker read.
+fn workers(
+    e: &mut DescriptorEncoder,
+    state: &State,
+    report: &StatsReport,
+) -> Result<(), std::fmt::Error> {
+    let mut m = e.encode_descriptor(
+        "vpce_worker_packets",
+        "Packets each worker read from the attachments.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (w, n) in report.workers.iter().take(state.workers).enumerate() {
+        counter(&mut m, &[("worker", &w.to_string())], *n)?;
+    }
     Ok(())
 }
 

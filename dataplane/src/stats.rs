@@ -83,6 +83,13 @@ impl EntityCounters {
         bump(&s.tx_packets, 1);
         bump(&s.tx_bytes, bytes as u64);
     }
+    /// Adds the packets each lane received to `into[lane]`.
+    pub fn rx_by_lane(&self, into: &mut [u64]) {
+        for (n, s) in into.iter_mut().zip(self.shards.iter()) {
+            *n += s.rx_packets.load(Relaxed);
+        }
+    }
+
     pub fn read(&self) -> CounterValues {
         let mut v = CounterValues::default();
         for s in self.shards.iter() {
@@ -343,7 +350,11 @@ impl Registry {
     pub fn report(&self) -> StatsReport {
         let m = self.entities.lock().unwrap_or_else(|p| p.into_inner());
         let mut entities: BTreeMap<String, BTreeMap<String, CounterValues>> = BTreeMap::new();
+        let mut workers = vec![0u64; MAX_LANES];
         for ((kind, id), c) in m.iter() {
+            if *kind == "attachment" {
+                c.rx_by_lane(&mut workers);
+            }
             entities
                 .entry(kind.to_string())
                 .or_default()
@@ -390,6 +401,7 @@ impl Registry {
             security_groups,
             network_acls,
             dns,
+            workers,
             flows: None,
             control: None,
         }
@@ -420,6 +432,10 @@ pub struct StatsReport {
     /// The VPC resolvers' responses.
     #[serde(default)]
     pub dns: DnsStats,
+    /// Packets each worker read from the attachments, by worker index (every lane until the
+    /// daemon cuts it to the workers it runs): how evenly flows are spread.
+    #[serde(default)]
+    pub workers: Vec<u64>,
     /// Flow table occupancy (filled by the daemon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,

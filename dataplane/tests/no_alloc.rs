@@ -429,19 +429,43 @@ mod offload {
     use dataplane::io::worker::{handle_frame, Buffers, Output, HDR};
     use dataplane::pipeline::LocalService;
 
-    /// Records what leaves, into preallocated space.
+    /// Records what leaves, into preallocated space; steers flows when given a table.
     pub struct Sink {
         pub frames: Vec<(u32, usize, [u8; 128])>,
+        pub steer: Option<dataplane::io::steer::Steering>,
+        /// The queue each frame left through.
+        pub queues: Vec<Option<usize>>,
+    }
+    impl Sink {
+        pub fn new(steer: Option<dataplane::io::steer::Steering>) -> Sink {
+            Sink {
+                frames: Vec::with_capacity(1024),
+                steer,
+                queues: Vec::with_capacity(1024),
+            }
+        }
     }
     impl Output for Sink {
-        fn send(&mut self, egress: u32, frame: &[u8]) -> std::io::Result<usize> {
+        fn send(
+            &mut self,
+            egress: u32,
+            queue: Option<usize>,
+            frame: &[u8],
+        ) -> std::io::Result<usize> {
             let mut head = [0u8; 128];
             let n = frame.len().min(128);
             head[..n].copy_from_slice(&frame[..n]);
             if self.frames.len() < self.frames.capacity() {
                 self.frames.push((egress, frame.len(), head));
+                self.queues.push(queue);
             }
             Ok(frame.len())
+        }
+        fn read_flow(&self, packet: &[u8]) -> Option<u64> {
+            self.steer.as_ref()?.flow(packet)
+        }
+        fn queue_for(&self, read: Option<u64>, packet: &[u8]) -> Option<usize> {
+            self.steer.as_ref()?.owner(read, packet)
         }
         fn local(&mut self, _: &[u8], _: u32, _: LocalService) {}
     }
@@ -514,9 +538,7 @@ fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
         })
         .collect();
     let mut bufs = Buffers::default();
-    let mut sink = offload::Sink {
-        frames: Vec::with_capacity(1024),
-    };
+    let mut sink = offload::Sink::new(None);
     offload::run(&f, &cx, eni, &frames[..3], &mut bufs, &mut sink);
     sink.frames.clear();
     COUNTING.with(|c| c.set(true));
@@ -548,6 +570,52 @@ fn offload_path_decides_superpackets_whole_and_allocates_nothing() {
     }
 }
 
+/// Steered flows (`io::steer`): every packet of a flow, both ways, leaves through one
+/// worker's queue, new flows take the workers in turn, and steering allocates nothing.
+#[test]
+fn steered_flows_keep_one_queue_both_ways_and_allocate_nothing() {
+    use dataplane::io::worker::Buffers;
+    let f = example_fabric("s3-endpoints.toml");
+    let eni = f.attachment("eni-08c0b194dec370347").unwrap();
+    let s3 = f.attachment("com.amazonaws.us-east-1.s3").unwrap();
+    let flows = dataplane::conntrack::FlowTable::new(1 << 16);
+    let cx = ctx(&flows);
+    let out: Vec<Vec<u8>> = (0..64u16)
+        .map(|i| offload::frame("10.0.0.176", "52.216.39.26", 40000 + i, 443, 1))
+        .collect();
+    let back: Vec<Vec<u8>> = (0..64u16)
+        .map(|i| offload::frame("52.216.39.26", "10.0.0.176", 443, 40000 + i, 1))
+        .collect();
+    let mut bufs = Buffers::default();
+    let mut sink = offload::Sink::new(dataplane::io::steer::Steering::new(4));
+    // A first flow, both ways, warms what is made on first use.
+    let warm = offload::frame("10.0.0.176", "52.216.39.26", 39999, 443, 1);
+    offload::run(&f, &cx, eni, &[warm], &mut bufs, &mut sink);
+    let warm = offload::frame("52.216.39.26", "10.0.0.176", 443, 39999, 1);
+    offload::run(&f, &cx, s3, &[warm], &mut bufs, &mut sink);
+    sink.frames.clear();
+    sink.queues.clear();
+    COUNTING.with(|c| c.set(true));
+    offload::run(&f, &cx, eni, &out, &mut bufs, &mut sink);
+    offload::run(&f, &cx, s3, &back, &mut bufs, &mut sink);
+    offload::run(&f, &cx, eni, &out, &mut bufs, &mut sink);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(COUNT.with(|n| n.get()), 0, "allocations steering flows");
+    // Out, back, out again: each flow on one queue all three times.
+    let q = &sink.queues;
+    assert_eq!(q.len(), 64 * 3);
+    let first: Vec<usize> = q[..64].iter().map(|q| q.expect("steered")).collect();
+    let (back_q, again) = (&q[64..128], &q[128..]);
+    for i in 0..64 {
+        assert_eq!(back_q[i], Some(first[i]), "reply of flow {i}");
+        assert_eq!(again[i], Some(first[i]), "flow {i} again");
+    }
+    // The warm flow took worker 0; the 64 new ones went on from worker 1, in turn.
+    for (i, q) in first.iter().enumerate() {
+        assert_eq!(*q, (i + 1) % 4, "flow {i}");
+    }
+}
+
 /// A DNS query the resolver answered before is answered by the worker from the answer
 /// cache: the reply leaves by the attachment the query came in on, and nothing allocates.
 #[test]
@@ -562,7 +630,7 @@ fn cached_dns_answers_leave_from_the_worker_and_allocate_nothing() {
         handed_over: usize,
     }
     impl Output for Answering {
-        fn send(&mut self, egress: u32, frame: &[u8]) -> std::io::Result<usize> {
+        fn send(&mut self, egress: u32, _: Option<usize>, frame: &[u8]) -> std::io::Result<usize> {
             if self.sent.len() < self.sent.capacity() {
                 self.sent.push((egress, frame.len()));
             }
@@ -654,9 +722,7 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
         .map(|i| offload::frame("198.51.100.7", "203.0.113.10", 30000 + i, 80, 10))
         .collect();
     let mut bufs = Buffers::default();
-    let mut sink = offload::Sink {
-        frames: Vec::with_capacity(1024),
-    };
+    let mut sink = offload::Sink::new(None);
     offload::run(&f, &cx, igw, &frames[..1], &mut bufs, &mut sink);
     sink.frames.clear();
     COUNTING.with(|c| c.set(true));
@@ -697,7 +763,7 @@ fn gwlb_superpackets_are_split_with_complete_checksums_and_allocate_nothing() {
     b.frame[..fr.len()].copy_from_slice(fr);
     struct Whole(Vec<Vec<u8>>);
     impl dataplane::io::worker::Output for Whole {
-        fn send(&mut self, _: u32, frame: &[u8]) -> std::io::Result<usize> {
+        fn send(&mut self, _: u32, _: Option<usize>, frame: &[u8]) -> std::io::Result<usize> {
             self.0.push(frame.to_vec());
             Ok(frame.len())
         }
@@ -755,9 +821,7 @@ fn udp_datagrams_of_a_flow_leave_as_one_train_in_order_without_allocating() {
     frames.extend((0..29).map(|_| udp(5000, &[3u8; 18])));
     frames.push(udp(5000, &[4u8; 5]));
     let mut bufs = Buffers::default();
-    let mut sink = offload::Sink {
-        frames: Vec::with_capacity(64),
-    };
+    let mut sink = offload::Sink::new(None);
     COUNTING.with(|c| c.set(true));
     offload::run(&f, &cx, eni, &frames, &mut bufs, &mut sink);
     COUNTING.with(|c| c.set(false));

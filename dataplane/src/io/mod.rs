@@ -7,8 +7,11 @@
 //!   queue, writes submitted in batches.
 //! * [`worker`]: the packet loop. One thread per worker; each owns one queue of every device,
 //!   waits on them with epoll, reads a bounded batch per ready queue into its own buffer, runs
-//!   the pipeline, and writes the result to its own queue of the egress device. No lock, no
-//!   allocation per packet; the published [`Plan`] is loaded once per wakeup.
+//!   the pipeline, and writes the result to the egress device's queue of the flow's owner
+//!   ([`steer`]). No lock, no allocation per packet; the published [`Plan`] is loaded once per
+//!   wakeup.
+//! * [`steer`]: which worker owns a flow — new flows round-robin, both directions read by the
+//!   owner from the flow's first round trip.
 //!
 //! A [`Plan`] is what workers read: the fabric of one configuration generation plus the devices
 //! of its attachments. It is published whole through a [`crate::publish::SnapshotCell`] (the
@@ -22,6 +25,7 @@ pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod privilege;
+pub mod steer;
 pub mod uring;
 pub mod worker;
 
@@ -92,6 +96,9 @@ pub struct Shared {
     /// device manager asked to make them anew (`repair`).
     pub devices_lost: std::sync::atomic::AtomicU64,
     pub repair: std::sync::atomic::AtomicBool,
+    /// Which worker's queues carry which flow ([`steer`]); `None`: each worker writes through
+    /// its own queues and the kernel's hash alone spreads flows.
+    pub steer: Option<steer::Steering>,
 }
 
 impl Shared {

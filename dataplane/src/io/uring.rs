@@ -4,7 +4,7 @@
 //! The epoll loop ([`super::worker::run`]) pays one `read` per packet plus one that finds
 //! nothing per ready queue, an `epoll_wait` per wakeup, and one `write` per packet that leaves
 //! (UDP trains aside). Here each of the worker's queues has [`DEPTH`] reads in flight, each
-//! into a read slot of its own (a frame buffer of [`FRAME`] bytes: its pages are committed only
+//! into a read slot of its own (a frame buffer of [`FRAME`](super::worker::FRAME) bytes: its pages are committed only
 //! as far as packets fill them), and one `io_uring_enter` per wakeup both submits everything
 //! the previous batch queued and waits for the next completions:
 //!
@@ -30,7 +30,7 @@
 //! lent buffer, and the buffers are boxed slices that never move or shrink while the ring
 //! exists. The file descriptor an entry names belongs to a device of the plan the worker
 //! holds; before the worker lets go of a plan (a new generation) or of the ring (stop), every
-//! read is cancelled and every completion awaited ([`Uring::drain`]). If that wait fails, the
+//! read is cancelled and every completion awaited (`Uring::drain`). If that wait fails, the
 //! buffers are leaked rather than freed under the kernel.
 //!
 //! A ring that cannot be made (a kernel without io_uring, `kernel.io_uring_disabled`, a
@@ -74,7 +74,7 @@ struct ReadSlot {
     lent: bool,
 }
 
-/// The submission side: the ring and the write slots. What a worker's [`Queues`] write
+/// The submission side: the ring and the write slots. What a worker's `Queues` write
 /// through.
 pub struct Submit {
     ring: IoUring,
@@ -236,7 +236,11 @@ impl Uring {
         let args = types::SubmitArgs::new().timespec(&ts);
         match self.submit.ring.submitter().submit_with_args(want, &args) {
             Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) => {}
             Err(e) => return Err(e),
         }
         self.submit.queued = 0;
@@ -342,7 +346,9 @@ pub fn run(
             }
             let slot = ud as usize;
             match res {
-                n if n >= 0 => deliver(&mut u, &plan, index, &shared, &cx, &mut work, slot, n as usize),
+                n if n >= 0 => deliver(
+                    &mut u, &plan, index, &shared, &cx, &mut work, slot, n as usize,
+                ),
                 e if e == -EAGAIN || e == -EINTR => {}
                 e if e == -ECANCELED => continue,
                 e => {
@@ -396,7 +402,15 @@ fn deliver(
         },
     };
     let mut out = Queues::new(plan, index, shared, Some(submit));
-    worker::handle_in(&plan.fabric, cx, r.attachment, &mut r.buf, work, n, &mut out);
+    worker::handle_in(
+        &plan.fabric,
+        cx,
+        r.attachment,
+        &mut r.buf,
+        work,
+        n,
+        &mut out,
+    );
 }
 
 /// A read failed for good: the device is gone (deleted from outside); have the device

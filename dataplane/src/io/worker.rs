@@ -3,7 +3,8 @@
 //! Per wakeup: load the current plan (one atomic load; re-register the queues with epoll only
 //! when the generation changed), wait for readable queues, and from each ready queue read at
 //! most [`BATCH`] packets into the worker's own buffer, run the pipeline on each and write it to
-//! this worker's queue of the egress device. Bounded work per wakeup keeps one busy attachment
+//! the egress device's queue of the flow's owner ([`super::steer`]; this worker's own queue
+//! when flows are not steered). Bounded work per wakeup keeps one busy attachment
 //! from starving the others; nothing is allocated per packet and nothing is locked.
 
 use std::io;
@@ -109,6 +110,7 @@ impl Default for Work {
             train: Train {
                 frame: vec![0u8; HDR + BUFFER],
                 egress: 0,
+                queue: None,
                 len: 0,
                 seg: 0,
                 count: 0,
@@ -127,6 +129,8 @@ struct Train {
     /// virtio-net header, then the first datagram's IPv4 and UDP headers and every payload.
     frame: Vec<u8>,
     egress: u32,
+    /// The worker whose queue it leaves through (`None`: this worker's).
+    queue: Option<usize>,
     /// IP length so far.
     len: usize,
     /// Payload bytes per datagram (the GSO size).
@@ -187,7 +191,7 @@ impl Train {
         };
         let _ = h.encode(&mut self.frame[..HDR]);
         let counters = &fabric.attachments[self.egress as usize].counters;
-        match out.send(self.egress, &self.frame[..HDR + len]) {
+        match out.send(self.egress, self.queue, &self.frame[..HDR + len]) {
             Ok(_) => {
                 // Per datagram, as they were read.
                 for k in 0..count {
@@ -216,8 +220,18 @@ pub fn flush<O: Output>(fabric: &Fabric, cx: &Ctx<'_>, work: &mut Work, out: &mu
 
 /// Where a worker's decided packets go: the devices' queues, or in tests a recorder.
 pub trait Output {
-    /// Sends `frame` (virtio-net header and packet) out of attachment `egress`.
-    fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize>;
+    /// Sends `frame` (virtio-net header and packet) out of attachment `egress`, through worker
+    /// `queue`'s queue of it (`None`: this worker's own).
+    fn send(&mut self, egress: u32, queue: Option<usize>, frame: &[u8]) -> io::Result<usize>;
+    /// The flow of `packet` as read, before it is decided, when this output steers flows to
+    /// workers ([`super::steer`]); `None` otherwise.
+    fn read_flow(&self, _packet: &[u8]) -> Option<u64> {
+        None
+    }
+    /// The worker whose queue carries `packet` (as it leaves) of the flow read as `read`.
+    fn queue_for(&self, _read: Option<u64>, _packet: &[u8]) -> Option<usize> {
+        None
+    }
     /// Hands a packet addressed to vpced itself to the service that takes it.
     fn local(&mut self, packet: &[u8], ingress: u32, service: LocalService);
     /// The resolver's answers a worker may send itself, if any.
@@ -281,6 +295,7 @@ pub fn handle_in<O: Output>(
         0
     };
     out.tap(ingress, Point::In, &frame[HDR..n]);
+    let read = out.read_flow(&frame[HDR..n]);
     let pcx = Ctx { offload, ..*cx };
     let v = process_in(
         fabric,
@@ -295,12 +310,13 @@ pub fn handle_in<O: Output>(
             let h = leaving(&mut frame[HDR..HDR + len], hdr, offload);
             out.tap(ingress, Point::Rewritten, &frame[HDR..HDR + len]);
             out.tap(egress, Point::Out, &frame[HDR..HDR + len]);
+            let queue = out.queue_for(read, &frame[HDR..HDR + len]);
             emit(
                 fabric,
                 cx,
                 out,
                 &mut bufs.train,
-                egress,
+                (egress, queue),
                 &mut frame[..HDR + len],
                 h,
             );
@@ -327,16 +343,12 @@ pub fn handle_in<O: Output>(
                         cx,
                         out,
                         &mut bufs.train,
-                        ingress,
+                        (ingress, None),
                         &mut frame[..HDR + n],
                         VirtioNetHdr::default(),
                     );
                 }
-                None => out.local(
-                    &frame[HDR..HDR + len],
-                    ingress,
-                    LocalService::Resolver(vpc),
-                ),
+                None => out.local(&frame[HDR..HDR + len], ingress, LocalService::Resolver(vpc)),
             }
         }
         Verdict::Local { len, service } => out.local(&frame[HDR..HDR + len], ingress, service),
@@ -377,12 +389,13 @@ pub fn handle_in<O: Output>(
                     Verdict::Forward { egress, len } => {
                         out.tap(ingress, Point::Rewritten, &seg[HDR..HDR + len]);
                         out.tap(egress, Point::Out, &seg[HDR..HDR + len]);
+                        let queue = out.queue_for(read, &seg[HDR..HDR + len]);
                         emit(
                             fabric,
                             cx,
                             out,
                             &mut bufs.train,
-                            egress,
+                            (egress, queue),
                             &mut seg[..HDR + len],
                             VirtioNetHdr::default(),
                         );
@@ -444,22 +457,24 @@ fn gso_type_of(arrived: u8, v4: bool) -> u8 {
     }
 }
 
-/// Sends a decided frame, or gathers it into the worker's UDP train.
+/// Sends a decided frame out of attachment `to.0` through worker `to.1`'s queue, or gathers
+/// it into the worker's UDP train.
 fn emit<O: Output>(
     fabric: &Fabric,
     cx: &Ctx<'_>,
     out: &mut O,
     train: &mut Train,
-    egress: u32,
+    to: (u32, Option<usize>),
     frame: &mut [u8],
     h: VirtioNetHdr,
 ) {
+    let (egress, queue) = to;
     let pkt = &frame[HDR..];
     let Some(seg) = Train::eligible(pkt, &h) else {
         train.flush(fabric, cx, out);
-        return send(fabric, cx, out, egress, frame, h);
+        return send(fabric, cx, out, to, frame, h);
     };
-    if train.continues(egress, pkt, seg) {
+    if train.continues(egress, pkt, seg) && train.queue == queue {
         let at = HDR + train.len;
         train.frame[at..at + seg].copy_from_slice(udp_gso::payload(pkt));
         train.len += seg;
@@ -470,6 +485,7 @@ fn emit<O: Output>(
     train.flush(fabric, cx, out);
     train.frame[HDR..HDR + pkt.len()].copy_from_slice(pkt);
     train.egress = egress;
+    train.queue = queue;
     train.len = pkt.len();
     train.seg = seg;
     train.count = 1;
@@ -481,12 +497,12 @@ fn send<O: Output>(
     fabric: &Fabric,
     cx: &Ctx<'_>,
     out: &mut O,
-    egress: u32,
+    (egress, queue): (u32, Option<usize>),
     frame: &mut [u8],
     h: VirtioNetHdr,
 ) {
     let _ = h.encode(&mut frame[..HDR]);
-    match out.send(egress, frame) {
+    match out.send(egress, queue, frame) {
         Ok(_) => fabric.attachments[egress as usize]
             .counters
             .tx(cx.lane, frame.len() - HDR),
@@ -522,12 +538,25 @@ impl<'a> Queues<'a> {
 }
 
 impl Output for Queues<'_> {
-    fn send(&mut self, egress: u32, frame: &[u8]) -> io::Result<usize> {
-        let queue = &self.plan.devices[egress as usize].queues[self.index];
+    fn send(&mut self, egress: u32, queue: Option<usize>, frame: &[u8]) -> io::Result<usize> {
+        let queues = &self.plan.devices[egress as usize].queues;
+        let queue = queue
+            .and_then(|q| queues.get(q))
+            .unwrap_or(&queues[self.index]);
         match self.ring.as_deref_mut() {
             Some(ring) => ring.send(queue, egress, frame),
             None => queue.send(frame),
         }
+    }
+
+    #[inline]
+    fn read_flow(&self, packet: &[u8]) -> Option<u64> {
+        self.shared.steer.as_ref()?.flow(packet)
+    }
+
+    #[inline]
+    fn queue_for(&self, read: Option<u64>, packet: &[u8]) -> Option<usize> {
+        self.shared.steer.as_ref()?.owner(read, packet)
     }
 
     #[inline]

@@ -293,6 +293,50 @@ pub fn flow_destination(bytes: &[u8]) -> Option<(IpAddr, u16)> {
     Some((h.dst, u16::from_be_bytes([p[0], p[1]])))
 }
 
+/// The flow of a packet as five words that are the same for both of its directions — the
+/// lower (address, port) end first — for steering a flow to one worker both ways
+/// (`io::steer`). Read from the first bytes alone, checking nothing but the lengths it reads:
+/// TCP and UDP carry their ports; fragments, ICMP, IPv6 behind extension headers and other
+/// protocols are keyed by their addresses and protocol only (so a datagram's fragments share
+/// one key). `None` for what is not IP.
+pub fn symmetric_flow(bytes: &[u8]) -> Option<[u64; 5]> {
+    let h = head(bytes)?;
+    let fragment = match h.src {
+        IpAddr::V4(_) => Ipv4Packet::new_unchecked(bytes).is_fragment(),
+        IpAddr::V6(_) => false, // a Fragment header is a next header other than TCP or UDP
+    };
+    let ports = match h.protocol {
+        proto::TCP | proto::UDP if !fragment => bytes.get(h.l4..h.l4 + 4).map(|p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )
+        }),
+        _ => None,
+    };
+    let (sp, dp) = ports.unwrap_or((0, 0));
+    let end = |a: IpAddr, p: u16| match a {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), p),
+        IpAddr::V6(a) => (u128::from(a), p),
+    };
+    let (lo, hi) = {
+        let (a, b) = (end(h.src, sp), end(h.dst, dp));
+        if a <= b {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    };
+    let rest = u64::from(h.protocol) << 32 | u64::from(lo.1) << 16 | u64::from(hi.1);
+    Some([
+        (lo.0 >> 64) as u64,
+        lo.0 as u64,
+        (hi.0 >> 64) as u64,
+        hi.0 as u64,
+        rest | u64::from(bytes[0] >> 4) << 40,
+    ])
+}
+
 /// Reads the transport header at the start of `l4` into `out`. In a first fragment `l4` is
 /// only part of the datagram's payload: the header must be whole, its lengths are not
 /// checked against the part.

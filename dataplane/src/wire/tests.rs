@@ -898,3 +898,37 @@ fn a_reset_answers_a_segment_in_place() {
     let p = parse(&v).unwrap();
     assert_eq!(build::tcp_reset_in_place(&mut v, &p), None);
 }
+
+#[test]
+fn a_flow_is_keyed_the_same_both_ways_and_its_fragments_share_a_key() {
+    let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.1.0.9".parse().unwrap());
+    let udp = |s, sp, d, dp| {
+        let t = build::Transport::Udp {
+            src_port: sp,
+            dst_port: dp,
+            payload: &[7u8; 64],
+        };
+        build::packet(s, d, t).unwrap()
+    };
+    let out = udp(a, 4000, b, 53);
+    let key = symmetric_flow(&out).unwrap();
+    assert_eq!(symmetric_flow(&udp(b, 53, a, 4000)), Some(key));
+    assert_ne!(symmetric_flow(&udp(a, 4001, b, 53)), Some(key));
+    assert_ne!(symmetric_flow(&udp(a, 53, b, 4000)), Some(key));
+    // First and later fragment: one key, from the addresses and protocol.
+    let first = build::fragment_v4(&out, 9, 0, 32);
+    let later = build::fragment_v4(&out, 9, 32, 40);
+    assert_eq!(symmetric_flow(&first), symmetric_flow(&later));
+    assert_ne!(symmetric_flow(&first), Some(key));
+    // IPv6, both ways; not IP or cut short: none.
+    let (c, d): (IpAddr, IpAddr) = (
+        "2600:1f18::10".parse().unwrap(),
+        "2600:1f18::64".parse().unwrap(),
+    );
+    let v6 = build::packet(c, d, build::Transport::syn(61000, 80)).unwrap();
+    let back = build::packet(d, c, build::Transport::syn(80, 61000)).unwrap();
+    assert_eq!(symmetric_flow(&v6), symmetric_flow(&back));
+    assert_ne!(symmetric_flow(&v6), None);
+    assert_eq!(symmetric_flow(&[0x45; 19]), None);
+    assert_eq!(symmetric_flow(&[0x00; 60]), None);
+}

@@ -492,6 +492,7 @@ fn stats_text(out: &mut impl Write, report: &dataplane::stats::StatsReport) -> s
     denials_text(out, report)?;
     network_acls_text(out, report)?;
     dns_text(out, report)?;
+    workers_text(out, &report.workers)?;
     if let Some(f) = &report.flows {
         writeln!(out)?;
         writeln!(
@@ -551,6 +552,21 @@ fn network_acls_text(
         return Ok(());
     }
     writeln!(out)?;
+    print_table(out, &t)
+}
+
+/// Packets each worker read, and its share: how evenly flows are spread over the workers.
+fn workers_text(out: &mut impl Write, workers: &[u64]) -> std::io::Result<()> {
+    let total: u64 = workers.iter().sum();
+    if workers.len() < 2 || total == 0 {
+        return Ok(());
+    }
+    writeln!(out)?;
+    let mut t = table(&["worker", "packets read", "share"]);
+    for (w, n) in workers.iter().enumerate() {
+        let share = 100.0 * *n as f64 / total as f64;
+        t.add_row(vec![w.to_string(), n.to_string(), format!("{share:.1} %")]);
+    }
     print_table(out, &t)
 }
 
