@@ -25,12 +25,13 @@
 //! Nothing allocates after [`FlowTable::new`].
 //!
 //! ```text
-//! Entry (128 bytes): key (zone u32, proto u8, family u8, ports 2×u16, addresses 2×u128)
-//!                    last_seen u32 (seconds), flags u8, nat: translated tuple + peer zone
-//!                    (or, steered: appliance, target index, cookie, TCP idle timeout u16),
-//!                    PROXY protocol shift (first data seq u32, header length u16),
-//!                    counters: packets u32 and bytes u64 each way, first_seen u32,
-//!                    flow-log TCP flags u8 (4 bits each way); no byte left over
+//! Entry (128 bytes, aligned on 128: two cache lines, one prefetch pair)
+//!   line 0: key (addresses 2×u128, zone u32, ports 2×u16, proto u8, family u8), last_seen
+//!           u32 (seconds), flags u8, flow-log TCP flags u8 (4 bits each way), translated
+//!           ports 2×u16, PROXY header length u16, peer zone u32 — all a passing probe reads
+//!   line 1: translated addresses 2×u128 (or, steered: appliance, target index, cookie, TCP
+//!           idle timeout u16), PROXY first data seq u32, first_seen u32, counters: packets
+//!           u32 and bytes u64 each way — read and written on a hit only
 //! shards of 2^k slots, k = log2(capacity / 32) within 6..=15, as many as make the load 0.6
 //! at capacity; the table holds `capacity` entries (a count shared by the shards), no shard
 //! more than 7/8 of its slots
@@ -278,30 +279,37 @@ const HAS_STEER: u8 = 32;
 const NAT_V6: u8 = 64;
 const USED: u8 = 128;
 
+/// One entry, two cache lines, aligned on a pair of them (the spatial prefetcher's unit on
+/// x86): the first holds what a probe reads of every slot it passes — the key, `flags`
+/// (used?) and `last_seen` (expired?) — so that passing a slot costs one line; the second
+/// what only a hit reads or writes (the translation, the counters).
 #[derive(Debug, Clone, Copy, Default)]
-#[repr(C, align(16))]
+#[repr(C, align(128))]
 struct Slot {
+    // Line 0.
     key: FlowKey,
-    nat_src: u128,
-    nat_dst: u128,
-    lo_bytes: u64,
-    hi_bytes: u64,
-    nat_sport: u16,
-    nat_dport: u16,
-    peer_zone: u32,
     last_seen: u32,
-    proxy_seq: u32,
-    first_seen: u32,
-    lo_packets: u32,
-    hi_packets: u32,
-    proxy_len: u16,
     flags: u8,
     /// Flow-log TCP flags since the last drain: low nibble low → high, high nibble the other
     /// way ([`TcpSignal::log_flags`]).
     logged: u8,
+    nat_sport: u16,
+    nat_dport: u16,
+    proxy_len: u16,
+    peer_zone: u32,
+    // Line 1.
+    nat_src: u128,
+    nat_dst: u128,
+    lo_bytes: u64,
+    hi_bytes: u64,
+    proxy_seq: u32,
+    first_seen: u32,
+    lo_packets: u32,
+    hi_packets: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 128);
+const _: () = assert!(std::mem::offset_of!(Slot, peer_zone) + 4 == 64);
 
 impl Slot {
     fn used(&self) -> bool {
