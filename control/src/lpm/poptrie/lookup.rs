@@ -33,7 +33,7 @@ impl<F: Family> Poptrie<F> {
             } else {
                 let base0 = node.base0.load(Relaxed) as usize;
                 let rank = (node.leafvec.load(Relaxed) & upto(i)).count_ones() as usize;
-                return s.leaves[base0 + rank - 1].load(Relaxed);
+                return s.leaves.get(base0 + rank - 1);
             }
         }
     }
@@ -88,7 +88,7 @@ impl<F: Family> Poptrie<F> {
                         let base0 = node.base0.load(Relaxed) as usize;
                         let rank = (node.leafvec.load(Relaxed) & upto(i)).count_ones() as usize;
                         at[k] = base0 + rank - 1;
-                        prefetch(&s.leaves[at[k]]);
+                        prefetch(s.leaves.cell(at[k]));
                         in_leaf |= 1 << k;
                     }
                 }
@@ -97,7 +97,7 @@ impl<F: Family> Poptrie<F> {
             while in_leaf != 0 {
                 let k = in_leaf.trailing_zeros() as usize;
                 in_leaf &= in_leaf - 1;
-                res[k] = value(s.leaves[at[k]].load(Relaxed));
+                res[k] = value(s.leaves.get(at[k]));
             }
         }
     }
@@ -105,16 +105,14 @@ impl<F: Family> Poptrie<F> {
 
 /// Asks the CPU to start loading the cache line of `r`.
 #[inline(always)]
-fn prefetch<T>(r: &T) {
+fn prefetch<T>(r: *const T) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     // SAFETY: a prefetch is a hint that never faults and never changes memory or program
-    // state; `r` is a valid reference anyway. Lookups with and without it are compared against
+    // state, whatever the address; `r` points into the table anyway. Lookups with and without it are compared against
     // the reference LPM by the differential tests (`poptrie/tests.rs`, the `lpm` fuzz target).
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (r as *const T).cast(),
-        );
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(r.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = r;

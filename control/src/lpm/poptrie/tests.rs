@@ -87,7 +87,76 @@ fn v4_routes() -> impl Strategy<Value = Vec<(Prefix<V4>, u32)>> {
     })
 }
 
+/// One-byte leaves: 0xFF is "no route" or, with its bit, the value 255 — both beside each other.
+#[test]
+fn one_byte_leaves_tell_255_from_no_route() {
+    let routes = [
+        p4("10.1.0.0/24", 255),
+        p4("10.1.1.0/24", 254),
+        p4("10.1.3.0/24", 255),
+        p4("10.1.3.128/25", 0),
+    ];
+    let t = Poptrie::<V4>::build(&routes).unwrap();
+    assert!(matches!(t.store.leaves, Leaves::Narrow { .. }));
+    for (a, want) in [
+        ("10.1.0.9", Some(255)),
+        ("10.1.1.9", Some(254)),
+        ("10.1.2.9", None),
+        ("10.1.3.9", Some(255)),
+        ("10.1.3.129", Some(0)),
+        ("10.1.4.0", None),
+    ] {
+        assert_eq!(t.lookup(a.parse().unwrap()), want, "{a}");
+    }
+    // Every value 0–255 among the leaves, so the byte 255 shares is a value leaves hold too;
+    // every third /24 without a route.
+    let routes: Vec<_> = (0..1536u32)
+        .filter(|i| i % 3 != 2)
+        .map(|i| {
+            (
+                Prefix::new(Ipv4Addr::from(0x0a00_0000 | i << 8), 24),
+                i % 256,
+            )
+        })
+        .collect();
+    let t = Poptrie::<V4>::build(&routes).unwrap();
+    let Leaves::Narrow { shared, .. } = t.store.leaves else {
+        panic!("one-byte leaves expected");
+    };
+    assert!(routes.iter().any(|(_, v)| *v == u32::from(shared)));
+    let r = ReferenceLpm::<V4>::build(&routes).unwrap();
+    for i in 0..1600u32 {
+        let a = Ipv4Addr::from(0x0a00_0000 | i << 8 | 7);
+        assert_eq!(t.lookup(a), r.lookup(a), "{a}");
+    }
+    let wide = Poptrie::<V4>::build(&[p4("10.1.0.0/24", 256), p4("10.1.1.0/24", 1)]).unwrap();
+    assert!(matches!(wide.store.leaves, Leaves::Wide(_)));
+    assert_eq!(wide.lookup("10.1.0.1".parse().unwrap()), Some(256));
+}
+
 proptest! {
+    /// Values 250–255 only: one-byte leaves, 255 and "no route" in every mix.
+    #[test]
+    fn one_byte_leaves_match_the_reference(routes in v4_routes(), probes in prop::collection::vec(any::<u32>(), 1..64)) {
+        let routes: Vec<_> = routes.into_iter().map(|(p, v)| (p, 250 + v % 6)).collect();
+        let t = Poptrie::<V4>::build(&routes).unwrap();
+        let narrow = matches!(t.store.leaves, Leaves::Narrow { .. });
+        prop_assert!(narrow);
+        let r = ReferenceLpm::<V4>::build(&routes).unwrap();
+        let inside = routes.iter().flat_map(|(p, _)| {
+            let a = u32::from(p.addr());
+            let span = u32::MAX.checked_shr(u32::from(p.len())).unwrap_or(0);
+            [a, a | span, a.wrapping_sub(1), a | (span / 2), (a | span).wrapping_add(1)]
+        });
+        let keys: Vec<Ipv4Addr> = probes.into_iter().chain(inside).map(Ipv4Addr::from).collect();
+        let mut out = vec![None; keys.len()];
+        t.lookup_batch(&keys, &mut out);
+        for (a, o) in keys.iter().zip(&out) {
+            prop_assert_eq!(t.lookup(*a), r.lookup(*a), "{}", a);
+            prop_assert_eq!(*o, r.lookup(*a));
+        }
+    }
+
     #[test]
     fn matches_the_reference_v4(routes in v4_routes(), probes in prop::collection::vec(any::<u32>(), 1..64)) {
         let t = Poptrie::<V4>::build(&routes).unwrap();

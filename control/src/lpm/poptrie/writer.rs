@@ -4,7 +4,7 @@
 //! ranges only when no handle of an earlier version is left.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
 
 use super::build::{BinaryTrie, Queue, NIL};
@@ -107,7 +107,8 @@ pub struct PoptrieWriter<F: Family> {
     retired: VecDeque<(u64, Arc<Poptrie<F>>)>,
     /// Room added on every fresh build, as a fraction of the cells in use (1/`spare_div`).
     spare_div: usize,
-    /// Fresh builds because free space ran out (for reports and tests).
+    /// Fresh builds because free space ran out or a value outgrew one-byte leaves (for reports
+    /// and tests).
     rebuilds: u64,
 }
 
@@ -154,7 +155,8 @@ impl<F: Family> PoptrieWriter<F> {
         self.current.clone()
     }
 
-    /// How many times free space ran out and the table was built afresh with more room.
+    /// How many times the table was built afresh: free space ran out, or a value outgrew
+    /// one-byte leaves.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds
     }
@@ -234,8 +236,8 @@ impl<F: Family> PoptrieWriter<F> {
                 }
             }
             None => {
-                // Out of room: a fresh table from the trie (which has every update), published
-                // as a new storage; readers of the old one keep it until they let go.
+                // Out of room, or a value too wide for the leaf cells: a fresh table from the
+                // trie (which has every update), published as a new storage; readers of the old one keep it until they let go.
                 self.rebuilds += 1;
                 self.fresh(count)
             }
@@ -270,7 +272,7 @@ impl<F: Family> PoptrieWriter<F> {
     }
 
     /// Rebuilds the slots covered by `slots` ((first, count), sorted) in place; `None` when
-    /// the free space runs out (the slots written so far are consistent, the rest are not
+    /// the free space runs out or a leaf value does not fit the cells (the slots written so far are consistent, the rest are not
     /// yet updated: the caller builds afresh).
     fn rewrite_slots(&mut self, slots: &[(usize, usize)], version: u64) -> Option<()> {
         let s = F::DIRECT_BITS;
@@ -288,6 +290,11 @@ impl<F: Family> PoptrieWriter<F> {
                     .slot_entry(slot, s, &mut nodes, &mut leaves, &mut queue);
                 let mut extent = None;
                 if entry & NODE != 0 {
+                    // A value the leaf cells cannot hold (above 255 in one-byte leaves): the
+                    // caller builds afresh, with two-byte leaves.
+                    if !leaves.iter().all(|v| store.leaves.fits(*v)) {
+                        return None;
+                    }
                     let (nl, ll) = (nodes.len() as u32, leaves.len() as u32);
                     let na = self.nodes_free.alloc(nl)?;
                     let Some(la) = self.leaves_free.alloc(ll) else {
@@ -295,7 +302,7 @@ impl<F: Family> PoptrieWriter<F> {
                         return None;
                     };
                     for (k, v) in leaves.iter().enumerate() {
-                        store.leaves[la as usize + k].store(*v, Relaxed);
+                        store.leaves.set(la as usize + k, *v);
                     }
                     for (k, b) in nodes.iter().enumerate() {
                         let mut b = *b;
@@ -431,7 +438,7 @@ mod writer_tests {
             std::thread::spawn(move || {
                 let mut checked = 0u64;
                 let mut out = vec![None; 64];
-                while !stop.load(Relaxed) {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let t = published.load();
                     for i in (0..N).step_by(7) {
                         let a = Ipv4Addr::from(0x0a00_0000 | (i << 8) | 9);
@@ -465,7 +472,7 @@ mod writer_tests {
                 .collect();
             published.store(w.apply(&updates).unwrap());
         }
-        stop.store(true, Relaxed);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let checked = reader.join().expect("the reader saw only valid values");
         assert!(checked > 0);
         assert!(w.rebuilds() > 0, "the test must exercise fresh builds");
@@ -522,8 +529,10 @@ mod writer_tests {
         /// After every batch the writer's table answers like a reference built from scratch.
         #[test]
         fn updates_match_a_rebuild(
-            initial in prop::collection::vec((any::<u16>(), 0u8..=32, 0u32..50), 0..100),
-            batches in prop::collection::vec(prop::collection::vec((any::<bool>(), any::<u16>(), 0u8..=32, 0u32..50), 1..40), 1..6),
+            // Values around 255: one-byte leaves with 255 among them at first, then (as a
+            // batch announces a value above 255) the fresh build to two-byte leaves.
+            initial in prop::collection::vec((any::<u16>(), 0u8..=32, 240u32..256), 0..100),
+            batches in prop::collection::vec(prop::collection::vec((any::<bool>(), any::<u16>(), 0u8..=32, 240u32..262), 1..40), 1..6),
             probes in prop::collection::vec(any::<u32>(), 32),
             spare_div in 1usize..64,
         ) {
