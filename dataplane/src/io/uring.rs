@@ -93,11 +93,11 @@ impl Submit {
     /// Pushes `entry`, submitting what is queued first if the submission queue is full.
     fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         loop {
+            #[allow(unsafe_code)]
             // SAFETY: every entry pushed here names a buffer of a slot whose `lent` flag the
             // caller has just set (or none: a cancel), and a descriptor of a device of the
             // plan the worker holds; both stay valid until the entry's completion is reaped
             // (module documentation, "Buffer ownership").
-            #[allow(unsafe_code)]
             let pushed = unsafe { self.ring.submission().push(entry) };
             if pushed.is_ok() {
                 self.queued += 1;
