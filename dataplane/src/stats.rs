@@ -83,6 +83,20 @@ impl EntityCounters {
         bump(&s.tx_packets, 1);
         bump(&s.tx_bytes, bytes as u64);
     }
+    /// Takes back `packets` and `bytes` counted as sent on `lane` (a write queued, counted,
+    /// and then failed).
+    pub fn untx(&self, lane: Lane, packets: usize, bytes: usize) {
+        let Some(s) = self.shards.get(lane) else {
+            return;
+        };
+        s.tx_packets.store(
+            s.tx_packets.load(Relaxed).wrapping_sub(packets as u64),
+            Relaxed,
+        );
+        s.tx_bytes
+            .store(s.tx_bytes.load(Relaxed).wrapping_sub(bytes as u64), Relaxed);
+    }
+
     /// Adds the packets each lane received to `into[lane]`.
     pub fn rx_by_lane(&self, into: &mut [u64]) {
         for (n, s) in into.iter_mut().zip(self.shards.iter()) {

@@ -45,9 +45,10 @@ use io_uring::{opcode, squeue, types, IoUring};
 
 use super::device::Queue;
 use super::worker::{self, Frame, Queues, Work, READ};
-use super::{packet, Plan, Shared};
+use super::{packet, Plan, Shared, HDR};
 use crate::pipeline::{Ctx, DropReason, Offload};
 use crate::publish::SnapshotCell;
+use crate::wire::udp_gso;
 
 /// Reads in flight per queue.
 pub const DEPTH: usize = 16;
@@ -74,13 +75,51 @@ struct ReadSlot {
     lent: bool,
 }
 
+/// What a queued frame was counted as when it was handed over: attachment, packets (the
+/// datagrams of a UDP GSO train, else one) and their bytes — taken back, and counted as
+/// egress errors, if the write fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sent {
+    attachment: u32,
+    packets: u32,
+    bytes: u32,
+}
+
+impl Sent {
+    /// What the worker counts for `frame` (virtio-net header, packet) leaving by
+    /// `attachment`: a UDP GSO train's datagrams each with its headers, anything else whole.
+    fn of(attachment: u32, frame: &[u8]) -> Sent {
+        let len = frame.len().saturating_sub(HDR);
+        let h = tun_rs::VirtioNetHdr::decode(&frame[..HDR.min(frame.len())]).ok();
+        let gso = h.filter(|h| h.gso_type == GSO_UDP_L4 && h.gso_size > 0);
+        let (packets, bytes) = match gso {
+            Some(h) => {
+                let payload = len.saturating_sub(udp_gso::HEADERS);
+                let n = payload.div_ceil(usize::from(h.gso_size)).max(1);
+                (n, payload + n * udp_gso::HEADERS)
+            }
+            None => (1, len),
+        };
+        Sent {
+            attachment,
+            packets: packets as u32,
+            bytes: bytes as u32,
+        }
+    }
+}
+
+/// virtio-net's UDP segmentation type (linux/virtio_net.h).
+const GSO_UDP_L4: u8 = 5;
+
 /// The submission side: the ring and the write slots. What a worker's `Queues` write
 /// through.
 pub struct Submit {
     ring: IoUring,
     writes: Vec<Box<[u8]>>,
-    /// Per write slot: the attachment it leaves by (counting a failed write).
-    egress: Vec<u32>,
+    /// Per write slot: what its frame was counted as when queued ([`Sent`]).
+    sent: Vec<Sent>,
+    /// Queued writes that failed, reaped and not yet taken back from the counters.
+    failed: Vec<Sent>,
     free: Vec<u16>,
     /// Entries pushed and not yet submitted.
     queued: usize,
@@ -116,6 +155,19 @@ impl Submit {
         Ok(())
     }
 
+    /// Takes the writes that failed back from their attachments' transmit counters and
+    /// counts them as egress errors, on `lane`.
+    fn take_back_failed(&mut self, fabric: &crate::fabric::Fabric, lane: usize) {
+        for f in self.failed.drain(..) {
+            if let Some(a) = fabric.attachments.get(f.attachment as usize) {
+                a.counters.untx(lane, f.packets as usize, f.bytes as usize);
+            }
+            for _ in 0..f.packets {
+                fabric.registry.drop_packet(lane, DropReason::EgressError);
+            }
+        }
+    }
+
     /// Sends `frame` out of `queue` of attachment `egress`: copied into a write slot and
     /// queued when it is small and the queue a TUN queue, otherwise written now (after the
     /// writes queued before it).
@@ -125,7 +177,7 @@ impl Submit {
                 if let Some(w) = self.free.pop() {
                     let slot = usize::from(w);
                     self.writes[slot][..frame.len()].copy_from_slice(frame);
-                    self.egress[slot] = egress;
+                    self.sent[slot] = Sent::of(egress, frame);
                     let entry = opcode::Write::new(
                         types::Fd(t.as_raw_fd()),
                         self.writes[slot].as_ptr(),
@@ -167,7 +219,8 @@ impl Uring {
                 writes: (0..WRITES)
                     .map(|_| vec![0u8; SMALL].into_boxed_slice())
                     .collect(),
-                egress: vec![0; WRITES],
+                sent: vec![Sent::default(); WRITES],
+                failed: Vec::with_capacity(WRITES),
                 free: (0..WRITES as u16).collect(),
                 queued: 0,
                 lent: 0,
@@ -248,14 +301,19 @@ impl Uring {
         for e in self.submit.ring.completion() {
             self.done.push((e.user_data(), e.result()));
         }
-        for &(ud, _) in &self.done {
+        for &(ud, res) in &self.done {
             if ud == CANCEL {
                 continue;
             }
             self.submit.lent -= 1;
             if ud & WRITE_TAG != 0 {
-                // A failed write is counted by the caller (it was counted as sent when queued).
-                self.submit.free.push((ud & !WRITE_TAG) as u16);
+                let slot = (ud & !WRITE_TAG) as usize;
+                if res < 0 {
+                    // Counted as sent when queued: taken back by `take_back_failed`.
+                    let sent = self.submit.sent[slot];
+                    self.submit.failed.push(sent);
+                }
+                self.submit.free.push(slot as u16);
             } else {
                 self.reads[ud as usize].lent = false;
             }
@@ -322,10 +380,12 @@ pub fn run(
                 let cx = context(index, &shared);
                 deliver(u, &old, index, &shared, &cx, &mut work, slot, n);
             })?;
+            u.submit.take_back_failed(&old.fabric, index);
             plan = plans.load_full();
             u.arm(&plan, index)?;
         }
         u.wait(1)?;
+        u.submit.take_back_failed(&plan.fabric, index);
         let cx = context(index, &shared);
         if swept.elapsed() >= worker::SWEEP_EVERY {
             shared.flows.sweep(cx.now, worker::SWEEP);
@@ -337,12 +397,7 @@ pub fn run(
                 continue;
             }
             if ud & WRITE_TAG != 0 {
-                if res < 0 {
-                    plan.fabric
-                        .registry
-                        .drop_packet(index, DropReason::EgressError);
-                }
-                continue;
+                continue; // reaped in `wait`, a failure kept for `take_back_failed`
             }
             let slot = ud as usize;
             match res {
@@ -423,4 +478,41 @@ fn lost(plan: &Plan, r: &ReadSlot, shared: &Shared, errno: i32) {
         }
     }
     shared.repair.store(true, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(gso_type: u8, gso_size: u16, packet: usize) -> Vec<u8> {
+        let h = tun_rs::VirtioNetHdr {
+            gso_type,
+            gso_size,
+            ..Default::default()
+        };
+        let mut f = vec![0u8; HDR + packet];
+        h.encode(&mut f[..HDR]).unwrap();
+        f
+    }
+
+    /// A failed write is taken back as the worker counted it: a UDP GSO train per datagram
+    /// (each with its IPv4 and UDP headers), anything else as one packet.
+    #[test]
+    fn a_failed_write_is_taken_back_as_it_was_counted() {
+        // 40 datagrams of 18 bytes, the last one 5.
+        let train = frame(GSO_UDP_L4, 18, 28 + 39 * 18 + 5);
+        let s = Sent::of(3, &train);
+        assert_eq!((s.attachment, s.packets, s.bytes), (3, 40, 39 * 46 + 33));
+        let one = frame(0, 0, 1400);
+        assert_eq!(
+            Sent::of(1, &one),
+            Sent {
+                attachment: 1,
+                packets: 1,
+                bytes: 1400
+            }
+        );
+        let tcp = frame(1, 1400, 40 + 2800);
+        assert_eq!(Sent::of(1, &tcp).packets, 1);
+    }
 }
