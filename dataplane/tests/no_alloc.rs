@@ -587,7 +587,10 @@ fn steered_flows_keep_one_queue_both_ways_and_allocate_nothing() {
         .map(|i| offload::frame("52.216.39.26", "10.0.0.176", 443, 40000 + i, 1))
         .collect();
     let mut bufs = Buffers::default();
-    let mut sink = offload::Sink::new(dataplane::io::steer::Steering::new(4));
+    let mut sink = offload::Sink::new(dataplane::io::steer::Steering::with_key(
+        4,
+        dataplane::hash::Key::fixed(7),
+    ));
     // A first flow, both ways, warms what is made on first use.
     let warm = offload::frame("10.0.0.176", "52.216.39.26", 39999, 443, 1);
     offload::run(&f, &cx, eni, &[warm], &mut bufs, &mut sink);

@@ -375,6 +375,8 @@ pub fn handle_in<O: Output>(
                 lane: cx.lane | crate::stats::SEGMENT,
                 ..*cx
             };
+            // The segments are one flow: its queue is asked once, for the first that leaves.
+            let mut queue: Option<Option<usize>> = None;
             for i in 0..count {
                 let seg = &mut bufs.segments[i];
                 let size = bufs.sizes[i];
@@ -389,7 +391,8 @@ pub fn handle_in<O: Output>(
                     Verdict::Forward { egress, len } => {
                         out.tap(ingress, Point::Rewritten, &seg[HDR..HDR + len]);
                         out.tap(egress, Point::Out, &seg[HDR..HDR + len]);
-                        let queue = out.queue_for(read, &seg[HDR..HDR + len]);
+                        let queue =
+                            *queue.get_or_insert_with(|| out.queue_for(read, &seg[HDR..HDR + len]));
                         emit(
                             fabric,
                             cx,
