@@ -240,6 +240,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
             dataplane::io::steer::Mode::Flows => dataplane::io::steer::Steering::new(opts.workers),
             dataplane::io::steer::Mode::Kernel => None,
         },
+        running: dataplane::io::running::Running::new(opts.workers.max(1))?,
     });
     let query_log = open_query_log(opts.query_log.as_deref())?;
     let state = Arc::new(State {
@@ -335,9 +336,10 @@ fn spawn_threads(
                         dataplane::io::IoMode::Epoll => worker::run,
                         dataplane::io::IoMode::Uring => dataplane::io::uring::run,
                     };
-                    if let Err(e) = run(w, plans, shared, stop) {
+                    if let Err(e) = run(w, plans, shared.clone(), stop) {
                         tracing::error!(worker = w, error = %e, "worker stopped");
                     }
+                    shared.running.gone(w);
                 })?,
         );
     }
@@ -1014,6 +1016,10 @@ fn answer(req: Request, state: &State) -> Response {
                     .clone(),
                 uptime_seconds: state.started.elapsed().as_secs(),
                 workers: state.workers,
+                worker_generations: (0..state.workers)
+                    .map(|w| state.shared.running.of(w))
+                    .map(|g| (g != dataplane::io::running::GONE).then_some(g))
+                    .collect(),
                 attachments: plan
                     .fabric
                     .attachments
@@ -1059,7 +1065,7 @@ fn repair(state: &State) {
         });
     match result {
         Ok(plan) => {
-            let generation = state.plans.publish(plan);
+            let generation = publish(state, plan);
             state
                 .control
                 .devices_recreated
@@ -1070,6 +1076,20 @@ fn repair(state: &State) {
             tracing::error!(devices = ?lost, error = %e, "cannot make the devices anew; apply the configuration again")
         }
     }
+}
+
+/// How long a publisher waits for every worker to run what it published.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Publishes `plan` and returns its generation once every worker runs it
+/// ([`dataplane::io::running`]): from then on no packet is decided under an older one. A
+/// worker still behind after [`GRACE`] is named in the log; the plan stays published.
+fn publish(state: &State, plan: Plan) -> u64 {
+    let generation = state.plans.publish(plan);
+    if let Err(behind) = state.shared.running.wait(generation, GRACE) {
+        tracing::warn!(generation, workers = ?behind, "workers still on an older generation");
+    }
+    generation
 }
 
 /// Answers an apply already in progress.
@@ -1096,7 +1116,7 @@ fn apply(state: &State, path: &Path) -> Response {
     let result = prepare(path, &state.registry, &state.devices, &connections, started);
     let response = match result {
         Ok((plan, warnings)) => {
-            let generation = state.plans.publish(plan);
+            let generation = publish(state, plan);
             state
                 .applies
                 .duration
@@ -1190,7 +1210,7 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
         Instant::now(),
     ) {
         Ok((plan, _)) => {
-            let generation = state.plans.publish(plan);
+            let generation = publish(state, plan);
             tracing::info!(endpoint, service = %decision.service, state = %decision.state, generation, "endpoint connection decided");
             Response::ConnectionDecided {
                 service: decision.service,

@@ -155,6 +155,10 @@ pub struct Status {
     pub config: PathBuf,
     pub uptime_seconds: u64,
     pub workers: usize,
+    /// The generation each worker decides packets under (`None`: the worker has stopped);
+    /// all equal to `generation` once an apply has returned.
+    #[serde(default)]
+    pub worker_generations: Vec<Option<u64>>,
     pub attachments: Vec<AttachmentStatus>,
 }
 

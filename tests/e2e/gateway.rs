@@ -291,6 +291,18 @@ fn applies_under_traffic(args: &[&str], applies: u64) {
             "apply {i}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        if i % 10 == 0 {
+            // An apply returns once every worker decides packets under it: none is left
+            // holding the previous generation (whose tables would drop what this one opened).
+            let status: serde_json::Value =
+                serde_json::from_slice(&lab.vpcectl(&["status", "-o", "json"]).stdout).unwrap();
+            let running = status["worker_generations"].as_array().unwrap();
+            assert_eq!(running.len(), 2, "{status}");
+            assert!(
+                running.iter().all(|g| g == &status["generation"]),
+                "apply {i}: {status}"
+            );
+        }
         // Spread the swaps over the traffic (about 4 s of the ping's 5 s).
         std::thread::sleep(std::time::Duration::from_millis(3500 / applies));
     }

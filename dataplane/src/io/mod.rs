@@ -12,6 +12,8 @@
 //!   wakeup.
 //! * [`steer`]: which worker owns a flow — new flows round-robin, both directions read by the
 //!   owner from the flow's first round trip.
+//! * [`running`]: which generation each worker runs; a publisher wakes the workers and waits
+//!   until all of them run what it published.
 //!
 //! A [`Plan`] is what workers read: the fabric of one configuration generation plus the devices
 //! of its attachments. It is published whole through a [`crate::publish::SnapshotCell`] (the
@@ -25,6 +27,7 @@ pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod privilege;
+pub mod running;
 pub mod steer;
 pub mod uring;
 pub mod worker;
@@ -99,6 +102,8 @@ pub struct Shared {
     /// Which worker's queues carry which flow ([`steer`]); `None`: each worker writes through
     /// its own queues and the kernel's hash alone spreads flows.
     pub steer: Option<steer::Steering>,
+    /// The generation each worker runs, and their wake-ups ([`running`]).
+    pub running: running::Running,
 }
 
 impl Shared {

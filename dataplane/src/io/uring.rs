@@ -28,10 +28,13 @@
 //! submitted it has returned, until its completion is reaped. Each slot's `lent` flag is set
 //! when its entry is pushed and cleared when its completion is reaped; nothing touches a
 //! lent buffer, and the buffers are boxed slices that never move or shrink while the ring
-//! exists. The file descriptor an entry names belongs to a device of the plan the worker
-//! holds; before the worker lets go of a plan (a new generation) or of the ring (stop), every
-//! read is cancelled and every completion awaited (`Uring::drain`). If that wait fails, the
-//! buffers are leaked rather than freed under the kernel.
+//! exists. The wake-up counter (8 bytes, boxed, read from the worker's eventfd so that a
+//! published plan is loaded at once: [`super::running`]) follows the same rule under its
+//! `wake_lent` flag. The file descriptor an entry names belongs to a device of the plan the
+//! worker holds, or is the eventfd, which `Shared` owns and which outlives the ring; before
+//! the worker lets go of a plan (a new generation) or of the ring (stop), every read is
+//! cancelled and every completion awaited (`Uring::drain`). If that wait fails, the buffers
+//! are leaked rather than freed under the kernel.
 //!
 //! A ring that cannot be made (a kernel without io_uring, `kernel.io_uring_disabled`, a
 //! seccomp filter) makes [`run`] return an error; vpced then runs the epoll loop.
@@ -58,9 +61,11 @@ pub const WRITES: usize = 256;
 /// written at once.
 pub const SMALL: usize = 2048;
 
-/// User data: bit 63 set for a write slot, otherwise a read slot; `CANCEL` for the cancel.
+/// User data: bit 63 set for a write slot, otherwise a read slot; `CANCEL` for the cancel,
+/// `WAKE` for the read of the worker's wake-up eventfd ([`super::running`]).
 const WRITE_TAG: u64 = 1 << 63;
 const CANCEL: u64 = u64::MAX;
+const WAKE: u64 = u64::MAX - 1;
 /// Errno values (Linux ABI).
 const EAGAIN: i32 = 11;
 const EINTR: i32 = 4;
@@ -133,10 +138,10 @@ impl Submit {
     fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         loop {
             #[allow(unsafe_code)]
-            // SAFETY: every entry pushed here names a buffer of a slot whose `lent` flag the
-            // caller has just set (or none: a cancel), and a descriptor of a device of the
-            // plan the worker holds; both stay valid until the entry's completion is reaped
-            // (module documentation, "Buffer ownership").
+            // SAFETY: every entry names a buffer whose `lent` flag (`wake_lent`) the caller
+            // has just set (or none: a cancel), and a descriptor of the plan the worker holds
+            // (or its eventfd); both stay valid until the entry's completion is reaped (module
+            // documentation, "Buffer ownership").
             let pushed = unsafe { self.ring.submission().push(entry) };
             if pushed.is_ok() {
                 self.queued += 1;
@@ -200,6 +205,9 @@ impl Submit {
 pub struct Uring {
     pub submit: Submit,
     reads: Vec<ReadSlot>,
+    /// The wake-up eventfd's counter, read into while `wake_lent`.
+    wake: Box<[u8; 8]>,
+    wake_lent: bool,
     /// Completions of one wakeup (user data, result), reaped before any is handled.
     done: Vec<(u64, i32)>,
 }
@@ -227,6 +235,8 @@ impl Uring {
                 lane,
             },
             reads: Vec::new(),
+            wake: Box::new([0; 8]),
+            wake_lent: false,
             done: Vec::with_capacity(entries as usize * 2),
         };
         u.reserve(queues);
@@ -245,9 +255,9 @@ impl Uring {
         }
     }
 
-    /// Lends [`DEPTH`] read slots to worker `index`'s queue of every live device of `plan`.
-    /// The ring must be drained (no slot lent).
-    fn arm(&mut self, plan: &Plan, index: usize) -> io::Result<()> {
+    /// Lends [`DEPTH`] read slots to worker `index`'s queue of every live device of `plan`,
+    /// and reads the wake-up eventfd `wake`. The ring must be drained (no slot lent).
+    fn arm(&mut self, plan: &Plan, index: usize, wake: Option<RawFd>) -> io::Result<()> {
         debug_assert_eq!(self.submit.lent, 0);
         if plan.devices.len() * DEPTH > self.reads.len() {
             let grown = Uring::new(self.submit.lane, plan.devices.len())?;
@@ -267,7 +277,20 @@ impl Uring {
                 slot += 1;
             }
         }
-        Ok(())
+        self.read_wake(wake)
+    }
+
+    /// Lends the wake-up counter to the kernel for a read of `wake`, unless it is lent.
+    fn read_wake(&mut self, wake: Option<RawFd>) -> io::Result<()> {
+        let Some(fd) = wake.filter(|_| !self.wake_lent) else {
+            return Ok(());
+        };
+        let entry = opcode::Read::new(types::Fd(fd), self.wake.as_mut_ptr(), 8)
+            .build()
+            .user_data(WAKE);
+        self.wake_lent = true;
+        self.submit.lent += 1;
+        self.submit.push(&entry)
     }
 
     /// Lends read slot `slot` to the kernel for a read of its queue.
@@ -306,7 +329,9 @@ impl Uring {
                 continue;
             }
             self.submit.lent -= 1;
-            if ud & WRITE_TAG != 0 {
+            if ud == WAKE {
+                self.wake_lent = false;
+            } else if ud & WRITE_TAG != 0 {
                 let slot = (ud & !WRITE_TAG) as usize;
                 if res < 0 {
                     // Counted as sent when queued: taken back by `take_back_failed`.
@@ -350,6 +375,7 @@ impl Drop for Uring {
             // The kernel may still write them: never free them.
             std::mem::forget(std::mem::take(&mut self.reads));
             std::mem::forget(std::mem::take(&mut self.submit.writes));
+            std::mem::forget(std::mem::replace(&mut self.wake, Box::new([0; 8])));
         }
     }
 }
@@ -372,7 +398,9 @@ pub fn run(
     let mut u = Uring::new(index, plan.devices.len())?;
     let mut work = Work::default();
     let mut swept = std::time::Instant::now();
-    u.arm(&plan, index)?;
+    let wake = shared.running.wake_fd(index).map(|fd| fd.as_raw_fd());
+    u.arm(&plan, index, wake)?;
+    shared.running.report(index, plan.fabric.generation);
     while !stop.load(Ordering::Relaxed) {
         if plans.generation() != plan.fabric.generation {
             let old = plan;
@@ -382,7 +410,8 @@ pub fn run(
             })?;
             u.submit.take_back_failed(&old.fabric, index);
             plan = plans.load_full();
-            u.arm(&plan, index)?;
+            u.arm(&plan, index, wake)?;
+            shared.running.report(index, plan.fabric.generation);
         }
         u.wait(1)?;
         u.submit.take_back_failed(&plan.fabric, index);
@@ -393,8 +422,8 @@ pub fn run(
         }
         for k in 0..u.done.len() {
             let (ud, res) = u.done[k];
-            if ud == CANCEL {
-                continue;
+            if ud == CANCEL || ud == WAKE {
+                continue; // the wake-up: read again below, the plan loaded on the next turn
             }
             if ud & WRITE_TAG != 0 {
                 continue; // reaped in `wait`, a failure kept for `take_back_failed`
@@ -415,6 +444,7 @@ pub fn run(
         }
         let mut out = Queues::new(&plan, index, &shared, Some(&mut u.submit));
         worker::flush(&plan.fabric, &cx, &mut work, &mut out);
+        u.read_wake(wake)?;
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The packet loop of one worker.
 //!
-//! Per wakeup: load the current plan (one atomic load; re-register the queues with epoll only
-//! when the generation changed), wait for readable queues, and from each ready queue read at
+//! Per wakeup: load the current plan (one atomic load; re-register the queues with epoll and
+//! report the generation run ([`super::running`]) only when it changed), wait for readable
+//! queues or the wake-up a publisher sends, load the plan again if one was published
+//! meanwhile, and from each ready queue read at
 //! most [`BATCH`] packets into the worker's own buffer, run the pipeline on each and write it to
 //! the egress device's queue of the flow's owner ([`super::steer`]; this worker's own queue
 //! when flows are not steered). Bounded work per wakeup keeps one busy attachment
@@ -605,7 +607,8 @@ pub fn run(
     let mut bufs = Buffers::default();
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut plan = plans.load_full();
-    let mut epfd = register(index, &plan)?;
+    let mut epfd = register(index, &plan, &shared)?;
+    shared.running.report(index, plan.fabric.generation);
     let mut swept = std::time::Instant::now();
     let timeout = Timespec {
         tv_sec: 0,
@@ -614,7 +617,8 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         if plans.generation() != plan.fabric.generation {
             plan = plans.load_full();
-            epfd = register(index, &plan)?;
+            epfd = register(index, &plan, &shared)?;
+            shared.running.report(index, plan.fabric.generation);
         }
         events.clear();
         match epoll::wait(
@@ -625,6 +629,14 @@ pub fn run(
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
+        }
+        if events.iter().any(|ev| ev.data.u64() == WAKE) {
+            shared.running.clear(index);
+        }
+        if plans.generation() != plan.fabric.generation {
+            // Published while this worker slept: what it read now is decided under the new
+            // plan (the queues stay readable: epoll reports them again).
+            continue;
         }
         let cx = Ctx {
             lane: index,
@@ -637,7 +649,7 @@ pub fn run(
             swept = std::time::Instant::now();
         }
         let mut out = Queues::new(&plan, index, &shared, None);
-        for ev in events.iter() {
+        for ev in events.iter().filter(|ev| ev.data.u64() != WAKE) {
             let ingress = ev.data.u64() as usize;
             let Some(dev) = plan.devices.get(ingress) else {
                 continue;
@@ -680,10 +692,21 @@ pub fn run(
     Ok(())
 }
 
-/// A fresh epoll instance watching this worker's queue of every device; the event data is
-/// the attachment index.
-fn register(index: usize, plan: &Plan) -> io::Result<std::os::fd::OwnedFd> {
+/// The event data of the worker's wake-up eventfd ([`super::running`]).
+const WAKE: u64 = u64::MAX;
+
+/// A fresh epoll instance watching this worker's queue of every device (the event data is
+/// the attachment index) and its wake-up eventfd ([`WAKE`]).
+fn register(index: usize, plan: &Plan, shared: &Shared) -> io::Result<std::os::fd::OwnedFd> {
     let epfd = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    if let Some(wake) = shared.running.wake_fd(index) {
+        epoll::add(
+            &epfd,
+            wake,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN,
+        )?;
+    }
     for (i, dev) in plan.devices.iter().enumerate() {
         epoll::add(
             &epfd,

@@ -641,6 +641,13 @@ fn status_text(out: &mut impl Write, s: &daemon::protocol::Status) -> std::io::R
         s.uptime_seconds
     )?;
     writeln!(out, "configuration {}", s.config.display())?;
+    for (w, g) in s.worker_generations.iter().enumerate() {
+        match g {
+            Some(g) if *g == s.generation => {}
+            Some(g) => writeln!(out, "worker {w} still on generation {g}")?,
+            None => writeln!(out, "worker {w} stopped (see vpced's log)")?,
+        }
+    }
     let mut t = table(&[
         "device",
         "attachment",
