@@ -47,6 +47,11 @@ pub struct Cli {
     /// through its own queues; the kernel's flow hash alone decides).
     #[arg(long, value_name = "MODE", default_value = "flows")]
     steer: dataplane::io::steer::Mode,
+    /// Read uplinks' packet sockets with `read(2)`, one frame per call, instead of through
+    /// receive rings shared with the kernel (`PACKET_RX_RING`; with `--io uring` uplinks are
+    /// always read this way).
+    #[arg(long)]
+    no_uplink_ring: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (in vpced's network namespace; off
     /// unless given), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
@@ -163,6 +168,7 @@ pub fn main() -> ExitCode {
         pin_workers: cli.pin_workers,
         io: cli.io,
         steer: cli.steer,
+        uplink_rings: !cli.no_uplink_ring,
         metrics_listen: cli.metrics_listen,
         flow_log: cli.flow_log,
         flow_log_interval: std::time::Duration::from_secs(cli.flow_log_interval),

@@ -65,6 +65,8 @@ pub struct Options {
     pub io: dataplane::io::IoMode,
     /// How flows are spread over the workers.
     pub steer: dataplane::io::steer::Mode,
+    /// Uplink sockets read through receive rings (epoll workers only).
+    pub uplink_rings: bool,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (in vpced's namespace).
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Write VPC Flow Logs records here (`-`: standard output).
@@ -201,7 +203,10 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     if let Some(dir) = &opts.state_dir {
         state_dir::load_health(dir, &registry.health)?;
     }
-    let devices = Mutex::new(DeviceManager::new(opts.workers, opts.netns_prefix.clone()));
+    let devices = Mutex::new(
+        DeviceManager::new(opts.workers, opts.netns_prefix.clone())
+            .with_uplink_rings(opts.uplink_rings && opts.io == dataplane::io::IoMode::Epoll),
+    );
     let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
     let (plan, warnings) = match prepare(&config, &registry, &devices, &connections, Instant::now())
     {

@@ -187,7 +187,8 @@ impl Lab {
         Lab::start_full_env(config, &[], env, |_| {})
     }
 
-    fn start_full(config: &Path, args: &[&str], before: impl FnOnce(&str)) -> Lab {
+    /// [`Lab::start_with`] with more vpced arguments.
+    pub fn start_full(config: &Path, args: &[&str], before: impl FnOnce(&str)) -> Lab {
         Lab::start_full_env(config, args, &[], before)
     }
 

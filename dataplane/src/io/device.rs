@@ -177,6 +177,8 @@ pub struct DeviceManager {
     uplinks: BTreeMap<String, (Arc<Device>, crate::fabric::Uplink)>,
     /// Namespaces this manager created (deleted on shutdown).
     created_namespaces: Vec<String>,
+    /// Uplink sockets read through receive rings ([`crate::io::rxring`]).
+    uplink_rings: bool,
 }
 
 impl DeviceManager {
@@ -187,7 +189,15 @@ impl DeviceManager {
             devices: BTreeMap::new(),
             uplinks: BTreeMap::new(),
             created_namespaces: Vec::new(),
+            uplink_rings: true,
         }
+    }
+
+    /// Whether uplink sockets made from now on read through receive rings (the default; the
+    /// io_uring workers read with `read(2)` and need them without).
+    pub fn with_uplink_rings(mut self, rings: bool) -> DeviceManager {
+        self.uplink_rings = rings;
+        self
     }
 
     pub fn workers(&self) -> usize {
@@ -269,14 +279,20 @@ impl DeviceManager {
         };
         // A fanout group per interface.
         let group = (crate::hash::fnv1a(u.interface.as_bytes()) & 0xffff) as u16;
-        let (first, mac) = Uplink::open(&u.interface, group).map_err(err)?;
+        let (first, mac) = Uplink::open(&u.interface, group, self.uplink_rings).map_err(err)?;
         let link = Arc::new(Link::new(&u.interface, mac, u.next_hop, u.answers.clone()));
         let mut queues = vec![Queue::Uplink(first.with_link(link.clone()))];
         for _ in 1..self.workers {
-            let (q, _) = Uplink::open(&u.interface, group).map_err(err)?;
+            let (q, _) = Uplink::open(&u.interface, group, self.uplink_rings).map_err(err)?;
             queues.push(Queue::Uplink(q.with_link(link.clone())));
         }
         Netlink::open(None)?.set_up(&u.interface, None)?;
+        tracing::info!(
+            interface = %u.interface,
+            sockets = queues.len(),
+            read = if self.uplink_rings { "receive rings" } else { "read(2)" },
+            "uplink opened"
+        );
         // Ask for the next hop at once, so that the first packet out finds it known.
         if let Some(Queue::Uplink(q)) = queues.first() {
             let _ = q.send_ethernet(&crate::io::packet::arp_request(&link));

@@ -12,6 +12,8 @@
 //!   wakeup.
 //! * [`steer`]: which worker owns a flow — new flows round-robin, both directions read by the
 //!   owner from the flow's first round trip.
+//! * [`packet`]: uplinks, `AF_PACKET` sockets on an existing interface, read through
+//!   [`rxring`]s (`PACKET_RX_RING`) by default.
 //! * [`running`]: which generation each worker runs; a publisher wakes the workers and waits
 //!   until all of them run what it published.
 //!
@@ -28,6 +30,7 @@ pub mod netns;
 pub mod packet;
 pub mod privilege;
 pub mod running;
+pub mod rxring;
 pub mod steer;
 pub mod uring;
 pub mod worker;

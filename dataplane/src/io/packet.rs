@@ -7,7 +7,9 @@
 //! `virtio_net_hdr` as on TUN devices, so superpackets and partial checksums pass here too
 //! (the header's offsets count the Ethernet header, which [`to_ip_frame`] and
 //! [`Uplink::send`] account for). `PACKET_IGNORE_OUTGOING` keeps a socket from reading back
-//! what it sent.
+//! what it sent. Frames are read through a receive ring shared with the kernel
+//! ([`super::rxring`]: no syscall per frame read) unless vpced is told otherwise
+//! (`--no-uplink-ring`, and always under `--io uring`, whose reads need the socket's queue).
 //!
 //! L2 is kept to what a gateway's internet side needs: ARP answers for the public addresses
 //! behind the gateway (so the router on the link sends them to us), and the router's own
@@ -190,6 +192,8 @@ fn shift_offsets(h: &mut [u8], by: i32) {
 #[derive(Debug)]
 pub struct Uplink {
     fd: OwnedFd,
+    /// Its receive ring ([`super::rxring`]); `None`: frames are read with `read(2)`.
+    ring: Option<super::rxring::RxRing>,
     pub link: Arc<Link>,
 }
 
@@ -207,7 +211,7 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setsockopt(fd: &OwnedFd, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+pub(super) fn setsockopt(fd: &OwnedFd, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: `fd` is an open socket; the option value is a live `c_int` of the length given.
     check(unsafe {
         libc::setsockopt(
@@ -223,8 +227,8 @@ fn setsockopt(fd: &OwnedFd, name: libc::c_int, value: libc::c_int) -> io::Result
 
 impl Uplink {
     /// Opens a packet socket on `interface` (in the current network namespace), in fanout
-    /// group `group`.
-    pub fn open(interface: &str, group: u16) -> io::Result<(Uplink, [u8; 6])> {
+    /// group `group`, reading through a receive ring when `ring`.
+    pub fn open(interface: &str, group: u16, ring: bool) -> io::Result<(Uplink, [u8; 6])> {
         let name = std::ffi::CString::new(interface)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
         // SAFETY: `name` is a NUL-terminated string that outlives the call.
@@ -247,6 +251,8 @@ impl Uplink {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         setsockopt(&fd, PACKET_VNET_HDR, 1)?;
         setsockopt(&fd, PACKET_IGNORE_OUTGOING, 1)?;
+        // Before the bind: no frame is queued outside the ring.
+        let ring = ring.then(|| super::rxring::RxRing::new(&fd)).transpose()?;
         // SAFETY: an all-zero `sockaddr_ll` is valid; the fields set below make it a bind
         // address for `ifindex`, and its size is passed with it.
         let r = unsafe {
@@ -289,14 +295,25 @@ impl Uplink {
         Ok((
             Uplink {
                 fd,
+                ring,
                 link: Arc::new(Link::new(interface, mac, Ipv4Addr::UNSPECIFIED, Vec::new())),
             },
             mac,
         ))
     }
 
-    /// Reads one frame (virtio header, Ethernet frame) into `buf`.
+    /// Reads one frame (virtio header, Ethernet frame) into `buf`: from the receive ring
+    /// when there is one (`WouldBlock` when it is empty), else with `read(2)`.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use super::rxring::Next;
+        match self.ring.as_ref().map(|r| r.next(buf)) {
+            None | Some(Next::Read) => self.read(buf),
+            Some(Next::Frame(n)) => Ok(n),
+            Some(Next::Empty) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: `buf` is writable for its whole length, which is what is passed.
         let r = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if r < 0 {
@@ -390,7 +407,12 @@ impl Uplink {
 
     /// This socket, sharing `link` with the others of the uplink.
     pub fn with_link(self, link: Arc<Link>) -> Uplink {
-        Uplink { fd: self.fd, link }
+        Uplink { link, ..self }
+    }
+
+    /// Whether frames are read through a receive ring.
+    pub fn has_ring(&self) -> bool {
+        self.ring.is_some()
     }
 }
 
