@@ -832,6 +832,20 @@ impl FlowTable {
             .map(|_| ())
     }
 
+    /// Stops tracking `t` in `zone`, leaving no flow record: for an entry made for a flow whose
+    /// other direction could not be tracked (the table or the zone full), which would
+    /// otherwise hold its slot, its zone's quota and a translation's port until it expired.
+    pub fn forget(&self, zone: u32, t: &Tuple, now: u32) {
+        let (key, _) = FlowKey::of(zone, t);
+        let h = key.hash(&self.key);
+        let mut shard = self.shard(h);
+        if let Some(i) = shard.find(&key, h, now) {
+            let s = &mut shard.slots[i];
+            (s.lo_packets, s.hi_packets) = (0, 0);
+            shard.remove(i);
+        }
+    }
+
     /// Like [`FlowTable::insert`], but leaves a live entry alone: `Ok(false)` if `zone`
     /// already tracks the flow (how a translation finds a free source port).
     pub fn insert_new(
@@ -1044,6 +1058,28 @@ mod tests {
         uncounted: false,
         logged: 0,
     };
+
+    #[test]
+    fn a_forgotten_flow_is_gone_gives_its_quota_back_and_leaves_no_record() {
+        let t = FlowTable::with_zone_limit(1024, 1);
+        let a = tcp("10.0.0.1", 1000, "10.0.0.2", 80);
+        let b = tcp("10.0.0.1", 1001, "10.0.0.2", 80);
+        t.insert(3, &a, None, NONE, 0).unwrap();
+        assert!(
+            t.insert(3, &b, None, NONE, 0).is_err(),
+            "zone 3 holds one flow"
+        );
+        t.forget(3, &a, 0);
+        assert_eq!(t.len(), 0);
+        assert!(t.lookup(3, &a, NONE, 0).is_none());
+        t.insert(3, &b, None, NONE, 0).unwrap();
+        t.forget(3, &a, 0); // not tracked: nothing changes
+        t.forget(4, &b, 0); // another zone's: nothing changes
+        assert_eq!(t.len(), 1);
+        let mut records = 0;
+        t.drain(|_| records += 1);
+        assert_eq!(records, 1, "b's first packet only; a left no record");
+    }
 
     /// An uncounted signal (a segment of a superpacket the flow counted whole) refreshes the
     /// flow and notes its FIN, and counts nothing.

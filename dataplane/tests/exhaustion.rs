@@ -65,6 +65,9 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_established_ones() {
         send(&f, &flows, &mut syn(40000, tcp_flags::SYN)),
         Verdict::Forward { .. }
     ));
+    // Entries one connection holds: both ways of the translation, the security groups' own.
+    let per_flow = flows.len();
+    assert!(per_flow >= 2, "{per_flow}");
     let (mut admitted, mut full) = (1usize, 0u64);
     for sport in 40001..41000 {
         match send(&f, &flows, &mut syn(sport, tcp_flags::SYN)) {
@@ -74,8 +77,12 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_established_ones() {
         }
     }
     assert!(full > 0, "never full");
-    // Each admitted connection holds its two directions' entries, within the capacity.
-    assert!(2 * admitted <= flows.capacity(), "{admitted} admitted");
+    // Each admitted connection holds its two directions' entries, within the capacity, and a
+    // refused one holds nothing (not the way back it took a port with).
+    assert!(
+        per_flow * admitted <= flows.capacity(),
+        "{admitted} admitted"
+    );
     assert_eq!(dropped(&f, "flow_table_full"), full);
     // The first connection goes on.
     assert!(matches!(
@@ -90,8 +97,13 @@ fn the_nodes_source_ports_run_out_with_a_typed_drop() {
     // of the node (1024..=60999). Every source port of the consumer's is tried.
     let f = fabric();
     let flows = FlowTable::new(1 << 18);
-    let (mut admitted, mut exhausted) = (0usize, 0u64);
-    for sport in 1..=u16::MAX {
+    assert!(matches!(
+        send(&f, &flows, &mut syn(1, tcp_flags::SYN)),
+        Verdict::Forward { .. }
+    ));
+    let per_flow = flows.len();
+    let (mut admitted, mut exhausted) = (1usize, 0u64);
+    for sport in 2..=u16::MAX {
         match send(&f, &flows, &mut syn(sport, tcp_flags::SYN)) {
             Verdict::Forward { .. } => admitted += 1,
             Verdict::Drop(DropReason::NatPortsExhausted) => exhausted += 1,
@@ -108,9 +120,52 @@ fn the_nodes_source_ports_run_out_with_a_typed_drop() {
     // Most of the range is used before the bounded search gives up.
     assert!(admitted > ports * 9 / 10, "{admitted} of {ports}");
     assert_eq!(dropped(&f, "nat_ports_exhausted"), exhausted);
+    // A refused flow holds one entry: the consumer's security group tracked the connection
+    // its instance opened, as AWS's does whatever the endpoint then does with it (it expires
+    // unanswered). Neither the node's port nor any translation is held for it.
+    assert_eq!(
+        flows.len(),
+        per_flow * admitted + exhausted as usize,
+        "{admitted} admitted, {exhausted} refused"
+    );
     // Established flows are untouched.
     assert!(matches!(
         send(&f, &flows, &mut syn(1, tcp_flags::ACK)),
+        Verdict::Forward { .. }
+    ));
+}
+
+#[test]
+fn a_zone_at_its_quota_refuses_new_flows_and_holds_nothing_for_them() {
+    // Every zone may hold 8 flows: the consumer's fills first (its security group tracks the
+    // connection before anything else), and what it refuses holds no entry anywhere.
+    let f = fabric();
+    let flows = FlowTable::with_zone_limit(1 << 12, 8);
+    assert!(matches!(
+        send(&f, &flows, &mut syn(39999, tcp_flags::SYN)),
+        Verdict::Forward { .. }
+    ));
+    let per_flow = flows.len();
+    let (mut admitted, mut refused) = (1usize, 0u64);
+    for sport in 40000..40100 {
+        match send(&f, &flows, &mut syn(sport, tcp_flags::SYN)) {
+            Verdict::Forward { .. } => admitted += 1,
+            Verdict::Drop(DropReason::FlowQuotaExceeded) => refused += 1,
+            other => panic!("{sport}: {other:?}"),
+        }
+    }
+    assert!(
+        admitted > 0 && refused > 0,
+        "{admitted} admitted, {refused} refused"
+    );
+    assert_eq!(
+        flows.len(),
+        per_flow * admitted,
+        "{admitted} admitted, {refused} refused"
+    );
+    // The admitted flows go on.
+    assert!(matches!(
+        send(&f, &flows, &mut syn(40000, tcp_flags::ACK)),
         Verdict::Forward { .. }
     ));
 }

@@ -260,9 +260,18 @@ pub(super) fn open_flow<O: Observer>(
         peer_zone: n.zone,
         proxy,
     };
-    cx.flows
-        .insert(zone, &tuple(p), Some(nat), sig, cx.now)
-        .map_err(|e| drop(e.into()))?;
+    if let Err(e) = cx.flows.insert(zone, &tuple(p), Some(nat), sig, cx.now) {
+        // The way back holds the node's port: give it up with the flow.
+        let way_back = Tuple {
+            proto: p.protocol,
+            src: target.ip,
+            sport: target.port,
+            dst: node_ip,
+            dport: port,
+        };
+        cx.flows.forget(n.zone, &way_back, cx.now);
+        return Err(drop(e.into()));
+    }
     lb.counters.rx(cx.lane, p.len);
     tg.counters.tx(cx.lane, p.len);
     target.counters.tx(cx.lane, p.len);
@@ -390,11 +399,12 @@ pub(super) fn to_aws_service<O: Observer>(
         peer_zone: svc.zone,
         proxy: None,
     };
-    if let Err(e) = cx
-        .flows
-        .insert(svc.zone, &back, Some(rev), sig, cx.now)
-        .and_then(|_| cx.flows.insert(eni.zone, &t, Some(fwd), sig, cx.now))
-    {
+    if let Err(e) = cx.flows.insert(svc.zone, &back, Some(rev), sig, cx.now) {
+        return Verdict::Drop(e.into());
+    }
+    if let Err(e) = cx.flows.insert(eni.zone, &t, Some(fwd), sig, cx.now) {
+        // The way back must not outlive the refusal.
+        cx.flows.forget(svc.zone, &back, cx.now);
         return Verdict::Drop(e.into());
     }
     let q = match rewrite(p, buf, (fwd.src, fwd.sport), (fwd.dst, fwd.dport), obs) {
