@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The uplink's receive path: vpced's internet gateway on a veth "uplink" (as
-# tests/e2e/uplink.rs), its packet sockets read through receive rings (R, the default:
-# PACKET_RX_RING, dataplane::io::rxring) or with one read(2) per frame (P,
-# --no-uplink-ring), alternately, in the same run. Per round and mode:
-#   - a small-packet UDP blast (scripts/flood/udpblast.c) from the router's side of the uplink
-#     to the instance's public address (203.0.113.176:9, through the gateway's 1:1
-#     translation), counted where it arrives (the instance namespace's /proc/net/snmp), and
-#     vpced's packets per CPU-second during it (/proc/PID/stat);
-#   - iperf3 TCP from the router's side to the instance (-R; its superpackets are larger than a
-#     ring slot: read whole from the socket, in their place in the ring's order), Gbit/s.
+# The uplink's packet sockets: vpced's internet gateway on a veth "uplink" (as
+# tests/e2e/uplink.rs), its sockets read through receive rings (R, the default:
+# PACKET_RX_RING, dataplane::io::rxring) or with one read(2) per frame (P, --no-uplink-ring),
+# alternately, in the same run; frames leave by writev(2) in both. Per round and mode, each way:
+#   - a small-packet UDP blast (scripts/flood/udpblast.c): in, from the router's side of the
+#     uplink to the instance's public address (203.0.113.176:9, through the gateway's 1:1
+#     translation); out, from the instance to 198.51.100.1:9. Counted where it arrives
+#     (the sink namespace's /proc/net/snmp), with vpced's packets per CPU-second during it
+#     (/proc/PID/stat);
+#   - iperf3 TCP, router's side to instance (-R; superpackets larger than a ring slot: read
+#     whole from the socket, in their place in the ring's order) and instance to router, Gbit/s.
 # Medians, min and max over the rounds and the R/P ratios are printed at the end. Every
 # namespace is checked sealed before traffic is sent and removed on exit, failure included.
 #
@@ -61,32 +62,45 @@ lab() {
   ip netns exec ${P}uplink iperf3 -s -D -B 198.51.100.1
   ip netns exec ${P}s3-instance python3 -c 'import socket,time; s=socket.socket(2,2); s.bind(("10.0.0.176",9)); time.sleep(1e9)' &
   disown $!
+  ip netns exec ${P}uplink python3 -c 'import socket,time; s=socket.socket(2,2); s.bind(("198.51.100.1",9)); time.sleep(1e9)' &
+  disown $!
   # The router learns vpced's address for the public one (ARP), then the blast may start.
-  ip netns exec ${P}uplink ping -c 1 -W 2 203.0.113.176 >/dev/null
+  ip netns exec ${P}uplink ping -c 3 -i 0.3 -W 1 203.0.113.176 >/dev/null ||
+    { echo "the uplink does not reach the instance; vpced's log:" >&2; cat "$WORK/vpced.log" >&2; exit 1; }
 }
 
 rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-printf "%-5s %-4s %9s %9s %9s %8s\n" round mode "udp kpps" "sent kpps" "kpps/CPU" "tcp Gb"
+# blast FROM_NS SINK_NS DST: kpps arriving, vpced's packets per CPU-second (k), kpps sent.
+blast() {
+  local a b c0 c1 sent ticks
+  a=$(rx "$2"); c0=$(cpu "$VPCED_PID")
+  sent=$(ip netns exec "$1" "$WORK/udpblast" "$3" 9 "$SECS")
+  sleep 0.2
+  b=$(rx "$2"); c1=$(cpu "$VPCED_PID")
+  ticks=$(( c1 - c0 )); [ "$ticks" -gt 0 ] || ticks=1
+  echo "$(( (b - a) / SECS / 1000 )) $(( (b - a) * $(getconf CLK_TCK) / ticks / 1000 )) $(( sent / SECS / 1000 ))"
+}
+# tcp [-R]: Gbit/s between the instance (which opens the connection: its security group lets
+# only TCP 80 in) and the router's side; -R: the router's side sends.
+tcp() {
+  ip netns exec ${P}s3-instance iperf3 -c 198.51.100.1 "$@" -t "$SECS" -J |
+    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
+}
+
+printf "%-5s %-4s %8s %8s %8s %8s %8s %8s %7s %7s\n" round mode "in kpps" "sent" "in k/CPU" \
+  "out kpps" "sent" "out k/CPU" "in Gb" "out Gb"
 : >"$WORK/results"
 for r in $(seq "$ROUNDS"); do
   for mode in R P; do
     if [ $mode = R ]; then lab; else lab --no-uplink-ring; fi
     grep -q "uplink opened" "$WORK/vpced.log"
-    a=$(rx ${P}s3-instance); c0=$(cpu "$VPCED_PID")
-    sent=$(ip netns exec ${P}uplink "$WORK/udpblast" 203.0.113.176 9 "$SECS")
-    sleep 0.2
-    b=$(rx ${P}s3-instance); c1=$(cpu "$VPCED_PID")
-    ticks=$(( c1 - c0 )); [ "$ticks" -gt 0 ] || ticks=1
-    kpps=$(( (b - a) / SECS / 1000 ))
-    percpu=$(( (b - a) * $(getconf CLK_TCK) / ticks / 1000 ))
-    # The instance opens the connection (the security group lets only TCP 80 in); -R: the
-    # router's side sends.
-    gb=$(ip netns exec ${P}s3-instance iperf3 -c 198.51.100.1 -R -t "$SECS" -J |
-      python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))')
-    printf "%-5s %-4s %9s %9s %9s %8s\n" "$r" $mode "$kpps" "$(( sent / SECS / 1000 ))" "$percpu" "$gb"
-    echo "$mode $kpps $percpu $gb" >>"$WORK/results"
+    read -r ik ic is < <(blast ${P}uplink ${P}s3-instance 203.0.113.176)
+    read -r ok oc os < <(blast ${P}s3-instance ${P}uplink 198.51.100.1)
+    ig=$(tcp -R); og=$(tcp)
+    printf "%-5s %-4s %8s %8s %8s %8s %8s %8s %7s %7s\n" "$r" $mode "$ik" "$is" "$ic" "$ok" "$os" "$oc" "$ig" "$og"
+    echo "$mode $ik $ic $ok $oc $ig $og" >>"$WORK/results"
     lab_cleanup "$P" "$SOCK"
     unset VPCED_PID
   done
@@ -94,13 +108,14 @@ done
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-names = ["UDP small packets at the instance (kpps)", "packets per CPU-second of vpced (k)",
-         "TCP router -> instance (Gbit/s)"]
+names = ["in: UDP small packets at the instance (kpps)", "in: packets per CPU-second of vpced (k)",
+         "out: UDP small packets at the router (kpps)", "out: packets per CPU-second of vpced (k)",
+         "TCP router -> instance (Gbit/s)", "TCP instance -> router (Gbit/s)"]
 print()
-print(f"{'measure':42} {'R rings median [min-max]':>26} {'P read(2) median [min-max]':>28} {'R/P':>6}")
+print(f"{'measure':46} {'R rings median [min-max]':>26} {'P read(2) median [min-max]':>31} {'R/P':>6}")
 for i, name in enumerate(names):
     col = lambda m: [float(r[i + 1]) for r in rows if r[0] == m]
     ring, plain = col("R"), col("P")
     fmt = lambda v: f"{statistics.median(v):.2f} [{min(v):.2f}-{max(v):.2f}]"
-    print(f"{name:42} {fmt(ring):>26} {fmt(plain):>28} {statistics.median(ring) / statistics.median(plain):>6.2f}")
+    print(f"{name:46} {fmt(ring):>26} {fmt(plain):>31} {statistics.median(ring) / statistics.median(plain):>6.2f}")
 PY
