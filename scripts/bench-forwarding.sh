@@ -57,8 +57,6 @@ done
 sleep 1
 
 tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -P "$2" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
-rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # blast SRC_NS SINK_NS SINK_DEV [PID]: kpps arriving at the sink; with PID, also that process's
 # packets per CPU-second (thousands).
 blast() {

@@ -73,8 +73,6 @@ print("%.2f" % (sum(json.load(open(f"{sys.argv[1]}/ip{i}.json"))["end"]["sum_rec
                     for i in range(1, int(sys.argv[2]) + 1)) / 1e9))
 PY
 }
-rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # udp SRC SINK [PID]: "kpps-delivered kpps-per-CPU-second" with M blasters at once.
 udp() {
   local a b c0=0 c1=0 i

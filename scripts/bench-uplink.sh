@@ -69,8 +69,6 @@ lab() {
     { echo "the uplink does not reach the instance; vpced's log:" >&2; cat "$WORK/vpced.log" >&2; exit 1; }
 }
 
-rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # blast FROM_NS SINK_NS DST: kpps arriving, vpced's packets per CPU-second (k), kpps sent.
 blast() {

@@ -102,3 +102,11 @@ demo_prepare() {
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 in_ns() { local ns=$1; shift; printf '[%s]$ %s\n' "$ns" "$*"; ip netns exec "$P$ns" "$@"; }
+
+# rx NS: UDP datagrams that reached namespace NS's UDP layer so far (/proc/net/snmp:
+# InDatagrams + NoPorts + InErrors) — where the benchmarks count a blast's arrivals (not the
+# interface's counter: vpced hands datagrams over as UDP GSO superpackets, one packet each).
+rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /proc/net/snmp; }
+
+# cpu PID: clock ticks of CPU (user + system) process PID has used so far.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
