@@ -759,3 +759,28 @@ pub fn all_pairs(
     print_table(out, &t)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_the_workers_behind_or_stopped() {
+        let s = daemon::protocol::Status {
+            pid: 1,
+            generation: 7,
+            config: "/etc/vpce/config.toml".into(),
+            uptime_seconds: 3,
+            workers: 3,
+            worker_generations: vec![Some(7), Some(6), None],
+            attachments: Vec::new(),
+        };
+        let mut out = Vec::new();
+        status_text(&mut out, &s).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("generation 7, 3 workers"), "{text}");
+        assert!(text.contains("worker 1 still on generation 6"), "{text}");
+        assert!(text.contains("worker 2 stopped"), "{text}");
+        assert!(!text.contains("worker 0"), "{text}");
+    }
+}
