@@ -56,7 +56,7 @@ for ns in ${K}dst ${U}s3; do
 done
 sleep 1
 
-tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -P "$2" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+tcp() { ip netns exec "$1" iperf3 -c 52.216.39.26 -t "$SECS" -P "$2" -J | gbits; }
 # blast SRC_NS SINK_NS SINK_DEV [PID]: kpps arriving at the sink; with PID, also that process's
 # packets per CPU-second (thousands).
 blast() {

@@ -64,7 +64,7 @@ for ns in ${K}client ${U}internet; do
   ip netns exec $ns curl -s -m 3 -o /dev/null http://203.0.113.10:80/ || true   # warm the path
 done
 
-tcp() { ip netns exec "$1" iperf3 -c 203.0.113.10 -p 80 -t "$SECS" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+tcp() { ip netns exec "$1" iperf3 -c 203.0.113.10 -p 80 -t "$SECS" -J | gbits; }
 udp() { ip netns exec "$1" iperf3 -c 203.0.113.10 -p 80 -u -b 0 -l 64 -t "$SECS" -J | python3 -c '
 import json,sys
 s=json.load(sys.stdin)["end"]["sum"]

@@ -26,9 +26,6 @@ workers() {
   target/release/vpcectl stats --socket "$SOCK" -o json |
     python3 -c 'import json,sys; print(" ".join(map(str, json.load(sys.stdin)["workers"])))'
 }
-gbits() {
-  python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
-}
 : >"$WORK/results"
 for run in $(seq "$RUNS"); do
   for mode in kernel flows; do

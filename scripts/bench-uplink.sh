@@ -83,8 +83,7 @@ blast() {
 # tcp [-R]: Gbit/s between the instance (which opens the connection: its security group lets
 # only TCP 80 in) and the router's side; -R: the router's side sends.
 tcp() {
-  ip netns exec ${P}s3-instance iperf3 -c 198.51.100.1 "$@" -t "$SECS" -J |
-    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
+  ip netns exec ${P}s3-instance iperf3 -c 198.51.100.1 "$@" -t "$SECS" -J | gbits
 }
 
 printf "%-5s %-4s %8s %8s %8s %8s %8s %8s %7s %7s\n" round mode "in kpps" "sent" "in k/CPU" \

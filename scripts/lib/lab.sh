@@ -110,3 +110,6 @@ rx() { ip netns exec "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ {print $2 + $3 + $4}' /p
 
 # cpu PID: clock ticks of CPU (user + system) process PID has used so far.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# gbits: the Gbit/s an iperf3 JSON report (on standard input) says its receiver got.
+gbits() { python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }

@@ -75,9 +75,18 @@ unsafe impl Send for RxRing {}
 unsafe impl Sync for RxRing {}
 
 impl RxRing {
-    /// Sets up the ring on `fd` (a bound `AF_PACKET` socket with `PACKET_VNET_HDR` already
-    /// set) and maps it.
+    /// Sets up the ring on `fd` (an `AF_PACKET` socket with `PACKET_VNET_HDR` already set)
+    /// and maps it; an error says it was the ring, and how to do without one.
     pub fn new(fd: &OwnedFd) -> io::Result<RxRing> {
+        RxRing::map(fd).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("receive ring (PACKET_RX_RING; --no-uplink-ring reads without one): {e}"),
+            )
+        })
+    }
+
+    fn map(fd: &OwnedFd) -> io::Result<RxRing> {
         super::packet::setsockopt(fd, libc::PACKET_VERSION, 1)?; // TPACKET_V2
         super::packet::setsockopt(fd, libc::PACKET_COPY_THRESH, 1)?;
         let req = libc::tpacket_req {
@@ -183,5 +192,19 @@ impl Drop for RxRing {
         unsafe {
             libc::munmap(self.base.cast(), FRAMES * FRAME);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_that_takes_no_ring_is_refused_with_the_way_out() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = OwnedFd::from(udp);
+        let e = RxRing::new(&fd).unwrap_err();
+        assert!(e.to_string().contains("receive ring"), "{e}");
+        assert!(e.to_string().contains("--no-uplink-ring"), "{e}");
     }
 }

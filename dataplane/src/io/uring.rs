@@ -96,7 +96,7 @@ impl Sent {
     fn of(attachment: u32, frame: &[u8]) -> Sent {
         let len = frame.len().saturating_sub(HDR);
         let h = tun_rs::VirtioNetHdr::decode(&frame[..HDR.min(frame.len())]).ok();
-        let gso = h.filter(|h| h.gso_type == GSO_UDP_L4 && h.gso_size > 0);
+        let gso = h.filter(|h| h.gso_type == worker::VIRTIO_NET_HDR_GSO_UDP_L4 && h.gso_size > 0);
         let (packets, bytes) = match gso {
             Some(h) => {
                 let payload = len.saturating_sub(udp_gso::HEADERS);
@@ -112,9 +112,6 @@ impl Sent {
         }
     }
 }
-
-/// virtio-net's UDP segmentation type (linux/virtio_net.h).
-const GSO_UDP_L4: u8 = 5;
 
 /// The submission side: the ring and the write slots. What a worker's `Queues` write
 /// through.
@@ -530,7 +527,7 @@ mod tests {
     #[test]
     fn a_failed_write_is_taken_back_as_it_was_counted() {
         // 40 datagrams of 18 bytes, the last one 5.
-        let train = frame(GSO_UDP_L4, 18, 28 + 39 * 18 + 5);
+        let train = frame(worker::VIRTIO_NET_HDR_GSO_UDP_L4, 18, 28 + 39 * 18 + 5);
         let s = Sent::of(3, &train);
         assert_eq!((s.attachment, s.packets, s.bytes), (3, 40, 39 * 46 + 33));
         let one = frame(0, 0, 1400);

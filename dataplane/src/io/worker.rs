@@ -146,7 +146,8 @@ struct Train {
 
 /// Datagrams in one train (the kernel takes more UDP GSO segments than this).
 const TRAIN_MAX: usize = 64;
-const VIRTIO_NET_HDR_GSO_UDP_L4: u8 = 5;
+/// virtio-net's UDP segmentation type (linux/virtio_net.h).
+pub(super) const VIRTIO_NET_HDR_GSO_UDP_L4: u8 = 5;
 
 impl Train {
     /// The payload length of `pkt` if it may ride in a train: IPv4 without options, UDP, not a

@@ -251,10 +251,11 @@ pub(super) fn open_flow<O: Observer>(
     let node_ip = n
         .address_for(target.ip)
         .ok_or(drop(DropReason::AddressFamily))?;
-    let port = node_port(cx, node_ip, n.zone, target, p.protocol, back, h, sig).map_err(drop)?;
+    let way_back =
+        node_port(cx, node_ip, n.zone, target, p.protocol, back, h, sig).map_err(drop)?;
     let nat = Nat {
         src: node_ip,
-        sport: port,
+        sport: way_back.dport,
         dst: target.ip,
         dport: target.port,
         peer_zone: n.zone,
@@ -262,13 +263,6 @@ pub(super) fn open_flow<O: Observer>(
     };
     if let Err(e) = cx.flows.insert(zone, &tuple(p), Some(nat), sig, cx.now) {
         // The way back holds the node's port: give it up with the flow.
-        let way_back = Tuple {
-            proto: p.protocol,
-            src: target.ip,
-            sport: target.port,
-            dst: node_ip,
-            dport: port,
-        };
         cx.flows.forget(n.zone, &way_back, cx.now);
         return Err(drop(e.into()));
     }
@@ -307,7 +301,7 @@ fn proxy_for(enabled: bool, p: &Parsed, buf: &[u8], endpoint: &str) -> Option<Pr
 
 /// A source port on the node (address `node_ip`, flow zone `zone`) that no flow to `target`
 /// uses, taken by inserting the way back (`back`: packets from the target become the
-/// endpoint's replies) in the node's zone.
+/// endpoint's replies) in the node's zone: that way back's tuple, the port its `dport`.
 #[allow(clippy::too_many_arguments)]
 fn node_port(
     cx: &Ctx<'_>,
@@ -318,7 +312,7 @@ fn node_port(
     back: Nat,
     h: u64,
     sig: TcpSignal,
-) -> Result<u16, DropReason> {
+) -> Result<Tuple, DropReason> {
     let span = u32::from(NAT_PORTS.end() - NAT_PORTS.start()) + 1;
     for k in 0..NAT_PORT_TRIES {
         let cand =
@@ -334,7 +328,7 @@ fn node_port(
             .flows
             .insert_new(zone, &way_back, Some(back), sig, cx.now)
         {
-            Ok(true) => return Ok(cand),
+            Ok(true) => return Ok(way_back),
             Ok(false) => continue,
             Err(e) => return Err(e.into()),
         }

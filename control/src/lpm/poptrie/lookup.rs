@@ -109,8 +109,9 @@ fn prefetch<T>(r: *const T) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     // SAFETY: a prefetch is a hint that never faults and never changes memory or program
-    // state, whatever the address; `r` points into the table anyway. Lookups with and without it are compared against
-    // the reference LPM by the differential tests (`poptrie/tests.rs`, the `lpm` fuzz target).
+    // state, whatever the address; `r` points into the table anyway. Lookups with and
+    // without it are compared against the reference LPM by the differential tests
+    // (`poptrie/tests.rs`, the `lpm` fuzz target).
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(r.cast());
     }

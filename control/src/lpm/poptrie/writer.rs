@@ -237,7 +237,8 @@ impl<F: Family> PoptrieWriter<F> {
             }
             None => {
                 // Out of room, or a value too wide for the leaf cells: a fresh table from the
-                // trie (which has every update), published as a new storage; readers of the old one keep it until they let go.
+                // trie (which has every update), published as a new storage; readers of the
+                // old one keep it until they let go.
                 self.rebuilds += 1;
                 self.fresh(count)
             }
@@ -272,8 +273,8 @@ impl<F: Family> PoptrieWriter<F> {
     }
 
     /// Rebuilds the slots covered by `slots` ((first, count), sorted) in place; `None` when
-    /// the free space runs out or a leaf value does not fit the cells (the slots written so far are consistent, the rest are not
-    /// yet updated: the caller builds afresh).
+    /// the free space runs out or a leaf value does not fit the cells (the slots written so
+    /// far are consistent, the rest are not yet updated: the caller builds afresh).
     fn rewrite_slots(&mut self, slots: &[(usize, usize)], version: u64) -> Option<()> {
         let s = F::DIRECT_BITS;
         let store = self.current.store.clone();
