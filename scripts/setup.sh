@@ -26,7 +26,7 @@ esac
 packages=(gcc libc6-dev iproute2 iputils-ping curl dnsutils tshark python3 ca-certificates)
 # The programs the tests run: every one a test starts is here (a test that finds one missing
 # names its package and fails).
-[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus graphviz nodejs)
+[ -n "$tests" ] && packages+=(g++ iperf3 haproxy dnsmasq-base tmux valgrind xz-utils python3-venv procps prometheus graphviz nodejs etcd-server)
 # Debian's npm, unless npm is there already (NodeSource's nodejs carries its own, and
 # conflicts with Debian's).
 [ -n "$tests" ] && ! command -v npm >/dev/null 2>&1 && packages+=(npm)

@@ -15,9 +15,27 @@ use daemon::{self, protocol::DEFAULT_SOCKET, DaemonError, Options};
     long_about = None
 )]
 pub struct Cli {
-    /// The deployment's configuration (TOML).
-    #[arg(short, long)]
-    config: PathBuf,
+    /// The deployment's configuration (TOML); not with --region, whose configuration is in
+    /// etcd.
+    #[arg(
+        short,
+        long,
+        required_unless_present = "region",
+        conflicts_with = "region"
+    )]
+    config: Option<PathBuf>,
+    /// Run as one node of a region: follow the configuration in etcd at ENDPOINT
+    /// (`unix://PATH` or `http://HOST:PORT`), as the node of --zone; `vpcectl region` drives
+    /// it.
+    #[arg(long, value_name = "ENDPOINT", requires = "zone", value_parser = parse_endpoint)]
+    region: Option<daemon::region::etcd::Endpoint>,
+    /// The availability zone this node serves (with --region), e.g. us-east-1b.
+    #[arg(long, requires = "region")]
+    zone: Option<String>,
+    /// Seconds the node's lease in etcd lives without renewal (renewed at a third of it): a
+    /// node gone this long has left the region.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    lease_ttl: u64,
     /// Control socket for vpcectl (created 0600: root only).
     #[arg(long, default_value = DEFAULT_SOCKET, env = "VPCE_SOCKET")]
     control_socket: PathBuf,
@@ -106,6 +124,10 @@ enum LogFormat {
     Json,
 }
 
+fn parse_endpoint(s: &str) -> Result<daemon::region::etcd::Endpoint, String> {
+    s.parse()
+}
+
 fn parse_flow_log_format(s: &str) -> Result<dataplane::flowlog::Format, String> {
     dataplane::flowlog::Format::parse(s).map_err(|e| e.to_string())
 }
@@ -155,8 +177,16 @@ pub fn main() -> ExitCode {
         eprintln!("vpced: --max-flows-per-eni must be at least 1");
         return ExitCode::from(2);
     }
+    let region = cli
+        .region
+        .map(|endpoint| daemon::region::node::NodeOptions {
+            endpoint,
+            zone: cli.zone.unwrap_or_default(),
+            lease_ttl: cli.lease_ttl,
+        });
     let opts = Options {
-        config: cli.config,
+        config: cli.config.unwrap_or_default(),
+        region,
         control_socket: cli.control_socket,
         workers,
         netns_prefix: cli.netns_prefix,
@@ -178,7 +208,7 @@ pub fn main() -> ExitCode {
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ DaemonError::Config(_)) => {
+        Err(e @ (DaemonError::Config(_) | DaemonError::NoRegionConfig(_))) => {
             eprintln!("vpced: {e}");
             ExitCode::from(2)
         }

@@ -21,6 +21,7 @@ pub mod dns;
 mod metrics;
 pub mod notify;
 pub mod protocol;
+pub mod region;
 pub mod state_dir;
 
 use std::io::Write as _;
@@ -30,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use control::{compile, load_file, ConfigError};
+use control::{compile, load_file, ConfigError, LoadedConfig};
 use dataplane::publish::SnapshotCell;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -75,12 +76,44 @@ pub struct Options {
     pub flow_log_interval: std::time::Duration,
     /// The flow logs' fields (AWS's custom format).
     pub flow_log_format: dataplane::flowlog::Format,
+    /// Follow a region's configuration in etcd as its node for a zone (`config` is unused).
+    pub region: Option<region::node::NodeOptions>,
+}
+
+/// Where the running configuration comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file, read again by each apply of that path.
+    File(PathBuf),
+    /// A generation of a region's configuration (etcd holds its text).
+    Region(Arc<region::RegionConfig>),
+}
+
+impl Source {
+    /// The file it was written in (diagnostics and `status` name it).
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::File(p) => p,
+            Source::Region(c) => &c.file,
+        }
+    }
+
+    fn load(&self) -> Result<LoadedConfig, ConfigError> {
+        match self {
+            Source::File(p) => load_file(p),
+            Source::Region(c) => control::load::load_str(&c.file, c.text.clone(), &c.base_dir),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("region: {0}")]
+    Region(#[from] region::RegionError),
+    #[error("the region at {0} has no configuration yet: run `vpcectl region apply FILE` first")]
+    NoRegionConfig(region::etcd::Endpoint),
     #[error(transparent)]
     Fabric(#[from] FabricError),
     #[error(transparent)]
@@ -110,7 +143,11 @@ struct State {
     plans: Arc<SnapshotCell<Plan>>,
     devices: Mutex<DeviceManager>,
     registry: Arc<Registry>,
-    config: Mutex<PathBuf>,
+    config: Mutex<Source>,
+    /// This node's zone is down (a region's drill): every plan it publishes drops everything.
+    zone_down: AtomicBool,
+    /// The region followed, if any: a local apply is refused then.
+    region: Option<region::node::NodeOptions>,
     /// Held by the one apply or connection decision in progress (taken with `try_lock`: a
     /// second is refused at once, never queued behind a slow one).
     applying: Mutex<()>,
@@ -132,11 +169,11 @@ const APPLY_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(60)
 /// `connections`: no lock of the daemon is held here, so reading and compiling a large or slow
 /// configuration keeps no other request waiting.
 fn build(
-    path: &Path,
+    source: &Source,
     registry: &Arc<Registry>,
     connections: &state_dir::Connections,
 ) -> Result<(Fabric, Vec<control::diag::Diagnostic>), DaemonError> {
-    let mut loaded = load_file(path)?;
+    let mut loaded = source.load()?;
     connections.apply_to(&mut loaded.config);
     let compiled = compile(&loaded)?;
     let fabric = Fabric::build(compiled.snapshot, registry.clone())?;
@@ -146,13 +183,15 @@ fn build(
 /// Everything of a new configuration, built but not yet published: the fabric, then its
 /// devices (the one step that takes the device lock).
 fn prepare(
-    path: &Path,
+    source: &Source,
     registry: &Arc<Registry>,
     devices: &Mutex<DeviceManager>,
     connections: &state_dir::Connections,
     started: Instant,
+    zone_down: bool,
 ) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
-    let (fabric, warnings) = build(path, registry, connections)?;
+    let (mut fabric, warnings) = build(source, registry, connections)?;
+    fabric.zone_down = zone_down;
     if started.elapsed() > APPLY_TIME_LIMIT {
         return Err(DaemonError::TooSlow {
             took: started.elapsed(),
@@ -207,9 +246,16 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         DeviceManager::new(opts.workers, opts.netns_prefix.clone())
             .with_uplink_rings(opts.uplink_rings && opts.io == dataplane::io::IoMode::Epoll),
     );
-    let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
-    let (plan, warnings) = match prepare(&config, &registry, &devices, &connections, Instant::now())
-    {
+    let (config, zone_down) = first_source(&opts)?;
+    let started = Instant::now();
+    let (plan, warnings) = match prepare(
+        &config,
+        &registry,
+        &devices,
+        &connections,
+        started,
+        zone_down,
+    ) {
         Ok(p) => p,
         Err(e) => {
             devices
@@ -225,7 +271,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     }
     let plans = Arc::new(SnapshotCell::new(plan));
     tracing::info!(
-        config = %config.display(),
+        config = %config.path().display(),
         attachments = plans.load().devices.len(),
         workers = devices.lock().unwrap_or_else(|p| p.into_inner()).workers(),
         "configuration generation 1 running"
@@ -253,6 +299,8 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         devices,
         registry,
         config: Mutex::new(config),
+        zone_down: AtomicBool::new(zone_down),
+        region: opts.region.clone(),
         applying: Mutex::new(()),
         connections: Mutex::new(connections),
         shared: shared.clone(),
@@ -274,6 +322,41 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     release(plans, state);
     tracing::info!("stopped; devices removed");
     served
+}
+
+/// The configuration vpced starts with: `--config`, or the region's current generation (and
+/// whether the node's zone is down) with `--region`.
+fn first_source(opts: &Options) -> Result<(Source, bool), DaemonError> {
+    let Some(r) = &opts.region else {
+        let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
+        return Ok((Source::File(config), false));
+    };
+    let region = region::Region::new(region::etcd::Etcd::new(r.endpoint.clone()));
+    match region::node::wanted(&region, &r.zone)? {
+        Some(w) => Ok((Source::Region(Arc::new(w.config)), w.zone_down)),
+        None => Err(DaemonError::NoRegionConfig(r.endpoint.clone())),
+    }
+}
+
+/// Runs what the region wants of this node (the follower's callback).
+fn run_region(state: &State, w: &region::node::Wanted) -> Result<(), region::node::RunError> {
+    use region::node::RunError;
+    match apply_source(
+        state,
+        Source::Region(Arc::new(w.config.clone())),
+        w.zone_down,
+    ) {
+        Response::Applied { .. } => Ok(()),
+        Response::Rejected { error, .. } if error.starts_with("busy") => Err(RunError::Busy),
+        Response::Rejected { error, diagnostics } => {
+            let first = diagnostics
+                .first()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            Err(RunError::Failed(format!("{error}{first}")))
+        }
+        other => Err(RunError::Failed(format!("unexpected answer {other:?}"))),
+    }
 }
 
 /// The query log's sink: `-` for standard output, else a file appended to.
@@ -367,6 +450,20 @@ fn spawn_threads(
         );
     }
 
+    if let Some(node) = &opts.region {
+        let (node, stop, state) = (node.clone(), stop.clone(), state.clone());
+        let running = match &*state.config.lock().unwrap_or_else(|p| p.into_inner()) {
+            Source::Region(c) => (c.generation, state.zone_down.load(Ordering::Relaxed)),
+            Source::File(_) => (0, false),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("vpced-region".into())
+                .spawn(move || {
+                    region::node::follow(node, running, &stop, |w| run_region(&state, w))
+                })?,
+        );
+    }
     if let Some(path) = &opts.flow_log {
         let file = (path.as_os_str() != "-").then(|| path.clone());
         // Opened here, so that a path vpced cannot write stops start-up.
@@ -1005,7 +1102,8 @@ fn answer(req: Request, state: &State) -> Response {
                     .config
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
+                    .path()
+                    .to_path_buf(),
                 config: Box::new((*plan.fabric.snapshot.config).clone()),
             }
         }
@@ -1018,7 +1116,8 @@ fn answer(req: Request, state: &State) -> Response {
                     .config
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
+                    .path()
+                    .to_path_buf(),
                 uptime_seconds: state.started.elapsed().as_secs(),
                 workers: state.workers,
                 worker_generations: (0..state.workers)
@@ -1060,7 +1159,8 @@ fn repair(state: &State) {
         .collect();
     let result = Fabric::build(current.fabric.snapshot.clone(), state.registry.clone())
         .map_err(DaemonError::from)
-        .and_then(|fabric| {
+        .and_then(|mut fabric| {
+            fabric.zone_down = current.fabric.zone_down;
             let devices = state
                 .devices
                 .lock()
@@ -1109,6 +1209,26 @@ fn busy_applying() -> Response {
 /// Applies the configuration at `path`: read, validated and compiled with no lock held, its
 /// devices synchronized, then published; at most one at a time.
 fn apply(state: &State, path: &Path) -> Response {
+    if let Some(r) = &state.region {
+        return Response::Rejected {
+            error: format!(
+                "this vpced is the {} node of the region at {}: apply to the region (`vpcectl region --etcd {} apply {}`), which every node follows",
+                r.zone,
+                r.endpoint,
+                r.endpoint,
+                path.display()
+            ),
+            diagnostics: Vec::new(),
+        };
+    }
+    apply_source(state, Source::File(path.to_path_buf()), false)
+}
+
+/// Runs `source` (its devices synchronized, then published), with this node's zone down or
+/// not; at most one at a time.
+fn apply_source(state: &State, source: Source, zone_down: bool) -> Response {
+    let path = source.path().to_path_buf();
+    let path = &path;
     let Ok(_applying) = state.applying.try_lock() else {
         return busy_applying();
     };
@@ -1118,7 +1238,14 @@ fn apply(state: &State, path: &Path) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let result = prepare(path, &state.registry, &state.devices, &connections, started);
+    let result = prepare(
+        &source,
+        &state.registry,
+        &state.devices,
+        &connections,
+        started,
+        zone_down,
+    );
     let response = match result {
         Ok((plan, warnings)) => {
             let generation = publish(state, plan);
@@ -1132,7 +1259,8 @@ fn apply(state: &State, path: &Path) -> Response {
                 .last_applied
                 .store(metrics::unix_now(), Ordering::Relaxed);
             state.flow_log.reopen.store(true, Ordering::Release);
-            *state.config.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
+            *state.config.lock().unwrap_or_else(|p| p.into_inner()) = source;
+            state.zone_down.store(zone_down, Ordering::Relaxed);
             tracing::info!(config = %path.display(), generation, "configuration applied");
             Response::Applied {
                 generation,
@@ -1202,17 +1330,19 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
     if let Err(e) = connections.set(decision.clone()) {
         return rejected(e.to_string());
     }
-    let path = state
+    let source = state
         .config
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let path = source.path();
     match prepare(
-        &path,
+        &source,
         &state.registry,
         &state.devices,
         &connections,
         Instant::now(),
+        state.zone_down.load(Ordering::Relaxed),
     ) {
         Ok((plan, _)) => {
             let generation = publish(state, plan);

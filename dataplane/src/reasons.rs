@@ -149,6 +149,9 @@ pub enum DropReason {
     /// A client's packet on a connection to a target that turned unhealthy: answered with a
     /// TCP RST (AWS's unhealthy connection termination), not forwarded.
     UnhealthyTargetReset,
+    /// The availability zone this node serves is down (`vpcectl region fail-zone`, a drill of
+    /// an AZ outage): it forwards nothing, answers nothing.
+    ZoneDown,
     /// A packet bigger than a Gateway Load Balancer carries (8500 bytes inside GENEVE).
     GwlbMtuExceeded,
     /// A fragment from an appliance (GWLB drops them).
@@ -274,9 +277,10 @@ vocabulary! {
     55 (DropReason::AddressFamily) => "address_family", "ADDRESS_FAMILY_NOT_SUPPORTED";
     56 (DropReason::LoadBalancerHairpin) => "load_balancer_hairpin", "ELB_HAIRPIN_WITH_CLIENT_IP_PRESERVATION";
     57 (DropReason::UnhealthyTargetReset) => "unhealthy_target_reset", "ELB_TARGET_UNHEALTHY_RESET";
+    58 (DropReason::ZoneDown) => "zone_down", "AVAILABILITY_ZONE_DOWN";
 }
 
-const REASONS: usize = 58;
+const REASONS: usize = 59;
 
 #[cfg(test)]
 mod tests {

@@ -107,6 +107,9 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// A region of nodes (one vpced per availability zone, `vpced --region … --zone …`, the
+    /// configuration in etcd): apply to every node, show them, drill a zone's failure.
+    Region(RegionArgs),
     /// Apply a configuration to the running vpced: it is validated and compiled in the daemon
     /// and swapped in atomically. Exit 2 if it is rejected; the running one then stays.
     Apply {
@@ -262,6 +265,52 @@ pub enum TraceProtocol {
     Tcp,
     Udp,
     Icmp,
+}
+
+#[derive(Debug, Args)]
+pub struct RegionArgs {
+    /// etcd's client endpoint: unix://PATH (a socket listener) or http://HOST:PORT.
+    #[arg(long, env = "VPCE_ETCD", value_name = "ENDPOINT")]
+    pub etcd: String,
+    #[command(subcommand)]
+    pub command: RegionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegionCommand {
+    /// Validate and compile FILE here, write it to etcd as the region's next generation (if
+    /// no other apply came first), and wait until every live node runs it. Exit 2 if it is
+    /// invalid (nothing is written), 3 if some node did not run it within --timeout (a
+    /// partial apply: the nodes and why are printed).
+    Apply {
+        /// The deployment's configuration (TOML). Data files it names are read by every
+        /// node from the same directory.
+        file: PathBuf,
+        /// Seconds to wait for the nodes.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Every live node (its zone, the generation it runs, its lease, its last error), the
+    /// region's generation and the zones down.
+    Status {
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Take a zone down, as an AZ outage: its node forwards nothing and answers nothing
+    /// (counted as `zone_down`) until `restore-zone`.
+    FailZone {
+        zone: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Bring a zone taken down by `fail-zone` back.
+    RestoreZone {
+        zone: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

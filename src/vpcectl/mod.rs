@@ -13,6 +13,7 @@ mod lookup;
 mod man;
 mod policy;
 mod prefix_list;
+mod region;
 mod render;
 mod top;
 mod trace;
@@ -98,6 +99,13 @@ pub fn main() -> ExitCode {
             )
             | Command::Import(ImportCommand::Aws { out, .. })
             | Command::Top { out, .. }
+            | Command::Region(RegionArgs {
+                command: RegionCommand::Apply { out, .. }
+                    | RegionCommand::Status { out }
+                    | RegionCommand::FailZone { out, .. }
+                    | RegionCommand::RestoreZone { out, .. },
+                ..
+            })
             | Command::Capture(CaptureArgs { out, .. })
             | Command::PrefixList(PrefixListCommand::FromIpRanges(FromIpRangesArgs { out, .. }))
             if out.output == Output::Json
@@ -150,6 +158,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             cmd_show(&mut out, what, from, id.as_deref(), output)
         }
         Command::Trace(args) => cmd_trace(&mut out, args),
+        Command::Region(args) => region::cmd_region(&mut out, args),
         Command::EndpointConnections(c) => cmd_endpoint_connections(&mut out, c),
         Command::Apply {
             file,

@@ -74,6 +74,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("promtool", "prometheus"),
     ("dot", "graphviz"),
     ("node", "nodejs"),
+    ("etcd", "etcd-server"),
 ];
 
 /// Parses `files` with Mermaid's own parser (`scripts/mermaid/check.mjs`, under Node; the
@@ -279,8 +280,11 @@ impl Lab {
             .unwrap();
         let mut command = Command::new(bin("vpced"));
         command.envs(self.daemon_env.iter().map(|(k, v)| (k, v)));
+        // A region's node takes its configuration from etcd.
+        let config = (!self.extra_args.iter().any(|a| a == "--region"))
+            .then(|| ["--config", self.config.to_str().unwrap()]);
         command
-            .args(["--config", self.config.to_str().unwrap()])
+            .args(config.into_iter().flatten())
             .args(["--control-socket", self.socket.to_str().unwrap()])
             .args(["--netns", &format!("{prefix}fabric")])
             .args(["--netns-prefix", &prefix])

@@ -18,5 +18,6 @@ mod gwlb_connections;
 mod hardening;
 mod observability;
 mod privatelink;
+mod region;
 mod transit;
 mod uplink;

@@ -1042,6 +1042,7 @@ impl Parts {
             actions,
             route_table_counters: self.route_table_counters,
             registry,
+            zone_down: false,
         }
     }
 }

@@ -696,6 +696,10 @@ pub struct Fabric {
     /// Per route table (snapshot order).
     pub route_table_counters: Vec<Arc<EntityCounters>>,
     pub registry: Arc<Registry>,
+    /// The availability zone this node serves is down (a region's zone-failure drill): every
+    /// packet is dropped with [`DropReason::ZoneDown`](crate::reasons::DropReason::ZoneDown).
+    /// Set by the daemon before the plan is published; false when built.
+    pub zone_down: bool,
 }
 
 impl Versioned for Fabric {

@@ -447,6 +447,9 @@ fn decide<O: Observer>(
         attachment: ingress,
         len,
     });
+    if f.zone_down {
+        return Verdict::Drop(DropReason::ZoneDown);
+    }
     let mut p = match wire::parse(&buf[..len]) {
         Ok(p) => p,
         Err(e) => return Verdict::Drop(DropReason::Malformed(e)),

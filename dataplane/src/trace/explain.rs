@@ -168,6 +168,10 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
             r.code(),
             "the connection's target turned unhealthy: the load balancer answers the client's packets with a TCP RST (AWS: unhealthy target connection termination, unless the group fails open); set unhealthy_connection_termination = false and an unhealthy_draining_interval on the target group to let connections drain".into(),
         ),
+        DropReason::ZoneDown => (
+            r.code(),
+            "the availability zone this node serves is down (a zone-failure drill: `vpcectl region fail-zone`): nothing in the zone forwards or answers, as in an AZ outage; `vpcectl region restore-zone` brings it back".into(),
+        ),
         DropReason::LoadBalancerHairpin => (
             r.code(),
             "the load balancer chose the client itself as the target, and with client IP preservation on the target would see its own address as the source; AWS: \"NAT loopback, also known as hairpinning, is not supported when client IP preservation is enabled\" — turn preserve_client_ip off on the target group, or connect from another host".into(),

@@ -294,12 +294,13 @@ fn resolve_name(f: &Fabric, name: &str, vpc: Option<u32>) -> Result<(IpAddr, Str
 }
 
 /// A copy of a running fabric for tracing: same snapshot and the same targets' health, fresh
-/// counters — a trace must not count as traffic.
+/// counters — a trace must not count as traffic — and the zone down as it is.
 pub fn detached(live: &Fabric) -> Result<Fabric, crate::fabric::FabricError> {
-    let copy = Fabric::build(
+    let mut copy = Fabric::build(
         live.snapshot.clone(),
         std::sync::Arc::new(crate::stats::Registry::default()),
     )?;
+    copy.zone_down = live.zone_down;
     for (tg, live_tg) in copy.target_groups.iter().zip(&live.target_groups) {
         for (t, live_t) in tg.targets.iter().zip(&live_tg.targets) {
             t.health.set(live_t.health.state());

@@ -19,7 +19,7 @@ pub use show::show;
 
 /// A table whose column names are upper-cased (`ID`, `RX PACKETS`), as iproute2's and the AWS
 /// CLI's tables are.
-fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let names: Vec<String> = header.iter().map(|h| h.to_uppercase()).collect();
     table_as_is(&names)
 }

@@ -1,0 +1,331 @@
+//! A region of two nodes over namespaces, one etcd (on UNIX sockets in a temporary directory:
+//! nothing listens on a network): seed 004's build applied to the region reaches both nodes,
+//! each node's own lab curls through the interface endpoint; a zone failed and restored; a
+//! node killed with SIGKILL under the other's traffic (nothing lost there, an apply meanwhile
+//! reported partial, its lease lapsing within its TTL), restarted at the current generation;
+//! etcd killed and restarted under traffic (forwarding goes on, the nodes come back).
+//!
+//! Each node serves its own copy of the lab here (`--netns-prefix`): zonal attachments and
+//! the inter-node link are not built yet.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+const ENDPOINT_IP: &str = "10.0.128.100";
+
+/// etcd, alone, on UNIX sockets in a directory of its own.
+struct Etcd {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Etcd {
+    fn start() -> Etcd {
+        need("etcd");
+        let mut e = Etcd {
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        e.launch();
+        e
+    }
+
+    /// What vpced and vpcectl are given: etcd's `unix://NAME:PORT` listener is a socket file
+    /// named `NAME:PORT` in etcd's working directory.
+    fn endpoint(&self) -> String {
+        format!("unix://{}/client.sock:0", self.dir.path().display())
+    }
+
+    fn launch(&mut self) {
+        // A killed etcd leaves its socket files behind.
+        for sock in ["client.sock:0", "peer.sock:0"] {
+            let _ = std::fs::remove_file(self.dir.path().join(sock));
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("etcd.log"))
+            .unwrap();
+        let child = Command::new("etcd")
+            .current_dir(self.dir.path())
+            .args(["--name", "vt", "--data-dir", "data"])
+            .args(["--listen-client-urls", "unix://client.sock:0"])
+            .args(["--advertise-client-urls", "unix://client.sock:0"])
+            .args(["--listen-peer-urls", "unix://peer.sock:0"])
+            .args(["--initial-advertise-peer-urls", "unix://peer.sock:0"])
+            .args(["--initial-cluster", "vt=unix://peer.sock:0"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not come up: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn answers(&self) -> bool {
+        let o = vpcectl_region(&self.endpoint(), &["status", "-o", "json"]);
+        o.status.success()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn vpcectl_region(endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new(bin("vpcectl"))
+        .args(["region", "--etcd", endpoint])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Seed 004 with fast health checks and `edits`.
+fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
+    let fast = (
+        "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
+        "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+    );
+    for (from, to) in std::iter::once(&fast).chain(edits) {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const NO_ENFORCE: (&str, &str) = (
+    "enforce_security_group_inbound_rules_on_private_link_traffic = true",
+    "enforce_security_group_inbound_rules_on_private_link_traffic = false",
+);
+const CROSS_ZONE: (&str, &str) = ("cross_zone = false", "cross_zone = true");
+
+fn node(config: &Path, etcd: &Etcd, zone: &str) -> Lab {
+    Lab::start_args(
+        config,
+        &[
+            "--region",
+            &etcd.endpoint(),
+            "--zone",
+            zone,
+            "--lease-ttl",
+            "2",
+        ],
+    )
+}
+
+fn status(etcd: &Etcd) -> Value {
+    let o = vpcectl_region(&etcd.endpoint(), &["status", "-o", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    json(&o)
+}
+
+/// Zone → generation of every live node.
+fn nodes(etcd: &Etcd) -> Vec<(String, u64)> {
+    status(etcd)["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["zone"].as_str().unwrap().to_string(),
+                n["generation"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn apply(etcd: &Etcd, config: &Path, timeout: &str) -> (Option<i32>, Value) {
+    let o = vpcectl_region(
+        &etcd.endpoint(),
+        &[
+            "apply",
+            config.to_str().unwrap(),
+            "--timeout",
+            timeout,
+            "-o",
+            "json",
+        ],
+    );
+    // Partial (exit 3) and refused (exit 2) applies print their JSON too.
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), v)
+}
+
+fn hello(lab: &Lab) -> String {
+    let (code, body) = lab.curl("ec2-a", &format!("http://{ENDPOINT_IP}/"));
+    format!("{code} {}", body.trim())
+}
+
+fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let first = variant(dir.path(), "first.toml", &[NO_ENFORCE]);
+    let fixed = variant(dir.path(), "fixed.toml", &[NO_ENFORCE, CROSS_ZONE]);
+    let mut etcd = Etcd::start();
+
+    // Before any node: an invalid configuration is refused here, nothing is written.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "region = \"ap-northeast-1\"\n[[vpcs]]\nid = 1\n").unwrap();
+    let (code, _) = apply(&etcd, &bad, "1");
+    assert_eq!(code, Some(2));
+    assert_eq!(status(&etcd)["generation"], Value::Null);
+    let (code, v) = apply(&etcd, &first, "1");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["generation"], 1);
+
+    // Two nodes join at generation 1. Cross-zone is off: the endpoint (1a) has no target in
+    // its zone, on both nodes.
+    let mut a = node(&first, &etcd, "ap-northeast-1a");
+    let mut c = node(&first, &etcd, "ap-northeast-1c");
+    wait_until("both nodes registered", Duration::from_secs(5), || {
+        nodes(&etcd).len() == 2
+    });
+    assert_eq!(
+        nodes(&etcd),
+        [("ap-northeast-1a".into(), 1), ("ap-northeast-1c".into(), 1)]
+    );
+    let _sa = a.http_server("ec2-b", "Hello!\n");
+    let _sc = c.http_server("ec2-b", "Hello!\n");
+    a.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
+    c.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
+    assert!(hello(&a).starts_with("000"), "{}", hello(&a));
+    assert!(a.drops("no_healthy_target_in_zone") > 0);
+
+    // The fix, applied to the region: both nodes run it when the apply returns.
+    let (code, v) = apply(&etcd, &fixed, "5");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["complete"], true, "{v}");
+    assert!(v["rollout"]["waited"].as_f64().unwrap() < 1.0, "{v}");
+    for lab in [&a, &c] {
+        assert_eq!(hello(lab), "200 Hello!", "{}", lab.daemon_log());
+    }
+    // A node refuses a local apply: the region decides.
+    let o = a.vpcectl(&["apply", fixed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("region"));
+
+    // Zone 1c fails: its node forwards nothing, says why; 1a goes on. Then it comes back.
+    let o = vpcectl_region(&etcd.endpoint(), &["fail-zone", "ap-northeast-1c"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_until(
+        "1c's node runs its zone down",
+        Duration::from_secs(2),
+        || status(&etcd)["nodes"][1]["zone_down"] == true,
+    );
+    assert!(hello(&c).starts_with("000"));
+    assert!(c.drops("zone_down") > 0);
+    let o = c.vpcectl(&[
+        "trace",
+        "--daemon",
+        "--from",
+        "EC2-A",
+        "--to",
+        "vpce-0a000000000000001",
+        "--port",
+        "80",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("AVAILABILITY_ZONE_DOWN"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(hello(&a), "200 Hello!");
+    let o = vpcectl_region(&etcd.endpoint(), &["restore-zone", "ap-northeast-1c"]);
+    assert!(o.status.success());
+    wait_until("1c forwards again", Duration::from_secs(3), || {
+        hello(&c) == "200 Hello!"
+    });
+
+    // 1c's node is killed under 1a's traffic: 1a loses nothing. An apply while 1c's lease
+    // still holds is partial; the lease lapses within its TTL (2 s, renewed every 2/3 s).
+    c.crash();
+    let killed = Instant::now();
+    let (code, v) = apply(&etcd, &fixed, "0.5");
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(
+        v["rollout"]["running"],
+        serde_json::json!(["ap-northeast-1a"])
+    );
+    assert_eq!(v["rollout"]["behind"][0]["zone"], "ap-northeast-1c", "{v}");
+    for i in 0..10 {
+        assert_eq!(
+            hello(&a),
+            "200 Hello!",
+            "request {i} through 1a while 1c is dead"
+        );
+    }
+    wait_until("1c's lease lapses", Duration::from_secs(4), || {
+        nodes(&etcd).len() == 1
+    });
+    assert!(killed.elapsed() < Duration::from_secs(4));
+
+    // Restarted, it rejoins at the region's generation (3).
+    c.try_launch().expect("1c's node comes back");
+    wait_until("1c rejoins at generation 3", Duration::from_secs(5), || {
+        nodes(&etcd).contains(&("ap-northeast-1c".into(), 3))
+    });
+    let _sc = c.http_server("ec2-b", "Hello!\n");
+    wait_until("1c forwards", Duration::from_secs(5), || {
+        hello(&c) == "200 Hello!"
+    });
+
+    // etcd goes away under traffic: forwarding goes on under the last generation; back, the
+    // nodes are there again and the next apply reaches both.
+    etcd.kill();
+    for lab in [&a, &c] {
+        assert_eq!(hello(lab), "200 Hello!");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(hello(&a), "200 Hello!");
+    etcd.launch();
+    wait_until(
+        "both nodes registered again",
+        Duration::from_secs(8),
+        || nodes(&etcd).len() == 2,
+    );
+    let (code, v) = apply(&etcd, &fixed, "5");
+    assert_eq!(code, Some(0), "{v}\n{}\n{}", a.daemon_log(), c.daemon_log());
+    assert_eq!(v["generation"], 4);
+    let log = a.daemon_log();
+    assert!(log.contains("region store unreachable"), "{log}");
+    assert!(log.contains("region store reachable again"), "{log}");
+}
