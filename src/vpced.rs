@@ -208,7 +208,11 @@ pub fn main() -> ExitCode {
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ (DaemonError::Config(_) | DaemonError::NoRegionConfig(_))) => {
+        Err(
+            e @ (DaemonError::Config(_)
+            | DaemonError::NoRegionConfig(_)
+            | DaemonError::ZoneUnknown { .. }),
+        ) => {
             eprintln!("vpced: {e}");
             ExitCode::from(2)
         }

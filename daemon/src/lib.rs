@@ -106,12 +106,39 @@ impl Source {
     }
 }
 
+/// How a node runs a configuration: the zone it serves (a region's node) and whether that
+/// zone is down.
+#[derive(Debug, Clone, Copy, Default)]
+struct Serving<'a> {
+    zone: Option<&'a str>,
+    zone_down: bool,
+}
+
+impl Serving<'_> {
+    /// A node's zone must be one of its configuration's availability zones.
+    fn check(&self, fabric: &Fabric) -> Result<(), DaemonError> {
+        let Some(zone) = self.zone else {
+            return Ok(());
+        };
+        let zones = &fabric.snapshot.config.availability_zones;
+        if zones.iter().any(|z| z == zone) {
+            return Ok(());
+        }
+        Err(DaemonError::ZoneUnknown {
+            zone: zone.to_string(),
+            zones: zones.join(", "),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("region: {0}")]
     Region(#[from] region::RegionError),
+    #[error("--zone {zone} is not one of the configuration's availability_zones ({zones})")]
+    ZoneUnknown { zone: String, zones: String },
     #[error("the region at {0} has no configuration yet: run `vpcectl region apply FILE` first")]
     NoRegionConfig(region::etcd::Endpoint),
     #[error(transparent)]
@@ -161,6 +188,15 @@ struct State {
     flow_log: Arc<FlowLogControl>,
 }
 
+impl State {
+    fn serving(&self, zone_down: bool) -> Serving<'_> {
+        Serving {
+            zone: self.region.as_ref().map(|r| r.zone.as_str()),
+            zone_down,
+        }
+    }
+}
+
 /// How long an apply may take from its request to its publication; past it the new
 /// configuration is rejected (the running one stays).
 const APPLY_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -188,10 +224,11 @@ fn prepare(
     devices: &Mutex<DeviceManager>,
     connections: &state_dir::Connections,
     started: Instant,
-    zone_down: bool,
+    serving: Serving,
 ) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
     let (mut fabric, warnings) = build(source, registry, connections)?;
-    fabric.zone_down = zone_down;
+    serving.check(&fabric)?;
+    fabric.zone_down = serving.zone_down;
     if started.elapsed() > APPLY_TIME_LIMIT {
         return Err(DaemonError::TooSlow {
             took: started.elapsed(),
@@ -248,14 +285,18 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     );
     let (config, zone_down) = first_source(&opts)?;
     let started = Instant::now();
-    let (plan, warnings) = match prepare(
+    let prepared = prepare(
         &config,
         &registry,
         &devices,
         &connections,
         started,
-        zone_down,
-    ) {
+        Serving {
+            zone: opts.region.as_ref().map(|r| r.zone.as_str()),
+            zone_down,
+        },
+    );
+    let (plan, warnings) = match prepared {
         Ok(p) => p,
         Err(e) => {
             devices
@@ -1109,6 +1150,8 @@ fn answer(req: Request, state: &State) -> Response {
         }
         Request::Status => {
             let plan = state.plans.load_full();
+            // Before the configuration's lock below, held to the end of the statement.
+            let region = region_status(state);
             Response::Status(Status {
                 pid: std::process::id(),
                 generation: plan.fabric.generation,
@@ -1120,6 +1163,7 @@ fn answer(req: Request, state: &State) -> Response {
                     .to_path_buf(),
                 uptime_seconds: state.started.elapsed().as_secs(),
                 workers: state.workers,
+                region,
                 worker_generations: (0..state.workers)
                     .map(|w| state.shared.running.of(w))
                     .map(|g| (g != dataplane::io::running::GONE).then_some(g))
@@ -1140,6 +1184,21 @@ fn answer(req: Request, state: &State) -> Response {
             })
         }
     }
+}
+
+/// A node's place in its region, for `status`.
+fn region_status(state: &State) -> Option<protocol::RegionStatus> {
+    let r = state.region.as_ref()?;
+    let generation = match &*state.config.lock().unwrap_or_else(|p| p.into_inner()) {
+        Source::Region(c) => c.generation,
+        Source::File(_) => 0,
+    };
+    Some(protocol::RegionStatus {
+        etcd: r.endpoint.to_string(),
+        zone: r.zone.clone(),
+        generation,
+        zone_down: state.zone_down.load(Ordering::Relaxed),
+    })
 }
 
 /// Makes anew the devices a worker found gone, for the running configuration (not the file
@@ -1244,7 +1303,7 @@ fn apply_source(state: &State, source: Source, zone_down: bool) -> Response {
         &state.devices,
         &connections,
         started,
-        zone_down,
+        state.serving(zone_down),
     );
     let response = match result {
         Ok((plan, warnings)) => {
@@ -1342,7 +1401,7 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
         &state.devices,
         &connections,
         Instant::now(),
-        state.zone_down.load(Ordering::Relaxed),
+        state.serving(state.zone_down.load(Ordering::Relaxed)),
     ) {
         Ok((plan, _)) => {
             let generation = publish(state, plan);

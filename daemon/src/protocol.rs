@@ -159,7 +159,22 @@ pub struct Status {
     /// all equal to `generation` once an apply has returned.
     #[serde(default)]
     pub worker_generations: Vec<Option<u64>>,
+    /// The region this vpced is a node of (`--region`), if any.
+    #[serde(default)]
+    pub region: Option<RegionStatus>,
     pub attachments: Vec<AttachmentStatus>,
+}
+
+/// A node's place in its region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionStatus {
+    /// etcd's endpoint.
+    pub etcd: String,
+    pub zone: String,
+    /// The region generation it runs.
+    pub generation: u64,
+    /// It runs its zone as down (`vpcectl region fail-zone`).
+    pub zone_down: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

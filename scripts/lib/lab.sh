@@ -113,3 +113,36 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # gbits: the Gbit/s an iperf3 JSON report (on standard input) says its receiver got.
 gbits() { python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+
+# start_etcd DIR: etcd (Debian's etcd-server) with its data in DIR, listening on UNIX sockets
+# only (DIR/client.sock:0 for clients, DIR/peer.sock:0 for its own peer port): nothing listens
+# on a network. Sets ETCD_PID and ETCD (the endpoint vpced and vpcectl take); returns once it
+# answers.
+start_etcd() {
+  local dir=$1
+  rm -f "$dir/client.sock:0" "$dir/peer.sock:0"
+  (cd "$dir" && exec etcd --name lab --data-dir data \
+    --listen-client-urls unix://client.sock:0 --advertise-client-urls unix://client.sock:0 \
+    --listen-peer-urls unix://peer.sock:0 --initial-advertise-peer-urls unix://peer.sock:0 \
+    --initial-cluster lab=unix://peer.sock:0 >>etcd.log 2>&1) &
+  ETCD_PID=$!
+  ETCD="unix://$dir/client.sock:0"
+  for _ in $(seq 100); do
+    target/release/vpcectl region --etcd "$ETCD" status >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "etcd did not answer: $(tail -n 5 "$dir/etcd.log")" >&2
+  return 1
+}
+
+# start_node PREFIX ZONE SOCKET LOG [ARG...]: vpced as the region's node for ZONE (etcd at
+# $ETCD), its own lab under PREFIX (fabric namespace PREFIXfabric); sets NODE_PID and returns
+# once it answers.
+start_node() {
+  local prefix=$1 zone=$2 sock=$3 log=$4
+  shift 4
+  target/release/vpced --region "$ETCD" --zone "$zone" --control-socket "$sock" \
+    --netns "${prefix}fabric" --netns-prefix "$prefix" "$@" 2>"$log" &
+  NODE_PID=$!
+  wait_for_vpced "$sock"
+}

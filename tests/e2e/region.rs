@@ -212,6 +212,21 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["generation"], 1);
 
+    // A node for a zone the configuration does not have is refused at start.
+    let o = Command::new(bin("vpced"))
+        .args(["--region", &etcd.endpoint(), "--zone", "ap-northeast-1z"])
+        .args(["--netns", &format!("vtz{}-fabric", std::process::id())])
+        .args(["--no-state", "--control-socket"])
+        .arg(dir.path().join("z.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--zone ap-northeast-1z is not one of the configuration's availability_zones (ap-northeast-1a, ap-northeast-1c)"),
+        "{err}"
+    );
+
     // Two nodes join at generation 1. Cross-zone is off: the endpoint (1a) has no target in
     // its zone, on both nodes.
     let mut a = node(&first, &etcd, "ap-northeast-1a");
@@ -223,6 +238,9 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
         nodes(&etcd),
         [("ap-northeast-1a".into(), 1), ("ap-northeast-1c".into(), 1)]
     );
+    let s = json(&a.vpcectl(&["status", "-o", "json"]));
+    assert_eq!(s["region"]["zone"], "ap-northeast-1a", "{s}");
+    assert_eq!(s["region"]["generation"], 1, "{s}");
     let _sa = a.http_server("ec2-b", "Hello!\n");
     let _sc = c.http_server("ec2-b", "Hello!\n");
     a.check_isolation(&[("ec2-a", ENDPOINT_IP)]);

@@ -641,6 +641,14 @@ fn status_text(out: &mut impl Write, s: &daemon::protocol::Status) -> std::io::R
         s.uptime_seconds
     )?;
     writeln!(out, "configuration {}", s.config.display())?;
+    if let Some(r) = &s.region {
+        let down = if r.zone_down { ", zone down" } else { "" };
+        writeln!(
+            out,
+            "region node of {} at {}: region generation {}{down}",
+            r.zone, r.etcd, r.generation
+        )?;
+    }
     for (w, g) in s.worker_generations.iter().enumerate() {
         match g {
             Some(g) if *g == s.generation => {}
@@ -773,6 +781,7 @@ mod tests {
             uptime_seconds: 3,
             workers: 3,
             worker_generations: vec![Some(7), Some(6), None],
+            region: None,
             attachments: Vec::new(),
         };
         let mut out = Vec::new();
