@@ -275,7 +275,7 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
 
 fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     let registry = Arc::new(Registry::default());
-    let connections = state_dir::Connections::open(opts.state_dir.as_deref())?;
+    let mut connections = state_dir::Connections::open(opts.state_dir.as_deref())?;
     if let Some(dir) = &opts.state_dir {
         state_dir::load_health(dir, &registry.health)?;
     }
@@ -283,7 +283,8 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         DeviceManager::new(opts.workers, opts.netns_prefix.clone())
             .with_uplink_rings(opts.uplink_rings && opts.io == dataplane::io::IoMode::Epoll),
     );
-    let (config, zone_down) = first_source(&opts)?;
+    let (config, running) = first_source(&opts, &mut connections)?;
+    let zone_down = running.1;
     let started = Instant::now();
     let prepared = prepare(
         &config,
@@ -353,7 +354,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
     });
 
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = spawn_threads(&opts, &state, local_rx, dns_rx, query_log, &stop)?;
+    let threads = spawn_threads(&opts, &state, (local_rx, dns_rx), query_log, running, &stop)?;
     let served = serve(&opts.control_socket, opts.metrics_listen, state.clone());
     stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -367,21 +368,43 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
 
 /// The configuration vpced starts with: `--config`, or the region's current generation (and
 /// whether the node's zone is down) with `--region`.
-fn first_source(opts: &Options) -> Result<(Source, bool), DaemonError> {
+fn first_source(
+    opts: &Options,
+    connections: &mut state_dir::Connections,
+) -> Result<(Source, region::node::RunKey), DaemonError> {
     let Some(r) = &opts.region else {
         let config = std::path::absolute(&opts.config).unwrap_or(opts.config.clone());
-        return Ok((Source::File(config), false));
+        return Ok((Source::File(config), Default::default()));
     };
     let region = region::Region::new(region::etcd::Etcd::new(r.endpoint.clone()));
-    match region::node::wanted(&region, &r.zone)? {
-        Some(w) => Ok((Source::Region(Arc::new(w.config)), w.zone_down)),
-        None => Err(DaemonError::NoRegionConfig(r.endpoint.clone())),
+    let Some(w) = region::node::wanted(&region, &r.zone)? else {
+        return Err(DaemonError::NoRegionConfig(r.endpoint.clone()));
+    };
+    take_decisions(connections, &w.decisions)?;
+    let key = w.key();
+    Ok((Source::Region(Arc::new(w.config)), key))
+}
+
+/// Makes the region's endpoint-connection decisions this node's (kept in its state directory
+/// too).
+fn take_decisions(
+    connections: &mut state_dir::Connections,
+    decisions: &[state_dir::Decision],
+) -> Result<(), state_dir::StateError> {
+    for d in decisions {
+        if connections.get(&d.endpoint) != Some(d) {
+            connections.set(d.clone())?;
+        }
     }
+    Ok(())
 }
 
 /// Runs what the region wants of this node (the follower's callback).
 fn run_region(state: &State, w: &region::node::Wanted) -> Result<(), region::node::RunError> {
     use region::node::RunError;
+    let mut connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
+    take_decisions(&mut connections, &w.decisions).map_err(|e| RunError::Failed(e.to_string()))?;
+    drop(connections);
     match apply_source(
         state,
         Source::Region(Arc::new(w.config.clone())),
@@ -427,14 +450,21 @@ fn open_query_log(
     })
 }
 
-/// Starts the workers (pinned with `--pin-workers`), the health checker, the resolver and,
-/// with `--flow-log`, the flow-log writer.
+/// The receiving ends of the workers' channels: local packets (health probes) and DNS queries.
+type LocalReceivers = (
+    crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
+    crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
+);
+
+/// Starts the workers (pinned with `--pin-workers`), the health checker, the resolver, with
+/// `--flow-log` the flow-log writer and with `--region` the region's follower (`running`: what
+/// the node started with).
 fn spawn_threads(
     opts: &Options,
     state: &Arc<State>,
-    local_rx: crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
-    dns_rx: crossbeam_channel::Receiver<dataplane::io::LocalPacket>,
+    (local_rx, dns_rx): LocalReceivers,
     query_log: Option<dns::QueryLogSink>,
+    running: region::node::RunKey,
     stop: &Arc<AtomicBool>,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, DaemonError> {
     let (plans, shared) = (&state.plans, &state.shared);
@@ -493,10 +523,6 @@ fn spawn_threads(
 
     if let Some(node) = &opts.region {
         let (node, stop, state) = (node.clone(), stop.clone(), state.clone());
-        let running = match &*state.config.lock().unwrap_or_else(|p| p.into_inner()) {
-            Source::Region(c) => (c.generation, state.zone_down.load(Ordering::Relaxed)),
-            Source::File(_) => (0, false),
-        };
         threads.push(
             std::thread::Builder::new()
                 .name("vpced-region".into())
@@ -1351,39 +1377,25 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
         error,
         diagnostics: Vec::new(),
     };
+    if let Some(r) = &state.region {
+        let verb = if accept { "accept" } else { "reject" };
+        return rejected(format!(
+            "this vpced is the {} node of the region at {}: decide in the region (`vpcectl region --etcd {} endpoint-connections {verb} {endpoint}`), which every node follows",
+            r.zone, r.endpoint, r.endpoint
+        ));
+    }
     let Ok(_applying) = state.applying.try_lock() else {
         return busy_applying();
     };
     let mut connections = state.connections.lock().unwrap_or_else(|p| p.into_inner());
     let plan = state.plans.load_full();
     let config = &plan.fabric.snapshot.config;
-    let Some(e) = config
-        .endpoints
-        .iter()
-        .find(|e| e.id == endpoint && e.endpoint_type == control::model::EndpointType::Interface)
-    else {
-        return rejected(format!(
-            "no interface endpoint {endpoint} in the running configuration"
-        ));
+    let decision = match state_dir::decision_for(config, endpoint, accept) {
+        Ok(d) => d,
+        Err(e) => return rejected(e),
     };
-    let Some(svc) = config
-        .endpoint_services
-        .iter()
-        .find(|s| s.service_name(&config.region) == e.service)
-    else {
-        return rejected(format!(
-            "endpoint {endpoint} uses {}, which is not an endpoint service of this configuration",
-            e.service
-        ));
-    };
-    let decision = state_dir::Decision {
-        service: svc.id.clone(),
-        endpoint: endpoint.to_string(),
-        state: if accept {
-            control::model::ConnectionState::Available
-        } else {
-            control::model::ConnectionState::Rejected
-        },
+    let Some(e) = config.endpoints.iter().find(|e| e.id == endpoint) else {
+        return rejected(format!("no endpoint {endpoint}"));
     };
     let previous = connections.get(endpoint).cloned();
     if let Err(e) = connections.set(decision.clone()) {

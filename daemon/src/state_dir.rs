@@ -28,6 +28,39 @@ pub enum StateError {
     Damaged { path: PathBuf, message: String },
 }
 
+/// The decision to accept (or reject) interface endpoint `endpoint`'s connection, as the
+/// provider of its endpoint service in `config` takes it; an error names what is missing.
+pub fn decision_for(config: &Config, endpoint: &str, accept: bool) -> Result<Decision, String> {
+    let Some(e) = config
+        .endpoints
+        .iter()
+        .find(|e| e.id == endpoint && e.endpoint_type == control::model::EndpointType::Interface)
+    else {
+        return Err(format!(
+            "no interface endpoint {endpoint} in the running configuration"
+        ));
+    };
+    let Some(svc) = config
+        .endpoint_services
+        .iter()
+        .find(|s| s.service_name(&config.region) == e.service)
+    else {
+        return Err(format!(
+            "endpoint {endpoint} uses {}, which is not an endpoint service of this configuration",
+            e.service
+        ));
+    };
+    Ok(Decision {
+        service: svc.id.clone(),
+        endpoint: endpoint.to_string(),
+        state: if accept {
+            ConnectionState::Available
+        } else {
+            ConnectionState::Rejected
+        },
+    })
+}
+
 /// One decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {

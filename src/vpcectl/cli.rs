@@ -311,6 +311,27 @@ pub enum RegionCommand {
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Accept or reject an interface endpoint's connection to its endpoint service, for the
+    /// whole region (kept in etcd; a node that joins later runs with it too). Waits until
+    /// every live node runs with it; exit 3 if some did not within 10 s.
+    #[command(name = "endpoint-connections", subcommand)]
+    EndpointConnections(RegionConnectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegionConnectionsCommand {
+    /// Accept the endpoint's connection (pendingAcceptance or rejected → available).
+    Accept {
+        endpoint: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Reject it (its traffic is dropped as `endpoint_connection_not_accepted`).
+    Reject {
+        endpoint: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

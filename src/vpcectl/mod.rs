@@ -103,7 +103,11 @@ pub fn main() -> ExitCode {
                 command: RegionCommand::Apply { out, .. }
                     | RegionCommand::Status { out }
                     | RegionCommand::FailZone { out, .. }
-                    | RegionCommand::RestoreZone { out, .. },
+                    | RegionCommand::RestoreZone { out, .. }
+                    | RegionCommand::EndpointConnections(
+                        RegionConnectionsCommand::Accept { out, .. }
+                            | RegionConnectionsCommand::Reject { out, .. }
+                    ),
                 ..
             })
             | Command::Capture(CaptureArgs { out, .. })

@@ -23,7 +23,63 @@ pub(super) fn cmd_region(out: &mut impl Write, args: RegionArgs) -> Result<(), F
         RegionCommand::Status { out: o } => status(out, &region, o.output),
         RegionCommand::FailZone { zone, out: o } => mark(out, &region, &zone, true, o.output),
         RegionCommand::RestoreZone { zone, out: o } => mark(out, &region, &zone, false, o.output),
+        RegionCommand::EndpointConnections(c) => {
+            let (endpoint, accept, o) = match c {
+                RegionConnectionsCommand::Accept { endpoint, out } => (endpoint, true, out),
+                RegionConnectionsCommand::Reject { endpoint, out } => (endpoint, false, out),
+            };
+            decide(out, &region, &endpoint, accept, o.output)
+        }
     }
+}
+
+/// Records the provider's decision on `endpoint`'s connection, resolved against the region's
+/// configuration, and waits for the nodes to run with it.
+fn decide(
+    out: &mut impl Write,
+    region: &Region,
+    endpoint: &str,
+    accept: bool,
+    output: Output,
+) -> Result<(), Failure> {
+    let Some((c, _)) = region.config().map_err(store_failure)? else {
+        return Err(Failure::bad_input(
+            "the region has no configuration yet: vpcectl region apply FILE first",
+        ));
+    };
+    let loaded = control::load_str(&c.file, c.text.clone(), &c.base_dir).map_err(config_failure)?;
+    let d = daemon::state_dir::decision_for(&loaded.config, endpoint, accept).map_err(|e| {
+        Failure::bad_input(e.replace("the running configuration", "the region's configuration"))
+    })?;
+    region.decide(&d).map_err(store_failure)?;
+    let behind = region
+        .wait_for_decision(&d, Duration::from_secs(10))
+        .map_err(store_failure)?;
+    if output == Output::Json {
+        let doc = json!({ "decision": d, "behind": behind });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} → {}: {} in the region",
+            d.endpoint, d.service, d.state
+        )?;
+    }
+    if behind.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        code: 3,
+        message: format!(
+            "nodes not running with it after 10 s: {}",
+            behind.join(", ")
+        ),
+        json: None,
+    })
 }
 
 fn store_failure(e: RegionError) -> Failure {

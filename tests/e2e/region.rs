@@ -108,11 +108,18 @@ fn vpcectl_region(endpoint: &str, args: &[&str]) -> std::process::Output {
 /// Seed 004 with fast health checks and `edits`.
 fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(example("privatelink-hands-on.toml")).unwrap();
-    let fast = (
-        "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
-        "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
-    );
-    for (from, to) in std::iter::once(&fast).chain(edits) {
+    let fast = [
+        (
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
+            "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
+        ),
+        // The provider decides at run time, in the region.
+        (
+            "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
+            "",
+        ),
+    ];
+    for (from, to) in fast.iter().chain(edits) {
         assert!(text.contains(from), "{from}");
         text = text.replace(from, to);
     }
@@ -227,8 +234,7 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
         "{err}"
     );
 
-    // Two nodes join at generation 1. Cross-zone is off: the endpoint (1a) has no target in
-    // its zone, on both nodes.
+    // Two nodes join at generation 1. The connection waits for the provider.
     let mut a = node(&first, &etcd, "ap-northeast-1a");
     let mut c = node(&first, &etcd, "ap-northeast-1c");
     wait_until("both nodes registered", Duration::from_secs(5), || {
@@ -246,7 +252,30 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     a.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
     c.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
     assert!(hello(&a).starts_with("000"), "{}", hello(&a));
-    assert!(a.drops("no_healthy_target_in_zone") > 0);
+    assert!(a.drops("endpoint_connection_not_accepted") > 0);
+    // Accepted in the region (a node refuses to decide alone): both nodes run with it. Then
+    // cross-zone is off: the endpoint (1a) has no target in its zone, on both nodes.
+    let o = a.vpcectl(&["endpoint-connections", "accept", "vpce-0a000000000000001"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("decide in the region"));
+    let o = vpcectl_region(
+        &etcd.endpoint(),
+        &["endpoint-connections", "accept", "vpce-does-not-exist"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = vpcectl_region(
+        &etcd.endpoint(),
+        &["endpoint-connections", "accept", "vpce-0a000000000000001"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for lab in [&a, &c] {
+        assert!(hello(lab).starts_with("000"));
+        assert!(
+            lab.drops("no_healthy_target_in_zone") > 0,
+            "{}",
+            lab.daemon_log()
+        );
+    }
 
     // The fix, applied to the region: both nodes run it when the apply returns.
     let (code, v) = apply(&etcd, &fixed, "5");
@@ -316,7 +345,9 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     });
     assert!(killed.elapsed() < Duration::from_secs(4));
 
-    // Restarted, it rejoins at the region's generation (3).
+    // Restarted with no state of its own, it rejoins at the region's generation (3) with the
+    // region's acceptance.
+    std::fs::remove_dir_all(c.state_dir()).unwrap();
     c.try_launch().expect("1c's node comes back");
     wait_until("1c rejoins at generation 3", Duration::from_secs(5), || {
         nodes(&etcd).contains(&("ap-northeast-1c".into(), 3))

@@ -13,6 +13,9 @@
 //!                          from etcd for longer than the TTL) is gone from the region.
 //! /vpce/zones/<zone>/down  present while the zone is down (`vpcectl region fail-zone`):
 //!                          that zone's node forwards nothing (`DropReason::ZoneDown`).
+//! /vpce/connections/<endpoint>  state_dir::Decision: the provider accepted or rejected the
+//!                          interface endpoint's connection (`vpcectl region
+//!                          endpoint-connections`); every node runs with every decision.
 //! ```
 //!
 //! A node that loses etcd keeps forwarding under the generation it runs and registers again
@@ -20,7 +23,7 @@
 //!
 //! What is not here yet: a node serves every attachment of the configuration (its own lab,
 //! `--netns-prefix`), not only those of its zone, and there is no inter-node link for
-//! cross-zone traffic; endpoint-connection decisions stay each node's own.
+//! cross-zone traffic.
 
 pub mod etcd;
 pub mod node;
@@ -34,6 +37,8 @@ use etcd::{Etcd, EtcdError};
 
 /// The key of the region's configuration.
 pub const CONFIG_KEY: &str = "/vpce/config";
+/// The prefix of the endpoint-connection decisions' keys.
+pub const CONNECTIONS_PREFIX: &str = "/vpce/connections/";
 /// The prefix of the nodes' keys.
 pub const NODES_PREFIX: &str = "/vpce/nodes/";
 /// etcd's default request limit (`--max-request-bytes`, 1.5 MiB), less room for the JSON
@@ -75,6 +80,9 @@ pub struct NodeRecord {
     pub zone_down: bool,
     /// Its lease's time to live, in seconds.
     pub lease_ttl: u64,
+    /// The endpoint-connection decisions it runs with.
+    #[serde(default)]
+    pub decisions: Vec<crate::state_dir::Decision>,
 }
 
 /// A generation a node could not run, and why.
@@ -234,6 +242,28 @@ impl Region {
         }
     }
 
+    /// Waits until every live node runs with decision `d`, or `timeout` passes; the zones of
+    /// the nodes that do not.
+    pub fn wait_for_decision(
+        &self,
+        d: &crate::state_dir::Decision,
+        timeout: Duration,
+    ) -> Result<Vec<String>, RegionError> {
+        let start = Instant::now();
+        loop {
+            let behind: Vec<String> = self
+                .nodes()?
+                .into_iter()
+                .filter(|n| !n.record.decisions.contains(d))
+                .map(|n| n.record.zone)
+                .collect();
+            if behind.is_empty() || start.elapsed() >= timeout {
+                return Ok(behind);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Marks `zone` down (`true`) or up again; whether it changed anything.
     pub fn set_zone_down(&self, zone: &str, down: bool) -> Result<bool, RegionError> {
         let key = zone_down_key(zone);
@@ -244,6 +274,28 @@ impl Region {
         } else {
             Ok(self.etcd.delete(&key)?)
         }
+    }
+
+    /// Records the provider's decision on an endpoint's connection (the caller resolved it
+    /// against the region's configuration).
+    pub fn decide(&self, d: &crate::state_dir::Decision) -> Result<(), RegionError> {
+        let value = serde_json::to_vec(d).expect("plain data");
+        let key = format!("{CONNECTIONS_PREFIX}{}", d.endpoint);
+        Ok(self.etcd.put(&key, &value, 0)?)
+    }
+
+    /// Every endpoint-connection decision, by endpoint.
+    pub fn decisions(&self) -> Result<Vec<crate::state_dir::Decision>, RegionError> {
+        self.etcd
+            .prefix(CONNECTIONS_PREFIX)?
+            .into_iter()
+            .map(|e| {
+                serde_json::from_slice(&e.value).map_err(|err| RegionError::Corrupt {
+                    key: e.key.clone(),
+                    message: err.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Zones marked down.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::etcd::{Endpoint, Etcd, EtcdError};
 use super::{node_key, zone_down_key, NodeError, NodeRecord, Region, RegionConfig, RegionError};
+use crate::state_dir::Decision;
 
 /// How often the node looks at etcd: an apply reaches every node within about this.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -31,7 +32,23 @@ pub struct NodeOptions {
 pub struct Wanted {
     pub config: RegionConfig,
     pub zone_down: bool,
+    /// The provider's decisions on endpoint connections.
+    pub decisions: Vec<Decision>,
 }
+
+impl Wanted {
+    /// What tells one run from another: the generation, the zone's mark, the decisions.
+    pub fn key(&self) -> RunKey {
+        (
+            self.config.generation,
+            self.zone_down,
+            self.decisions.clone(),
+        )
+    }
+}
+
+/// See [`Wanted::key`].
+pub type RunKey = (u64, bool, Vec<Decision>);
 
 /// Why the daemon did not run what it was asked.
 #[derive(Debug, Clone)]
@@ -48,7 +65,12 @@ pub fn wanted(region: &Region, zone: &str) -> Result<Option<Wanted>, RegionError
         return Ok(None);
     };
     let zone_down = region.etcd().get(&zone_down_key(zone))?.is_some();
-    Ok(Some(Wanted { config, zone_down }))
+    let decisions = region.decisions()?;
+    Ok(Some(Wanted {
+        config,
+        zone_down,
+        decisions,
+    }))
 }
 
 /// The node's state between ticks.
@@ -57,9 +79,9 @@ struct Follower {
     region: Region,
     lease: Option<i64>,
     renewed: Instant,
-    /// What runs now (`generation`, `zone_down`), and what was last tried and failed.
-    running: (u64, bool),
-    failed: Option<((u64, bool), String)>,
+    /// What runs now, and what was last tried and failed.
+    running: RunKey,
+    failed: Option<(RunKey, String)>,
     /// The record in etcd is out of date.
     dirty: bool,
     /// etcd was unreachable at the last tick (to log transitions only).
@@ -70,7 +92,7 @@ struct Follower {
 /// generation and mark the daemon started with.
 pub fn follow(
     opts: NodeOptions,
-    running: (u64, bool),
+    running: RunKey,
     stop: &AtomicBool,
     mut run: impl FnMut(&Wanted) -> Result<(), RunError>,
 ) {
@@ -113,7 +135,7 @@ impl Follower {
     ) -> Result<(), RegionError> {
         self.hold_lease()?;
         if let Some(w) = wanted(&self.region, &self.opts.zone)? {
-            let want = (w.config.generation, w.zone_down);
+            let want = w.key();
             let tried = self.failed.as_ref().is_some_and(|(t, _)| *t == want);
             if want != self.running && !tried {
                 match run(&w) {
@@ -121,6 +143,7 @@ impl Follower {
                         tracing::info!(
                             generation = want.0,
                             zone_down = want.1,
+                            decisions = want.2.len(),
                             "region generation running"
                         );
                         self.running = want;
@@ -169,12 +192,13 @@ impl Follower {
             zone: self.opts.zone.clone(),
             pid: std::process::id(),
             generation: self.running.0,
-            error: self.failed.as_ref().map(|((g, _), m)| NodeError {
+            error: self.failed.as_ref().map(|((g, ..), m)| NodeError {
                 generation: *g,
                 message: m.clone(),
             }),
             zone_down: self.running.1,
             lease_ttl: self.opts.lease_ttl,
+            decisions: self.running.2.clone(),
         };
         let value = serde_json::to_vec(&record).expect("plain data");
         let lease = self.lease.unwrap_or(0);
