@@ -1151,3 +1151,47 @@ fn client_ip_preservation_keeps_the_clients_address() {
         "{back}"
     );
 }
+
+/// "What happens to my endpoint if a zone goes down?": `--zone-down` traces the fixed build
+/// as if the zone had failed. EC2-B, the only target, is in 1c: with 1c down its health checks
+/// have failed, the group fails open to it and the path ends in 1c; with 1a down, EC2-A itself
+/// is gone. A zone the configuration does not have is bad input.
+#[test]
+fn zone_down_shows_where_an_outage_cuts_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = variant(dir.path(), &[NO_ENFORCE, CROSS_ZONE]);
+    let run = |zone: &str| {
+        vpcectl(&[
+            "trace",
+            file.to_str().unwrap(),
+            "--from",
+            "EC2-A",
+            "--to",
+            "vpce-0a000000000000001",
+            "--port",
+            "80",
+            "--zone-down",
+            zone,
+            "-o",
+            "json",
+        ])
+    };
+    for (zone, last) in [
+        ("ap-northeast-1c", "vpc"),
+        ("ap-northeast-1a", "network_interface"),
+    ] {
+        let o = run(zone);
+        assert_eq!(o.status.code(), Some(3), "{zone}");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(code(&v), "AVAILABILITY_ZONE_DOWN", "{zone}: {v:#}");
+        let hops = components(&v, "forward");
+        assert_eq!(
+            hops.last().map(String::as_str),
+            Some(last),
+            "{zone}: {hops:?}"
+        );
+    }
+    let o = run("ap-northeast-1z");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not one of"));
+}

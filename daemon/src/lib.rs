@@ -111,7 +111,8 @@ impl Source {
 #[derive(Debug, Clone, Copy, Default)]
 struct Serving<'a> {
     zone: Option<&'a str>,
-    zone_down: bool,
+    /// The region's zones down.
+    zones_down: &'a [String],
 }
 
 impl Serving<'_> {
@@ -172,7 +173,7 @@ struct State {
     registry: Arc<Registry>,
     config: Mutex<Source>,
     /// This node's zone is down (a region's drill): every plan it publishes drops everything.
-    zone_down: AtomicBool,
+    zones_down: Mutex<Vec<String>>,
     /// The region followed, if any: a local apply is refused then.
     region: Option<region::node::NodeOptions>,
     /// Held by the one apply or connection decision in progress (taken with `try_lock`: a
@@ -189,10 +190,10 @@ struct State {
 }
 
 impl State {
-    fn serving(&self, zone_down: bool) -> Serving<'_> {
+    fn serving<'a>(&'a self, zones_down: &'a [String]) -> Serving<'a> {
         Serving {
             zone: self.region.as_ref().map(|r| r.zone.as_str()),
-            zone_down,
+            zones_down,
         }
     }
 }
@@ -228,7 +229,10 @@ fn prepare(
 ) -> Result<(Plan, Vec<control::diag::Diagnostic>), DaemonError> {
     let (mut fabric, warnings) = build(source, registry, connections)?;
     serving.check(&fabric)?;
-    fabric.zone_down = serving.zone_down;
+    fabric.zone_down = serving
+        .zone
+        .is_some_and(|z| serving.zones_down.iter().any(|d| d == z));
+    fabric.set_zones_down(serving.zones_down);
     if started.elapsed() > APPLY_TIME_LIMIT {
         return Err(DaemonError::TooSlow {
             took: started.elapsed(),
@@ -284,7 +288,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
             .with_uplink_rings(opts.uplink_rings && opts.io == dataplane::io::IoMode::Epoll),
     );
     let (config, running) = first_source(&opts, &mut connections)?;
-    let zone_down = running.1;
+    let zones_down = running.1.clone();
     let started = Instant::now();
     let prepared = prepare(
         &config,
@@ -294,7 +298,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         started,
         Serving {
             zone: opts.region.as_ref().map(|r| r.zone.as_str()),
-            zone_down,
+            zones_down: &zones_down,
         },
     );
     let (plan, warnings) = match prepared {
@@ -341,7 +345,7 @@ fn run_in_netns(opts: Options) -> Result<(), DaemonError> {
         devices,
         registry,
         config: Mutex::new(config),
-        zone_down: AtomicBool::new(zone_down),
+        zones_down: Mutex::new(zones_down),
         region: opts.region.clone(),
         applying: Mutex::new(()),
         connections: Mutex::new(connections),
@@ -377,7 +381,7 @@ fn first_source(
         return Ok((Source::File(config), Default::default()));
     };
     let region = region::Region::new(region::etcd::Etcd::new(r.endpoint.clone()));
-    let Some(w) = region::node::wanted(&region, &r.zone)? else {
+    let Some(w) = region::node::wanted(&region)? else {
         return Err(DaemonError::NoRegionConfig(r.endpoint.clone()));
     };
     take_decisions(connections, &w.decisions)?;
@@ -408,7 +412,7 @@ fn run_region(state: &State, w: &region::node::Wanted) -> Result<(), region::nod
     match apply_source(
         state,
         Source::Region(Arc::new(w.config.clone())),
-        w.zone_down,
+        w.zones_down.clone(),
     ) {
         Response::Applied { .. } => Ok(()),
         Response::Rejected { error, .. } if error.starts_with("busy") => Err(RunError::Busy),
@@ -1223,7 +1227,11 @@ fn region_status(state: &State) -> Option<protocol::RegionStatus> {
         etcd: r.endpoint.to_string(),
         zone: r.zone.clone(),
         generation,
-        zone_down: state.zone_down.load(Ordering::Relaxed),
+        zone_down: state
+            .zones_down
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&r.zone),
     })
 }
 
@@ -1246,6 +1254,7 @@ fn repair(state: &State) {
         .map_err(DaemonError::from)
         .and_then(|mut fabric| {
             fabric.zone_down = current.fabric.zone_down;
+            fabric.zones_down = current.fabric.zones_down.clone();
             let devices = state
                 .devices
                 .lock()
@@ -1306,12 +1315,12 @@ fn apply(state: &State, path: &Path) -> Response {
             diagnostics: Vec::new(),
         };
     }
-    apply_source(state, Source::File(path.to_path_buf()), false)
+    apply_source(state, Source::File(path.to_path_buf()), Vec::new())
 }
 
 /// Runs `source` (its devices synchronized, then published), with this node's zone down or
 /// not; at most one at a time.
-fn apply_source(state: &State, source: Source, zone_down: bool) -> Response {
+fn apply_source(state: &State, source: Source, zones_down: Vec<String>) -> Response {
     let path = source.path().to_path_buf();
     let path = &path;
     let Ok(_applying) = state.applying.try_lock() else {
@@ -1329,7 +1338,7 @@ fn apply_source(state: &State, source: Source, zone_down: bool) -> Response {
         &state.devices,
         &connections,
         started,
-        state.serving(zone_down),
+        state.serving(&zones_down),
     );
     let response = match result {
         Ok((plan, warnings)) => {
@@ -1345,7 +1354,7 @@ fn apply_source(state: &State, source: Source, zone_down: bool) -> Response {
                 .store(metrics::unix_now(), Ordering::Relaxed);
             state.flow_log.reopen.store(true, Ordering::Release);
             *state.config.lock().unwrap_or_else(|p| p.into_inner()) = source;
-            state.zone_down.store(zone_down, Ordering::Relaxed);
+            *state.zones_down.lock().unwrap_or_else(|p| p.into_inner()) = zones_down;
             tracing::info!(config = %path.display(), generation, "configuration applied");
             Response::Applied {
                 generation,
@@ -1407,13 +1416,18 @@ fn decide(state: &State, endpoint: &str, accept: bool) -> Response {
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let path = source.path();
+    let zones_down = state
+        .zones_down
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     match prepare(
         &source,
         &state.registry,
         &state.devices,
         &connections,
         Instant::now(),
-        state.serving(state.zone_down.load(Ordering::Relaxed)),
+        state.serving(&zones_down),
     ) {
         Ok((plan, _)) => {
             let generation = publish(state, plan);

@@ -99,6 +99,13 @@ pub struct SrcIds {
 /// `lb`, is answered now.
 pub trait DnsHealth {
     fn answers(&self, lb: &str, addr: IpAddr) -> bool;
+
+    /// Whether `addr` is in a zone that is down (a region's zone-failure drill): its records
+    /// leave every answer, as Route 53's health checks take out an endpoint's ENIs and a load
+    /// balancer's nodes in a failed zone.
+    fn in_zone_down(&self, _addr: IpAddr) -> bool {
+        false
+    }
 }
 
 /// Who asked.
@@ -269,10 +276,17 @@ fn failover<'s>(
     client: &'s Client<'_>,
     set: &'s control::dns::RecordSet,
 ) -> impl Fn(&Rdata) -> bool + 's {
-    let up = move |d: &Rdata| match (client.health, &set.load_balancer, d) {
-        (Some(h), Some(lb), Rdata::A(a)) => h.answers(lb, IpAddr::V4(*a)),
-        (Some(h), Some(lb), Rdata::AAAA(a)) => h.answers(lb, IpAddr::V6(*a)),
-        _ => true,
+    let up = move |d: &Rdata| {
+        let addr = match d {
+            Rdata::A(a) => IpAddr::V4(*a),
+            Rdata::AAAA(a) => IpAddr::V6(*a),
+            _ => return true,
+        };
+        match (client.health, &set.load_balancer) {
+            (Some(h), _) if h.in_zone_down(addr) => false,
+            (Some(h), Some(lb)) => h.answers(lb, addr),
+            _ => true,
+        }
     };
     let any_up = set.data.iter().any(up);
     move |d| !any_up || up(d)

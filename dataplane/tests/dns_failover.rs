@@ -59,3 +59,18 @@ fn an_nlbs_name_answers_the_zones_with_healthy_targets() {
         .set(HealthState::Unhealthy);
     assert_eq!(ask(&f).0, vec!["10.1.128.50", "10.1.144.50"]);
 }
+
+#[test]
+fn a_zone_down_leaves_its_nodes_out_of_the_answer() {
+    // Cross-zone on, both nodes healthy: both answered — until 1c is down.
+    let mut f = common::example_fabric(
+        "privatelink-hands-on.toml",
+        &[("cross_zone = false", "cross_zone = true")],
+    );
+    f.set_zones_down(&["ap-northeast-1c".to_string()]);
+    assert_eq!(ask(&f), (vec!["10.1.128.50".to_string()], true));
+    // Every node's zone down: every node is answered (Route 53 answers all records when
+    // every one of them is unhealthy).
+    f.set_zones_down(&["ap-northeast-1a".to_string(), "ap-northeast-1c".to_string()]);
+    assert_eq!(ask(&f).0, vec!["10.1.128.50", "10.1.144.50"]);
+}

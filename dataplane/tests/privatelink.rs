@@ -509,3 +509,44 @@ fn connections_to_a_target_that_turned_unhealthy_are_reset_or_drained() {
         assert_ne!(wire::parse(&data).unwrap().tcp_flags, tcp_flags::RST);
     }
 }
+
+/// A zone down (a region's zone-failure drill, `trace --zone-down`): nothing in it takes or
+/// sends traffic. The fixed build's only target, EC2-B, is in 1c: with 1c down the path ends
+/// there — its health checks fail, the group fails open to it and the packet meets the zone
+/// (AWS would have nowhere else to send it either); with 1a down, EC2-A sends nothing. The
+/// reply of a flow already open dies at 1c as well; with the zone back, the path is whole.
+#[test]
+fn a_zone_down_takes_and_sends_nothing() {
+    let mut lab = Lab::new(&[NO_ENFORCE, CROSS_ZONE]);
+    assert!(lab.f.set_zones_down(&["ap-northeast-1c".into()]).is_empty());
+    lab.f.down_zones_fail_health_checks();
+    let mut syn = tcp("10.0.128.10", 40000, "10.0.128.100", 80, tcp_flags::SYN);
+    assert_eq!(
+        lab.send(EC2_A, &mut syn),
+        Verdict::Drop(DropReason::ZoneDown)
+    );
+    let mut reply = tcp("10.1.144.10", 80, "10.1.128.50", 1024, tcp_flags::ACK);
+    assert_eq!(
+        lab.send(EC2_B, &mut reply),
+        Verdict::Drop(DropReason::ZoneDown)
+    );
+    assert_eq!(lab.f.registry.report().drops["zone_down"], 2);
+
+    let mut lab = Lab::new(&[NO_ENFORCE, CROSS_ZONE]);
+    lab.f.set_zones_down(&["ap-northeast-1a".into()]);
+    let mut syn = tcp("10.0.128.10", 40000, "10.0.128.100", 80, tcp_flags::SYN);
+    assert_eq!(
+        lab.send(EC2_A, &mut syn),
+        Verdict::Drop(DropReason::ZoneDown)
+    );
+
+    let mut lab = Lab::new(&[NO_ENFORCE, CROSS_ZONE]);
+    assert_eq!(
+        lab.f.set_zones_down(&["ap-northeast-1z".into()]),
+        ["ap-northeast-1z"],
+        "a zone the configuration does not have is named back"
+    );
+    assert!(lab.f.zones_down.is_empty());
+    let mut syn = tcp("10.0.128.10", 40000, "10.0.128.100", 80, tcp_flags::SYN);
+    assert!(matches!(lab.send(EC2_A, &mut syn), Verdict::Forward { .. }));
+}

@@ -217,6 +217,12 @@ pub struct TraceArgs {
     /// vpced's control socket (with --daemon).
     #[arg(long, env = "VPCE_SOCKET", default_value = daemon::protocol::DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// Trace as if this availability zone were down (repeatable): nothing in it takes or sends
+    /// traffic, its targets have failed their health checks, DNS leaves its addresses out —
+    /// what happens to the path in an AZ outage. Not with --daemon (a region's nodes know
+    /// which zones are down: `vpcectl region fail-zone`).
+    #[arg(long, value_name = "ZONE", conflicts_with = "daemon")]
+    pub zone_down: Vec<String>,
     /// Output format: a table, JSON, or a picture (dot, mermaid; not for --all-pairs).
     #[arg(short, long, value_enum, default_value_t = PictureOutput::Table)]
     pub output: PictureOutput,

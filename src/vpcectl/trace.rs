@@ -68,11 +68,20 @@ pub(super) fn cmd_trace(out: &mut impl Write, args: TraceArgs) -> Result<(), Fai
     }
     let file = args.file.expect("clap requires FILE without --daemon");
     let compiled = load_and_compile(&file)?;
-    let f = dataplane::fabric::Fabric::build(
+    let mut f = dataplane::fabric::Fabric::build(
         compiled.snapshot,
         std::sync::Arc::new(dataplane::stats::Registry::default()),
     )
     .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    let unknown = f.set_zones_down(&args.zone_down);
+    if let Some(z) = unknown.first() {
+        return Err(Failure::bad_input(format!(
+            "--zone-down {z}: not one of {}'s availability_zones ({})",
+            file.display(),
+            f.zones.join(", ")
+        )));
+    }
+    f.down_zones_fail_health_checks();
     if args.all_pairs {
         return render::all_pairs(out, &trace::all_pairs(&f), output);
     }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::etcd::{Endpoint, Etcd, EtcdError};
-use super::{node_key, zone_down_key, NodeError, NodeRecord, Region, RegionConfig, RegionError};
+use super::{node_key, NodeError, NodeRecord, Region, RegionConfig, RegionError};
 use crate::state_dir::Decision;
 
 /// How often the node looks at etcd: an apply reaches every node within about this.
@@ -31,24 +31,25 @@ pub struct NodeOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     pub config: RegionConfig,
-    pub zone_down: bool,
+    /// The region's zones that are down (this node's own among them, or not).
+    pub zones_down: Vec<String>,
     /// The provider's decisions on endpoint connections.
     pub decisions: Vec<Decision>,
 }
 
 impl Wanted {
-    /// What tells one run from another: the generation, the zone's mark, the decisions.
+    /// What tells one run from another: the generation, the zones down, the decisions.
     pub fn key(&self) -> RunKey {
         (
             self.config.generation,
-            self.zone_down,
+            self.zones_down.clone(),
             self.decisions.clone(),
         )
     }
 }
 
 /// See [`Wanted::key`].
-pub type RunKey = (u64, bool, Vec<Decision>);
+pub type RunKey = (u64, Vec<String>, Vec<Decision>);
 
 /// Why the daemon did not run what it was asked.
 #[derive(Debug, Clone)]
@@ -60,15 +61,15 @@ pub enum RunError {
 }
 
 /// Reads what the region wants of this node now: `None` before the first apply.
-pub fn wanted(region: &Region, zone: &str) -> Result<Option<Wanted>, RegionError> {
+pub fn wanted(region: &Region) -> Result<Option<Wanted>, RegionError> {
     let Some((config, _)) = region.config()? else {
         return Ok(None);
     };
-    let zone_down = region.etcd().get(&zone_down_key(zone))?.is_some();
+    let zones_down = region.zones_down()?;
     let decisions = region.decisions()?;
     Ok(Some(Wanted {
         config,
-        zone_down,
+        zones_down,
         decisions,
     }))
 }
@@ -134,7 +135,7 @@ impl Follower {
         run: &mut impl FnMut(&Wanted) -> Result<(), RunError>,
     ) -> Result<(), RegionError> {
         self.hold_lease()?;
-        if let Some(w) = wanted(&self.region, &self.opts.zone)? {
+        if let Some(w) = wanted(&self.region)? {
             let want = w.key();
             let tried = self.failed.as_ref().is_some_and(|(t, _)| *t == want);
             if want != self.running && !tried {
@@ -142,7 +143,7 @@ impl Follower {
                     Ok(()) => {
                         tracing::info!(
                             generation = want.0,
-                            zone_down = want.1,
+                            zones_down = ?want.1,
                             decisions = want.2.len(),
                             "region generation running"
                         );
@@ -196,7 +197,7 @@ impl Follower {
                 generation: *g,
                 message: m.clone(),
             }),
-            zone_down: self.running.1,
+            zone_down: self.running.1.contains(&self.opts.zone),
             lease_ttl: self.opts.lease_ttl,
             decisions: self.running.2.clone(),
         };

@@ -1043,6 +1043,7 @@ impl Parts {
             route_table_counters: self.route_table_counters,
             registry,
             zone_down: false,
+            zones_down: Vec::new(),
         }
     }
 }

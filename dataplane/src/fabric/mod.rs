@@ -335,6 +335,10 @@ pub struct TargetGroup {
 /// (its zone's; every zone's with cross-zone on) are fewer than the group's requirement (its
 /// `health_requirements`; without any, one).
 impl crate::resolver::DnsHealth for Fabric {
+    fn in_zone_down(&self, addr: IpAddr) -> bool {
+        self.address_in_zone_down(addr)
+    }
+
     fn answers(&self, lb: &str, addr: IpAddr) -> bool {
         let Some(l) = self.load_balancers.iter().find(|l| l.id == lb) else {
             return true;
@@ -700,6 +704,12 @@ pub struct Fabric {
     /// packet is dropped with [`DropReason::ZoneDown`](crate::reasons::DropReason::ZoneDown).
     /// Set by the daemon before the plan is published; false when built.
     pub zone_down: bool,
+    /// Availability zones down in the region (`zones[i]` down when `zones_down[i]`; empty when
+    /// none is): their ENIs, endpoint ENIs and load-balancer nodes take and send nothing
+    /// ([`DropReason::ZoneDown`](crate::reasons::DropReason::ZoneDown)), so that health checks
+    /// to their targets fail, and DNS answers leave their addresses out. Set by the daemon (a
+    /// region's zone-failure drill) or `vpcectl trace --zone-down`; empty when built.
+    pub zones_down: Vec<bool>,
 }
 
 impl Versioned for Fabric {
@@ -729,6 +739,64 @@ pub enum FabricError {
 }
 
 impl Fabric {
+    /// Marks the zones named in `down` down; names the configuration does not have are
+    /// returned (nothing is marked for them).
+    pub fn set_zones_down<'a>(&mut self, down: &'a [String]) -> Vec<&'a str> {
+        self.zones_down = self.zones.iter().map(|z| down.contains(z)).collect();
+        if !self.zones_down.contains(&true) {
+            self.zones_down.clear();
+        }
+        down.iter()
+            .filter(|d| !self.zones.contains(d))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Marks the targets in zones that are down unhealthy: where their health checks would
+    /// have taken them by now (for a trace of a configuration, which runs no health checks).
+    pub fn down_zones_fail_health_checks(&self) {
+        for t in self.target_groups.iter().flat_map(|g| &g.targets) {
+            if let Some(az) = self.zones.iter().position(|z| *z == t.az) {
+                if self.zone_is_down(az as u16) {
+                    t.health.set(crate::health::HealthState::Unhealthy);
+                }
+            }
+        }
+    }
+
+    /// Whether zone `az` (`zones[az]`) is down.
+    #[inline]
+    pub fn zone_is_down(&self, az: u16) -> bool {
+        self.zones_down.get(az as usize).copied().unwrap_or(false)
+    }
+
+    /// The zone of the address owner `o`, when it has one (instances' ENIs, endpoint ENIs,
+    /// load-balancer nodes, Resolver endpoints' ENIs).
+    pub fn owner_zone(&self, o: Owner) -> Option<u16> {
+        let subnet = match o {
+            Owner::Attachment(a) => match self.attachments.get(a as usize)?.kind {
+                AttachmentKind::Eni(e) => Some(self.enis[e as usize].subnet),
+                _ => None,
+            },
+            Owner::EndpointEni(x) => self.endpoint_enis[x as usize].subnet,
+            Owner::LoadBalancerNode(n) => Some(self.lb_nodes[n as usize].subnet),
+            Owner::ResolverEndpoint(x) => Some(self.resolver_enis[x as usize].subnet),
+            Owner::Resolver(_) | Owner::Virtual => None,
+        }?;
+        Some(self.subnets[subnet as usize].az)
+    }
+
+    /// Whether address `addr`'s owner, in any VPC, is in a zone that is down.
+    pub fn address_in_zone_down(&self, addr: IpAddr) -> bool {
+        !self.zones_down.is_empty()
+            && self.vpcs.iter().any(|v| {
+                v.owners
+                    .get(&addr)
+                    .and_then(|&o| self.owner_zone(o))
+                    .is_some_and(|az| self.zone_is_down(az))
+            })
+    }
+
     /// Builds the tables for `snapshot`. Counters are taken from (and registered in)
     /// `registry`, so an entity keeps its counters across reloads. The work is
     /// `build::FabricBuilder`'s (private), one method per kind of entity.

@@ -447,7 +447,11 @@ fn decide<O: Observer>(
         attachment: ingress,
         len,
     });
-    if f.zone_down {
+    if f.zone_down
+        || (!f.zones_down.is_empty()
+            && f.owner_zone(Owner::Attachment(ingress))
+                .is_some_and(|az| f.zone_is_down(az)))
+    {
         return Verdict::Drop(DropReason::ZoneDown);
     }
     let mut p = match wire::parse(&buf[..len]) {
@@ -895,6 +899,14 @@ fn deliver_from<O: Observer>(
         address: p.dst,
         owner,
     });
+    // An owner in a zone that is down takes nothing (a region's zone-failure drill).
+    if !f.zones_down.is_empty()
+        && owner
+            .and_then(|o| f.owner_zone(o))
+            .is_some_and(|az| f.zone_is_down(az))
+    {
+        return Verdict::Drop(DropReason::ZoneDown);
+    }
     match owner {
         Some(Owner::Attachment(a)) => to_attachment(f, cx, a, from, p, obs),
         Some(Owner::EndpointEni(x)) => {

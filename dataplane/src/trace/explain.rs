@@ -170,7 +170,7 @@ pub(super) fn explain(f: &Fabric, r: DropReason, rec: &Recorder, q: &Question) -
         ),
         DropReason::ZoneDown => (
             r.code(),
-            "the availability zone this node serves is down (a zone-failure drill: `vpcectl region fail-zone`): nothing in the zone forwards or answers, as in an AZ outage; `vpcectl region restore-zone` brings it back".into(),
+            "the availability zone of this hop is down (a zone-failure drill: `vpcectl region fail-zone`, or `trace --zone-down`): nothing in the zone — instances' ENIs, endpoint ENIs, load-balancer nodes, the node serving it — takes or sends traffic, as in an AZ outage; health checks to its targets fail and DNS leaves its addresses out, so that clients that resolve names go to the surviving zones (AWS: an endpoint's regional DNS name answers its healthy ENIs only); `vpcectl region restore-zone` brings it back".into(),
         ),
         DropReason::LoadBalancerHairpin => (
             r.code(),
