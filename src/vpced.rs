@@ -183,6 +183,7 @@ pub fn main() -> ExitCode {
             endpoint,
             zone: cli.zone.unwrap_or_default(),
             lease_ttl: cli.lease_ttl,
+            control_socket: cli.control_socket.clone(),
         });
     let opts = Options {
         config: cli.config.unwrap_or_default(),

@@ -322,6 +322,30 @@ pub enum RegionCommand {
     /// every live node runs with it; exit 3 if some did not within 10 s.
     #[command(name = "endpoint-connections", subcommand)]
     EndpointConnections(RegionConnectionsCommand),
+    /// Every live node's counters (`vpcectl stats` of each, by zone).
+    Stats {
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Trace a path on the node of the source's zone (`vpcectl trace --daemon` there): its
+    /// configuration, decisions, targets' health and the zones down as that node runs them.
+    /// Exit 3 when blocked.
+    Trace {
+        /// The source: an instance (`i-…` or its name) or a network interface of the region's
+        /// configuration.
+        #[arg(long)]
+        from: String,
+        /// The destination, as `vpcectl trace` takes it.
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value_t = TraceProtocol::Tcp)]
+        protocol: TraceProtocol,
+        #[arg(long, default_value_t = 443)]
+        port: u16,
+        /// Output format: a table, JSON, or a picture (dot, mermaid).
+        #[arg(short, long, value_enum, default_value_t = PictureOutput::Table)]
+        output: PictureOutput,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -104,6 +104,7 @@ pub fn main() -> ExitCode {
                     | RegionCommand::Status { out }
                     | RegionCommand::FailZone { out, .. }
                     | RegionCommand::RestoreZone { out, .. }
+                    | RegionCommand::Stats { out }
                     | RegionCommand::EndpointConnections(
                         RegionConnectionsCommand::Accept { out, .. }
                             | RegionConnectionsCommand::Reject { out, .. }
@@ -117,6 +118,12 @@ pub fn main() -> ExitCode {
         &cli.command,
         Command::Trace(TraceArgs {
             output: PictureOutput::Json,
+            ..
+        }) | Command::Region(RegionArgs {
+            command: RegionCommand::Trace {
+                output: PictureOutput::Json,
+                ..
+            },
             ..
         }) | Command::Show {
             output: PictureOutput::Json,

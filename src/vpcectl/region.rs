@@ -23,6 +23,33 @@ pub(super) fn cmd_region(out: &mut impl Write, args: RegionArgs) -> Result<(), F
         RegionCommand::Status { out: o } => status(out, &region, o.output),
         RegionCommand::FailZone { zone, out: o } => mark(out, &region, &zone, true, o.output),
         RegionCommand::RestoreZone { zone, out: o } => mark(out, &region, &zone, false, o.output),
+        RegionCommand::Stats { out: o } => stats(out, &region, o.output),
+        RegionCommand::Trace {
+            from,
+            to,
+            protocol,
+            port,
+            output,
+        } => {
+            let socket = node_of_source(&region, &from)?;
+            let args = TraceArgs {
+                file: None,
+                from: Some(from),
+                to: Some(to),
+                protocol,
+                port,
+                all_pairs: false,
+                fragmented: false,
+                daemon: true,
+                action: None,
+                resource: None,
+                principal: "anonymous".into(),
+                socket,
+                output,
+                zone_down: Vec::new(),
+            };
+            cmd_trace(out, args)
+        }
         RegionCommand::EndpointConnections(c) => {
             let (endpoint, accept, o) = match c {
                 RegionConnectionsCommand::Accept { endpoint, out } => (endpoint, true, out),
@@ -31,6 +58,86 @@ pub(super) fn cmd_region(out: &mut impl Write, args: RegionArgs) -> Result<(), F
             decide(out, &region, &endpoint, accept, o.output)
         }
     }
+}
+
+/// The control socket of the live node serving the zone of `from` (an instance, by id or
+/// name, or a network interface of the region's configuration).
+fn node_of_source(region: &Region, from: &str) -> Result<PathBuf, Failure> {
+    let Some((c, _)) = region.config().map_err(store_failure)? else {
+        return Err(Failure::bad_input(
+            "the region has no configuration yet: vpcectl region apply FILE first",
+        ));
+    };
+    let loaded = control::load_str(&c.file, c.text.clone(), &c.base_dir).map_err(config_failure)?;
+    let config = &loaded.config;
+    let subnet = config
+        .instances
+        .iter()
+        .find(|i| i.id == from || i.name.as_deref() == Some(from))
+        .map(|i| &i.subnet)
+        .or_else(|| {
+            config
+                .network_interfaces
+                .iter()
+                .find(|n| n.id == from)
+                .map(|n| &n.subnet)
+        })
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "--from {from}: no instance or network interface of that id or name in the region's configuration"
+            ))
+        })?;
+    let zone = config
+        .subnets
+        .iter()
+        .find(|s| &s.id == subnet)
+        .map(|s| s.availability_zone.clone())
+        .unwrap_or_default();
+    let nodes = region.nodes().map_err(store_failure)?;
+    let node = nodes
+        .iter()
+        .find(|n| n.record.zone == zone)
+        .ok_or_else(|| Failure {
+            code: 1,
+            message: format!("no live node serves {zone}, the zone of {from}"),
+            json: None,
+        })?;
+    node.record.control_socket.clone().ok_or_else(|| Failure {
+        code: 1,
+        message: format!("the node of {zone} did not report its control socket"),
+        json: None,
+    })
+}
+
+/// Every live node's counters, by zone.
+fn stats(out: &mut impl Write, region: &Region, output: Output) -> Result<(), Failure> {
+    let nodes = region.nodes().map_err(store_failure)?;
+    let mut all = serde_json::Map::new();
+    for n in &nodes {
+        let Some(socket) = &n.record.control_socket else {
+            continue;
+        };
+        let r = daemon_call(socket, &Request::Stats)?;
+        if output == Output::Json {
+            all.insert(
+                n.record.zone.clone(),
+                serde_json::to_value(&r).unwrap_or_default(),
+            );
+        } else {
+            writeln!(out, "== {} (pid {})", n.record.zone, n.record.pid)?;
+            render::daemon_response(out, &r, Output::Table)?;
+        }
+    }
+    if output == Output::Json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&all).unwrap_or_default()
+        )?;
+    } else if nodes.is_empty() {
+        writeln!(out, "no live nodes")?;
+    }
+    Ok(())
 }
 
 /// Records the provider's decision on `endpoint`'s connection, resolved against the region's

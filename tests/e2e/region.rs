@@ -113,6 +113,11 @@ fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
             "health_check = { protocol = \"HTTP\", path = \"/index.html\" }",
             "health_check = { protocol = \"HTTP\", path = \"/index.html\", interval_seconds = 5, timeout_seconds = 2, healthy_threshold = 2, unhealthy_threshold = 2 }",
         ),
+        // A third zone, for a third node.
+        (
+            "availability_zones = [\"ap-northeast-1a\", \"ap-northeast-1c\"]",
+            "availability_zones = [\"ap-northeast-1a\", \"ap-northeast-1c\", \"ap-northeast-1d\"]",
+        ),
         // The provider decides at run time, in the region.
         (
             "connections = [{ endpoint = \"vpce-0a000000000000001\", state = \"available\" }]",
@@ -243,19 +248,24 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--zone ap-northeast-1z is not one of the configuration's availability_zones (ap-northeast-1a, ap-northeast-1c)"),
+        err.contains("--zone ap-northeast-1z is not one of the configuration's availability_zones (ap-northeast-1a, ap-northeast-1c, ap-northeast-1d)"),
         "{err}"
     );
 
-    // Two nodes join at generation 1. The connection waits for the provider.
+    // Three nodes join at generation 1. The connection waits for the provider.
     let mut a = node(&first, &etcd, "ap-northeast-1a");
     let mut c = node(&first, &etcd, "ap-northeast-1c");
-    wait_until("both nodes registered", Duration::from_secs(5), || {
-        nodes(&etcd).len() == 2
+    let mut d = node(&first, &etcd, "ap-northeast-1d");
+    wait_until("three nodes registered", Duration::from_secs(5), || {
+        nodes(&etcd).len() == 3
     });
     assert_eq!(
         nodes(&etcd),
-        [("ap-northeast-1a".into(), 1), ("ap-northeast-1c".into(), 1)]
+        [
+            ("ap-northeast-1a".into(), 1),
+            ("ap-northeast-1c".into(), 1),
+            ("ap-northeast-1d".into(), 1)
+        ]
     );
     let s = json(&a.vpcectl(&["status", "-o", "json"]));
     assert_eq!(s["region"]["zone"], "ap-northeast-1a", "{s}");
@@ -264,6 +274,7 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     let _sc = c.http_server("ec2-b", "Hello!\n");
     a.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
     c.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
+    d.check_isolation(&[("ec2-a", ENDPOINT_IP)]);
     assert!(hello(&a).starts_with("000"), "{}", hello(&a));
     assert!(a.drops("endpoint_connection_not_accepted") > 0);
     // Accepted in the region (a node refuses to decide alone): both nodes run with it. Then
@@ -294,10 +305,13 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     let (code, v) = apply(&etcd, &fixed, "5");
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["complete"], true, "{v}");
+    assert_eq!(v["rollout"]["running"].as_array().unwrap().len(), 3, "{v}");
     assert!(v["rollout"]["waited"].as_f64().unwrap() < 1.0, "{v}");
     let _sa2 = a.http_server("ec2-b2", "Hello from 1a!\n");
     let _sc2 = c.http_server("ec2-b2", "Hello from 1a!\n");
-    for lab in [&a, &c] {
+    let _sd = d.http_server("ec2-b", "Hello!\n");
+    let _sd2 = d.http_server("ec2-b2", "Hello from 1a!\n");
+    for lab in [&a, &c, &d] {
         assert!(hello(lab).starts_with("200 Hello"), "{}", lab.daemon_log());
     }
     // A node refuses a local apply: the region decides.
@@ -344,6 +358,31 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
             "request {i} while 1c is down"
         );
     }
+    // The region's view: the trace runs on the node of EC2-A's zone (1a), the counters of
+    // every node by zone.
+    let o = vpcectl_region(
+        &etcd.endpoint(),
+        &[
+            "trace",
+            "--from",
+            "EC2-A",
+            "--to",
+            "vpce-0a000000000000001",
+            "--port",
+            "80",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let v = json(&vpcectl_region(&etcd.endpoint(), &["stats", "-o", "json"]));
+    assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
+    assert!(v.to_string().contains("zone_down"), "{v:#}");
+    let o = vpcectl_region(
+        &etcd.endpoint(),
+        &["trace", "--from", "EC2-Z", "--to", "vpce-0a000000000000001"],
+    );
+    assert_eq!(o.status.code(), Some(2));
     let o = vpcectl_region(&etcd.endpoint(), &["restore-zone", "ap-northeast-1c"]);
     assert!(o.status.success());
     wait_until("1c forwards again", Duration::from_secs(3), || {
@@ -358,7 +397,7 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     assert_eq!(code, Some(3), "{v}");
     assert_eq!(
         v["rollout"]["running"],
-        serde_json::json!(["ap-northeast-1a"])
+        serde_json::json!(["ap-northeast-1a", "ap-northeast-1d"])
     );
     assert_eq!(v["rollout"]["behind"][0]["zone"], "ap-northeast-1c", "{v}");
     for i in 0..10 {
@@ -369,7 +408,7 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
         );
     }
     wait_until("1c's lease lapses", Duration::from_secs(4), || {
-        nodes(&etcd).len() == 1
+        nodes(&etcd).len() == 2
     });
     assert!(killed.elapsed() < Duration::from_secs(4));
 
@@ -388,16 +427,16 @@ fn two_zones_apply_fail_kill_restart_and_lose_etcd() {
     // etcd goes away under traffic: forwarding goes on under the last generation; back, the
     // nodes are there again and the next apply reaches both.
     etcd.kill();
-    for lab in [&a, &c] {
+    for lab in [&a, &c, &d] {
         assert!(hello(lab).starts_with("200 Hello"));
     }
     std::thread::sleep(Duration::from_secs(1));
     assert!(hello(&a).starts_with("200 Hello"));
     etcd.launch();
     wait_until(
-        "both nodes registered again",
+        "every node registered again",
         Duration::from_secs(8),
-        || nodes(&etcd).len() == 2,
+        || nodes(&etcd).len() == 3,
     );
     let (code, v) = apply(&etcd, &fixed, "5");
     assert_eq!(code, Some(0), "{v}\n{}\n{}", a.daemon_log(), c.daemon_log());

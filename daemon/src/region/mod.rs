@@ -83,6 +83,9 @@ pub struct NodeRecord {
     /// The endpoint-connection decisions it runs with.
     #[serde(default)]
     pub decisions: Vec<crate::state_dir::Decision>,
+    /// Its control socket (on its machine).
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
 }
 
 /// A generation a node could not run, and why.

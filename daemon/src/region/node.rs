@@ -25,6 +25,8 @@ pub struct NodeOptions {
     pub zone: String,
     /// Seconds a lease lives without renewal: a node gone this long is out of the region.
     pub lease_ttl: u64,
+    /// Its control socket, reported so that `vpcectl region` can ask the node itself.
+    pub control_socket: std::path::PathBuf,
 }
 
 /// What the daemon is asked to run.
@@ -200,6 +202,7 @@ impl Follower {
             zone_down: self.running.1.contains(&self.opts.zone),
             lease_ttl: self.opts.lease_ttl,
             decisions: self.running.2.clone(),
+            control_socket: Some(self.opts.control_socket.clone()),
         };
         let value = serde_json::to_vec(&record).expect("plain data");
         let lease = self.lease.unwrap_or(0);
