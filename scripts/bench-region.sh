@@ -18,14 +18,8 @@ command -v etcd >/dev/null || { echo "etcd is not installed: scripts/setup.sh --
 [ -x target/release/vpced ] || cargo build --release -q
 P=bench-rg
 WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; done
-  [ -n "${ETCD_PID:-}" ] && kill "$ETCD_PID" 2>/dev/null
-  lab_cleanup "$P" "$WORK"
-}
+NODE_PIDS=()
+cleanup() { region_cleanup "$P" "$WORK"; }
 trap cleanup EXIT
 
 # Seed 004's build over NODES zones (the nodes' zones must be the configuration's).
@@ -41,7 +35,7 @@ start_etcd "$WORK"
 target/release/vpcectl region --etcd "$ETCD" apply "$WORK/region.toml" >/dev/null
 for i in "${!ZONES[@]}"; do
   start_node "$P$i-" "${ZONES[$i]}" "$WORK/node$i.sock" "$WORK/node$i.log" --workers 1 --no-state
-  PIDS+=("$NODE_PID")
+  NODE_PIDS+=("$NODE_PID")
 done
 for _ in $(seq 50); do
   n=$(target/release/vpcectl region --etcd "$ETCD" status -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))')

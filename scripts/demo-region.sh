@@ -19,14 +19,8 @@ command -v etcd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y 
 P=demo-rg-
 VPCECTL=target/release/vpcectl
 WORK=$(mktemp -d)
-NODES=()
-cleanup() {
-  set +e
-  for pid in "${NODES[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${NODES[@]}"; do for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; done
-  [ -n "${ETCD_PID:-}" ] && kill "$ETCD_PID" 2>/dev/null
-  lab_cleanup "$P" "$WORK"
-}
+NODE_PIDS=()
+cleanup() { region_cleanup "$P" "$WORK"; }
 trap cleanup EXIT
 
 sed -e 's|enforce_security_group_inbound_rules_on_private_link_traffic = true|enforce_security_group_inbound_rules_on_private_link_traffic = false|' \
@@ -49,9 +43,9 @@ region apply "$WORK/seed-004.toml"
 
 step "Two nodes join: ap-northeast-1a and ap-northeast-1c (leases of 3 s)"
 start_node "${P}a-" ap-northeast-1a "$WORK/a.sock" "$WORK/a.log" --workers 1 --no-state --lease-ttl 3
-NODES+=("$NODE_PID")
+NODE_PIDS+=("$NODE_PID")
 start_node "${P}c-" ap-northeast-1c "$WORK/c.sock" "$WORK/c.log" --workers 1 --no-state --lease-ttl 3
-NODES+=("$NODE_PID"); C_PID=$NODE_PID
+NODE_PIDS+=("$NODE_PID"); C_PID=$NODE_PID
 sleep 0.3
 region status
 for z in a c; do http_server "${P}$z-ec2-b" 80 "$WORK/www" "$WORK/www-$z.log"; done
@@ -86,7 +80,7 @@ region status
 step "Restarted, it rejoins at the region's generation"
 lab_cleanup "${P}c-" >/dev/null 2>&1 || true
 start_node "${P}c-" ap-northeast-1c "$WORK/c.sock" "$WORK/c2.log" --workers 1 --no-state --lease-ttl 3
-NODES+=("$NODE_PID")
+NODE_PIDS+=("$NODE_PID")
 sleep 0.3
 region status
 http_server "${P}c-ec2-b" 80 "$WORK/www" "$WORK/www-c.log"

@@ -146,3 +146,15 @@ start_node() {
   NODE_PID=$!
   wait_for_vpced "$sock"
 }
+
+# region_cleanup PREFIX DIR: stops the region's nodes ($NODE_PIDS, gracefully: they remove
+# their devices and namespaces), etcd ($ETCD_PID), then what is left under PREFIX, and DIR.
+region_cleanup() (
+  set +e
+  for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${NODE_PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  [ -n "${ETCD_PID:-}" ] && kill "$ETCD_PID" 2>/dev/null
+  lab_cleanup "$1" "$2"
+)

@@ -63,12 +63,7 @@ pub(super) fn cmd_region(out: &mut impl Write, args: RegionArgs) -> Result<(), F
 /// The control socket of the live node serving the zone of `from` (an instance, by id or
 /// name, or a network interface of the region's configuration).
 fn node_of_source(region: &Region, from: &str) -> Result<PathBuf, Failure> {
-    let Some((c, _)) = region.config().map_err(store_failure)? else {
-        return Err(Failure::bad_input(
-            "the region has no configuration yet: vpcectl region apply FILE first",
-        ));
-    };
-    let loaded = control::load_str(&c.file, c.text.clone(), &c.base_dir).map_err(config_failure)?;
+    let loaded = region_config(region)?;
     let config = &loaded.config;
     let subnet = config
         .instances
@@ -129,11 +124,7 @@ fn stats(out: &mut impl Write, region: &Region, output: Output) -> Result<(), Fa
         }
     }
     if output == Output::Json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&all).unwrap_or_default()
-        )?;
+        print_json(out, &all)?;
     } else if nodes.is_empty() {
         writeln!(out, "no live nodes")?;
     }
@@ -149,12 +140,7 @@ fn decide(
     accept: bool,
     output: Output,
 ) -> Result<(), Failure> {
-    let Some((c, _)) = region.config().map_err(store_failure)? else {
-        return Err(Failure::bad_input(
-            "the region has no configuration yet: vpcectl region apply FILE first",
-        ));
-    };
-    let loaded = control::load_str(&c.file, c.text.clone(), &c.base_dir).map_err(config_failure)?;
+    let loaded = region_config(region)?;
     let d = daemon::state_dir::decision_for(&loaded.config, endpoint, accept).map_err(|e| {
         Failure::bad_input(e.replace("the running configuration", "the region's configuration"))
     })?;
@@ -164,11 +150,7 @@ fn decide(
         .map_err(store_failure)?;
     if output == Output::Json {
         let doc = json!({ "decision": d, "behind": behind });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
+        print_json(out, &doc)?;
     } else {
         writeln!(
             out,
@@ -187,6 +169,25 @@ fn decide(
         ),
         json: None,
     })
+}
+
+/// One JSON document on `out`.
+fn print_json(out: &mut impl Write, doc: &impl serde::Serialize) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    )
+}
+
+/// The region's configuration, parsed.
+fn region_config(region: &Region) -> Result<control::LoadedConfig, Failure> {
+    let Some((c, _)) = region.config().map_err(store_failure)? else {
+        return Err(Failure::bad_input(
+            "the region has no configuration yet: vpcectl region apply FILE first",
+        ));
+    };
+    control::load_str(&c.file, c.text, &c.base_dir).map_err(config_failure)
 }
 
 fn store_failure(e: RegionError) -> Failure {
@@ -233,11 +234,7 @@ fn apply(
         "rollout": rollout,
     });
     if output == Output::Json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
+        print_json(out, &doc)?;
     } else {
         for w in &compiled.warnings {
             eprintln!("{w}");
@@ -303,11 +300,7 @@ fn status(out: &mut impl Write, region: &Region, output: Output) -> Result<(), F
             "zones_down": down,
             "nodes": nodes,
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
+        print_json(out, &doc)?;
         return Ok(());
     }
     match &config {
@@ -379,11 +372,7 @@ fn mark(
         .any(|n| n.record.zone == zone);
     if output == Output::Json {
         let doc = json!({ "zone": zone, "down": down, "changed": changed, "live_node": known });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
+        print_json(out, &doc)?;
         return Ok(());
     }
     let what = if down { "down" } else { "up" };
