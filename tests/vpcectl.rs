@@ -1024,3 +1024,37 @@ fn policy_check_judges_endpoint_and_bucket_policies() {
         stderr(&o)
     );
 }
+
+/// `vpcectl region`'s bad input is exit 2 before etcd is asked; etcd out of reach is exit 1
+/// naming the endpoint and the call.
+#[test]
+fn region_bad_input_and_etcd_out_of_reach() {
+    let file = example("s3-endpoints.toml");
+    for timeout in ["-1", "1e30", "nan"] {
+        let o = vpcectl(&[
+            "region",
+            "--etcd",
+            "unix:///nonexistent/etcd.sock:0",
+            "apply",
+            file.to_str().unwrap(),
+            &format!("--timeout={timeout}"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--timeout {timeout}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--timeout"));
+    }
+    let o = vpcectl(&["region", "--etcd", "https://etcd:2379", "status"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("https is not supported"));
+    let o = vpcectl(&[
+        "region",
+        "--etcd",
+        "unix:///nonexistent/etcd.sock:0",
+        "status",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("etcd at unix:///nonexistent/etcd.sock:0: get:"),
+        "{err}"
+    );
+}

@@ -106,8 +106,8 @@ impl Source {
     }
 }
 
-/// How a node runs a configuration: the zone it serves (a region's node) and whether that
-/// zone is down.
+/// How a node runs a configuration: the zone it serves (a region's node) and the region's
+/// zones down (its own among them, or not).
 #[derive(Debug, Clone, Copy, Default)]
 struct Serving<'a> {
     zone: Option<&'a str>,
@@ -172,7 +172,8 @@ struct State {
     devices: Mutex<DeviceManager>,
     registry: Arc<Registry>,
     config: Mutex<Source>,
-    /// This node's zone is down (a region's drill): every plan it publishes drops everything.
+    /// The region's zones down (a drill), which every plan this node publishes runs as down;
+    /// its own among them: the plan drops everything. Empty outside a region.
     zones_down: Mutex<Vec<String>>,
     /// The region followed, if any: a local apply is refused then.
     region: Option<region::node::NodeOptions>,
@@ -415,7 +416,7 @@ fn run_region(state: &State, w: &region::node::Wanted) -> Result<(), region::nod
         w.zones_down.clone(),
     ) {
         Response::Applied { .. } => Ok(()),
-        Response::Rejected { error, .. } if error.starts_with("busy") => Err(RunError::Busy),
+        Response::Rejected { error, .. } if error == BUSY => Err(RunError::Busy),
         Response::Rejected { error, diagnostics } => {
             let first = diagnostics
                 .first()
@@ -1253,8 +1254,7 @@ fn repair(state: &State) {
     let result = Fabric::build(current.fabric.snapshot.clone(), state.registry.clone())
         .map_err(DaemonError::from)
         .and_then(|mut fabric| {
-            fabric.zone_down = current.fabric.zone_down;
-            fabric.zones_down = current.fabric.zones_down.clone();
+            fabric.zones_as(&current.fabric);
             let devices = state
                 .devices
                 .lock()
@@ -1294,11 +1294,13 @@ fn publish(state: &State, plan: Plan) -> u64 {
 /// Answers an apply already in progress.
 fn busy_applying() -> Response {
     Response::Rejected {
-        error: "busy: another apply or endpoint-connection decision is in progress; try again"
-            .into(),
+        error: BUSY.into(),
         diagnostics: Vec::new(),
     }
 }
+
+/// What a request that finds an apply in progress is told.
+const BUSY: &str = "busy: another apply or endpoint-connection decision is in progress; try again";
 
 /// Applies the configuration at `path`: read, validated and compiled with no lock held, its
 /// devices synchronized, then published; at most one at a time.
@@ -1318,8 +1320,8 @@ fn apply(state: &State, path: &Path) -> Response {
     apply_source(state, Source::File(path.to_path_buf()), Vec::new())
 }
 
-/// Runs `source` (its devices synchronized, then published), with this node's zone down or
-/// not; at most one at a time.
+/// Runs `source` (its devices synchronized, then published), with the region's `zones_down`;
+/// at most one at a time.
 fn apply_source(state: &State, source: Source, zones_down: Vec<String>) -> Response {
     let path = source.path().to_path_buf();
     let path = &path;

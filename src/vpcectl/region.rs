@@ -209,11 +209,11 @@ fn apply(
     timeout: f64,
     output: Output,
 ) -> Result<(), Failure> {
-    if !(timeout.is_finite() && timeout >= 0.0) {
-        return Err(Failure::bad_input(format!(
+    let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
+        Failure::bad_input(format!(
             "--timeout {timeout}: give a number of seconds, 0 or more"
-        )));
-    }
+        ))
+    })?;
     let path = std::path::absolute(file)
         .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     // Validated and compiled here: nothing invalid reaches the store.
@@ -225,7 +225,7 @@ fn apply(
         .publish(path.clone(), base_dir, text)
         .map_err(store_failure)?;
     let rollout = region
-        .wait_for(generation, Duration::from_secs_f64(timeout))
+        .wait_for(generation, timeout)
         .map_err(store_failure)?;
     let doc = json!({
         "file": path,

@@ -163,8 +163,9 @@ impl Region {
         Ok(Some((c, e.mod_revision)))
     }
 
-    /// Writes `text` as the next generation, if no other apply wrote one since `previous` was
-    /// read; the caller has validated it. Returns the new generation.
+    /// Writes `text` as the next generation, with a compare-and-swap on the revision of the
+    /// generation it read (another apply in between: [`RegionError::Conflict`]); the caller
+    /// has validated it. Returns the new generation.
     pub fn publish(
         &self,
         file: PathBuf,

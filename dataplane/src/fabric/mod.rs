@@ -764,6 +764,13 @@ impl Fabric {
         }
     }
 
+    /// Runs the zones as `other` runs them (this node's zone down, the region's zones down):
+    /// a fabric built again from `other`'s snapshot.
+    pub fn zones_as(&mut self, other: &Fabric) {
+        self.zone_down = other.zone_down;
+        self.zones_down.clone_from(&other.zones_down);
+    }
+
     /// Whether zone `az` (`zones[az]`) is down.
     #[inline]
     pub fn zone_is_down(&self, az: u16) -> bool {

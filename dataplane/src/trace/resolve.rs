@@ -300,8 +300,7 @@ pub fn detached(live: &Fabric) -> Result<Fabric, crate::fabric::FabricError> {
         live.snapshot.clone(),
         std::sync::Arc::new(crate::stats::Registry::default()),
     )?;
-    copy.zone_down = live.zone_down;
-    copy.zones_down = live.zones_down.clone();
+    copy.zones_as(live);
     for (tg, live_tg) in copy.target_groups.iter().zip(&live.target_groups) {
         for (t, live_t) in tg.targets.iter().zip(&live_tg.targets) {
             t.health.set(live_t.health.state());
